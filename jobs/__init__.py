@@ -1,0 +1,1 @@
+"""Background jobs (RQ). Job functions are plain module-level functions taking ids."""

@@ -1,0 +1,10 @@
+"""``rq cron`` configuration: what the single scheduler process enqueues, and when.
+
+Run exactly one scheduler (``make run`` does): ``rq cron`` has no lock of its own.
+"""
+from rq import cron
+
+from jobs.housekeeping import record_scheduler_heartbeat
+from jobs.queues import MAINTENANCE
+
+cron.register(record_scheduler_heartbeat, queue_name=MAINTENANCE, interval=60, result_ttl=300, failure_ttl=86400)

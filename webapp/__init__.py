@@ -1,0 +1,103 @@
+"""DMS Sync Console: the Flask application factory."""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from flask import Flask
+
+from webapp.config import Config
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the console. ``test_config`` overrides settings (tests only)."""
+    app = Flask(__name__, instance_path=str(Config().INSTANCE_DIR) if not test_config else None)
+    app.config.from_object(Config())
+    if test_config:
+        app.config.update(test_config)
+    os.makedirs(app.instance_path, exist_ok=True)
+
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    from webapp import security
+
+    security.init_app(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    """Bind every extension singleton to ``app``."""
+    from webapp import models  # noqa: F401 - registers the mappers before Alembic looks
+    from webapp.auth import login as login_setup
+    from webapp.extensions import csrf, db, htmx, limiter, migrate
+    from webapp.redis_conn import limiter_storage_uri
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"),
+                     render_as_batch=True, compare_type=True)
+    csrf.init_app(app)
+    htmx.init_app(app)
+    login_setup.init_app(app)
+    if app.config.get("REDIS_URL"):
+        app.config.setdefault("RATELIMIT_STORAGE_URI", limiter_storage_uri(app.config["REDIS_URL"]))
+    else:
+        # No Redis configured (e.g. `flask db upgrade` on its own): counts stay per process.
+        app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
+    limiter.init_app(app)
+
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        _tune_sqlite(app)
+
+
+def _tune_sqlite(app: Flask) -> None:
+    """WAL + a busy timeout let the web server and workers share the SQLite file."""
+    from sqlalchemy import event
+
+    from webapp.extensions import db
+
+    with app.app_context():
+        engine = db.engine
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection, _record) -> None:  # noqa: ANN001
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=15000")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+
+def register_blueprints(app: Flask) -> None:
+    """One blueprint per area."""
+    from webapp.admin import bp as admin_bp
+    from webapp.auth import bp as auth_bp
+    from webapp.home import bp as home_bp
+    from webapp.settings import bp as settings_bp
+
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(home_bp)
+    app.register_blueprint(admin_bp, url_prefix="/admin")
+    app.register_blueprint(settings_bp, url_prefix="/settings")
+
+    from webapp import navigation
+    from webapp.permissions import init_app as permissions_init
+
+    permissions_init(app)
+    navigation.init_app(app)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    """Errors that read well as a page and as an htmx toast."""
+    from webapp import errors
+
+    errors.init_app(app)
+
+
+def register_commands(app: Flask) -> None:
+    """``flask --app wsgi seed-demo`` and friends."""
+    from webapp import commands
+
+    commands.init_app(app)

@@ -1,0 +1,84 @@
+"""Settings, read from the environment.
+
+Nothing here silently falls back to an unsafe production value: the secret key comes
+from ``SECRET_KEY`` or, on a self-hosted single machine, from a random key generated
+once into ``instance/secret_key`` (readable by the owner only).
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+INSTANCE_DIR = Path(os.environ.get("INSTANCE_PATH", ROOT / "instance"))
+
+
+def _secret_key(instance_dir: Path) -> str:
+    """Return ``SECRET_KEY`` or a per-install random key kept under ``instance/``."""
+    if os.environ.get("SECRET_KEY"):
+        return os.environ["SECRET_KEY"]
+    instance_dir.mkdir(parents=True, exist_ok=True)
+    key_file = instance_dir / "secret_key"
+    if not key_file.exists():
+        # O_EXCL: two processes starting at once must not write two different keys.
+        try:
+            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_hex(32))
+    return key_file.read_text().strip()
+
+
+def database_url(instance_dir: Path = INSTANCE_DIR) -> str:
+    """``DATABASE_URL`` (PostgreSQL in production) or the embedded SQLite file."""
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        # Heroku-style URLs name the driver "postgres://"; we use psycopg 3.
+        if url.startswith("postgres://"):
+            url = "postgresql+psycopg://" + url[len("postgres://"):]
+        elif url.startswith("postgresql://"):
+            url = "postgresql+psycopg://" + url[len("postgresql://"):]
+        return url
+    instance_dir.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{instance_dir / 'console.sqlite'}"
+
+
+class Config:
+    """Configuration for a running console, built from the environment."""
+
+    def __init__(self) -> None:
+        self.INSTANCE_DIR = INSTANCE_DIR
+        self.SECRET_KEY = _secret_key(INSTANCE_DIR)
+        self.SQLALCHEMY_DATABASE_URI = database_url(INSTANCE_DIR)
+        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        # Set by jobs.redis_conn at start-up when REDIS_URL is absent (embedded Redis).
+        self.REDIS_URL = os.environ.get("REDIS_URL", "")
+        self.PREFERRED_URL_SCHEME = os.environ.get("PREFERRED_URL_SCHEME", "http")
+        https = self.PREFERRED_URL_SCHEME == "https"
+        self.SESSION_COOKIE_HTTPONLY = True
+        self.SESSION_COOKIE_SAMESITE = "Lax"
+        self.SESSION_COOKIE_SECURE = https
+        self.SESSION_COOKIE_NAME = "dms_console_session"
+        self.PERMANENT_SESSION_LIFETIME = timedelta(hours=int(os.environ.get("SESSION_HOURS", "12")))
+        # Remember-me is not offered; these harden the cookie should anyone turn it on.
+        self.REMEMBER_COOKIE_DURATION = timedelta(days=1)
+        self.REMEMBER_COOKIE_HTTPONLY = True
+        self.REMEMBER_COOKIE_SAMESITE = "Lax"
+        self.REMEMBER_COOKIE_SECURE = https
+        # Uploads (update-request screenshots) are at most 10 MB; forms far less.
+        self.MAX_CONTENT_LENGTH = 12 * 1024 * 1024
+        self.MAX_FORM_MEMORY_SIZE = 500 * 1024
+        self.MAX_FORM_PARTS = 200
+        self.WTF_CSRF_TIME_LIMIT = 8 * 3600
+        # Login throttling (Flask-Limiter on Redis so every process shares the counts).
+        self.LOGIN_LIMIT_PER_ACCOUNT = os.environ.get("LOGIN_LIMIT_PER_ACCOUNT", "5 per 15 minutes")
+        self.LOGIN_LIMIT_PER_IP = os.environ.get("LOGIN_LIMIT_PER_IP", "30 per 15 minutes")
+        self.RATELIMIT_ENABLED = True
+        self.RATELIMIT_HEADERS_ENABLED = False
+        self.RATELIMIT_STRATEGY = "moving-window"
+        # Live DMS lookups on the request path are user-initiated and time-limited.
+        self.DMS_LOOKUP_TIMEOUT = float(os.environ.get("DMS_LOOKUP_TIMEOUT", "8"))

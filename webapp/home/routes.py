@@ -1,0 +1,70 @@
+"""Home: what this location looks like today, and where to go next."""
+from __future__ import annotations
+
+from flask import abort, flash, jsonify, redirect, request, url_for
+from sqlalchemy import func, select, text
+
+from webapp.extensions import db
+from webapp.home import bp
+from webapp.home.forms import SwitchLocationForm
+from webapp.models import Asset, Customer
+from webapp.permissions import Permission, public, require
+from webapp.rendering import render
+from webapp.scoping import allowed_locations, current_location, scoped, switch_location
+
+
+@bp.route("/")
+@require(Permission.SIGNED_IN)
+def index():
+    """The signed-in user's home page."""
+    location = current_location()
+    counts = None
+    if location is not None:
+        counts = {
+            "customers": db.session.scalar(
+                select(func.count()).select_from(scoped(Customer).subquery())
+            ),
+            "assets": db.session.scalar(select(func.count()).select_from(scoped(Asset).subquery())),
+            "never_synced": db.session.scalar(
+                select(func.count()).select_from(
+                    scoped(Customer).where(Customer.last_synced_at.is_(None)).subquery()
+                )
+            ),
+        }
+    return render("home/index.html", location=location, counts=counts)
+
+
+@bp.route("/location", methods=["POST"])
+@require(Permission.SWITCH_LOCATION)
+def switch():
+    """Change the location the user works in (Global Admin, Field Manager)."""
+    form = SwitchLocationForm()
+    form.location_id.choices = [(loc.id, loc.name) for loc in allowed_locations()]
+    if not form.validate_on_submit():
+        # A location the user may not use is treated like one that does not exist.
+        abort(404, description="That location does not exist or is not yours to use.")
+    location = switch_location(form.location_id.data)
+    flash(f"You are now working in {location.name}.", "success")
+    target = request.form.get("next") or ""
+    if not target.startswith("/") or target.startswith("//"):
+        target = url_for("home.index")
+    return redirect(target, code=303)
+
+
+@bp.route("/healthz")
+@public
+def health():
+    """Liveness for operators: the database and Redis answer."""
+    from webapp.redis_conn import get_redis
+
+    status = {"database": "ok", "redis": "ok"}
+    try:
+        db.session.execute(text("SELECT 1"))
+    except Exception as exc:  # noqa: BLE001 - report, do not crash the probe
+        status["database"] = f"error: {type(exc).__name__}"
+    try:
+        get_redis().ping()
+    except Exception as exc:  # noqa: BLE001
+        status["redis"] = f"error: {type(exc).__name__}"
+    code = 200 if all(v == "ok" for v in status.values()) else 503
+    return jsonify(status), code

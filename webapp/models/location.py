@@ -1,0 +1,115 @@
+"""A dealership location (rooftop/branch) and its DMS connection settings."""
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Enum, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from webapp.extensions import db
+from webapp.models.base import TimestampMixin
+
+
+class WriteBackMode(str, enum.Enum):
+    """Whether sync-wizard results are written back to the DMS (seed 001)."""
+
+    PORTAL_ONLY = "portal_only"
+    PORTAL_AND_DMS = "portal_and_dms"
+
+    @property
+    def label(self) -> str:
+        """The wording the External Interfaces page uses."""
+        return {
+            "portal_only": "Portal Only (default)",
+            "portal_and_dms": "Update Portal + DMS (when supported)",
+        }[self.value]
+
+
+class SyncMode(str, enum.Enum):
+    """How pulled DMS values reach linked portal records (DESIGN.md §4)."""
+
+    REVIEW = "review"  # only flag drift; a person resolves it in the sync wizard
+    AUTOMATIC = "automatic"  # apply DMS values directly, with Change History
+
+    @property
+    def label(self) -> str:
+        """Human wording."""
+        return {"review": "Review differences (default)", "automatic": "Apply DMS values automatically"}[
+            self.value
+        ]
+
+
+# Vendor codes and their display names; the connector layer has the full profiles.
+DMS_VENDORS: dict[str, str] = {
+    "reynolds": "Reynolds & Reynolds",
+    "cdk": "CDK",
+    "dealertrack": "Dealertrack/Arkona",
+    "dealerbuilt": "Lightyear/Dealerbuilt",
+    "pbs": "PBS",
+    "automate": "Automate",
+    "tekion": "Tekion",
+    "karmak": "Karmak Fusion",
+}
+
+
+class Location(TimestampMixin, db.Model):
+    """A rooftop or branch. Every customer, asset, case... belongs to exactly one."""
+
+    __tablename__ = "location"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), nullable=False)
+    code: Mapped[str] = mapped_column(String(32), unique=True, nullable=False)
+    timezone: Mapped[str] = mapped_column(String(64), nullable=False, default="America/New_York")
+    # Comma-free list of franchise brands sold/serviced here (shared-DMS filters use them).
+    brands: Mapped[list[str]] = mapped_column(JSON, nullable=False, default=list)
+
+    # DMS connection. ``dms_vendor`` None = no DMS connected yet.
+    dms_vendor: Mapped[str | None] = mapped_column(String(32))
+    dms_base_url: Mapped[str | None] = mapped_column(String(255))
+    dms_account: Mapped[str | None] = mapped_column(String(64))
+    dms_api_key: Mapped[str | None] = mapped_column(String(255))
+    dms_extract_dir: Mapped[str | None] = mapped_column(String(255))
+    webhook_secret: Mapped[str | None] = mapped_column(String(128))
+    # Per data type overrides of the vendor's pull cadence, in minutes.
+    cadence_overrides: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
+
+    write_back_mode: Mapped[WriteBackMode] = mapped_column(
+        Enum(WriteBackMode, native_enum=False, length=32, values_callable=lambda e: [m.value for m in e]),
+        nullable=False,
+        default=WriteBackMode.PORTAL_ONLY,
+    )
+    sync_mode: Mapped[SyncMode] = mapped_column(
+        Enum(SyncMode, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]),
+        nullable=False,
+        default=SyncMode.REVIEW,
+    )
+    oem_build_data: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    related_ro_enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+
+    @property
+    def dms_vendor_name(self) -> str:
+        """Display name of the connected DMS, or a plain 'No DMS connected'."""
+        if not self.dms_vendor:
+            return "No DMS connected"
+        return DMS_VENDORS.get(self.dms_vendor, self.dms_vendor)
+
+    @property
+    def has_dms(self) -> bool:
+        """True when a DMS vendor and its endpoint are configured."""
+        return bool(self.dms_vendor and (self.dms_base_url or self.dms_extract_dir))
+
+    def connector_settings(self) -> dict[str, Any]:
+        """Settings for ``connectors.connect(self.dms_vendor, settings)``."""
+        return {
+            "base_url": self.dms_base_url,
+            "account": self.dms_account,
+            "api_key": self.dms_api_key,
+            "extract_dir": self.dms_extract_dir,
+        }
+
+    def __repr__(self) -> str:
+        return f"<Location {self.code}>"
+

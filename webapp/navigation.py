@@ -1,0 +1,65 @@
+"""The navigation bar: each area once, shown only to roles that may use it."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Flask, current_app, request
+from flask_login import current_user
+
+from webapp.permissions import Permission, can
+
+
+@dataclass(frozen=True)
+class NavItem:
+    """One entry: label, endpoint, and the permission it needs."""
+
+    label: str
+    endpoint: str
+    permission: Permission
+    section: str = "main"  # "main" or "admin"
+
+
+# Later areas add their entry here; entries whose endpoint does not exist are not shown.
+NAV_ITEMS: list[NavItem] = [
+    NavItem("Home", "home.index", Permission.SIGNED_IN),
+    NavItem("External Interfaces", "settings.external_interfaces", Permission.MANAGE_LOCATION_SETTINGS, "admin"),
+    NavItem("Users", "admin.users", Permission.MANAGE_USERS, "admin"),
+    NavItem("Locations", "admin.locations", Permission.MANAGE_LOCATIONS, "admin"),
+]
+
+
+def visible_items(section: str) -> list[NavItem]:
+    """The entries of ``section`` the signed-in user may open."""
+    return [
+        item
+        for item in NAV_ITEMS
+        if item.section == section
+        and item.endpoint in current_app.view_functions
+        and can(current_user, item.permission)
+    ]
+
+
+def is_current(item: NavItem) -> bool:
+    """True when the request is inside the item's area (same blueprint + endpoint prefix)."""
+    endpoint = request.endpoint or ""
+    return endpoint == item.endpoint or (
+        item.endpoint.split(".")[0] == endpoint.split(".")[0] and item.endpoint.split(".")[0] not in ("home", "admin")
+    )
+
+
+def init_app(app: Flask) -> None:
+    """Expose the navigation helpers to templates."""
+
+    @app.context_processor
+    def _nav():
+        from webapp.scoping import allowed_locations, current_location
+
+        if not current_user.is_authenticated:
+            return {}
+        return {
+            "nav_main": visible_items("main"),
+            "nav_admin": visible_items("admin"),
+            "nav_is_current": is_current,
+            "current_location": current_location(),
+            "switchable_locations": allowed_locations() if can(current_user, Permission.SWITCH_LOCATION) else [],
+        }
