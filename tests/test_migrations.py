@@ -41,7 +41,8 @@ def test_upgrade_matches_models_and_downgrade_empties(app, scratch_url):
     with scratch.app_context():
         upgrade()
         tables = set(inspect(db.engine).get_table_names())
-        assert {"location", "user", "customer", "asset", "change_history", "alembic_version"} <= tables
+        assert {"location", "user", "customer", "asset", "change_history", "dms_record", "sync_cursor",
+                "sync_run", "alembic_version"} <= tables
         with db.engine.connect() as conn:
             diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), db.metadata)
         assert diff == [], f"models and migrations differ: {diff}"

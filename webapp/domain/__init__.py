@@ -1,0 +1,1 @@
+"""Pure dealership logic with no Flask: normalisation, field comparison, badge bands."""

@@ -1,0 +1,121 @@
+"""Normalising what people and DMSs type, so equal values compare equal.
+
+Well-kept libraries do the hard parts: ``phonenumbers`` (Google's libphonenumber) for
+phone numbers, ``email-validator`` for e-mail syntax, ``vininfo`` for VIN check digits.
+Everything here is pure and safe on hostile input: it never raises on bad data, it
+reports it (``None`` or a flag).
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+from vininfo import Vin
+
+DEFAULT_REGION = "US"
+_SPACES = re.compile(r"\s+")
+_NOT_WORD = re.compile(r"[^\w\s]", re.UNICODE)
+_VIN_JUNK = re.compile(r"[\s\-.]")
+_DIGITS = re.compile(r"\D")
+
+
+def clean_text(value: object, max_length: int = 1000) -> str:
+    """Strip, drop control characters, collapse blanks and cap the length."""
+    if value is None:
+        return ""
+    text = "".join(ch for ch in str(value) if unicodedata.category(ch)[0] != "C" or ch in "\t\n")
+    return _SPACES.sub(" ", text).strip()[:max_length]
+
+
+def fold(value: object) -> str:
+    """Lower-case, accent-free, punctuation-free text for matching ('Zoë O'Brien' → 'zoe obrien')."""
+    text = unicodedata.normalize("NFKD", clean_text(value))
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    text = _NOT_WORD.sub("", text.casefold())
+    return _SPACES.sub(" ", text).strip()
+
+
+def normalise_phone(value: object, region: str = DEFAULT_REGION) -> str | None:
+    """E.164 form of a phone number ('(217) 555-0100' → '+12175550100'), None if not a number."""
+    text = clean_text(value, 64)
+    if not text or len(_DIGITS.sub("", text)) < 7:
+        return None
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def format_phone(e164: str | None, region: str = DEFAULT_REGION) -> str:
+    """How staff read a stored number: national format at home, international abroad."""
+    if not e164:
+        return ""
+    try:
+        number = phonenumbers.parse(e164, region)
+    except phonenumbers.NumberParseException:
+        return e164
+    fmt = (phonenumbers.PhoneNumberFormat.NATIONAL
+           if phonenumbers.region_code_for_number(number) == region else phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    return phonenumbers.format_number(number, fmt)
+
+
+def normalise_email(value: object) -> str | None:
+    """A valid e-mail address, lower-cased; None when it is not one."""
+    text = clean_text(value, 254)
+    if not text or "@" not in text:
+        return None
+    try:
+        result = validate_email(text, check_deliverability=False)
+    except EmailNotValidError:
+        return None
+    return result.normalized.lower()
+
+
+def email_problem(value: object) -> str | None:
+    """Why ``value`` is not a valid e-mail address (for form messages), or None."""
+    text = clean_text(value, 254)
+    try:
+        validate_email(text, check_deliverability=False)
+    except EmailNotValidError as exc:
+        return str(exc)
+    return None
+
+
+@dataclass(frozen=True)
+class VinCheck:
+    """A cleaned VIN and what we know of it."""
+
+    vin: str
+    standard: bool  # 17 characters, the post-1981 standard
+    check_digit_ok: bool | None  # None: the standard's check digit does not apply
+
+
+def normalise_vin(value: object) -> VinCheck | None:
+    """Upper-case a VIN without blanks or dashes and check its check digit.
+
+    Legacy truck VINs (not 17 characters) are kept and flagged, never rejected.
+    North-American VINs carry a check digit in position 9; others may not.
+    """
+    text = _VIN_JUNK.sub("", clean_text(value, 64)).upper()
+    if not text:
+        return None
+    if len(text) != 17 or not text.isalnum():
+        return VinCheck(text, standard=False, check_digit_ok=None)
+    if text[0] not in "12345":  # the check digit is mandatory only for North America
+        return VinCheck(text, standard=True, check_digit_ok=None)
+    try:
+        ok = Vin(text).verify_checksum(check_year=False)
+    except Exception:  # noqa: BLE001 - vininfo raises on unknown characters
+        ok = False
+    return VinCheck(text, standard=True, check_digit_ok=ok)
+
+
+def customer_name_key(first: object, last: object, company: object) -> str:
+    """One folded string of a customer's names, for search and duplicate checks."""
+    return " ".join(p for p in (fold(first), fold(last), fold(company)) if p)
