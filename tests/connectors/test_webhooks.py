@@ -21,7 +21,7 @@ def receiver():
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self):  # noqa: N802
             body = self.rfile.read(int(self.headers["Content-Length"]))
-            received.append((dict(self.headers), body))
+            received.append((self.headers, body))  # case-insensitive lookup
             self.send_response(204)
             self.send_header("Content-Length", "0")
             self.end_headers()
