@@ -16,6 +16,12 @@ from webapp.redis_conn import get_redis
 _app = None
 
 
+def set_app(app) -> None:  # noqa: ANN001
+    """Use ``app`` for jobs run in this process (tests hand in their configured app)."""
+    global _app
+    _app = app
+
+
 def get_app():
     """The Flask app for jobs (created once per process)."""
     global _app
@@ -55,12 +61,27 @@ class AppSimpleWorker(AppContextMixin, SimpleWorker):
     """In-process worker (tests: ``AppSimpleWorker(...).work(burst=True)``)."""
 
 
+def make_worker(queues: list[str] | None = None, simple: bool = False) -> Worker:
+    """A worker on ``queues`` (default: all), tuned so a killed worker's job is recovered
+    within a minute or two: heartbeats every ``WORKER_MONITOR_INTERVAL`` s (default 10, so a
+    dead job's registry entry lapses after 70 s) and maintenance — which re-queues abandoned
+    jobs — every ``WORKER_MAINTENANCE_INTERVAL`` s (default 30; RQ's own default is 600)."""
+    cls = AppSimpleWorker if simple else AppWorker
+    return cls(
+        queues or list(ALL_QUEUES),
+        connection=get_redis(),
+        job_monitoring_interval=int(os.environ.get("WORKER_MONITOR_INTERVAL", "10")),
+        maintenance_interval=int(os.environ.get("WORKER_MAINTENANCE_INTERVAL", "30")),
+    )
+
+
 def main(argv: list[str]) -> None:
-    """Serve the given queues (default: all) until stopped."""
-    queues = argv or list(ALL_QUEUES)
+    """``python -m jobs.worker [--burst] [queue ...]``: serve the queues until stopped
+    (``--burst``: until they are empty)."""
+    burst = "--burst" in argv
+    queues = [a for a in argv if not a.startswith("--")]
     get_app()  # fail fast on bad configuration
-    worker = AppWorker(queues, connection=get_redis())
-    worker.work(with_scheduler=True)
+    make_worker(queues).work(with_scheduler=not burst, burst=burst)
 
 
 if __name__ == "__main__":

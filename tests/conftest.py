@@ -79,6 +79,9 @@ def app(database_url, redis_url):
     )
     with app.app_context():
         upgrade()
+    from jobs.worker import set_app
+
+    set_app(app)  # jobs run by test workers use this app (and so this database)
     yield app
 
 
@@ -191,3 +194,39 @@ def auth(client):
 def soup(response) -> BeautifulSoup:
     """Parse a response body."""
     return BeautifulSoup(response.get_data(as_text=True), "html.parser")
+
+
+# --------------------------------------------------------------------------- DMS and jobs
+SANDBOX_ACCOUNTS = (("alpha-cdk", "cdk", 120), ("beta-karmak", "karmak", 60), ("gamma-reynolds", "reynolds", 40))
+
+
+@pytest.fixture()
+def sandbox(tmp_path):
+    """A fresh sandbox DMS over loopback HTTP with a few accounts (see SANDBOX_ACCOUNTS)."""
+    from connectors.sandbox.testing import running_sandbox
+
+    with running_sandbox(SANDBOX_ACCOUNTS, data_dir=tmp_path / "sandbox") as running:
+        yield running
+
+
+def dms_settings(sandbox, account: str) -> dict:
+    """Location fields that connect a location to ``account`` of the sandbox."""
+    settings = sandbox.settings(account)
+    return {"dms_vendor": sandbox.accounts[account], "dms_base_url": settings["base_url"],
+            "dms_account": account, "dms_api_key": settings["api_key"],
+            "dms_extract_dir": settings["extract_dir"]}
+
+
+@pytest.fixture()
+def run_jobs(app):
+    """``run_jobs()`` works every queued job with a real (in-process) RQ worker until the
+    queues are empty; returns the number of jobs it ran."""
+    from jobs.worker import make_worker
+
+    def run(queues=None) -> int:
+        with app.app_context():
+            worker = make_worker(queues, simple=True)
+        worker.work(burst=True)
+        return worker.successful_job_count + worker.failed_job_count
+
+    return run

@@ -4,6 +4,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from connectors import CUSTOMERS, DATA_TYPES, NotSupportedError
 from connectors.vendors import VENDOR_CODES, get_profile
@@ -118,3 +120,20 @@ def test_deleted_records_disappear_from_list_ids(vendor, sandbox, connector_for)
     sandbox.control.delete_record(code, CUSTOMERS, victim)
     assert victim not in set(dms.list_ids(CUSTOMERS, page_size=25))
     assert dms.fetch_one(CUSTOMERS, victim) is None
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(page_size=st.integers(min_value=1, max_value=130), stop_after=st.integers(min_value=0, max_value=20))
+def test_any_page_size_and_any_resume_point_read_each_record_once(page_size, stop_after, connector_for):
+    dms = connector_for("contract-pbs")
+    expected = set(dms.list_ids(CUSTOMERS))
+    seen, cursor = [], None
+    pages = dms.iter_changes(CUSTOMERS, page_size=page_size)
+    for number, page in enumerate(pages):  # stop part-way, as a crashed job would
+        seen.extend(r.dms_id for r in page.records)
+        cursor = page.next_cursor
+        if number == stop_after:
+            break
+    _, rest = read_all(dms, cursor=cursor, page_size=page_size)
+    seen.extend(r.dms_id for r in rest)
+    assert len(seen) == len(set(seen)) and set(seen) == expected

@@ -17,7 +17,8 @@ def write(tmp_path, text: str | bytes, name="customers_20260101.csv"):
 
 def test_bom_quoting_and_blank_lines(tmp_path):
     path = write(tmp_path, "\ufeff" + HEADER +
-                 'C1,2026-01-01T00:00:00Z,person,Ann,"O\'Neil, Jr.",,"(555) 123-4567|555.987.6543",ann@x.com,"1 Main St\nSuite 4",Austin\r\n'
+                 'C1,2026-01-01T00:00:00Z,person,Ann,"O\'Neil, Jr.",,"(555) 123-4567|555.987.6543",ann@x.com,'
+                 '"1 Main St\nSuite 4",Austin\r\n'
                  "\r\n\r\n"
                  'C2,2026-01-02T00:00:00Z,business,,Smith,"Smith ""Big"" Hauling",,,,Reno\r\n')
     extract = DailyExtract(path, CUSTOMERS)

@@ -68,11 +68,21 @@ def test_token_that_cannot_be_renewed_is_an_authentication_error(sandbox, connec
     assert caught.value.vendor_code == "CDK-TOKEN-EXPIRED"
 
 
-def test_token_expiry_is_honoured(tmp_path):
+def test_short_lived_tokens_are_renewed_before_they_expire(tmp_path):
+    from connectors.sandbox.testing import running_sandbox
+    # A 5 s token is inside the connector's 30 s renewal margin, so every call renews first.
+    with running_sandbox([("short", "pbs", 20)], data_dir=tmp_path, token_ttl=5.0) as box:
+        with box.connect("short") as dms:
+            first_page(dms)
+            first_page(dms)
+        assert box.control.token_requests("short") == 2
+
+
+def test_token_that_is_already_expired_is_refused(tmp_path):
     from connectors.sandbox.testing import running_sandbox
     with running_sandbox([("short", "pbs", 20)], data_dir=tmp_path, token_ttl=0.0) as box:
         with box.connect("short") as dms:
-            # ttl 0: every request finds the token expired, renews once, and is refused again
+            # ttl 0: every token is dead on arrival; one renewal, then an authentication error
             with pytest.raises(AuthenticationError):
                 first_page(dms)
 

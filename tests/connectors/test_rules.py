@@ -7,7 +7,8 @@ from connectors.vendors import ALL, VENDOR_CODES, get_profile
 
 CADENCE = {  # DESIGN.md §5 / seed 000, as labels
     "reynolds": ("Auto", "Comes with RO", "Auto", "Auto", "Auto", "Auto", "—"),
-    "cdk": ("Every 15 mins", "Comes with RO", "Every 15 mins", "Every 3 mins", "Every 15 mins", "Every 5 mins", "Nightly"),
+    "cdk": ("Every 15 mins", "Comes with RO", "Every 15 mins", "Every 3 mins", "Every 15 mins", "Every 5 mins",
+            "Nightly"),
     "dealertrack": ("Every 5 mins", "On demand", "Every 15 mins", "Every 2 mins", "Every 5 mins", "—", "Nightly"),
     "dealerbuilt": ("Every 5 mins", "Comes with RO", "Every 5 mins", "Every 2 mins", "Every 5 mins", "—", "Nightly"),
     "automate": ("Auto", "Comes with RO", "—", "Auto", "—", "—", "—"),

@@ -150,3 +150,9 @@ def test_dms_tab_search(connector_for, sandbox):
     if vehicle.unit_number:
         assert "V0000005" in {v.dms_id for v in dms.search_vehicles(vehicle.unit_number)}
     assert dms.search_customers("   ") == []
+
+
+def test_search_sees_staff_edits(sandbox, connector_for):
+    dms = connector_for("write-dealerbuilt")
+    sandbox.control.edit_record("write-dealerbuilt", CUSTOMERS, "C0000020", {"phones": ["+1 (402) 555-0147"]})
+    assert [c.dms_id for c in dms.search_customers("402-555-0147")] == ["C0000020"]

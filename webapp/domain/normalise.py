@@ -17,7 +17,8 @@ from vininfo import Vin
 
 DEFAULT_REGION = "US"
 _SPACES = re.compile(r"\s+")
-_NOT_WORD = re.compile(r"[^\w\s]", re.UNICODE)
+_APOSTROPHES = re.compile(r"['’`´]")
+_NOT_WORD = re.compile(r"[^\w\s]|_", re.UNICODE)
 _VIN_JUNK = re.compile(r"[\s\-.]")
 _DIGITS = re.compile(r"\D")
 
@@ -31,10 +32,12 @@ def clean_text(value: object, max_length: int = 1000) -> str:
 
 
 def fold(value: object) -> str:
-    """Lower-case, accent-free, punctuation-free text for matching ('Zoë O'Brien' → 'zoe obrien')."""
+    """Lower-case, accent-free text for matching: 'Zoë O'Brien-Smith' → 'zoe obrien smith'.
+
+    Apostrophes vanish (O'Brien is typed Obrien too); other punctuation separates words."""
     text = unicodedata.normalize("NFKD", clean_text(value))
     text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    text = _NOT_WORD.sub("", text.casefold())
+    text = _NOT_WORD.sub(" ", _APOSTROPHES.sub("", text.casefold()))
     return _SPACES.sub(" ", text).strip()
 
 

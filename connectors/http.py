@@ -1,0 +1,217 @@
+"""HTTP transport for REST/JSON DMS APIs (httpx, connection reuse, bearer tokens).
+
+:class:`HttpTransport` owns one ``httpx.Client`` (a keep-alive connection pool) per
+connector, gets a bearer token from the account's API key, renews it shortly before it
+expires and once more when the DMS says it expired, and turns every failure into a
+:mod:`connectors.base` error:
+
+==========================================  ==========================================
+timeout, connection refused/reset, 5xx       :class:`TransientDmsError`
+429                                          :class:`TransientDmsError` with ``retry_after``
+401 (after one token renewal), 403           :class:`AuthenticationError`
+404                                          :class:`DmsValidationError` (``*-NOT-FOUND``)
+409 locked / 412 ETag mismatch               :class:`ConflictError`
+400 / 409 other / 422                        :class:`DmsValidationError` (catalogue entry)
+501                                          :class:`NotSupportedError`
+a body that is not the JSON expected         :class:`MalformedResponseError`
+==========================================  ==========================================
+"""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import httpx
+
+from .base import (AuthenticationError, CatalogueEntry, ConflictError, DmsError, DmsValidationError,
+                   MalformedResponseError, NotSupportedError, TransientDmsError)
+
+# Renew a token this many seconds before the DMS says it expires, so a request never
+# starts with a token that dies in flight.
+TOKEN_MARGIN = 30.0
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Parse Retry-After given in seconds (HTTP dates are not used by the DMS APIs we know)."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A finished HTTP answer: status, headers and the whole body.
+
+    The body is read through the streaming API and the httpx response closed at once:
+    httpx responses sit in reference cycles, and a buffered one would keep its page of
+    JSON alive until the garbage collector's next full pass - memory that grows with the
+    size of a pull instead of staying flat.
+    """
+
+    status_code: int
+    headers: httpx.Headers
+    content: bytes
+
+    @property
+    def is_success(self) -> bool:
+        """True for 2xx."""
+        return 200 <= self.status_code < 300
+
+    @property
+    def text(self) -> str:
+        """The body decoded as UTF-8 (lossy)."""
+        return self.content.decode("utf-8", "replace")
+
+
+class HttpTransport:
+    """Authenticated JSON requests against one dealer account of a DMS API.
+
+    ``profile`` (a :class:`connectors.vendors.VendorProfile`) turns vendor error codes into
+    catalogue entries. ``timeout`` is the default per-request timeout in seconds.
+    ``last_rate_limit`` holds the latest ``RateLimit-*`` headers seen (for health pages).
+    """
+
+    def __init__(self, base_url: str, account: str, api_key: str, profile: Any, timeout: float = 10.0,
+                 token_path: str = "/oauth/token") -> None:
+        self.base_url = base_url.rstrip("/")
+        self.account = account
+        self.api_key = api_key
+        self.profile = profile
+        self.timeout = timeout
+        self.token_path = token_path
+        self.client = httpx.Client(base_url=self.base_url, timeout=timeout,
+                                   limits=httpx.Limits(max_connections=10, max_keepalive_connections=5))
+        self._token: str | None = None
+        self._token_expires = 0.0
+        self._token_lock = threading.Lock()
+        self.last_rate_limit: dict[str, str] = {}
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self.client.close()
+
+    # ---- tokens
+    def _fetch_token(self, timeout: float | None) -> str:
+        """Exchange the API key for a bearer token."""
+        response = self._send("POST", self.token_path, json_body={"account": self.account, "api_key": self.api_key},
+                              headers={}, timeout=timeout)
+        if response.status_code in (400, 401, 403):
+            raise AuthenticationError("the DMS rejected the account code or API key", status=response.status_code,
+                                      entry=self._entry_from(response))
+        if response.status_code >= 300:
+            self._raise_for(response)
+        data = self._json(response, "token response")
+        token = data.get("access_token") if isinstance(data, dict) else None
+        if not token:
+            raise MalformedResponseError("token response has no access_token")
+        self._token = str(token)
+        self._token_expires = time.monotonic() + float(data.get("expires_in") or 300)
+        return self._token
+
+    def token(self, timeout: float | None = None, force: bool = False) -> str:
+        """A valid bearer token, fetched or renewed when needed."""
+        with self._token_lock:
+            if force or self._token is None or time.monotonic() > self._token_expires - TOKEN_MARGIN:
+                return self._fetch_token(timeout)
+            return self._token
+
+    # ---- requests
+    def _send(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
+              json_body: Any = None, headers: Mapping[str, str], timeout: float | None) -> Answer:
+        """Send one request; network failures become :class:`TransientDmsError`."""
+        try:
+            content = None if json_body is None else json.dumps(json_body).encode()
+            all_headers = {**headers}
+            if content is not None:
+                all_headers["Content-Type"] = "application/json"
+            request = self.client.build_request(method, path, params=params, content=content, headers=all_headers,
+                                                timeout=self.timeout if timeout is None else timeout)
+            response = self.client.send(request, stream=True)
+            try:
+                body = b"".join(response.iter_bytes())
+            finally:
+                response.close()
+            return Answer(response.status_code, response.headers, body)
+        except httpx.TimeoutException as error:
+            raise TransientDmsError(f"the DMS did not answer in time ({type(error).__name__})") from error
+        except httpx.ConnectError as error:
+            raise TransientDmsError(f"could not connect to the DMS: {error}") from error
+        except httpx.TransportError as error:
+            raise TransientDmsError(f"network error talking to the DMS: {error}") from error
+
+    def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None, json_body: Any = None,
+                headers: Mapping[str, str] | None = None, timeout: float | None = None,
+                allow_404: bool = False) -> Answer:
+        """Send an authenticated request and return the 2xx response (or a 404 if ``allow_404``).
+
+        An expired token is renewed once and the request repeated; this is safe for creates
+        because the DMS refuses an unauthenticated request before doing anything.
+        """
+        for attempt in (1, 2):
+            token = self.token(timeout, force=attempt == 2)
+            response = self._send(method, path, params=params, json_body=json_body,
+                                  headers={**(headers or {}), "Authorization": f"Bearer {token}"}, timeout=timeout)
+            rate = {k: v for k, v in response.headers.items() if k.lower().startswith("ratelimit-")}
+            if rate:
+                self.last_rate_limit = rate
+            if response.status_code == 401 and attempt == 1:
+                continue
+            if response.is_success or (allow_404 and response.status_code == 404):
+                return response
+            self._raise_for(response)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def get_json(self, path: str, *, params: Mapping[str, Any] | None = None, timeout: float | None = None,
+                 what: str = "response") -> Any:
+        """GET and parse JSON."""
+        return self._json(self.request("GET", path, params=params, timeout=timeout), what)
+
+    # ---- errors
+    @staticmethod
+    def _json(response: Answer, what: str) -> Any:
+        """Parse a JSON body or raise :class:`MalformedResponseError` naming what it was."""
+        try:
+            return json.loads(response.content)
+        except ValueError as error:
+            raise MalformedResponseError(f"the DMS sent an unreadable {what} (invalid JSON: {error})",
+                                         status=response.status_code) from error
+
+    def _entry_from(self, response: Answer) -> CatalogueEntry | None:
+        """Catalogue entry for the vendor code of a problem+json body (None without a code)."""
+        try:
+            problem = json.loads(response.content)
+        except ValueError:
+            return None
+        code = problem.get("code") if isinstance(problem, dict) else None
+        return self.profile.entry(str(code)) if code else None
+
+    def _raise_for(self, response: Answer) -> None:
+        """Raise the :class:`DmsError` subclass matching an error response."""
+        status = response.status_code
+        entry = self._entry_from(response)
+        try:
+            detail = json.loads(response.content).get("detail") or ""
+        except (ValueError, AttributeError):
+            detail = response.text[:200]
+        message = f"DMS answered {status}" + (f" {entry.code}" if entry else "") + (f": {detail}" if detail else "")
+        code = entry.code if entry else ""
+        if status == 501:
+            raise NotSupportedError(message, status=status, entry=entry)
+        if status == 429 or status >= 500:
+            raise TransientDmsError(message, retry_after=_retry_after(response.headers.get("Retry-After")),
+                                    status=status, entry=entry)
+        if status in (401, 403):
+            raise AuthenticationError(message, status=status, entry=entry)
+        if status == 412 or (status == 409 and code.endswith("-LOCKED")):
+            raise ConflictError(message, locked=code.endswith("-LOCKED"), status=status, entry=entry)
+        if status == 409 and code.endswith("-ETAG-MISMATCH"):
+            raise ConflictError(message, status=status, entry=entry)
+        if status in (400, 404, 409, 422):
+            raise DmsValidationError(message, status=status, entry=entry)
+        raise DmsError(message, status=status, entry=entry)

@@ -1,0 +1,304 @@
+"""The REST connector: :class:`DmsConnector` over a STAR-style JSON API (the sandbox's API).
+
+All eight vendors are reached through this one class; what differs per vendor lives in
+its :class:`~connectors.vendors.VendorProfile` (capabilities, cadences, rules, error
+codes). Capabilities the profile lacks are refused locally with
+:class:`NotSupportedError` before any network call, so the UI can explain it at once.
+
+The connector does *not* pre-check the vendor's validation rules before sending: the DMS
+is the authority and its error code (with the catalogue's fix hint) is what lands in the
+failed-push queue. Call ``connector.profile.validate_appointment(...)`` in the UI for
+early feedback.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+from urllib.parse import quote
+
+from .base import (APPOINTMENTS, CUSTOMERS, RECORD_TYPES, VEHICLES, Appointment, Customer, DmsConnector, DmsRecord,
+                   MalformedResponseError, NotSupportedError, Page, Payment, Vehicle, format_datetime)
+from .extract import DailyExtract, latest_extract
+from .http import HttpTransport
+from .vendors import PUSH_NOT_AVAILABLE, PUSH_WITH_APPOINTMENT, VendorProfile
+
+
+def _wire(value: Any) -> Any:
+    """Make field values JSON-ready (decimals, datetimes, tuples)."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return format_datetime(value)
+    if isinstance(value, (tuple, list)):
+        return [_wire(item) for item in value]
+    if isinstance(value, Mapping):
+        return {key: _wire(item) for key, item in value.items()}
+    return value
+
+
+class RestDmsConnector(DmsConnector):
+    """A :class:`DmsConnector` for one dealer account, speaking the sandbox/STAR JSON API."""
+
+    def __init__(self, profile: VendorProfile, base_url: str, account: str, api_key: str, timeout: float = 10.0,
+                 extract_dir: str | Path | None = None) -> None:
+        self.profile = profile
+        self.account = account
+        self.extract_dir = Path(extract_dir) if extract_dir else None
+        self.transport = HttpTransport(base_url, account, api_key, profile, timeout=timeout)
+        self._prefix = f"/v1/{quote(account, safe='')}"
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self.transport.close()
+
+    # ---- helpers
+    def _not_supported(self, what: str, suffix: str = "NOT-SUPPORTED") -> NotSupportedError:
+        """A NotSupportedError carrying the vendor's catalogue row."""
+        return NotSupportedError(f"{self.profile.display_name}: {what}", entry=self.profile.entry(
+            self.profile.code_for(suffix)))
+
+    def _parse(self, data_type: str, item: Any, position: int | None = None) -> DmsRecord:
+        """Parse one wire record, naming its position and id when it is malformed."""
+        if not isinstance(item, dict):
+            raise MalformedResponseError(f"{data_type} record at position {position} is not an object",
+                                         data_type=data_type, position=position)
+        try:
+            return RECORD_TYPES[data_type].from_dict(item)
+        except MalformedResponseError as error:
+            raise MalformedResponseError(f"{data_type} record at position {position}: {error.message}",
+                                         data_type=data_type, dms_id=error.dms_id, position=position) from error
+        except (ValueError, TypeError, AttributeError, ArithmeticError) as error:
+            raise MalformedResponseError(f"{data_type} record {item.get('dms_id')!r} at position {position}: {error}",
+                                         data_type=data_type, dms_id=item.get("dms_id"), position=position) from error
+
+    def _record_response(self, data_type: str, response: Any) -> DmsRecord:
+        """Parse a single-record response and attach its ETag header."""
+        data = self.transport._json(response, f"{data_type} record")
+        if isinstance(data, dict) and response.headers.get("ETag") and not data.get("etag"):
+            data["etag"] = response.headers["ETag"]
+        return self._parse(data_type, data)
+
+    def _check_push(self, data_type: str, for_appointment: bool = False) -> None:
+        """Refuse pushes the vendor does not take (locally, before any network call)."""
+        mode = self.profile.push_mode(data_type)
+        if mode == PUSH_NOT_AVAILABLE:
+            raise self._not_supported(f"does not accept {data_type} from outside")
+        if mode == PUSH_WITH_APPOINTMENT and not for_appointment:
+            suffix = "PUSH-NEEDS-APPOINTMENT" if self.profile.code_for("PUSH-NEEDS-APPOINTMENT") in \
+                self.profile.catalogue else "NOT-SUPPORTED"
+            raise self._not_supported(f"accepts {data_type} only with an appointment", suffix)
+
+    # ---- pulls
+    def iter_changes(self, data_type: str, cursor: str | None = None, page_size: int = 500,
+                     timeout: float | None = None) -> Iterator[Page]:
+        """Yield pages of changes since ``cursor`` (see :meth:`DmsConnector.iter_changes`)."""
+        if data_type not in RECORD_TYPES or not self.profile.can_pull(data_type):
+            raise self._not_supported(f"does not deliver {data_type}")
+        return self._pages(data_type, cursor, page_size, timeout)
+
+    def _pages(self, data_type: str, cursor: str | None, page_size: int, timeout: float | None) -> Iterator[Page]:
+        """The lazy page loop behind :meth:`iter_changes` (one request in flight at a time)."""
+        path = f"{self._prefix}/{data_type}"
+        page_number = 0
+        while True:
+            page_number += 1
+            params: dict[str, Any] = {"limit": page_size}
+            if cursor:
+                params["cursor"] = cursor
+            data = self.transport.get_json(path, params=params, timeout=timeout, what=f"{data_type} page {page_number}")
+            items = data.get("items") if isinstance(data, dict) else None
+            if not isinstance(items, list):
+                raise MalformedResponseError(f"{data_type} page {page_number} has no item list", data_type=data_type)
+            records = tuple(self._parse(data_type, item, position) for position, item in enumerate(items))
+            has_more = bool(data.get("has_more"))
+            next_cursor = data.get("next_cursor") or cursor
+            if has_more and (not next_cursor or next_cursor == cursor):
+                raise MalformedResponseError(
+                    f"{data_type} page {page_number} says there is more but gives no new cursor", data_type=data_type)
+            yield Page(data_type, records, next_cursor, has_more)
+            if not has_more:
+                return
+            cursor = next_cursor
+
+    def cursor_at(self, moment: datetime) -> str:
+        """Cursor for "modified at or after ``moment``" (inclusive)."""
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=timezone.utc)
+        return "since:" + moment.astimezone(timezone.utc).isoformat()
+
+    def list_ids(self, data_type: str, page_size: int = 5000, timeout: float | None = None) -> Iterator[str]:
+        """Yield every DMS id of ``data_type`` (streamed, in id order)."""
+        if data_type not in RECORD_TYPES or not self.profile.can_pull(data_type):
+            raise self._not_supported(f"does not deliver {data_type}")
+        return self._ids(data_type, page_size, timeout)
+
+    def _ids(self, data_type: str, page_size: int, timeout: float | None) -> Iterator[str]:
+        """The lazy loop behind :meth:`list_ids`."""
+        after = ""
+        while True:
+            data = self.transport.get_json(f"{self._prefix}/{data_type}/_ids",
+                                           params={"after": after, "limit": page_size},
+                                           timeout=timeout, what=f"{data_type} id list")
+            ids = data.get("ids") if isinstance(data, dict) else None
+            if not isinstance(ids, list):
+                raise MalformedResponseError(f"{data_type} id list is malformed", data_type=data_type)
+            yield from (str(i) for i in ids)
+            if not data.get("next"):
+                return
+            after = str(data["next"])
+
+    def fetch_one(self, data_type: str, dms_id: str, timeout: float | None = None) -> DmsRecord | None:
+        """One record with its ETag, or None when the DMS does not have it."""
+        if data_type not in RECORD_TYPES:
+            raise ValueError(f"unknown data type {data_type!r}")
+        response = self.transport.request("GET", f"{self._prefix}/{data_type}/{quote(dms_id, safe='')}",
+                                          timeout=timeout, allow_404=True)
+        if response.status_code == 404:
+            return None
+        return self._record_response(data_type, response)
+
+    # ---- live lookups
+    def _search(self, data_type: str, query: str, limit: int, timeout: float | None) -> list[Any]:
+        """Run a DMS-side search."""
+        if not query.strip():
+            return []
+        data = self.transport.get_json(f"{self._prefix}/{data_type}/_search", params={"q": query, "limit": limit},
+                                       timeout=timeout, what=f"{data_type} search")
+        items = data.get("items") if isinstance(data, dict) else None
+        if not isinstance(items, list):
+            raise MalformedResponseError(f"{data_type} search result is malformed", data_type=data_type)
+        return [self._parse(data_type, item, position) for position, item in enumerate(items)]
+
+    def search_customers(self, query: str, limit: int = 25, timeout: float | None = None) -> list[Customer]:
+        """Search customers by name, company, phone, e-mail or DMS id."""
+        return self._search(CUSTOMERS, query, limit, timeout)
+
+    def search_vehicles(self, query: str, limit: int = 25, timeout: float | None = None) -> list[Vehicle]:
+        """Search vehicles by VIN (full or partial), unit number, plate or DMS id."""
+        return self._search(VEHICLES, query, limit, timeout)
+
+    # ---- writes
+    def _create(self, data_type: str, fields: Mapping[str, Any], idempotency_key: str, timeout: float | None,
+                params: Mapping[str, Any] | None = None) -> Any:
+        """POST a create with its Idempotency-Key and parse the record."""
+        if not idempotency_key:
+            raise ValueError("an idempotency_key is required so a retried create cannot duplicate the record")
+        response = self.transport.request("POST", f"{self._prefix}/{data_type}", json_body=_wire(dict(fields)),
+                                          headers={"Idempotency-Key": idempotency_key}, params=params, timeout=timeout)
+        return self._record_response(data_type, response)
+
+    def _update(self, data_type: str, dms_id: str, fields: Mapping[str, Any] | None, etag: str | None,
+                timeout: float | None, params: Mapping[str, Any] | None = None, suffix: str = "") -> Any:
+        """PATCH (or POST an action) with If-Match when an ETag is known."""
+        headers = {"If-Match": etag} if etag else {}
+        method = "POST" if suffix else "PATCH"
+        response = self.transport.request(method, f"{self._prefix}/{data_type}/{quote(dms_id, safe='')}{suffix}",
+                                          json_body=None if fields is None else _wire(dict(fields)), headers=headers,
+                                          params=params, timeout=timeout)
+        return self._record_response(data_type, response)
+
+    def _check_writable(self, data_type: str, fields: Mapping[str, Any]) -> None:
+        """Refuse fields the vendor does not accept on write-back."""
+        allowed = self.profile.writable_customer_fields if data_type == CUSTOMERS \
+            else self.profile.writable_vehicle_fields
+        refused = sorted(set(fields) - set(allowed))
+        if refused:
+            raise self._not_supported(f"does not accept {', '.join(refused)} on {data_type}", "FIELD-NOT-WRITABLE")
+
+    def create_customer(self, fields: Mapping[str, Any], idempotency_key: str, *, for_appointment: bool = False,
+                        timeout: float | None = None) -> Customer:
+        """Create a customer in the DMS."""
+        self._check_push(CUSTOMERS, for_appointment)
+        return self._create(CUSTOMERS, fields, idempotency_key, timeout,
+                            {"for_appointment": "1"} if for_appointment else None)
+
+    def update_customer(self, dms_id: str, fields: Mapping[str, Any], etag: str | None = None, *,
+                        for_appointment: bool = False, timeout: float | None = None) -> Customer:
+        """Write customer fields back to the DMS (If-Match ``etag``)."""
+        self._check_push(CUSTOMERS, for_appointment)
+        self._check_writable(CUSTOMERS, fields)
+        return self._update(CUSTOMERS, dms_id, fields, etag, timeout,
+                            {"for_appointment": "1"} if for_appointment else None)
+
+    def create_vehicle(self, fields: Mapping[str, Any], idempotency_key: str, *, for_appointment: bool = False,
+                       timeout: float | None = None) -> Vehicle:
+        """Create a vehicle/asset in the DMS."""
+        self._check_push(VEHICLES, for_appointment)
+        return self._create(VEHICLES, fields, idempotency_key, timeout,
+                            {"for_appointment": "1"} if for_appointment else None)
+
+    def update_vehicle(self, dms_id: str, fields: Mapping[str, Any], etag: str | None = None, *,
+                       for_appointment: bool = False, timeout: float | None = None) -> Vehicle:
+        """Write vehicle fields back to the DMS (If-Match ``etag``)."""
+        self._check_push(VEHICLES, for_appointment)
+        self._check_writable(VEHICLES, fields)
+        return self._update(VEHICLES, dms_id, fields, etag, timeout,
+                            {"for_appointment": "1"} if for_appointment else None)
+
+    def create_appointment(self, fields: Mapping[str, Any], idempotency_key: str, *,
+                           timeout: float | None = None) -> Appointment:
+        """Push a new appointment."""
+        self._check_push(APPOINTMENTS)
+        return self._create(APPOINTMENTS, fields, idempotency_key, timeout)
+
+    def update_appointment(self, dms_id: str, fields: Mapping[str, Any], etag: str | None = None, *,
+                           timeout: float | None = None) -> Appointment:
+        """Update an appointment (ConflictError when locked or changed)."""
+        self._check_push(APPOINTMENTS)
+        return self._update(APPOINTMENTS, dms_id, fields, etag, timeout)
+
+    def cancel_appointment(self, dms_id: str, etag: str | None = None, *, timeout: float | None = None) -> Appointment:
+        """Cancel an appointment."""
+        self._check_push(APPOINTMENTS)
+        return self._update(APPOINTMENTS, dms_id, None, etag, timeout, suffix="/cancel")
+
+    # ---- lookups and exports
+    def reserve_ro_number(self, idempotency_key: str, *, timeout: float | None = None) -> str:
+        """Reserve the next RO number."""
+        if not self.profile.ro_number_reservation:
+            raise self._not_supported("does not reserve RO numbers")
+        response = self.transport.request("POST", f"{self._prefix}/repair_orders/_reserve",
+                                          headers={"Idempotency-Key": idempotency_key}, timeout=timeout)
+        data = self.transport._json(response, "RO number reservation")
+        if not isinstance(data, dict) or not data.get("ro_number"):
+            raise MalformedResponseError("RO number reservation has no ro_number")
+        return str(data["ro_number"])
+
+    def export_payment(self, payment: Mapping[str, Any], idempotency_key: str, *,
+                       timeout: float | None = None) -> Payment:
+        """Post a receipt to the DMS."""
+        if not self.profile.payment_export:
+            raise self._not_supported("does not take payment exports")
+        response = self.transport.request("POST", f"{self._prefix}/payments", json_body=_wire(dict(payment)),
+                                          headers={"Idempotency-Key": idempotency_key}, timeout=timeout)
+        return self._record_response("payments", response)
+
+    def related_ro_numbers(self, ro_number: str, *, timeout: float | None = None) -> list[str]:
+        """Related (alternate) RO numbers of ``ro_number``."""
+        if not self.profile.related_ros:
+            raise self._not_supported("has no related RO numbers")
+        data = self.transport.get_json(f"{self._prefix}/repair_orders/{quote(ro_number, safe='')}/related",
+                                       timeout=timeout, what="related RO list")
+        numbers = data.get("related_ro_numbers") if isinstance(data, dict) else None
+        if not isinstance(numbers, list):
+            raise MalformedResponseError("related RO list is malformed")
+        return [str(n) for n in numbers]
+
+    # ---- daily data files
+    def read_daily_extract(self, data_type: str = CUSTOMERS, path: str | Path | None = None) -> DailyExtract:
+        """The newest daily extract of ``data_type`` in ``extract_dir`` (or ``path``), as records.
+
+        Iterate the result for records; its ``problems`` lists bad rows with line numbers.
+        Raises :class:`NotSupportedError` for vendors without a daily data file.
+        """
+        if not self.profile.daily_data_file:
+            raise self._not_supported("does not deliver a daily data file")
+        if path is None:
+            if self.extract_dir is None:
+                raise ValueError("no extract_dir configured for this location")
+            path = latest_extract(self.extract_dir, data_type)
+            if path is None:
+                raise FileNotFoundError(f"no {data_type} extract in {self.extract_dir}")
+        return DailyExtract(path, data_type)

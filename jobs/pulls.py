@@ -1,0 +1,304 @@
+"""Pull jobs: stream changed records from a location's DMS into the mirror.
+
+A run is a :class:`SyncRun` row created when the pull is asked for; the RQ job takes its
+id. The job is safe to run twice or to resume after a crash: every page is committed
+together with the cursor that follows it, a lock keeps two pulls of the same location
+and data type apart, and a retried job continues from the last committed page.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import time
+from datetime import datetime, timedelta
+
+from rq import Callback, Retry, get_current_job
+from sqlalchemy import select
+
+import connectors
+from connectors import (AuthenticationError, DmsError, MalformedResponseError, NotSupportedError,
+                        TransientDmsError)
+from jobs import failpoints
+from jobs.locks import RunLock
+from jobs.mirror import mark_deleted, store_page
+from jobs.queues import PULLS, get_queue
+from webapp.extensions import db
+from webapp.models import Location, RunStatus, RunTrigger, SyncCursor, SyncRun, utcnow
+from webapp.redis_conn import get_redis
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = int(os.environ.get("PULL_PAGE_SIZE", "1000"))
+MAX_ATTEMPTS = 6  # transient DMS failures retried inside one run, with backoff
+MAX_BACKOFF = 60.0
+CALL_TIMEOUT = 30.0  # seconds per DMS request during a pull
+ACTIVE = (RunStatus.QUEUED, RunStatus.RUNNING)
+STALE_AFTER = timedelta(hours=2)  # a queued/running run this old without a lock holder is dead
+JOB_TIMEOUT = 6 * 3600
+CANCEL_KEY = "dms-console:cancel-run:{}"
+
+
+class RunCancelled(Exception):
+    """A person cancelled the run (backfills)."""
+
+
+# --------------------------------------------------------------------------- enqueueing
+def active_run(location_id: int, data_type: str) -> SyncRun | None:
+    """A queued or running run of this location and data type that is still alive."""
+    run = db.session.scalar(
+        select(SyncRun).where(SyncRun.location_id == location_id, SyncRun.data_type == data_type,
+                              SyncRun.status.in_(ACTIVE)).order_by(SyncRun.id.desc()).limit(1))
+    if run is None:
+        return None
+    if RunLock(get_redis(), location_id, data_type, "?").holder():
+        return run
+    if utcnow() - run.started_at > STALE_AFTER:
+        run.status = RunStatus.FAILED
+        run.finished_at = utcnow()
+        run.error = "The run stopped without finishing (its worker was lost)."
+        run.fix_hint = "Nothing to do: the next pull continues from the last saved page."
+        db.session.commit()
+        return None
+    return run
+
+
+def enqueue_pull(location_id: int, data_type: str, trigger: RunTrigger = RunTrigger.SCHEDULE) -> SyncRun | None:
+    """Create a queued run and its job; None (skipped, not queued behind) if one is active."""
+    if active_run(location_id, data_type) is not None:
+        return None
+    run = SyncRun(location_id=location_id, data_type=data_type, trigger=trigger, status=RunStatus.QUEUED)
+    db.session.add(run)
+    db.session.commit()
+    job = get_queue(PULLS).enqueue(
+        run_pull, run.id, job_id=f"sync-run-{run.id}", job_timeout=JOB_TIMEOUT,
+        retry=Retry(max=3, interval=[10, 60, 300]), on_failure=Callback(on_pull_failure),
+        result_ttl=3600, failure_ttl=7 * 86400,
+        description=f"{trigger.value} pull of {data_type} for location {location_id}")
+    run.job_id = job.id
+    db.session.commit()
+    return run
+
+
+def request_cancel(run: SyncRun) -> None:
+    """Ask a running run to stop after its current page."""
+    get_redis().set(CANCEL_KEY.format(run.id), 1, ex=86400)
+
+
+def on_pull_failure(job, connection, exc_type, exc_value, tb) -> None:  # noqa: ANN001 - RQ callback
+    """The job died (exception or lost worker): say so on the run; a retry may follow."""
+    from jobs.worker import get_app
+
+    with get_app().app_context():
+        run = db.session.get(SyncRun, job.args[0]) if job.args else None
+        if run is None or run.status not in ACTIVE:
+            return
+        retrying = bool(job.retries_left)
+        run.error = f"The worker stopped during the run ({exc_type.__name__})."
+        if retrying:
+            run.fix_hint = "It is retried automatically and continues from the last saved page."
+        else:
+            run.status = RunStatus.FAILED
+            run.finished_at = utcnow()
+            run.fix_hint = "The next scheduled pull continues from the last saved page."
+        db.session.commit()
+
+
+# --------------------------------------------------------------------------- the job
+def run_pull(run_id: int) -> dict | None:
+    """Execute sync run ``run_id`` (a pull, a backfill). Idempotent and resumable."""
+    run = db.session.get(SyncRun, run_id)
+    if run is None or run.status not in ACTIVE:
+        return None  # already finished: a duplicate delivery does nothing
+    location = db.session.get(Location, run.location_id)
+    lock = RunLock(get_redis(), run.location_id, run.data_type, owner=str(run.id))
+    if not lock.acquire():
+        run.status = RunStatus.SKIPPED
+        run.finished_at = utcnow()
+        run.error = "Another pull of the same data was under way; this one was skipped."
+        db.session.commit()
+        return {"status": run.status.value}
+    try:
+        return _execute(run, location, lock)
+    except BaseException:
+        db.session.rollback()  # release the page's uncommitted writes before RQ's failure handling
+        raise
+    finally:
+        lock.release()
+        get_redis().delete(CANCEL_KEY.format(run.id))
+
+
+def _execute(run: SyncRun, location: Location, lock: RunLock) -> dict:
+    run.status = RunStatus.RUNNING
+    db.session.commit()
+    backfill = run.trigger == RunTrigger.BACKFILL
+    cursor_row = _cursor_row(location.id, run.data_type)
+    if run.cursor_before is None and not backfill:
+        run.cursor_before = cursor_row.cursor
+    run_started = run.started_at
+    attempt = 0
+    try:
+        if not location.has_dms:
+            raise NotSupportedError("This location has no DMS connection.",
+                                    fix_hint="Set the DMS connection under Admin → Locations.")
+        with connectors.connect(location.dms_vendor, {**location.connector_settings(), "timeout": CALL_TIMEOUT}) as dms:
+            while True:
+                resume = run.cursor_after if backfill else cursor_row.cursor
+                try:
+                    _read(dms, run, location, cursor_row, resume, run_started, lock, backfill)
+                    break
+                except TransientDmsError as exc:
+                    attempt += 1
+                    if attempt >= MAX_ATTEMPTS:
+                        raise
+                    db.session.rollback()
+                    delay = min(MAX_BACKOFF, exc.retry_after if exc.retry_after else 2 ** (attempt - 1))
+                    log.warning("run %s: %s; retry %s in %.1fs", run.id, exc, attempt, delay)
+                    time.sleep(delay)
+        run.status = RunStatus.SUCCEEDED
+        run.error = run.fix_hint = None
+    except RunCancelled:
+        db.session.rollback()
+        run.status = RunStatus.CANCELLED
+        run.error = "Cancelled. Pages already read are kept."
+    except DmsError as exc:
+        db.session.rollback()
+        run.status = RunStatus.FAILED
+        run.error = _describe(exc)
+        run.fix_hint = _hint(exc)
+    run.finished_at = utcnow()
+    db.session.commit()
+    return {"status": run.status.value, "fetched": run.fetched}
+
+
+def _read(dms, run: SyncRun, location: Location, cursor_row: SyncCursor, resume: str | None,
+          run_started: datetime, lock: RunLock, backfill: bool) -> None:
+    """Read pages from ``resume`` on, committing each page with its cursor."""
+    redis = get_redis()
+    for page in dms.iter_changes(run.data_type, cursor=resume, page_size=PAGE_SIZE):
+        if redis.exists(CANCEL_KEY.format(run.id)):
+            raise RunCancelled()
+        result = store_page(db.session, location, run.data_type, page.records, run_id=run.id)
+        run.fetched += len(page.records)
+        run.created += result.created
+        run.updated += result.updated
+        run.unchanged += result.unchanged
+        if result.notes:
+            run.notes = (run.notes or []) + result.notes[: max(0, 25 - len(run.notes or []))]
+        run.cursor_after = page.next_cursor
+        if not backfill:
+            cursor_row.cursor = page.next_cursor
+            cursor_row.updated_at = utcnow()
+        failpoints.hit("pull.before_commit")
+        db.session.commit()
+        failpoints.hit("pull.after_commit")
+        _after_page(location.id, run.data_type, result.changed_ids)
+        _progress(run)
+        if not lock.extend():
+            raise TransientDmsError("lost the run lock", fix_hint="Retried automatically.")
+        # The run covers changes up to its start; later edits belong to the next run.
+        if page.records and min(r.modified_at for r in page.records) > run_started:
+            break
+
+
+def _after_page(location_id: int, data_type: str, changed_ids: list[str]) -> None:
+    """Hooks other areas hang on new DMS data (e.g. update requests confirmed by the DMS)."""
+    for hook in AFTER_PAGE_HOOKS:
+        hook(db.session, location_id, data_type, changed_ids)
+    if AFTER_PAGE_HOOKS:
+        db.session.commit()
+
+
+AFTER_PAGE_HOOKS: list = []
+
+
+def _progress(run: SyncRun) -> None:
+    job = get_current_job()
+    if job is not None:
+        job.meta["fetched"] = run.fetched
+        job.save_meta()
+
+
+def _cursor_row(location_id: int, data_type: str) -> SyncCursor:
+    row = db.session.scalar(select(SyncCursor).where(SyncCursor.location_id == location_id,
+                                                     SyncCursor.data_type == data_type))
+    if row is None:
+        row = SyncCursor(location_id=location_id, data_type=data_type)
+        db.session.add(row)
+        db.session.commit()
+    return row
+
+
+def _describe(exc: DmsError) -> str:
+    if isinstance(exc, MalformedResponseError):
+        return f"The DMS sent data we cannot read: {exc}"
+    if isinstance(exc, AuthenticationError):
+        return f"The DMS refused our credentials: {exc}"
+    if isinstance(exc, TransientDmsError):
+        return f"The DMS did not answer properly after {MAX_ATTEMPTS} tries: {exc}"
+    return str(exc)
+
+
+def _hint(exc: DmsError) -> str:
+    """The DMS's own specific hint when it gave one, else ours for the pull's situation."""
+    if exc.fix_hint and exc.fix_hint != type(exc).default_hint:
+        return exc.fix_hint
+    return _default_hint(exc)
+
+
+def _default_hint(exc: DmsError) -> str:
+    if isinstance(exc, MalformedResponseError):
+        return ("Pages before the bad record were saved and the cursor stops before it. "
+                "Ask the DMS vendor to correct the record, then Pull now.")
+    if isinstance(exc, AuthenticationError):
+        return "Check the dealer account and API key under Admin → Locations."
+    if isinstance(exc, TransientDmsError):
+        return "The DMS may be down. The next scheduled pull retries from where this one stopped."
+    return "Check the DMS connection settings, then Pull now."
+
+
+# --------------------------------------------------------------------------- reconciliation
+def enqueue_reconcile(location_id: int, data_type: str) -> SyncRun | None:
+    """Queue a full reconciliation (finds records deleted in the DMS)."""
+    if active_run(location_id, data_type) is not None:
+        return None
+    run = SyncRun(location_id=location_id, data_type=data_type, trigger=RunTrigger.RECONCILE,
+                  status=RunStatus.QUEUED)
+    db.session.add(run)
+    db.session.commit()
+    job = get_queue(PULLS).enqueue(run_reconcile, run.id, job_id=f"sync-run-{run.id}", job_timeout=JOB_TIMEOUT,
+                                   retry=Retry(max=3, interval=[10, 60, 300]), on_failure=Callback(on_pull_failure))
+    run.job_id = job.id
+    db.session.commit()
+    return run
+
+
+def run_reconcile(run_id: int) -> dict | None:
+    """List every id the DMS has; flag mirror rows it no longer has as deleted."""
+    run = db.session.get(SyncRun, run_id)
+    if run is None or run.status not in ACTIVE:
+        return None
+    location = db.session.get(Location, run.location_id)
+    lock = RunLock(get_redis(), run.location_id, run.data_type, owner=str(run.id))
+    if not lock.acquire():
+        run.status, run.finished_at = RunStatus.SKIPPED, utcnow()
+        run.error = "Another run of the same data was under way; this one was skipped."
+        db.session.commit()
+        return {"status": run.status.value}
+    try:
+        run.status = RunStatus.RUNNING
+        db.session.commit()
+        with connectors.connect(location.dms_vendor, {**location.connector_settings(), "timeout": 60}) as dms:
+            present = set(dms.list_ids(run.data_type))
+        run.fetched = len(present)
+        run.deleted = mark_deleted(db.session, location, run.data_type, present)
+        cursor_row = _cursor_row(location.id, run.data_type)
+        cursor_row.last_reconciled_at = utcnow()
+        run.status = RunStatus.SUCCEEDED
+    except DmsError as exc:
+        db.session.rollback()
+        run.status, run.error, run.fix_hint = RunStatus.FAILED, _describe(exc), _hint(exc)
+    finally:
+        lock.release()
+    run.finished_at = utcnow()
+    db.session.commit()
+    return {"status": run.status.value, "deleted": run.deleted}

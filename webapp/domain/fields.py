@@ -1,0 +1,118 @@
+"""Which portal field corresponds to which DMS field, and when two values are "the same".
+
+Used by pulls (automatic apply, drift flags), the sync wizards and add-from-DMS, so the
+same phone written two ways or an e-mail differing only in case is never a difference.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+from webapp.domain.normalise import clean_text, fold, normalise_email, normalise_phone, normalise_vin
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One comparable field: portal attribute, label, how to read the DMS value, how to compare."""
+
+    attr: str
+    label: str
+    from_dms: Callable[[Mapping[str, Any]], Any]
+    # Canonical form for comparison (and for storing in the portal).
+    canonical: Callable[[Any], Any]
+    dms_field: str  # the DMS field name used for write-back
+
+
+def _text(value: Any) -> str | None:
+    text = clean_text(value, 255)
+    return text or None
+
+
+def _name(value: Any) -> str | None:
+    return _text(value)
+
+
+def _int(value: Any) -> int | None:
+    if value in (None, ""):
+        return None
+    try:
+        return int(str(value).strip().replace(",", ""))
+    except ValueError:
+        return None
+
+
+def _vin(value: Any) -> str | None:
+    checked = normalise_vin(value)
+    return checked.vin if checked else None
+
+
+def _upper(value: Any) -> str | None:
+    text = _text(value)
+    return text.upper() if text else None
+
+
+def _nth(key: str, index: int) -> Callable[[Mapping[str, Any]], Any]:
+    def get(payload: Mapping[str, Any]) -> Any:
+        values = payload.get(key) or []
+        return values[index] if len(values) > index else None
+
+    return get
+
+
+def _key(key: str) -> Callable[[Mapping[str, Any]], Any]:
+    return lambda payload: payload.get(key)
+
+
+CUSTOMER_FIELDS: tuple[FieldSpec, ...] = (
+    FieldSpec("first_name", "First name", _key("first_name"), _name, "first_name"),
+    FieldSpec("last_name", "Last name", _key("last_name"), _name, "last_name"),
+    FieldSpec("company_name", "Company", _key("company_name"), _name, "company_name"),
+    FieldSpec("phone", "Phone", _nth("phones", 0), normalise_phone, "phones"),
+    FieldSpec("mobile_phone", "Mobile phone", _nth("phones", 1), normalise_phone, "phones"),
+    FieldSpec("email", "E-mail", _nth("emails", 0), normalise_email, "emails"),
+    FieldSpec("address_line1", "Address", _key("address_line1"), _text, "address_line1"),
+    FieldSpec("address_line2", "Address line 2", _key("address_line2"), _text, "address_line2"),
+    FieldSpec("city", "City", _key("city"), _text, "city"),
+    FieldSpec("state", "State", _key("state"), _upper, "state"),
+    FieldSpec("postal_code", "ZIP / postal code", _key("postal_code"), _upper, "postal_code"),
+)
+
+ASSET_FIELDS: tuple[FieldSpec, ...] = (
+    FieldSpec("vin", "VIN", _key("vin"), _vin, "vin"),
+    FieldSpec("unit_number", "Unit number", _key("unit_number"), _upper, "unit_number"),
+    FieldSpec("year", "Year", _key("year"), _int, "year"),
+    FieldSpec("make", "Make", _key("make"), _text, "make"),
+    FieldSpec("model", "Model", _key("model"), _text, "model"),
+    FieldSpec("engine_type", "Engine Type", _key("engine"), _text, "engine"),
+    FieldSpec("license_plate", "Plate", _key("plate"), _upper, "plate"),
+    FieldSpec("mileage", "Mileage", _key("mileage"), _int, "mileage"),
+)
+
+FIELDS_BY_TYPE = {"customers": CUSTOMER_FIELDS, "vehicles": ASSET_FIELDS}
+# OEM build data is authoritative for these (seed 001): locked in the asset wizard.
+OEM_LOCKED = frozenset({"year", "make", "model", "engine_type"})
+
+
+def same(spec: FieldSpec, a: Any, b: Any) -> bool:
+    """Equal after normalisation (names also ignore case and accents)."""
+    ca, cb = spec.canonical(a), spec.canonical(b)
+    if isinstance(ca, str) and isinstance(cb, str) and spec.canonical in (_name, _text):
+        return fold(ca) == fold(cb)
+    return ca == cb
+
+
+def portal_values(data_type: str, payload: Mapping[str, Any]) -> dict[str, Any]:
+    """The portal field values a DMS record stands for (canonical form)."""
+    values = {spec.attr: spec.canonical(spec.from_dms(payload)) for spec in FIELDS_BY_TYPE[data_type]}
+    if data_type == "customers":
+        values["is_business"] = payload.get("kind") == "business"
+    return values
+
+
+def differing_fields(data_type: str, record: Any, payload: Mapping[str, Any]) -> list[str]:
+    """Portal attributes of ``record`` whose value differs from the DMS record's."""
+    return [
+        spec.attr
+        for spec in FIELDS_BY_TYPE[data_type]
+        if not same(spec, getattr(record, spec.attr), spec.from_dms(payload))
+    ]
