@@ -8,3 +8,9 @@ from jobs.housekeeping import record_scheduler_heartbeat
 from jobs.queues import MAINTENANCE
 
 cron.register(record_scheduler_heartbeat, queue_name=MAINTENANCE, interval=60, result_ttl=300, failure_ttl=86400)
+
+from jobs.queues import PULLS  # noqa: E402
+from jobs.schedule import dispatch_due_pulls  # noqa: E402
+
+# Every minute: enqueue the pulls, imports and reconciliations that are due (see jobs/schedule.py).
+cron.register(dispatch_due_pulls, queue_name=PULLS, interval=60, result_ttl=300, failure_ttl=86400)

@@ -36,6 +36,7 @@ ACTIVE = (RunStatus.QUEUED, RunStatus.RUNNING)
 STALE_AFTER = timedelta(hours=2)  # a queued/running run this old without a lock holder is dead
 JOB_TIMEOUT = 6 * 3600
 CANCEL_KEY = "dms-console:cancel-run:{}"
+AGAIN_KEY = "dms-console:pull-again:{}:{}"  # a webhook arrived while a pull was running
 
 
 class RunCancelled(Exception):
@@ -77,6 +78,16 @@ def enqueue_pull(location_id: int, data_type: str, trigger: RunTrigger = RunTrig
     run.job_id = job.id
     db.session.commit()
     return run
+
+
+def enqueue_backfill(location_id: int, data_type: str) -> SyncRun | None:
+    """Historical pull: read everything the DMS has of ``data_type`` (where the vendor allows)."""
+    return enqueue_pull(location_id, data_type, RunTrigger.BACKFILL)
+
+
+def pull_again_after(location_id: int, data_type: str) -> None:
+    """Make the running pull queue one more when it ends (its read position may be past the change)."""
+    get_redis().set(AGAIN_KEY.format(location_id, data_type), 1, ex=3600)
 
 
 def request_cancel(run: SyncRun) -> None:
@@ -124,7 +135,10 @@ def run_pull(run_id: int) -> dict | None:
         raise
     finally:
         lock.release()
-        get_redis().delete(CANCEL_KEY.format(run.id))
+        redis = get_redis()
+        redis.delete(CANCEL_KEY.format(run.id))
+        if redis.getdel(AGAIN_KEY.format(run.location_id, run.data_type)):
+            enqueue_pull(run.location_id, run.data_type, RunTrigger.WEBHOOK)
 
 
 def _execute(run: SyncRun, location: Location, lock: RunLock) -> dict:
@@ -141,6 +155,10 @@ def _execute(run: SyncRun, location: Location, lock: RunLock) -> dict:
             raise NotSupportedError("This location has no DMS connection.",
                                     fix_hint="Set the DMS connection under Admin → Locations.")
         with connectors.connect(location.dms_vendor, {**location.connector_settings(), "timeout": CALL_TIMEOUT}) as dms:
+            if backfill and run.expected_total is None:
+                # Count first so the progress bar can show how far the backfill has got.
+                run.expected_total = sum(1 for _ in dms.list_ids(run.data_type))
+                db.session.commit()
             while True:
                 resume = run.cursor_after if backfill else cursor_row.cursor
                 try:

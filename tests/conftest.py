@@ -230,3 +230,18 @@ def run_jobs(app):
         return worker.successful_job_count + worker.failed_job_count
 
     return run
+
+
+@pytest.fixture(scope="session")
+def live_server(app):
+    """The test app served on a free loopback port in a background thread (browser tests,
+    and webhooks sent by the sandbox DMS)."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()

@@ -4,7 +4,7 @@ from __future__ import annotations
 import itertools
 
 from webapp.extensions import db
-from webapp.models import Asset, Customer, Location, Role, User
+from webapp.models import Asset, Customer, Location, Role, RunStatus, RunTrigger, SyncRun, User
 
 PASSWORD = "correct horse battery"
 
@@ -61,6 +61,14 @@ def asset(location: Location, customer: Customer | None = None, **fields) -> Ass
     return _saved(a)
 
 
+def sync_run(location: Location, **fields) -> SyncRun:
+    """A finished pull run."""
+    values = {"location_id": location.id, "data_type": "customers", "trigger": RunTrigger.SCHEDULE,
+              "status": RunStatus.SUCCEEDED, "fetched": 10, "created": 10}
+    values.update(fields)
+    return _saved(SyncRun(**values))
+
+
 def world() -> dict:
     """Two locations with one user per role and a customer + asset in each location."""
     a, b = location(name="Alpha Motors", code="ALPHA"), location(name="Beta Trucks", code="BETA", dms_vendor="karmak")
@@ -74,5 +82,5 @@ def world() -> dict:
     records = {}
     for loc in (a, b):
         c = customer(loc)
-        records[loc.code] = {"customer": c, "asset": asset(loc, c)}
+        records[loc.code] = {"customer": c, "asset": asset(loc, c), "sync_run": sync_run(loc)}
     return {"a": a, "b": b, "users": users, "records": records}

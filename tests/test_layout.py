@@ -10,8 +10,8 @@ from tests.factories import PASSWORD
 from webapp.models import Role
 
 EXPECTED_NAV = {
-    Role.GLOBAL_ADMIN: {"Home", "External Interfaces", "Users", "Locations"},
-    Role.SERVICE_MANAGER: {"Home", "External Interfaces"},
+    Role.GLOBAL_ADMIN: {"Home", "Integration health", "External Interfaces", "Users", "Locations", "Job queues"},
+    Role.SERVICE_MANAGER: {"Home", "Integration health", "External Interfaces"},
     Role.SERVICE_ADVISOR: {"Home"},
     Role.FIELD_MANAGER: {"Home"},
     Role.REVIEWER: {"Home"},

@@ -21,9 +21,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     register_blueprints(app)
     register_errorhandlers(app)
     register_commands(app)
-    from webapp import security
+    from webapp import security, template_filters
 
     security.init_app(app)
+    template_filters.init_app(app)
     return app
 
 
@@ -81,6 +82,13 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(home_bp)
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(settings_bp, url_prefix="/settings")
+    from webapp.integrations import bp as integrations_bp
+
+    app.register_blueprint(integrations_bp, url_prefix="/integrations")
+
+    from webapp.admin import rq_dashboard
+
+    rq_dashboard.init_app(app)
 
     from webapp import navigation
     from webapp.permissions import init_app as permissions_init

@@ -1,6 +1,10 @@
 """Demo data: two locations on different DMS vendors, one user per role, a few hundred
 customers and assets each. Deterministic (seeded), so every demo install looks alike.
 
+The portal records are copies of the sandbox DMS's own generated records (same DMS ids),
+most linked, some drifted from the DMS and some left out (they exist only in the DMS),
+so Last Synced badges, the DMS tab and the sync wizards all have something to show.
+
 The demo locations point at the sandbox DMS that ``make run`` starts (``SANDBOX_URL``,
 default http://127.0.0.1:5001) with the account codes the sandbox is started with.
 """
@@ -8,12 +12,13 @@ from __future__ import annotations
 
 import os
 import random
-import string
 from datetime import timedelta
 
-import phonenumbers
 from sqlalchemy import select
-from vininfo import Vin
+
+from connectors.sandbox.generate import generate
+from webapp.domain.fields import portal_values
+from webapp.domain.normalise import normalise_vin
 
 from webapp.extensions import db
 from webapp.models import Asset, Customer, Location, Role, User, utcnow
@@ -24,57 +29,38 @@ DEMO_LOCATIONS = [
     {
         "code": "NSF", "name": "Northside Ford", "timezone": "America/Chicago", "brands": ["Ford", "Lincoln"],
         "dms_vendor": "cdk", "dms_account": "demo-cdk", "customers": 300,
-        "makes": [("Ford", ["F-150", "Escape", "Explorer", "Transit", "Bronco"]), ("Lincoln", ["Navigator", "Aviator"])],
-        "wmi": ["1FT", "1FM", "3FA", "5LM"],
     },
     {
         "code": "MTC", "name": "Metro Truck Center", "timezone": "America/Denver", "brands": ["Freightliner", "Western Star"],
         "dms_vendor": "karmak", "dms_account": "demo-karmak", "customers": 240, "related_ro_enabled": True,
         "oem_build_data": True,
-        "makes": [("Freightliner", ["Cascadia", "M2 106", "114SD"]), ("Western Star", ["49X", "57X"])],
-        "wmi": ["1FU", "3AK", "5KK"],
     },
 ]
 
 DEMO_USERS = [
     ("admin@demo.test", "Alex Admin", Role.GLOBAL_ADMIN, None, None),
     ("manager@demo.test", "Morgan Manager", Role.SERVICE_MANAGER, "NSF", None),
-    ("advisor@demo.test", "Avery Advisor", Role.SERVICE_ADVISOR, "NSF", "ADV1001"),
+    ("advisor@demo.test", "Avery Advisor", Role.SERVICE_ADVISOR, "NSF", "ADV03"),
     ("fieldmanager@demo.test", "Frankie Field", Role.FIELD_MANAGER, None, None),
     ("reviewer@demo.test", "Riley Reviewer", Role.REVIEWER, None, None),
 ]
 
-FIRST = ["James", "Maria", "Robert", "Linda", "Michael", "Patricia", "David", "Jennifer", "José", "Zoë",
-         "William", "Elizabeth", "Chen", "Aisha", "Thomas", "Sarah", "Dmitri", "Fatima", "Kevin", "Renée"]
-LAST = ["Smith", "Johnson", "Williams", "Brown", "Garcia", "Martínez", "Nguyen", "O'Brien", "Kowalski",
-        "Anderson", "Taylor", "Thomas", "Hernández", "Moore", "Jackson", "Lee", "Müller", "Patel", "White", "Harris"]
-COMPANIES = ["Acme Logistics", "Blue Ridge Haulers", "Prairie Freight LLC", "Summit Plumbing", "Rocky Mtn Movers",
-             "Lone Star Landscaping", "Great Lakes Delivery", "Eagle Construction", "Metro Cab Co", "Sunrise Bakery"]
-STREETS = ["Main St", "Oak Ave", "Maple Dr", "Cedar Ln", "Industrial Pkwy", "Elm St", "Lakeview Rd", "Commerce Blvd"]
-CITIES = [("Springfield", "IL", "627"), ("Denver", "CO", "802"), ("Austin", "TX", "787"), ("Madison", "WI", "537")]
-AREA_CODES = ["217", "303", "512", "608", "312", "720"]
-VIN_CHARS = "ABCDEFGHJKLMNPRSTUVWXYZ0123456789"  # no I, O, Q
-YEAR_CODES = {2015: "F", 2016: "G", 2017: "H", 2018: "J", 2019: "K", 2020: "L", 2021: "M", 2022: "N", 2023: "P", 2024: "R", 2025: "S"}
+SANDBOX_SEED = 42  # make run starts the sandbox DMS with --seed 42
+DMS_ONLY_SHARE = 0.12  # records only in the DMS: the DMS tab shows them with an add icon
+DRIFT_SHARE = 0.15  # linked records that differ from the DMS: the sync wizard has work to do
 
 
-def _phone(rng: random.Random) -> str:
-    """A plausible US number in E.164 (validated by the phonenumbers library)."""
-    while True:
-        raw = f"+1{rng.choice(AREA_CODES)}{rng.randint(200, 999)}{rng.randint(1000, 9999)}"
-        number = phonenumbers.parse(raw)
-        if phonenumbers.is_valid_number(number):
-            return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
-def _vin(rng: random.Random, wmi: str, year: int) -> str:
-    """A 17-character VIN whose check digit is valid (checked with vininfo)."""
-    body = wmi + "".join(rng.choice(VIN_CHARS) for _ in range(5))
-    tail = YEAR_CODES[year] + "".join(rng.choice(VIN_CHARS) for _ in range(2)) + "".join(rng.choice(string.digits) for _ in range(5))
-    for check in "0123456789X":
-        vin = body + check + tail
-        if Vin(vin).verify_checksum(check_year=False):
-            return vin
-    raise AssertionError("no check digit fits")  # unreachable: one of 0-9/X always does
+def _drift(rng: random.Random, values: dict) -> None:
+    """Make a portal record differ from its DMS record the way real data drifts."""
+    change = rng.choice(["address", "email", "phone", "name"])
+    if change == "address" and values.get("address_line1"):
+        values["address_line1"] = f"{rng.randint(10, 9999)} {rng.choice(['Oak Ave', 'Main St', 'Elm St'])}"
+    elif change == "email" and values.get("email"):
+        values["email"] = values["email"].replace("@", ".old@")
+    elif change == "phone":
+        values["mobile_phone"] = None
+    elif values.get("last_name"):
+        values["last_name"] = values["last_name"] + "e"
 
 
 def seed_demo(seed: int = 42) -> dict[str, int]:
@@ -98,44 +84,33 @@ def seed_demo(seed: int = 42) -> dict[str, int]:
         db.session.flush()
         locations[spec["code"]] = location
         created["locations"] += 1
-        for i in range(spec["customers"]):
-            business = rng.random() < 0.2
-            city, state, zip3 = rng.choice(CITIES)
-            first, last = rng.choice(FIRST), rng.choice(LAST)
+        # The portal starts as a copy of most of the sandbox DMS's records, some drifted.
+        portal_ids: dict[str, int] = {}
+        for dms_id, _ref, _search, fields, _modified in generate(
+                SANDBOX_SEED, spec["dms_account"], spec["dms_vendor"], "customers", spec["customers"]):
+            if rng.random() < DMS_ONLY_SHARE:
+                continue
+            values = portal_values("customers", fields)
+            if rng.random() < DRIFT_SHARE:
+                _drift(rng, values)
             days_ago = rng.choice([None, None, 3, 12, 29, 45, 80, 120, 400])
-            customer = Customer(
-                location_id=location.id,
-                dms_id=f"C{spec['code']}{i + 1:06d}" if rng.random() < 0.85 else None,
-                is_business=business,
-                first_name=None if business else first,
-                last_name=None if business else last,
-                company_name=rng.choice(COMPANIES) if business else None,
-                phone=_phone(rng),
-                mobile_phone=_phone(rng) if rng.random() < 0.5 else None,
-                email=f"{first}.{last}{i}@example.com".lower().replace("'", "") if rng.random() < 0.8 else None,
-                address_line1=f"{rng.randint(10, 9999)} {rng.choice(STREETS)}",
-                city=city, state=state, postal_code=f"{zip3}{rng.randint(10, 99)}",
-                last_synced_at=None if days_ago is None else now - timedelta(days=days_ago, hours=rng.randint(0, 23)),
-            )
+            customer = Customer(location_id=location.id, dms_id=dms_id, **values,
+                                last_synced_at=None if days_ago is None
+                                else now - timedelta(days=days_ago, hours=rng.randint(0, 23)))
             db.session.add(customer)
             db.session.flush()
+            portal_ids[dms_id] = customer.id
             created["customers"] += 1
-            for _ in range(rng.choice([0, 1, 1, 1, 2, 3])):
-                make, models = rng.choice(spec["makes"])
-                year = rng.randint(2015, 2025)
-                legacy = rng.random() < 0.05 and spec["code"] == "MTC"
-                vin = f"{rng.choice(spec['wmi'])}{rng.randint(10000000, 99999999)}" if legacy else _vin(rng, rng.choice(spec["wmi"]), year)
-                db.session.add(Asset(
-                    location_id=location.id, customer_id=customer.id,
-                    dms_id=f"V{spec['code']}{created['assets'] + 1:06d}",
-                    vin=vin, vin_valid=not legacy,
-                    unit_number=f"U{rng.randint(100, 999)}" if business else None,
-                    year=year, make=make, model=rng.choice(models),
-                    license_plate=f"{rng.choice(string.ascii_uppercase)}{rng.choice(string.ascii_uppercase)}{rng.randint(1000, 9999)}",
-                    mileage=rng.randint(1000, 250000),
-                    last_synced_at=customer.last_synced_at,
-                ))
-                created["assets"] += 1
+        for dms_id, _ref, _search, fields, _modified in generate(
+                SANDBOX_SEED, spec["dms_account"], spec["dms_vendor"], "vehicles", spec["customers"]):
+            owner = portal_ids.get(fields.get("owner_dms_id"))
+            if owner is None or rng.random() < DMS_ONLY_SHARE:
+                continue
+            values = portal_values("vehicles", fields)
+            checked = normalise_vin(values["vin"])
+            db.session.add(Asset(location_id=location.id, customer_id=owner, dms_id=dms_id, **values,
+                                 vin_valid=bool(checked and checked.check_digit_ok is not False and checked.standard)))
+            created["assets"] += 1
     for email, name, role, code, dms_id in DEMO_USERS:
         user = User(email=email, name=name, role=role, advisor_dms_id=dms_id,
                     location_id=locations[code].id if code else None, password_hash="")

@@ -24,7 +24,7 @@ MESSAGES = {
 CSRF_MESSAGE = "This page has expired. Reload the page and try again — nothing was saved."
 
 
-def _respond(status: int, title: str, message: str):
+def respond(status: int, title: str, message: str):
     """Render the error page, or a toast for a targeted htmx request."""
     if wants_fragment():
         response = make_response("", status)
@@ -38,7 +38,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def _csrf_error(error: CSRFError):
-        return _respond(400, "Page expired", CSRF_MESSAGE)
+        return respond(400, "Page expired", CSRF_MESSAGE)
 
     @app.errorhandler(429)
     def _too_many(error: HTTPException):
@@ -51,7 +51,7 @@ def init_app(app: Flask) -> None:
                           error="Too many sign-in attempts. Wait 15 minutes and try again, "
                                 "or ask a Global Admin to check the account.")
         title, message = MESSAGES[429]
-        return _respond(429, title, message)
+        return respond(429, title, message)
 
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException):
@@ -60,10 +60,10 @@ def init_app(app: Flask) -> None:
         # A specific description (e.g. "not assigned to a location") beats the generic text.
         if error.description and status in (403, 404) and error.description != type(error).description:
             message = error.description
-        return _respond(status, title, message)
+        return respond(status, title, message)
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):
         app.logger.exception("unhandled error on %s %s", request.method, request.path)
         title, message = MESSAGES[500]
-        return _respond(500, title, message)
+        return respond(500, title, message)

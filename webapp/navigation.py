@@ -22,9 +22,11 @@ class NavItem:
 # Later areas add their entry here; entries whose endpoint does not exist are not shown.
 NAV_ITEMS: list[NavItem] = [
     NavItem("Home", "home.index", Permission.SIGNED_IN),
+    NavItem("Integration health", "integrations.health", Permission.VIEW_INTEGRATIONS, "admin"),
     NavItem("External Interfaces", "settings.external_interfaces", Permission.MANAGE_LOCATION_SETTINGS, "admin"),
     NavItem("Users", "admin.users", Permission.MANAGE_USERS, "admin"),
     NavItem("Locations", "admin.locations", Permission.MANAGE_LOCATIONS, "admin"),
+    NavItem("Job queues", "rq_dashboard.queues_overview", Permission.RQ_DASHBOARD, "admin"),
 ]
 
 

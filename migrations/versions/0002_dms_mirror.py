@@ -72,6 +72,7 @@ def upgrade():
     sa.Column('unchanged', sa.Integer(), nullable=False),
     sa.Column('failed', sa.Integer(), nullable=False),
     sa.Column('deleted', sa.Integer(), nullable=False),
+    sa.Column('expected_total', sa.Integer(), nullable=True),
     sa.Column('cursor_before', sa.Text(), nullable=True),
     sa.Column('cursor_after', sa.Text(), nullable=True),
     sa.Column('error', sa.Text(), nullable=True),

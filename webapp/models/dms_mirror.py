@@ -114,12 +114,21 @@ class SyncRun(LocationOwned, db.Model):
     unchanged: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     failed: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     deleted: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    # Backfills count the DMS's records first, so their progress bar can show a percentage.
+    expected_total: Mapped[int | None] = mapped_column(Integer)
     cursor_before: Mapped[str | None] = mapped_column(Text)
     cursor_after: Mapped[str | None] = mapped_column(Text)
     error: Mapped[str | None] = mapped_column(Text)
     fix_hint: Mapped[str | None] = mapped_column(Text)
     # Records whose customer is missing in the mirror etc. (reported, never skipped).
     notes: Mapped[list[str]] = mapped_column(JSON, nullable=False, default=list)
+
+    @property
+    def percent_done(self) -> int | None:
+        """Progress of a run whose total is known (backfills)."""
+        if not self.expected_total:
+            return None
+        return min(100, int(100 * self.fetched / self.expected_total))
 
     @property
     def duration_seconds(self) -> float | None:

@@ -1,0 +1,110 @@
+"""Daily data files (PBS, CDK, Reynolds, Tekion): import the day's extract when it appears.
+
+The vendor drops a CSV into the location's folder. The dispatcher checks every minute;
+a file is imported once (its name and modification time are remembered as the cursor of
+the pseudo data type ``file:<type>``), in pages, the same way a pull stores pages. Bad
+rows are reported with their line numbers and the rest of the file is still read.
+"""
+from __future__ import annotations
+
+import os
+from itertools import islice
+from pathlib import Path
+
+from rq import Callback, Retry
+from sqlalchemy import select
+
+from connectors.extract import DailyExtract, latest_extract
+from jobs.locks import RunLock
+from jobs.mirror import store_page
+from jobs.pulls import ACTIVE, JOB_TIMEOUT, PAGE_SIZE, active_run, on_pull_failure
+from jobs.queues import PULLS, get_queue
+from webapp.extensions import db
+from webapp.models import Location, RunStatus, RunTrigger, SyncCursor, SyncRun, utcnow
+from webapp.redis_conn import get_redis
+
+
+def _file_marker(path: Path) -> str:
+    stat = path.stat()
+    return f"{path.name}@{int(stat.st_mtime)}:{stat.st_size}"
+
+
+def _marker_row(location_id: int, data_type: str) -> SyncCursor:
+    key = f"file:{data_type}"
+    row = db.session.scalar(select(SyncCursor).where(SyncCursor.location_id == location_id,
+                                                     SyncCursor.data_type == key))
+    if row is None:
+        row = SyncCursor(location_id=location_id, data_type=key)
+        db.session.add(row)
+        db.session.flush()
+    return row
+
+
+def enqueue_import_if_new(location: Location, data_type: str) -> SyncRun | None:
+    """Queue an import when the newest extract has not been imported yet."""
+    if not location.dms_extract_dir or not Path(location.dms_extract_dir).is_dir():
+        return None
+    path = latest_extract(location.dms_extract_dir, data_type)
+    if path is None or _marker_row(location.id, data_type).cursor == _file_marker(path):
+        db.session.commit()
+        return None
+    if active_run(location.id, data_type) is not None:
+        return None
+    run = SyncRun(location_id=location.id, data_type=data_type, trigger=RunTrigger.FILE, status=RunStatus.QUEUED,
+                  cursor_before=str(path))
+    db.session.add(run)
+    db.session.commit()
+    job = get_queue(PULLS).enqueue(run_import, run.id, job_id=f"sync-run-{run.id}", job_timeout=JOB_TIMEOUT,
+                                   retry=Retry(max=3, interval=[10, 60, 300]), on_failure=Callback(on_pull_failure))
+    run.job_id = job.id
+    db.session.commit()
+    return run
+
+
+def run_import(run_id: int) -> dict | None:
+    """Import the extract named by the run, page by page. Re-running it writes nothing new."""
+    run = db.session.get(SyncRun, run_id)
+    if run is None or run.status not in ACTIVE:
+        return None
+    location = db.session.get(Location, run.location_id)
+    lock = RunLock(get_redis(), location.id, run.data_type, owner=str(run.id))
+    if not lock.acquire():
+        run.status, run.finished_at = RunStatus.SKIPPED, utcnow()
+        run.error = "Another run of the same data was under way; this one was skipped."
+        db.session.commit()
+        return {"status": run.status.value}
+    try:
+        run.status = RunStatus.RUNNING
+        db.session.commit()
+        path = Path(run.cursor_before or "")
+        if not path.is_file():
+            run.status = RunStatus.FAILED
+            run.error = f"The daily data file {path.name} is no longer in the folder."
+            run.fix_hint = "Nothing to do: the next file the DMS drops is imported when it appears."
+        else:
+            extract = DailyExtract(path, run.data_type)
+            records = iter(extract)
+            while page := list(islice(records, PAGE_SIZE)):
+                result = store_page(db.session, location, run.data_type, page, run_id=run.id)
+                run.fetched += len(page)
+                run.created += result.created
+                run.updated += result.updated
+                run.unchanged += result.unchanged
+                db.session.commit()
+                lock.extend()
+            problems = extract.problems
+            run.failed = len(problems)
+            run.notes = [f"line {p.line_number}: {p.message}" for p in problems[:25]]
+            _marker_row(location.id, run.data_type).cursor = _file_marker(path)
+            run.cursor_after = os.path.basename(path)
+            run.status = RunStatus.SUCCEEDED
+            if problems:
+                run.fix_hint = "Rows listed in the notes could not be read; the rest of the file was imported."
+        run.finished_at = utcnow()
+        db.session.commit()
+        return {"status": run.status.value, "fetched": run.fetched}
+    except BaseException:
+        db.session.rollback()
+        raise
+    finally:
+        lock.release()

@@ -1,0 +1,127 @@
+"""What the integration health page shows: per data type, is the DMS data fresh?"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+
+import connectors
+from jobs.schedule import Cadence, cadences
+from webapp.extensions import db
+from webapp.models import Location, RunStatus, SyncRun, utcnow
+from webapp.scoping import scoped
+
+DATA_TYPE_LABELS = {
+    "customers": "Customers", "vehicles": "Vehicles", "appointments": "Appointments",
+    "repair_orders": "Repair orders", "parts_invoices": "Parts invoices", "special_orders": "Special orders",
+    "opcodes": "Opcodes",
+}
+
+
+@dataclass
+class Lag:
+    """Freshness as a state with words, not only a colour."""
+
+    state: str  # "ok", "late", "stale", "failing", "never", "unscheduled"
+    text: str
+
+
+@dataclass
+class DataTypeHealth:
+    """One row of the health page."""
+
+    data_type: str
+    label: str
+    cadence: Cadence
+    last_success: SyncRun | None
+    last_run: SyncRun | None
+    active: SyncRun | None
+    lag: Lag
+    can_backfill: bool
+
+
+def lag_state(cadence: Cadence, last_success: SyncRun | None, last_run: SyncRun | None,
+              now: datetime) -> Lag:
+    """Green within 1.5 intervals of the last success, yellow within 3, red beyond or failing."""
+    if last_run is not None and last_run.status == RunStatus.FAILED and (
+            last_success is None or last_run.started_at > last_success.started_at):
+        return Lag("failing", "Last pull failed")
+    if not cadence.scheduled:
+        return Lag("unscheduled", "On demand")
+    if last_success is None:
+        return Lag("never", "Never pulled")
+    interval = timedelta(hours=24) if cadence.nightly else timedelta(minutes=cadence.minutes)
+    age = now - (last_success.finished_at or last_success.started_at)
+    if age <= interval * 1.5:
+        return Lag("ok", "On time")
+    if age <= interval * 3:
+        return Lag("late", "Running late")
+    return Lag("stale", "Out of date")
+
+
+def _latest(location_id: int, data_type: str, *conditions) -> SyncRun | None:
+    return db.session.scalar(scoped(SyncRun).where(SyncRun.data_type == data_type, *conditions)
+                             .order_by(SyncRun.started_at.desc(), SyncRun.id.desc()).limit(1))
+
+
+def health_rows(location: Location) -> list[DataTypeHealth]:
+    """One row per data type the vendor delivers."""
+    now = utcnow()
+    profile = connectors.get_profile(location.dms_vendor) if location.dms_vendor else None
+    rows = []
+    for data_type, cadence in cadences(location).items():
+        last_success = _latest(location.id, data_type, SyncRun.status == RunStatus.SUCCEEDED)
+        last_run = _latest(location.id, data_type, SyncRun.status != RunStatus.SKIPPED)
+        active = _latest(location.id, data_type, SyncRun.status.in_((RunStatus.QUEUED, RunStatus.RUNNING)))
+        historical = {"repair_orders": profile.historical_ros, "customers": profile.historical_customers}.get(data_type)
+        rows.append(DataTypeHealth(
+            data_type=data_type, label=DATA_TYPE_LABELS.get(data_type, data_type), cadence=cadence,
+            last_success=last_success, last_run=last_run, active=active,
+            lag=lag_state(cadence, last_success, last_run, now),
+            can_backfill=bool(historical and historical.available)))
+    return rows
+
+
+def recent_runs(limit: int = 25) -> list[SyncRun]:
+    """The location's latest runs, newest first."""
+    return list(db.session.scalars(scoped(SyncRun).order_by(SyncRun.started_at.desc(), SyncRun.id.desc()).limit(limit)))
+
+
+@dataclass
+class ChartBar:
+    """One hour of the records-pulled chart."""
+
+    x: float
+    height: float
+    hour: datetime
+    records: int
+
+
+def pulled_per_hour(days: int = 7, width: float = 840, height: float = 120) -> dict:
+    """Records pulled per hour over the last ``days`` days, laid out as SVG bars."""
+    now = utcnow().replace(minute=0, second=0, microsecond=0)
+    start = now - timedelta(days=days) + timedelta(hours=1)
+    runs = db.session.execute(
+        scoped(SyncRun).with_only_columns(SyncRun.started_at, SyncRun.fetched)
+        .where(SyncRun.started_at >= start)).all()
+    buckets: dict[datetime, int] = {}
+    for started_at, fetched in runs:
+        key = started_at.replace(minute=0, second=0, microsecond=0)
+        buckets[key] = buckets.get(key, 0) + (fetched or 0)
+    hours = [start + timedelta(hours=i) for i in range(days * 24)]
+    peak = max(buckets.values(), default=0) or 1
+    slot = width / len(hours)
+    bars = [ChartBar(x=i * slot, height=round(height * buckets.get(h, 0) / peak, 1), hour=h,
+                     records=buckets.get(h, 0)) for i, h in enumerate(hours) if buckets.get(h, 0)]
+    per_day: dict[str, int] = {}
+    for h in hours:
+        per_day[h.strftime("%a %d %b")] = per_day.get(h.strftime("%a %d %b"), 0) + buckets.get(h, 0)
+    return {"bars": bars, "width": width, "height": height, "slot": max(1.0, slot - 1), "peak": peak,
+            "per_day": per_day, "total": sum(buckets.values()), "days": days,
+            "day_marks": [(i * 24 * slot, (start + timedelta(days=i)).strftime("%a")) for i in range(days)]}
+
+
+def run_count(location_id: int) -> int:
+    """How many runs the location has had (for the empty state)."""
+    return db.session.scalar(select(func.count(SyncRun.id)).where(SyncRun.location_id == location_id)) or 0
