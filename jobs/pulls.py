@@ -13,7 +13,7 @@ import time
 from datetime import datetime, timedelta
 
 from rq import Callback, Retry, get_current_job
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 import connectors
 from connectors import (AuthenticationError, DmsError, MalformedResponseError, NotSupportedError,
@@ -32,6 +32,7 @@ PAGE_SIZE = int(os.environ.get("PULL_PAGE_SIZE", "1000"))
 MAX_ATTEMPTS = 6  # transient DMS failures retried inside one run, with backoff
 MAX_BACKOFF = 60.0
 CALL_TIMEOUT = 30.0  # seconds per DMS request during a pull
+ANALYZE_AFTER = 10_000  # rows created in one run before PostgreSQL statistics are refreshed
 ACTIVE = (RunStatus.QUEUED, RunStatus.RUNNING)
 STALE_AFTER = timedelta(hours=2)  # a queued/running run this old without a lock holder is dead
 JOB_TIMEOUT = 6 * 3600
@@ -192,6 +193,7 @@ def _read(dms, run: SyncRun, location: Location, cursor_row: SyncCursor, resume:
           run_started: datetime, lock: RunLock, backfill: bool) -> None:
     """Read pages from ``resume`` on, committing each page with its cursor."""
     redis = get_redis()
+    analyzed = False
     for page in dms.iter_changes(run.data_type, cursor=resume, page_size=PAGE_SIZE):
         if redis.exists(CANCEL_KEY.format(run.id)):
             raise RunCancelled()
@@ -209,6 +211,12 @@ def _read(dms, run: SyncRun, location: Location, cursor_row: SyncCursor, resume:
         failpoints.hit("pull.before_commit")
         db.session.commit()
         failpoints.hit("pull.after_commit")
+        if not analyzed and run.created >= ANALYZE_AFTER and db.engine.dialect.name == "postgresql":
+            # A first full pull grows the mirror from nothing: fresh statistics keep the
+            # planner on the unique index for the remaining pages.
+            db.session.execute(text("ANALYZE dms_record"))
+            db.session.commit()
+            analyzed = True
         _after_page(location.id, run.data_type, result.changed_ids)
         _progress(run)
         if not lock.extend():
@@ -226,7 +234,14 @@ def _after_page(location_id: int, data_type: str, changed_ids: list[str]) -> Non
         db.session.commit()
 
 
-AFTER_PAGE_HOOKS: list = []
+def _confirm_update_requests(session, location_id: int, data_type: str, changed_ids: list[str]) -> None:
+    """Approved customer-info corrections the DMS now carries become "Confirmed by DMS"."""
+    if data_type == "customers" and changed_ids:
+        from webapp.update_requests.confirm import confirm_from_mirror
+        confirm_from_mirror(session, location_id, changed_ids)
+
+
+AFTER_PAGE_HOOKS: list = [_confirm_update_requests]
 
 
 def _progress(run: SyncRun) -> None:

@@ -61,12 +61,121 @@ def asset(location: Location, customer: Customer | None = None, **fields) -> Ass
     return _saved(a)
 
 
+def screenshot_png(size=(64, 48), colour=(30, 90, 160)) -> bytes:
+    """A small PNG, as a DMS screenshot would be."""
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", size, colour).save(out, "PNG")
+    return out.getvalue()
+
+
+def update_request(location: Location, customer: Customer, requested_by: User | None = None,
+                   requested_values: dict | None = None, **fields):
+    """A pending customer-info update request with a real stored (re-encoded) screenshot."""
+    import io
+
+    from webapp import uploads
+    from webapp.models import UpdateRequest
+
+    stored = uploads.store(uploads.clean_screenshot(io.BytesIO(screenshot_png())))
+    values = requested_values or {"email": f"new.{next(_seq)}@example.com"}
+    current = db.session.get(Customer, customer.id)
+    values_before = {attr: getattr(current, attr) for attr in values}
+    row = {"location_id": location.id, "customer_id": customer.id,
+           "requested_by_id": requested_by.id if requested_by else None,
+           "requested_values": values, "previous_values": values_before,
+           "screenshot_name": stored.name, "screenshot_mime": stored.mime, "screenshot_width": stored.width,
+           "screenshot_height": stored.height, "screenshot_bytes": stored.size}
+    row.update(fields)
+    return _saved(UpdateRequest(**row))
+
+
 def sync_run(location: Location, **fields) -> SyncRun:
     """A finished pull run."""
     values = {"location_id": location.id, "data_type": "customers", "trigger": RunTrigger.SCHEDULE,
               "status": RunStatus.SUCCEEDED, "fetched": 10, "created": 10}
     values.update(fields)
     return _saved(SyncRun(**values))
+
+
+def case(location: Location, asset: Asset, **fields):
+    """An open case on ``asset`` for an RO number."""
+    from webapp.models import Case
+
+    n = next(_seq)
+    values = {"location_id": location.id, "asset_id": asset.id, "customer_id": asset.customer_id,
+              "ro_number": f"RO{n}", "complaint": "Check engine light"}
+    values.update(fields)
+    return _saved(Case(**values))
+
+
+def appointment(location: Location, customer: Customer, asset: Asset | None = None, advisor: User | None = None,
+                **fields):
+    """A scheduled appointment tomorrow at 09:00 UTC (not queued: use the pages or services for that)."""
+    from datetime import datetime, timedelta, timezone
+
+    from webapp.models import Appointment
+
+    tomorrow = (datetime.now(timezone.utc) + timedelta(days=1)).replace(hour=9, minute=0, second=0, microsecond=0)
+    values = {"location_id": location.id, "customer_id": customer.id, "asset_id": asset.id if asset else None,
+              "advisor_id": advisor.id if advisor else None, "scheduled_at": tomorrow, "opcodes": ["LOF"],
+              "notes": "Oil change"}
+    values.update(fields)
+    return _saved(Appointment(**values))
+
+
+def failed_push(location: Location, appointment, **fields):
+    """An appointment push the DMS refused (the failed-push queue's row)."""
+    from webapp.models import OutboxKind, OutboxMessage, OutboxStatus, PushState
+
+    n = next(_seq)
+    values = {"location_id": location.id, "kind": OutboxKind.APPOINTMENT_CREATE, "target_type": "appointment",
+              "target_id": appointment.id, "payload": {}, "idempotency_key": f"{location.code}-test-{n}",
+              "status": OutboxStatus.FAILED, "attempts": 1, "error_code": "CDK-NO-OPCODE-NOTES",
+              "error_title": "No opcode and no notes on the appointment", "error_kind": "refused",
+              "fix_hint": "Add at least one opcode or some text in the notes, then push the appointment again.",
+              "advisor_id": appointment.advisor_id}
+    values.update(fields)
+    row = _saved(OutboxMessage(**values))
+    from webapp.models import Appointment
+
+    from sqlalchemy import update
+
+    db.session.execute(update(Appointment).where(Appointment.id == appointment.id)
+                       .values(push_state=PushState.FAILED))
+    db.session.commit()
+    return row
+
+
+def workfile(location: Location, customer: Customer | None = None, asset: Asset | None = None, **fields):
+    """An open repair-order workfile (header like seed 003's), linked to a customer/asset when given."""
+    from decimal import Decimal
+
+    from webapp.models import Workfile
+
+    values = {"location_id": location.id, "customer_id": customer.id if customer else None,
+              "asset_id": asset.id if asset else None, "customer_name": "Turpin, Sharon",
+              "total": Decimal("2877.67"), "insurer": "QUALITY INSURANCE COMPANY", "vehicle_year": 2012,
+              "vehicle_make": "Toyota", "vehicle_model": "Corolla SE 4WD", "vin": "2T1BURHE0GC123456"}
+    values.update(fields)
+    return _saved(Workfile(**values))
+
+
+def payment(workfile, **fields):
+    """A Ready receipt on ``workfile``."""
+    from decimal import Decimal
+
+    from webapp.models import Payment, PaymentKind, PaymentStatus
+
+    n = next(_seq)
+    values = {"location_id": workfile.location_id, "workfile_id": workfile.id, "kind": PaymentKind.CUSTOMER,
+              "amount": Decimal("1000.00"), "payer": "Sharon Turpin", "method": "card",
+              "status": PaymentStatus.READY, "idempotency_key": f"test-pay-{workfile.id}-{n}"}
+    values.update(fields)
+    return _saved(Payment(**values))
 
 
 def world() -> dict:
@@ -82,5 +191,14 @@ def world() -> dict:
     records = {}
     for loc in (a, b):
         c = customer(loc)
-        records[loc.code] = {"customer": c, "asset": asset(loc, c), "sync_run": sync_run(loc)}
+        records[loc.code] = {"customer": c, "asset": asset(loc, c),
+                             "update_request": update_request(loc, c, users[Role.SERVICE_ADVISOR]),
+                             "sync_run": sync_run(loc)}
+        records[loc.code]["case"] = case(loc, records[loc.code]["asset"])
+        advisor = users[Role.SERVICE_ADVISOR] if loc is a else user(Role.SERVICE_ADVISOR, loc, advisor_dms_id="ADV2")
+        records[loc.code]["advisor"] = advisor
+        records[loc.code]["appointment"] = appointment(loc, c, records[loc.code]["asset"], advisor)
+        records[loc.code]["push"] = failed_push(loc, records[loc.code]["appointment"])
+        records[loc.code]["workfile"] = workfile(loc, c, records[loc.code]["asset"])
+        records[loc.code]["payment"] = payment(records[loc.code]["workfile"])
     return {"a": a, "b": b, "users": users, "records": records}

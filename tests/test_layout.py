@@ -10,11 +10,13 @@ from tests.factories import PASSWORD
 from webapp.models import Role
 
 EXPECTED_NAV = {
-    Role.GLOBAL_ADMIN: {"Home", "Integration health", "External Interfaces", "Users", "Locations", "Job queues"},
-    Role.SERVICE_MANAGER: {"Home", "Integration health", "External Interfaces"},
-    Role.SERVICE_ADVISOR: {"Home"},
-    Role.FIELD_MANAGER: {"Home"},
-    Role.REVIEWER: {"Home"},
+    Role.GLOBAL_ADMIN: {"Home", "Customers", "Assets", "Appointments", "Cases", "Repair orders", "My requests", "Review queue",
+                        "Integration health", "Failed pushes", "Advisors", "External Interfaces", "Users", "Locations", "Job queues"},
+    Role.SERVICE_MANAGER: {"Home", "Customers", "Assets", "Appointments", "Cases", "Repair orders", "My requests", "Integration health",
+                           "Failed pushes", "Advisors", "External Interfaces"},
+    Role.SERVICE_ADVISOR: {"Home", "Customers", "Assets", "Appointments", "Cases", "Repair orders", "My requests"},
+    Role.FIELD_MANAGER: {"Home", "Cases"},
+    Role.REVIEWER: {"Home", "Review queue"},
 }
 
 

@@ -203,3 +203,23 @@ def test_bad_credentials_fail_with_a_hint(app, run_jobs, sandbox, make):
     run = pull(app, run_jobs, location.id, "customers")
     assert run.status == RunStatus.FAILED and "credentials" in run.error
     assert "API key" in run.fix_hint
+
+
+def test_pull_confirms_approved_update_requests_the_dms_now_carries(app, run_jobs, sandbox, location, make):
+    """An approved correction becomes "Confirmed by DMS" once a pull brings its values."""
+    from webapp.models.update_request import UpdateRequest, UpdateRequestStatus
+
+    some_id = sorted(dms_ids(sandbox, "alpha-cdk", "customers"))[2]
+    portal = make.customer(location, dms_id=some_id, first_name="Pat", last_name="Lee")
+    approved = make.update_request(location, portal, status=UpdateRequestStatus.APPROVED,
+                                   requested_values={"city": "Zenith Falls"})
+    other = make.update_request(location, portal, status=UpdateRequestStatus.APPROVED,
+                                requested_values={"city": "Nowhere Else"})
+    pull(app, run_jobs, location.id, "customers")
+    with app.app_context():
+        assert db.session.get(UpdateRequest, approved.id).status is UpdateRequestStatus.APPROVED
+    sandbox.control.edit_record("alpha-cdk", "customers", some_id, {"city": "ZENITH FALLS"})
+    pull(app, run_jobs, location.id, "customers")
+    with app.app_context():
+        assert db.session.get(UpdateRequest, approved.id).status is UpdateRequestStatus.CONFIRMED
+        assert db.session.get(UpdateRequest, other.id).status is UpdateRequestStatus.APPROVED

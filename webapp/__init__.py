@@ -74,17 +74,38 @@ def _tune_sqlite(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     """One blueprint per area."""
     from webapp.admin import bp as admin_bp
+    from webapp.assets import bp as assets_bp
     from webapp.auth import bp as auth_bp
+    from webapp.customers import bp as customers_bp
     from webapp.home import bp as home_bp
     from webapp.settings import bp as settings_bp
+    from webapp.update_requests import bp as update_requests_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(home_bp)
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(settings_bp, url_prefix="/settings")
+    app.register_blueprint(customers_bp, url_prefix="/customers")
+    app.register_blueprint(assets_bp, url_prefix="/assets")
     from webapp.integrations import bp as integrations_bp
 
     app.register_blueprint(integrations_bp, url_prefix="/integrations")
+    app.register_blueprint(update_requests_bp)
+    from webapp.advisors import bp as advisors_bp
+    from webapp.appointments import bp as appointments_bp
+    from webapp.failed_pushes import bp as failed_pushes_bp
+
+    app.register_blueprint(appointments_bp, url_prefix="/appointments")
+    app.register_blueprint(failed_pushes_bp, url_prefix="/integrations/failed")
+    app.register_blueprint(advisors_bp, url_prefix="/advisors")
+    from webapp.cases import bp as cases_bp
+
+    app.register_blueprint(cases_bp, url_prefix="/cases")
+    from webapp.dms_activity import bp as dms_activity_bp
+
+    app.register_blueprint(dms_activity_bp, url_prefix="/repair-orders")
+    from webapp.sync_wizard import bp as sync_wizard_bp
+    app.register_blueprint(sync_wizard_bp)  # /customers/<id>/sync, /assets/<id>/sync
 
     from webapp.admin import rq_dashboard
 

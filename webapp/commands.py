@@ -6,6 +6,7 @@ from flask import Flask
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
+from webapp import search
 from webapp.extensions import db
 from webapp.models import Location, Role, User
 
@@ -15,6 +16,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(create_user_command)
     app.cli.add_command(is_empty_command)
+    search.init_app(app)  # flask reindex-search
 
 
 @click.command("seed-demo")

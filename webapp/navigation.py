@@ -22,7 +22,16 @@ class NavItem:
 # Later areas add their entry here; entries whose endpoint does not exist are not shown.
 NAV_ITEMS: list[NavItem] = [
     NavItem("Home", "home.index", Permission.SIGNED_IN),
+    NavItem("Customers", "customers.index", Permission.VIEW_RECORDS),
+    NavItem("Assets", "assets.index", Permission.VIEW_RECORDS),
+    NavItem("Appointments", "appointments.index", Permission.BOOK_APPOINTMENTS),
+    NavItem("Cases", "cases.index", Permission.VIEW_CASES),
+    NavItem("Repair orders", "dms_activity.index", Permission.VIEW_RECORDS),
+    NavItem("My requests", "update_requests.mine", Permission.REQUEST_UPDATES),
+    NavItem("Review queue", "update_requests.queue", Permission.REVIEW_REQUESTS),
     NavItem("Integration health", "integrations.health", Permission.VIEW_INTEGRATIONS, "admin"),
+    NavItem("Failed pushes", "failed_pushes.index", Permission.VIEW_INTEGRATIONS, "admin"),
+    NavItem("Advisors", "advisors.index", Permission.MANAGE_LOCATION_SETTINGS, "admin"),
     NavItem("External Interfaces", "settings.external_interfaces", Permission.MANAGE_LOCATION_SETTINGS, "admin"),
     NavItem("Users", "admin.users", Permission.MANAGE_USERS, "admin"),
     NavItem("Locations", "admin.locations", Permission.MANAGE_LOCATIONS, "admin"),

@@ -61,8 +61,10 @@ def start_embedded_redis(directory: Path) -> tuple[subprocess.Popen, str]:
 
 
 def redis_url() -> str:
-    """The configured Redis URL; raises a readable error when none is set up."""
-    url = os.environ.get("REDIS_URL")
+    """The app's ``REDIS_URL`` (or the environment's); raises a readable error when none is set up."""
+    from flask import current_app, has_app_context
+
+    url = (has_app_context() and current_app.config.get("REDIS_URL")) or os.environ.get("REDIS_URL")
     if not url:
         raise RuntimeError(
             "REDIS_URL is not set. Start the console with `make run` (which starts an "

@@ -42,7 +42,7 @@ def upgrade():
     )
     with op.batch_alter_table('dms_record', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_dms_record_location_id'), ['location_id'], unique=False)
-        batch_op.create_index('ix_dms_record_owner', ['location_id', 'data_type', 'owner_dms_id'], unique=False)
+        batch_op.create_index('ix_dms_record_owner', ['location_id', 'owner_dms_id', 'data_type'], unique=False)
 
     op.create_table('sync_cursor',
     sa.Column('id', sa.Integer(), nullable=False),

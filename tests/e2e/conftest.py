@@ -47,5 +47,6 @@ def screenshot(page, name: str) -> Path:
     """Save a screenshot under test-artifacts/ (look at them: the file tool shows PNGs)."""
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    # caret="initial": hiding the caret injects a style the strict CSP would report.
+    page.screenshot(path=str(path), full_page=True, caret="initial")
     return path

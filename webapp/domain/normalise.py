@@ -27,7 +27,9 @@ def clean_text(value: object, max_length: int = 1000) -> str:
     """Strip, drop control characters, collapse blanks and cap the length."""
     if value is None:
         return ""
-    text = "".join(ch for ch in str(value) if unicodedata.category(ch)[0] != "C" or ch in "\t\n")
+    text = str(value)
+    if not text.isprintable():  # the per-character filter only when there is something to drop
+        text = "".join(ch for ch in text if unicodedata.category(ch)[0] != "C" or ch in "\t\n")
     return _SPACES.sub(" ", text).strip()[:max_length]
 
 
@@ -41,11 +43,24 @@ def fold(value: object) -> str:
     return _SPACES.sub(" ", text).strip()
 
 
+_NANP_PLAIN = re.compile(r"^\+?[\d\s().\-]+$")
+
+
 def normalise_phone(value: object, region: str = DEFAULT_REGION) -> str | None:
     """E.164 form of a phone number ('(217) 555-0100' → '+12175550100'), None if not a number."""
     text = clean_text(value, 64)
-    if not text or len(_DIGITS.sub("", text)) < 7:
+    digits = _DIGITS.sub("", text)
+    if not text or len(digits) < 7:
         return None
+    if region in ("US", "CA") and _NANP_PLAIN.match(text):
+        # Fast path for the common North American shape (pulls normalise millions of these):
+        # 10 digits, or 11 starting with the country code 1, with a valid area code and exchange.
+        if len(digits) == 11 and digits[0] == "1" and not text.startswith("+") or (
+                len(digits) == 11 and text.startswith("+1")):
+            digits = digits[1:]
+        if len(digits) == 10 and digits[0] in "23456789" and digits[3] in "23456789" and not text.startswith(
+                ("+2", "+3", "+4", "+5", "+6", "+7", "+8", "+9")):
+            return "+1" + digits
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
@@ -78,6 +93,15 @@ def normalise_email(value: object) -> str | None:
     except EmailNotValidError:
         return None
     return result.normalized.lower()
+
+
+_EMAIL_SHAPE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
+
+
+def email_key(value: object) -> str | None:
+    """A lower-cased e-mail for search and matching (shape check only; fast for pulls)."""
+    text = clean_text(value, 254).lower()
+    return text if _EMAIL_SHAPE.match(text) else None
 
 
 def email_problem(value: object) -> str | None:

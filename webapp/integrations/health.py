@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 import connectors
 from jobs.schedule import Cadence, cadences
 from webapp.extensions import db
-from webapp.models import Location, RunStatus, SyncRun, utcnow
+from webapp.models import Location, RunStatus, RunTrigger, SyncRun, utcnow
 from webapp.scoping import scoped
 
 DATA_TYPE_LABELS = {
@@ -71,8 +71,11 @@ def health_rows(location: Location) -> list[DataTypeHealth]:
     profile = connectors.get_profile(location.dms_vendor) if location.dms_vendor else None
     rows = []
     for data_type, cadence in cadences(location).items():
-        last_success = _latest(location.id, data_type, SyncRun.status == RunStatus.SUCCEEDED)
-        last_run = _latest(location.id, data_type, SyncRun.status != RunStatus.SKIPPED)
+        last_success = _latest(location.id, data_type, SyncRun.status == RunStatus.SUCCEEDED,
+                               SyncRun.trigger != RunTrigger.RECONCILE)
+        # The row describes pulls; reconciliations are listed with the recent runs.
+        last_run = _latest(location.id, data_type, SyncRun.status != RunStatus.SKIPPED,
+                           SyncRun.trigger != RunTrigger.RECONCILE)
         active = _latest(location.id, data_type, SyncRun.status.in_((RunStatus.QUEUED, RunStatus.RUNNING)))
         historical = {"repair_orders": profile.historical_ros, "customers": profile.historical_customers}.get(data_type)
         rows.append(DataTypeHealth(

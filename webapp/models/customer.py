@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
@@ -18,7 +18,11 @@ class Customer(LocationOwned, TimestampMixin, db.Model):
     """
 
     __tablename__ = "customer"
-    __table_args__ = (UniqueConstraint("location_id", "dms_id"),)
+    __table_args__ = (
+        UniqueConstraint("location_id", "dms_id"),
+        # Browsing a location's customers A-Z without a search term.
+        Index("ix_customer_sort_name", "location_id", "sort_name", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     dms_id: Mapped[str | None] = mapped_column(String(64))
@@ -36,6 +40,8 @@ class Customer(LocationOwned, TimestampMixin, db.Model):
     postal_code: Mapped[str | None] = mapped_column(String(20))
     country: Mapped[str] = mapped_column(String(2), nullable=False, default="US")
     last_synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Folded "last first" (or company) for sorting; kept up to date by webapp.search.
+    sort_name: Mapped[str | None] = mapped_column(String(255))
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
 
     assets: Mapped[list["Asset"]] = relationship(back_populates="customer")  # noqa: F821

@@ -4,7 +4,7 @@ from __future__ import annotations
 import enum
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Enum, String
+from sqlalchemy import JSON, Boolean, Enum, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.extensions import db
@@ -87,7 +87,14 @@ class Location(TimestampMixin, db.Model):
     )
     oem_build_data: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     related_ro_enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    # Case auto-close rule (issue 8): close open cases idle this many days (None = off)...
+    case_auto_close_days: Mapped[int | None] = mapped_column(Integer)
+    # ...and only once the case's RO is closed (or invoiced) in the DMS mirror.
+    case_auto_close_requires_closed_ro: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    # Vendor options the DMS's own rules depend on, e.g. CDK's {"require_address": true,
+    # "require_email": true}; passed to the vendor profile's pre-flight rules.
+    dms_options: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
 
     @property
     def dms_vendor_name(self) -> str:

@@ -1,0 +1,232 @@
+"""Case jobs: the related-RO lookup (seed 002) and the auto-close rule.
+
+Related RO numbers are fetched from the DMS when a case is exported and again when it is
+closed — by a person or by the auto-close job — if the location has the feature enabled
+and its DMS offers it (Karmak's Alternate RO numbers). The lookup runs here, never on the
+request path; the case page polls until it is done.
+
+Jobs take ids and are idempotent: a lookup replaces the stored numbers with what the DMS
+returns now; auto-close only touches cases that are still open.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import time
+from datetime import timedelta
+
+from rq import Callback, Retry
+from sqlalchemy import select
+
+import connectors
+from connectors import AuthenticationError, DmsError, MalformedResponseError, NotSupportedError, TransientDmsError
+from jobs.queues import LOOKUPS, MAINTENANCE, get_queue
+from webapp.extensions import db
+from webapp.models import (Case, CaseStatus, DmsRecord, Location, LookupTrigger, RelatedLookupStatus,
+                           RelatedRoNumber, utcnow)
+
+log = logging.getLogger(__name__)
+
+CALL_TIMEOUT = 10.0  # seconds per related-RO request
+MAX_ATTEMPTS = int(os.environ.get("RELATED_RO_ATTEMPTS", "4"))  # transient failures retried inside one job
+BACKOFF_BASE = float(os.environ.get("RELATED_RO_BACKOFF", "0.5"))  # seconds; doubles each attempt
+MAX_BACKOFF = 30.0
+CLOSED_RO_STATUSES = ("closed", "invoiced")  # an invoiced RO is closed too
+
+
+# --------------------------------------------------------------------------- capability
+def related_ro_availability(location: Location) -> tuple[bool, str | None]:
+    """(supported, reason if not): can this location's DMS return related RO numbers at all?"""
+    if not location.dms_vendor:
+        return False, "No DMS is connected to this location."
+    try:
+        profile = connectors.get_profile(location.dms_vendor)
+    except (KeyError, ValueError, LookupError):
+        return False, f"{location.dms_vendor_name} is not a DMS this console knows."
+    if not profile.related_ros:
+        return False, (f"{location.dms_vendor_name} does not offer related RO numbers; "
+                       "today only Karmak Fusion (Alternate RO Numbers) does.")
+    return True, None
+
+
+def related_ro_active(location: Location) -> bool:
+    """True when lookups run for this location: enabled here and supported by its DMS."""
+    return bool(location.related_ro_enabled) and related_ro_availability(location)[0] and location.has_dms
+
+
+# --------------------------------------------------------------------------- enqueueing
+def request_related_lookup(case: Case, trigger: LookupTrigger) -> bool:
+    """Mark ``case`` as checking and enqueue its lookup; False when the feature is off,
+    the DMS cannot do it, or the case has no RO number. Commits."""
+    location = db.session.get(Location, case.location_id)
+    if not case.ro_number or location is None or not related_ro_active(location):
+        return False
+    case.related_lookup_status = RelatedLookupStatus.PENDING
+    case.related_lookup_trigger = trigger
+    case.related_lookup_requested_at = utcnow()
+    case.related_lookup_error = case.related_lookup_fix_hint = None
+    db.session.commit()
+    job = get_queue(LOOKUPS).enqueue(
+        lookup_related_ros, case.id, job_timeout=300,
+        # RQ-level retries cover a lost worker; DMS hiccups are retried inside the job.
+        retry=Retry(max=2, interval=[30, 120]), on_failure=Callback(on_lookup_failure),
+        result_ttl=3600, failure_ttl=7 * 86400,
+        description=f"related RO lookup ({trigger.value}) for case {case.id}")
+    case.related_lookup_job_id = job.id
+    db.session.commit()
+    return True
+
+
+def on_lookup_failure(job, connection, exc_type, exc_value, tb) -> None:  # noqa: ANN001 - RQ callback
+    """The job itself crashed (not a DMS error): show a failure with Retry once no retry is left."""
+    from jobs.worker import get_app
+
+    if job.retries_left:
+        return
+    with get_app().app_context():
+        case = db.session.get(Case, job.args[0]) if job.args else None
+        if case is None or case.related_lookup_status != RelatedLookupStatus.PENDING:
+            return
+        case.related_lookup_status = RelatedLookupStatus.FAILED
+        case.related_lookup_error = f"The lookup stopped unexpectedly ({exc_type.__name__})."
+        case.related_lookup_fix_hint = "Retry. If it keeps failing, contact support."
+        case.related_lookup_finished_at = utcnow()
+        db.session.commit()
+
+
+# --------------------------------------------------------------------------- the lookup job
+def lookup_related_ros(case_id: int) -> dict | None:
+    """Ask the DMS for the RO numbers related to case ``case_id``'s RO and store them.
+
+    Transient DMS failures (timeouts, 5xx, 429) are retried with exponential backoff
+    (honouring Retry-After); other DMS errors end the lookup with a readable message and
+    the DMS's fix hint, and the page offers Retry.
+    """
+    case = db.session.get(Case, case_id)
+    if case is None:
+        return None
+    location = db.session.get(Location, case.location_id)
+    case.related_lookup_status = RelatedLookupStatus.PENDING
+    case.related_lookup_attempts = 0
+    db.session.commit()
+    try:
+        if not related_ro_active(location):
+            raise NotSupportedError("Related RO numbers are not enabled for this location.",
+                                    fix_hint="An Administrator or Service Manager can enable them under "
+                                             "External Interfaces (Karmak Fusion only).")
+        if not case.ro_number:
+            raise NotSupportedError("This case has no RO number.", fix_hint="Add the RO number, then retry.")
+        numbers = _fetch_with_backoff(case, location)
+    except DmsError as exc:
+        db.session.rollback()
+        case.related_lookup_status = RelatedLookupStatus.FAILED
+        case.related_lookup_error = _describe(exc)
+        case.related_lookup_fix_hint = exc.fix_hint
+        case.related_lookup_finished_at = utcnow()
+        db.session.commit()
+        return {"status": "failed", "error": case.related_lookup_error}
+    store_related_ros(case, numbers)
+    case.related_lookup_status = RelatedLookupStatus.DONE
+    case.related_lookup_error = case.related_lookup_fix_hint = None
+    case.related_lookup_finished_at = utcnow()
+    db.session.commit()
+    return {"status": "done", "related_ro_numbers": numbers}
+
+
+def _fetch_with_backoff(case: Case, location: Location) -> list[str]:
+    """The DMS's answer, retrying transient failures up to MAX_ATTEMPTS times."""
+    attempt = 0
+    while True:
+        attempt += 1
+        case.related_lookup_attempts = attempt
+        db.session.commit()
+        try:
+            with connectors.connect(location.dms_vendor,
+                                    {**location.connector_settings(), "timeout": CALL_TIMEOUT}) as dms:
+                return dms.related_ro_numbers(case.ro_number)
+        except TransientDmsError as exc:
+            if attempt >= MAX_ATTEMPTS:
+                raise
+            delay = min(MAX_BACKOFF, exc.retry_after if exc.retry_after else BACKOFF_BASE * 2 ** (attempt - 1))
+            log.warning("case %s related-RO lookup: %s; retry %s in %.1fs", case.id, exc, attempt, delay)
+            time.sleep(delay)
+        except ValueError as exc:  # incomplete DMS settings (connectors.connect)
+            raise AuthenticationError(f"The DMS connection is not fully set up ({exc}).") from exc
+
+
+def store_related_ros(case: Case, numbers: list[str]) -> None:
+    """Replace the case's related RO numbers with ``numbers``, keeping the DMS's order
+    (duplicates and the case's own RO number dropped)."""
+    seen: set[str] = set()
+    fresh = []
+    for number in numbers:
+        number = str(number).strip()
+        if not number or number in seen or number == case.ro_number:
+            continue
+        seen.add(number)
+        fresh.append(number)
+    case.related_ros.clear()
+    db.session.flush()  # the old rows go before the new ones arrive
+    now = utcnow()
+    for position, number in enumerate(fresh):
+        case.related_ros.append(RelatedRoNumber(ro_number=number[:64], position=position, fetched_at=now))
+
+
+def _describe(exc: DmsError) -> str:
+    """A sentence for the case page."""
+    if isinstance(exc, TransientDmsError):
+        return f"The DMS did not answer after {MAX_ATTEMPTS} tries: {exc.message}"
+    if isinstance(exc, AuthenticationError):
+        return f"The DMS refused our credentials: {exc.message}"
+    if isinstance(exc, MalformedResponseError):
+        return f"The DMS sent an answer we cannot read: {exc.message}"
+    return exc.message
+
+
+# --------------------------------------------------------------------------- auto-close
+def auto_close_cases() -> dict:
+    """Cron entry: queue one auto-close run per location that has a rule."""
+    location_ids = list(db.session.scalars(
+        select(Location.id).where(Location.is_active.is_(True), Location.case_auto_close_days.is_not(None))))
+    queue = get_queue(MAINTENANCE)
+    for location_id in location_ids:
+        queue.enqueue(auto_close_location, location_id, job_timeout=600, result_ttl=3600, failure_ttl=7 * 86400,
+                      description=f"auto-close cases of location {location_id}")
+    return {"locations": len(location_ids)}
+
+
+def cases_due_for_auto_close(location: Location, now=None) -> list[Case]:  # noqa: ANN001
+    """Open cases of ``location`` that its rule closes now: idle ``case_auto_close_days``
+    days and, when the rule asks, whose RO the DMS mirror shows closed (or invoiced)."""
+    if not location.case_auto_close_days:
+        return []
+    cutoff = (now or utcnow()) - timedelta(days=location.case_auto_close_days)
+    # The location comes from the job's argument, not a signed-in user: filter by it directly.
+    cases = list(db.session.scalars(select(Case).where(
+        Case.location_id == location.id, Case.status == CaseStatus.OPEN, Case.last_activity_at <= cutoff)))
+    if not location.case_auto_close_requires_closed_ro:
+        return cases
+    numbers = {c.ro_number for c in cases if c.ro_number}
+    closed = {row.ro_number for row in db.session.scalars(select(DmsRecord).where(
+        DmsRecord.location_id == location.id, DmsRecord.data_type == "repair_orders",
+        DmsRecord.ro_number.in_(numbers), DmsRecord.deleted_at.is_(None)))
+        if str((row.payload or {}).get("status", "")).lower() in CLOSED_RO_STATUSES}
+    return [c for c in cases if c.ro_number in closed]
+
+
+def auto_close_location(location_id: int) -> dict:
+    """Close the cases of one location that its rule says are done; each then gets its
+    related-RO lookup (seed 002: auto-closed cases too). Idempotent."""
+    location = db.session.get(Location, location_id)
+    if location is None:
+        return {"closed": 0}
+    closed = 0
+    for case in cases_due_for_auto_close(location):
+        case.status = CaseStatus.CLOSED
+        case.closed_at = utcnow()
+        case.closed_by_id = None
+        case.closed_automatically = True
+        db.session.commit()
+        closed += 1
+        request_related_lookup(case, LookupTrigger.AUTO_CLOSE)
+    return {"closed": closed}

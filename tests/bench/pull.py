@@ -1,0 +1,244 @@
+"""Benchmark: a full pull into the DMS mirror, against the raw limit and a naive pipeline.
+
+Run: ``.venv/bin/python tests/bench/pull.py`` (``BENCH_SCALE=0.1`` for a tenth of the size).
+
+For SQLite and for PostgreSQL (``bench_pull`` database on 127.0.0.1, created if missing;
+skipped with a note if PostgreSQL is not reachable) it measures, with the sandbox DMS in its
+own process and the pulls run by a real ``python -m jobs.worker --burst`` process:
+
+- the full pull of 100,000 customers + 100,000+ vehicles + 200,000 ROs with lines
+  (times the scale) into the mirror — records/s end to end over HTTP;
+- the raw limit: the same mirror rows bulk-inserted (executemany, 5,000 a batch) straight
+  into an empty copy of the table in the same database — records/s;
+- a naive pipeline: the same records upserted row by row through the ORM with a commit
+  each (what a quick job would do) — records/s over a 5,000-record sample;
+- an incremental re-pull after 1% of the records changed in the DMS — its time as a
+  fraction of the full pull's;
+- the worker's peak RSS at this size and at a tenth of it (flat with size).
+
+Targets (issue 4): >= 0.5 x raw, >= 10 x naive, incremental <= 5%, peak RSS <= 250 MB.
+Last line: ``pg_ratio_vs_raw= pg_ratio_vs_naive= sqlite_ratio_vs_raw= sqlite_ratio_vs_naive=
+incremental_fraction= peak_rss_mb=``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/bench_pull"
+NAIVE_SAMPLE = 5000
+
+
+def log(message: str) -> None:
+    print(f"[bench pull] {message}", flush=True)
+
+
+def start_sandbox(data_dir: str, accounts: list[str]) -> tuple[subprocess.Popen, str]:
+    args = [sys.executable, "-m", "connectors.sandbox", "--port", "0", "--data-dir", data_dir,
+            "--rate-limit", "100000000"]
+    for account in accounts:
+        args += ["--account", account]
+    proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()
+    return proc, line.strip().rsplit(" ", 1)[-1]
+
+
+def run_worker(env: dict) -> tuple[float, float]:
+    """Run a burst worker until the queue is empty; return (seconds, peak RSS MB of worker + horses)."""
+    started = time.perf_counter()
+    proc = psutil.Popen([sys.executable, "-m", "jobs.worker", "--burst", "pulls"], cwd=ROOT, env=env,
+                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    peak = 0
+    while proc.poll() is None:
+        try:
+            rss = max([proc.memory_info().rss] + [c.memory_info().rss for c in proc.children(recursive=True)])
+        except psutil.Error:
+            rss = 0
+        peak = max(peak, rss)
+        time.sleep(0.05)
+    if proc.returncode != 0:
+        raise RuntimeError(f"worker exited with {proc.returncode}")
+    return time.perf_counter() - started, peak / 2**20
+
+
+def prepare_database(url: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    if url.startswith("postgresql"):
+        admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text("DROP DATABASE IF EXISTS bench_pull WITH (FORCE)"))
+            conn.execute(text("CREATE DATABASE bench_pull"))
+        admin.dispose()
+
+
+def measure(db_url: str, sandbox_url: str, redis_url: str, accounts: dict, tmp: str) -> dict:
+    """Full pull, incremental pull, raw insert and naive upsert on one database."""
+    from flask_migrate import upgrade
+    from sqlalchemy import func, insert, select, text
+
+    from jobs.pulls import enqueue_pull
+    from webapp import create_app
+    from webapp.extensions import db
+    from webapp.models import DmsRecord, Location
+
+    prepare_database(db_url)
+    app = create_app({"SQLALCHEMY_DATABASE_URI": db_url, "REDIS_URL": redis_url, "SECRET_KEY": "bench",
+                      "TESTING": True})
+    env = {**os.environ, "DATABASE_URL": db_url, "REDIS_URL": redis_url, "SECRET_KEY": "bench",
+           "INSTANCE_PATH": tmp, "PULL_PAGE_SIZE": "1000"}
+    with app.app_context():
+        upgrade()
+        locations = {}
+        for code, (vendor, _types) in accounts.items():
+            loc = Location(name=code, code=code.upper().replace("-", ""), timezone="UTC", dms_vendor=vendor,
+                           dms_base_url=sandbox_url, dms_account=code, dms_api_key=f"sandbox-key-{code}")
+            db.session.add(loc)
+            db.session.commit()
+            locations[code] = loc.id
+
+        def pull_all() -> tuple[float, float]:
+            for code, (_vendor, types) in accounts.items():
+                for data_type in types:
+                    enqueue_pull(locations[code], data_type)
+            return run_worker(env)
+
+        full_seconds, full_rss = pull_all()
+        records = db.session.scalar(select(func.count(DmsRecord.id)))
+        log(f"{db_url.split(':')[0]}: full pull of {records} records in {full_seconds:.1f}s "
+            f"({records / full_seconds:,.0f}/s), worker peak {full_rss:.0f} MB")
+
+        # 1% of the records change in the DMS, then the regular pull.
+        import httpx
+
+        changed = 0
+        with httpx.Client(base_url=sandbox_url, timeout=30) as control:
+            for code, (_vendor, types) in accounts.items():
+                for data_type in types:
+                    ids = list(db.session.scalars(select(DmsRecord.dms_id).where(
+                        DmsRecord.location_id == locations[code], DmsRecord.data_type == data_type)))
+                    field = {"customers": "city", "vehicles": "plate", "repair_orders": "status"}[data_type]
+                    value = {"customers": "Bench City", "vehicles": "BENCH1", "repair_orders": "closed"}[data_type]
+                    for dms_id in ids[:: 100]:
+                        control.patch(f"/_control/accounts/{code}/records/{data_type}/{dms_id}", json={field: value})
+                        changed += 1
+        incremental_seconds, _ = pull_all()
+        log(f"incremental pull after {changed} changes: {incremental_seconds:.2f}s")
+
+        # Raw limit: the same rows straight into an empty copy of the table.
+        columns = [c for c in DmsRecord.__table__.columns if c.name != "id"]
+        from sqlalchemy import Column, Integer, MetaData, Table
+
+        # Same columns and primary key, no constraints to other tables: the cost of the rows alone.
+        raw_table = Table("dms_record_raw", MetaData(), Column("id", Integer, primary_key=True),
+                          *[Column(c.name, c.type) for c in columns])
+        raw_table.create(db.engine)
+        raw_seconds = 0.0
+        last_id = 0
+        while True:
+            rows = db.session.execute(select(*columns, DmsRecord.id).where(DmsRecord.id > last_id)
+                                      .order_by(DmsRecord.id).limit(5000)).all()
+            if not rows:
+                break
+            last_id = rows[-1].id
+            batch = [{c.name: getattr(r, c.name) for c in columns} for r in rows]
+            started = time.perf_counter()
+            db.session.execute(insert(raw_table), batch)
+            db.session.commit()
+            raw_seconds += time.perf_counter() - started
+        raw_rate = records / raw_seconds
+
+        # Naive: row-by-row ORM upserts, one commit each, over a sample of customers.
+        db.session.execute(text("DELETE FROM dms_record_raw"))
+        db.session.commit()
+        import connectors
+        from jobs.mirror import content_hash, search_fields
+
+        code = next(iter(accounts))
+        sample = []
+        with connectors.connect(accounts[code][0], {"base_url": sandbox_url, "account": code,
+                                                    "api_key": f"sandbox-key-{code}", "timeout": 60}) as dms:
+            for page in dms.iter_changes("customers", page_size=1000):
+                sample.extend(page.records)
+                if len(sample) >= NAIVE_SAMPLE:
+                    break
+        naive_location = Location(name="naive", code="NAIVE", timezone="UTC", dms_vendor="cdk")
+        db.session.add(naive_location)
+        db.session.commit()
+        started = time.perf_counter()
+        for record in sample[:NAIVE_SAMPLE]:
+            payload = record.to_dict()
+            row = db.session.scalar(select(DmsRecord).where(
+                DmsRecord.location_id == naive_location.id, DmsRecord.data_type == "customers",
+                DmsRecord.dms_id == record.dms_id))
+            if row is None:
+                row = DmsRecord(location_id=naive_location.id, data_type="customers", dms_id=record.dms_id)
+                db.session.add(row)
+            row.payload, row.content_hash = payload, content_hash(payload)
+            row.dms_modified_at = record.modified_at
+            for key, value in search_fields("customers", payload).items():
+                setattr(row, key, value)
+            db.session.commit()
+        naive_rate = len(sample[:NAIVE_SAMPLE]) / (time.perf_counter() - started)
+        db.session.remove()
+        db.engine.dispose()
+    pipeline_rate = records / full_seconds
+    log(f"pipeline {pipeline_rate:,.0f}/s, raw {raw_rate:,.0f}/s, naive {naive_rate:,.0f}/s")
+    return {"ratio_vs_raw": pipeline_rate / raw_rate, "ratio_vs_naive": pipeline_rate / naive_rate,
+            "incremental_fraction": incremental_seconds / full_seconds, "peak_rss_mb": full_rss}
+
+
+def main() -> None:
+    scale = float(os.environ.get("BENCH_SCALE", "1"))
+    customers = int(100_000 * scale)
+    ro_customers = int(250_000 * scale)  # the sandbox makes 0.8 ROs per customer: 200,000 ROs
+    accounts = {"bench-a": ("cdk", ["customers", "vehicles"]), "bench-b": ("cdk", ["repair_orders"])}
+    from webapp.redis_conn import start_embedded_redis
+
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="bench-pull-") as tmp:
+        redis_proc, redis_url = start_embedded_redis(Path(tmp) / "redis")
+        sandbox, sandbox_url = start_sandbox(str(Path(tmp) / "sandbox"),
+                                             [f"bench-a:cdk:{customers}", f"bench-b:cdk:{ro_customers}"])
+        try:
+            import connectors
+
+            for code, (vendor, types) in accounts.items():  # generate the DMS data before timing
+                with connectors.connect(vendor, {"base_url": sandbox_url, "account": code,
+                                                 "api_key": f"sandbox-key-{code}", "timeout": 600}) as dms:
+                    for data_type in types:
+                        log(f"sandbox {code} {data_type}: {sum(1 for _ in dms.list_ids(data_type)):,} records")
+            results["sqlite"] = measure(f"sqlite:///{tmp}/bench.sqlite", sandbox_url, redis_url, accounts, tmp)
+            import redis as redis_lib
+
+            redis_lib.Redis.from_url(redis_url).flushdb()
+            try:
+                results["pg"] = measure(PG_URL, sandbox_url, redis_url, accounts, tmp)
+            except Exception as exc:  # noqa: BLE001 - report, keep the SQLite figures
+                log(f"PostgreSQL skipped: {exc}")
+        finally:
+            sandbox.terminate()
+            redis_proc.terminate()
+    pg = results.get("pg", {})
+    sq = results["sqlite"]
+    incremental = max(r["incremental_fraction"] for r in results.values())
+    peak = max(r["peak_rss_mb"] for r in results.values())
+    log(json.dumps(results))
+    print(f"pg_ratio_vs_raw={pg.get('ratio_vs_raw', float('nan')):.2f} "
+          f"pg_ratio_vs_naive={pg.get('ratio_vs_naive', float('nan')):.1f} "
+          f"sqlite_ratio_vs_raw={sq['ratio_vs_raw']:.2f} sqlite_ratio_vs_naive={sq['ratio_vs_naive']:.1f} "
+          f"incremental_fraction={incremental:.3f} peak_rss_mb={peak:.0f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,344 @@
+"""What the DMS Activity pages do, without Flask: DMS ids, RO reservation, receipts and exports.
+
+Every state change of a receipt is a conditional UPDATE checked by its rowcount, so two
+requests (a double click, two users) can never both move the same receipt: only one
+claim of a Ready receipt wins, a Void receipt matches no export or retry, and an
+exporting or posted receipt cannot be voided. Exports go through the outbox
+(:mod:`webapp.outbox`) with the receipt's own idempotency key; ``jobs.payments`` sends them.
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import select, update
+
+import connectors
+from connectors import DmsError
+from webapp.extensions import db
+from webapp.models import (Location, OutboxKind, OutboxMessage, OutboxStatus, Payment, PaymentKind, PaymentStatus,
+                           Workfile, utcnow)
+from webapp.models.workfile import DmsEventKind, record_event
+from webapp.outbox import dismiss_message, enqueue_push, requeue, retry_message
+
+LOOKUP_TIMEOUT = 10.0  # seconds: a person is waiting for a reservation or a search
+NEW_RECORD = "__new__"  # the "not listed - export as new" choice
+
+ID_FIELDS = {
+    "dms_repair_id": (DmsEventKind.REPAIR_ID_ADDED, DmsEventKind.REPAIR_ID_CHANGED),
+    "dms_customer_id": (DmsEventKind.CUSTOMER_ID_ADDED, DmsEventKind.CUSTOMER_ID_CHANGED),
+    "dms_vehicle_id": (DmsEventKind.VEHICLE_ID_ADDED, DmsEventKind.VEHICLE_ID_CHANGED),
+}
+
+
+class Refused(Exception):
+    """The action is not possible; ``message`` says why in plain words (nothing changed)."""
+
+    def __init__(self, message: str, fix_hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fix_hint = fix_hint
+
+
+def profile_of(location: Location):
+    """The vendor profile of the location's DMS, or None when none is connected."""
+    if not location.dms_vendor:
+        return None
+    try:
+        return connectors.get_profile(location.dms_vendor)
+    except KeyError:
+        return None
+
+
+def payment_export_supported(location: Location) -> bool:
+    """True when the location's DMS takes payment exports (seed 003's note)."""
+    profile = profile_of(location)
+    return bool(profile and profile.payment_export and location.has_dms)
+
+
+def connect(location: Location):
+    """A connector for a short, user-initiated lookup."""
+    if not location.has_dms:
+        raise Refused("This location has no DMS connection.", "Set it up under Admin → Locations.")
+    return connectors.connect(location.dms_vendor, {**location.connector_settings(), "timeout": LOOKUP_TIMEOUT})
+
+
+# --------------------------------------------------------------------------- Properties
+def set_dms_id(workfile: Workfile, field: str, value: str | None, user_id: int | None,
+               detail: str | None = None) -> bool:
+    """Set one of the three DMS ids; History gets "added" or "changed". False if unchanged."""
+    if workfile.is_closed:
+        raise Refused("The RO is closed: its DMS ids can no longer be changed.")
+    value = (value or "").strip() or None
+    old = getattr(workfile, field)
+    if value == old:
+        return False
+    setattr(workfile, field, value)
+    added, changed = ID_FIELDS[field]
+    if value is not None:
+        note = detail or (f"was {old}" if old else None)
+        record_event(workfile, changed if old else added, user_id=user_id, reference_id=value, detail=note)
+    else:
+        record_event(workfile, changed, user_id=user_id, detail=f"removed (was {old})")
+    return True
+
+
+def convert_to_ro(workfile: Workfile, location: Location, user_id: int | None) -> str:
+    """Reserve an RO number in the DMS and fill the DMS Repair ID (the caller commits).
+
+    The reservation key belongs to the workfile, so a double click or a retry after a
+    timeout gets the same number back instead of burning a second one. On failure a
+    History row is written and :class:`Refused` says what to do (type the id by hand).
+    """
+    if workfile.is_closed:
+        raise Refused("The RO is closed: its DMS ids can no longer be changed.")
+    profile = profile_of(location)
+    if profile is None or not location.has_dms:
+        raise Refused("This location has no DMS connection to reserve an RO number in.",
+                      "Type the DMS Repair ID by hand, or set up the DMS connection under Admin → Locations.")
+    if not profile.ro_number_reservation:
+        raise Refused(f"{profile.display_name} does not reserve RO numbers.",
+                      "Create the RO in the DMS and type its number as the DMS Repair ID.")
+    if not workfile.ro_reservation_key:
+        workfile.ro_reservation_key = f"{location.code}-ro-{workfile.id}-{uuid.uuid4().hex[:12]}"
+        db.session.flush()
+    try:
+        with connect(location) as dms:
+            number = dms.reserve_ro_number(workfile.ro_reservation_key)
+    except (DmsError, ValueError) as exc:
+        message = getattr(exc, "title", None) or str(exc)
+        hint = getattr(exc, "fix_hint", None) or "Check the DMS connection."
+        record_event(workfile, DmsEventKind.RO_RESERVATION_FAILED, user_id=user_id, detail=str(exc)[:500])
+        db.session.commit()
+        raise Refused(f"The DMS could not reserve an RO number: {message}",
+                      f"{hint} You can type the DMS Repair ID by hand.") from exc
+    set_dms_id(workfile, "dms_repair_id", number, user_id, detail="reserved on Convert to RO")
+    return number
+
+
+def search(location: Location, what: str, query: str, limit: int = 15) -> list:
+    """DMS customers or vehicles matching ``query`` (a short, time-limited lookup)."""
+    query = (query or "").strip()
+    if len(query) < 2:
+        return []
+    try:
+        with connect(location) as dms:
+            if what == "customers":
+                return dms.search_customers(query, limit=limit)
+            return dms.search_vehicles(query, limit=limit)
+    except (DmsError, ValueError) as exc:
+        raise Refused(f"The DMS search failed: {getattr(exc, 'title', None) or exc}",
+                      getattr(exc, "fix_hint", None)) from exc
+
+
+def _push_mode_refusal(location: Location, data_type: str) -> str | None:
+    """Why the location's DMS will not take a new customer/vehicle on its own, or None."""
+    from connectors.vendors import PUSH_NOT_AVAILABLE, PUSH_WITH_APPOINTMENT
+
+    profile = profile_of(location)
+    if profile is None or not location.has_dms:
+        return "This location has no DMS connection."
+    mode = profile.push_mode(data_type)
+    noun = "customer" if data_type == "customers" else "vehicle"
+    if mode == PUSH_NOT_AVAILABLE:
+        return f"{profile.display_name} does not accept new {noun} records from outside."
+    if mode == PUSH_WITH_APPOINTMENT:
+        return f"{profile.display_name} accepts new {noun} records only together with an appointment."
+    return None
+
+
+def export_new_customer(workfile: Workfile, location: Location, user_id: int | None) -> None:
+    """"Customer not listed - export as new customer record" (the caller commits)."""
+    if workfile.is_closed:
+        raise Refused("The RO is closed: its DMS ids can no longer be changed.")
+    customer = workfile.customer
+    if customer is None:
+        raise Refused("This workfile is not linked to a portal customer, so there is nothing to export.",
+                      "Pick the DMS customer from the search, or type the DMS Customer ID by hand.")
+    if customer.dms_id:  # already in the DMS: no need to create it twice
+        set_dms_id(workfile, "dms_customer_id", customer.dms_id, user_id, detail="from the linked portal customer")
+        return
+    reason = _push_mode_refusal(location, "customers")
+    if reason:
+        raise Refused(reason, "Add the customer in the DMS, then pick it here or type its id.")
+    message = enqueue_push(db.session, location, OutboxKind.CUSTOMER_PUSH, customer,
+                           payload={"workfile_id": workfile.id}, user_id=user_id)
+    db.session.flush()
+    workfile.customer_export_message_id = message.id
+    record_event(workfile, DmsEventKind.CUSTOMER_EXPORT_REQUESTED, user_id=user_id, detail=customer.display_name)
+
+
+def export_new_vehicle(workfile: Workfile, location: Location, fields: dict, user_id: int | None) -> None:
+    """"Vehicle not listed - export as new vehicle record" with the confirmed make/model."""
+    if workfile.is_closed:
+        raise Refused("The RO is closed: its DMS ids can no longer be changed.")
+    asset = workfile.asset
+    if asset is None:
+        raise Refused("This workfile is not linked to a portal vehicle, so there is nothing to export.",
+                      "Pick the DMS vehicle from the search, or type the DMS Vehicle ID by hand.")
+    if asset.dms_id:
+        set_dms_id(workfile, "dms_vehicle_id", asset.dms_id, user_id, detail="from the linked portal vehicle")
+        return
+    reason = _push_mode_refusal(location, "vehicles")
+    if reason:
+        raise Refused(reason, "Add the vehicle in the DMS, then pick it here or type its id.")
+    from jobs.pushes import vehicle_fields
+
+    values = vehicle_fields(asset, workfile.dms_customer_id or (workfile.customer.dms_id if workfile.customer else None))
+    values.update({k: v for k, v in fields.items() if v not in (None, "")})
+    message = enqueue_push(db.session, location, OutboxKind.VEHICLE_PUSH, asset,
+                           payload={"workfile_id": workfile.id, "fields": values}, user_id=user_id)
+    db.session.flush()
+    workfile.vehicle_export_message_id = message.id
+    record_event(workfile, DmsEventKind.VEHICLE_EXPORT_REQUESTED, user_id=user_id,
+                 detail=" ".join(str(values.get(k) or "") for k in ("year", "make", "model")).strip())
+
+
+def export_message(workfile: Workfile, which: str) -> OutboxMessage | None:
+    """The outbox message of a pending/failed "export as new" customer or vehicle."""
+    message_id = workfile.customer_export_message_id if which == "customer" else workfile.vehicle_export_message_id
+    if message_id is None:
+        return None
+    return db.session.scalar(select(OutboxMessage).where(OutboxMessage.id == message_id,
+                                                         OutboxMessage.location_id == workfile.location_id))
+
+
+# --------------------------------------------------------------------------- Payments
+@dataclass
+class ExportResult:
+    """What "Export all Ready payments" did."""
+
+    batch: str
+    claimed: int
+
+
+def add_payment(workfile: Workfile, location: Location, *, kind: PaymentKind, amount: Decimal, payer: str,
+                method: str, received_at, user_id: int | None) -> Payment:  # noqa: ANN001
+    """Save a Ready receipt on the workfile (the caller commits)."""
+    if workfile.is_closed:
+        raise Refused("The RO is closed: receipts can no longer be added here.")
+    payment = Payment(location_id=workfile.location_id, workfile_id=workfile.id, kind=kind, amount=amount,
+                      payer=payer, method=method, received_at=received_at or utcnow(),
+                      status=PaymentStatus.READY, created_by_id=user_id,
+                      idempotency_key=f"{location.code}-pay-{workfile.id}-{uuid.uuid4().hex}"[:80])
+    db.session.add(payment)
+    db.session.flush()
+    record_event(workfile, DmsEventKind.PAYMENT_ADDED, user_id=user_id, payment=payment,
+                 detail=f"{kind.label} from {payer}")
+    return payment
+
+
+def payment_payload(workfile: Workfile, payment: Payment) -> dict:
+    """What the DMS gets for a receipt (fixed at export time: replays send the same body)."""
+    return {"ro_number": workfile.dms_repair_id, "amount": f"{payment.amount:.2f}", "method": payment.method,
+            "payer": payment.kind.value, "received_at": payment.received_at.isoformat()}
+
+
+def _claim(payment_id: int, from_statuses: tuple[PaymentStatus, ...], batch: str, user_id: int | None) -> bool:
+    """Move one receipt to Exporting if (and only if) it is still in ``from_statuses``."""
+    result = db.session.execute(
+        update(Payment).where(Payment.id == payment_id, Payment.status.in_(from_statuses))
+        .values(status=PaymentStatus.EXPORTING, export_batch=batch, exported_by_id=user_id,
+                failure_reason=None, failure_hint=None, updated_at=utcnow())
+        .execution_options(synchronize_session=False))
+    return result.rowcount == 1
+
+
+def export_ready(workfile: Workfile, location: Location, user_id: int | None) -> ExportResult:
+    """Queue every Ready receipt of the workfile for export (the caller commits).
+
+    Nothing is sent (and nothing changes) when the DMS does not take payment exports or
+    the workfile has no DMS Repair ID.
+    """
+    if not payment_export_supported(location):
+        profile = profile_of(location)
+        name = profile.display_name if profile else "This location's DMS"
+        raise Refused(f"{name} does not support payment export. Nothing was sent to the DMS.",
+                      "Post these receipts directly in the DMS.")
+    if not workfile.dms_repair_id:
+        raise Refused("This workfile has no DMS Repair ID yet, so the DMS cannot post receipts to it.",
+                      "Convert to RO (or type the DMS Repair ID) on the Properties tab, then export again.")
+    batch = uuid.uuid4().hex
+    ready = list(db.session.scalars(select(Payment.id).where(Payment.workfile_id == workfile.id,
+                                                             Payment.status == PaymentStatus.READY)
+                                    .order_by(Payment.id)))
+    claimed = 0
+    for payment_id in ready:
+        if not _claim(payment_id, (PaymentStatus.READY,), batch, user_id):
+            continue  # someone else's export took it a moment ago
+        payment = db.session.get(Payment, payment_id)
+        db.session.refresh(payment)
+        message = enqueue_push(db.session, location, OutboxKind.PAYMENT_EXPORT, payment,
+                               payload=payment_payload(workfile, payment),
+                               idempotency_key=payment.idempotency_key, user_id=user_id)
+        db.session.flush()
+        payment.outbox_message_id = message.id
+        claimed += 1
+    return ExportResult(batch, claimed)
+
+
+def retry_payment(payment: Payment, location: Location, user_id: int | None) -> str:
+    """Send a Failed receipt again (the caller commits); returns the new batch id."""
+    if not payment_export_supported(location):
+        raise Refused("This location's DMS does not support payment export. Nothing was sent to the DMS.")
+    if not payment.workfile.dms_repair_id:
+        raise Refused("This workfile has no DMS Repair ID yet.", "Add it on the Properties tab, then retry.")
+    batch = uuid.uuid4().hex
+    if not _claim(payment.id, (PaymentStatus.FAILED,), batch, user_id):
+        db.session.refresh(payment)
+        raise Refused(f"This receipt is {payment.status.label}: only Failed receipts can be retried.")
+    db.session.refresh(payment)
+    message = db.session.get(OutboxMessage, payment.outbox_message_id) if payment.outbox_message_id else None
+    if message is None:
+        message = enqueue_push(db.session, location, OutboxKind.PAYMENT_EXPORT, payment,
+                               payload=payment_payload(payment.workfile, payment),
+                               idempotency_key=payment.idempotency_key, user_id=user_id)
+        db.session.flush()
+        payment.outbox_message_id = message.id
+    elif message.status == OutboxStatus.FAILED:
+        retry_message(db.session, message, user_id)
+    elif message.status == OutboxStatus.DISMISSED:
+        requeue(db.session, message)
+    # A refused message gets a new key from the outbox (the DMS may remember its refusal).
+    payment.idempotency_key = message.idempotency_key
+    record_event(payment.workfile, DmsEventKind.PAYMENT_RETRIED, user_id=user_id, payment=payment)
+    return batch
+
+
+def void_payment(payment: Payment, user_id: int | None) -> None:
+    """Void a Ready or Failed receipt (the caller commits). Its export can never happen after."""
+    result = db.session.execute(
+        update(Payment).where(Payment.id == payment.id,
+                              Payment.status.in_((PaymentStatus.READY, PaymentStatus.FAILED)))
+        .values(status=PaymentStatus.VOID, voided_at=utcnow(), voided_by_id=user_id, updated_at=utcnow())
+        .execution_options(synchronize_session=False))
+    db.session.refresh(payment)
+    if result.rowcount != 1:
+        if payment.status == PaymentStatus.VOID:
+            raise Refused("This receipt is already Void.")
+        if payment.status == PaymentStatus.POSTED:
+            raise Refused("This receipt is Posted in the DMS; it cannot be voided here.",
+                          "Reverse the receipt in the DMS.")
+        raise Refused("This receipt is being exported right now; it cannot be voided.",
+                      "Wait for the export to finish, then void it if it failed.")
+    if payment.outbox_message_id:
+        message = db.session.get(OutboxMessage, payment.outbox_message_id)
+        if message is not None and message.status in (OutboxStatus.FAILED, OutboxStatus.PENDING):
+            # Nobody may resend it from the Failed pushes page either.
+            dismiss_message(db.session, message, "The receipt was voided on the workfile.", user_id)
+    record_event(payment.workfile, DmsEventKind.PAYMENT_VOIDED, user_id=user_id, payment=payment)
+
+
+def batch_payments(workfile: Workfile, batch: str) -> list[Payment]:
+    """The receipts of one export, in order."""
+    return list(db.session.scalars(select(Payment).where(Payment.workfile_id == workfile.id,
+                                                         Payment.export_batch == batch).order_by(Payment.id)))
+
+
+def messages_by_id(payments: list[Payment]) -> dict[int, OutboxMessage]:
+    """The outbox message of each receipt (to say "retrying automatically")."""
+    ids = [p.outbox_message_id for p in payments if p.outbox_message_id]
+    if not ids:
+        return {}
+    return {m.id: m for m in db.session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(ids)))}

@@ -1,0 +1,142 @@
+"""The failed-push queue (``/integrations/failed``) and the count badge in the navigation.
+
+Each refused push shows the vendor's error code, the catalogue's title and fix hint and a
+link to the record to fix; Retry re-runs the pre-flight checks first (so an unfixed
+appointment is not sent just to be refused again), Dismiss asks for a reason, which is
+kept with who dismissed it in Change History.
+"""
+from __future__ import annotations
+
+from flask import Flask, current_app, flash, redirect, request, url_for
+from flask_login import current_user
+from sqlalchemy import func, select
+
+from webapp.appointments import service as appointment_service
+from webapp.extensions import db
+from webapp.failed_pushes import bp
+from webapp.failed_pushes.forms import DismissForm, RetryForm
+from webapp.models import Appointment, Customer, OutboxMessage, OutboxStatus, User
+from webapp.outbox import dismiss_message, retry_message
+from webapp.permissions import Permission, can, require
+from webapp.rendering import render
+from webapp.scoping import current_location, current_location_or_404, get_or_404, scoped
+
+CUSTOMER_CODES = ("LASTNAME-MISSING", "ADDRESS-EMAIL-REQUIRED", "REQUIRED-FIELD")
+ADVISOR_CODES = ("ADVISOR-INVALID", "ADVISOR-MISSING")
+
+
+def failed_count() -> int:
+    """Refused pushes waiting for someone at the current location."""
+    location = current_location()
+    if location is None:
+        return 0
+    return db.session.scalar(select(func.count(OutboxMessage.id)).where(
+        OutboxMessage.location_id == location.id, OutboxMessage.status == OutboxStatus.FAILED)) or 0
+
+
+@bp.record_once
+def _register_badge(state) -> None:  # noqa: ANN001 - Flask BlueprintSetupState
+    """Expose ``failed_push_count`` to every page (the navigation badge)."""
+    app: Flask = state.app
+
+    @app.context_processor
+    def _badge():
+        if not getattr(current_user, "is_authenticated", False) or not can(current_user, Permission.VIEW_INTEGRATIONS):
+            return {"failed_push_count": 0}
+        return {"failed_push_count": failed_count()}
+
+
+def _describe(message: OutboxMessage) -> dict:
+    """What the row shows: the record, where to fix it."""
+    suffix = (message.error_code or "").split("-", 1)[-1]
+    info = {"message": message, "record_label": f"{message.target_type} {message.target_id}", "record_url": None,
+            "customer": None, "customer_url": None, "fix_url": None, "fix_label": None}
+    if message.target_type == "appointment":
+        appointment = db.session.get(Appointment, message.target_id)
+        if appointment is not None:
+            info["appointment"] = appointment
+            info["record_label"] = f"Appointment {appointment.scheduled_at:%d %b %Y %H:%M} UTC"
+            info["record_url"] = url_for("appointments.detail", appointment_id=appointment.id)
+            info["customer"] = appointment.customer
+    elif message.target_type == "customer":
+        info["customer"] = db.session.get(Customer, message.target_id)
+        info["record_label"] = info["customer"].display_name if info["customer"] else info["record_label"]
+    if info["customer"] is not None and "customers.detail" in current_app.view_functions:
+        info["customer_url"] = url_for("customers.detail", customer_id=info["customer"].id)
+    if suffix in ADVISOR_CODES and can(current_user, Permission.MANAGE_LOCATION_SETTINGS):
+        info["fix_url"], info["fix_label"] = url_for("advisors.index"), "Fix advisors' DMS IDs"
+    elif suffix in CUSTOMER_CODES and info["customer_url"]:
+        info["fix_url"], info["fix_label"] = info["customer_url"], "Fix the customer's profile"
+    elif info["record_url"]:
+        info["fix_url"], info["fix_label"] = url_for("appointments.edit", appointment_id=message.target_id), \
+            "Change the appointment"
+    return info
+
+
+def _page(status: int = 200, dismiss_errors: dict | None = None):
+    location = current_location_or_404()
+    show = request.args.get("show", "failed")
+    advisor_id = request.args.get("advisor_id", type=int)
+    brand = request.args.get("brand") or None
+    wanted = OutboxStatus.DISMISSED if show == "dismissed" else OutboxStatus.FAILED
+    query = scoped(OutboxMessage).where(OutboxMessage.status == wanted)
+    if advisor_id:
+        query = query.where(OutboxMessage.advisor_id == advisor_id)
+    if brand:
+        query = query.where(OutboxMessage.brand == brand)
+    messages = db.session.scalars(query.order_by(OutboxMessage.id.desc()).limit(200)).all()
+    advisor_ids = set(db.session.scalars(scoped(OutboxMessage).with_only_columns(OutboxMessage.advisor_id)
+                                         .where(OutboxMessage.advisor_id.is_not(None)).distinct()))
+    advisor_choices = list(db.session.scalars(select(User).where(User.id.in_(advisor_ids)).order_by(User.name))) \
+        if advisor_ids else []
+    return render("failed_pushes/index.html", block="results", status=status, location=location,
+                  rows=[_describe(m) for m in messages], show=show, advisor_id=advisor_id, brand=brand,
+                  advisor_choices=advisor_choices, brands=location.brands or [], retry_form=RetryForm(),
+                  dismiss_form=DismissForm(formdata=None), dismiss_errors=dismiss_errors or {})
+
+
+@bp.route("/")
+@require(Permission.VIEW_INTEGRATIONS)
+def index():
+    """Every refused push of the location (or the dismissed ones), filterable by advisor and brand."""
+    return _page()
+
+
+@bp.route("/<int:push_id>/retry", methods=["POST"])
+@require(Permission.VIEW_INTEGRATIONS)
+def retry(push_id: int):
+    """Send a refused push again, once the pre-flight checks pass."""
+    message = get_or_404(OutboxMessage, push_id)
+    if RetryForm().validate_on_submit() and message.status == OutboxStatus.FAILED:
+        findings = []
+        if message.target_type == "appointment":
+            appointment = db.session.get(Appointment, message.target_id)
+            if appointment is not None:
+                findings = appointment_service.preflight_appointment(appointment)
+        if findings:
+            flash("Not retried - it would be refused again: "
+                  + " ".join(f"{f.title}. {f.fix_hint}" for f in findings), "error")
+        else:
+            retry_message(db.session, message, current_user.id)
+            db.session.commit()
+            flash(f"{message.kind.label} queued again for the DMS.", "success")
+    elif message.status != OutboxStatus.FAILED:
+        flash("That push is no longer failed.", "info")
+    return redirect(url_for("failed_pushes.index"), code=303)
+
+
+@bp.route("/<int:push_id>/dismiss", methods=["POST"])
+@require(Permission.VIEW_INTEGRATIONS)
+def dismiss(push_id: int):
+    """Dismiss a refused push with a reason (kept in history with who dismissed it)."""
+    message = get_or_404(OutboxMessage, push_id)
+    form = DismissForm()
+    if not form.validate_on_submit():
+        return _page(status=422, dismiss_errors={message.id: " ".join(form.reason.errors) or "Say why."})
+    if message.status in (OutboxStatus.FAILED, OutboxStatus.PENDING):
+        dismiss_message(db.session, message, form.reason.data, current_user.id)
+        db.session.commit()
+        flash(f"{message.kind.label} dismissed: it will not be sent.", "success")
+    else:
+        flash("That push is no longer failed.", "info")
+    return redirect(url_for("failed_pushes.index"), code=303)

@@ -1,0 +1,200 @@
+"""The outbox API: how any area of the console sends a change to the DMS.
+
+Usage (inside the request or job that makes the change)::
+
+    from webapp.outbox import enqueue_push
+    from webapp.models import OutboxKind
+
+    payment.status = "ready"
+    enqueue_push(db.session, location, OutboxKind.PAYMENT_EXPORT, payment,
+                 payload={"ro_number": "R123", "amount": "120.00", "method": "card", ...})
+    db.session.commit()   # the row is written with the change; delivery starts after the commit
+
+:func:`enqueue_push` only adds an :class:`OutboxMessage` to the caller's session: the
+change and its outbox row commit (or roll back) together, so a change can never reach
+the DMS without being saved, nor be saved without being queued. After the commit the
+location's delivery job is woken (``jobs.pushes.deliver_pushes``); if Redis is down at
+that moment, the every-minute sweep (``jobs.pushes.deliver_due_pushes``) finds the row.
+
+What each kind sends is defined by the handlers in ``jobs/pushes.py``
+(``register_handler`` for new kinds); ``jobs.pushes.AFTER_DELIVERY_HOOKS`` tells other
+areas when a message was sent or refused. People act on refused messages with
+:func:`retry_message` and :func:`dismiss_message` (the Failed pushes page).
+"""
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from sqlalchemy import event, select, update
+from sqlalchemy.orm import Session
+
+from webapp.extensions import db
+from webapp.models import (Appointment, ChangeSource, Location, OutboxKind, OutboxMessage, OutboxStatus, PushState,
+                           utcnow)
+from webapp.models.change_history import record_change
+
+log = logging.getLogger(__name__)
+
+_PENDING_WAKE = "outbox_wake_locations"
+WAKE_KEY = "dms-console:push-wake:{}"
+# At most this many delivery jobs wait in the queue per location: each drains every due
+# message of the location, so more would only cost Redis round-trips.
+MAX_QUEUED_DRAINS = 2
+DELIVERY_JOB = "jobs.pushes.deliver_pushes"
+JOB_TIMEOUT = 900
+
+
+def new_idempotency_key(location: Location, kind: OutboxKind, target_type: str, target_id: int) -> str:
+    """A key the DMS remembers the first result under, so a resend can never create twice."""
+    return f"{location.code}-{kind.value}-{target_type}-{target_id}-{uuid.uuid4().hex[:16]}"[:80]
+
+
+def enqueue_push(session, location: Location, kind: OutboxKind | str, record: Any,
+                 payload: dict[str, Any] | None = None, idempotency_key: str | None = None, *,
+                 advisor_id: int | None = None, brand: str | None = None,
+                 user_id: int | None = None) -> OutboxMessage:
+    """Add an outbox row for ``record`` to ``session`` (the caller commits).
+
+    ``record`` is any model instance with ``id`` and ``__tablename__`` (flushed here if
+    new). ``payload`` is what to send (appointment kinds rebuild it from the record when
+    sending). ``idempotency_key`` defaults to a fresh unique key.
+    """
+    kind = OutboxKind(kind)
+    if getattr(record, "id", None) is None:
+        session.flush()
+    target_type = record.__tablename__
+    message = OutboxMessage(
+        location_id=location.id, kind=kind, target_type=target_type, target_id=record.id,
+        payload=payload or {}, status=OutboxStatus.PENDING, attempts=0, next_attempt_at=utcnow(),
+        idempotency_key=idempotency_key or new_idempotency_key(location, kind, target_type, record.id),
+        advisor_id=advisor_id, brand=brand, created_by_id=user_id,
+    )
+    session.add(message)
+    session.info.setdefault(_PENDING_WAKE, set()).add(location.id)
+    return message
+
+
+def wake(location_id: int) -> bool:
+    """Make sure a delivery job for the location is queued; False if Redis could not be reached."""
+    from rq import Retry
+
+    from webapp.redis_conn import get_redis
+
+    try:
+        redis = get_redis()
+        key = WAKE_KEY.format(location_id)
+        pipe = redis.pipeline()
+        pipe.incr(key)
+        pipe.expire(key, 300)  # a lost job cannot block waking for long
+        queued = pipe.execute()[0]
+        if queued > MAX_QUEUED_DRAINS:
+            redis.decr(key)
+            return True
+        from rq import Queue
+
+        Queue("pushes", connection=redis).enqueue(
+            DELIVERY_JOB, location_id, job_timeout=JOB_TIMEOUT, result_ttl=60, failure_ttl=7 * 86400,
+            # Only a crashed worker makes this job fail (DMS errors are recorded on the rows):
+            # the retry re-claims the messages the dead job was sending.
+            retry=Retry(max=3, interval=[10, 60, 300]),
+            description=f"deliver DMS pushes of location {location_id}")
+        return True
+    except Exception:  # noqa: BLE001 - Redis down: the sweep delivers it later
+        log.exception("could not wake the push delivery of location %s; the sweep will", location_id)
+        return False
+
+
+@event.listens_for(Session, "after_commit")
+def _wake_after_commit(session: Session) -> None:
+    """Queued rows are visible now: wake their locations' delivery."""
+    locations = session.info.pop(_PENDING_WAKE, None)
+    for location_id in sorted(locations or ()):
+        wake(location_id)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_after_rollback(session: Session, previous_transaction) -> None:  # noqa: ANN001
+    """Rolled-back rows were never written: nothing to wake."""
+    session.info.pop(_PENDING_WAKE, None)
+
+
+# --------------------------------------------------------------------------- state of a record
+def messages_of(session, target_type: str, target_id: int) -> list[OutboxMessage]:
+    """Every outbox message of one record, oldest first."""
+    return list(session.scalars(select(OutboxMessage).where(
+        OutboxMessage.target_type == target_type, OutboxMessage.target_id == target_id).order_by(OutboxMessage.id)))
+
+
+def summarise(messages: list[OutboxMessage]) -> PushState:
+    """One state for a record's messages: failed > pending > not sent (last dismissed) > sent."""
+    if not messages:
+        return PushState.NOT_SENT
+    statuses = [m.status for m in messages]
+    if OutboxStatus.FAILED in statuses:
+        return PushState.FAILED
+    if OutboxStatus.PENDING in statuses or OutboxStatus.SENDING in statuses:
+        return PushState.PENDING
+    if statuses[-1] == OutboxStatus.DISMISSED:
+        return PushState.NOT_SENT
+    return PushState.SENT
+
+
+def refresh_push_state(session, target_type: str, target_id: int) -> None:
+    """Store the summary on appointments (lists show it without joining the outbox).
+
+    A bulk UPDATE, so the appointment's optimistic version is not bumped by the job
+    while someone is editing it.
+    """
+    if target_type != Appointment.__tablename__:
+        return
+    session.flush()
+    state = summarise(messages_of(session, target_type, target_id))
+    session.execute(update(Appointment).where(Appointment.id == target_id).values(push_state=state)
+                    .execution_options(synchronize_session="fetch"))
+
+
+# --------------------------------------------------------------------------- people acting on a refusal
+def requeue(session, message: OutboxMessage) -> None:
+    """Put a failed message back in line (the caller commits).
+
+    A message the DMS *refused* gets a new idempotency key: the DMS may remember its
+    refusal under the old key. One that only timed out keeps its key, because the DMS
+    may have created the record before the connection dropped.
+    """
+    if message.error_kind == "refused":
+        message.idempotency_key = f"{message.idempotency_key[:70]}-r{message.attempts}-{uuid.uuid4().hex[:6]}"
+    message.status = OutboxStatus.PENDING
+    message.next_attempt_at = utcnow()
+    message.claimed_by = None
+    session.info.setdefault(_PENDING_WAKE, set()).add(message.location_id)
+
+
+def retry_message(session, message: OutboxMessage, user_id: int | None) -> None:
+    """Retry a failed message now (after the cause was fixed); history keeps who did it."""
+    if message.status != OutboxStatus.FAILED:
+        return
+    record_change(record=message, field="status", old=message.status.value, new=OutboxStatus.PENDING.value,
+                  source=ChangeSource.PORTAL, user_id=user_id,
+                  context={"action": "retry", "error_code": message.error_code})
+    requeue(session, message)
+    refresh_push_state(session, message.target_type, message.target_id)
+
+
+def dismiss_message(session, message: OutboxMessage, reason: str, user_id: int | None) -> None:
+    """Give up on a message (it will not be sent); the reason and who decided stay in history."""
+    if message.status not in (OutboxStatus.FAILED, OutboxStatus.PENDING):
+        return
+    record_change(record=message, field="status", old=message.status.value, new=OutboxStatus.DISMISSED.value,
+                  source=ChangeSource.PORTAL, user_id=user_id,
+                  context={"action": "dismiss", "reason": reason, "error_code": message.error_code,
+                           "target": f"{message.target_type}:{message.target_id}"})
+    message.status = OutboxStatus.DISMISSED
+    message.dismissed_reason = reason
+    message.dismissed_by_id = user_id
+    message.dismissed_at = utcnow()
+    message.claimed_by = None
+    refresh_push_state(session, message.target_type, message.target_id)
+    # A later message of the same record was waiting behind this one.
+    session.info.setdefault(_PENDING_WAKE, set()).add(message.location_id)

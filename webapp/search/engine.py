@@ -1,0 +1,279 @@
+"""Running a search: one SQL statement per search, bounded at every step.
+
+A search is a single query: the token range scans that find candidates (one per
+alternative meaning of the term, ``UNION ALL``-ed, each stopping after
+:data:`CANDIDATE_LIMIT` + 1 index entries) are joined to the records, sorted, paged, and
+counted with a window function, so the database does the work in one round trip instead
+of one query per alternative plus an ``IN`` list of ids sent back. A term matching more
+records than the cap shows the first ones with a "narrow your search" hint, which is what
+staff need (nobody pages through 5,000 Smiths).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Sequence
+
+from sqlalchemy import Integer, Select, TextClause, func, select, text
+from sqlalchemy.orm import Session, joinedload
+
+from webapp.models import Asset, Customer, DmsRecord, SearchToken
+from webapp.search.tokens import (ASSET, CUSTOMER, DMS_CUSTOMER, DMS_VEHICLE, asset_plan, customer_plan, pair_shortcut,
+                                  prefix_range)
+
+CANDIDATE_LIMIT = 100
+PER_PAGE = 25
+
+
+@dataclass
+class SearchPage:
+    """One page of results."""
+
+    rows: list[Any]
+    total: int  # capped at CANDIDATE_LIMIT (see ``capped``)
+    page: int
+    per_page: int
+    kind: str = "empty"
+    capped: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def pages(self) -> int:
+        """How many pages the (capped) total fills."""
+        return max(1, -(-self.total // self.per_page))
+
+    @property
+    def has_next(self) -> bool:
+        """True when a next page exists."""
+        return self.page < self.pages
+
+    @property
+    def has_prev(self) -> bool:
+        """True when a previous page exists."""
+        return self.page > 1
+
+
+# ---------------------------------------------------------------------------- candidate SQL
+# The candidate part of a search is built as SQL text, once per shape (how many alternatives,
+# how many words each, whether an owner's name is looked up) and cached: constructing and
+# cache-keying the equivalent SQLAlchemy expression (five aliased UNION members) cost more
+# than running it. Every value is a bound parameter; only table and column names are
+# spelled out, and they come from the models.
+_TOKENS = SearchToken.__tablename__
+_ASSETS = Asset.__tablename__
+_MIRROR = DmsRecord.__tablename__
+
+
+def _alternative_sql(name: str, width: int, scope_param: str = "scope", gate: str = "", driver: int = 0) -> str:
+    """Ids of records having a token starting with each of ``width`` prefixes (bounded).
+
+    The scan is driven by one prefix (``driver``; by default the first, the longest), a
+    range on the primary key; the other words are checked per record on
+    ``ix_search_token_record``, so the scan stops as soon as the limit is reached.
+    ``OFFSET 0`` keeps PostgreSQL from turning those checks into a semi-join that reads
+    every record having the other word (its planner never flattens a sub-select with an
+    OFFSET); SQLite checks per row anyway.
+    """
+    order = [driver, *(n for n in range(width) if n != driver)]
+    sql = (f"SELECT t0.record_id AS record_id FROM {_TOKENS} t0 WHERE {gate}t0.scope = :{scope_param} "
+           f"AND t0.location_id = :location_id AND t0.token >= :{name}_{driver}_lo AND t0.token < :{name}_{driver}_hi")
+    for alias, n in enumerate(order[1:], start=1):
+        sql += (f" AND EXISTS (SELECT 1 FROM {_TOKENS} t{alias} WHERE t{alias}.scope = :{scope_param} "
+                f"AND t{alias}.location_id = :location_id AND t{alias}.record_id = t0.record_id "
+                f"AND t{alias}.token >= :{name}_{n}_lo AND t{alias}.token < :{name}_{n}_hi LIMIT 1 OFFSET 0)")
+    return sql + " LIMIT :candidate_limit"
+
+
+# How far the entries of a word are counted to pick the rarer of two words to drive a scan
+# (two words both that common: the longer one drives, and the cap soon stops the scan).
+DRIVER_PROBE = 1000
+
+
+def _count_sql(name: str, n: int, scope_param: str) -> str:
+    """How many index entries start with prefix ``n`` (counted up to DRIVER_PROBE): a cheap size estimate.
+
+    ``ORDER BY token`` (the index order) steers PostgreSQL to an index-only range scan
+    rather than a bitmap scan that visits the table.
+    """
+    return (f"(SELECT count(*) FROM (SELECT 1 AS x FROM {_TOKENS} WHERE scope = :{scope_param} "
+            f"AND location_id = :location_id AND token >= :{name}_{n}_lo AND token < :{name}_{n}_hi "
+            f"ORDER BY token LIMIT {DRIVER_PROBE}) n{n})")
+
+
+def _with_shortcut_sql(name: str, width: int, shortcut_width: int, scope_param: str = "scope") -> str:
+    """An alternative, preceded by its word-pair fast path when it has one.
+
+    The word-by-word scan only runs when the pair scan did not already fill the cap, and
+    it is driven by the rarer of the two longest words ("Elizabeth Leeson": the Leesons,
+    not every Elizabeth). Those conditions do not depend on the scanned rows, so both
+    databases evaluate them once, before the scan, and skip a scan whose condition is false
+    (SQLite codes a WHERE term that uses no table before the loop; PostgreSQL makes it a
+    one-time filter).
+    """
+    if not shortcut_width:
+        return _alternative_sql(name, width, scope_param)
+    pair = _alternative_sql(f"{name}s", shortcut_width, scope_param)
+    needed = f"(SELECT count(*) FROM ({pair}) c) < :candidate_limit AND "
+    first, second = _count_sql(name, 0, scope_param), _count_sql(name, 1, scope_param)
+    by_first = _alternative_sql(name, width, scope_param, gate=f"{needed}{first} <= {second} AND ")
+    by_second = _alternative_sql(name, width, scope_param, gate=f"{needed}{first} > {second} AND ", driver=1)
+    return (f"SELECT s.record_id FROM ({pair}) s UNION ALL SELECT f.record_id FROM ({by_first}) f "
+            f"UNION ALL SELECT g.record_id FROM ({by_second}) g")
+
+
+_OWNER_BRANCH = {
+    # Assets of the portal customers whose name words match.
+    "portal": (f"SELECT a.id AS record_id FROM {_ASSETS} a WHERE a.location_id = :location_id AND a.customer_id IN "
+               "(SELECT o.record_id FROM ({owner}) o) LIMIT :candidate_limit"),
+    # Mirror vehicles whose owner (by DMS id) is a mirror customer whose name words match.
+    "mirror": (f"SELECT v.id AS record_id FROM {_MIRROR} v WHERE v.location_id = :location_id "
+               f"AND v.data_type = 'vehicles' AND v.owner_dms_id IN (SELECT c.dms_id FROM {_MIRROR} c WHERE c.id IN "
+               "(SELECT o.record_id FROM ({owner}) o)) LIMIT :candidate_limit"),
+}
+Shape = tuple[int, int]  # (words of an alternative, words of its pair fast path or 0)
+
+
+@lru_cache(maxsize=256)
+def _candidates_sql(shapes: tuple[Shape, ...], owner_shape: Shape | None, owner_kind: str | None) -> TextClause:
+    """``SELECT DISTINCT record_id ...`` over the bounded branches, as a reusable text clause."""
+    # Each branch is wrapped in a derived table: SQLite refuses LIMIT on a bare UNION member.
+    branches = [f"SELECT b{i}.record_id FROM ({_with_shortcut_sql(f'a{i}', *shape)}) b{i}"
+                for i, shape in enumerate(shapes)]
+    if owner_kind and owner_shape:
+        owner = _with_shortcut_sql("o", *owner_shape, scope_param="owner_scope")
+        branches.append(f"SELECT ob.record_id FROM ({_OWNER_BRANCH[owner_kind].format(owner=owner)}) ob")
+    union = " UNION ALL ".join(branches)
+    return text(f"SELECT DISTINCT found.record_id AS record_id FROM ({union}) found LIMIT :candidate_limit")
+
+
+def _bind(params: dict[str, Any], name: str, prefixes: Sequence[str]) -> Shape:
+    """Bind one alternative's prefix ranges (and its pair fast path's); returns its shape."""
+    # Longest prefix first: it drives the scan (see _alternative_sql).
+    for n, prefix in enumerate(sorted(prefixes, key=len, reverse=True)):
+        params[f"{name}_{n}_lo"], params[f"{name}_{n}_hi"] = prefix_range(prefix)
+    shortcut = pair_shortcut(tuple(prefixes))
+    if shortcut:
+        for n, prefix in enumerate(sorted(shortcut, key=len, reverse=True)):
+            params[f"{name}s_{n}_lo"], params[f"{name}s_{n}_hi"] = prefix_range(prefix)
+    return len(prefixes), len(shortcut) if shortcut else 0
+
+
+def _candidates(scope: str, location_id: int, alternatives: Sequence[Sequence[str]], limit: int, *,
+                owner_words: Sequence[str] = (), owner_scope: str | None = None,
+                owner_kind: str | None = None) -> TextClause | None:
+    """The bounded candidate ids of a search as one statement (``None`` when nothing to look up)."""
+    params: dict[str, Any] = {"location_id": location_id, "candidate_limit": limit}
+    if alternatives:
+        params["scope"] = scope
+    shapes = tuple(_bind(params, f"a{i}", prefixes) for i, prefixes in enumerate(alternatives))
+    owner_shape = None
+    owner_prefixes = tuple("n" + w for w in owner_words if w)
+    if owner_kind and owner_prefixes:
+        params["owner_scope"] = owner_scope
+        owner_shape = _bind(params, "o", owner_prefixes)
+    if not shapes and not owner_shape:
+        return None
+    statement = _candidates_sql(shapes, owner_shape, owner_kind if owner_shape else None)
+    return statement.bindparams(**params).columns(record_id=Integer)
+
+
+def candidate_ids(session: Session, scope: str, location_id: int, alternatives: Sequence[Sequence[str]],
+                  limit: int = CANDIDATE_LIMIT) -> list[int]:
+    """Ids of records of ``scope`` matching any alternative, at most ``limit`` (one query)."""
+    statement = _candidates(scope, location_id, alternatives, limit)
+    return [] if statement is None else list(session.scalars(statement))
+
+
+def _page(session: Session, query: Select, candidates: Any, id_column, order_by: Sequence[Any],
+          page: int, per_page: int, options: Sequence[Any] = ()) -> tuple[list[Any], int, bool]:
+    """Rows of one page plus the (capped) total, in one statement.
+
+    ``candidates``: the search's bounded candidate ids (``None`` when browsing: every row
+    of ``query``, counted up to the cap, never the whole table).
+    """
+    page = max(1, page)
+    offset = (page - 1) * per_page
+    if candidates is None:
+        # Browsing (no term): the first rows in the chosen order; counted up to the cap only.
+        counted = session.scalar(select(func.count()).select_from(
+            query.with_only_columns(id_column).limit(CANDIDATE_LIMIT + 1).subquery()))
+        if offset >= CANDIDATE_LIMIT:
+            return [], min(counted, CANDIDATE_LIMIT), counted > CANDIDATE_LIMIT
+        rows = list(session.scalars(query.options(*options).order_by(*order_by).offset(offset).limit(per_page)))
+        return rows, min(counted, CANDIDATE_LIMIT), counted > CANDIDATE_LIMIT
+    if offset >= CANDIDATE_LIMIT:
+        total = session.scalar(select(func.count()).select_from(candidates.subquery()))
+        return [], min(total, CANDIDATE_LIMIT), total > CANDIDATE_LIMIT
+    found = candidates.subquery("candidate")
+    # The window count is taken before LIMIT: every row carries the size of the candidate set.
+    statement = (query.join(found, id_column == found.c.record_id).add_columns(func.count().over().label("total"))
+                 .options(*options).order_by(*order_by).offset(offset)
+                 .limit(min(per_page, CANDIDATE_LIMIT - offset)))  # the extra candidate only says "more"
+    result = session.execute(statement).all()
+    if result:
+        total = result[0].total
+    elif offset:
+        total = session.scalar(select(func.count()).select_from(found))  # a page past the end
+    else:
+        total = 0
+    return [row[0] for row in result], min(total, CANDIDATE_LIMIT), total > CANDIDATE_LIMIT
+
+
+CUSTOMER_SORTS = {
+    "name": lambda: (Customer.sort_name, Customer.id),
+    "last_synced": lambda: (Customer.last_synced_at.is_(None), Customer.last_synced_at.desc(), Customer.id),
+    "newest": lambda: (Customer.id.desc(),),
+}
+ASSET_SORTS = {
+    "vin": lambda: (Asset.vin, Asset.id),
+    "year": lambda: (Asset.year.is_(None), Asset.year.desc(), Asset.id),
+    "last_synced": lambda: (Asset.last_synced_at.is_(None), Asset.last_synced_at.desc(), Asset.id),
+    "newest": lambda: (Asset.id.desc(),),
+}
+DMS_SORTS = {"customers": lambda: (DmsRecord.name_key, DmsRecord.id), "vehicles": lambda: (DmsRecord.vin, DmsRecord.id)}
+
+
+def search_customers(session: Session, base: Select, location_id: int, term: str, *, page: int = 1,
+                     per_page: int = PER_PAGE, sort: str = "name") -> SearchPage:
+    """Portal customers matching ``term`` (``base`` = the scoped ``select(Customer)``)."""
+    plan = customer_plan(term)
+    candidates = _candidates(CUSTOMER, location_id, plan.alternatives, CANDIDATE_LIMIT + 1)
+    order = CUSTOMER_SORTS.get(sort, CUSTOMER_SORTS["name"])()
+    rows, total, capped = _page(session, base, candidates, Customer.id, order, page, per_page)
+    return SearchPage(rows, total, max(1, page), per_page, plan.kind, capped)
+
+
+def search_assets(session: Session, base: Select, location_id: int, term: str, *, page: int = 1,
+                  per_page: int = PER_PAGE, sort: str = "vin") -> SearchPage:
+    """Portal assets matching ``term``: VIN (start or end), unit, plate, DMS id or owner's name."""
+    plan = asset_plan(term)
+    candidates = _candidates(ASSET, location_id, plan.alternatives, CANDIDATE_LIMIT + 1,
+                             owner_words=plan.owner_words, owner_scope=CUSTOMER, owner_kind="portal")
+    order = ASSET_SORTS.get(sort, ASSET_SORTS["vin"])()
+    # The owner column comes with the page (a many-to-one join), not one query per row.
+    rows, total, capped = _page(session, base, candidates, Asset.id, order, page, per_page,
+                                (joinedload(Asset.customer),))
+    return SearchPage(rows, total, max(1, page), per_page, plan.kind, capped)
+
+
+def search_mirror(session: Session, base: Select, location_id: int, data_type: str, term: str, *,
+                  page: int = 1, per_page: int = PER_PAGE) -> SearchPage:
+    """DMS-mirror customers or vehicles matching ``term`` (``base`` = scoped ``select(DmsRecord)``)."""
+    base = base.where(DmsRecord.data_type == data_type, DmsRecord.deleted_at.is_(None))
+    if data_type == "customers":
+        plan = customer_plan(term)
+        candidates = _candidates(DMS_CUSTOMER, location_id, plan.alternatives, CANDIDATE_LIMIT + 1)
+    else:
+        plan = asset_plan(term)
+        candidates = _candidates(DMS_VEHICLE, location_id, plan.alternatives, CANDIDATE_LIMIT + 1,
+                                 owner_words=plan.owner_words, owner_scope=DMS_CUSTOMER, owner_kind="mirror")
+    rows, total, capped = _page(session, base, candidates, DmsRecord.id, DMS_SORTS[data_type](), page, per_page)
+    return SearchPage(rows, total, max(1, page), per_page, plan.kind, capped)
+
+
+def portal_ids_by_dms_id(session: Session, base: Select, model: Any, dms_ids: Sequence[str]) -> dict[str, int]:
+    """Which of these DMS ids are already in the portal (``base`` = scoped select of ``model``)."""
+    if not dms_ids:
+        return {}
+    query = base.with_only_columns(model.dms_id, model.id).where(model.dms_id.in_(list(dms_ids)))
+    return {row[0]: row[1] for row in session.execute(query)}

@@ -1,0 +1,103 @@
+"""View helpers shared by the Customers and Assets pages (no routes here)."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from flask import Blueprint, Response, request
+
+from connectors.base import parse_datetime
+from webapp.domain.last_synced import Badge, badge
+from webapp.domain.normalise import format_phone
+from webapp.models import utcnow
+
+SORT_CHOICES = {
+    "customers": [("name", "Name"), ("last_synced", "Last synced"), ("newest", "Newest")],
+    "vehicles": [("vin", "VIN"), ("year", "Year"), ("last_synced", "Last synced"), ("newest", "Newest")],
+}
+
+
+@dataclass
+class DmsRow:
+    """A record of the DMS shown on the DMS tab, and the portal record linked to it (if any)."""
+
+    dms_id: str
+    payload: dict[str, Any]
+    portal_id: int | None = None
+    source: str = "mirror"  # "mirror" or "live"
+
+    @property
+    def display_name(self) -> str:
+        """Company for businesses, otherwise "First Last"."""
+        p = self.payload
+        person = " ".join(x for x in (p.get("first_name"), p.get("last_name")) if x)
+        if p.get("kind") == "business" and p.get("company_name"):
+            return str(p["company_name"])
+        return person or str(p.get("company_name") or "(no name)")
+
+    @property
+    def vehicle_label(self) -> str:
+        """'2019 Ford F-150' style label."""
+        p = self.payload
+        return " ".join(str(x) for x in (p.get("year"), p.get("make"), p.get("model")) if x) or "(unknown vehicle)"
+
+
+def request_args() -> dict[str, Any]:
+    """The search state from the query string, made safe: q, tab, page, sort, live."""
+    q = request.args.get("q", "")[:10_000]
+    tab = "dms" if request.args.get("tab") == "dms" else "portal"
+    try:
+        page = max(1, min(int(request.args.get("page", "1")), 1000))
+    except ValueError:
+        page = 1
+    return {"q": q, "tab": tab, "page": page, "sort": request.args.get("sort", ""),
+            "live": request.args.get("live") == "1"}
+
+
+def with_events(response: Response, message: str | None = None, level: str = "info", refresh: bool = False) -> Response:
+    """Add HX-Trigger events: a toast and/or asking the results list to reload."""
+    events: dict[str, Any] = {}
+    if message:
+        events["showToast"] = {"message": message, "level": level}
+    if refresh:
+        events["refreshResults"] = True
+    if events:
+        response.headers["HX-Trigger"] = json.dumps(events)
+    return response
+
+
+def _zone_name() -> str:
+    from webapp.scoping import current_location
+
+    location = current_location()
+    return location.timezone if location else "UTC"
+
+
+def last_synced_badge(moment: datetime | None) -> Badge:
+    """The Last Synced badge for the current user's location (template global)."""
+    return badge(moment, utcnow(), _zone_name())
+
+
+def local_time(value: Any, fmt: str = "%b %d, %Y %I:%M %p %Z") -> str:
+    """A timestamp (datetime or ISO text from the DMS) in the location's timezone (template filter)."""
+    if value in (None, ""):
+        return ""
+    try:
+        moment = value if isinstance(value, datetime) else parse_datetime(value)
+    except (ValueError, TypeError):
+        return str(value)  # shown as text; the template escapes it
+    try:
+        zone = ZoneInfo(_zone_name())
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    return moment.astimezone(zone).strftime(fmt)
+
+
+def register_template_helpers(bp: Blueprint) -> None:
+    """Make the badge, time and phone helpers available to every template."""
+    bp.add_app_template_global(last_synced_badge, "last_synced_badge")
+    bp.add_app_template_filter(local_time, "in_location_time")
+    bp.add_app_template_filter(format_phone, "phone_display")
