@@ -50,7 +50,7 @@ def test_duplicate_vehicle_by_vin(make, client, auth, connected):
     assert "Same VIN" in [li.get_text() for li in panel.select(".reasons li")]
 
 
-def test_asset_detail_shows_fields_owner_ros_and_no_empty_cases_stub(app, make, client, auth, connected):
+def test_asset_detail_shows_fields_owner_ros_and_its_cases_section(app, make, client, auth, connected):
     loc = connected["loc"]
     owner = make.customer(loc, first_name="Ann", last_name="Lee", dms_id="C0000005")
     asset = make.asset(loc, owner, vin="1ftfw1et5dfc10312", dms_id="V0000005",
@@ -68,4 +68,6 @@ def test_asset_detail_shows_fields_owner_ros_and_no_empty_cases_stub(app, make, 
     text = page.get_text()
     assert "1FTFW1ET5DFC10312" in text and "3.5L V6 <EcoBoost>" in text and "Ann Lee" in text
     assert "RO5" in text and "RO6-OTHER-VEHICLE" not in text
-    assert "Cases" not in [h.get_text(strip=True) for h in page.select("h2")]
+    cases = page.select_one("#asset-cases")
+    assert cases.select_one("h2").get_text(strip=True) == "Cases"
+    assert "No cases for this asset." in cases.get_text()

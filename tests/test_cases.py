@@ -129,7 +129,8 @@ def test_edit_export_and_close_by_hand(app, client, auth, shop):
     assert client.post(f"/cases/{case.id}/close").status_code == 303
     page = soup(client.get(f"/cases/{case.id}"))
     flashes = page.select_one("#flashes").text
-    assert f"Case CS-{case.id:06d} exported." in flashes and f"Case CS-{case.id:06d} closed." in flashes
+    assert f"Case CS-{case.id:06d} exported without an RO summary" in flashes
+    assert f"Case CS-{case.id:06d} closed." in flashes
     with app.app_context():
         row = db.session.get(Case, case.id)
         assert (row.assigned_to_id, row.complaint, row.notes) == (shop["manager"].id, "Brakes squeal", "Parts ordered")
@@ -234,3 +235,31 @@ def test_asset_page_lists_its_cases_with_a_related_ro_row(client, auth, shop, ma
     assert section.select_one('a[href^="/cases/new"]') is not None
     empty = soup(client.get(f"/assets/{shop['car'].id}")).select_one("#asset-cases")
     assert len(empty.select("tbody tr[data-case-id]:not(.related-ro-row)")) == 1
+
+
+def test_export_sends_the_case_with_its_ro_summary(app, client, auth, shop):
+    """Export records what went to the DMS side: the case and its RO summary from the DMS mirror."""
+    auth.login(shop["advisor"].email, PASSWORD)
+    with_ro, without_ro = shop["cases"][0], shop["cases"][2]
+    with app.app_context():
+        db.session.add(DmsRecord(location_id=shop["location"].id, data_type="repair_orders", dms_id="200001",
+                                 ro_number="200001", content_hash="z" * 40,
+                                 payload={"ro_number": "200001", "status": "closed",
+                                          "lines": [{"op": "brakes"}, {"op": "oil"}, {"op": "tyres"}]}))
+        db.session.commit()
+    client.post(f"/cases/{with_ro.id}/export")
+    page = soup(client.get(f"/cases/{with_ro.id}"))
+    assert "exported with the RO 200001 summary" in page.select_one("#flashes").text
+    assert page.select_one("#case-information .case-export-summary").text.strip() == (
+        "Sent with the RO 200001 summary: Closed · 3 lines")
+    with app.app_context():
+        sent = db.session.get(Case, with_ro.id).export_summary
+        assert sent["case_number"] == f"CS-{with_ro.id:06d}" and sent["ro_number"] == "200001"
+        assert sent["ro"]["status"] == "closed" and sent["ro"]["lines"] == 3
+        assert sent["asset"]["vin"] == "1FUJGLDR5CLBP8834" and sent["customer"]["name"] == "Dana Driver"
+
+    client.post(f"/cases/{without_ro.id}/export")
+    page = soup(client.get(f"/cases/{without_ro.id}"))
+    assert "without an RO summary" in page.select_one("#case-information .case-export-summary").text
+    with app.app_context():
+        assert db.session.get(Case, without_ro.id).export_summary["ro"] is None

@@ -368,3 +368,26 @@ def test_field_manager_sees_them_in_case_information(client, auth, make, looked_
         (ALTERNATE, f"/cases/{looked_up['linked'].id}"), ("100999", None)]
     assert not page.select("#additional-info")
     assert not page.select("form[method=post] button:-soup-contains('Retry')")
+
+
+@pytest.mark.parametrize("role, allowed", [(Role.GLOBAL_ADMIN, True), (Role.SERVICE_MANAGER, True),
+                                           (Role.SERVICE_ADVISOR, False), (Role.FIELD_MANAGER, False),
+                                           (Role.REVIEWER, False)])
+def test_only_an_administrator_or_service_manager_changes_the_setting(app, client, auth, make, sandbox, role,
+                                                                      allowed):
+    loc = make.location(**dms_settings(sandbox, "beta-karmak"))
+    if role == Role.FIELD_MANAGER:
+        user = make.user(role, None, covers=[loc])
+    elif role == Role.REVIEWER:
+        user = make.user(role, None)
+    else:
+        user = make.user(role, loc)
+    auth.login(user.email, PASSWORD)
+    response = client.post("/settings/external-interfaces", data={
+        "write_back_mode": "portal_only", "sync_mode": "review", "related_ro_enabled": "enabled"})
+    if allowed:
+        assert response.status_code == 303, response.get_data(as_text=True)[:1000]
+    else:
+        assert response.status_code in (403, 404)
+    with app.app_context():
+        assert db.session.get(Location, loc.id).related_ro_enabled is allowed

@@ -443,3 +443,64 @@ def test_customer_changed_meanwhile_is_not_overwritten_silently(app, client, mak
         db.session.remove()
         assert db.session.get(UpdateRequest, row.id).status is UpdateRequestStatus.PENDING
         assert db.session.query(ChangeHistory).count() == 0
+
+
+# ----------------------------------------------------------------------------- confirmed by DMS, end to end
+def test_confirmed_by_dms_after_a_sandbox_edit_and_a_pull(app, client, make, sandbox, run_jobs):
+    """Request → approve in the portal; the DMS is edited; the next real pull confirms the
+    approved request and closes a still-pending one whose values arrived anyway."""
+    from jobs.pulls import enqueue_pull
+    from tests.conftest import dms_settings
+    from webapp.models import RunStatus, RunTrigger, SyncRun
+
+    location = make.location(name="Alpha Ford", code="ALPHAF", **dms_settings(sandbox, "alpha-cdk"))
+    advisor = make.user(Role.SERVICE_ADVISOR, location, name="Avery Advisor")
+    reviewer = make.user(Role.REVIEWER, None, name="Riley Reviewer")
+    with sandbox.connect("alpha-cdk") as dms:
+        person = next(r for r in (dms.fetch_one("customers", i) for i in sorted(dms.list_ids("customers")))
+                      if r.kind == "person" and r.emails and r.last_name)
+    customer = make.customer(location, dms_id=person.dms_id, first_name=person.first_name, last_name=person.last_name,
+                             email=person.emails[0], phone="+12175550100", city="Springfield")
+
+    def pull() -> None:
+        with app.app_context():
+            run_id = enqueue_pull(location.id, "customers", RunTrigger.MANUAL).id
+        run_jobs()
+        with app.app_context():
+            run = db.session.get(SyncRun, run_id)
+            assert run.status == RunStatus.SUCCEEDED, run.error
+
+    pull()  # the mirror holds the DMS as it is before anyone edits it
+
+    _login(client, advisor)
+    assert _submit(client, customer, update_email="y", email="New.Address@Example.COM").status_code == 303
+    assert _submit(client, customer, update_address="y", address_line1="9 New Street", city="Chicago",
+                   state="IL", postal_code="60601").status_code == 303
+    with app.app_context():
+        email_request, address_request = db.session.query(UpdateRequest).order_by(UpdateRequest.id).all()
+        db.session.expunge_all()
+    _login(client, reviewer)
+    client.post(f"/review/update-requests/{email_request.id}/approve")
+
+    # A pull that does not bring the values confirms nothing.
+    pull()
+    with app.app_context():
+        assert db.session.get(UpdateRequest, email_request.id).status is UpdateRequestStatus.APPROVED
+        assert db.session.get(UpdateRequest, address_request.id).status is UpdateRequestStatus.PENDING
+
+    # The dealership saves the changes in the DMS; the next pull brings them.
+    sandbox.control.edit_record("alpha-cdk", "customers", person.dms_id, {
+        "emails": ["new.address@example.com"], "address_line1": "9 New Street", "city": "CHICAGO", "state": "IL",
+        "postal_code": "60601"})
+    pull()
+    with app.app_context():
+        confirmed = db.session.get(UpdateRequest, email_request.id)
+        closed = db.session.get(UpdateRequest, address_request.id)
+        assert confirmed.status is UpdateRequestStatus.CONFIRMED and confirmed.confirmed_at
+        assert closed.status is UpdateRequestStatus.CLOSED_BY_DMS and "already brought" in closed.closed_reason
+
+    _login(client, advisor)
+    statuses = [t.text for t in soup(client.get("/update-requests")).select(".ur-status")]
+    assert sorted(statuses) == sorted(["Confirmed by DMS", UpdateRequestStatus.CLOSED_BY_DMS.label])
+    _login(client, reviewer)
+    assert not soup(client.get("/review/update-requests")).select("table.ur-queue tbody tr")  # nothing left to review

@@ -36,6 +36,7 @@ def upgrade():
     sa.Column('last_activity_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('exported_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('exported_by_id', sa.Integer(), nullable=True),
+    sa.Column('export_summary', sa.JSON(), nullable=True),
     sa.Column('closed_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('closed_by_id', sa.Integer(), nullable=True),
     sa.Column('closed_automatically', sa.Boolean(), nullable=False),

@@ -37,8 +37,12 @@ def test_export_watch_related_ros_appear_then_close(live_server, page, make, san
     additional = page.locator("#additional-info")
     expect(additional.get_by_text("Fetched from the DMS when the case is exported or closed.")).to_be_visible()
 
+    page.locator(".case-actions").get_by_role("button", name=f"Watch case {case.number}").click()  # htmx swap in place
+    expect(page.locator(".case-actions").get_by_role("button", name=f"Unwatch case {case.number}")).to_be_visible()
     page.get_by_role("button", name="Export", exact=True).click()
     expect(additional.get_by_text("Checking the DMS…")).to_be_visible()
+    expect(page.locator("#case-information .case-export-summary")).to_contain_text("Sent without an RO summary")
+    expect(page.locator("#case-information div:has(> dt:text-is('Watchers')) dd")).to_have_text("Avery Advisor")
     screenshot(page, "case-checking-dms")
     run_jobs()  # the lookup job runs; the polling fragment picks the answer up by itself
     related = additional.locator(".related-ro")

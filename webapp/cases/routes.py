@@ -62,6 +62,21 @@ def ro_summary(case: Case) -> dict | None:
             "alternate_of": payload.get("alternate_of")}
 
 
+def export_summary(case: Case) -> dict:
+    """What exporting sends to the DMS side: the case and its RO summary (kept on the case)."""
+    asset = case.asset
+    return {
+        "case_number": case.number,
+        "ro_number": case.ro_number,
+        "asset": {"description": asset.description, "vin": asset.vin, "unit_number": asset.unit_number,
+                  "dms_id": asset.dms_id} if asset else None,
+        "customer": {"name": case.customer.display_name, "dms_id": case.customer.dms_id} if case.customer else None,
+        "complaint": case.complaint,
+        "ro": ro_summary(case),
+        "exported_at": case.exported_at.isoformat() if case.exported_at else None,
+    }
+
+
 def _back_to(case: Case):
     """Where a plain (non-htmx) form post on a case returns."""
     target = request.form.get("next") or ""
@@ -209,12 +224,15 @@ def export(case_id: int):
     case = load_case(case_id)
     case.exported_at = utcnow()
     case.exported_by_id = current_user.id
+    case.export_summary = export_summary(case)
     case.touch()
     db.session.commit()
+    sent = (f"with the RO {case.ro_number} summary" if case.export_summary.get("ro")
+            else "without an RO summary (the RO is not in the DMS mirror yet)")
     if request_related_lookup(case, LookupTrigger.EXPORT):
-        flash(f"Case {case.number} exported. Checking the DMS for related RO numbers…", "success")
+        flash(f"Case {case.number} exported {sent}. Checking the DMS for related RO numbers…", "success")
     else:
-        flash(f"Case {case.number} exported.", "success")
+        flash(f"Case {case.number} exported {sent}.", "success")
     return _back_to(case)
 
 

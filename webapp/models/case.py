@@ -76,6 +76,8 @@ class Case(LocationOwned, TimestampMixin, db.Model):
     last_activity_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
     exported_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     exported_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    # What the last export sent to the DMS side: the case and its RO summary as the DMS mirror had it.
+    export_summary: Mapped[dict | None] = mapped_column(JSON)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
     closed_automatically: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
