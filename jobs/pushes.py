@@ -1,16 +1,21 @@
 """Delivery of outbox messages to the DMS (see :mod:`webapp.outbox` for how rows are written).
 
 One job, :func:`deliver_pushes` ``(location_id)``, drains every due message of a location
-with one DMS connection, so ten thousand queued pushes cost a handful of jobs, not ten
-thousand. Guarantees:
+with one DMS connection (one HTTP session and token), so ten thousand queued pushes cost a
+handful of jobs, not ten thousand. It works in chunks: one UPDATE claims up to
+:data:`CHUNK_MAX` messages, their records are loaded together, the messages are sent one
+by one, and all their results are committed in one transaction. Chunks start at one
+message and double while a chunk takes under :data:`CHUNK_SECONDS` (a lone booking is
+recorded at once; a slow DMS keeps chunks small). Guarantees:
 
 * **At most one copy in the DMS.** A message is claimed with a conditional UPDATE (two
-  workers never send the same message at once) and sent with its idempotency key, so a
-  resend after a crash - between sending and recording the result - gets the DMS's first
-  answer back instead of a second record. The claim names the RQ job; when a worker is
-  SIGKILLed, RQ re-queues the job (``Retry``) and the same job id re-claims its message.
-  A message left ``sending`` by a job that never comes back is taken over after
-  :data:`STUCK_AFTER`.
+  workers never send the same message at once; PostgreSQL skips rows another job is
+  claiming) and sent with its idempotency key, so a resend after a crash - between
+  sending and committing the chunk's results - gets the DMS's first answer back instead
+  of a second record. The claim names the RQ job; when a worker is SIGKILLed, RQ
+  re-queues the job (``Retry``) and the same job id re-claims its chunk. A message left
+  ``sending`` by a job that never comes back is taken over after :data:`STUCK_AFTER`
+  (a job gives back the untried rest of a chunk long before that).
 * **Order per record.** A message is only a candidate while no earlier message of the
   same record is still open (pending, sending or failed); a failed create holds the
   record's later changes back until it is retried or dismissed.
@@ -34,24 +39,28 @@ from datetime import timedelta
 from typing import Any, Callable
 
 from rq import get_current_job
-from sqlalchemy import and_, exists, or_, select, update
-from sqlalchemy.orm import aliased
+from sqlalchemy import and_, bindparam, exists, func, or_, select, update
+from sqlalchemy.orm import aliased, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 import connectors
+import connectors.rest  # noqa: F401 - imported before the worker forks, not in every job
 from connectors import (AuthenticationError, CatalogueEntry, ConflictError, DmsError, MalformedResponseError,
                         NotSupportedError, TransientDmsError)
 from connectors.vendors import PUSH_NOT_AVAILABLE, PUSH_WITH_APPOINTMENT
 from jobs import failpoints
 from webapp.extensions import db
 from webapp.models import Appointment, Asset, Customer, Location, OutboxKind, OutboxMessage, OutboxStatus, utcnow
-from webapp.outbox import WAKE_KEY, refresh_push_state, wake
+from webapp.outbox import WAKE_KEY, refresh_push_states, wake
 from webapp.redis_conn import get_redis
 
 log = logging.getLogger(__name__)
 
 CALL_TIMEOUT = 15.0  # seconds per DMS request
 DRAIN_SECONDS = 120.0  # one job's time budget; it wakes a successor when there is more
-BATCH = 50  # candidates read per query
+CHUNK_START = 1  # the first chunk of a job: a lone booking is recorded at once
+CHUNK_MAX = 200  # most messages claimed (and committed) together
+CHUNK_SECONDS = 2.0  # a chunk grows while it takes less, shrinks when it takes over twice that
 MAX_TRANSIENT_ATTEMPTS = 8
 BACKOFF_BASE = 30.0
 BACKOFF_MAX = 3600.0
@@ -84,7 +93,14 @@ def register_handler(kind: OutboxKind | str) -> Callable[[Handler], Handler]:
 
 # --------------------------------------------------------------------------- the job
 def deliver_pushes(location_id: int) -> dict:
-    """Send every due outbox message of a location, oldest first, in order per record."""
+    """Send every due outbox message of a location, oldest first, in order per record.
+
+    Messages are claimed in chunks (one UPDATE), sent one by one over the job's single
+    DMS connection, and their results committed together (one transaction per chunk).
+    A chunk starts at :data:`CHUNK_START` message and doubles while a chunk takes less than
+    :data:`CHUNK_SECONDS`, up to :data:`CHUNK_MAX`: a lone booking is recorded at once, a
+    backlog costs a few statements per hundred pushes, and a slow DMS shrinks the chunk.
+    """
     job = get_current_job()
     token = job.id if job is not None else f"direct-{uuid.uuid4().hex}"
     try:
@@ -99,25 +115,28 @@ def deliver_pushes(location_id: int) -> dict:
     started = time.monotonic()
     counts = {"sent": 0, "failed": 0, "retrying": 0}
     connection = _Connection(location)
+    size = CHUNK_START
     dms_down = False
     try:
         while True:
             if time.monotonic() - started > DRAIN_SECONDS:
                 wake(location_id)  # more to do: a successor continues, other work gets a turn
                 break
-            ids = _candidates(location_id, token)
-            progressed = False
-            for message_id in ids:
-                if not _claim(message_id, token):
-                    continue
-                progressed = True
-                outcome = _deliver_one(message_id, location, connection)
-                counts[outcome] += 1
-                if outcome == "retrying":
-                    dms_down = True
-                    break
-            if dms_down or not progressed:
+            chunk_started = time.monotonic()
+            chunk = _claim_chunk(location_id, token, size)
+            if not chunk:
                 break
+            outcomes = _deliver_chunk(chunk, location, connection)
+            for outcome in outcomes:
+                counts[outcome] += 1
+            if "retrying" in outcomes:
+                dms_down = True
+                break
+            elapsed = time.monotonic() - chunk_started
+            if elapsed < CHUNK_SECONDS:
+                size = min(CHUNK_MAX, size * 2)
+            elif elapsed > 2 * CHUNK_SECONDS:  # the DMS slowed down: smaller chunks, results seen sooner
+                size = max(1, int(CHUNK_SECONDS * len(outcomes) / elapsed))
     finally:
         connection.close()
     if dms_down:
@@ -126,7 +145,7 @@ def deliver_pushes(location_id: int) -> dict:
 
 
 class _Connection:
-    """One DMS connection per job, opened on first use."""
+    """One DMS connection (one HTTP session, one token) per job, opened on first use."""
 
     def __init__(self, location: Location) -> None:
         self.location = location
@@ -148,41 +167,118 @@ class _Connection:
             self.dms.close()
 
 
-def _candidates(location_id: int, token: str) -> list[int]:
-    """Due messages of the location with no earlier open message of the same record."""
-    now = utcnow()
-    msg, earlier = OutboxMessage, aliased(OutboxMessage)
-    earlier_open = exists().where(earlier.target_type == msg.target_type, earlier.target_id == msg.target_id,
-                                  earlier.id < msg.id, earlier.status.in_(OPEN))
-    due = or_(
+def _due(token: str, now):
+    """Messages this job may take: due pending ones, its own (a crashed run's) and stuck ones."""
+    msg = OutboxMessage
+    return or_(
         and_(msg.status == OutboxStatus.PENDING, or_(msg.next_attempt_at.is_(None), msg.next_attempt_at <= now)),
         and_(msg.status == OutboxStatus.SENDING, or_(msg.claimed_by == token,
                                                      msg.last_attempt_at < now - STUCK_AFTER)),
     )
-    db.session.rollback()  # a fresh snapshot: other workers' commits must be visible
-    return list(db.session.scalars(select(msg.id).where(msg.location_id == location_id, due, ~earlier_open)
-                                   .order_by(msg.id).limit(BATCH)))
 
 
-def _claim(message_id: int, token: str) -> bool:
-    """Take the message for this job (atomic: exactly one job wins)."""
+def _claim_chunk(location_id: int, token: str, limit: int) -> list[OutboxMessage]:
+    """Claim up to ``limit`` due messages for this job (one UPDATE; exactly one job wins each).
+
+    A message is a candidate only while no earlier message of the same record is open, so
+    a chunk holds at most one message per record. On PostgreSQL, rows another job is
+    claiming at the same moment are skipped (``SELECT ... FOR UPDATE SKIP LOCKED``) instead
+    of waited for; on SQLite the single UPDATE with its subquery runs under the write lock.
+    """
     now = utcnow()
-    msg = OutboxMessage
+    msg, earlier = OutboxMessage, aliased(OutboxMessage)
+    earlier_open = exists().where(earlier.target_type == msg.target_type, earlier.target_id == msg.target_id,
+                                  earlier.id < msg.id, earlier.status.in_(OPEN))
+    db.session.rollback()  # a fresh snapshot: other workers' commits must be visible
+    db.session.info.pop(_LINKS, None)
+    # Start at the location's oldest waiting message: the scan in id order then skips the
+    # sent history (which only grows) instead of reading through it on every claim.
+    oldest = aliased(OutboxMessage)
+    floor = select(func.min(oldest.id)).where(
+        oldest.location_id == location_id,
+        oldest.status.in_((OutboxStatus.PENDING, OutboxStatus.SENDING))).scalar_subquery()
+    candidates = (select(msg.id).where(msg.location_id == location_id, msg.id >= floor, _due(token, now),
+                                       ~earlier_open)
+                  .order_by(msg.id).limit(limit))
+    if db.session.get_bind().dialect.name == "postgresql":
+        # Lock the candidates first (skipping rows another job is claiming), then claim
+        # exactly those: an UPDATE ... IN (subquery LIMIT n) may re-run the subquery.
+        candidates = list(db.session.scalars(candidates.with_for_update(skip_locked=True, of=msg)))
+        if not candidates:
+            db.session.rollback()
+            return []
+    # No second check of the status here: SQLite runs the whole statement under its write
+    # lock, and PostgreSQL holds the candidates' row locks until the commit.
     result = db.session.execute(
-        update(msg).where(msg.id == message_id, or_(
-            msg.status == OutboxStatus.PENDING,
-            and_(msg.status == OutboxStatus.SENDING, or_(msg.claimed_by == token,
-                                                         msg.last_attempt_at < now - STUCK_AFTER))))
+        update(msg).where(msg.id.in_(candidates))
         .values(status=OutboxStatus.SENDING, claimed_by=token, attempts=msg.attempts + 1, last_attempt_at=now)
         .execution_options(synchronize_session=False))
     db.session.commit()
-    return result.rowcount == 1
+    if not result.rowcount:
+        return []
+    chunk = list(db.session.scalars(
+        select(msg).where(msg.location_id == location_id, msg.status == OutboxStatus.SENDING, msg.claimed_by == token)
+        .order_by(msg.id).execution_options(populate_existing=True)))
+    return chunk
 
 
-def _deliver_one(message_id: int, location: Location, connection: _Connection) -> str:
-    """Send one claimed message and record the outcome: "sent", "failed" or "retrying"."""
-    message = db.session.get(OutboxMessage, message_id)
-    db.session.refresh(message)
+def _preload_targets(chunk: list[OutboxMessage]) -> list[Any]:
+    """Load the chunk's appointments (with customer, vehicle, advisor), customers and assets
+    in a few queries: the handlers then find them in the session instead of querying each.
+    The caller keeps the returned list while it works (the session only holds weak references)."""
+    by_type: dict[str, set[int]] = {}
+    for message in chunk:
+        by_type.setdefault(message.target_type, set()).add(message.target_id)
+    loaded: list[Any] = []
+    if ids := by_type.get(Appointment.__tablename__):
+        loaded += db.session.scalars(select(Appointment).where(Appointment.id.in_(ids)).options(
+            selectinload(Appointment.customer), selectinload(Appointment.asset),
+            selectinload(Appointment.advisor))).all()
+    if ids := by_type.get(Customer.__tablename__):
+        loaded += db.session.scalars(select(Customer).where(Customer.id.in_(ids))).all()
+    if ids := by_type.get(Asset.__tablename__):
+        loaded += db.session.scalars(select(Asset).where(Asset.id.in_(ids))
+                                     .options(selectinload(Asset.customer))).all()
+    return loaded
+
+
+def _deliver_chunk(chunk: list[OutboxMessage], location: Location, connection: _Connection) -> list[str]:
+    """Send the claimed messages in order and commit their results in one transaction.
+
+    A crash before the commit leaves the chunk ``sending`` under this job's id: RQ's retry
+    of the job re-claims it and resends every message with its idempotency key, so what
+    had reached the DMS is answered with the first result instead of created again.
+    """
+    outcomes: list[str] = []
+    claimed_at = time.monotonic()
+    targets = _preload_targets(chunk)  # noqa: F841 - held so the session keeps them
+    for index, message in enumerate(chunk):
+        if time.monotonic() - claimed_at > STUCK_AFTER.total_seconds() / 2:
+            _release(chunk[index:])  # a slow DMS: give the rest back before it counts as stuck
+            break
+        outcome = _deliver_one(message, location, connection)
+        outcomes.append(outcome)
+        if outcome == "retrying":  # the DMS is down: the rest waits for the retry
+            _release(chunk[index + 1:])
+            break
+    _write_links()
+    refresh_push_states(db.session, [(m.target_type, m.target_id) for m in chunk])
+    db.session.commit()
+    failpoints.hit("push.after_commit")
+    return outcomes
+
+
+def _release(messages: list[OutboxMessage]) -> None:
+    """Put claimed messages that were not tried back in line, as if never claimed."""
+    for message in messages:
+        message.status = OutboxStatus.PENDING
+        message.claimed_by = None
+        message.attempts = max(0, message.attempts - 1)
+
+
+def _deliver_one(message: OutboxMessage, location: Location, connection: _Connection) -> str:
+    """Send one claimed message and set its outcome (committed with the chunk):
+    "sent", "failed" or "retrying"."""
     try:
         failpoints.hit("push.before_send")
         _check_capability(location, message)
@@ -215,10 +311,7 @@ def _deliver_one(message_id: int, location: Location, connection: _Connection) -
     message.next_attempt_at = None
     message.error_code = message.error_title = message.fix_hint = message.error_message = None
     message.error_kind = None
-    refresh_push_state(db.session, message.target_type, message.target_id)
     _after_delivery(message)
-    db.session.commit()
-    failpoints.hit("push.after_commit")
     return "sent"
 
 
@@ -232,9 +325,7 @@ def _failed(message: OutboxMessage, location: Location, entry: CatalogueEntry, d
     message.fix_hint = entry.fix_hint
     message.error_message = (detail or "")[:2000]
     message.error_kind = kind
-    refresh_push_state(db.session, message.target_type, message.target_id)
     _after_delivery(message)
-    db.session.commit()
     log.info("push %s (%s) failed: %s %s", message.id, message.kind.value, entry.code, detail)
     return "failed"
 
@@ -263,7 +354,6 @@ def _retrying(message: OutboxMessage, location: Location, exc: DmsError) -> str:
     message.fix_hint = exc.fix_hint
     message.error_message = exc.message[:2000]
     message.error_kind = "transient"
-    db.session.commit()
     return "retrying"
 
 
@@ -364,10 +454,26 @@ def vehicle_fields(asset: Asset, owner_dms_id: str | None) -> dict[str, Any]:
             "plate": asset.license_plate or "", "mileage": asset.mileage, "owner_dms_id": owner_dms_id}
 
 
-def _link(model, record_id: int, dms_id: str) -> None:
-    """Record a DMS id on a portal record without bumping its edit version."""
-    db.session.execute(update(model).where(model.id == record_id).values(dms_id=dms_id)
-                       .execution_options(synchronize_session="fetch"))
+_LINKS = "outbox_pending_links"
+
+
+def _link(record, dms_id: str) -> None:
+    """Record a DMS id on a portal record without bumping its edit version.
+
+    The object in the session gets the id at once (a later message of the chunk for the
+    same customer sees it); the UPDATEs are written together by :func:`_write_links`
+    before the chunk commits.
+    """
+    set_committed_value(record, "dms_id", dms_id)
+    db.session.info.setdefault(_LINKS, {}).setdefault(type(record).__table__, []).append(
+        {"b_id": record.id, "b_dms_id": dms_id})
+
+
+def _write_links() -> None:
+    """Write the DMS ids recorded by :func:`_link` (one executemany per table)."""
+    for table, rows in db.session.info.pop(_LINKS, {}).items():
+        db.session.execute(update(table).where(table.c.id == bindparam("b_id"))
+                           .values(dms_id=bindparam("b_dms_id")), rows)
 
 
 def _ensure_customer(dms, message: OutboxMessage, customer: Customer) -> str:
@@ -376,7 +482,7 @@ def _ensure_customer(dms, message: OutboxMessage, customer: Customer) -> str:
         return customer.dms_id
     created = dms.create_customer(customer_fields(customer), f"{message.idempotency_key}:customer",
                                   for_appointment=True)
-    _link(Customer, customer.id, created.dms_id)
+    _link(customer, created.dms_id)
     return created.dms_id
 
 
@@ -388,8 +494,27 @@ def _ensure_vehicle(dms, message: OutboxMessage, asset: Asset | None, owner_dms_
         return asset.dms_id
     created = dms.create_vehicle(vehicle_fields(asset, owner_dms_id), f"{message.idempotency_key}:vehicle",
                                  for_appointment=True)
-    _link(Asset, asset.id, created.dms_id)
+    _link(asset, created.dms_id)
     return created.dms_id
+
+
+_PLAIN = (str, int, float, bool, type(None))
+
+
+def _as_payload(fields: dict[str, Any]) -> dict[str, Any]:
+    """``fields`` as JSON for the message's payload (what was sent).
+
+    Plain values and lists of them are taken as they are; only the rest (datetimes,
+    decimals, records) go through the connectors' generic conversion, which is slow.
+    """
+    def plain(value: Any) -> Any:
+        if isinstance(value, _PLAIN):
+            return value
+        if isinstance(value, (list, tuple)) and all(isinstance(item, _PLAIN) for item in value):
+            return list(value)
+        return connectors.base._jsonable(value)
+
+    return {key: plain(value) for key, value in fields.items()}
 
 
 def appointment_fields(appointment: Appointment) -> dict[str, Any]:
@@ -415,10 +540,9 @@ def _create_appointment(dms, message: OutboxMessage, appointment: Appointment) -
     customer_dms_id = _ensure_customer(dms, message, appointment.customer)
     vehicle_dms_id = _ensure_vehicle(dms, message, appointment.asset, customer_dms_id)
     fields = {"customer_dms_id": customer_dms_id, "vehicle_dms_id": vehicle_dms_id, **appointment_fields(appointment)}
-    message.payload = connectors.base._jsonable(fields)
+    message.payload = _as_payload(fields)
     created = dms.create_appointment(fields, message.idempotency_key)
-    db.session.execute(update(Appointment).where(Appointment.id == appointment.id).values(dms_id=created.dms_id)
-                       .execution_options(synchronize_session="fetch"))
+    _link(appointment, created.dms_id)
     return created.dms_id
 
 
@@ -438,7 +562,7 @@ def send_appointment_update(dms, message: OutboxMessage, location: Location) -> 
     if not appointment.dms_id:  # its create was dismissed: the DMS gets it as new
         return _create_appointment(dms, message, appointment)
     fields = appointment_fields(appointment)
-    message.payload = connectors.base._jsonable(fields)
+    message.payload = _as_payload(fields)
     return dms.update_appointment(appointment.dms_id, fields).dms_id
 
 
@@ -462,7 +586,7 @@ def send_customer(dms, message: OutboxMessage, location: Location) -> str | None
     if customer.dms_id:
         return dms.update_customer(customer.dms_id, fields, payload.get("etag"), for_appointment=for_appointment).dms_id
     created = dms.create_customer(fields, message.idempotency_key, for_appointment=for_appointment)
-    _link(Customer, customer.id, created.dms_id)
+    _link(customer, created.dms_id)
     return created.dms_id
 
 
@@ -477,7 +601,7 @@ def send_vehicle(dms, message: OutboxMessage, location: Location) -> str | None:
     if asset.dms_id:
         return dms.update_vehicle(asset.dms_id, fields, payload.get("etag"), for_appointment=for_appointment).dms_id
     created = dms.create_vehicle(fields, message.idempotency_key, for_appointment=for_appointment)
-    _link(Asset, asset.id, created.dms_id)
+    _link(asset, created.dms_id)
     return created.dms_id
 
 

@@ -143,6 +143,33 @@ def test_customer_and_vehicle_without_dms_id_are_created_with_the_appointment(ap
     assert sandbox.control.count_created("gamma-reynolds")["customers"] == 1
 
 
+def test_a_backlog_is_sent_in_chunks_each_once(app, run_jobs, sandbox, alpha, make, monkeypatch):
+    """Queued pushes are claimed and recorded in chunks: a new customer shared by several
+    appointments of one chunk is created once, a refusal inside the chunk fails only its
+    own message, and every appointment reaches the DMS exactly once with its id recorded."""
+    from jobs import pushes
+
+    monkeypatch.setattr(pushes, "CHUNK_START", 50)
+    new_customer = make.customer(alpha, dms_id=None, first_name="Ada", last_name="Byrne")
+    adv = advisor(make, alpha)
+    ids = [book(app, alpha, new_customer, adv, notes=f"visit {n}") for n in range(4)]
+    bad = book(app, alpha, new_customer, adv, dispatch_code="BOGUS")  # refused by CDK on delivery
+    ids += [book(app, alpha, new_customer, adv, notes=f"visit {n}") for n in range(4, 7)]
+    run_jobs(["pushes"])
+    rows = [appointment_row(app, i) for i in ids]
+    assert [r.push_state for r in rows] == [PushState.SENT] * 7
+    assert created(sandbox) == 7 and len({r.dms_id for r in rows}) == 7
+    assert sandbox.control.count_created("alpha-cdk")["customers"] == 1
+    with app.app_context():
+        linked = db.session.get(Customer, new_customer.id).dms_id
+    for n, row in enumerate(rows):
+        in_dms = sandbox.control.get_record("alpha-cdk", "appointments", row.dms_id)
+        assert in_dms["customer_dms_id"] == linked and in_dms["notes"] == f"visit {n}"
+    [refused] = messages(app, bad)
+    assert refused.status == OutboxStatus.FAILED and refused.error_code == "CDK-DISPATCH-INVALID"
+    assert appointment_row(app, bad).push_state == PushState.FAILED and not appointment_row(app, bad).dms_id
+
+
 @pytest.mark.parametrize("fault", ["503", "500"])
 def test_dms_down_waits_and_goes_through_once(app, run_jobs, sandbox, alpha, make, fault):
     customer = dms_customer(make, sandbox, alpha)

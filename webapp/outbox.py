@@ -27,8 +27,10 @@ import logging
 import uuid
 from typing import Any
 
-from sqlalchemy import event, select, update
+from sqlalchemy import bindparam, event, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from webapp.extensions import db
 from webapp.models import (Appointment, ChangeSource, Location, OutboxKind, OutboxMessage, OutboxStatus, PushState,
@@ -127,7 +129,7 @@ def messages_of(session, target_type: str, target_id: int) -> list[OutboxMessage
         OutboxMessage.target_type == target_type, OutboxMessage.target_id == target_id).order_by(OutboxMessage.id)))
 
 
-def summarise(messages: list[OutboxMessage]) -> PushState:
+def summarise(messages) -> PushState:
     """One state for a record's messages: failed > pending > not sent (last dismissed) > sent."""
     if not messages:
         return PushState.NOT_SENT
@@ -147,12 +149,30 @@ def refresh_push_state(session, target_type: str, target_id: int) -> None:
     A bulk UPDATE, so the appointment's optimistic version is not bumped by the job
     while someone is editing it.
     """
-    if target_type != Appointment.__tablename__:
+    refresh_push_states(session, [(target_type, target_id)])
+
+
+def refresh_push_states(session, targets) -> None:
+    """:func:`refresh_push_state` for many ``(target_type, target_id)`` at once: one query
+    for their messages' statuses, one executemany for the appointments."""
+    ids = sorted({target_id for target_type, target_id in targets if target_type == Appointment.__tablename__})
+    if not ids:
         return
     session.flush()
-    state = summarise(messages_of(session, target_type, target_id))
-    session.execute(update(Appointment).where(Appointment.id == target_id).values(push_state=state)
-                    .execution_options(synchronize_session="fetch"))
+    by_target: dict[int, list] = {target_id: [] for target_id in ids}
+    for start in range(0, len(ids), 500):
+        for row in session.execute(select(OutboxMessage.target_id, OutboxMessage.status).where(
+                OutboxMessage.target_type == Appointment.__tablename__,
+                OutboxMessage.target_id.in_(ids[start:start + 500])).order_by(OutboxMessage.id)):
+            by_target[row.target_id].append(row)  # rows with .status, as summarise reads
+    table = Appointment.__table__
+    rows = [{"b_id": target_id, "b_state": summarise(messages)} for target_id, messages in by_target.items()]
+    session.execute(update(table).where(table.c.id == bindparam("b_id"))
+                    .values(push_state=bindparam("b_state", type_=table.c.push_state.type)), rows)
+    for row in rows:  # keep appointments already in the session in step, as a fetch would
+        appointment = session.identity_map.get(identity_key(Appointment, row["b_id"]))
+        if appointment is not None:
+            set_committed_value(appointment, "push_state", row["b_state"])
 
 
 # --------------------------------------------------------------------------- people acting on a refusal
