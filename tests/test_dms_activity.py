@@ -143,7 +143,7 @@ def test_customer_search_pick_and_next_sets_the_dms_customer_id(app, client, aut
     record = sandbox_customer(sandbox)
     auth.login(advisor.email, PASSWORD)
     panel = soup(client.get(url(workfile, "/customer-search"), htmx=True, headers={"HX-Target": "customer-search"}))
-    assert panel.select_one("#customers-q")  # the search form, pre-filled with the workfile's customer
+    assert panel.select_one("#customers-q")["value"] == "Turpin"  # pre-filled with the workfile customer's last name
     results = client.get(url(workfile, "/customer-search") + f"?q={record.last_name}", htmx=True,
                          headers={"HX-Target": "customers-results"})
     page = soup(results)
@@ -167,6 +167,26 @@ def test_customer_not_listed_is_exported_as_new_and_its_id_filled(app, client, a
     assert sandbox.control.get_record("alpha-cdk", "customers", dms_id)["last_name"] == "Turpin"
     kinds = [e[:2] for e in events(app, workfile.id)]
     assert kinds == [("customer_export_requested", None), ("customer_id_added", dms_id)]
+
+
+def test_customer_not_listed_refused_by_the_dms_is_shown_and_logged(app, client, auth, make, sandbox, run_jobs):
+    location, advisor, workfile = setup_workfile(make, sandbox, customer_fields={"dms_id": None})
+    auth.login(advisor.email, PASSWORD)
+    client.post(url(workfile, "/customer"), data={"choice": "__new__"})
+    # The DMS rejects our credentials (twice: the connector renews its token once).
+    sandbox.control.inject_fault("expired_token", count=2, account="alpha-cdk")
+    run_jobs(["pushes"])
+    assert workfile_row(app, workfile.id).dms_customer_id is None
+    assert sandbox.control.count_created("alpha-cdk").get("customers", 0) == 0
+    state = soup(client.get(url(workfile))).select_one(".dms-export-state")
+    assert state["data-status"] == "failed" and "Customer export failed" in state.text
+    history = soup(client.get(url(workfile) + "?tab=history")).select("table.dms-history tbody tr")
+    assert [tr["data-kind"] for tr in history] == ["customer_export_failed", "customer_export_requested"]
+    assert "Customer export failed" in history[0].text
+    # The way out: type the DMS Customer ID by hand.
+    client.post(url(workfile, "/properties"), data={"dms_customer_id": "C-778"})
+    assert workfile_row(app, workfile.id).dms_customer_id == "C-778"
+    assert events(app, workfile.id)[-1][:2] == ("customer_id_added", "C-778")
 
 
 # --------------------------------------------------------------------------- vehicle search

@@ -245,3 +245,34 @@ def test_receipt_of_another_workfile_is_404(client, auth, make):
     receipt = make.payment(other)
     auth.login(advisor.email, PASSWORD)
     assert client.post(url(workfile, f"/payments/{receipt.id}/void")).status_code == 404
+
+
+def test_retry_and_export_all_only_move_the_right_statuses(app, client, auth, make, sandbox, run_jobs):
+    location, advisor, workfile, (ready, posted, failed) = ready_workfile(make, sandbox, count=3)
+    with app.app_context():
+        for receipt, status in ((posted, PaymentStatus.POSTED), (failed, PaymentStatus.FAILED)):
+            db.session.execute(update(Payment).where(Payment.id == receipt.id).values(status=status))
+        db.session.commit()
+    auth.login(advisor.email, PASSWORD)
+    for receipt in (ready, posted):  # forged retries of a Ready and a Posted receipt
+        flashes = soup(client.post(url(workfile, f"/payments/{receipt.id}/retry"),
+                                   follow_redirects=True)).select_one(".flashes").text
+        assert "only Failed receipts can be retried" in flashes
+    assert outbox_count(app) == 0
+    client.post(url(workfile, "/payments/export"))  # only the Ready one; Failed ones are retried one by one
+    run_jobs(["pushes"])
+    assert [s for s, _ in payments(app, workfile.id)] == [PaymentStatus.POSTED, PaymentStatus.POSTED,
+                                                          PaymentStatus.FAILED]
+    assert outbox_count(app) == 1 and posted_in_dms(sandbox) == 1
+
+
+def test_closed_ro_takes_no_new_receipts(app, client, auth, make):
+    location, advisor, workfile = setup_workfile(make, is_closed=True)
+    auth.login(advisor.email, PASSWORD)
+    page = soup(client.get(url(workfile) + "?tab=payments"))
+    assert page.find("summary", string="Add a receipt") is None
+    response = client.post(url(workfile, "/payments"), data={"kind": "customer", "amount": "10.00",
+                                                             "payer": "Sharon Turpin", "method": "cash"},
+                           follow_redirects=True)
+    assert "receipts can no longer be added" in soup(response).select_one(".flashes").text
+    assert payments(app, workfile.id) == []

@@ -157,7 +157,8 @@ def convert_to_ro(workfile_id: int):
 def _search(workfile_id: int, what: str):
     """The DMS customer / vehicle search panel (only the results for the live search)."""
     workfile, location = _workfile(workfile_id)
-    default = workfile.customer_name if what == "customers" else (workfile.vin or "")
+    # "Turpin, Sharon" on the workfile: the DMS search matches the last name best.
+    default = workfile.customer_name.split(",")[0].strip() if what == "customers" else (workfile.vin or "")
     text = (request.args["q"] if "q" in request.args else default or "").strip()
     results, error = [], None
     try:
