@@ -1,10 +1,12 @@
-"""Running a search: one SQL statement per search, bounded at every step.
+"""Running a search: one SQL statement per search (two for a several-word name), bounded at every step.
 
 A search is a single query: the token range scans that find candidates (one per
 alternative meaning of the term, ``UNION ALL``-ed, each stopping after
 :data:`CANDIDATE_LIMIT` + 1 index entries) are joined to the records, sorted, paged, and
 counted with a window function, so the database does the work in one round trip instead
-of one query per alternative plus an ``IN`` list of ids sent back. A term matching more
+of one query per alternative plus an ``IN`` list of ids sent back. A several-word name is
+probed first by one small query (does its word-pair fast path fill the cap, which word is
+rarer) so the search statement holds only the scans that will run. A term matching more
 records than the cap shows the first ones with a "narrow your search" hint, which is what
 staff need (nobody pages through 5,000 Smiths).
 """
@@ -64,7 +66,7 @@ _ASSETS = Asset.__tablename__
 _MIRROR = DmsRecord.__tablename__
 
 
-def _alternative_sql(name: str, width: int, scope_param: str = "scope", gate: str = "", driver: int = 0) -> str:
+def _alternative_sql(name: str, width: int, scope_param: str = "scope", driver: int = 0) -> str:
     """Ids of records having a token starting with each of ``width`` prefixes (bounded).
 
     The scan is driven by one prefix (``driver``; by default the first, the longest), a
@@ -75,7 +77,7 @@ def _alternative_sql(name: str, width: int, scope_param: str = "scope", gate: st
     OFFSET); SQLite checks per row anyway.
     """
     order = [driver, *(n for n in range(width) if n != driver)]
-    sql = (f"SELECT t0.record_id AS record_id FROM {_TOKENS} t0 WHERE {gate}t0.scope = :{scope_param} "
+    sql = (f"SELECT t0.record_id AS record_id FROM {_TOKENS} t0 WHERE t0.scope = :{scope_param} "
            f"AND t0.location_id = :location_id AND t0.token >= :{name}_{driver}_lo AND t0.token < :{name}_{driver}_hi")
     for alias, n in enumerate(order[1:], start=1):
         sql += (f" AND EXISTS (SELECT 1 FROM {_TOKENS} t{alias} WHERE t{alias}.scope = :{scope_param} "
@@ -100,25 +102,36 @@ def _count_sql(name: str, n: int, scope_param: str) -> str:
             f"ORDER BY token LIMIT {DRIVER_PROBE}) n{n})")
 
 
-def _with_shortcut_sql(name: str, width: int, shortcut_width: int, scope_param: str = "scope") -> str:
+def _probe_sql(name: str, shortcut_width: int, scope_param: str) -> str:
+    """How many records the pair fast path finds (up to the cap) and how common the two longest words are."""
+    pair = _alternative_sql(f"{name}s", shortcut_width, scope_param)
+    return (f"SELECT (SELECT count(*) FROM ({pair}) c) AS pair_found, {_count_sql(name, 0, scope_param)} AS n0, "
+            f"{_count_sql(name, 1, scope_param)} AS n1")
+
+
+# How a several-word alternative is scanned, decided by its probe: the pair fast path alone
+# (it filled the cap), or the pair plus the word-by-word scan driven by word 0 or word 1.
+PAIR_ONLY = -1
+
+
+def _with_shortcut_sql(name: str, width: int, shortcut_width: int, scope_param: str = "scope",
+                       mode: int = PAIR_ONLY) -> str:
     """An alternative, preceded by its word-pair fast path when it has one.
 
-    The word-by-word scan only runs when the pair scan did not already fill the cap, and
-    it is driven by the rarer of the two longest words ("Elizabeth Leeson": the Leesons,
-    not every Elizabeth). Those conditions do not depend on the scanned rows, so both
-    databases evaluate them once, before the scan, and skip a scan whose condition is false
-    (SQLite codes a WHERE term that uses no table before the loop; PostgreSQL makes it a
-    one-time filter).
+    The word-by-word scan only runs when the pair scan did not already fill the cap
+    (``mode`` is then the word driving it: the rarer of the two longest words, "Elizabeth
+    Leeson": the Leesons, not every Elizabeth). Both were decided by :func:`_probe_sql`,
+    one small query beforehand, so the search statement holds only the scans that run:
+    evaluating those conditions inside it planned and counted everything twice (once per
+    possible driver) and made PostgreSQL plan a statement three times the size.
     """
     if not shortcut_width:
         return _alternative_sql(name, width, scope_param)
     pair = _alternative_sql(f"{name}s", shortcut_width, scope_param)
-    needed = f"(SELECT count(*) FROM ({pair}) c) < :candidate_limit AND "
-    first, second = _count_sql(name, 0, scope_param), _count_sql(name, 1, scope_param)
-    by_first = _alternative_sql(name, width, scope_param, gate=f"{needed}{first} <= {second} AND ")
-    by_second = _alternative_sql(name, width, scope_param, gate=f"{needed}{first} > {second} AND ", driver=1)
-    return (f"SELECT s.record_id FROM ({pair}) s UNION ALL SELECT f.record_id FROM ({by_first}) f "
-            f"UNION ALL SELECT g.record_id FROM ({by_second}) g")
+    if mode == PAIR_ONLY:
+        return pair
+    words = _alternative_sql(name, width, scope_param, driver=mode)
+    return f"SELECT s.record_id FROM ({pair}) s UNION ALL SELECT f.record_id FROM ({words}) f"
 
 
 _OWNER_BRANCH = {
@@ -130,57 +143,78 @@ _OWNER_BRANCH = {
                f"AND v.data_type = 'vehicles' AND v.owner_dms_id IN (SELECT c.dms_id FROM {_MIRROR} c WHERE c.id IN "
                "(SELECT o.record_id FROM ({owner}) o)) LIMIT :candidate_limit"),
 }
-Shape = tuple[int, int]  # (words of an alternative, words of its pair fast path or 0)
+Shape = tuple[int, int, int]  # (words of an alternative, words of its pair fast path or 0, scan mode)
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=512)
 def _candidates_sql(shapes: tuple[Shape, ...], owner_shape: Shape | None, owner_kind: str | None) -> TextClause:
     """``SELECT DISTINCT record_id ...`` over the bounded branches, as a reusable text clause."""
     # Each branch is wrapped in a derived table: SQLite refuses LIMIT on a bare UNION member.
-    branches = [f"SELECT b{i}.record_id FROM ({_with_shortcut_sql(f'a{i}', *shape)}) b{i}"
+    branches = [f"SELECT b{i}.record_id FROM ({_with_shortcut_sql(f'a{i}', *shape[:2], mode=shape[2])}) b{i}"
                 for i, shape in enumerate(shapes)]
     if owner_kind and owner_shape:
-        owner = _with_shortcut_sql("o", *owner_shape, scope_param="owner_scope")
+        owner = _with_shortcut_sql("o", *owner_shape[:2], scope_param="owner_scope", mode=owner_shape[2])
         branches.append(f"SELECT ob.record_id FROM ({_OWNER_BRANCH[owner_kind].format(owner=owner)}) ob")
     union = " UNION ALL ".join(branches)
     return text(f"SELECT DISTINCT found.record_id AS record_id FROM ({union}) found LIMIT :candidate_limit")
 
 
-def _bind(params: dict[str, Any], name: str, prefixes: Sequence[str]) -> Shape:
-    """Bind one alternative's prefix ranges (and its pair fast path's); returns its shape."""
+@lru_cache(maxsize=64)
+def _probe_statement(name: str, shortcut_width: int, scope_param: str) -> TextClause:
+    return text(_probe_sql(name, shortcut_width, scope_param))
+
+
+def _bind(session: Session, params: dict[str, Any], name: str, prefixes: Sequence[str],
+          scope_param: str = "scope") -> Shape:
+    """Bind one alternative's prefix ranges (and its pair fast path's); returns its shape.
+
+    An alternative with a pair fast path is probed first (see :func:`_with_shortcut_sql`).
+    """
     # Longest prefix first: it drives the scan (see _alternative_sql).
     for n, prefix in enumerate(sorted(prefixes, key=len, reverse=True)):
         params[f"{name}_{n}_lo"], params[f"{name}_{n}_hi"] = prefix_range(prefix)
     shortcut = pair_shortcut(tuple(prefixes))
-    if shortcut:
-        for n, prefix in enumerate(sorted(shortcut, key=len, reverse=True)):
-            params[f"{name}s_{n}_lo"], params[f"{name}s_{n}_hi"] = prefix_range(prefix)
-    return len(prefixes), len(shortcut) if shortcut else 0
+    if not shortcut:
+        return len(prefixes), 0, PAIR_ONLY
+    for n, prefix in enumerate(sorted(shortcut, key=len, reverse=True)):
+        params[f"{name}s_{n}_lo"], params[f"{name}s_{n}_hi"] = prefix_range(prefix)
+    names = {f"{name}{s}_{n}_{end}" for s in ("", "s") for n in range(len(prefixes)) for end in ("lo", "hi")}
+    probe = session.execute(_probe_statement(name, len(shortcut), scope_param),
+                            {k: v for k, v in params.items() if k in names or k in
+                             (scope_param, "location_id", "candidate_limit")}).one()
+    if probe.pair_found >= params["candidate_limit"]:
+        mode = PAIR_ONLY
+    else:
+        mode = 0 if probe.n0 <= probe.n1 else 1
+    return len(prefixes), len(shortcut), mode
 
 
-def _candidates(scope: str, location_id: int, alternatives: Sequence[Sequence[str]], limit: int, *,
-                owner_words: Sequence[str] = (), owner_scope: str | None = None,
+def _candidates(session: Session, scope: str, location_id: int, alternatives: Sequence[Sequence[str]], limit: int,
+                *, owner_words: Sequence[str] = (), owner_scope: str | None = None,
                 owner_kind: str | None = None) -> TextClause | None:
     """The bounded candidate ids of a search as one statement (``None`` when nothing to look up)."""
     params: dict[str, Any] = {"location_id": location_id, "candidate_limit": limit}
     if alternatives:
         params["scope"] = scope
-    shapes = tuple(_bind(params, f"a{i}", prefixes) for i, prefixes in enumerate(alternatives))
+    shapes = tuple(_bind(session, params, f"a{i}", prefixes) for i, prefixes in enumerate(alternatives))
     owner_shape = None
     owner_prefixes = tuple("n" + w for w in owner_words if w)
     if owner_kind and owner_prefixes:
         params["owner_scope"] = owner_scope
-        owner_shape = _bind(params, "o", owner_prefixes)
+        owner_shape = _bind(session, params, "o", owner_prefixes, "owner_scope")
     if not shapes and not owner_shape:
         return None
     statement = _candidates_sql(shapes, owner_shape, owner_kind if owner_shape else None)
-    return statement.bindparams(**params).columns(record_id=Integer)
+    # Only the scans that run are in the statement (a pair fast path that filled the cap
+    # leaves its word-by-word ranges out).
+    used = statement._bindparams  # noqa: SLF001 - the names text() parsed from the SQL
+    return statement.bindparams(**{k: v for k, v in params.items() if k in used}).columns(record_id=Integer)
 
 
 def candidate_ids(session: Session, scope: str, location_id: int, alternatives: Sequence[Sequence[str]],
                   limit: int = CANDIDATE_LIMIT) -> list[int]:
-    """Ids of records of ``scope`` matching any alternative, at most ``limit`` (one query)."""
-    statement = _candidates(scope, location_id, alternatives, limit)
+    """Ids of records of ``scope`` matching any alternative, at most ``limit``."""
+    statement = _candidates(session, scope, location_id, alternatives, limit)
     return [] if statement is None else list(session.scalars(statement))
 
 
@@ -237,7 +271,7 @@ def search_customers(session: Session, base: Select, location_id: int, term: str
                      per_page: int = PER_PAGE, sort: str = "name") -> SearchPage:
     """Portal customers matching ``term`` (``base`` = the scoped ``select(Customer)``)."""
     plan = customer_plan(term)
-    candidates = _candidates(CUSTOMER, location_id, plan.alternatives, CANDIDATE_LIMIT + 1)
+    candidates = _candidates(session, CUSTOMER, location_id, plan.alternatives, CANDIDATE_LIMIT + 1)
     order = CUSTOMER_SORTS.get(sort, CUSTOMER_SORTS["name"])()
     rows, total, capped = _page(session, base, candidates, Customer.id, order, page, per_page)
     return SearchPage(rows, total, max(1, page), per_page, plan.kind, capped)
@@ -247,7 +281,7 @@ def search_assets(session: Session, base: Select, location_id: int, term: str, *
                   per_page: int = PER_PAGE, sort: str = "vin") -> SearchPage:
     """Portal assets matching ``term``: VIN (start or end), unit, plate, DMS id or owner's name."""
     plan = asset_plan(term)
-    candidates = _candidates(ASSET, location_id, plan.alternatives, CANDIDATE_LIMIT + 1,
+    candidates = _candidates(session, ASSET, location_id, plan.alternatives, CANDIDATE_LIMIT + 1,
                              owner_words=plan.owner_words, owner_scope=CUSTOMER, owner_kind="portal")
     order = ASSET_SORTS.get(sort, ASSET_SORTS["vin"])()
     # The owner column comes with the page (a many-to-one join), not one query per row.
@@ -262,10 +296,10 @@ def search_mirror(session: Session, base: Select, location_id: int, data_type: s
     base = base.where(DmsRecord.data_type == data_type, DmsRecord.deleted_at.is_(None))
     if data_type == "customers":
         plan = customer_plan(term)
-        candidates = _candidates(DMS_CUSTOMER, location_id, plan.alternatives, CANDIDATE_LIMIT + 1)
+        candidates = _candidates(session, DMS_CUSTOMER, location_id, plan.alternatives, CANDIDATE_LIMIT + 1)
     else:
         plan = asset_plan(term)
-        candidates = _candidates(DMS_VEHICLE, location_id, plan.alternatives, CANDIDATE_LIMIT + 1,
+        candidates = _candidates(session, DMS_VEHICLE, location_id, plan.alternatives, CANDIDATE_LIMIT + 1,
                                  owner_words=plan.owner_words, owner_scope=DMS_CUSTOMER, owner_kind="mirror")
     rows, total, capped = _page(session, base, candidates, DmsRecord.id, DMS_SORTS[data_type](), page, per_page)
     return SearchPage(rows, total, max(1, page), per_page, plan.kind, capped)
