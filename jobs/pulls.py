@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
+import threading
 import time
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 
 from rq import Callback, Retry, get_current_job
@@ -32,6 +35,7 @@ PAGE_SIZE = int(os.environ.get("PULL_PAGE_SIZE", "1000"))
 MAX_ATTEMPTS = 6  # transient DMS failures retried inside one run, with backoff
 MAX_BACKOFF = 60.0
 CALL_TIMEOUT = 30.0  # seconds per DMS request during a pull
+PREFETCH_PAGES = int(os.environ.get("PULL_PREFETCH_PAGES", "2"))  # pages read ahead while one is written
 ANALYZE_AFTER = 10_000  # rows created in one run before PostgreSQL statistics are refreshed
 ACTIVE = (RunStatus.QUEUED, RunStatus.RUNNING)
 STALE_AFTER = timedelta(hours=2)  # a queued/running run this old without a lock holder is dead
@@ -194,7 +198,7 @@ def _read(dms, run: SyncRun, location: Location, cursor_row: SyncCursor, resume:
     """Read pages from ``resume`` on, committing each page with its cursor."""
     redis = get_redis()
     analyzed = False
-    for page in dms.iter_changes(run.data_type, cursor=resume, page_size=PAGE_SIZE):
+    for page in prefetched(dms.iter_changes(run.data_type, cursor=resume, page_size=PAGE_SIZE)):
         if redis.exists(CANCEL_KEY.format(run.id)):
             raise RunCancelled()
         result = store_page(db.session, location, run.data_type, page.records, run_id=run.id)
@@ -215,6 +219,7 @@ def _read(dms, run: SyncRun, location: Location, cursor_row: SyncCursor, resume:
             # A first full pull grows the mirror from nothing: fresh statistics keep the
             # planner on the unique index for the remaining pages.
             db.session.execute(text("ANALYZE dms_record"))
+            db.session.execute(text("ANALYZE search_token"))
             db.session.commit()
             analyzed = True
         _after_page(location.id, run.data_type, result.changed_ids)
@@ -224,6 +229,59 @@ def _read(dms, run: SyncRun, location: Location, cursor_row: SyncCursor, resume:
         # The run covers changes up to its start; later edits belong to the next run.
         if page.records and min(r.modified_at for r in page.records) > run_started:
             break
+
+
+_DONE = object()
+
+
+def prefetched(pages: Iterable, depth: int = PREFETCH_PAGES) -> Iterator:
+    """Yield ``pages`` while a helper thread already fetches the next ones from the DMS.
+
+    The DMS works on its page while this worker writes the previous one to the database, so
+    the two overlap instead of taking turns. The iterator (and the connector's HTTP session)
+    is used by the helper thread only; its errors are raised here, in order, after the pages
+    that came before them. Leaving the loop early stops the thread at its next page.
+    """
+    if depth <= 0:
+        yield from pages
+        return
+    handoff: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def fetch() -> None:
+        try:
+            for page in pages:
+                while not stop.is_set():
+                    try:
+                        handoff.put((page, None), timeout=0.2)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            item = (_DONE, None)
+        except BaseException as exc:  # handed to the consumer, raised there
+            item = (None, exc)
+        while not stop.is_set():
+            try:
+                handoff.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+
+    thread = threading.Thread(target=fetch, name="pull-prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            page, error = handoff.get()
+            if error is not None:
+                raise error
+            if page is _DONE:
+                return
+            yield page
+    finally:
+        stop.set()
+        thread.join(timeout=CALL_TIMEOUT + 5)
 
 
 def _after_page(location_id: int, data_type: str, changed_ids: list[str]) -> None:

@@ -223,3 +223,27 @@ def test_pull_confirms_approved_update_requests_the_dms_now_carries(app, run_job
     with app.app_context():
         assert db.session.get(UpdateRequest, approved.id).status is UpdateRequestStatus.CONFIRMED
         assert db.session.get(UpdateRequest, other.id).status is UpdateRequestStatus.APPROVED
+
+
+def test_prefetched_pages_keep_order_raise_errors_in_place_and_stop_early():
+    import threading
+
+    from connectors import TransientDmsError
+    from jobs.pulls import prefetched
+
+    def pages(fail_after=None):
+        for n in range(10):
+            if n == fail_after:
+                raise TransientDmsError("DMS hiccup")
+            yield n
+
+    assert list(prefetched(pages())) == list(range(10))
+    got = []
+    with pytest.raises(TransientDmsError):
+        for page in prefetched(pages(fail_after=4)):
+            got.append(page)
+    assert got == [0, 1, 2, 3], "pages before the error are all handed over first"
+    for page in prefetched(pages()):
+        if page == 1:
+            break
+    assert not [t for t in threading.enumerate() if t.name == "pull-prefetch" and t.is_alive()]

@@ -37,8 +37,10 @@ def fold(value: object) -> str:
     """Lower-case, accent-free text for matching: 'Zoë O'Brien-Smith' → 'zoe obrien smith'.
 
     Apostrophes vanish (O'Brien is typed Obrien too); other punctuation separates words."""
-    text = unicodedata.normalize("NFKD", clean_text(value))
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    text = clean_text(value)
+    if not text.isascii():  # accents and compatibility forms only exist outside ASCII
+        text = unicodedata.normalize("NFKD", text)
+        text = "".join(ch for ch in text if not unicodedata.combining(ch))
     text = _NOT_WORD.sub(" ", _APOSTROPHES.sub("", text.casefold()))
     return _SPACES.sub(" ", text).strip()
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from itertools import permutations
 from typing import Iterable
 
-from webapp.domain.normalise import clean_text, fold, normalise_email, normalise_phone, normalise_vin
+from webapp.domain.normalise import clean_text, email_key, fold, normalise_email, normalise_phone, normalise_vin
 
 TOKEN_MAX = 64
 WORD_MAX = 40
@@ -73,6 +73,15 @@ def phone_digits(value: object) -> str | None:
     return digits or None
 
 
+def _email_address(value: object) -> str | None:
+    """The e-mail as stored: a plain ASCII address only needs lower-casing (the validator's
+    normal form is the same, and pulls index millions of them); others go through it."""
+    text = clean_text(value, 254)
+    if text.isascii():
+        return email_key(text)
+    return normalise_email(text)
+
+
 def customer_tokens(*, first_name: object = None, last_name: object = None, company_name: object = None,
                     phones: Iterable[object] = (), emails: Iterable[object] = (), dms_id: object = None) -> set[str]:
     """Every token of a customer (portal or DMS)."""
@@ -85,7 +94,7 @@ def customer_tokens(*, first_name: object = None, last_name: object = None, comp
             tokens.add("p" + digits[::-1])
     for email in emails:
         # Findable even when the address does not validate (kept as typed, lower-case).
-        address = (normalise_email(email) or clean_text(email, 254).lower()) if email else None
+        address = (_email_address(email) or clean_text(email, 254).lower()) if email else None
         if address and "@" in address:
             tokens.add("e" + address)
     if dms_id:
