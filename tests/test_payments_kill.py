@@ -12,55 +12,21 @@ counted in the sandbox, and the console must show every receipt Posted with its 
 """
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
-from rq import Queue
-from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
+from rq.registry import FailedJobRegistry
 from sqlalchemy import select
 
 from tests.conftest import soup
 from tests.factories import PASSWORD
 from tests.test_dms_activity import events, setup_workfile, url
+from tests.worker_process import recover_abandoned, run_worker
 from webapp.extensions import db
 from webapp.models import OutboxMessage, OutboxStatus, Payment, PaymentStatus
 from webapp.redis_conn import get_redis
 
-ROOT = Path(__file__).resolve().parents[1]
 RECEIPTS = 4
-
-
-def _run_worker(app, failpoint: str | None, timeout: float = 60) -> int:
-    """A burst ``python -m jobs.worker pushes`` process; its exit code (-9 when killed)."""
-    env = {k: v for k, v in os.environ.items() if k != "DMS_FAILPOINTS"}
-    env.update({"DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"], "REDIS_URL": app.config["REDIS_URL"],
-                "SECRET_KEY": "test-secret-key", "INSTANCE_PATH": str(app.config["INSTANCE_DIR"])})
-    if failpoint:
-        env["DMS_FAILPOINTS"] = failpoint
-    (ROOT / "test-artifacts").mkdir(exist_ok=True)
-    with open(ROOT / "test-artifacts" / "payment-kill-worker.log", "ab") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "jobs.worker", "--burst", "pushes"], cwd=ROOT, env=env,
-                                start_new_session=True, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        return proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, 9)
-        raise
-
-
-def _recover_abandoned(redis) -> None:
-    """What a worker's maintenance does once the dead job's heartbeat has lapsed."""
-    StartedJobRegistry("pushes", connection=redis).cleanup(timestamp=time.time() + 3600)
-    scheduled = ScheduledJobRegistry("pushes", connection=redis)
-    queue = Queue("pushes", connection=redis)
-    for job_id in scheduled.get_job_ids():  # the retry interval: due now for the test
-        queue.enqueue_job(scheduled.job_class.fetch(job_id, connection=redis))
-        scheduled.remove(job_id)
 
 
 def _receipts(app, workfile_id: int) -> list[Payment]:
@@ -94,7 +60,7 @@ def test_sigkill_mid_export_posts_each_receipt_exactly_once(app, client, auth, m
     assert response.status_code == 303 and "/payments/exporting?batch=" in response.headers["Location"]
     exporting = response.headers["Location"]
 
-    assert _run_worker(app, failpoint) == -9  # the failpoint killed the worker mid-export
+    assert run_worker(app, "pushes", failpoint, "payment-kill-worker.log") == -9  # killed mid-export
     stuck = [p.status for p in _receipts(app, workfile.id)]
     # The export was really interrupted (after a commit, the delivery may already have
     # recorded every receipt of its chunk: then the kill only tests the recovery's replay).
@@ -108,9 +74,9 @@ def test_sigkill_mid_export_posts_each_receipt_exactly_once(app, client, auth, m
         assert progress["data-done"] == "false" and progress.has_attr("hx-trigger")  # still in progress
 
     redis = get_redis(app.config["REDIS_URL"])
-    _recover_abandoned(redis)
+    recover_abandoned(redis, "pushes")
     assert FailedJobRegistry("pushes", connection=redis).count == 0  # re-queued, not failed
-    assert _run_worker(app, None) == 0
+    assert run_worker(app, "pushes", None, "payment-kill-worker.log") == 0
 
     assert _message_statuses(app) == [OutboxStatus.SENT] * RECEIPTS
     receipts = _receipts(app, workfile.id)
