@@ -115,6 +115,16 @@ def test_hostile_terms_never_fail(client, auth, shop, term):
     assert _names(_customers(client, "%")) == []
 
 
+def test_search_box_caps_what_can_be_typed_at_what_is_searched(client, auth, shop):
+    """A pasted 10,000-character term is cut in the browser: the URL stays under the web
+    server's request-line limit (gunicorn answers 414 beyond ~4 KB)."""
+    from webapp.search.tokens import QUERY_MAX
+
+    auth.login(shop["advisor"].email, PASSWORD)
+    for url in ("/customers", "/assets"):
+        assert soup(client.get(url)).select_one("input#q")["maxlength"] == str(QUERY_MAX)
+
+
 def test_live_search_returns_the_results_fragment_and_keeps_the_url(client, auth, shop):
     auth.login(shop["advisor"].email, PASSWORD)
     fragment = client.get("/customers?q=smith", htmx=True)

@@ -45,6 +45,9 @@ def start_embedded_redis(directory: Path) -> tuple[subprocess.Popen, str]:
             "--loglevel", "warning",
         ],
         stdout=subprocess.DEVNULL,
+        # Its own session: a Ctrl-C in the terminal reaches the workers, not Redis, which is
+        # stopped last so workers can deregister cleanly.
+        start_new_session=True,
     )
     url = f"unix://{socket_path}"
     deadline = time.monotonic() + 10

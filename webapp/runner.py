@@ -34,16 +34,18 @@ def main() -> int:
     children: list[tuple[str, subprocess.Popen]] = []
 
     def stop_all(*_args) -> None:
-        for name, proc in reversed(children):
-            if proc.poll() is None:
-                proc.terminate()
-        deadline = time.monotonic() + 10
-        for name, proc in reversed(children):
-            try:
-                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                _log(f"{name} did not stop in time; killing it")
-                proc.kill()
+        # Everything but Redis first (workers deregister through it), then Redis.
+        for group in ([c for c in children if c[0] != "redis"], [c for c in children if c[0] == "redis"]):
+            for name, proc in reversed(group):
+                if proc.poll() is None:
+                    proc.terminate()
+            deadline = time.monotonic() + 10
+            for name, proc in reversed(group):
+                try:
+                    proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    _log(f"{name} did not stop in time; killing it")
+                    proc.kill()
 
     try:
         if not env.get("REDIS_URL"):
@@ -76,7 +78,11 @@ def main() -> int:
              "advisor@demo.test, fieldmanager@demo.test, reviewer@demo.test")
 
         signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+        parent = os.getppid()
         while True:
+            if os.getppid() != parent:  # make (or the terminal) went away without a Ctrl-C
+                _log("parent process gone; stopping everything")
+                return 0
             for name, proc in children:
                 if proc.poll() is not None:
                     _log(f"{name} exited with code {proc.returncode}; stopping everything")
