@@ -19,7 +19,8 @@ from rq import Callback, Retry
 from sqlalchemy import select
 
 import connectors
-from connectors import AuthenticationError, DmsError, MalformedResponseError, NotSupportedError, TransientDmsError
+from connectors import AuthenticationError, DmsError, NotSupportedError, TransientDmsError
+from jobs.dms_errors import describe_dms_error
 from jobs.queues import LOOKUPS, MAINTENANCE, get_queue
 from webapp.extensions import db
 from webapp.models import (Case, CaseStatus, DmsRecord, Location, LookupTrigger, RelatedLookupStatus,
@@ -120,7 +121,7 @@ def lookup_related_ros(case_id: int) -> dict | None:
     except DmsError as exc:
         db.session.rollback()
         case.related_lookup_status = RelatedLookupStatus.FAILED
-        case.related_lookup_error = _describe(exc)
+        case.related_lookup_error = describe_dms_error(exc, MAX_ATTEMPTS)
         case.related_lookup_fix_hint = exc.fix_hint
         case.related_lookup_finished_at = utcnow()
         db.session.commit()
@@ -171,16 +172,6 @@ def store_related_ros(case: Case, numbers: list[str]) -> None:
     for position, number in enumerate(fresh):
         case.related_ros.append(RelatedRoNumber(ro_number=number[:64], position=position, fetched_at=now))
 
-
-def _describe(exc: DmsError) -> str:
-    """A sentence for the case page."""
-    if isinstance(exc, TransientDmsError):
-        return f"The DMS did not answer after {MAX_ATTEMPTS} tries: {exc.message}"
-    if isinstance(exc, AuthenticationError):
-        return f"The DMS refused our credentials: {exc.message}"
-    if isinstance(exc, MalformedResponseError):
-        return f"The DMS sent an answer we cannot read: {exc.message}"
-    return exc.message
 
 
 # --------------------------------------------------------------------------- auto-close

@@ -22,6 +22,7 @@ import connectors
 from connectors import (AuthenticationError, DmsError, MalformedResponseError, NotSupportedError,
                         TransientDmsError)
 from jobs import failpoints
+from jobs.dms_errors import describe_dms_error
 from jobs.locks import RunLock
 from jobs.mirror import mark_deleted, store_page
 from jobs.queues import PULLS, get_queue
@@ -186,7 +187,7 @@ def _execute(run: SyncRun, location: Location, lock: RunLock) -> dict:
     except DmsError as exc:
         db.session.rollback()
         run.status = RunStatus.FAILED
-        run.error = _describe(exc)
+        run.error = describe_dms_error(exc, MAX_ATTEMPTS)
         run.fix_hint = _hint(exc)
     run.finished_at = utcnow()
     db.session.commit()
@@ -319,15 +320,6 @@ def _cursor_row(location_id: int, data_type: str) -> SyncCursor:
     return row
 
 
-def _describe(exc: DmsError) -> str:
-    if isinstance(exc, MalformedResponseError):
-        return f"The DMS sent data we cannot read: {exc}"
-    if isinstance(exc, AuthenticationError):
-        return f"The DMS refused our credentials: {exc}"
-    if isinstance(exc, TransientDmsError):
-        return f"The DMS did not answer properly after {MAX_ATTEMPTS} tries: {exc}"
-    return str(exc)
-
 
 def _hint(exc: DmsError) -> str:
     """The DMS's own specific hint when it gave one, else ours for the pull's situation."""
@@ -387,7 +379,7 @@ def run_reconcile(run_id: int) -> dict | None:
         run.status = RunStatus.SUCCEEDED
     except DmsError as exc:
         db.session.rollback()
-        run.status, run.error, run.fix_hint = RunStatus.FAILED, _describe(exc), _hint(exc)
+        run.status, run.error, run.fix_hint = RunStatus.FAILED, describe_dms_error(exc, MAX_ATTEMPTS), _hint(exc)
     finally:
         lock.release()
     run.finished_at = utcnow()

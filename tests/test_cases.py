@@ -7,7 +7,7 @@ import pytest
 from tests.conftest import soup
 from tests.factories import PASSWORD
 from webapp.extensions import db
-from webapp.models import Case, CaseColumnPreference, CaseStatus, DmsRecord, Role, User
+from webapp.models import Case, CaseColumnPreference, CaseStatus, DmsRecord, Role
 
 
 @pytest.fixture()

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from tests.conftest import dms_settings, soup
 from tests.factories import PASSWORD
 from webapp.extensions import db
-from webapp.models import ChangeHistory, ChangeSource, Customer, DmsRecord, Location, Role
+from webapp.models import ChangeHistory, ChangeSource, Customer, DmsRecord, Role
 
 
 def put_in_mirror(app, location_id: int, data_type: str, records) -> None:

@@ -32,7 +32,6 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
-from webapp.extensions import db
 from webapp.models import (Appointment, ChangeSource, Location, OutboxKind, OutboxMessage, OutboxStatus, PushState,
                            utcnow)
 from webapp.models.change_history import record_change

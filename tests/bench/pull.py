@@ -110,7 +110,7 @@ def prepare_database(url: str) -> None:
 def measure(db_url: str, sandbox_url: str, redis_url: str, accounts: dict, tmp: str) -> dict:
     """Full pull, incremental pull, raw insert and naive upsert on one database."""
     from flask_migrate import upgrade
-    from sqlalchemy import func, insert, select, text
+    from sqlalchemy import func, insert, select
 
     from jobs.pulls import enqueue_pull
     from webapp import create_app

@@ -17,11 +17,9 @@ Flask app. Last line:
 """
 from __future__ import annotations
 
-import io
 import json
 import os
 import random
-import statistics
 import sys
 import tempfile
 import time

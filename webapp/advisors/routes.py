@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, url_for
 from flask_login import current_user
-from sqlalchemy import select
 
 from webapp.advisors import bp
 from webapp.advisors.forms import AdvisorDmsIdForm, DmsRulesForm

@@ -1,7 +1,6 @@
 """Customer search, customer detail and add-from-DMS routes."""
 from __future__ import annotations
 
-from sqlalchemy import select
 
 from webapp.customers import bp
 from webapp.extensions import db

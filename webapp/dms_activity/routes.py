@@ -13,7 +13,6 @@ from datetime import datetime, time, timezone
 
 from flask import Response, abort, flash, redirect, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
 
 from webapp.dms_activity import bp, service
 from webapp.dms_activity.forms import NewVehicleForm, PaymentForm, PropertiesForm
@@ -21,7 +20,7 @@ from webapp.dms_activity.service import NEW_RECORD, Refused
 from webapp.extensions import db
 from webapp.models import DmsEvent, Location, Payment, PaymentKind, PaymentStatus, Workfile
 from webapp.permissions import Permission, can, require
-from webapp.rendering import render, wants_fragment
+from webapp.rendering import render
 from webapp.scoping import current_location_or_404, get_or_404, scoped
 
 TABS = ("properties", "payments", "history")

@@ -27,7 +27,7 @@ fallback for partial first words ("jam smi").
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import permutations
 from typing import Iterable
 
