@@ -68,3 +68,46 @@ def test_every_page_labels_its_inputs_and_shows_htmx_progress(app, client, auth,
             assert live or element.get("role") in ("status", "progressbar", "alert"), \
                 f"{endpoint} {url}: polled region without aria-live"
     assert checked >= 3, f"{role}: too few pages checked ({checked})"
+
+
+def _inherited_target(element):
+    """The hx-target a boosted link or form would inherit from its ancestors (htmx's rules:
+    the closest ancestor carrying it, unless that ancestor disinherits it), or None."""
+    for ancestor in element.parents:
+        if ancestor.name is None:
+            break
+        if ancestor.get("hx-boost") == "false":
+            return None
+        if ancestor.has_attr("hx-target"):
+            disinherit = ancestor.get("hx-disinherit", "")
+            if "*" in disinherit.split() or "hx-target" in disinherit.split():
+                continue
+            return ancestor.get("hx-target")
+    return None
+
+
+@pytest.mark.parametrize("role", [Role.GLOBAL_ADMIN, Role.SERVICE_MANAGER, Role.SERVICE_ADVISOR],
+                         ids=lambda r: r.value)
+def test_boosted_links_and_forms_replace_the_page_not_a_region(app, client, auth, world, make, role):
+    """hx-boost makes every plain link and form an htmx request, which inherits hx-target from
+    its ancestors: a link inside a live-results region would load the next page *into* that
+    region (a page within the page). Regions that swap themselves must disinherit hx-target."""
+    assert auth.login(world["users"][role].email, PASSWORD).status_code == 302
+    loc = world["a"]
+    customer = make.customer(loc, first_name="Ann", last_name="Able")
+    make.asset(loc, customer, vin="1FTFW1ET5DFC10312")
+    extra = ["/customers?q=able", "/assets?q=able", "/customers?q=able&tab=dms", "/assets?q=able&tab=dms"]
+    pages = list(_html_pages(app, client, world, role))
+    pages += [(url, url, soup(client.get(url))) for url in extra]
+    wrong: set[str] = set()
+    for endpoint, url, page in pages:
+        plain = [a for a in page.select("a[href]") if not any(a.has_attr(v) for v in HTMX_VERBS)
+                 and not a.get("href", "").startswith(("#", "http", "mailto:")) and not a.has_attr("download")
+                 and a.get("target") != "_blank"]
+        plain += [f for f in page.select("form") if not any(f.has_attr(v) for v in HTMX_VERBS)]
+        for element in plain:
+            target = _inherited_target(element)
+            if target not in (None, "body"):
+                wrong.add(f"{endpoint}: boosted {element.name} {element.get('href') or element.get('action')} "
+                          f"would load into {target}")
+    assert not wrong, "\n".join(sorted(wrong))

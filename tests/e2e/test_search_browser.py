@@ -53,7 +53,8 @@ def test_search_then_add_from_the_dms_tab(live_server, page, make, app, sandbox)
     results.get_by_role("link", name="DMS", exact=True).click()
     expect(results.get_by_role("link", name="DMS", exact=True)).to_have_attribute("aria-current", "page")
     search.fill(f"{dms_only.last_name} {dms_only.first_name[:3]}")
-    expect(page).to_have_url(re.compile(r"tab=dms"))
+    # Wait for the debounced search itself (the URL already said tab=dms before it ran).
+    expect(page).to_have_url(re.compile(rf"q={dms_only.last_name}(\+|%20){dms_only.first_name[:3]}.*tab=dms"))
     row = results.locator(f'tr[data-dms-id="{dms_only.dms_id}"]')
     expect(row).to_be_visible()
     expect(row).to_contain_text("DMS only")
@@ -74,6 +75,12 @@ def test_search_then_add_from_the_dms_tab(live_server, page, make, app, sandbox)
     expect(badge).to_contain_text("Synced today")
     expect(badge).to_have_attribute("title", re.compile("^Last synced "))
     screenshot(page, "search-portal-with-badge")
+
+    # Opening a result replaces the page (a boosted link must not load into the results region).
+    portal_row.get_by_role("link", name=dms_only.last_name).click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text(dms_only.last_name)
+    expect(page.locator("header.topbar")).to_have_count(1)
+    expect(page.locator("#results")).to_have_count(0)
 
     violations = [m for m in page.console_log if "Content Security Policy" in m or "Refused to" in m]
     assert violations == [], violations
