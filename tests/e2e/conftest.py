@@ -50,3 +50,14 @@ def screenshot(page, name: str) -> Path:
     # caret="initial": hiding the caret injects a style the strict CSP would report.
     page.screenshot(path=str(path), full_page=True, caret="initial")
     return path
+
+
+def sign_in(page, live_server: str, email: str, password: str | None = None) -> None:
+    """Sign in through the real form and land on the home page."""
+    from tests.factories import PASSWORD
+
+    page.goto(f"{live_server}/login")
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("Password").fill(password or PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{live_server}/")

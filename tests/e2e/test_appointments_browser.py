@@ -7,8 +7,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import screenshot
-from tests.factories import PASSWORD
+from tests.e2e.conftest import screenshot, sign_in
 from tests.test_pushes import advisor, connected_location, created, dms_customer, pull_opcodes
 
 pytestmark = pytest.mark.e2e
@@ -19,11 +18,7 @@ def test_missing_opcode_is_fixed_inline_then_sent(live_server, page, make, sandb
     pull_opcodes(app, run_jobs, location)
     adv = advisor(make, location, name="Priya Shah")
     customer = dms_customer(make, sandbox, location)
-    page.goto(f"{live_server}/login")
-    page.get_by_label("E-mail").fill(adv.email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{live_server}/")
+    sign_in(page, live_server, adv.email)
     page.goto(f"{live_server}/appointments/new?customer_id={customer.id}")
     page.get_by_role("button", name="Book appointment").click()
     findings = page.locator("#preflight-findings")

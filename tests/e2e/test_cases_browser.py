@@ -6,8 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import dms_settings
-from tests.e2e.conftest import ARTIFACTS
-from tests.factories import PASSWORD
+from tests.e2e.conftest import ARTIFACTS, sign_in
 from webapp.models import Role
 
 pytestmark = pytest.mark.e2e
@@ -27,11 +26,7 @@ def test_export_watch_related_ros_appear_then_close(live_server, page, make, san
     case = make.case(loc, asset, ro_number="100004")
     linked = make.case(loc, asset, ro_number="100005")  # the alternate RO has its own case here
 
-    page.goto(f"{live_server}/login")
-    page.get_by_label("E-mail").fill(advisor.email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{live_server}/")
+    sign_in(page, live_server, advisor.email)
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Cases", exact=True).click()
     page.get_by_role("link", name=case.number).click()
     additional = page.locator("#additional-info")

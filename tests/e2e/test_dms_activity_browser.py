@@ -9,8 +9,7 @@ from decimal import Decimal
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import screenshot
-from tests.factories import PASSWORD
+from tests.e2e.conftest import screenshot, sign_in
 from tests.test_dms_activity import setup_workfile
 from webapp.models import PaymentKind, PaymentStatus
 
@@ -26,11 +25,7 @@ def test_export_all_ready_payments_one_fails_then_retried(live_server, page, mak
                  method="check")
     make.payment(workfile, amount=Decimal("25.00"), kind=PaymentKind.ADJUSTMENT, payer="Goodwill",
                  status=PaymentStatus.VOID)
-    page.goto(f"{live_server}/login")
-    page.get_by_label("E-mail").fill(advisor.email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{live_server}/")
+    sign_in(page, live_server, advisor.email)
 
     page.goto(f"{live_server}/repair-orders/{workfile.id}")
     page.get_by_role("link", name="DMS Activity").click()

@@ -8,21 +8,12 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import dms_settings
-from tests.e2e.conftest import screenshot
-from tests.factories import PASSWORD
+from tests.e2e.conftest import screenshot, sign_in
 from tests.test_customers import put_in_mirror
 from webapp.models import Role
 
 pytestmark = pytest.mark.e2e
 
-
-def sign_in(page, live_server, email):
-    """Sign in through the real form."""
-    page.goto(f"{live_server}/login")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{live_server}/")
 
 
 def test_search_then_add_from_the_dms_tab(live_server, page, make, app, sandbox):

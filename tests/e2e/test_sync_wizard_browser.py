@@ -6,8 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import dms_settings
-from tests.e2e.conftest import screenshot
-from tests.factories import PASSWORD
+from tests.e2e.conftest import screenshot, sign_in
 from tests.test_sync_wizard import dms_record, person, portal_copy, vehicle_with_owner
 from webapp.models import Role, WriteBackMode
 
@@ -20,13 +19,6 @@ FOCUSED_NAME = """() => {
   return (el.getAttribute("aria-label") || label || el.innerText || el.value || "").trim();
 }"""
 
-
-def _sign_in(page, live_server, user):
-    page.goto(f"{live_server}/login")
-    page.get_by_label("E-mail").fill(user.email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{live_server}/")
 
 
 def _tab_to(page, text: str, limit: int = 80) -> None:
@@ -47,7 +39,7 @@ def test_customer_sync_end_to_end(live_server, page, make, sandbox):
     customer = portal_copy(make, location, "customers", payload, last_name="Samples", city=None,
                            phone="+12175550123", email="pat.sample@example.com")
 
-    _sign_in(page, live_server, advisor)
+    sign_in(page, live_server, advisor.email)
     page.goto(f"{live_server}/customers/{customer.id}")
     page.get_by_role("button", name="Sync with DMS").click()
     expect(page.get_by_role("heading", name="Choose the values to keep")).to_be_visible()
@@ -94,7 +86,7 @@ def test_asset_sync_with_the_keyboard_only(live_server, page, make, sandbox):
                         mileage=(payload["mileage"] or 0) + 1234)
     asset = _set_owner(make, asset, portal_owner.id)
 
-    _sign_in(page, live_server, advisor)
+    sign_in(page, live_server, advisor.email)
     page.goto(f"{live_server}/assets/{asset.id}")
     _tab_to(page, "Sync with DMS")
     page.keyboard.press("Enter")

@@ -5,19 +5,12 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import screenshot
-from tests.factories import PASSWORD, screenshot_png
+from tests.e2e.conftest import screenshot, sign_in
+from tests.factories import screenshot_png
 from webapp.models import Role
 
 pytestmark = pytest.mark.e2e
 
-
-def _sign_in(page, live_server, user):
-    page.goto(f"{live_server}/login")
-    page.get_by_label("E-mail").fill(user.email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{live_server}/")
 
 
 def test_request_with_screenshot_reaches_the_review_queue(live_server, page, make):
@@ -26,7 +19,7 @@ def test_request_with_screenshot_reaches_the_review_queue(live_server, page, mak
     reviewer = make.user(Role.REVIEWER, None, name="Riley Reviewer")
     customer = make.customer(location, first_name="Dana", last_name="Driver", email="dana.old@example.com")
 
-    _sign_in(page, live_server, advisor)
+    sign_in(page, live_server, advisor.email)
     page.goto(f"{live_server}/customers/{customer.id}/update-request")
     expect(page.get_by_role("heading", name="Customer Info Update Request")).to_be_visible()
     expect(page.get_by_text("updates on the customer's next transaction")).to_be_visible()
@@ -46,7 +39,7 @@ def test_request_with_screenshot_reaches_the_review_queue(live_server, page, mak
 
     page.get_by_role("button", name="Sign out").click()
     page.wait_for_url("**/login**")
-    _sign_in(page, live_server, reviewer)
+    sign_in(page, live_server, reviewer.email)
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Review queue").click()
     row = page.locator("table.ur-queue tbody tr").filter(has_text="Dana Driver")
     expect(row).to_contain_text("Northside Ford")
@@ -77,7 +70,7 @@ def test_hostile_upload_is_explained_on_the_form(live_server, page, make):
     location = make.location(name="Northside Ford", dms_vendor="cdk")
     advisor = make.user(Role.SERVICE_ADVISOR, location)
     customer = make.customer(location)
-    _sign_in(page, live_server, advisor)
+    sign_in(page, live_server, advisor.email)
     page.goto(f"{live_server}/customers/{customer.id}/update-request")
     expect(page.get_by_text("within 24 hours")).to_be_visible()
     page.get_by_label("Update phones").check()
