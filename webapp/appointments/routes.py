@@ -80,6 +80,16 @@ def _setup_form(form: AppointmentForm, location: Location, customer: Customer) -
             "vendor_note": _vendor_note(location), "is_cdk": location.dms_vendor == "cdk"}
 
 
+def _read_checked(form: AppointmentForm, location: Location,
+                  customer: Customer) -> tuple[dict | None, list[service.Finding]]:
+    """The form's values and what the DMS pre-flight rules say of them (booking and changing)."""
+    values = _read(form, location, customer)
+    if values is None:
+        return None, []
+    return values, service.preflight(location, customer=customer, advisor=values["advisor"],
+                                     opcodes=values["opcodes"], notes=values["notes"])
+
+
 def _read(form: AppointmentForm, location: Location, customer: Customer) -> dict | None:
     """The form's values as model values, or None when a field is invalid (errors on the form)."""
     if not form.validate_on_submit():
@@ -190,10 +200,8 @@ def new():
     context = _setup_form(form, location, customer)
     findings: list[service.Finding] = []
     if request.method == "POST":
-        values = _read(form, location, customer)
+        values, findings = _read_checked(form, location, customer)
         if values is not None:
-            findings = service.preflight(location, customer=customer, advisor=values["advisor"],
-                                         opcodes=values["opcodes"], notes=values["notes"])
             if not findings:
                 appointment = service.book(location, customer=customer, user_id=current_user.id, **values)
                 flash("Appointment booked. It is being sent to the DMS; its status shows below.", "success")
@@ -252,10 +260,8 @@ def edit(appointment_id: int):
     context = _setup_form(form, location, customer)
     findings: list[service.Finding] = []
     if request.method == "POST":
-        values = _read(form, location, customer)
+        values, findings = _read_checked(form, location, customer)
         if values is not None:
-            findings = service.preflight(location, customer=customer, advisor=values["advisor"],
-                                         opcodes=values["opcodes"], notes=values["notes"])
             if not findings:
                 changes = {"scheduled_at": values["scheduled_at"],
                            "advisor_id": values["advisor"].id if values["advisor"] else None,
