@@ -142,8 +142,7 @@ def _fetch_with_backoff(case: Case, location: Location) -> list[str]:
         case.related_lookup_attempts = attempt
         db.session.commit()
         try:
-            with connectors.connect(location.dms_vendor,
-                                    {**location.connector_settings(), "timeout": CALL_TIMEOUT}) as dms:
+            with location.connect_dms(CALL_TIMEOUT) as dms:
                 return dms.related_ro_numbers(case.ro_number)
         except TransientDmsError as exc:
             if attempt >= MAX_ATTEMPTS:

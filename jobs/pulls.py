@@ -18,7 +18,6 @@ from datetime import datetime, timedelta
 from rq import Callback, Retry, get_current_job
 from sqlalchemy import select, text
 
-import connectors
 from connectors import (AuthenticationError, DmsError, MalformedResponseError, NotSupportedError,
                         TransientDmsError)
 from jobs import failpoints
@@ -160,7 +159,7 @@ def _execute(run: SyncRun, location: Location, lock: RunLock) -> dict:
         if not location.has_dms:
             raise NotSupportedError("This location has no DMS connection.",
                                     fix_hint="Set the DMS connection under Admin → Locations.")
-        with connectors.connect(location.dms_vendor, {**location.connector_settings(), "timeout": CALL_TIMEOUT}) as dms:
+        with location.connect_dms(CALL_TIMEOUT) as dms:
             if backfill and run.expected_total is None:
                 # Count first so the progress bar can show how far the backfill has got.
                 run.expected_total = sum(1 for _ in dms.list_ids(run.data_type))
@@ -370,7 +369,7 @@ def run_reconcile(run_id: int) -> dict | None:
     try:
         run.status = RunStatus.RUNNING
         db.session.commit()
-        with connectors.connect(location.dms_vendor, {**location.connector_settings(), "timeout": 60}) as dms:
+        with location.connect_dms(60) as dms:
             present = set(dms.list_ids(run.data_type))
         run.fetched = len(present)
         run.deleted = mark_deleted(db.session, location, run.data_type, present)

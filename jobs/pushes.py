@@ -157,8 +157,7 @@ class _Connection:
             if not self.location.has_dms:
                 raise NotSupportedError("This location has no DMS connection.",
                                         fix_hint="Set the DMS connection under Admin → Locations, then retry.")
-            self.dms = connectors.connect(self.location.dms_vendor,
-                                          {**self.location.connector_settings(), "timeout": CALL_TIMEOUT})
+            self.dms = self.location.connect_dms(CALL_TIMEOUT)
         return self.dms
 
     def close(self) -> None:

@@ -12,6 +12,7 @@ import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 
+from flask import current_app
 from sqlalchemy import select, update
 
 import connectors
@@ -22,7 +23,6 @@ from webapp.models import (Location, OutboxKind, OutboxMessage, OutboxStatus, Pa
 from webapp.models.workfile import DmsEventKind, record_event
 from webapp.outbox import dismiss_message, enqueue_push, requeue, retry_message
 
-LOOKUP_TIMEOUT = 10.0  # seconds: a person is waiting for a reservation or a search
 NEW_RECORD = "__new__"  # the "not listed - export as new" choice
 
 ID_FIELDS = {
@@ -61,7 +61,7 @@ def connect(location: Location):
     """A connector for a short, user-initiated lookup."""
     if not location.has_dms:
         raise Refused("This location has no DMS connection.", "Set it up under Admin → Locations.")
-    return connectors.connect(location.dms_vendor, {**location.connector_settings(), "timeout": LOOKUP_TIMEOUT})
+    return location.connect_dms(current_app.config["DMS_LOOKUP_TIMEOUT"])
 
 
 # --------------------------------------------------------------------------- Properties

@@ -117,6 +117,13 @@ class Location(TimestampMixin, db.Model):
             "extract_dir": self.dms_extract_dir,
         }
 
+    def connect_dms(self, timeout: float):
+        """A connector to this location's DMS, each call bounded by ``timeout`` seconds
+        (use it as a context manager: ``with location.connect_dms(8) as dms: ...``)."""
+        import connectors
+
+        return connectors.connect(self.dms_vendor, {**self.connector_settings(), "timeout": timeout})
+
     def __repr__(self) -> str:
         return f"<Location {self.code}>"
 

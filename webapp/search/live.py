@@ -27,8 +27,7 @@ class LiveResult:
 
 
 def _connect(location: Location):
-    settings = {**location.connector_settings(), "timeout": current_app.config["DMS_LOOKUP_TIMEOUT"]}
-    return connectors.connect(location.dms_vendor, settings)
+    return location.connect_dms(current_app.config["DMS_LOOKUP_TIMEOUT"])
 
 
 def _failure(exc: Exception) -> LiveResult:
