@@ -20,7 +20,8 @@ def put_in_mirror(app, location_id: int, data_type: str, records) -> None:
                           or getattr(r, "customer_dms_id", None)) for r in records]
         db.session.add_all(rows)
         db.session.commit()
-        index_dms_records(db.session, location_id, data_type, rows)  # idempotent with the flush hook
+        index_dms_records(db.session, location_id, data_type,  # idempotent with the flush hook
+                          {row.dms_id: row.payload for row in rows})
         db.session.commit()
 
 

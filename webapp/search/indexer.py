@@ -94,50 +94,31 @@ def index_asset(session: Session, asset: Asset) -> None:
     _replace(session.connection(), ASSET, asset.location_id, {asset.id: tokens_of_asset(asset)})
 
 
-def index_dms_records(session: Session, location_id: int, data_type: str, records: Iterable[Any],
+def index_dms_records(session: Session, location_id: int, data_type: str, payloads: Mapping[str, Mapping[str, Any]],
                       new_ids: Iterable[str] = (), row_ids: Mapping[str, int] | None = None) -> int:
-    """(Re)write the tokens of mirror rows just upserted by a pull; returns how many rows.
+    """(Re)write the tokens of mirror rows a pull just upserted; returns how many rows.
 
-    ``records``: :class:`DmsRecord` rows, dicts with a ``dms_id``, DMS ids, or a mapping of
-    DMS id to the payload just written (then the payloads are not read back; ``new_ids``
-    names those just inserted, whose old tokens need no removal; ``row_ids`` maps DMS ids to
-    mirror row ids where the caller knows them, saving a look-up). Data types
-    other than customers and vehicles are ignored. Call it in the pull's transaction.
+    ``payloads``: DMS id → the payload just written (not read back). ``new_ids`` names the
+    rows just inserted, which have no old tokens to remove; ``row_ids`` maps DMS ids to
+    mirror row ids where the caller knows them, saving a look-up. Data types other than
+    customers and vehicles are ignored. Call it in the pull's transaction.
     """
     scope = DMS_SCOPES.get(data_type)
     if scope is None:
         return 0
-    if isinstance(records, Mapping):  # {dms_id: payload} as the pull just wrote them: no re-read
-        payloads, new_ids = records, set(new_ids)
-        known = dict(row_ids or {})
-        missing = [dms_id for dms_id in payloads if dms_id not in known]
-        for start in range(0, len(missing), _CHUNK):
-            for row in session.execute(select(DmsRecord.id, DmsRecord.dms_id).where(
-                    DmsRecord.location_id == location_id, DmsRecord.data_type == data_type,
-                    DmsRecord.dms_id.in_(missing[start:start + _CHUNK]))):
-                known[row.dms_id] = row.id
-        tokens = {known[dms_id]: tokens_of_dms_payload(data_type, dms_id, payload or {})
-                  for dms_id, payload in payloads.items() if dms_id in known}
-        fresh = {known[dms_id] for dms_id in new_ids if dms_id in known}
-        _replace(session.connection(), scope, location_id, tokens, fresh)
-        return len(tokens)
-    dms_ids = []
-    for record in records:
-        if isinstance(record, str):
-            dms_ids.append(record)
-        elif isinstance(record, Mapping):
-            dms_ids.append(str(record["dms_id"]))
-        else:
-            dms_ids.append(record.dms_id)
-    count = 0
-    for start in range(0, len(dms_ids), _CHUNK):
-        chunk = dms_ids[start:start + _CHUNK]
-        rows = session.execute(select(DmsRecord.id, DmsRecord.dms_id, DmsRecord.payload).where(
-            DmsRecord.location_id == location_id, DmsRecord.data_type == data_type, DmsRecord.dms_id.in_(chunk)))
-        tokens = {row.id: tokens_of_dms_payload(data_type, row.dms_id, row.payload or {}) for row in rows}
-        _replace(session.connection(), scope, location_id, tokens)
-        count += len(tokens)
-    return count
+    new_ids = set(new_ids)
+    known = dict(row_ids or {})
+    missing = [dms_id for dms_id in payloads if dms_id not in known]
+    for start in range(0, len(missing), _CHUNK):
+        for row in session.execute(select(DmsRecord.id, DmsRecord.dms_id).where(
+                DmsRecord.location_id == location_id, DmsRecord.data_type == data_type,
+                DmsRecord.dms_id.in_(missing[start:start + _CHUNK]))):
+            known[row.dms_id] = row.id
+    tokens = {known[dms_id]: tokens_of_dms_payload(data_type, dms_id, payload or {})
+              for dms_id, payload in payloads.items() if dms_id in known}
+    fresh = {known[dms_id] for dms_id in new_ids if dms_id in known}
+    _replace(session.connection(), scope, location_id, tokens, fresh)
+    return len(tokens)
 
 
 REINDEX_BATCH = 2000
