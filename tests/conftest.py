@@ -172,6 +172,13 @@ def make(app):
     return Factories(app)
 
 
+@pytest.fixture()
+def world(make):
+    """Two locations with one user per role and a record of every location-owned kind
+    (what the route-wide authorization, CSRF, scoping and page checks walk)."""
+    return make.world()
+
+
 class AuthActions:
     """Sign in and out through the real form."""
 

@@ -17,11 +17,6 @@ from webapp.models import Role
 HTMX_VERBS = ("hx-get", "hx-post", "hx-put", "hx-patch", "hx-delete")
 
 
-@pytest.fixture()
-def world(make):
-    return make.world()
-
-
 def _html_pages(app, client, world, role):
     """(endpoint, url, page) of every GET page ``role`` may open that answers with HTML."""
     for rule, method in app_routes(app):

@@ -42,11 +42,6 @@ def build_url(app, rule, world, location_key="a") -> str:
         return url_for(rule.endpoint, **values)
 
 
-@pytest.fixture()
-def world(make):
-    return make.world()
-
-
 def test_every_route_is_catalogued(app):
     """A new route must say who may use it, here and in its decorator."""
     endpoints = {rule.endpoint for rule, _ in app_routes(app)}

@@ -1,18 +1,11 @@
 """Every state-changing route refuses a request without a valid CSRF token."""
 from __future__ import annotations
 
-import pytest
-
 from tests.conftest import soup
 from tests.factories import PASSWORD
 from tests.routes_catalogue import CSRF_EXEMPT
 from tests.test_authorization import STATE_CHANGING, app_routes, build_url
 from webapp.models import Role
-
-
-@pytest.fixture()
-def world(make):
-    return make.world()
 
 
 def test_state_changing_routes_need_csrf(app, client, auth, world):

@@ -20,11 +20,6 @@ EXPECTED_NAV = {
 }
 
 
-@pytest.fixture()
-def world(make):
-    return make.world()
-
-
 @pytest.mark.parametrize("role", list(Role), ids=lambda r: r.value)
 def test_navigation_shows_what_the_role_may_use(client, auth, world, role):
     auth.login(world["users"][role].email, PASSWORD)

@@ -10,11 +10,6 @@ from webapp.models import Asset, ChangeHistory, Customer, LocationOwned, Role, U
 from webapp import scoping
 
 
-@pytest.fixture()
-def world(make):
-    return make.world()
-
-
 def _as(app, user_id):
     """A request context signed in as ``user_id``."""
     from flask_login import login_user
