@@ -8,12 +8,15 @@ and data type apart, and a retried job continues from the last committed page.
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 import queue
+import signal
 import threading
 import time
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from rq import Callback, Retry, get_current_job
 from sqlalchemy import select, text
@@ -23,7 +26,7 @@ from connectors import (AuthenticationError, DmsError, MalformedResponseError, N
 from jobs import failpoints
 from jobs.dms_errors import describe_dms_error
 from jobs.locks import RunLock
-from jobs.mirror import mark_deleted, store_page
+from jobs.mirror import PreparedPage, mark_deleted, prepare_page, store_page
 from jobs.queues import PULLS, get_queue
 from webapp.extensions import db
 from webapp.models import Location, RunStatus, RunTrigger, SyncCursor, SyncRun, utcnow
@@ -36,7 +39,11 @@ MAX_ATTEMPTS = 6  # transient DMS failures retried inside one run, with backoff
 MAX_BACKOFF = 60.0
 CALL_TIMEOUT = 30.0  # seconds per DMS request during a pull
 PREFETCH_PAGES = int(os.environ.get("PULL_PREFETCH_PAGES", "2"))  # pages read ahead while one is written
-ANALYZE_AFTER = 10_000  # rows created in one run before PostgreSQL statistics are refreshed
+# Where a pull reads and prepares its pages while it writes the previous one: "process" (a
+# forked reading process: the two use two cores) or "thread" (one core; where fork is not
+# available, or to debug). See _pages_of.
+READER = os.environ.get("PULL_READER", "process" if hasattr(os, "fork") else "thread")
+ANALYZE_FROM = 1_000  # rows created in one run before PostgreSQL statistics are first refreshed
 ACTIVE = (RunStatus.QUEUED, RunStatus.RUNNING)
 STALE_AFTER = timedelta(hours=2)  # a queued/running run this old without a lock holder is dead
 JOB_TIMEOUT = 6 * 3600
@@ -196,13 +203,25 @@ def _execute(run: SyncRun, location: Location, lock: RunLock) -> dict:
 def _read(dms, run: SyncRun, location: Location, cursor_row: SyncCursor, resume: str | None,
           run_started: datetime, lock: RunLock, backfill: bool) -> None:
     """Read pages from ``resume`` on, committing each page with its cursor."""
+    session = db.session()
+    # The run, its location and cursor are this job's own: re-reading them after every
+    # page's commit (the default) cost several queries a page for nothing.
+    expire_on_commit, session.expire_on_commit = session.expire_on_commit, False
+    try:
+        _read_pages(dms, run, location, cursor_row, resume, run_started, lock, backfill)
+    finally:
+        session.expire_on_commit = expire_on_commit
+
+
+def _read_pages(dms, run: SyncRun, location: Location, cursor_row: SyncCursor, resume: str | None,
+                run_started: datetime, lock: RunLock, backfill: bool) -> None:
     redis = get_redis()
-    analyzed = False
-    for page in prefetched(dms.iter_changes(run.data_type, cursor=resume, page_size=PAGE_SIZE)):
+    analyze_at = ANALYZE_FROM
+    for page, prepared in _pages_of(dms, location, run.data_type, resume):
         if redis.exists(CANCEL_KEY.format(run.id)):
             raise RunCancelled()
-        result = store_page(db.session, location, run.data_type, page.records, run_id=run.id)
-        run.fetched += len(page.records)
+        result = store_page(db.session, location, run.data_type, prepared, run_id=run.id)
+        run.fetched += page.count
         run.created += result.created
         run.updated += result.updated
         run.unchanged += result.unchanged
@@ -212,23 +231,112 @@ def _read(dms, run: SyncRun, location: Location, cursor_row: SyncCursor, resume:
         if not backfill:
             cursor_row.cursor = page.next_cursor
             cursor_row.updated_at = utcnow()
+        _after_page(location.id, run.data_type, result.changed_ids)
         failpoints.hit("pull.before_commit")
         db.session.commit()
         failpoints.hit("pull.after_commit")
-        if not analyzed and run.created >= ANALYZE_AFTER and db.engine.dialect.name == "postgresql":
-            # A first full pull grows the mirror from nothing: fresh statistics keep the
-            # planner on the unique index for the remaining pages.
+        if run.created >= analyze_at and db.engine.dialect.name == "postgresql":
+            # A first full pull grows the mirror from nothing, and a plan made for an empty
+            # table (a scan comparing every row with the page's ids) slows each page as the
+            # table grows. Fresh statistics each time it has doubled keep the planner on the
+            # unique index, for a handful of ANALYZEs in all.
             db.session.execute(text("ANALYZE dms_record"))
             db.session.execute(text("ANALYZE search_token"))
             db.session.commit()
-            analyzed = True
-        _after_page(location.id, run.data_type, result.changed_ids)
+            analyze_at = run.created * 2
         _progress(run)
         if not lock.extend():
             raise TransientDmsError("lost the run lock", fix_hint="Retried automatically.")
         # The run covers changes up to its start; later edits belong to the next run.
-        if page.records and min(r.modified_at for r in page.records) > run_started:
+        if page.earliest_change is not None and page.earliest_change > run_started:
             break
+
+
+class PageSummary(NamedTuple):
+    """What the pull loop needs of a page besides its prepared records."""
+
+    count: int
+    next_cursor: str | None
+    earliest_change: datetime | None  # the oldest modification time in the page (None: empty page)
+
+
+def _prepared(data_type: str, pages: Iterable) -> Iterator[tuple[PageSummary, PreparedPage]]:
+    """Each page summarised, with its :func:`~jobs.mirror.prepare_page` work done."""
+    for page in pages:
+        earliest = min(r.modified_at for r in page.records) if page.records else None
+        yield PageSummary(len(page.records), page.next_cursor, earliest), prepare_page(data_type, page.records)
+
+
+def _pages_of(dms, location: Location, data_type: str, resume: str | None) -> Iterator:
+    """The prepared pages of the changes from ``resume`` on, read ahead of the writing.
+
+    Reading a page (HTTP, JSON, parsing) and preparing it (encoding, hashing, normalising,
+    search tokens) is half of a pull's work, and the writing of the previous page the other
+    half. In a thread the two still take turns on the interpreter lock; in a reading process
+    they run on two cores at once (measured: tests/bench/pull.py).
+    """
+    if READER == "process":
+        settings = {**location.connector_settings(), "timeout": CALL_TIMEOUT}
+        return _from_reading_process(location.dms_vendor, settings, data_type, resume)
+    return prefetched(_prepared(data_type, dms.iter_changes(data_type, cursor=resume, page_size=PAGE_SIZE)))
+
+
+def _from_reading_process(vendor: str, settings: dict, data_type: str, resume: str | None) -> Iterator:
+    """Yield what :func:`_reading_process` sends: pages in order, then its error if it had one.
+
+    The process is forked (it starts at once and inherits the configuration) and owns its
+    own DMS connection; it never touches the database. Pages cross a pipe that holds about
+    one page, so at most a page or two are read ahead and memory stays flat. Leaving the
+    loop early stops the process.
+    """
+    context = multiprocessing.get_context("fork")
+    receiver, sender = context.Pipe(duplex=False)
+    reader = context.Process(target=_reading_process, args=(sender, vendor, settings, data_type, resume),
+                             name=f"pull-reader-{data_type}", daemon=True)
+    reader.start()
+    sender.close()
+    try:
+        while True:
+            try:
+                item, error = receiver.recv()
+            except EOFError:
+                raise TransientDmsError(
+                    "The process reading the DMS stopped unexpectedly.",
+                    fix_hint="Retried automatically from the last saved page.") from None
+            if error is not None:
+                raise error
+            if item == _FINISHED:
+                return
+            yield item
+    finally:
+        receiver.close()
+        reader.join(timeout=1)
+        if reader.is_alive():
+            reader.terminate()
+            reader.join(timeout=5)
+
+
+_FINISHED = "finished"
+
+
+def _reading_process(sender, vendor: str, settings: dict, data_type: str, resume: str | None) -> None:
+    """The reading process: fetch, parse and prepare each page, and send it to the pull."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the worker's handlers: stopping it stops it
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the worker, which stops this
+    import connectors
+
+    try:
+        with connectors.connect(vendor, settings) as dms:
+            for item in _prepared(data_type, dms.iter_changes(data_type, cursor=resume, page_size=PAGE_SIZE)):
+                sender.send((item, None))
+        sender.send((_FINISHED, None))
+    except BaseException as exc:  # noqa: BLE001 - handed to the pull, raised there in order
+        try:
+            sender.send((None, exc))
+        except (OSError, EOFError):
+            return  # the pull is gone: nobody to tell
+        except Exception:  # noqa: BLE001 - the error itself would not cross the pipe
+            sender.send((None, TransientDmsError(f"Reading the DMS failed: {type(exc).__name__}: {exc}")))
 
 
 _DONE = object()
@@ -237,8 +345,8 @@ _DONE = object()
 def prefetched(pages: Iterable, depth: int = PREFETCH_PAGES) -> Iterator:
     """Yield ``pages`` while a helper thread already fetches the next ones from the DMS.
 
-    The DMS works on its page while this worker writes the previous one to the database, so
-    the two overlap instead of taking turns. The iterator (and the connector's HTTP session)
+    The DMS works on its page, and the helper prepares it, while this worker writes the
+    previous one to the database, so they overlap instead of taking turns. The iterator (and the connector's HTTP session)
     is used by the helper thread only; its errors are raised here, in order, after the pages
     that came before them. Leaving the loop early stops the thread at its next page.
     """
@@ -285,11 +393,12 @@ def prefetched(pages: Iterable, depth: int = PREFETCH_PAGES) -> Iterator:
 
 
 def _after_page(location_id: int, data_type: str, changed_ids: list[str]) -> None:
-    """Hooks other areas hang on new DMS data (e.g. update requests confirmed by the DMS)."""
+    """Hooks other areas hang on new DMS data (e.g. update requests confirmed by the DMS).
+
+    They run in the page's transaction: what they change is committed with the page, or
+    not at all."""
     for hook in AFTER_PAGE_HOOKS:
         hook(db.session, location_id, data_type, changed_ids)
-    if AFTER_PAGE_HOOKS:
-        db.session.commit()
 
 
 def _confirm_update_requests(session, location_id: int, data_type: str, changed_ids: list[str]) -> None:

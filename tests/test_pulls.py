@@ -43,7 +43,9 @@ def location(make, sandbox):
     return make.location(name="Alpha Ford", code="ALPHA", **dms_settings(sandbox, "alpha-cdk"))
 
 
-def test_full_pull_mirrors_every_record_once(app, run_jobs, sandbox, location):
+@pytest.mark.parametrize("reader", ["process", "thread"])
+def test_full_pull_mirrors_every_record_once(app, run_jobs, sandbox, location, reader, monkeypatch):
+    monkeypatch.setattr("jobs.pulls.READER", reader)
     expected = dms_ids(sandbox, "alpha-cdk", "customers")
     run = pull(app, run_jobs, location.id, "customers")
     assert run.status == RunStatus.SUCCEEDED, run.error
@@ -247,3 +249,61 @@ def test_prefetched_pages_keep_order_raise_errors_in_place_and_stop_early():
         if page == 1:
             break
     assert not [t for t in threading.enumerate() if t.name == "pull-prefetch" and t.is_alive()]
+
+
+def _reading(sandbox, account, data_type, **overrides):
+    """The pages a pull's reading process hands over, as the pull gets them."""
+    from jobs.pulls import _from_reading_process
+
+    settings = {**sandbox.settings(account), "timeout": 5, **overrides}
+    return _from_reading_process(sandbox.accounts[account], settings, data_type, None)
+
+
+def test_reading_process_hands_over_every_page_in_order_then_ends(sandbox, monkeypatch):
+    import multiprocessing
+
+    monkeypatch.setattr("jobs.pulls.PAGE_SIZE", 40)
+    pages = list(_reading(sandbox, "alpha-cdk", "vehicles"))
+    seen = [dms_id for _summary, prepared in pages for dms_id in prepared.records]
+    assert len(pages) > 2 and sum(summary.count for summary, _ in pages) == len(seen)
+    assert set(seen) == dms_ids(sandbox, "alpha-cdk", "vehicles")
+    cursors = [summary.next_cursor for summary, _ in pages]
+    assert all(cursors) and len(set(cursors)) == len(cursors), "each page moves the cursor on"
+    record = pages[0][1].records[seen[0]]
+    assert record.payload()["dms_id"] == seen[0] and record.fields["vin"] and record.tokens
+    assert not multiprocessing.active_children()
+
+
+def test_reading_process_stops_when_the_pull_leaves_early(sandbox, monkeypatch):
+    import multiprocessing
+
+    monkeypatch.setattr("jobs.pulls.PAGE_SIZE", 10)
+    for _page in _reading(sandbox, "alpha-cdk", "customers"):
+        assert multiprocessing.active_children(), "the reader runs beside the pull"
+        break
+    assert not multiprocessing.active_children()
+
+
+def test_reading_process_errors_reach_the_pull_with_their_hint(sandbox):
+    from connectors import AuthenticationError
+
+    with pytest.raises(AuthenticationError) as caught:
+        list(_reading(sandbox, "alpha-cdk", "customers", api_key="wrong-key"))
+    assert caught.value.fix_hint and caught.value.status == 401
+
+
+def test_a_reading_process_that_dies_is_a_transient_error(sandbox, monkeypatch):
+    import multiprocessing
+    import os
+    import signal
+
+    from connectors import TransientDmsError
+
+    monkeypatch.setattr("jobs.pulls.PAGE_SIZE", 5)
+    pages = _reading(sandbox, "alpha-cdk", "customers")
+    next(pages)
+    for child in multiprocessing.active_children():
+        os.kill(child.pid, signal.SIGKILL)
+    with pytest.raises(TransientDmsError, match="stopped unexpectedly"):
+        for _page in pages:  # what was already in the pipe still arrives
+            pass

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
@@ -134,6 +135,13 @@ def normalise_vin(value: object) -> VinCheck | None:
     text = _VIN_JUNK.sub("", clean_text(value, 64)).upper()
     if not text:
         return None
+    return _check_vin(text)
+
+
+@lru_cache(maxsize=4096)
+def _check_vin(text: str) -> VinCheck:
+    """The check of a cleaned VIN. Cached: a pull checks each VIN for its mirror row and
+    again for its search tokens, and vininfo's check costs tens of microseconds."""
     if len(text) != 17 or not text.isalnum():
         return VinCheck(text, standard=False, check_digit_ok=None)
     if text[0] not in "12345":  # the check digit is mandatory only for North America

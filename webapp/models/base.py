@@ -1,9 +1,12 @@
-"""Mixins shared by models: timestamps and location ownership."""
+"""Mixins shared by models (timestamps, location ownership) and the id-list filter pulls use."""
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
 from datetime import datetime, timezone
+from typing import Any
 
-from sqlalchemy import DateTime, ForeignKey, TypeDecorator
+from sqlalchemy import ARRAY, DateTime, ForeignKey, String, TypeDecorator, any_, bindparam, func, select
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 
@@ -59,3 +62,22 @@ class LocationOwned:
     def location_id(cls) -> Mapped[int]:  # noqa: N805 - SQLAlchemy declared_attr signature
         """The owning location."""
         return mapped_column(ForeignKey("location.id", ondelete="RESTRICT"), index=True, nullable=False)
+
+
+def one_of(bind: Any, column: Any, values: Iterable[Any]) -> Any:
+    """``column IN values`` as one bound parameter, for the long id lists of pulls.
+
+    ``column.in_(ids)`` renders a parameter per value: with a page's thousand DMS ids,
+    compiling and parsing the statement cost more than running it. PostgreSQL gets
+    ``column = ANY(:array)``, SQLite ``column IN (SELECT value FROM json_each(:json))``;
+    both still use the column's index. Other databases get the plain IN list. ``bind``: the
+    session or connection the statement will run on.
+    """
+    values = list(values)
+    dialect = (bind.dialect if hasattr(bind, "dialect") else bind.get_bind().dialect).name
+    if dialect == "postgresql":
+        return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
+    if dialect == "sqlite":
+        listed = func.json_each(bindparam(None, json.dumps(values), type_=String)).table_valued("value")
+        return column.in_(select(listed.c.value))
+    return column.in_(values)

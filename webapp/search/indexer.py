@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from webapp.domain.normalise import clean_text, normalise_email, normalise_phone, normalise_vin
 from webapp.models import Asset, Customer, DmsRecord, SearchToken
+from webapp.models.base import one_of
 from webapp.search.tokens import (ASSET, CUSTOMER, DMS_CUSTOMER, DMS_VEHICLE, asset_tokens, compact,
                                   customer_tokens, sort_name)
 
@@ -57,7 +58,7 @@ def _replace(conn: Connection, scope: str, location_id: int, tokens_by_record: M
     for start in range(0, len(ids), _CHUNK):
         chunk = ids[start:start + _CHUNK]
         conn.execute(delete(_TABLE).where(_TABLE.c.scope == scope, _TABLE.c.location_id == location_id,
-                                          _TABLE.c.record_id.in_(chunk)))
+                                          one_of(conn, _TABLE.c.record_id, chunk)))
     if conn.dialect.name == "sqlite":
         # Straight to the driver's executemany: SQLAlchemy's per-row parameter processing
         # was a quarter of a pull's time, and these rows are plain strings and integers.
@@ -94,11 +95,14 @@ def index_asset(session: Session, asset: Asset) -> None:
     _replace(session.connection(), ASSET, asset.location_id, {asset.id: tokens_of_asset(asset)})
 
 
-def index_dms_records(session: Session, location_id: int, data_type: str, payloads: Mapping[str, Mapping[str, Any]],
-                      new_ids: Iterable[str] = (), row_ids: Mapping[str, int] | None = None) -> int:
+def index_dms_records(session: Session, location_id: int, data_type: str,
+                      payloads: Mapping[str, Mapping[str, Any]] | None = None, new_ids: Iterable[str] = (),
+                      row_ids: Mapping[str, int] | None = None,
+                      tokens: Mapping[str, set[str] | None] | None = None) -> int:
     """(Re)write the tokens of mirror rows a pull just upserted; returns how many rows.
 
-    ``payloads``: DMS id → the payload just written (not read back). ``new_ids`` names the
+    Give either ``payloads`` (DMS id → the payload just written, not read back) or
+    ``tokens`` (DMS id → its tokens, already worked out by the pull). ``new_ids`` names the
     rows just inserted, which have no old tokens to remove; ``row_ids`` maps DMS ids to
     mirror row ids where the caller knows them, saving a look-up. Data types other than
     customers and vehicles are ignored. Call it in the pull's transaction.
@@ -106,19 +110,21 @@ def index_dms_records(session: Session, location_id: int, data_type: str, payloa
     scope = DMS_SCOPES.get(data_type)
     if scope is None:
         return 0
+    if tokens is None:
+        tokens = {dms_id: tokens_of_dms_payload(data_type, dms_id, payload or {})
+                  for dms_id, payload in (payloads or {}).items()}
     new_ids = set(new_ids)
     known = dict(row_ids or {})
-    missing = [dms_id for dms_id in payloads if dms_id not in known]
+    missing = [dms_id for dms_id in tokens if dms_id not in known]
     for start in range(0, len(missing), _CHUNK):
         for row in session.execute(select(DmsRecord.id, DmsRecord.dms_id).where(
                 DmsRecord.location_id == location_id, DmsRecord.data_type == data_type,
-                DmsRecord.dms_id.in_(missing[start:start + _CHUNK]))):
+                one_of(session, DmsRecord.dms_id, missing[start:start + _CHUNK]))):
             known[row.dms_id] = row.id
-    tokens = {known[dms_id]: tokens_of_dms_payload(data_type, dms_id, payload or {})
-              for dms_id, payload in payloads.items() if dms_id in known}
+    by_row = {known[dms_id]: record_tokens or set() for dms_id, record_tokens in tokens.items() if dms_id in known}
     fresh = {known[dms_id] for dms_id in new_ids if dms_id in known}
-    _replace(session.connection(), scope, location_id, tokens, fresh)
-    return len(tokens)
+    _replace(session.connection(), scope, location_id, by_row, fresh)
+    return len(by_row)
 
 
 REINDEX_BATCH = 2000

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from webapp.models import Customer, DmsRecord, utcnow
+from webapp.models.base import one_of
 from webapp.models.update_request import UpdateRequest, UpdateRequestStatus
 from webapp.update_requests.fields import dms_has, ordered_attrs
 
@@ -32,7 +33,7 @@ def confirm_from_mirror(session: Session, location_id: int, customer_dms_ids: It
         .where(
             UpdateRequest.location_id == location_id,
             Customer.location_id == location_id,
-            Customer.dms_id.in_(dms_ids),
+            one_of(session, Customer.dms_id, dms_ids),
             UpdateRequest.status.in_([UpdateRequestStatus.PENDING, UpdateRequestStatus.APPROVED]),
         )
         .order_by(UpdateRequest.id)
