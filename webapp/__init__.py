@@ -52,8 +52,14 @@ def register_extensions(app: Flask) -> None:
         _tune_sqlite(app)
 
 
+# Page cache per SQLite connection (KiB): the default 2 MB makes every write to a
+# million-row index read its pages back from the OS; measured on a full pull.
+SQLITE_CACHE_KIB = 32 * 1024
+
+
 def _tune_sqlite(app: Flask) -> None:
-    """WAL + a busy timeout let the web server and workers share the SQLite file."""
+    """WAL + a busy timeout let the web server and workers share the SQLite file; a page
+    cache big enough for the mirror's and search index's upper levels."""
     from sqlalchemy import event
 
     from webapp.extensions import db
@@ -68,6 +74,7 @@ def _tune_sqlite(app: Flask) -> None:
             cursor.execute("PRAGMA busy_timeout=15000")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
             cursor.close()
 
 
