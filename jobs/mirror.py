@@ -193,8 +193,9 @@ def store_page(session: Session, location: Location, data_type: str, records: It
         # The DMS tab finds mirror rows through the search index: keep it in the same transaction.
         from webapp.search import index_dms_records
 
-        index_dms_records(session, location.id, data_type, new_ids=[values["dms_id"] for values in inserts],
-                          row_ids=row_ids, tokens={dms_id: record.tokens for dms_id, record in changed.items()})
+        tokens = {dms_id: record.tokens for dms_id, record in changed.items()}
+        index_dms_records(session, location.id, data_type, tokens,
+                          new_ids=[values["dms_id"] for values in inserts], row_ids=row_ids)
     _report_missing_owners(session, location, data_type, changed, result)
     return result
 
@@ -247,7 +248,7 @@ def _write_rows(connection: Any, inserts: list[dict[str, Any]], updates: list[di
 def _row_converter(dialect: Any) -> Any:
     """``to_db(row, columns)``: the row's values in ``columns`` order, as the driver takes them."""
     table = DmsRecord.__table__
-    times = {name: table.c[name].type._cached_bind_processor(dialect) for name in _TIME_COLUMNS}
+    times = {name: table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in _TIME_COLUMNS}
     times = {name: processor for name, processor in times.items() if processor is not None}
 
     last_time: dict[str, tuple[Any, Any]] = {}  # a page's rows share "now": converted once
@@ -333,9 +334,8 @@ def mark_deleted(session: Session, location: Location, data_type: str, present_i
     rows = session.execute(select(DmsRecord.id, DmsRecord.dms_id).where(
         DmsRecord.location_id == location.id, DmsRecord.data_type == data_type, DmsRecord.deleted_at.is_(None)))
     gone = [row.id for row in rows if row.dms_id not in present_ids]
-    for start in range(0, len(gone), 1000):
-        chunk = gone[start:start + 1000]
-        session.execute(update(DmsRecord).where(DmsRecord.id.in_(chunk)).values(deleted_at=now))
+    if gone:
+        session.execute(update(DmsRecord).where(one_of(session, DmsRecord.id, gone)).values(deleted_at=now))
     return len(gone)
 
 

@@ -13,6 +13,7 @@ from webapp.models import ChangeHistory, ChangeSource, Customer, DmsRecord, Role
 def put_in_mirror(app, location_id: int, data_type: str, records) -> None:
     """Copy connector records into the DMS mirror (what the pull job does)."""
     from webapp.search import index_dms_records
+    from webapp.search.indexer import tokens_of_dms_payload
 
     with app.app_context():
         rows = [DmsRecord(location_id=location_id, data_type=data_type, dms_id=r.dms_id, payload=r.to_dict(),
@@ -21,7 +22,7 @@ def put_in_mirror(app, location_id: int, data_type: str, records) -> None:
         db.session.add_all(rows)
         db.session.commit()
         index_dms_records(db.session, location_id, data_type,  # idempotent with the flush hook
-                          {row.dms_id: row.payload for row in rows})
+                          {row.dms_id: tokens_of_dms_payload(data_type, row.dms_id, row.payload) for row in rows})
         db.session.commit()
 
 

@@ -22,7 +22,6 @@ from webapp.search.tokens import (ASSET, CUSTOMER, DMS_CUSTOMER, DMS_VEHICLE, as
 
 DMS_SCOPES = {"customers": DMS_CUSTOMER, "vehicles": DMS_VEHICLE}
 _TABLE = SearchToken.__table__
-_CHUNK = 500
 
 
 # --------------------------------------------------------------------------- tokens of a record
@@ -55,10 +54,9 @@ def _replace(conn: Connection, scope: str, location_id: int, tokens_by_record: M
     """Swap the stored tokens of these records for the given ones (``fresh``: records just
     inserted, which have none to remove)."""
     ids = [record_id for record_id in tokens_by_record if record_id not in fresh]
-    for start in range(0, len(ids), _CHUNK):
-        chunk = ids[start:start + _CHUNK]
+    if ids:
         conn.execute(delete(_TABLE).where(_TABLE.c.scope == scope, _TABLE.c.location_id == location_id,
-                                          one_of(conn, _TABLE.c.record_id, chunk)))
+                                          one_of(conn, _TABLE.c.record_id, ids)))
     if conn.dialect.name == "sqlite":
         # Straight to the driver's executemany: SQLAlchemy's per-row parameter processing
         # was a quarter of a pull's time, and these rows are plain strings and integers.
@@ -95,32 +93,25 @@ def index_asset(session: Session, asset: Asset) -> None:
     _replace(session.connection(), ASSET, asset.location_id, {asset.id: tokens_of_asset(asset)})
 
 
-def index_dms_records(session: Session, location_id: int, data_type: str,
-                      payloads: Mapping[str, Mapping[str, Any]] | None = None, new_ids: Iterable[str] = (),
-                      row_ids: Mapping[str, int] | None = None,
-                      tokens: Mapping[str, set[str] | None] | None = None) -> int:
-    """(Re)write the tokens of mirror rows a pull just upserted; returns how many rows.
+def index_dms_records(session: Session, location_id: int, data_type: str, tokens: Mapping[str, set[str] | None],
+                      new_ids: Iterable[str] = (), row_ids: Mapping[str, int] | None = None) -> int:
+    """(Re)write the search tokens of mirror rows a pull just upserted; returns how many rows.
 
-    Give either ``payloads`` (DMS id → the payload just written, not read back) or
-    ``tokens`` (DMS id → its tokens, already worked out by the pull). ``new_ids`` names the
-    rows just inserted, which have no old tokens to remove; ``row_ids`` maps DMS ids to
-    mirror row ids where the caller knows them, saving a look-up. Data types other than
-    customers and vehicles are ignored. Call it in the pull's transaction.
+    ``tokens``: DMS id → its tokens (:func:`tokens_of_dms_payload`, worked out by the pull
+    as it prepares a page). ``new_ids`` names the rows just inserted, which have no old
+    tokens to remove; ``row_ids`` maps DMS ids to mirror row ids where the caller knows
+    them, saving a look-up. Data types other than customers and vehicles are ignored. Call
+    it in the pull's transaction.
     """
     scope = DMS_SCOPES.get(data_type)
     if scope is None:
         return 0
-    if tokens is None:
-        tokens = {dms_id: tokens_of_dms_payload(data_type, dms_id, payload or {})
-                  for dms_id, payload in (payloads or {}).items()}
-    new_ids = set(new_ids)
     known = dict(row_ids or {})
     missing = [dms_id for dms_id in tokens if dms_id not in known]
-    for start in range(0, len(missing), _CHUNK):
-        for row in session.execute(select(DmsRecord.id, DmsRecord.dms_id).where(
-                DmsRecord.location_id == location_id, DmsRecord.data_type == data_type,
-                one_of(session, DmsRecord.dms_id, missing[start:start + _CHUNK]))):
-            known[row.dms_id] = row.id
+    if missing:
+        known.update(session.execute(select(DmsRecord.dms_id, DmsRecord.id).where(
+            DmsRecord.location_id == location_id, DmsRecord.data_type == data_type,
+            one_of(session, DmsRecord.dms_id, missing))).tuples().all())
     by_row = {known[dms_id]: record_tokens or set() for dms_id, record_tokens in tokens.items() if dms_id in known}
     fresh = {known[dms_id] for dms_id in new_ids if dms_id in known}
     _replace(session.connection(), scope, location_id, by_row, fresh)
