@@ -110,82 +110,57 @@ def prepare_database(url: str) -> None:
         admin.dispose()
 
 
-def raw_copy(engine, table: str, key: str, *, indexed: bool, where: str = "1 = 1", count: bool = False):
-    """Seconds to bulk-insert every row of ``table`` (matching ``where``) into an empty copy of
-    it, 5,000 rows a batch in ``key`` order, by the database's fastest path. Only the writing
-    is timed; the copy is dropped afterwards. With ``count``: (seconds, rows)."""
-    from sqlalchemy import MetaData, Table
+def raw_copy(engine, table: str, key: str, *, indexed: bool, where: str = "1 = 1", per_batch: int = 5000):
+    """(seconds, rows): bulk-insert every row of ``table`` matching ``where`` into an empty copy
+    of it by the database's fastest path, in batches of ``per_batch`` values of ``key`` (so a
+    record's search tokens go in together, as the pull writes them). Only the writing is
+    timed. ``indexed``: the copy has the table's indexes and constraints, else only a
+    primary key on ``key``."""
+    from sqlalchemy import Column, MetaData, Table
 
-    source = Table(table, MetaData(), autoload_with=engine)
+    metadata = MetaData()  # shared, so the copy's foreign keys find the tables they point at
+    source = Table(table, metadata, autoload_with=engine)
     copy_name = f"{table}_rawcopy"
-    columns = [c.name for c in source.columns]
-    names = ", ".join(columns)
+    if indexed:
+        copy = source.to_metadata(metadata, name=copy_name)
+        for item in (*copy.indexes, *copy.constraints):  # index names are per database, not per table
+            if item.name:
+                item.name = f"{item.name}_rawcopy"
+    else:
+        copy = Table(copy_name, metadata, *[Column(c.name, c.type, primary_key=c.name == key)
+                                              for c in source.columns])
+    copy.drop(engine, checkfirst=True)
+    copy.create(engine)
+    names = ", ".join(c.name for c in source.columns)
     pg = engine.dialect.name == "postgresql"
-    with engine.begin() as conn:
-        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {copy_name}")
-        if pg:
-            conn.exec_driver_sql(f"CREATE TABLE {copy_name} (LIKE {table} INCLUDING DEFAULTS "
-                                 f"{'INCLUDING INDEXES INCLUDING CONSTRAINTS' if indexed else ''})")
-            if not indexed and table == "dms_record":
-                conn.exec_driver_sql(f"ALTER TABLE {copy_name} ADD PRIMARY KEY (id)")
-        else:
-            ddl = conn.exec_driver_sql("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?",
-                                       (table,)).scalar()
-            if not indexed:  # the bare copy: the columns and the integer primary key only
-                ddl = f"CREATE TABLE {table} (id INTEGER PRIMARY KEY, " + ", ".join(
-                    f"{c.name} {c.type.compile(engine.dialect)}" for c in source.columns if c.name != "id") + ")"
-            conn.exec_driver_sql(ddl.replace(f"CREATE TABLE {table}", f"CREATE TABLE {copy_name}", 1)
-                                 .replace(f'CREATE TABLE "{table}"', f"CREATE TABLE {copy_name}", 1))
-            if indexed:
-                for (index_sql,) in conn.exec_driver_sql(
-                        "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL",
-                        (table,)):
-                    conn.exec_driver_sql(index_sql.replace(" ON ", "_rawcopy ON ", 1)
-                                         .replace(f" ON {table} ", f" ON {copy_name} ", 1)
-                                         .replace(f' ON "{table}" ', f" ON {copy_name} ", 1))
     seconds, rows, last = 0.0, 0, None
     while True:
         with engine.connect() as conn:
             after = "" if last is None else f" AND {key} > {int(last)}"
-            if table == "search_token":  # whole records per batch: a record's tokens are written together
-                keys = [r[0] for r in conn.exec_driver_sql(
-                    f"SELECT DISTINCT {key} FROM {table} WHERE {where}{after} ORDER BY {key} LIMIT 600")]
-                if not keys:
-                    break
-                bound = f"{key} <= {int(keys[-1])}"
-            else:
-                bound = "1 = 1"
-            select_sql = f"SELECT {names} FROM {table} WHERE {where}{after} AND {bound} ORDER BY {key} LIMIT 5000" \
-                if table != "search_token" else f"SELECT {names} FROM {table} WHERE {where}{after} AND {bound}"
-            if pg:
-                raw = conn.connection.dbapi_connection
-                with raw.cursor() as cursor:
-                    with cursor.copy(f"COPY ({select_sql}) TO STDOUT") as out:
-                        data = b"".join(bytes(chunk) for chunk in out)
-                    batch_rows = data.count(b"\n")
-                    last_row = conn.exec_driver_sql(f"SELECT max({key}) FROM ({select_sql}) AS page").scalar()
-            else:
-                batch = conn.exec_driver_sql(select_sql).all()
-                batch_rows = len(batch)
-                last_row = max(row[columns.index(key)] for row in batch) if batch else None
-            if not batch_rows:
+            keys = conn.exec_driver_sql(f"SELECT DISTINCT {key} FROM {table} WHERE {where}{after} "
+                                        f"ORDER BY {key} LIMIT {per_batch}").scalars().all()
+            if not keys:
                 break
-            started = time.perf_counter()
-            if pg:
-                with raw.cursor() as cursor:
-                    with cursor.copy(f"COPY {copy_name} ({names}) FROM STDIN") as copy:
-                        copy.write(data)
-                raw.commit()
-            else:
-                conn.exec_driver_sql(f"INSERT INTO {copy_name} ({names}) VALUES ({', '.join('?' for _ in columns)})",
-                                     [tuple(row) for row in batch])
-                conn.commit()
+            last = keys[-1]
+            batch_sql = f"SELECT {names} FROM {table} WHERE {where}{after} AND {key} <= {int(last)}"
+            raw = conn.connection.dbapi_connection
+            if pg:  # the rows as COPY text, written back with COPY
+                with raw.cursor() as cursor, cursor.copy(f"COPY ({batch_sql}) TO STDOUT") as out:
+                    data = b"".join(bytes(chunk) for chunk in out)
+                started = time.perf_counter()
+                with raw.cursor() as cursor, cursor.copy(f"COPY {copy_name} ({names}) FROM STDIN") as copy_in:
+                    copy_in.write(data)
+                rows += data.count(b"\n")
+            else:  # the rows as stored, written back with the driver's executemany
+                batch = raw.execute(batch_sql).fetchall()
+                started = time.perf_counter()
+                raw.executemany(f"INSERT INTO {copy_name} ({names}) VALUES ({', '.join('?' * len(source.columns))})",
+                                batch)
+                rows += len(batch)
+            raw.commit()
             seconds += time.perf_counter() - started
-            rows += batch_rows
-            last = last_row
-    with engine.begin() as conn:
-        conn.exec_driver_sql(f"DROP TABLE {copy_name}")
-    return (seconds, rows) if count else seconds
+    copy.drop(engine)
+    return seconds, rows
 
 
 def measure(db_url: str, sandbox_url: str, redis_url: str, accounts: dict, tmp: str) -> dict:
@@ -252,13 +227,12 @@ def measure(db_url: str, sandbox_url: str, redis_url: str, accounts: dict, tmp: 
         # rows are read back as the database stores them and written, 5,000 a batch, with the
         # driver's executemany (SQLite) or COPY (PostgreSQL); only the writing is timed.
         # Printed beside it: the mirror rows alone, and into a bare copy (primary key only).
-        mirror_table = DmsRecord.__table__
-        mirror_seconds = raw_copy(db.engine, "dms_record", "id", indexed=True)
-        bare_seconds = raw_copy(db.engine, "dms_record", "id", indexed=False)
+        mirror_seconds, _ = raw_copy(db.engine, "dms_record", "id", indexed=True)
+        bare_seconds, _ = raw_copy(db.engine, "dms_record", "id", indexed=False)
         token_seconds, tokens = 0.0, 0
         for scope, location_id in db.session.execute(text("SELECT DISTINCT scope, location_id FROM search_token")):
-            seconds, count = raw_copy(db.engine, "search_token", "record_id", indexed=True,
-                                      where=f"scope = '{scope}' AND location_id = {int(location_id)}", count=True)
+            seconds, count = raw_copy(db.engine, "search_token", "record_id", indexed=True, per_batch=600,
+                                      where=f"scope = '{scope}' AND location_id = {int(location_id)}")
             token_seconds, tokens = token_seconds + seconds, tokens + count
         raw_rate = records / (mirror_seconds + token_seconds)
         mirror_rate, bare_rate = records / mirror_seconds, records / bare_seconds
