@@ -28,6 +28,7 @@ from typing import Any, Mapping
 
 import certifi
 import httpx
+import orjson
 
 from .base import (AuthenticationError, CatalogueEntry, ConflictError, DmsError, DmsValidationError,
                    MalformedResponseError, NotSupportedError, TransientDmsError)
@@ -77,6 +78,38 @@ def _tls_context() -> ssl.SSLContext:
     """One verifying TLS context per process: loading the CA bundle costs ~50 ms, and a
     connector is opened for every pull, push and live DMS lookup."""
     return ssl.create_default_context(cafile=certifi.where())
+
+
+# A run of 19 digits may be an integer beyond 64 bits (-9223372036854775809), which orjson
+# reads as a float.
+# Found by mapping every digit to "0" and looking for twenty of them (a regular
+# expression, retried at every digit, cost more than the parsing it saves).
+_DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_LONG_DIGITS = b"0" * 19
+
+
+def loads_exact(body: bytes) -> Any:
+    """Parse JSON exactly as the standard library does, with orjson where that is the same.
+
+    Decoding pages was a fifth of a pull's reading (orjson is several times faster). orjson
+    reads integers beyond 64 bits as floats and refuses what the standard library takes
+    (lone surrogates, NaN): those bodies, and any with a run of 19 digits, go through the
+    standard library, so a DMS value is never rounded or refused by the choice of parser."""
+    if _LONG_DIGITS not in body.translate(_DIGITS_TO_ZERO):
+        try:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(body)
+
+
+def preload() -> None:
+    """Pay once what a process's first connector pays: loading the CA bundle and importing
+    httpx's transport modules (httpx imports them on its first client), about 0.1 s.
+
+    A forking worker calls this before it forks a work-horse per job, so every pull, push
+    and lookup job inherits both instead of repeating them."""
+    httpx.HTTPTransport(verify=_tls_context()).close()
 
 
 class HttpTransport:
@@ -187,7 +220,7 @@ class HttpTransport:
     def _json(response: Answer, what: str) -> Any:
         """Parse a JSON body or raise :class:`MalformedResponseError` naming what it was."""
         try:
-            return json.loads(response.content)
+            return loads_exact(response.content)
         except ValueError as error:
             raise MalformedResponseError(f"the DMS sent an unreadable {what} (invalid JSON: {error})",
                                          status=response.status_code) from error

@@ -75,12 +75,30 @@ def make_worker(queues: list[str] | None = None, simple: bool = False) -> Worker
     )
 
 
+def preload(app) -> None:  # noqa: ANN001
+    """Do once, in the worker, the set-up every job's forked work-horse would otherwise
+    repeat: mapping the models, the database dialect's first-connection queries, the DMS
+    connectors' TLS context and HTTP modules. Measured: a pull of one small page took
+    0.3-0.5 s in a work-horse against 0.15-0.25 s in a warm process."""
+    from sqlalchemy.orm import configure_mappers
+
+    from connectors.http import preload as preload_http
+    from webapp.extensions import db
+
+    preload_http()
+    configure_mappers()
+    with app.app_context():
+        with db.engine.connect():
+            pass
+        db.engine.dispose()  # no connection is shared with the work-horses
+
+
 def main(argv: list[str]) -> None:
     """``python -m jobs.worker [--burst] [queue ...]``: serve the queues until stopped
     (``--burst``: until they are empty)."""
     burst = "--burst" in argv
     queues = [a for a in argv if not a.startswith("--")]
-    get_app()  # fail fast on bad configuration
+    preload(get_app())  # also fails fast on bad configuration
     make_worker(queues).work(with_scheduler=not burst, burst=burst)
 
 

@@ -307,3 +307,52 @@ def test_a_reading_process_that_dies_is_a_transient_error(sandbox, monkeypatch):
     with pytest.raises(TransientDmsError, match="stopped unexpectedly"):
         for _page in pages:  # what was already in the pipe still arrives
             pass
+
+
+def test_a_growing_mirror_gets_fresh_statistics_of_its_lookup_columns(app, run_jobs, sandbox, location,
+                                                                     monkeypatch):
+    """PostgreSQL: a pull refreshes the planner's statistics as the mirror grows (at the
+    first rows and each tenfold growth), of the columns lookups use, not the payloads."""
+    from sqlalchemy import event, text
+
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        pytest.skip("statistics are refreshed on PostgreSQL only")
+    monkeypatch.setattr("jobs.pulls.PAGE_SIZE", 10)
+    monkeypatch.setattr("jobs.pulls.ANALYZE_FROM", 5)
+    monkeypatch.setattr("jobs.pulls.ANALYZE_GROWTH", 4)  # 10 rows, then 40 (pages of 10)
+    analyzed = []
+
+    def seen(_conn, _cursor, statement, *_args):
+        if statement.startswith("ANALYZE"):
+            analyzed.append(statement)
+
+    with app.app_context():
+        event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        run = pull(app, run_jobs, location.id, "customers")
+    finally:
+        with app.app_context():
+            event.remove(db.engine, "before_cursor_execute", seen)
+    assert run.status == RunStatus.SUCCEEDED and 40 <= run.created < 160
+    mirror = [s for s in analyzed if s.startswith("ANALYZE dms_record")]
+    assert len(mirror) == 2 and analyzed.count("ANALYZE search_token") == 2
+    assert "dms_id" in mirror[0] and "owner_dms_id" in mirror[0]
+    assert "payload" not in mirror[0] and "drift_fields" not in mirror[0]
+    with app.app_context():
+        columns = set(db.session.scalars(text("SELECT attname FROM pg_stats WHERE tablename = 'dms_record'")))
+    assert {"location_id", "data_type", "dms_id"} <= columns
+
+
+def test_the_worker_does_the_work_horses_set_up_once(app):
+    """What every forked job would repeat is done before the fork, and no database
+    connection is left open to be shared with the work-horses."""
+    import sys
+
+    from connectors.http import _tls_context
+    from jobs.worker import preload
+
+    preload(app)
+    assert "httpcore" in sys.modules and _tls_context.cache_info().currsize == 1
+    with app.app_context():
+        assert db.engine.pool.checkedout() == 0 and db.engine.pool.checkedin() == 0
+        assert db.engine.dialect.server_version_info is not None  # the first-connection queries are done

@@ -1,11 +1,16 @@
 """Injected faults map to the right error classes; auth and tokens behave."""
 from __future__ import annotations
 
+import json
+import math
 import socket
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from connectors import (CUSTOMERS, AuthenticationError, MalformedResponseError, TransientDmsError, connect)
+from connectors.http import loads_exact
 from connectors.vendors import VENDOR_CODES
 
 
@@ -117,3 +122,36 @@ def test_rate_limit_headers_and_429(tmp_path):
             with pytest.raises(TransientDmsError) as caught:
                 first_page(dms)
     assert caught.value.status == 429 and caught.value.retry_after and caught.value.retry_after > 0
+
+
+# --------------------------------------------------------------------------- reading JSON bodies
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=20)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_json_values, st.booleans())
+def test_bodies_are_read_exactly_as_the_standard_library_reads_them(value, ascii_only):
+    body = json.dumps(value, ensure_ascii=ascii_only).encode()
+    assert loads_exact(body) == json.loads(body)
+    assert repr(loads_exact(body)) == repr(json.loads(body))  # 1 stays 1, 1.0 stays 1.0
+
+
+@pytest.mark.parametrize("body, expected", [
+    (b'{"mileage": 123456789012345678901234567890}', {"mileage": 123456789012345678901234567890}),
+    (b'[18446744073709551616, -9223372036854775809]', [18446744073709551616, -9223372036854775809]),
+    (b'[9223372036854775807, -9223372036854775808]', [9223372036854775807, -9223372036854775808]),
+    (b'{"name": "\\ud800"}', {"name": "\ud800"}),  # a lone surrogate: orjson refuses it
+    ('{"name": "Zoë"}'.encode("utf-16"), {"name": "Zoë"}),  # not UTF-8: orjson refuses it
+])
+def test_bodies_orjson_would_round_or_refuse_go_through_the_standard_library(body, expected):
+    assert loads_exact(body) == expected
+    assert type(loads_exact(body)) is type(expected)
+
+
+def test_nan_is_read_like_the_standard_library_and_junk_is_refused():
+    assert math.isnan(loads_exact(b"[NaN]")[0])
+    with pytest.raises(ValueError):
+        loads_exact(b'{"items": [')

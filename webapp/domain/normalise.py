@@ -51,6 +51,12 @@ _NANP_PLAIN = re.compile(r"^\+?[\d\s().\-]+$")
 
 def normalise_phone(value: object, region: str = DEFAULT_REGION) -> str | None:
     """E.164 form of a phone number ('(217) 555-0100' → '+12175550100'), None if not a number."""
+    if isinstance(value, str) and len(value) <= 64:
+        return _cached_phone(value, region)
+    return _phone(clean_text(value, 64), region)
+
+
+def _phone(value: str, region: str) -> str | None:
     text = clean_text(value, 64)
     digits = _DIGITS.sub("", text)
     if not text or len(digits) < 7:
@@ -71,6 +77,11 @@ def normalise_phone(value: object, region: str = DEFAULT_REGION) -> str | None:
     if not phonenumbers.is_possible_number(number):
         return None
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+# A pull normalises each DMS phone twice (its mirror row, its search tokens) and the same
+# numbers recur; short texts only, so a hostile value cannot fill the cache.
+_cached_phone = lru_cache(maxsize=4096)(_phone)
 
 
 def format_phone(e164: str | None, region: str = DEFAULT_REGION) -> str:
