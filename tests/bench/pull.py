@@ -73,11 +73,13 @@ def job_seconds(redis_url: str) -> float:
     connection = Redis.from_url(redis_url)
     registry = FinishedJobRegistry(queue=Queue("pulls", connection=connection))
     total = 0.0
-    for job in Job.fetch_many(registry.get_job_ids(), connection=connection):
+    for job_id in registry.get_job_ids():
+        job = Job.fetch_many([job_id], connection=connection)[0]
         if job is not None and job.started_at and job.ended_at:
             total += (job.ended_at - job.started_at).total_seconds()
-        if job is not None:
-            registry.remove(job, delete_job=True)
+        # Out of the registry only: deleting the job as well races RQ's last heartbeat,
+        # which can re-create the execution's record half-written (KeyError in RQ 2.12).
+        registry.remove(job_id)
     return total
 
 
