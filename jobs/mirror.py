@@ -13,13 +13,13 @@ from datetime import datetime
 from typing import Any, Iterable, Mapping, NamedTuple
 
 import orjson
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Text, bindparam, cast, insert, select, update
 from sqlalchemy.orm import Session
 
 from webapp.domain.fields import FIELDS_BY_TYPE, differing_fields, portal_values
 from webapp.domain.normalise import customer_name_key, email_key, normalise_phone, normalise_vin
 from webapp.models import Asset, ChangeSource, Customer, DmsRecord, Location, SyncMode, utcnow
-from webapp.models.base import one_of
+from webapp.models.base import keyed, one_of
 from webapp.models.change_history import record_change
 
 # Records that point at a customer: their customer should be in the mirror too.
@@ -154,11 +154,9 @@ def store_page(session: Session, location: Location, data_type: str, records: It
         return result
     existing = {
         row.dms_id: row
-        for row in session.execute(
-            select(DmsRecord.id, DmsRecord.dms_id, DmsRecord.content_hash, DmsRecord.deleted_at).where(
-                DmsRecord.location_id == location.id, DmsRecord.data_type == data_type,
-                one_of(session, DmsRecord.dms_id, by_id))
-        )
+        for row in session.execute(keyed(
+            session, select(DmsRecord.id, DmsRecord.dms_id, DmsRecord.content_hash, DmsRecord.deleted_at).where(
+                DmsRecord.location_id == location.id, DmsRecord.data_type == data_type), DmsRecord.dms_id, by_id))
     }
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
@@ -187,17 +185,46 @@ def store_page(session: Session, location: Location, data_type: str, records: It
     for values in updates:
         values["drift_fields"] = drift.get(dms_id_by_row[values["id"]])
     row_ids = {dms_id: row.id for dms_id, row in existing.items()}
+    tokens = {dms_id: record.tokens for dms_id, record in changed.items()} \
+        if changed and data_type in PORTAL_MODELS else {}
+    if tokens and updates:
+        # Before the rows are overwritten: an edit that leaves the search tokens as they
+        # were (an address, a mileage...) costs no rewrite of the record's index rows.
+        for dms_id in _same_tokens_as_stored(session, data_type, tokens,
+                                             {values["id"]: dms_id_by_row[values["id"]] for values in updates}):
+            del tokens[dms_id]
     _write_rows(session.connection(), inserts, updates)
     result.created, result.updated = len(inserts), len(updates)
-    if changed and data_type in PORTAL_MODELS:
+    if tokens:
         # The DMS tab finds mirror rows through the search index: keep it in the same transaction.
         from webapp.search import index_dms_records
 
-        tokens = {dms_id: record.tokens for dms_id, record in changed.items()}
         index_dms_records(session, location.id, data_type, tokens,
                           new_ids=[values["dms_id"] for values in inserts], row_ids=row_ids)
     _report_missing_owners(session, location, data_type, changed, result)
     return result
+
+
+def _same_tokens_as_stored(session: Session, data_type: str, tokens: dict[str, set[str] | None],
+                           rows: dict[int, str]) -> list[str]:
+    """The DMS ids among ``rows`` (mirror row id → DMS id, rows about to be updated) whose
+    stored payload has the same search tokens as the new version.
+
+    Read from the mirror row the update touches anyway, not from the index: rewriting a
+    record's index rows cost more than anything else in a re-pull of edited records
+    (measured: 0.3 s of a 1,000-record page at 100,000 customers on PostgreSQL). The stored
+    tokens were made from the stored payload; after an upgrade that changes how tokens are
+    made, ``flask reindex-search`` rebuilds them (see the README)."""
+    from webapp.search.indexer import tokens_of_dms_payload
+
+    same = []
+    for row_id, blob in session.execute(select(DmsRecord.id, cast(DmsRecord.payload, Text))
+                                        .where(one_of(session, DmsRecord.id, rows))):
+        dms_id = rows[row_id]
+        old = tokens_of_dms_payload(data_type, dms_id, json.loads(blob) if blob else {})
+        if old == (tokens[dms_id] or set()):
+            same.append(dms_id)
+    return same
 
 
 _INSERT_COLUMNS = ("location_id", "data_type", "dms_id", "first_pulled_at", "payload", "content_hash",
@@ -213,8 +240,9 @@ def _write_rows(connection: Any, inserts: list[dict[str, Any]], updates: list[di
 
     Past SQLAlchemy's per-row parameter processing, which was the largest single cost of a
     pull: the rows are complete and their values plain, so SQLite gets the driver's
-    executemany and PostgreSQL (psycopg) a COPY for new rows. Values are what the ORM would
-    bind: timestamps through the column type, JSON as text, no drift as SQL NULL.
+    executemany, and PostgreSQL (psycopg) a COPY for new rows and the driver's executemany
+    (pipelined) for changed ones. Values are what the ORM would bind: timestamps through
+    the column type, JSON as text, no drift as SQL NULL.
     """
     dialect = connection.dialect
     if dialect.name == "sqlite":
@@ -229,11 +257,18 @@ def _write_rows(connection: Any, inserts: list[dict[str, Any]], updates: list[di
                 f"UPDATE dms_record SET {', '.join(f'{c} = ?' for c in _UPDATE_COLUMNS)} WHERE id = ?",
                 [(*to_db(row, _UPDATE_COLUMNS), row["id"]) for row in updates])
         return
-    if inserts and dialect.name == "postgresql" and dialect.driver == "psycopg":
-        _copy_into_mirror(connection, inserts, _row_converter(dialect))
-        inserts = []
-    # Other drivers, and PostgreSQL's updates (few: changed records only): through
-    # SQLAlchemy, which encodes JSON itself.
+    if dialect.name == "postgresql" and dialect.driver == "psycopg":
+        to_db = _row_converter(dialect)
+        if inserts:
+            _copy_into_mirror(connection, inserts, to_db)
+        if updates:
+            json_columns = ("payload", "drift_fields")
+            assignments = ", ".join(f"{c} = %s::json" if c in json_columns else f"{c} = %s" for c in _UPDATE_COLUMNS)
+            with connection.connection.dbapi_connection.cursor() as cursor:
+                cursor.executemany(f"UPDATE dms_record SET {assignments} WHERE id = %s",
+                                   [(*to_db(row, _UPDATE_COLUMNS), row["id"]) for row in updates])
+        return
+    # Other drivers: through SQLAlchemy, which encodes JSON itself.
     for rows in (inserts, updates):
         for row in rows:
             row["payload"] = json.loads(row["payload"])
@@ -317,9 +352,8 @@ def _report_missing_owners(session: Session, location: Location, data_type: str,
     wanted = set(filter(None, owners.values()))
     if not wanted:
         return
-    known = set(session.scalars(select(DmsRecord.dms_id).where(
-        DmsRecord.location_id == location.id, DmsRecord.data_type == "customers",
-        one_of(session, DmsRecord.dms_id, wanted))))
+    known = set(session.scalars(keyed(session, select(DmsRecord.dms_id).where(
+        DmsRecord.location_id == location.id, DmsRecord.data_type == "customers"), DmsRecord.dms_id, wanted)))
     for dms_id, owner in owners.items():
         if owner and owner not in known:
             result.missing_owner_count += 1

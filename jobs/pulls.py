@@ -7,6 +7,7 @@ and data type apart, and a retried job continues from the last committed page.
 """
 from __future__ import annotations
 
+import gc
 import logging
 import multiprocessing
 import os
@@ -338,6 +339,7 @@ def _reading_process(sender, vendor: str, settings: dict, data_type: str, resume
     """The reading process: fetch, parse and prepare each page, and send it to the pull."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the worker's handlers: stopping it stops it
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the worker, which stops this
+    gc.freeze()  # what it inherits is the pull's, not garbage: collections need not walk it
     import connectors
 
     try:

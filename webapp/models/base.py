@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import ARRAY, DateTime, ForeignKey, String, TypeDecorator, any_, bindparam, func, select
+from sqlalchemy import ARRAY, DateTime, ForeignKey, String, TypeDecorator, any_, bindparam, func, select, true
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 
@@ -64,6 +64,31 @@ class LocationOwned:
         return mapped_column(ForeignKey("location.id", ondelete="RESTRICT"), index=True, nullable=False)
 
 
+def keyed(bind: Any, statement: Any, column: Any, values: Iterable[Any]) -> Any:
+    """``statement`` (a select from one table) limited to the rows whose ``column`` is one of
+    ``values``, each value looked up in the index on its own, for lookups by key.
+
+    On PostgreSQL, ``column = ANY(:array)`` next to equalities on the columns before it in
+    an index (a location, a data type) is planned from the statistics of those columns.
+    When they are stale, as in a pull that grows one location's mirror from nothing, the
+    plan reads every row of the location and filters them: a page's lookup took 3 s at
+    200,000 rows. Here each value is a separate probe (a LATERAL subquery the planner may
+    not flatten, so the full key is matched in the index whatever the statistics say).
+    Other databases: ``statement`` with :func:`one_of`. ``bind``: the session or
+    connection the statement runs on.
+    """
+    values = list(values)
+    if _dialect_name(bind) != "postgresql":
+        return statement.where(one_of(bind, column, values))
+    keys = func.unnest(bindparam(None, values, type_=ARRAY(column.type))).table_valued("key").render_derived(name="keys")
+    probe = statement.where(column == keys.c.key).offset(0).lateral("probe")
+    return select(*probe.c).select_from(keys).join(probe, true())
+
+
+def _dialect_name(bind: Any) -> str:
+    return (bind.dialect if hasattr(bind, "dialect") else bind.get_bind().dialect).name
+
+
 def one_of(bind: Any, column: Any, values: Iterable[Any]) -> Any:
     """``column IN values`` as one bound parameter, for the long id lists of pulls.
 
@@ -74,7 +99,7 @@ def one_of(bind: Any, column: Any, values: Iterable[Any]) -> Any:
     session or connection the statement will run on.
     """
     values = list(values)
-    dialect = (bind.dialect if hasattr(bind, "dialect") else bind.get_bind().dialect).name
+    dialect = _dialect_name(bind)
     if dialect == "postgresql":
         return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
     if dialect == "sqlite":

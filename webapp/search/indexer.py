@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from webapp.domain.normalise import clean_text, normalise_email, normalise_phone, normalise_vin
 from webapp.models import Asset, Customer, DmsRecord, SearchToken
-from webapp.models.base import one_of
+from webapp.models.base import keyed, one_of
 from webapp.search.tokens import (ASSET, CUSTOMER, DMS_CUSTOMER, DMS_VEHICLE, asset_tokens, compact,
                                   customer_tokens, sort_name)
 
@@ -55,8 +55,7 @@ def _replace(conn: Connection, scope: str, location_id: int, tokens_by_record: M
     inserted, which have none to remove)."""
     ids = [record_id for record_id in tokens_by_record if record_id not in fresh]
     if ids:
-        conn.execute(delete(_TABLE).where(_TABLE.c.scope == scope, _TABLE.c.location_id == location_id,
-                                          one_of(conn, _TABLE.c.record_id, ids)))
+        _delete_tokens(conn, scope, location_id, ids)
     if conn.dialect.name == "sqlite":
         # Straight to the driver's executemany: SQLAlchemy's per-row parameter processing
         # was a quarter of a pull's time, and these rows are plain strings and integers.
@@ -77,6 +76,22 @@ def _replace(conn: Connection, scope: str, location_id: int, tokens_by_record: M
             for record_id, tokens in tokens_by_record.items() for token in tokens]
     for start in range(0, len(rows), 5000):
         conn.execute(insert(_TABLE), rows[start:start + 5000])
+
+
+def _delete_tokens(conn: Connection, scope: str, location_id: int, record_ids: list[int]) -> None:
+    """Remove the stored tokens of these records.
+
+    PostgreSQL: the rows are found record by record (:func:`~webapp.models.base.keyed`)
+    and deleted by their primary key, a plan statistics cannot spoil."""
+    where = (_TABLE.c.scope == scope, _TABLE.c.location_id == location_id)
+    if conn.dialect.name != "postgresql":
+        conn.execute(delete(_TABLE).where(*where, one_of(conn, _TABLE.c.record_id, record_ids)))
+        return
+    stored = _TABLE.alias("stored")
+    victims = keyed(conn, select(stored.c.token, stored.c.record_id).where(
+        stored.c.scope == scope, stored.c.location_id == location_id), stored.c.record_id, record_ids).subquery()
+    conn.execute(delete(_TABLE).where(*where, _TABLE.c.token == victims.c.token,
+                                      _TABLE.c.record_id == victims.c.record_id))
 
 
 _SQLITE_INSERT = "INSERT INTO search_token (scope, location_id, token, record_id) VALUES (?, ?, ?, ?)"
@@ -109,9 +124,9 @@ def index_dms_records(session: Session, location_id: int, data_type: str, tokens
     known = dict(row_ids or {})
     missing = [dms_id for dms_id in tokens if dms_id not in known]
     if missing:
-        known.update(session.execute(select(DmsRecord.dms_id, DmsRecord.id).where(
-            DmsRecord.location_id == location_id, DmsRecord.data_type == data_type,
-            one_of(session, DmsRecord.dms_id, missing))).tuples().all())
+        known.update(session.execute(keyed(session, select(DmsRecord.dms_id, DmsRecord.id).where(
+            DmsRecord.location_id == location_id, DmsRecord.data_type == data_type),
+            DmsRecord.dms_id, missing)).tuples().all())
     by_row = {known[dms_id]: record_tokens or set() for dms_id, record_tokens in tokens.items() if dms_id in known}
     fresh = {known[dms_id] for dms_id in new_ids if dms_id in known}
     _replace(session.connection(), scope, location_id, by_row, fresh)
