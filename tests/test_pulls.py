@@ -415,37 +415,58 @@ def test_an_edit_rewrites_search_tokens_only_when_they_change(app, run_jobs, san
 
 def test_key_lookups_probe_the_unique_index_even_with_stale_statistics(app, make):
     """PostgreSQL: a location's mirror grown from 20 rows to 20,000 since the last ANALYZE
-    (as during a first pull) is still searched key by key, not scanned and filtered."""
+    (as during a first pull) is still searched key by key, not scanned and filtered; so
+    are its search-index rows when a page's records have theirs replaced."""
     from sqlalchemy import text
 
     from webapp.models.base import keyed
+    from webapp.search.indexer import _PG_DELETE, _delete_tokens
 
     if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
         pytest.skip("a PostgreSQL planner question")
     location = make.location(name="Stale Stats", code="STALE")
     insert_rows = text(
         "INSERT INTO dms_record (location_id, data_type, dms_id, payload, content_hash, first_pulled_at, "
-        "last_changed_at) SELECT :location, 'repair_orders', 'RO' || n, '{}', 'x', now(), now() "
+        "last_changed_at) SELECT :location, 'customers', 'C' || n, '{}', 'x', now(), now() "
         "FROM generate_series(CAST(:first AS integer), CAST(:last AS integer)) AS n")
+    insert_tokens = text(
+        "INSERT INTO search_token (scope, location_id, token, record_id) SELECT 'dc', :location, "
+        "'n' || word, id FROM dms_record, unnest(ARRAY['ann', 'lee', 'moss']) AS word "
+        "WHERE location_id = :location AND id > :after")
     with app.app_context():
         db.session.execute(insert_rows, {"location": location.id, "first": 1, "last": 20})
+        db.session.execute(insert_tokens, {"location": location.id, "after": 0})
+        last_id = db.session.scalar(text("SELECT max(id) FROM dms_record WHERE location_id = :location"),
+                                    {"location": location.id})
         db.session.commit()
         db.session.execute(text("ANALYZE dms_record"))
+        db.session.execute(text("ANALYZE search_token"))
         db.session.execute(insert_rows, {"location": location.id, "first": 21, "last": 20_000})
+        db.session.execute(insert_tokens, {"location": location.id, "after": last_id})
         statement = keyed(db.session, select(DmsRecord.id, DmsRecord.dms_id).where(
-            DmsRecord.location_id == location.id, DmsRecord.data_type == "repair_orders"),
-            DmsRecord.dms_id, [f"RO{n}" for n in range(5_000, 6_000)])
+            DmsRecord.location_id == location.id, DmsRecord.data_type == "customers"),
+            DmsRecord.dms_id, [f"C{n}" for n in range(5_000, 6_000)])
         compiled = statement.compile(db.engine, compile_kwargs={"literal_binds": True})
-        plan = db.session.execute(text(f"EXPLAIN (FORMAT JSON) {compiled}")).scalar()
-        assert len(db.session.execute(statement).all()) == 1000
+        lookup = db.session.execute(text(f"EXPLAIN (FORMAT JSON) {compiled}")).scalar()[0]["Plan"]
+        record_ids = [row.id for row in db.session.execute(statement)]
+        assert len(record_ids) == 1000
+        removal = db.session.execute(text(f"EXPLAIN (FORMAT JSON) {_PG_DELETE.text}"), {
+            "scope": "dc", "location_id": location.id, "record_ids": record_ids}).scalar()[0]["Plan"]
+        _delete_tokens(db.session.connection(), "dc", location.id, record_ids)
+        left = db.session.scalar(text("SELECT count(*) FROM search_token WHERE location_id = :location"),
+                                 {"location": location.id})
         db.session.rollback()
+    assert left == 3 * 19_000
 
-    def scans(node):
-        if node.get("Relation Name") == "dms_record":
+    def scans(node, table):
+        if node.get("Relation Name") == table and node["Node Type"] != "ModifyTable":
             yield node
         for child in node.get("Plans", []):
-            yield from scans(child)
+            yield from scans(child, table)
 
-    (scan,) = scans(plan[0]["Plan"])
+    (scan,) = scans(lookup, "dms_record")
     assert "dms_id" in scan.get("Index Cond", ""), scan
     assert "dms_id" not in scan.get("Filter", ""), scan
+    found, target = sorted(scans(removal, "search_token"), key=lambda node: node["Node Type"])
+    assert "record_id" in found.get("Index Cond", "") and "record_id" not in found.get("Filter", ""), found
+    assert target["Node Type"] == "Tid Scan", target

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterable, Mapping
 
-from sqlalchemy import bindparam, delete, event, insert, select, update
+from sqlalchemy import bindparam, delete, event, insert, select, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -81,17 +81,24 @@ def _replace(conn: Connection, scope: str, location_id: int, tokens_by_record: M
 def _delete_tokens(conn: Connection, scope: str, location_id: int, record_ids: list[int]) -> None:
     """Remove the stored tokens of these records.
 
-    PostgreSQL: the rows are found record by record (:func:`~webapp.models.base.keyed`)
-    and deleted by their primary key, a plan statistics cannot spoil."""
-    where = (_TABLE.c.scope == scope, _TABLE.c.location_id == location_id)
+    PostgreSQL: each record's rows are found on their own in the record index, and deleted
+    by their physical address (a TID scan), so neither step is planned from statistics. A
+    delete by ``record_id = ANY(...)``, or one joining the rows found to the table, was
+    planned as a scan of the location's whole index when the statistics were stale (64 s
+    for 1,000 records at 41,000 rows). Index rows are only ever inserted and deleted, never
+    updated, so an address found in this statement's snapshot is the row's own."""
     if conn.dialect.name != "postgresql":
-        conn.execute(delete(_TABLE).where(*where, one_of(conn, _TABLE.c.record_id, record_ids)))
+        conn.execute(delete(_TABLE).where(_TABLE.c.scope == scope, _TABLE.c.location_id == location_id,
+                                          one_of(conn, _TABLE.c.record_id, record_ids)))
         return
-    stored = _TABLE.alias("stored")
-    victims = keyed(conn, select(stored.c.token, stored.c.record_id).where(
-        stored.c.scope == scope, stored.c.location_id == location_id), stored.c.record_id, record_ids).subquery()
-    conn.execute(delete(_TABLE).where(*where, _TABLE.c.token == victims.c.token,
-                                      _TABLE.c.record_id == victims.c.record_id))
+    conn.execute(_PG_DELETE, {"scope": scope, "location_id": location_id, "record_ids": record_ids})
+
+
+_PG_DELETE = text(
+    "DELETE FROM search_token WHERE ctid = ANY(ARRAY("
+    "SELECT found.ctid FROM unnest(CAST(:record_ids AS integer[])) AS wanted(record_id) "
+    "CROSS JOIN LATERAL (SELECT ctid FROM search_token WHERE scope = :scope AND location_id = :location_id "
+    "AND record_id = wanted.record_id OFFSET 0) AS found))")
 
 
 _SQLITE_INSERT = "INSERT INTO search_token (scope, location_id, token, record_id) VALUES (?, ?, ?, ?)"
