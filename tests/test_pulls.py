@@ -38,6 +38,20 @@ def pull(app, run_jobs, location_id, data_type, trigger=RunTrigger.MANUAL):
         return run
 
 
+def pull_watching_sql(app, run_jobs, location_id, data_type, listener):
+    """``pull`` with ``listener`` told of every SQL statement (SQLAlchemy's
+    before_cursor_execute) the pull runs."""
+    from sqlalchemy import event
+
+    with app.app_context():
+        event.listen(db.engine, "before_cursor_execute", listener)
+    try:
+        return pull(app, run_jobs, location_id, data_type)
+    finally:
+        with app.app_context():
+            event.remove(db.engine, "before_cursor_execute", listener)
+
+
 @pytest.fixture()
 def location(make, sandbox):
     return make.location(name="Alpha Ford", code="ALPHA", **dms_settings(sandbox, "alpha-cdk"))
@@ -313,7 +327,7 @@ def test_a_growing_mirror_gets_fresh_statistics_of_its_lookup_columns_once(app, 
                                                                      monkeypatch):
     """PostgreSQL: a pull that grows the mirror refreshes the planner's statistics once, of
     the columns lookups use, not the payloads."""
-    from sqlalchemy import event, text
+    from sqlalchemy import text
 
     if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
         pytest.skip("statistics are refreshed on PostgreSQL only")
@@ -325,13 +339,7 @@ def test_a_growing_mirror_gets_fresh_statistics_of_its_lookup_columns_once(app, 
         if statement.startswith("ANALYZE"):
             analyzed.append(statement)
 
-    with app.app_context():
-        event.listen(db.engine, "before_cursor_execute", seen)
-    try:
-        run = pull(app, run_jobs, location.id, "customers")
-    finally:
-        with app.app_context():
-            event.remove(db.engine, "before_cursor_execute", seen)
+    run = pull_watching_sql(app, run_jobs, location.id, "customers", seen)
     assert run.status == RunStatus.SUCCEEDED and 40 <= run.created < 160
     mirror = [s for s in analyzed if s.startswith("ANALYZE dms_record")]
     assert len(mirror) == 1 and analyzed.count("ANALYZE search_token") == 1
@@ -362,7 +370,7 @@ def test_an_edit_rewrites_search_tokens_only_when_they_change(app, run_jobs, san
     its name replaces them; both rows take the new payload, and drift is worked out again."""
     import json
 
-    from sqlalchemy import event, text
+    from sqlalchemy import text
 
     from webapp.search.engine import search_mirror
 
@@ -390,13 +398,7 @@ def test_an_edit_rewrites_search_tokens_only_when_they_change(app, run_jobs, san
     quiet_before, renamed_before = index_rows(quiet_id), index_rows(renamed_id)
     sandbox.control.edit_record("alpha-cdk", "customers", quiet_id, {"city": "Quietville"})
     sandbox.control.edit_record("alpha-cdk", "customers", renamed_id, {"last_name": "Zyxwvuts"})
-    with app.app_context():
-        event.listen(db.engine, "before_cursor_execute", seen)
-    try:
-        run = pull(app, run_jobs, location.id, "customers")
-    finally:
-        with app.app_context():
-            event.remove(db.engine, "before_cursor_execute", seen)
+    run = pull_watching_sql(app, run_jobs, location.id, "customers", seen)
     assert run.updated == 2 and run.created == 0
     assert row_ids[renamed_id] in rewritten and row_ids[quiet_id] not in rewritten
     assert index_rows(quiet_id) == quiet_before
