@@ -422,7 +422,7 @@ def test_key_lookups_probe_the_unique_index_even_with_stale_statistics(app, make
     from sqlalchemy import text
 
     from webapp.models.base import keyed
-    from webapp.search.indexer import _PG_DELETE, _delete_tokens
+    from webapp.search.indexer import tokens_delete
 
     if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
         pytest.skip("a PostgreSQL planner question")
@@ -452,9 +452,10 @@ def test_key_lookups_probe_the_unique_index_even_with_stale_statistics(app, make
         lookup = db.session.execute(text(f"EXPLAIN (FORMAT JSON) {compiled}")).scalar()[0]["Plan"]
         record_ids = [row.id for row in db.session.execute(statement)]
         assert len(record_ids) == 1000
-        removal = db.session.execute(text(f"EXPLAIN (FORMAT JSON) {_PG_DELETE.text}"), {
-            "scope": "dc", "location_id": location.id, "record_ids": record_ids}).scalar()[0]["Plan"]
-        _delete_tokens(db.session.connection(), "dc", location.id, record_ids)
+        removal = tokens_delete(db.session.connection(), "dc", location.id, record_ids)
+        compiled = removal.compile(db.engine, compile_kwargs={"literal_binds": True})
+        removal_plan = db.session.execute(text(f"EXPLAIN (FORMAT JSON) {compiled}")).scalar()[0]["Plan"]
+        db.session.execute(removal)
         left = db.session.scalar(text("SELECT count(*) FROM search_token WHERE location_id = :location"),
                                  {"location": location.id})
         db.session.rollback()
@@ -469,6 +470,6 @@ def test_key_lookups_probe_the_unique_index_even_with_stale_statistics(app, make
     (scan,) = scans(lookup, "dms_record")
     assert "dms_id" in scan.get("Index Cond", ""), scan
     assert "dms_id" not in scan.get("Filter", ""), scan
-    found, target = sorted(scans(removal, "search_token"), key=lambda node: node["Node Type"])
+    found, target = sorted(scans(removal_plan, "search_token"), key=lambda node: node["Node Type"])
     assert "record_id" in found.get("Index Cond", "") and "record_id" not in found.get("Filter", ""), found
     assert target["Node Type"] == "Tid Scan", target

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterable, Mapping
 
-from sqlalchemy import bindparam, delete, event, insert, select, text, update
+from sqlalchemy import any_, bindparam, delete, event, func, insert, literal_column, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -55,7 +55,7 @@ def _replace(conn: Connection, scope: str, location_id: int, tokens_by_record: M
     inserted, which have none to remove)."""
     ids = [record_id for record_id in tokens_by_record if record_id not in fresh]
     if ids:
-        _delete_tokens(conn, scope, location_id, ids)
+        conn.execute(tokens_delete(conn, scope, location_id, ids))
     if conn.dialect.name == "sqlite":
         # Straight to the driver's executemany: SQLAlchemy's per-row parameter processing
         # was a quarter of a pull's time, and these rows are plain strings and integers.
@@ -78,27 +78,23 @@ def _replace(conn: Connection, scope: str, location_id: int, tokens_by_record: M
         conn.execute(insert(_TABLE), rows[start:start + 5000])
 
 
-def _delete_tokens(conn: Connection, scope: str, location_id: int, record_ids: list[int]) -> None:
-    """Remove the stored tokens of these records.
+def tokens_delete(conn: Connection, scope: str, location_id: int, record_ids: list[int]) -> Any:
+    """The statement removing the stored tokens of these records.
 
-    PostgreSQL: each record's rows are found on their own in the record index, and deleted
-    by their physical address (a TID scan), so neither step is planned from statistics. A
-    delete by ``record_id = ANY(...)``, or one joining the rows found to the table, was
-    planned as a scan of the location's whole index when the statistics were stale (64 s
-    for 1,000 records at 41,000 rows). Index rows are only ever inserted and deleted, never
-    updated, so an address found in this statement's snapshot is the row's own."""
+    PostgreSQL: each record's rows are found on their own in the record index
+    (:func:`~webapp.models.base.keyed`) and deleted by their physical address (a TID scan),
+    so neither step is planned from statistics. A delete by ``record_id = ANY(...)``, or
+    one joining the rows found to the table, was planned as a scan of the location's whole
+    index when the statistics were stale (64 s for 1,000 records at 41,000 rows). Index
+    rows are only ever inserted and deleted, never updated, so an address found in this
+    statement's snapshot is the row's own."""
     if conn.dialect.name != "postgresql":
-        conn.execute(delete(_TABLE).where(_TABLE.c.scope == scope, _TABLE.c.location_id == location_id,
-                                          one_of(conn, _TABLE.c.record_id, record_ids)))
-        return
-    conn.execute(_PG_DELETE, {"scope": scope, "location_id": location_id, "record_ids": record_ids})
-
-
-_PG_DELETE = text(
-    "DELETE FROM search_token WHERE ctid = ANY(ARRAY("
-    "SELECT found.ctid FROM unnest(CAST(:record_ids AS integer[])) AS wanted(record_id) "
-    "CROSS JOIN LATERAL (SELECT ctid FROM search_token WHERE scope = :scope AND location_id = :location_id "
-    "AND record_id = wanted.record_id OFFSET 0) AS found))")
+        return delete(_TABLE).where(_TABLE.c.scope == scope, _TABLE.c.location_id == location_id,
+                                    one_of(conn, _TABLE.c.record_id, record_ids))
+    stored = _TABLE.alias("stored")
+    found = keyed(conn, select(literal_column("stored.ctid").label("tid")).select_from(stored).where(
+        stored.c.scope == scope, stored.c.location_id == location_id), stored.c.record_id, record_ids)
+    return delete(_TABLE).where(literal_column("search_token.ctid") == any_(func.array(found.scalar_subquery())))
 
 
 _SQLITE_INSERT = "INSERT INTO search_token (scope, location_id, token, record_id) VALUES (?, ?, ?, ?)"
