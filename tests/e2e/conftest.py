@@ -34,16 +34,11 @@ def browser():
 @pytest.fixture()
 def page(browser):
     """A fresh browser context and page; console messages are kept on ``page.console_log``."""
-    from playwright.sync_api import expect
-
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.console_log = []
     page.on("console", lambda msg: page.console_log.append(f"{msg.type}: {msg.text}"))
     page.set_default_timeout(10_000)
-    # Assertions wait up to 15 s (Playwright's default is 5 s): under the full suite's load on
-    # a 2-core machine, a wizard step's answer has twice not arrived within 5 s.
-    expect.set_options(timeout=15_000)
     yield page
     context.close()
 

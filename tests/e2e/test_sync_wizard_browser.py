@@ -21,6 +21,14 @@ FOCUSED_NAME = """() => {
 
 
 
+def _at_step(page, heading: str) -> None:
+    """Wait until the wizard shows the step and has moved the focus to its heading, where a
+    keyboard user continues from (pressing keys before that races the focus move)."""
+    expect(page.get_by_role("heading", name=heading)).to_be_visible()
+    expect(page.locator("#wizard-step-heading")).to_be_focused()
+    expect(page.locator("#wizard-step-heading")).to_have_text(heading)
+
+
 def _tab_to(page, text: str, limit: int = 80) -> None:
     """Press Tab until the focused element's name starts with ``text`` (keyboard only)."""
     for _ in range(limit):
@@ -90,13 +98,13 @@ def test_asset_sync_with_the_keyboard_only(live_server, page, make, sandbox):
     page.goto(f"{live_server}/assets/{asset.id}")
     _tab_to(page, "Sync with DMS")
     page.keyboard.press("Enter")
-    expect(page.get_by_role("heading", name="Which customer does this asset belong to?")).to_be_visible()
+    _at_step(page, "Which customer does this asset belong to?")
     _tab_to(page, "Portal's customer")
     page.keyboard.press("ArrowDown")  # the DMS's customer
     expect(page.locator("#owner-dms")).to_be_checked()
     screenshot(page, "sync-wizard-asset-owner")
     page.keyboard.press("Enter")
-    expect(page.get_by_role("heading", name="Choose the values to keep")).to_be_visible()
+    _at_step(page, "Choose the values to keep")
     year = page.locator("tr[data-field=year]")
     expect(year.locator(".oem-locked")).to_be_visible()
     expect(year.locator("input[value=dms]")).to_have_count(0)  # OEM build data wins
@@ -105,18 +113,19 @@ def test_asset_sync_with_the_keyboard_only(live_server, page, make, sandbox):
     expect(page.locator("tr[data-field=mileage] input[value=dms]")).to_be_checked()
     screenshot(page, "sync-wizard-asset-fields")
     page.keyboard.press("Enter")
-    expect(page.get_by_role("heading", name="Confirm the changes")).to_be_visible()
+    _at_step(page, "Confirm the changes")
     expect(page.locator(".portal-changes")).to_contain_text(dms_owner["last_name"])
     expect(page.locator(".dms-nothing")).to_contain_text("Portal Only")
     _tab_to(page, "Back")
     page.keyboard.press("Enter")
+    _at_step(page, "Choose the values to keep")
     expect(page.locator("tr[data-field=mileage] input[value=dms]")).to_be_checked()
     _tab_to(page, "Next")
     page.keyboard.press("Enter")
-    expect(page.get_by_role("heading", name="Confirm the changes")).to_be_visible()
+    _at_step(page, "Confirm the changes")
     _tab_to(page, "Apply")
     page.keyboard.press("Enter")
-    expect(page.get_by_role("heading", name="Sync applied")).to_be_visible()
+    _at_step(page, "Sync applied")
     screenshot(page, "sync-wizard-asset-summary")
     _tab_to(page, "Close")
     page.keyboard.press("Enter")
