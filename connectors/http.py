@@ -81,9 +81,8 @@ def _tls_context() -> ssl.SSLContext:
 
 
 # A run of 19 digits may be an integer beyond 64 bits (-9223372036854775809), which orjson
-# reads as a float.
-# Found by mapping every digit to "0" and looking for twenty of them (a regular
-# expression, retried at every digit, cost more than the parsing it saves).
+# reads as a float. Found by mapping every digit to "0" and looking for nineteen of them (a
+# regular expression, retried at every digit, cost more than the parsing it saves).
 _DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
 _LONG_DIGITS = b"0" * 19
 

@@ -160,6 +160,7 @@ def store_page(session: Session, location: Location, data_type: str, records: It
     }
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
+    updated: dict[int, str] = {}  # mirror row id → DMS id of the rows to update
     changed: dict[str, PreparedRecord] = {}
     for dms_id, record in by_id.items():
         row = existing.get(dms_id)
@@ -175,23 +176,22 @@ def store_page(session: Session, location: Location, data_type: str, records: It
                             "first_pulled_at": now, **values})
         else:
             updates.append({"id": row.id, **values})
+            updated[row.id] = dms_id
     result.changed_ids = list(changed)
 
     drift = _apply_to_portal(session, location, data_type, changed, run_id, result) \
         if data_type in PORTAL_MODELS and changed else {}
     for values in inserts:
         values["drift_fields"] = drift.get(values["dms_id"])
-    dms_id_by_row = {row.id: dms_id for dms_id, row in existing.items()}
     for values in updates:
-        values["drift_fields"] = drift.get(dms_id_by_row[values["id"]])
+        values["drift_fields"] = drift.get(updated[values["id"]])
     row_ids = {dms_id: row.id for dms_id, row in existing.items()}
     tokens = {dms_id: record.tokens for dms_id, record in changed.items()} \
         if changed and data_type in PORTAL_MODELS else {}
     if tokens and updates:
         # Before the rows are overwritten: an edit that leaves the search tokens as they
         # were (an address, a mileage...) costs no rewrite of the record's index rows.
-        for dms_id in _same_tokens_as_stored(session, data_type, tokens,
-                                             {values["id"]: dms_id_by_row[values["id"]] for values in updates}):
+        for dms_id in _same_tokens_as_stored(session, data_type, tokens, updated):
             del tokens[dms_id]
     _write_rows(session.connection(), inserts, updates)
     result.created, result.updated = len(inserts), len(updates)

@@ -250,16 +250,15 @@ def _read_pages(dms, run: SyncRun, location: Location, cursor_row: SyncCursor, r
 def _refresh_statistics() -> None:
     """PostgreSQL: fresh planner statistics of the mirror and the search index.
 
-    A first full pull grows the mirror from nothing, and a plan made for an empty table (a
-    scan comparing every row with the page's ids) slows each page as the table grows. Once
-    the statistics say the DMS ids are distinct, the planner's estimates scale with the
-    table's size and it stays on the unique index, so one refresh, once a run has created
-    1,000 rows, is enough (measured: no slowdown up to 200,000 rows in one run; autovacuum
-    keeps the statistics after that). The payload columns are left out: sorting a sample of
-    large JSON texts was most of an ANALYZE's cost, and no query filters on them. Measured
-    in-process: 210,000 records took 22.3 s with whole-row ANALYZEs at every doubling and
-    19.2 s with one of these; 420,000 took 41.2 s with one at each tenfold growth and 35.1 s
-    with one.
+    The pull's own lookups by key do not depend on statistics
+    (:func:`~webapp.models.base.keyed`: statistics refreshed as the mirror grows could not
+    keep up, and a page's lookup reached 3 s at 200,000 rows). This refresh, once a run has
+    created 1,000 rows, gives the console's other queries (searches, the integration page)
+    a mirror that is no longer planned as empty; autovacuum keeps the statistics after that.
+    The payload columns are left out: sorting a sample of large JSON texts was most of an
+    ANALYZE's cost, and no query filters on them. Measured in-process: 210,000 records took
+    22.3 s with whole-row ANALYZEs at every doubling and 19.2 s with one of these; 420,000
+    took 41.2 s with one at each tenfold growth and 35.1 s with one.
     """
     columns = ", ".join(column.name for column in DmsRecord.__table__.columns
                         if column.name not in ("payload", "drift_fields"))
@@ -276,9 +275,10 @@ class PageSummary(NamedTuple):
     earliest_change: datetime | None  # the oldest modification time in the page (None: empty page)
 
 
-def _prepared(data_type: str, pages: Iterable) -> Iterator[tuple[PageSummary, PreparedPage]]:
-    """Each page summarised, with its :func:`~jobs.mirror.prepare_page` work done."""
-    for page in pages:
+def _prepared(dms, data_type: str, resume: str | None) -> Iterator[tuple[PageSummary, PreparedPage]]:
+    """The DMS's pages of changes from ``resume`` on, each summarised, with its
+    :func:`~jobs.mirror.prepare_page` work done."""
+    for page in dms.iter_changes(data_type, cursor=resume, page_size=PAGE_SIZE):
         earliest = min(r.modified_at for r in page.records) if page.records else None
         yield PageSummary(len(page.records), page.next_cursor, earliest), prepare_page(data_type, page.records)
 
@@ -294,7 +294,7 @@ def _pages_of(dms, location: Location, data_type: str, resume: str | None) -> It
     if READER == "process":
         settings = {**location.connector_settings(), "timeout": CALL_TIMEOUT}
         return _from_reading_process(location.dms_vendor, settings, data_type, resume)
-    return prefetched(_prepared(data_type, dms.iter_changes(data_type, cursor=resume, page_size=PAGE_SIZE)))
+    return prefetched(_prepared(dms, data_type, resume))
 
 
 def _from_reading_process(vendor: str, settings: dict, data_type: str, resume: str | None) -> Iterator:
@@ -344,7 +344,7 @@ def _reading_process(sender, vendor: str, settings: dict, data_type: str, resume
 
     try:
         with connectors.connect(vendor, settings) as dms:
-            for item in _prepared(data_type, dms.iter_changes(data_type, cursor=resume, page_size=PAGE_SIZE)):
+            for item in _prepared(dms, data_type, resume):
                 sender.send((item, None))
         sender.send((_FINISHED, None))
     except BaseException as exc:  # noqa: BLE001 - handed to the pull, raised there in order
@@ -363,9 +363,10 @@ def prefetched(pages: Iterable, depth: int = PREFETCH_PAGES) -> Iterator:
     """Yield ``pages`` while a helper thread already fetches the next ones from the DMS.
 
     The DMS works on its page, and the helper prepares it, while this worker writes the
-    previous one to the database, so they overlap instead of taking turns. The iterator (and the connector's HTTP session)
-    is used by the helper thread only; its errors are raised here, in order, after the pages
-    that came before them. Leaving the loop early stops the thread at its next page.
+    previous one to the database, so they overlap instead of taking turns. The iterator
+    (and the connector's HTTP session) is used by the helper thread only; its errors are
+    raised here, in order, after the pages that came before them. Leaving the loop early
+    stops the thread at its next page.
     """
     if depth <= 0:
         yield from pages

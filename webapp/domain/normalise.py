@@ -53,10 +53,10 @@ def normalise_phone(value: object, region: str = DEFAULT_REGION) -> str | None:
     """E.164 form of a phone number ('(217) 555-0100' → '+12175550100'), None if not a number."""
     if isinstance(value, str) and len(value) <= 64:
         return _cached_phone(value, region)
-    return _phone(clean_text(value, 64), region)
+    return _phone(value, region)
 
 
-def _phone(value: str, region: str) -> str | None:
+def _phone(value: object, region: str) -> str | None:
     text = clean_text(value, 64)
     digits = _DIGITS.sub("", text)
     if not text or len(digits) < 7:
