@@ -20,29 +20,39 @@ from .base import (APPOINTMENTS, CUSTOMERS, DATA_TYPES, OPCODES, PARTS_INVOICES,
                    Opcode, Page, PartsInvoice, Payment, RepairOrder, RepairOrderLine, SpecialOrder,
                    TransientDmsError, Vehicle)
 from .vendors import ALL as ALL_PROFILES
+from .protocols import PROTOCOLS, connector_class, protocol_label
 from .vendors import VENDOR_CODES, get_profile
 
 
 def connect(vendor: str, settings: Mapping[str, Any]) -> DmsConnector:
     """Return a connector for one dealer account.
 
-    ``settings``: ``base_url`` (DMS API root), ``account`` (dealer account code), ``api_key``,
-    optional ``extract_dir`` (drop folder of daily files) and ``timeout`` (default seconds
-    per call, 10). ``vendor`` is one of ``reynolds, cdk, dealertrack, dealerbuilt, pbs,
-    automate, tekion, karmak``. No network call is made until the first operation.
+    ``settings``: ``protocol`` (``console``, ``star`` or ``opentrack``; default: the vendor's
+    first), ``base_url`` (the DMS endpoint), ``account`` (dealer account / company number),
+    ``credentials`` (a dict of the protocol's :attr:`DmsConnector.CREDENTIALS`; a bare
+    ``api_key`` setting is taken as the console dialect's), optional ``extract_dir`` (drop
+    folder of daily files) and ``timeout`` (default seconds per call, 10). ``vendor`` is one of
+    ``reynolds, cdk, dealertrack, dealerbuilt, pbs, automate, tekion, karmak``. No network
+    call is made until the first operation.
     """
-    from .rest import RestDmsConnector  # imported here so `connectors.base` stays dependency-free
-
     profile = get_profile(vendor)
-    missing = [key for key in ("base_url", "account", "api_key") if not settings.get(key)]
+    protocol = settings.get("protocol") or profile.protocols[0]
+    if protocol not in profile.protocols:
+        raise ValueError(f"{profile.display_name} does not offer the {protocol_label(protocol)} protocol")
+    cls = connector_class(protocol)
+    credentials = dict(settings.get("credentials") or {})
+    if not credentials and settings.get("api_key"):
+        credentials = {"api_key": settings["api_key"]}
+    missing = [key for key in ("base_url", "account") if not settings.get(key)]
+    missing += [field.name for field in cls.CREDENTIALS if not credentials.get(field.name)]
     if missing:
         raise ValueError(f"DMS settings lack {', '.join(missing)}")
-    return RestDmsConnector(profile, str(settings["base_url"]), str(settings["account"]), str(settings["api_key"]),
-                            timeout=float(settings.get("timeout") or 10.0), extract_dir=settings.get("extract_dir"))
+    return cls(profile, str(settings["base_url"]), str(settings["account"]), credentials,
+               timeout=float(settings.get("timeout") or 10.0), extract_dir=settings.get("extract_dir"))
 
 
 __all__ = [
-    "connect", "get_profile", "ALL_PROFILES", "VENDOR_CODES", "DmsConnector", "Page", "CatalogueEntry",
+    "connect", "get_profile", "PROTOCOLS", "connector_class", "protocol_label", "ALL_PROFILES", "VENDOR_CODES", "DmsConnector", "Page", "CatalogueEntry",
     "Customer", "Vehicle", "Appointment", "RepairOrder", "RepairOrderLine", "PartsInvoice", "SpecialOrder",
     "Opcode", "Payment", "DmsError", "TransientDmsError", "AuthenticationError", "NotSupportedError",
     "DmsValidationError", "ConflictError", "MalformedResponseError", "CUSTOMERS", "VEHICLES", "APPOINTMENTS",

@@ -568,6 +568,19 @@ class MalformedResponseError(DmsError):
 
 # --------------------------------------------------------------------------- interface
 
+@dataclass(frozen=True, slots=True)
+class CredentialField:
+    """One credential a protocol needs (the Admin -> Locations form renders one input each).
+
+    ``secret`` values are write-only in forms and never logged.
+    """
+
+    name: str
+    label: str
+    secret: bool = False
+    help: str = ""
+
+
 class DmsConnector(abc.ABC):
     """Talks to one dealer account in one DMS and returns normalised records.
 
@@ -581,6 +594,10 @@ class DmsConnector(abc.ABC):
 
     profile: Any
     account: str
+    #: The wire protocol's key (``console``, ``star``, ``opentrack``), its label and credentials.
+    PROTOCOL: str = ""
+    LABEL: str = ""
+    CREDENTIALS: tuple[CredentialField, ...] = ()
 
     # ---- pulls
     @abc.abstractmethod
@@ -696,7 +713,7 @@ __all__: Sequence[str] = [
     "CUSTOMERS", "VEHICLES", "APPOINTMENTS", "REPAIR_ORDERS", "PARTS_INVOICES", "SPECIAL_ORDERS",
     "OPCODES", "PAYMENTS", "DATA_TYPES", "PAY_TYPES", "Customer", "Vehicle", "Appointment",
     "RepairOrder", "RepairOrderLine", "PartsInvoice", "PartsInvoiceLine", "SpecialOrder", "Opcode",
-    "Payment", "Page", "DmsRecord", "CatalogueEntry", "DmsError", "TransientDmsError",
+    "Payment", "Page", "DmsRecord", "CatalogueEntry", "CredentialField", "DmsError", "TransientDmsError",
     "AuthenticationError", "NotSupportedError", "DmsValidationError", "ConflictError",
     "MalformedResponseError", "DmsConnector", "parse_datetime", "format_datetime", "record_from_dict",
 ]

@@ -44,7 +44,7 @@ from sqlalchemy.orm import aliased, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 import connectors
-import connectors.rest  # noqa: F401 - imported before the worker forks, not in every job
+import connectors.console_rest  # noqa: F401 - imported before the worker forks, not in every job
 from connectors import (AuthenticationError, CatalogueEntry, ConflictError, DmsError, MalformedResponseError,
                         NotSupportedError, TransientDmsError)
 from connectors.vendors import PUSH_NOT_AVAILABLE, PUSH_WITH_APPOINTMENT

@@ -5,7 +5,9 @@ Flags:
   --port 5001               port (0 = pick a free one; the chosen URL is printed)
   --data-dir instance/sandbox   where the SQLite database and daily extracts live
   --seed 42                 seed of the generated data
-  --account CODE:VENDOR:CUSTOMERS   repeatable; e.g. demo-cdk:cdk:300. API key = sandbox-key-CODE
+  --account CODE:VENDOR:CUSTOMERS[:PROTOCOL]   repeatable; e.g. demo-cdk:cdk:300:star. The secret
+                            (API key / client secret / password) is sandbox-key-CODE; PROTOCOL
+                            (console, star, opentrack) defaults to the vendor's first
   --api-key CODE=KEY        repeatable; override an account's API key
   --token-ttl 3600          bearer token lifetime in seconds
   --rate-limit 100000       requests per account per rate window (then 429 + Retry-After)
@@ -23,13 +25,15 @@ import threading
 from .server import build_server
 
 
-def parse_account(text: str) -> tuple[str, str, int]:
-    """Parse ``CODE:VENDOR:CUSTOMERS``."""
+def parse_account(text: str) -> tuple[str, str, int, str | None]:
+    """Parse ``CODE:VENDOR:CUSTOMERS[:PROTOCOL]``."""
     try:
-        code, vendor, customers = text.split(":")
-        return code, vendor.lower(), int(customers)
+        code, vendor, customers, *rest = text.split(":")
+        if len(rest) > 1:
+            raise ValueError(text)
+        return code, vendor.lower(), int(customers), (rest[0].lower() if rest else None)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected CODE:VENDOR:CUSTOMERS, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected CODE:VENDOR:CUSTOMERS[:PROTOCOL], got {text!r}") from None
 
 
 def main(argv: list[str] | None = None) -> int:

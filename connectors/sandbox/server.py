@@ -29,9 +29,8 @@ See :mod:`connectors.webhooks` for the verifier.
 from __future__ import annotations
 
 import csv
-import hashlib
+import importlib
 import json
-import secrets
 import threading
 import time
 import urllib.error
@@ -44,42 +43,19 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from ..base import DATA_TYPES, format_datetime
-from ..vendors import PUSH_NOT_AVAILABLE, PUSH_WITH_APPOINTMENT, VendorProfile, get_profile
+from ..vendors import VendorProfile, get_profile
 from ..webhooks import sign
 from . import generate
+from .operations import (APPOINTMENT_FIELDS, CUSTOMER_FIELDS, VEHICLE_FIELDS, Operations, Problem, fingerprint,
+                         search_text, vendor_code)
 from .store import Store, decode_cursor, encode_cursor
 
-MAX_PAGE = 5000
-CUSTOMER_FIELDS = ("kind", "first_name", "last_name", "company_name", "phones", "emails", "address_line1",
-                   "address_line2", "city", "state", "postal_code", "country")
-VEHICLE_FIELDS = ("vin", "unit_number", "year", "make", "model", "engine", "plate", "plate_state", "mileage",
-                  "owner_dms_id")
-APPOINTMENT_FIELDS = ("customer_dms_id", "vehicle_dms_id", "advisor_dms_id", "scheduled_at", "opcodes", "notes",
-                      "status", "dispatch_code")
 EXTRACT_COLUMNS = {
     "customers": ("dms_id", "modified_at") + CUSTOMER_FIELDS,
     "vehicles": ("dms_id", "modified_at") + VEHICLE_FIELDS,
 }
-
-
-def search_text(data_type: str, dms_id: str, fields: dict[str, Any]) -> str:
-    """Lower-case text the DMS-tab search matches against (phones as bare digits)."""
-    if data_type == "customers":
-        phones = ("".join(ch for ch in phone if ch.isdigit())[-10:] for phone in fields.get("phones") or [])
-        return " ".join((dms_id, fields.get("first_name") or "", fields.get("last_name") or "",
-                         fields.get("company_name") or "", *(fields.get("emails") or []), *phones)).lower()
-    if data_type == "vehicles":
-        return " ".join(str(fields.get(name) or "") for name in ("vin", "unit_number", "plate")).lower() \
-            + f" {dms_id.lower()}"
-    return ""
-
-
-class Problem(Exception):
-    """An RFC 7807 error answer: HTTP status, vendor code suffix (or full code) and detail."""
-
-    def __init__(self, status: int, code: str, detail: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(detail)
-        self.status, self.code, self.detail, self.headers = status, code, detail, headers or {}
+#: Protocol front ends besides the console dialect served here: URL prefix -> module.
+FRONT_ENDS = {"star": "connectors.sandbox.star_api", "opentrack": "connectors.sandbox.opentrack_api"}
 
 
 class SandboxState:
@@ -97,6 +73,7 @@ class SandboxState:
         self.windows: dict[str, tuple[float, int]] = {}  # account -> (window start, used)
         self.token_requests: dict[str, int] = {}
         self.webhook_seq: dict[tuple[str, str], int] = {}
+        self.ops = Operations(self)
 
     def take_fault(self, account: str) -> dict[str, Any] | None:
         """Pop one use of the first fault that applies to ``account`` (None when no fault is armed)."""
@@ -200,9 +177,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
 
     def send_problem(self, problem: Problem, profile: VendorProfile | None) -> None:
         """Write an RFC 7807 problem with the vendor's code, title and fix hint."""
-        code = problem.code
-        if profile is not None and not code.startswith(profile.code_prefix + "-"):
-            code = profile.code_for(code)
+        code = vendor_code(problem, profile)
         entry = profile.entry(code) if profile is not None else None
         body = {"type": f"https://sandbox-dms.invalid/problems/{code.lower()}",
                 "title": entry.title if entry else code, "status": problem.status, "detail": problem.detail,
@@ -228,10 +203,12 @@ class SandboxHandler(BaseHTTPRequestHandler):
             elif parts == ["oauth", "token"] and method == "POST":
                 self.issue_token()
             elif parts[:1] == ["v1"] and len(parts) >= 3:
-                account = self.authenticate(parts[1])
+                account = self.authenticate(parts[1])  # only console-dialect accounts hold tokens from here
                 profile = get_profile(account["vendor"])
                 self.apply_rate_limit_and_faults(account, profile)
                 self.route_api(method, account, profile, parts[2:], query)
+            elif parts[:1] and parts[0] in FRONT_ENDS:
+                importlib.import_module(FRONT_ENDS[parts[0]]).route(self, method, parts[1:], query)
             else:
                 raise Problem(404, "NOT-FOUND", f"no route for {method} {split.path}")
         except Problem as problem:
@@ -246,18 +223,17 @@ class SandboxHandler(BaseHTTPRequestHandler):
 
     # ---- auth, limits, faults
     def issue_token(self) -> None:
-        """Exchange an account's API key for a bearer token that expires."""
+        """Exchange an account's API key for a bearer token that expires (console dialect)."""
         data = self.json_body()
-        account = self.state.store.account(str(data.get("account", "")))
-        if account is None or not secrets.compare_digest(str(data.get("api_key", "")), account["api_key"]):
-            profile = get_profile(account["vendor"]) if account else None
+        code = str(data.get("account", ""))
+        account = self.state.ops.check_secret(code, str(data.get("api_key", "")))
+        if account is None or account["settings"].get("protocol", "console") != "console":
+            known = self.state.store.account(code)
+            profile = get_profile(known["vendor"]) if known else None
             self.send_problem(Problem(401, "AUTH-FAILED", "unknown account or wrong API key"), profile)
             return
-        token = secrets.token_urlsafe(24)
-        with self.state.lock:
-            self.state.tokens[token] = (account["code"], time.time() + self.state.token_ttl)
-            self.state.token_requests[account["code"]] = self.state.token_requests.get(account["code"], 0) + 1
-        self.send_json(200, {"access_token": token, "token_type": "Bearer", "expires_in": self.state.token_ttl})
+        token, ttl = self.state.ops.issue_token(account)
+        self.send_json(200, {"access_token": token, "token_type": "Bearer", "expires_in": ttl})
 
     def authenticate(self, code: str) -> dict[str, Any]:
         """Check the bearer token belongs to ``code`` and has not expired."""
@@ -265,15 +241,11 @@ class SandboxHandler(BaseHTTPRequestHandler):
         profile = get_profile(account["vendor"]) if account else None
         header = self.headers.get("Authorization", "")
         token = header[7:] if header.startswith("Bearer ") else ""
-        with self.state.lock:
-            owner = self.state.tokens.get(token)
         try:
-            if account is None or owner is None or owner[0] != code:
+            if account is None:
                 raise Problem(401, "AUTH-FAILED", "missing or invalid bearer token for this account",
                               {"WWW-Authenticate": 'Bearer error="invalid_token"'})
-            if owner[1] < time.time():
-                raise Problem(401, "TOKEN-EXPIRED", "bearer token expired",
-                              {"WWW-Authenticate": 'Bearer error="invalid_token", error_description="expired"'})
+            self.state.ops.check_token(code, token)
         except Problem as problem:
             if profile is None:
                 raise
@@ -283,93 +255,81 @@ class SandboxHandler(BaseHTTPRequestHandler):
 
     def apply_rate_limit_and_faults(self, account: dict[str, Any], profile: VendorProfile) -> None:
         """Add RateLimit headers, answer 429 over the limit, and play any injected fault."""
-        limit, remaining, reset = self.state.rate(account["code"])
-        self._extra_headers.update({"RateLimit-Limit": str(limit), "RateLimit-Remaining": str(max(remaining, 0)),
-                                    "RateLimit-Reset": str(reset)})
-        if remaining < 0:
-            raise Problem(429, "RATE-LIMITED", "request limit reached", {"Retry-After": str(reset)})
-        fault = self.state.take_fault(account["code"])
+        headers, fault = self.state.ops.admit(account)
+        self._extra_headers.update(headers)
         if fault is None:
             return
-        kind = fault["kind"]
-        if kind == "500":
-            raise Problem(500, "SERVER-ERROR", "injected fault: internal error")
-        if kind == "503":
-            raise Problem(503, "SERVER-ERROR", "injected fault: service unavailable")
-        if kind == "429":
-            raise Problem(429, "RATE-LIMITED", "injected fault: rate limited",
-                          {"Retry-After": str(fault.get("retry_after", 7))})
-        if kind == "expired_token":
-            raise Problem(401, "TOKEN-EXPIRED", "injected fault: bearer token expired",
-                          {"WWW-Authenticate": 'Bearer error="invalid_token", error_description="expired"'})
-        if kind == "hang":
-            time.sleep(float(fault.get("hang_seconds", 3.0)))
-            return  # then answer normally: the client has long given up
-        if kind == "malformed":
+        if fault["kind"] == "malformed":
             self.send(200, b'{"items": [{"dms_id": "C00', headers={"X-Injected-Fault": "malformed"})
             raise _Answered()
-        if kind == "bad_record":
-            self._bad_record = True
-            return
-        raise Problem(500, "SERVER-ERROR", f"unknown injected fault {kind!r}")
+        self._bad_record = True
 
     # ---- DMS API
     def route_api(self, method: str, account: dict[str, Any], profile: VendorProfile, parts: list[str],
                   query: dict[str, str]) -> None:
-        """Serve the DMS API for one account."""
+        """Serve the console dialect for one account (the work is done by :class:`Operations`)."""
         data_type, rest = parts[0], parts[1:]
-        code = account["code"]
-        store = self.state.store
+        ops = self.state.ops
+        for_appointment = query.get("for_appointment") in ("1", "true")
         if data_type == "repair_orders" and rest == ["_reserve"] and method == "POST":
-            return self.reserve_ro_number(account, profile)
+            number, _ = ops.reserve_ro_number(account, profile,
+                                              idempotency_key=self.headers.get("Idempotency-Key", "").strip())
+            return self.send(201, json.dumps({"ro_number": number}))
         if data_type == "repair_orders" and len(rest) == 2 and rest[1] == "related" and method == "GET":
-            if not profile.related_ros:
-                raise Problem(501, "NOT-SUPPORTED", f"{profile.display_name} has no related RO lookup")
-            if store.get(code, "repair_orders", rest[0]) is None:
-                raise Problem(404, "NOT-FOUND", f"RO {rest[0]} not found")
-            return self.send_json(200, {"ro_number": rest[0], "related_ro_numbers": store.related(code, rest[0])})
+            return self.send_json(200, {"ro_number": rest[0], "related_ro_numbers": ops.related(account, profile,
+                                                                                                rest[0])})
         if data_type == "payments" and not rest and method == "POST":
-            return self.export_payment(account, profile)
+            data = self.json_body()
+            status, body, replayed = ops.export_payment(
+                account, profile, data, idempotency_key=self.headers.get("Idempotency-Key", "").strip(),
+                request_hash=fingerprint(self.path.split("?")[0], data))
+            return self.send(status, json.dumps(body), headers={"Idempotent-Replayed": "true"} if replayed else None)
         if data_type not in DATA_TYPES:
             raise Problem(404, "NOT-FOUND", f"unknown data type {data_type}")
         if method == "GET" and not rest:
             return self.list_changes(account, profile, data_type, query)
         if method == "GET" and rest == ["_ids"]:
             limit = min(int(query.get("limit", 5000)), 50000)
-            ids = store.ids(code, data_type, query.get("after", ""), limit)
+            ids = ops.ids(account, data_type, query.get("after", ""), limit)
             return self.send_json(200, {"ids": ids, "next": ids[-1] if len(ids) == limit else None})
         if method == "GET" and rest == ["_search"] and data_type in ("customers", "vehicles"):
-            terms = [t for t in query.get("q", "").lower().replace("-", " ").split() if t]
-            terms = ["".join(ch for ch in t if ch.isdigit()) if _phone_like(t) else t for t in terms]
-            bodies = store.search(code, data_type, terms, min(int(query.get("limit", 25)), 200)) if terms else []
+            bodies = ops.search_texts(account, data_type, query.get("q", ""), int(query.get("limit", 25)))
             return self.send(200, '{"items":[' + ",".join(bodies) + "]}")
         if method == "GET" and len(rest) == 1:
-            body = store.get(code, data_type, rest[0])
-            if body is None:
-                raise Problem(404, "NOT-FOUND", f"{data_type} {rest[0]} not found")
+            body = ops.get(account, data_type, rest[0])
             return self.send_json(200, body, {"ETag": body["etag"]})
         if data_type in ("customers", "vehicles", "appointments"):
             if method == "POST" and not rest:
-                return self.create(account, profile, data_type, query)
+                data = self.json_body()
+                status, body, replayed = ops.create(
+                    account, profile, data_type, data,
+                    idempotency_key=self.headers.get("Idempotency-Key", "").strip(),
+                    request_hash=fingerprint(self.path.split("?")[0], data), for_appointment=for_appointment)
+                headers = {"ETag": body["etag"], "Location": f"/v1/{account['code']}/{data_type}/{body['dms_id']}"}
+                if replayed:
+                    headers["Idempotent-Replayed"] = "true"
+                return self.send(status, json.dumps(body), headers=headers)
             if method == "PATCH" and len(rest) == 1:
-                return self.update(account, profile, data_type, rest[0], query)
+                body = ops.update(account, profile, data_type, rest[0], self.json_body(),
+                                  if_match=self.headers.get("If-Match"), for_appointment=for_appointment)
+                return self.send_json(200, body, {"ETag": body["etag"]})
             if data_type == "appointments" and method == "POST" and len(rest) == 2 and rest[1] == "cancel":
-                return self.update(account, profile, data_type, rest[0], query, cancel=True)
+                body = ops.update(account, profile, data_type, rest[0], {}, if_match=self.headers.get("If-Match"),
+                                  cancel=True)
+                return self.send_json(200, body, {"ETag": body["etag"]})
         raise Problem(405, "BAD-REQUEST", f"{method} not allowed here")
 
     def list_changes(self, account: dict[str, Any], profile: VendorProfile, data_type: str,
                      query: dict[str, str]) -> None:
         """A page of changes after the cursor (or modified at/after ``modified_since``, inclusive)."""
-        if not profile.can_pull(data_type):
-            raise Problem(501, "NOT-SUPPORTED", f"{profile.display_name} does not deliver {data_type}")
         try:
             after, since = decode_cursor(query["cursor"]) if query.get("cursor") else (0, None)
             if query.get("modified_since"):
                 since = decode_cursor("since:" + query["modified_since"])[1]
-            limit = max(1, min(int(query.get("limit", 500)), MAX_PAGE))
+            limit = int(query.get("limit", 500))
         except (ValueError, UnicodeDecodeError):
             raise Problem(400, "BAD-REQUEST", "unreadable cursor, modified_since or limit") from None
-        bodies, last, has_more = self.state.store.page(account["code"], data_type, after, since, limit)
+        bodies, last, has_more = self.state.ops.page_texts(account, profile, data_type, after, since, limit)
         if getattr(self, "_bad_record", False) and bodies:
             record = json.loads(bodies[len(bodies) // 2])
             record.pop("modified_at", None)
@@ -380,166 +340,6 @@ class SandboxHandler(BaseHTTPRequestHandler):
             next_cursor = query.get("cursor") or "since:" + since  # nothing yet: keep the caller's window
         self.send(200, '{"items":[' + ",".join(bodies) + '],"next_cursor":' + json.dumps(next_cursor)
                   + ',"has_more":' + ("true" if has_more else "false") + "}")
-
-    def idempotent(self, account: dict[str, Any], request: dict[str, Any]) -> tuple[str, str] | None:
-        """Return ``(key, request hash)``; answers a replay itself and raises :class:`_Answered`."""
-        key = self.headers.get("Idempotency-Key", "").strip()
-        if not key:
-            raise Problem(400, "BAD-REQUEST", "Idempotency-Key header is required on create")
-        request_hash = hashlib.sha256(json.dumps([self.path.split("?")[0], request], sort_keys=True)
-                                      .encode()).hexdigest()
-        stored = self.state.store.idempotent_get(account["code"], key)
-        if stored is None:
-            return key, request_hash
-        if stored[0] != request_hash:
-            raise Problem(409, "IDEMPOTENCY-MISMATCH", "Idempotency-Key was used with a different request")
-        self.send(stored[1], stored[2], headers={"Idempotent-Replayed": "true"})
-        raise _Answered()
-
-    def create(self, account: dict[str, Any], profile: VendorProfile, data_type: str, query: dict[str, str]) -> None:
-        """Create a customer, vehicle or appointment, enforcing the vendor's rules."""
-        data = self.json_body()
-        store = self.state.store
-        with store.lock:  # idempotency check and create are one atomic step
-            key, request_hash = self.idempotent(account, data)
-            self.check_push_allowed(profile, data_type, query)
-            code = account["code"]
-            if data_type == "customers":
-                fields = {name: data.get(name, "" if name not in ("phones", "emails") else [])
-                          for name in CUSTOMER_FIELDS}
-                fields["kind"] = fields["kind"] or "person"
-                self.raise_first(profile.validate_customer(fields, account["settings"]))
-                dms_id = f"C9{store.last_seq + 1:08d}"
-            elif data_type == "vehicles":
-                fields = {name: data.get(name) for name in VEHICLE_FIELDS}
-                if not fields["vin"] and not fields["unit_number"]:
-                    raise Problem(422, "REQUIRED-FIELD", "a vehicle needs a VIN or a unit number")
-                dms_id = f"V9{store.last_seq + 1:08d}"
-            else:
-                fields = {name: data.get(name) for name in APPOINTMENT_FIELDS}
-                fields.update(opcodes=list(fields["opcodes"] or []), notes=fields["notes"] or "",
-                              status=fields["status"] or "scheduled", dispatch_code=fields["dispatch_code"] or "",
-                              locked=False)
-                self.check_appointment(account, profile, fields)
-                dms_id = f"A9{store.last_seq + 1:08d}"
-            body = store.put(code, data_type, dms_id, fields, search=search_text(data_type, dms_id, fields))
-            store.count_created(code, data_type)
-            text = json.dumps(body)
-            store.idempotent_put(code, key, request_hash, 201, text)
-        self.send(201, text, headers={"ETag": body["etag"], "Location": f"/v1/{code}/{data_type}/{dms_id}"})
-
-    def update(self, account: dict[str, Any], profile: VendorProfile, data_type: str, dms_id: str,
-               query: dict[str, str], cancel: bool = False) -> None:
-        """Update (or cancel) a record: If-Match, lock and write-back rules."""
-        data = {} if cancel else self.json_body()
-        store = self.state.store
-        code = account["code"]
-        with store.lock:
-            current = store.get(code, data_type, dms_id)
-            if current is None:
-                raise Problem(404, "NOT-FOUND", f"{data_type} {dms_id} not found")
-            if data_type == "appointments" and current.get("locked"):
-                raise Problem(409, "LOCKED", f"appointment {dms_id} is locked: it is open in the DMS")
-            if_match = self.headers.get("If-Match")
-            if if_match and if_match.strip() not in (current["etag"], "*"):
-                raise Problem(412, "ETAG-MISMATCH", f"{data_type} {dms_id} changed since it was read",
-                              {"ETag": current["etag"]})
-            self.check_push_allowed(profile, data_type, query)
-            if data_type == "customers":
-                allowed, names = profile.writable_customer_fields, CUSTOMER_FIELDS
-            elif data_type == "vehicles":
-                allowed, names = profile.writable_vehicle_fields, VEHICLE_FIELDS
-            else:
-                allowed = names = APPOINTMENT_FIELDS
-            unknown = set(data) - set(names)
-            if unknown:
-                raise Problem(400, "BAD-REQUEST", f"unknown fields: {', '.join(sorted(unknown))}")
-            refused = set(data) - set(allowed)
-            if refused:
-                raise Problem(501, "FIELD-NOT-WRITABLE", f"fields not writable: {', '.join(sorted(refused))}")
-            fields = {k: v for k, v in current.items() if k not in ("dms_id", "modified_at", "etag")}
-            fields.update(data)
-            if cancel:
-                fields["status"] = "cancelled"
-            elif data_type == "customers":
-                self.raise_first(profile.validate_customer(fields, account["settings"]))
-            elif data_type == "appointments":
-                self.check_appointment(account, profile, fields)
-            body = store.put(code, data_type, dms_id, fields, search=search_text(data_type, dms_id, fields))
-        self.send_json(200, body, {"ETag": body["etag"]})
-
-    def check_push_allowed(self, profile: VendorProfile, data_type: str, query: dict[str, str]) -> None:
-        """Refuse pushes the vendor does not take (Reynolds: customer/vehicle only with an appointment)."""
-        mode = profile.push_mode(data_type)
-        if mode == PUSH_NOT_AVAILABLE:
-            raise Problem(501, "NOT-SUPPORTED", f"{profile.display_name} does not accept {data_type} from outside")
-        if mode == PUSH_WITH_APPOINTMENT and query.get("for_appointment") not in ("1", "true"):
-            code = "PUSH-NEEDS-APPOINTMENT" if profile.code_for("PUSH-NEEDS-APPOINTMENT") in profile.catalogue \
-                else "NOT-SUPPORTED"
-            raise Problem(501, code, f"{profile.display_name} accepts {data_type} only with an appointment")
-
-    def check_appointment(self, account: dict[str, Any], profile: VendorProfile, fields: dict[str, Any]) -> None:
-        """The vendor's appointment rules, then checks only the DMS can make (opcodes, advisors...)."""
-        store, code = self.state.store, account["code"]
-        customer = store.get(code, "customers", fields.get("customer_dms_id") or "")
-        if customer is None:
-            raise Problem(422, "NOT-FOUND", f"customer {fields.get('customer_dms_id')!r} not found")
-        self.raise_first(profile.validate_appointment(fields, customer, account["settings"]))
-        for opcode in fields.get("opcodes") or []:
-            known = store.get(code, "opcodes", str(opcode))
-            if known is None or not known.get("active", True):
-                raise Problem(422, "OPCODE-INVALID", f"opcode {opcode!r} is not valid")
-        advisor_ids = [adv_id for adv_id, _ in generate.ADVISORS]
-        if advisor_ids.count(fields.get("advisor_dms_id")) != 1:
-            raise Problem(422, "ADVISOR-INVALID",
-                          f"advisor DMS id {fields.get('advisor_dms_id')!r} is unknown or shared by several users")
-        dispatch_code = fields.get("dispatch_code")
-        if profile.code == "cdk" and dispatch_code and dispatch_code not in generate.DISPATCH_CODES:
-            raise Problem(422, "DISPATCH-INVALID", f"dispatch code {fields['dispatch_code']!r} is not set up")
-
-    @staticmethod
-    def raise_first(entries: list) -> None:
-        """Answer 422 with the first broken rule's catalogue code."""
-        if entries:
-            raise Problem(422, entries[0].code, entries[0].title)
-
-    def reserve_ro_number(self, account: dict[str, Any], profile: VendorProfile) -> None:
-        """Reserve the next RO number; a replayed Idempotency-Key gets the same number."""
-        if not profile.ro_number_reservation:
-            raise Problem(501, "NOT-SUPPORTED", f"{profile.display_name} does not reserve RO numbers")
-        store = self.state.store
-        with store.lock:
-            key, request_hash = self.idempotent(account, {})
-            number = store.next_ro_number(account["code"])
-            store.count_created(account["code"], "ro_reservations")
-            text = json.dumps({"ro_number": number})
-            store.idempotent_put(account["code"], key, request_hash, 201, text)
-        self.send(201, text)
-
-    def export_payment(self, account: dict[str, Any], profile: VendorProfile) -> None:
-        """Post a receipt against an RO (payment export)."""
-        if not profile.payment_export:
-            raise Problem(501, "NOT-SUPPORTED", f"{profile.display_name} does not take payment exports")
-        data = self.json_body()
-        store, code = self.state.store, account["code"]
-        with store.lock:
-            key, request_hash = self.idempotent(account, data)
-            try:
-                amount = float(data.get("amount"))
-            except (TypeError, ValueError):
-                amount = 0.0
-            if amount <= 0 or not data.get("ro_number"):
-                raise Problem(422, "PAYMENT-INVALID", "a payment needs an RO number and a positive amount")
-            fields = {"ro_number": str(data["ro_number"]), "amount": f"{amount:.2f}",
-                      "method": data.get("method") or "cash", "payer": data.get("payer") or "customer",
-                      "received_at": data.get("received_at") or format_datetime(datetime.now(timezone.utc)),
-                      "status": "posted"}
-            dms_id = f"RCPT{store.last_seq + 1:09d}"
-            body = store.put(code, "payments", dms_id, fields)
-            store.count_created(code, "payments")
-            text = json.dumps(body)
-            store.idempotent_put(code, key, request_hash, 201, text)
-        self.send(201, text)
 
     # ---- control API
     def route_control(self, method: str, parts: list[str], query: dict[str, str]) -> None:
@@ -694,12 +494,6 @@ class _Answered(Exception):
     """Raised after a response was already written (replay, malformed fault, auth problem)."""
 
 
-def _phone_like(term: str) -> bool:
-    """True for a search term that is mostly digits (a phone number in any format)."""
-    digits = sum(ch.isdigit() for ch in term)
-    return digits >= 7 and digits >= len(term) - 4
-
-
 class SandboxServer(ThreadingHTTPServer):
     """The threaded HTTP server holding the :class:`SandboxState`."""
 
@@ -726,20 +520,31 @@ class SandboxServer(ThreadingHTTPServer):
         return f"http://{host}:{port}"
 
 
-def build_server(host: str, port: int, data_dir: Path | str, accounts: list[tuple[str, str, int]],
+def account_protocol(vendor: str, protocol: str | None = None) -> str:
+    """The protocol a sandbox account speaks: ``protocol`` if its vendor offers it, else the vendor's default."""
+    profile = get_profile(vendor)
+    if protocol and protocol not in profile.protocols:
+        raise ValueError(f"{profile.display_name} does not offer the {protocol} protocol")
+    return protocol or profile.protocols[0]
+
+
+def build_server(host: str, port: int, data_dir: Path | str, accounts: list[tuple],
                  seed: int = 42, token_ttl: float = 3600.0, rate_limit: int = 100000, rate_window: float = 60.0,
                  api_keys: dict[str, str] | None = None, verbose: bool = False) -> SandboxServer:
-    """Create (not start) a sandbox server with ``accounts`` = [(code, vendor, customers)].
+    """Create (not start) a sandbox server with ``accounts`` = [(code, vendor, customers[, protocol])].
 
-    Each account's API key is ``sandbox-key-<code>`` unless ``api_keys`` says otherwise.
+    Each account's secret (console API key, STAR client secret, OpenTrack password) is
+    ``sandbox-key-<code>`` unless ``api_keys`` says otherwise; its protocol defaults to the
+    vendor's first (:attr:`VendorProfile.protocols`).
     """
     data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     store = Store(data_dir / "sandbox.sqlite3")
-    for code, vendor, customers in accounts:
-        get_profile(vendor)  # fail early on a typo
+    for code, vendor, customers, *rest in accounts:
+        protocol = account_protocol(vendor, rest[0] if rest else None)
         if customers > 1_000_000:
             raise ValueError("the sandbox generates at most 1,000,000 customers per account")
         store.ensure_account(code, vendor, customers, seed, (api_keys or {}).get(code, f"sandbox-key-{code}"))
+        store.update_settings(code, {"protocol": protocol})
     state = SandboxState(store, data_dir, token_ttl, rate_limit, rate_window)
     return SandboxServer((host, port), state, verbose)

@@ -12,8 +12,9 @@ Usage::
 
 The server runs in a daemon thread of the test process on a free loopback port, with its
 SQLite file in a temporary directory removed afterwards. ``sandbox.settings(code)`` gives
-the dict ``connectors.connect`` expects (``base_url``, ``account``, ``api_key``,
-``extract_dir``, ``timeout``), ready to store as a location's DMS settings.
+the dict ``connectors.connect`` expects (``protocol``, ``base_url``, ``account``,
+``credentials``, ``extract_dir``, ``timeout``), ready to store as a location's DMS settings.
+An account tuple may name a protocol as its fourth item; it defaults to the vendor's.
 """
 from __future__ import annotations
 
@@ -28,7 +29,24 @@ import httpx
 
 from .. import connect
 from ..base import DmsConnector
-from .server import SandboxServer, build_server
+from .server import SandboxServer, account_protocol, build_server
+
+
+def connection_settings(base_url: str, code: str, protocol: str, secret: str) -> dict[str, Any]:
+    """What a location stores to reach sandbox account ``code`` over ``protocol``.
+
+    The sandbox serves each protocol under its own root: the console dialect at the server
+    root, STAR REST under ``/star`` and OpenTrack SOAP under ``/opentrack``. The account's
+    one secret is the console API key, the STAR client secret and the OpenTrack password.
+    """
+    if protocol == "star":
+        return {"protocol": protocol, "base_url": f"{base_url}/star", "account": code,
+                "credentials": {"client_id": code, "client_secret": secret}}
+    if protocol == "opentrack":
+        return {"protocol": protocol, "base_url": f"{base_url}/opentrack", "account": code,
+                "credentials": {"enterprise_code": "ZE", "server_name": "sandbox", "username": code,
+                                "password": secret}}
+    return {"protocol": protocol, "base_url": base_url, "account": code, "credentials": {"api_key": secret}}
 
 
 class ControlClient:
@@ -122,7 +140,8 @@ class RunningSandbox:
 
     base_url: str
     accounts: dict[str, str]  # code -> vendor
-    api_keys: dict[str, str]  # code -> API key
+    api_keys: dict[str, str]  # code -> secret (API key, client secret or password)
+    protocols: dict[str, str]  # code -> protocol
     data_dir: Path
     control: ControlClient
     server: SandboxServer = field(repr=False)
@@ -133,7 +152,7 @@ class RunningSandbox:
 
     def settings(self, code: str, timeout: float = 5.0) -> dict[str, Any]:
         """The settings dict for :func:`connectors.connect` for account ``code``."""
-        return {"base_url": self.base_url, "account": code, "api_key": self.api_keys[code],
+        return {**connection_settings(self.base_url, code, self.protocols[code], self.api_keys[code]),
                 "extract_dir": str(self.extract_dir(code)), "timeout": timeout}
 
     def connect(self, code: str, timeout: float = 5.0) -> DmsConnector:
@@ -141,7 +160,7 @@ class RunningSandbox:
         return connect(self.accounts[code], self.settings(code, timeout))
 
 
-def start_sandbox(accounts: Sequence[tuple[str, str, int]], data_dir: str | Path, seed: int = 42,
+def start_sandbox(accounts: Sequence[tuple], data_dir: str | Path, seed: int = 42,
                   token_ttl: float = 3600.0, rate_limit: int = 100000, rate_window: float = 60.0) -> RunningSandbox:
     """Start a sandbox in a daemon thread on a free loopback port; stop it with :func:`stop_sandbox`."""
     server = build_server("127.0.0.1", 0, data_dir, list(accounts), seed=seed, token_ttl=token_ttl,
@@ -150,8 +169,10 @@ def start_sandbox(accounts: Sequence[tuple[str, str, int]], data_dir: str | Path
                               name="sandbox-dms")
     thread.start()
     server._thread = thread  # type: ignore[attr-defined]
-    return RunningSandbox(base_url=server.base_url, accounts={c: v for c, v, _ in accounts},
-                          api_keys={c: f"sandbox-key-{c}" for c, _, _ in accounts}, data_dir=Path(data_dir),
+    return RunningSandbox(base_url=server.base_url, accounts={c: v for c, v, *_ in accounts},
+                          api_keys={c: f"sandbox-key-{c}" for c, *_ in accounts},
+                          protocols={c: account_protocol(v, rest[0] if rest else None) for c, v, _, *rest in accounts},
+                          data_dir=Path(data_dir),
                           control=ControlClient(server.base_url), server=server)
 
 
@@ -165,7 +186,7 @@ def stop_sandbox(sandbox: RunningSandbox) -> None:
 
 
 @contextlib.contextmanager
-def running_sandbox(accounts: Sequence[tuple[str, str, int]] = (("demo-cdk", "cdk", 300),), seed: int = 42,
+def running_sandbox(accounts: Sequence[tuple] = (("demo-cdk", "cdk", 300),), seed: int = 42,
                     data_dir: str | Path | None = None, token_ttl: float = 3600.0, rate_limit: int = 100000,
                     rate_window: float = 60.0) -> Iterator[RunningSandbox]:
     """Context manager: a sandbox with ``accounts`` = [(code, vendor, customers)] for the block.

@@ -100,6 +100,9 @@ class VendorProfile:
     notes: str = ""
     #: Location options the vendor understands, with defaults (e.g. CDK's require_address).
     default_options: Mapping[str, Any] = field(default_factory=dict)
+    #: Wire protocols the vendor offers (keys of :data:`connectors.protocols.PROTOCOLS`); the
+    #: first is the default for a new location.
+    protocols: tuple[str, ...] = ("console",)
 
     # ---- capabilities
     def pull_mode(self, data_type: str) -> PullMode:

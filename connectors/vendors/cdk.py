@@ -41,4 +41,5 @@ PROFILE = VendorProfile(
                        address_email_required(f"{PREFIX}-ADDRESS-EMAIL-REQUIRED")),
     default_options={"require_address": False, "require_email": False},
     notes="Miscellaneous charges and discounts arrive consolidated, not as separate lines.",
+    protocols=("console", "star"),
 )

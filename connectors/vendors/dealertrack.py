@@ -25,4 +25,5 @@ PROFILE = VendorProfile(
     catalogue=build_catalogue(PREFIX),
     customer_rules=(person_needs_last_name(f"{PREFIX}-REQUIRED-FIELD"),),
     appointment_rules=(advisor_id_present(f"{PREFIX}-ADVISOR-MISSING"),),
+    protocols=("opentrack",),
 )

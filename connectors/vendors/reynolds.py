@@ -43,4 +43,5 @@ PROFILE = VendorProfile(
                        opcode_or_notes(f"{PREFIX}-NO-OPCODE-NOTES"),
                        business_needs_company_name(f"{PREFIX}-LASTNAME-MISSING")),
     notes="Customer profile edits reach Reynolds only with appointments.",
+    protocols=("star", "console"),
 )

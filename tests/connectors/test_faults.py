@@ -94,7 +94,10 @@ def test_token_that_is_already_expired_is_refused(tmp_path):
 
 @pytest.mark.parametrize("vendor", VENDOR_CODES)
 def test_wrong_api_key_is_an_authentication_error(vendor, sandbox):
-    settings = {**sandbox.settings(f"write-{vendor}"), "api_key": "not-the-key"}
+    settings = sandbox.settings(f"write-{vendor}")
+    settings["credentials"] = {**settings["credentials"],
+                               **{name: "not-the-key" for name in ("api_key", "client_secret", "password")
+                                  if name in settings["credentials"]}}
     with connect(vendor, settings) as dms:
         with pytest.raises(AuthenticationError) as caught:
             first_page(dms)

@@ -1,7 +1,9 @@
-"""The REST connector: :class:`DmsConnector` over a STAR-style JSON API (the sandbox's API).
+"""The console's own REST dialect: :class:`DmsConnector` for vendors without a public specification.
 
-All eight vendors are reached through this one class; what differs per vendor lives in
-its :class:`~connectors.vendors.VendorProfile` (capabilities, cadences, rules, error
+``POST /oauth/token`` with the account's API key, ``GET /v1/{account}/{type}?cursor=`` ->
+``{items, next_cursor, has_more}``, ETag/If-Match updates, Idempotency-Key creates and
+RFC 7807 errors. What differs per vendor lives in its
+:class:`~connectors.vendors.VendorProfile` (capabilities, cadences, rules, error
 codes). Capabilities the profile lacks are refused locally with
 :class:`NotSupportedError` before any network call, so the UI can explain it at once.
 
@@ -18,7 +20,8 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 from urllib.parse import quote
 
-from .base import (APPOINTMENTS, CUSTOMERS, RECORD_TYPES, VEHICLES, Appointment, Customer, DmsConnector, DmsRecord,
+from .base import (APPOINTMENTS, CUSTOMERS, RECORD_TYPES, VEHICLES, Appointment, CredentialField, Customer,
+                   DmsConnector, DmsRecord,
                    MalformedResponseError, NotSupportedError, Page, Payment, Vehicle, format_datetime)
 from .extract import DailyExtract, latest_extract
 from .http import HttpTransport
@@ -38,15 +41,19 @@ def _wire(value: Any) -> Any:
     return value
 
 
-class RestDmsConnector(DmsConnector):
-    """A :class:`DmsConnector` for one dealer account, speaking the sandbox/STAR JSON API."""
+class ConsoleRestConnector(DmsConnector):
+    """A :class:`DmsConnector` for one dealer account, speaking the console's own REST dialect."""
 
-    def __init__(self, profile: VendorProfile, base_url: str, account: str, api_key: str, timeout: float = 10.0,
-                 extract_dir: str | Path | None = None) -> None:
+    PROTOCOL = "console"
+    LABEL = "Console REST API"
+    CREDENTIALS = (CredentialField("api_key", "API key", secret=True),)
+
+    def __init__(self, profile: VendorProfile, base_url: str, account: str, credentials: Mapping[str, str],
+                 timeout: float = 10.0, extract_dir: str | Path | None = None) -> None:
         self.profile = profile
         self.account = account
         self.extract_dir = Path(extract_dir) if extract_dir else None
-        self.transport = HttpTransport(base_url, account, api_key, profile, timeout=timeout)
+        self.transport = HttpTransport(base_url, account, credentials["api_key"], profile, timeout=timeout)
         self._prefix = f"/v1/{quote(account, safe='')}"
 
     def close(self) -> None:
