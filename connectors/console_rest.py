@@ -20,12 +20,12 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 from urllib.parse import quote
 
-from .base import (APPOINTMENTS, CUSTOMERS, RECORD_TYPES, VEHICLES, Appointment, CredentialField, Customer,
-                   DmsConnector, DmsRecord,
-                   MalformedResponseError, NotSupportedError, Page, Payment, Vehicle, format_datetime)
+from .adapter import ProtocolConnector
+from .base import (APPOINTMENTS, CUSTOMERS, RECORD_TYPES, VEHICLES, Appointment, CredentialField, Customer, DmsRecord,
+                   MalformedResponseError, Page, Payment, Vehicle, format_datetime, record_from_dict)
 from .extract import DailyExtract, latest_extract
-from .http import HttpTransport
-from .vendors import PUSH_NOT_AVAILABLE, PUSH_WITH_APPOINTMENT, VendorProfile
+from .http import HttpTransport, ReadAhead
+from .vendors import VendorProfile
 
 
 def _wire(value: Any) -> Any:
@@ -41,7 +41,7 @@ def _wire(value: Any) -> Any:
     return value
 
 
-class ConsoleRestConnector(DmsConnector):
+class ConsoleRestConnector(ProtocolConnector):
     """A :class:`DmsConnector` for one dealer account, speaking the console's own REST dialect."""
 
     PROTOCOL = "console"
@@ -61,24 +61,12 @@ class ConsoleRestConnector(DmsConnector):
         self.transport.close()
 
     # ---- helpers
-    def _not_supported(self, what: str, suffix: str = "NOT-SUPPORTED") -> NotSupportedError:
-        """A NotSupportedError carrying the vendor's catalogue row."""
-        return NotSupportedError(f"{self.profile.display_name}: {what}", entry=self.profile.entry(
-            self.profile.code_for(suffix)))
-
     def _parse(self, data_type: str, item: Any, position: int | None = None) -> DmsRecord:
-        """Parse one wire record, naming its position and id when it is malformed."""
+        """Parse one wire record (the dialect's keys are the canonical names), naming its position when malformed."""
         if not isinstance(item, dict):
             raise MalformedResponseError(f"{data_type} record at position {position} is not an object",
                                          data_type=data_type, position=position)
-        try:
-            return RECORD_TYPES[data_type].from_dict(item)
-        except MalformedResponseError as error:
-            raise MalformedResponseError(f"{data_type} record at position {position}: {error.message}",
-                                         data_type=data_type, dms_id=error.dms_id, position=position) from error
-        except (ValueError, TypeError, AttributeError, ArithmeticError) as error:
-            raise MalformedResponseError(f"{data_type} record {item.get('dms_id')!r} at position {position}: {error}",
-                                         data_type=data_type, dms_id=item.get("dms_id"), position=position) from error
+        return record_from_dict(data_type, item, raw=item, position=position)
 
     def _record_response(self, data_type: str, response: Any) -> DmsRecord:
         """Parse a single-record response and attach its ETag header."""
@@ -87,47 +75,46 @@ class ConsoleRestConnector(DmsConnector):
             data["etag"] = response.headers["ETag"]
         return self._parse(data_type, data)
 
-    def _check_push(self, data_type: str, for_appointment: bool = False) -> None:
-        """Refuse pushes the vendor does not take (locally, before any network call)."""
-        mode = self.profile.push_mode(data_type)
-        if mode == PUSH_NOT_AVAILABLE:
-            raise self._not_supported(f"does not accept {data_type} from outside")
-        if mode == PUSH_WITH_APPOINTMENT and not for_appointment:
-            suffix = "PUSH-NEEDS-APPOINTMENT" if self.profile.code_for("PUSH-NEEDS-APPOINTMENT") in \
-                self.profile.catalogue else "NOT-SUPPORTED"
-            raise self._not_supported(f"accepts {data_type} only with an appointment", suffix)
-
     # ---- pulls
     def iter_changes(self, data_type: str, cursor: str | None = None, page_size: int = 500,
                      timeout: float | None = None) -> Iterator[Page]:
         """Yield pages of changes since ``cursor`` (see :meth:`DmsConnector.iter_changes`)."""
-        if data_type not in RECORD_TYPES or not self.profile.can_pull(data_type):
-            raise self._not_supported(f"does not deliver {data_type}")
+        self._check_pull(data_type)
         return self._pages(data_type, cursor, page_size, timeout)
 
     def _pages(self, data_type: str, cursor: str | None, page_size: int, timeout: float | None) -> Iterator[Page]:
-        """The lazy page loop behind :meth:`iter_changes` (one request in flight at a time)."""
+        """The lazy page loop behind :meth:`iter_changes`: the next page is fetched while this one is parsed."""
         path = f"{self._prefix}/{data_type}"
-        page_number = 0
-        while True:
-            page_number += 1
+
+        def fetch(cursor: str | None, page_number: int) -> Any:
+            """One page's parsed body (runs in the read-ahead thread)."""
             params: dict[str, Any] = {"limit": page_size}
             if cursor:
                 params["cursor"] = cursor
-            data = self.transport.get_json(path, params=params, timeout=timeout, what=f"{data_type} page {page_number}")
-            items = data.get("items") if isinstance(data, dict) else None
-            if not isinstance(items, list):
-                raise MalformedResponseError(f"{data_type} page {page_number} has no item list", data_type=data_type)
-            records = tuple(self._parse(data_type, item, position) for position, item in enumerate(items))
-            has_more = bool(data.get("has_more"))
-            next_cursor = data.get("next_cursor") or cursor
-            if has_more and (not next_cursor or next_cursor == cursor):
-                raise MalformedResponseError(
-                    f"{data_type} page {page_number} says there is more but gives no new cursor", data_type=data_type)
-            yield Page(data_type, records, next_cursor, has_more)
-            if not has_more:
-                return
-            cursor = next_cursor
+            return self.transport.get_json(path, params=params, timeout=timeout, what=f"{data_type} page {page_number}")
+
+        page_number = 1
+        with ReadAhead() as ahead:
+            pending = ahead.fetch(fetch, cursor, page_number)
+            while True:
+                data = pending.result()
+                items = data.get("items") if isinstance(data, dict) else None
+                if not isinstance(items, list):
+                    raise MalformedResponseError(f"{data_type} page {page_number} has no item list",
+                                                 data_type=data_type)
+                has_more = bool(data.get("has_more"))
+                next_cursor = data.get("next_cursor") or cursor
+                if has_more and (not next_cursor or next_cursor == cursor):
+                    raise MalformedResponseError(
+                        f"{data_type} page {page_number} says there is more but gives no new cursor",
+                        data_type=data_type)
+                if has_more:
+                    pending = ahead.fetch(fetch, next_cursor, page_number + 1)
+                records = tuple(self._parse(data_type, item, position) for position, item in enumerate(items))
+                yield Page(data_type, records, next_cursor, has_more)
+                if not has_more:
+                    return
+                cursor, page_number = next_cursor, page_number + 1
 
     def cursor_at(self, moment: datetime) -> str:
         """Cursor for "modified at or after ``moment``" (inclusive)."""
@@ -137,8 +124,7 @@ class ConsoleRestConnector(DmsConnector):
 
     def list_ids(self, data_type: str, page_size: int = 5000, timeout: float | None = None) -> Iterator[str]:
         """Yield every DMS id of ``data_type`` (streamed, in id order)."""
-        if data_type not in RECORD_TYPES or not self.profile.can_pull(data_type):
-            raise self._not_supported(f"does not deliver {data_type}")
+        self._check_pull(data_type)
         return self._ids(data_type, page_size, timeout)
 
     def _ids(self, data_type: str, page_size: int, timeout: float | None) -> Iterator[str]:
@@ -205,14 +191,6 @@ class ConsoleRestConnector(DmsConnector):
                                           json_body=None if fields is None else _wire(dict(fields)), headers=headers,
                                           params=params, timeout=timeout)
         return self._record_response(data_type, response)
-
-    def _check_writable(self, data_type: str, fields: Mapping[str, Any]) -> None:
-        """Refuse fields the vendor does not accept on write-back."""
-        allowed = self.profile.writable_customer_fields if data_type == CUSTOMERS \
-            else self.profile.writable_vehicle_fields
-        refused = sorted(set(fields) - set(allowed))
-        if refused:
-            raise self._not_supported(f"does not accept {', '.join(refused)} on {data_type}", "FIELD-NOT-WRITABLE")
 
     def create_customer(self, fields: Mapping[str, Any], idempotency_key: str, *, for_appointment: bool = False,
                         timeout: float | None = None) -> Customer:

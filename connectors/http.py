@@ -23,8 +23,9 @@ import json
 import ssl
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import certifi
 import httpx
@@ -39,13 +40,22 @@ TOKEN_MARGIN = 30.0
 
 
 def _retry_after(value: str | None) -> float | None:
-    """Parse Retry-After given in seconds (HTTP dates are not used by the DMS APIs we know)."""
+    """Parse Retry-After given as delay seconds or as an HTTP date (RFC 9110 10.2.3), in seconds from now."""
     if not value:
         return None
     try:
         return max(0.0, float(value))
     except ValueError:
+        pass
+    import email.utils
+    from datetime import datetime, timezone
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
         return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return max(0.0, (moment - datetime.now(timezone.utc)).total_seconds())
 
 
 @dataclass(frozen=True)
@@ -71,6 +81,29 @@ class Answer:
     def text(self) -> str:
         """The body decoded as UTF-8 (lossy)."""
         return self.content.decode("utf-8", "replace")
+
+
+class ReadAhead:
+    """Fetches a read's next page in a background thread while the caller turns this one into records.
+
+    Client and DMS then work at the same time instead of taking turns (a page's parse and
+    validation costs about as long as the DMS takes to serve the next one). One request at
+    a time is in flight; errors surface, in order, from :meth:`Future.result`. Use it as a
+    context manager: leaving early abandons a fetch still under way instead of waiting for it.
+    """
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dms-read-ahead")
+
+    def fetch(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> "Future[Any]":
+        """Start ``function(*args, **kwargs)`` in the background."""
+        return self._pool.submit(function, *args, **kwargs)
+
+    def __enter__(self) -> "ReadAhead":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
 
 @functools.cache

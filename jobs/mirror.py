@@ -16,16 +16,16 @@ import orjson
 from sqlalchemy import Text, bindparam, cast, insert, select, update
 from sqlalchemy.orm import Session
 
+from connectors.records import KINDS
 from webapp.domain.fields import FIELDS_BY_TYPE, differing_fields, portal_values
 from webapp.domain.normalise import customer_name_key, email_key, normalise_phone, normalise_vin
-from webapp.models import Asset, ChangeSource, Customer, DmsRecord, Location, SyncMode, utcnow
+from webapp.models import ChangeSource, DmsRecord, Location, SyncMode, utcnow
 from webapp.models.base import keyed, one_of
 from webapp.models.change_history import record_change
+from webapp.record_kinds import PORTAL_MODELS
 
 # Records that point at a customer: their customer should be in the mirror too.
-OWNER_KEYS = {"vehicles": "owner_dms_id", "repair_orders": "customer_dms_id", "appointments": "customer_dms_id",
-              "parts_invoices": "customer_dms_id", "special_orders": "customer_dms_id"}
-PORTAL_MODELS = {"customers": Customer, "vehicles": Asset}
+OWNER_KEYS = {data_type: kind.owner_field for data_type, kind in KINDS.items() if kind.owner_field}
 MAX_NOTES = 25
 
 
@@ -65,12 +65,17 @@ def content_hash(payload: Mapping[str, Any]) -> str:
     return encode_payload(payload)[1]
 
 
-def _payload(record: Any) -> dict[str, Any]:
-    """The record's wire payload when the connector kept it, else its normalised dict."""
-    payload = getattr(record, "payload", None)
-    if payload:
-        return dict(payload)
-    return record.to_dict()
+def _raw_text(record: Any) -> str | None:
+    """The vendor's record as received, as text for the ``raw_payload`` column (diagnosis only)."""
+    raw = getattr(record, "raw", None)
+    if raw is None:
+        return None
+    if isinstance(raw, str):
+        return raw
+    try:
+        return orjson.dumps(raw, default=str).decode()
+    except TypeError:
+        return json.dumps(raw, default=str)
 
 
 def search_fields(data_type: str, payload: Mapping[str, Any]) -> dict[str, Any]:
@@ -88,7 +93,8 @@ def search_fields(data_type: str, payload: Mapping[str, Any]) -> dict[str, Any]:
     owner_key = OWNER_KEYS.get(data_type)
     if owner_key and payload.get(owner_key):
         values["owner_dms_id"] = str(payload[owner_key])[:64]
-    ro_number = payload.get("ro_number") or payload.get("invoice_number")
+    number_field = KINDS[data_type].number_field
+    ro_number = payload.get(number_field) if number_field else payload.get("ro_number")
     if ro_number:
         values["ro_number"] = str(ro_number)[:64]
     return values
@@ -101,8 +107,9 @@ class PreparedRecord(NamedTuple):
 
     dms_id: str
     modified_at: datetime | None
-    blob: str  # the payload as stored (JSON text)
+    blob: str  # the canonical record as stored (JSON text)
     digest: str  # content hash of ``blob``
+    raw: str | None  # the vendor's record as received (JSON or XML text), for diagnosis only
     fields: dict[str, Any]  # the normalised search columns
     tokens: set[str] | None  # search-index tokens (customers and vehicles; None for others)
 
@@ -131,11 +138,11 @@ def prepare_page(data_type: str, records: Iterable[Any]) -> PreparedPage:
     indexed = data_type in PORTAL_MODELS
     prepared: dict[str, PreparedRecord] = {}
     for record in records:
-        # The vendor's payload as received (JSON already): stored and hashed as is.
-        payload = _payload(record)
+        # The canonical record is stored and hashed; the vendor's raw record rides beside it.
+        payload = record.to_dict()
         blob, digest = encode_payload(payload)
         prepared[record.dms_id] = PreparedRecord(
-            record.dms_id, record.modified_at, blob, digest, search_fields(data_type, payload),
+            record.dms_id, record.modified_at, blob, digest, _raw_text(record), search_fields(data_type, payload),
             tokens_of_dms_payload(data_type, record.dms_id, payload) if indexed else None)
     return PreparedPage(data_type, prepared)
 
@@ -168,7 +175,8 @@ def store_page(session: Session, location: Location, data_type: str, records: It
             result.unchanged += 1
             continue
         # "payload" holds the encoded JSON text: the writers store it without encoding again.
-        values = {"payload": record.blob, "content_hash": record.digest, "dms_modified_at": record.modified_at,
+        values = {"payload": record.blob, "raw_payload": record.raw, "content_hash": record.digest,
+                  "dms_modified_at": record.modified_at,
                   "last_changed_at": now, "deleted_at": None, **record.fields}
         changed[dms_id] = record
         if row is None:
@@ -227,7 +235,7 @@ def _same_tokens_as_stored(session: Session, data_type: str, tokens: dict[str, s
     return same
 
 
-_INSERT_COLUMNS = ("location_id", "data_type", "dms_id", "first_pulled_at", "payload", "content_hash",
+_INSERT_COLUMNS = ("location_id", "data_type", "dms_id", "first_pulled_at", "payload", "raw_payload", "content_hash",
                    "dms_modified_at", "last_changed_at", "deleted_at", "name_key", "phone", "email", "vin",
                    "owner_dms_id", "ro_number", "drift_fields")
 _UPDATE_COLUMNS = tuple(c for c in _INSERT_COLUMNS if c not in ("location_id", "data_type", "dms_id",

@@ -38,6 +38,7 @@ import uuid
 from datetime import timedelta
 from typing import Any, Callable
 
+import msgspec
 from rq import get_current_job
 from sqlalchemy import and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.orm import aliased, selectinload
@@ -47,6 +48,7 @@ import connectors
 import connectors.console_rest  # noqa: F401 - imported before the worker forks, not in every job
 from connectors import (AuthenticationError, CatalogueEntry, ConflictError, DmsError, MalformedResponseError,
                         NotSupportedError, TransientDmsError)
+from connectors.records import KINDS
 from connectors.vendors import PUSH_NOT_AVAILABLE, PUSH_WITH_APPOINTMENT
 from jobs import failpoints
 from webapp.extensions import db
@@ -423,7 +425,7 @@ def _check_capability(location: Location, message: OutboxMessage) -> None:
         entry = profile.entry(code if code in profile.catalogue else profile.code_for("NOT-SUPPORTED"))
         raise NotAccepted(entry, f"{profile.display_name} accepts {data_type} only together with an appointment.")
     if kind == OutboxKind.WIZARD_WRITE_BACK:
-        writable = profile.writable_customer_fields if data_type == "customers" else profile.writable_vehicle_fields
+        writable = KINDS[data_type].writable(profile)
         fields = dict((message.payload or {}).get("fields") or {})
         refused = sorted(set(fields) - set(writable))
         if refused and len(refused) == len(fields):
@@ -511,7 +513,7 @@ def _as_payload(fields: dict[str, Any]) -> dict[str, Any]:
             return value
         if isinstance(value, (list, tuple)) and all(isinstance(item, _PLAIN) for item in value):
             return list(value)
-        return connectors.base._jsonable(value)
+        return msgspec.to_builtins(value)
 
     return {key: plain(value) for key, value in fields.items()}
 
@@ -614,11 +616,11 @@ def send_write_back(dms, message: OutboxMessage, location: Location) -> str | No
     payload = dict(message.payload or {})
     profile = dms.profile
     data_type = payload["data_type"]
-    writable = profile.writable_customer_fields if data_type == "customers" else profile.writable_vehicle_fields
+    writable = KINDS[data_type].writable(profile)
     fields = {k: v for k, v in (payload.get("fields") or {}).items() if k in writable}
     payload["not_sent_fields"] = sorted(set(payload.get("fields") or {}) - set(fields))
     message.payload = payload
-    update_record = dms.update_customer if data_type == "customers" else dms.update_vehicle
+    update_record = getattr(dms, f"update_{KINDS[data_type].noun}")
     return update_record(payload["dms_id"], fields, payload.get("etag")).dms_id
 
 

@@ -232,9 +232,9 @@ def sandbox(tmp_path):
 def dms_settings(sandbox, account: str) -> dict:
     """Location fields that connect a location to ``account`` of the sandbox."""
     settings = sandbox.settings(account)
-    return {"dms_vendor": sandbox.accounts[account], "dms_base_url": settings["base_url"],
-            "dms_account": account, "dms_api_key": settings["api_key"],
-            "dms_extract_dir": settings["extract_dir"]}
+    return {"dms_vendor": sandbox.accounts[account], "dms_protocol": settings["protocol"],
+            "dms_base_url": settings["base_url"], "dms_account": account,
+            "dms_credentials": settings["credentials"], "dms_extract_dir": settings["extract_dir"]}
 
 
 @pytest.fixture()

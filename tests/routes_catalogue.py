@@ -28,6 +28,8 @@ ROUTE_ROLES: dict[str, frozenset | str] = {
     "admin.locations": frozenset({ADMIN}),
     "admin.location_new": frozenset({ADMIN}),
     "admin.location_edit": frozenset({ADMIN}),
+    "admin.location_dms_fields": frozenset({ADMIN}),
+    "admin.location_test": frozenset({ADMIN}),
     "settings.external_interfaces": MANAGERS,
     "customers.index": STAFF,
     "customers.detail": STAFF,

@@ -78,7 +78,7 @@ def test_dms_tab_says_when_the_dms_is_unreachable(client, auth, connected):
 
 
 def test_unconfigured_dms_is_unreachable_too(make, client, auth):
-    loc = make.location(dms_base_url="http://127.0.0.1:1", dms_api_key="k")
+    loc = make.location(dms_base_url="http://127.0.0.1:1", dms_credentials={"api_key": "k"})
     advisor = make.user(Role.SERVICE_ADVISOR, loc)
     auth.login(advisor.email, PASSWORD)
     response = client.get("/customers", query_string={"tab": "dms", "q": "smith"})

@@ -1,4 +1,4 @@
-"""``flask seed-demo``: two locations, one user per role, a few hundred customers each."""
+"""``flask seed-demo``: three locations, one user per role, a few hundred customers each."""
 from __future__ import annotations
 
 from sqlalchemy import func, select
@@ -14,7 +14,7 @@ def test_seed_demo_loads_and_refuses_twice(app, client):
     assert "admin@demo.test" in result.output
     with app.app_context():
         locations = db.session.scalars(select(Location)).all()
-        assert len({loc.dms_vendor for loc in locations}) == 2
+        assert len({loc.dms_vendor for loc in locations}) == 3
         assert {u.role for u in db.session.scalars(select(User))} == set(Role)
         for loc in locations:
             assert db.session.scalar(select(func.count(Customer.id)).where(Customer.location_id == loc.id)) >= 200

@@ -118,7 +118,7 @@ def test_reservation_failure_is_explained_and_the_id_can_be_typed_by_hand(app, c
 
 def test_vendor_without_reservation_says_so(app, client, auth, make, sandbox):
     location = make.location(code="AUTO", dms_vendor="automate", dms_base_url=sandbox.base_url, dms_account="x",
-                             dms_api_key="y")
+                             dms_credentials={"api_key": "y"})
     advisor = make.user(Role.SERVICE_ADVISOR, location)
     workfile = make.workfile(location)
     auth.login(advisor.email, PASSWORD)

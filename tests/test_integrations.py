@@ -70,7 +70,7 @@ def test_pull_now_runs_and_the_row_turns_green(app, client, manager, location, r
 
 
 def test_failed_pull_shows_the_error_and_fix(app, client, manager, make, sandbox, run_jobs):
-    location = make.location(**{**dms_settings(sandbox, "alpha-cdk"), "dms_api_key": "wrong"})
+    location = make.location(**{**dms_settings(sandbox, "alpha-cdk"), "dms_credentials": {"api_key": "wrong"}})
     auth_user = make.user(Role.SERVICE_MANAGER, location)
     client.post("/logout")
     client.post("/login", data={"email": auth_user.email, "password": PASSWORD})

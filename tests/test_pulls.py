@@ -215,7 +215,7 @@ def test_reconciliation_marks_deleted_not_removed(app, run_jobs, sandbox, locati
 
 
 def test_bad_credentials_fail_with_a_hint(app, run_jobs, sandbox, make):
-    location = make.location(**{**dms_settings(sandbox, "alpha-cdk"), "dms_api_key": "wrong"})
+    location = make.location(**{**dms_settings(sandbox, "alpha-cdk"), "dms_credentials": {"api_key": "wrong"}})
     run = pull(app, run_jobs, location.id, "customers")
     assert run.status == RunStatus.FAILED and "credentials" in run.error
     assert "API key" in run.fix_hint
@@ -302,7 +302,7 @@ def test_reading_process_errors_reach_the_pull_with_their_hint(sandbox):
     from connectors import AuthenticationError
 
     with pytest.raises(AuthenticationError) as caught:
-        list(_reading(sandbox, "alpha-cdk", "customers", api_key="wrong-key"))
+        list(_reading(sandbox, "alpha-cdk", "customers", credentials={"api_key": "wrong-key"}))
     assert caught.value.fix_hint and caught.value.status == 401
 
 

@@ -264,7 +264,7 @@ def test_failure_is_readable_and_retry_works(app, client, auth, karmak, sandbox,
 
 def test_rejected_credentials_fail_with_the_fix_hint(app, client, auth, karmak, run_jobs):
     with app.app_context():
-        db.session.get(Location, karmak["location"].id).dms_api_key = "wrong-key"
+        db.session.get(Location, karmak["location"].id).dms_credentials = {"api_key": "wrong-key"}
         db.session.commit()
     auth.login(karmak["manager"].email, PASSWORD)
     client.post(f"/cases/{karmak['case'].id}/close")

@@ -82,3 +82,10 @@ class Config:
         self.RATELIMIT_STRATEGY = "moving-window"
         # Live DMS lookups on the request path are user-initiated and time-limited.
         self.DMS_LOOKUP_TIMEOUT = float(os.environ.get("DMS_LOOKUP_TIMEOUT", "8"))
+        # Admin -> Locations "Test connection": the whole test (sign-in + one record per data
+        # type) stops after this many seconds; each call also keeps to DMS_LOOKUP_TIMEOUT.
+        self.DMS_TEST_TIMEOUT = float(os.environ.get("DMS_TEST_TIMEOUT", "20"))
+        # Fernet keys for the DMS credentials stored at rest, comma-separated: the first
+        # encrypts, all decrypt (rotation). Empty = a key generated once into
+        # instance/credentials_key (webapp.credentials).
+        self.CREDENTIALS_KEYS = os.environ.get("CREDENTIALS_KEYS", "")

@@ -1,12 +1,15 @@
-"""Demo data: two locations on different DMS vendors, one user per role, a few hundred
-customers and assets each. Deterministic (seeded), so every demo install looks alike.
+"""Demo data: three locations on different DMS vendors and protocols (CDK over STAR REST,
+Karmak over the console's REST dialect, Dealertrack over OpenTrack SOAP), one user per role,
+a few hundred customers and assets each. Deterministic (seeded), so every demo install looks alike.
 
 The portal records are copies of the sandbox DMS's own generated records (same DMS ids),
 most linked, some drifted from the DMS and some left out (they exist only in the DMS),
 so Last Synced badges, the DMS tab and the sync wizards all have something to show.
 
 The demo locations point at the sandbox DMS that ``make run`` starts (``SANDBOX_URL``,
-default http://127.0.0.1:5001) with the account codes the sandbox is started with.
+default http://127.0.0.1:5001) with the account codes and protocols the sandbox is started
+with (webapp/runner.py); their credentials come from the sandbox's own
+``connection_settings`` and are stored encrypted like any other location's.
 """
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from connectors.sandbox.generate import generate
+from connectors.sandbox.testing import connection_settings
 from webapp.domain.fields import portal_values
 from webapp.domain.normalise import normalise_vin
 
@@ -25,15 +29,21 @@ from webapp.models import Asset, Customer, Location, Role, User, utcnow
 
 DEMO_PASSWORD = "demo-password"
 
+# "dms_protocol" and "dms_account" must match the sandbox accounts runner.py starts
+# (--account demo-cdk:cdk:300:star ...).
 DEMO_LOCATIONS = [
     {
         "code": "NSF", "name": "Northside Ford", "timezone": "America/Chicago", "brands": ["Ford", "Lincoln"],
-        "dms_vendor": "cdk", "dms_account": "demo-cdk", "customers": 300,
+        "dms_vendor": "cdk", "dms_protocol": "star", "dms_account": "demo-cdk", "customers": 300,
     },
     {
         "code": "MTC", "name": "Metro Truck Center", "timezone": "America/Denver", "brands": ["Freightliner", "Western Star"],
-        "dms_vendor": "karmak", "dms_account": "demo-karmak", "customers": 240, "related_ro_enabled": True,
-        "oem_build_data": True,
+        "dms_vendor": "karmak", "dms_protocol": "console", "dms_account": "demo-karmak", "customers": 240,
+        "related_ro_enabled": True, "oem_build_data": True,
+    },
+    {
+        "code": "ESC", "name": "Eastside Chevrolet", "timezone": "America/New_York", "brands": ["Chevrolet", "Buick", "GMC"],
+        "dms_vendor": "dealertrack", "dms_protocol": "opentrack", "dms_account": "demo-dealertrack", "customers": 280,
     },
 ]
 
@@ -41,6 +51,8 @@ DEMO_USERS = [
     ("admin@demo.test", "Alex Admin", Role.GLOBAL_ADMIN, None, None),
     ("manager@demo.test", "Morgan Manager", Role.SERVICE_MANAGER, "NSF", None),
     ("advisor@demo.test", "Avery Advisor", Role.SERVICE_ADVISOR, "NSF", "ADV03"),
+    ("eastside.manager@demo.test", "Emerson Eastside", Role.SERVICE_MANAGER, "ESC", None),
+    ("eastside.advisor@demo.test", "Ellis Eastside", Role.SERVICE_ADVISOR, "ESC", "ADV05"),
     ("fieldmanager@demo.test", "Frankie Field", Role.FIELD_MANAGER, None, None),
     ("reviewer@demo.test", "Riley Reviewer", Role.REVIEWER, None, None),
 ]
@@ -73,10 +85,13 @@ def seed_demo(seed: int = 42) -> dict[str, int]:
     locations: dict[str, Location] = {}
     created = {"locations": 0, "users": 0, "customers": 0, "assets": 0}
     for spec in DEMO_LOCATIONS:
+        # The sandbox's secret for an account is "sandbox-key-<code>" unless started with --api-key.
+        dms = connection_settings(sandbox_url, spec["dms_account"], spec["dms_protocol"],
+                                  f"sandbox-key-{spec['dms_account']}")
         location = Location(
             code=spec["code"], name=spec["name"], timezone=spec["timezone"], brands=spec["brands"],
-            dms_vendor=spec["dms_vendor"], dms_base_url=sandbox_url, dms_account=spec["dms_account"],
-            dms_api_key=f"sandbox-key-{spec['dms_account']}",
+            dms_vendor=spec["dms_vendor"], dms_protocol=dms["protocol"], dms_base_url=dms["base_url"],
+            dms_account=dms["account"], dms_credentials=dms["credentials"],
             related_ro_enabled=spec.get("related_ro_enabled", False),
             oem_build_data=spec.get("oem_build_data", False),
         )

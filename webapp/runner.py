@@ -63,7 +63,8 @@ def main() -> int:
             children.append(("sandbox DMS", subprocess.Popen(
                 [PY, "-m", "connectors.sandbox", "--host", "127.0.0.1", "--port", sandbox_port,
                  "--data-dir", str(INSTANCE_DIR / "sandbox"), "--seed", "42",
-                 "--account", "demo-cdk:cdk:300", "--account", "demo-karmak:karmak:240"],
+                 "--account", "demo-cdk:cdk:300:star", "--account", "demo-karmak:karmak:240:console",
+                 "--account", "demo-dealertrack:dealertrack:280:opentrack"],
                 env=env, cwd=ROOT)))
         children.append(("worker", subprocess.Popen([PY, "-m", "jobs.worker"], env=env, cwd=ROOT)))
         children.append(("scheduler", subprocess.Popen(

@@ -46,7 +46,7 @@ from ..base import DATA_TYPES, format_datetime
 from ..vendors import VendorProfile, get_profile
 from ..webhooks import sign
 from . import generate
-from .operations import (APPOINTMENT_FIELDS, CUSTOMER_FIELDS, VEHICLE_FIELDS, Operations, Problem, fingerprint,
+from .operations import (CUSTOMER_FIELDS, VEHICLE_FIELDS, Operations, Problem, fingerprint,
                          search_text, vendor_code)
 from .store import Store, decode_cursor, encode_cursor
 

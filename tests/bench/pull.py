@@ -173,19 +173,21 @@ def measure(db_url: str, sandbox_url: str, redis_url: str, accounts: dict, tmp: 
     from jobs.pulls import enqueue_pull
     from webapp import create_app
     from webapp.extensions import db
+    from webapp.credentials import configured_keys
     from webapp.models import DmsRecord, Location
 
     prepare_database(db_url)
     app = create_app({"SQLALCHEMY_DATABASE_URI": db_url, "REDIS_URL": redis_url, "SECRET_KEY": "bench",
                       "TESTING": True})
     env = {**os.environ, "DATABASE_URL": db_url, "REDIS_URL": redis_url, "SECRET_KEY": "bench",
-           "INSTANCE_PATH": tmp, "PULL_PAGE_SIZE": "1000"}
+           "INSTANCE_PATH": tmp, "PULL_PAGE_SIZE": "1000",
+           "CREDENTIALS_KEYS": ",".join(configured_keys(app))}  # workers decrypt what this app encrypts
     with app.app_context():
         upgrade()
         locations = {}
         for code, (vendor, _types) in accounts.items():
             loc = Location(name=code, code=code.upper().replace("-", ""), timezone="UTC", dms_vendor=vendor,
-                           dms_base_url=sandbox_url, dms_account=code, dms_api_key=f"sandbox-key-{code}")
+                           dms_base_url=sandbox_url, dms_account=code, dms_credentials={"api_key": f"sandbox-key-{code}"})
             db.session.add(loc)
             db.session.commit()
             locations[code] = loc.id

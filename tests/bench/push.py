@@ -86,7 +86,7 @@ def _outbox(sandbox, db_url: str, redis_url: str) -> tuple[float, float]:
     with app.app_context():
         upgrade(revision="heads")  # tolerate migrations of concurrent work not yet chained
         location = Location(name="Bench", code="BENCH", dms_vendor="cdk", dms_base_url=settings["base_url"],
-                            dms_account="bench-outbox", dms_api_key=settings["api_key"])
+                            dms_account="bench-outbox", dms_credentials=settings["credentials"])
         db.session.add(location)
         db.session.flush()
         with sandbox.connect("bench-outbox") as dms:

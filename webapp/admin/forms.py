@@ -4,7 +4,8 @@ from __future__ import annotations
 from zoneinfo import available_timezones
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField, SelectField, SelectMultipleField, StringField
+from wtforms import (BooleanField, EmailField, HiddenField, PasswordField, SelectField, SelectMultipleField,
+                     StringField)
 from wtforms.validators import URL, DataRequired, Email, Length, Optional, Regexp, ValidationError
 
 from webapp.auth.forms import MIN_PASSWORD
@@ -49,7 +50,11 @@ class UserForm(FlaskForm):
 
 
 class LocationForm(FlaskForm):
-    """A location and its DMS connection."""
+    """A location and its DMS connection.
+
+    The credential inputs depend on the protocol: :func:`location_form_class` adds one field
+    per ``CredentialField`` of the chosen protocol, named ``cred_<name>``.
+    """
 
     name = StringField("Name", filters=[_strip], validators=[DataRequired(), Length(max=120)])
     code = StringField(
@@ -59,13 +64,44 @@ class LocationForm(FlaskForm):
     timezone = SelectField("Time zone", choices=[(tz, tz) for tz in TIMEZONES], validators=[DataRequired()])
     brand_list = StringField("Brands (comma-separated)", filters=[_strip], validators=[Optional(), Length(max=500)])
     dms_vendor = SelectField("DMS", choices=[("", "No DMS connected")] + list(DMS_VENDORS.items()), validators=[Optional()])
+    # Choices are the vendor's protocols (set per request); the route checks the value.
+    dms_protocol = SelectField("Protocol", choices=[], validate_choice=False, validators=[Optional()])
+    # The protocol whose credential inputs the page showed (a changed vendor or protocol
+    # without JavaScript re-shows the form with the right inputs instead of saving).
+    dms_fields_for = HiddenField()
     dms_base_url = StringField("DMS API address", filters=[_strip], validators=[Optional(), URL(require_tld=False), Length(max=255)])
     dms_account = StringField("Dealer account", filters=[_strip], validators=[Optional(), Length(max=64)])
-    dms_api_key = PasswordField("API key (leave empty to keep the current one)", validators=[Optional(), Length(max=255)])
     dms_extract_dir = StringField("Daily data file folder", filters=[_strip], validators=[Optional(), Length(max=255)])
     is_active = BooleanField("Active", default=True)
 
-    def validate_dms_base_url(self, field) -> None:  # noqa: ANN001
-        """A connected DMS needs an address or a data-file folder."""
-        if self.dms_vendor.data and not field.data and not self.dms_extract_dir.data:
-            raise ValidationError("Give the DMS API address (or a daily data file folder).")
+    #: The CredentialField tuple of the protocol this form class was built for.
+    credential_fields: tuple = ()
+
+    # "A connected DMS needs an address or a data-file folder" and the credential checks
+    # depend on the vendor and protocol: webapp.admin.routes._check_dms_choice makes them.
+
+    def credential_inputs(self) -> list:
+        """The bound ``cred_<name>`` fields, in the protocol's order."""
+        return [self[f"cred_{credential.name}"] for credential in self.credential_fields]
+
+
+_form_classes: dict[tuple, type[LocationForm]] = {}
+
+
+def location_form_class(credential_fields: tuple) -> type[LocationForm]:
+    """A LocationForm with one input per credential: a write-only password input for a secret,
+    a text input otherwise. Cached per tuple of fields."""
+    key = tuple(credential_fields)
+    if key not in _form_classes:
+        attrs: dict = {"credential_fields": key}
+        for credential in key:
+            if credential.secret:
+                attrs[f"cred_{credential.name}"] = PasswordField(
+                    credential.label, validators=[Optional(), Length(max=1024)],
+                    render_kw={"autocomplete": "new-password"})
+            else:
+                attrs[f"cred_{credential.name}"] = StringField(
+                    credential.label, filters=[_strip], validators=[Optional(), Length(max=255)],
+                    render_kw={"autocomplete": "off"})
+        _form_classes[key] = type("LocationCredentialsForm", (LocationForm,), attrs)
+    return _form_classes[key]

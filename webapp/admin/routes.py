@@ -1,16 +1,21 @@
 """Users and locations (Global Admin)."""
 from __future__ import annotations
 
-from flask import abort, flash, redirect, request, url_for
+from dataclasses import dataclass
+
+from flask import abort, current_app, flash, redirect, request, url_for
 from sqlalchemy import func, select
 
 from webapp.extensions import db
 from webapp.admin import bp
-from webapp.admin.forms import LocationForm, UserForm
+from webapp.admin.connection_test import run_connection_test
+from webapp.admin.forms import LocationForm, UserForm, location_form_class
+from webapp.credentials import CredentialsUnreadable
 from webapp.models import Location, Role, User
+from webapp.models.location import DMS_VENDORS
 from webapp.models.user import new_session_token
 from webapp.permissions import Permission, require
-from webapp.rendering import render
+from webapp.rendering import render, wants_fragment
 
 
 def _location_choices() -> list[tuple[int, str]]:
@@ -109,17 +114,152 @@ def locations():
     return render("admin/locations.html", locations=rows)
 
 
-def _save_location(form: LocationForm, location: Location) -> None:
+@dataclass
+class DmsChoice:
+    """The vendor and protocol a location form is about, and what that means for its inputs."""
+
+    vendor: str  # "" = no DMS
+    protocols: tuple[str, ...]  # the vendor's, default first
+    protocol: str | None  # the chosen one (offered by the vendor), None without a vendor
+    refused_protocol: str | None  # asked for but not offered by the vendor
+    credential_fields: tuple  # connectors' CredentialField tuple of ``protocol``
+    stored: dict[str, str] | None  # the location's credentials, when they apply to this choice
+    unreadable: bool = False  # stored credentials exist but no key opens them
+
+    @property
+    def can_keep_secrets(self) -> bool:
+        """True when an empty secret input keeps the stored value."""
+        return bool(self.stored)
+
+    def protocol_choices(self) -> list[tuple[str, str]]:
+        """(key, label) of the vendor's protocols, the default marked."""
+        from connectors.protocols import protocol_label
+
+        marked = len(self.protocols) > 1
+        return [(key, protocol_label(key) + (" (default)" if i == 0 and marked else ""))
+                for i, key in enumerate(self.protocols)]
+
+
+def _credential_fields(protocol: str | None) -> tuple:
+    """The CredentialField tuple of ``protocol`` (empty when unknown or not importable yet)."""
+    if not protocol:
+        return ()
+    from connectors.protocols import connector_class
+
+    try:
+        return tuple(connector_class(protocol).CREDENTIALS)
+    except (ImportError, AttributeError, ValueError):
+        current_app.logger.warning("DMS protocol %s is not available", protocol)
+        return ()
+
+
+def _dms_choice(location: Location | None, vendor: str | None, requested: str | None) -> DmsChoice:
+    """What the form shows and checks for ``vendor`` and the ``requested`` protocol."""
+    import connectors
+
+    vendor = vendor if vendor in DMS_VENDORS else ""
+    if not vendor:
+        return DmsChoice("", (), None, None, (), None)
+    protocols = tuple(connectors.get_profile(vendor).protocols)
+    refused = requested if requested and requested not in protocols else None
+    protocol = requested if requested in protocols else protocols[0]
+    stored, unreadable = None, False
+    if location is not None and location.dms_vendor == vendor and location.effective_protocol == protocol \
+            and location.has_dms_credentials:
+        try:
+            stored = location.dms_credentials
+        except CredentialsUnreadable:
+            unreadable = True
+    return DmsChoice(vendor, protocols, protocol, refused, _credential_fields(protocol), stored, unreadable)
+
+
+def _location_form(location: Location | None, choice: DmsChoice, formdata=None) -> LocationForm:
+    """The form with the credential inputs of ``choice``; ``formdata`` None = the request's POST data."""
+    form_class = location_form_class(choice.credential_fields)
+    kwargs = {} if formdata is None else {"formdata": formdata}
+    form = form_class(obj=location, **kwargs) if location else form_class(**kwargs)
+    form.dms_protocol.choices = choice.protocol_choices()
+    form.dms_protocol.data = choice.protocol or ""
+    if request.method == "GET" and formdata is None:
+        form.dms_fields_for.data = choice.protocol or ""
+        for credential in choice.credential_fields:
+            if not credential.secret:  # non-secret values may be shown; secrets never are
+                form[f"cred_{credential.name}"].data = (choice.stored or {}).get(credential.name, "")
+    return form
+
+
+def _choice_from_request(location: Location | None, args) -> DmsChoice:  # noqa: ANN001
+    return _dms_choice(location, args.get("dms_vendor"), args.get("dms_protocol"))
+
+
+def _credentials_from_form(form: LocationForm, choice: DmsChoice) -> dict[str, str]:
+    """The credentials the form asks for: typed values, an empty secret keeping the stored one."""
+    values = {}
+    for credential in choice.credential_fields:
+        value = form[f"cred_{credential.name}"].data or ""
+        if not value and credential.secret and choice.stored:
+            value = choice.stored.get(credential.name, "")
+        values[credential.name] = value
+    return values
+
+
+def _check_dms_choice(form: LocationForm, choice: DmsChoice, *, for_test: bool = False) -> bool:
+    """Protocol and credential checks WTForms cannot make; False when it added an error."""
+    from connectors.protocols import protocol_label
+
+    fine = True
+    if not choice.vendor:
+        if for_test:
+            form.dms_vendor.errors.append("Choose the DMS to test.")
+            return False
+        return True
+    vendor_name = DMS_VENDORS[choice.vendor]
+    inputs_shown = True  # the credential inputs on the page were this protocol's
+    if choice.refused_protocol:
+        offered = ", ".join(protocol_label(p) for p in choice.protocols)
+        form.dms_protocol.errors.append(
+            f"{vendor_name} does not offer {protocol_label(choice.refused_protocol)}; it offers {offered}. "
+            f"The inputs below are now those of {protocol_label(choice.protocol)}.")
+        inputs_shown = False
+    elif (form.dms_fields_for.data or "") != (choice.protocol or "") and choice.credential_fields:
+        # Without JavaScript the inputs shown were another protocol's: show the right ones first.
+        form.dms_protocol.errors.append(
+            f"{vendor_name} over {protocol_label(choice.protocol)} needs the credentials below; "
+            f"fill them in and {'test' if for_test else 'save'} again.")
+        inputs_shown = False
+    fine = inputs_shown
+    if for_test:
+        if not form.dms_base_url.data:
+            form.dms_base_url.errors.append("Give the DMS API address to test.")
+            fine = False
+        if not form.dms_account.data:
+            form.dms_account.errors.append("Give the dealer account to test.")
+            fine = False
+    elif not form.dms_base_url.data and not form.dms_extract_dir.data:
+        form.dms_base_url.errors.append("Give the DMS API address (or a daily data file folder).")
+        fine = False
+    # A location that reads daily files only (no API address) needs no credentials.
+    if inputs_shown and (form.dms_base_url.data or for_test):
+        for credential in choice.credential_fields:
+            field = form[f"cred_{credential.name}"]
+            if not field.data and not (credential.secret and choice.stored):
+                field.errors.append(f"Enter the {credential.label}.")
+                fine = False
+    return fine
+
+
+def _save_location(form: LocationForm, location: Location, choice: DmsChoice) -> None:
     location.name = form.name.data
     location.code = form.code.data.upper()
     location.timezone = form.timezone.data
     location.brands = [b.strip() for b in (form.brand_list.data or "").split(",") if b.strip()]
-    location.dms_vendor = form.dms_vendor.data or None
+    location.dms_vendor = choice.vendor or None
     location.dms_base_url = form.dms_base_url.data or None
     location.dms_account = form.dms_account.data or None
-    if form.dms_api_key.data:
-        location.dms_api_key = form.dms_api_key.data
     location.dms_extract_dir = form.dms_extract_dir.data or None
+    # The vendor's default is stored as None, so the location follows the vendor's default.
+    location.dms_protocol = choice.protocol if choice.protocol and choice.protocol != choice.protocols[0] else None
+    location.dms_credentials = _credentials_from_form(form, choice) if choice.vendor else None
     location.is_active = form.is_active.data
 
 
@@ -130,44 +270,103 @@ def _code_taken(code: str, except_id: int | None = None) -> bool:
     return db.session.scalar(query) is not None
 
 
+def _form_page(form: LocationForm, location: Location | None, choice: DmsChoice, status: int = 200,
+               results=None, block: str | None = None, test_refused: bool = False):
+    ids = {"location_id": location.id} if location else {}
+    return render("admin/location_form.html", block=block, form=form, location=location, choice=choice,
+                  results=results, test_refused=test_refused, status=status,
+                  fields_url=url_for("admin.location_dms_fields", **ids), test_url=url_for("admin.location_test", **ids))
+
+
+def _edit_location(location: Location | None):
+    """Create (``location`` None) or edit a location."""
+    if request.method == "POST":
+        choice = _choice_from_request(location, request.form)
+    else:
+        choice = _dms_choice(location, location.dms_vendor if location else None,
+                             location.effective_protocol if location else None)
+    form = _location_form(location, choice)
+    if request.method == "GET":
+        if location:
+            form.brand_list.data = ", ".join(location.brands or [])
+            form.dms_vendor.data = location.dms_vendor or ""
+        else:
+            form.timezone.data = "America/New_York"
+    # Both checks run (no short-circuit) so every error shows at once.
+    if request.method == "POST" and form.validate_on_submit() & _check_dms_choice(form, choice):
+        if _code_taken(form.code.data, except_id=location.id if location else None):
+            form.code.errors.append("Another location uses this code.")
+        else:
+            created = location is None
+            if created:
+                location = Location(name="", code="")
+                db.session.add(location)
+            _save_location(form, location, choice)
+            db.session.commit()
+            flash(f"Location {location.name} {'created' if created else 'saved'}.", "success")
+            return redirect(url_for("admin.locations"), code=303)
+    if request.method == "POST":
+        form.dms_fields_for.data = choice.protocol or ""  # the inputs shown now
+    return _form_page(form, location, choice, status=422 if request.method == "POST" else 200)
+
+
 @bp.route("/locations/new", methods=["GET", "POST"])
 @require(Permission.MANAGE_LOCATIONS)
 def location_new():
     """Create a location."""
-    form = LocationForm()
-    if request.method == "GET":
-        form.timezone.data = "America/New_York"
-    if form.validate_on_submit():
-        if _code_taken(form.code.data):
-            form.code.errors.append("Another location uses this code.")
-        else:
-            location = Location(name="", code="")
-            _save_location(form, location)
-            db.session.add(location)
-            db.session.commit()
-            flash(f"Location {location.name} created.", "success")
-            return redirect(url_for("admin.locations"), code=303)
-    status = 422 if request.method == "POST" else 200
-    return render("admin/location_form.html", form=form, location=None, status=status)
+    return _edit_location(None)
 
 
 @bp.route("/locations/<int:location_id>/edit", methods=["GET", "POST"])
 @require(Permission.MANAGE_LOCATIONS)
 def location_edit(location_id: int):
     """Edit a location's details and DMS connection."""
-    location = db.session.get(Location, location_id) or abort(404)
-    form = LocationForm(obj=location)
-    if request.method == "GET":
-        form.brand_list.data = ", ".join(location.brands or [])
-        form.dms_vendor.data = location.dms_vendor or ""
-        form.dms_api_key.data = ""
-    if form.validate_on_submit():
-        if _code_taken(form.code.data, except_id=location.id):
-            form.code.errors.append("Another location uses this code.")
-        else:
-            _save_location(form, location)
-            db.session.commit()
-            flash(f"Location {location.name} saved.", "success")
-            return redirect(url_for("admin.locations"), code=303)
-    status = 422 if request.method == "POST" else 200
-    return render("admin/location_form.html", form=form, location=location, status=status)
+    return _edit_location(db.session.get(Location, location_id) or abort(404))
+
+
+@bp.route("/locations/dms-fields", defaults={"location_id": None})
+@bp.route("/locations/<int:location_id>/dms-fields")
+@require(Permission.MANAGE_LOCATIONS)
+def location_dms_fields(location_id: int | None):
+    """The protocol choice and credential inputs for the vendor/protocol in the query (htmx swap
+    when either select changes; only those two values are sent, never a typed secret)."""
+    location = (db.session.get(Location, location_id) or abort(404)) if location_id else None
+    if not wants_fragment():  # only meant for htmx; a plain visit gets the whole form
+        return redirect(url_for("admin.location_edit", location_id=location.id) if location
+                        else url_for("admin.location_new"), code=303)
+    choice = _choice_from_request(location, request.args)
+    form = _location_form(location, choice, formdata=request.args)
+    form.dms_fields_for.data = choice.protocol or ""
+    form.dms_protocol.errors = []
+    for credential in choice.credential_fields:
+        if not credential.secret:
+            form[f"cred_{credential.name}"].data = (choice.stored or {}).get(credential.name, "")
+    block = "dms_credentials" if request.args.get("part") == "credentials" else "dms_protocol_block"
+    return _form_page(form, location, choice, block=block)
+
+
+@bp.route("/locations/test", defaults={"location_id": None}, methods=["POST"])
+@bp.route("/locations/<int:location_id>/test", methods=["POST"])
+@require(Permission.MANAGE_LOCATIONS)
+def location_test(location_id: int | None):
+    """Test the DMS connection the form describes (typed values; an empty secret = the stored one):
+    sign in and read one record of each data type the vendor offers. Nothing is saved."""
+    location = (db.session.get(Location, location_id) or abort(404)) if location_id else None
+    choice = _choice_from_request(location, request.form)
+    form = _location_form(location, choice)
+    form.validate_on_submit()
+    dms_fields = ("dms_vendor", "dms_protocol", "dms_base_url", "dms_account", "dms_extract_dir", "csrf_token",
+                  *(f"cred_{c.name}" for c in choice.credential_fields))
+    for name, field in form._fields.items():  # only the DMS section matters for a test
+        if name not in dms_fields:
+            field.errors = []
+    fine = not any(form[name].errors for name in dms_fields if name in form) and \
+        _check_dms_choice(form, choice, for_test=True)
+    form.dms_fields_for.data = choice.protocol or ""
+    if not fine:
+        return _form_page(form, location, choice, status=422, block="connection_test", test_refused=True)
+    settings = {"protocol": choice.protocol, "base_url": form.dms_base_url.data, "account": form.dms_account.data,
+                "credentials": _credentials_from_form(form, choice), "extract_dir": form.dms_extract_dir.data or None}
+    results = run_connection_test(choice.vendor, settings, call_timeout=current_app.config["DMS_LOOKUP_TIMEOUT"],
+                                  budget=current_app.config.get("DMS_TEST_TIMEOUT", 20.0))
+    return _form_page(form, location, choice, results=results, block="connection_test")

@@ -17,7 +17,9 @@ from sqlalchemy import select, update
 
 import connectors
 from connectors import DmsError
+from connectors.records import KINDS
 from webapp.extensions import db
+from webapp.record_kinds import PORTAL_KINDS
 from webapp.models import (Location, OutboxKind, OutboxMessage, OutboxStatus, Payment, PaymentKind, PaymentStatus,
                            Workfile, utcnow)
 from webapp.models.workfile import DmsEventKind, record_event
@@ -124,9 +126,7 @@ def search(location: Location, what: str, query: str, limit: int = 15) -> list:
         return []
     try:
         with connect(location) as dms:
-            if what == "customers":
-                return dms.search_customers(query, limit=limit)
-            return dms.search_vehicles(query, limit=limit)
+            return getattr(dms, PORTAL_KINDS[what].dms_search)(query, limit=limit)
     except (DmsError, ValueError) as exc:
         raise Refused(f"The DMS search failed: {getattr(exc, 'title', None) or exc}",
                       getattr(exc, "fix_hint", None)) from exc
@@ -140,7 +140,7 @@ def _push_mode_refusal(location: Location, data_type: str) -> str | None:
     if profile is None or not location.has_dms:
         return "This location has no DMS connection."
     mode = profile.push_mode(data_type)
-    noun = "customer" if data_type == "customers" else "vehicle"
+    noun = KINDS[data_type].noun
     if mode == PUSH_NOT_AVAILABLE:
         return f"{profile.display_name} does not accept new {noun} records from outside."
     if mode == PUSH_WITH_APPOINTMENT:

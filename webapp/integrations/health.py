@@ -9,7 +9,10 @@ from sqlalchemy import func, select
 import connectors
 from jobs.schedule import Cadence, cadences
 from webapp.extensions import db
-from webapp.models import Location, RunStatus, RunTrigger, SyncRun, utcnow
+from flask_login import current_user
+
+from webapp.models import DmsRecord, Location, RunStatus, RunTrigger, SyncRun, utcnow
+from webapp.permissions import Permission, can
 from webapp.scoping import scoped
 
 DATA_TYPE_LABELS = {
@@ -128,3 +131,19 @@ def pulled_per_hour(days: int = 7, width: float = 840, height: float = 120) -> d
 def run_count(location_id: int) -> int:
     """How many runs the location has had (for the empty state)."""
     return db.session.scalar(select(func.count(SyncRun.id)).where(SyncRun.location_id == location_id)) or 0
+
+
+#: How many records an admin sees "as received" on a run's page.
+AS_RECEIVED_LIMIT = 10
+
+
+def records_as_received(run: SyncRun, limit: int = AS_RECEIVED_LIMIT) -> list[DmsRecord]:
+    """For admins: the last records a finished run wrote, with the vendor's raw record beside
+    the canonical one (diagnosing a mapping problem). Empty for other roles and live runs."""
+    if run.finished_at is None or not can(current_user, Permission.MANAGE_LOCATIONS):
+        return []
+    return list(db.session.scalars(
+        scoped(DmsRecord).where(DmsRecord.data_type == run.data_type,
+                                DmsRecord.last_changed_at >= run.started_at,
+                                DmsRecord.last_changed_at <= run.finished_at)
+        .order_by(DmsRecord.last_changed_at.desc(), DmsRecord.id.desc()).limit(limit)))

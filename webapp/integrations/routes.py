@@ -7,7 +7,8 @@ import connectors
 from jobs.pulls import enqueue_backfill, enqueue_pull, request_cancel
 from webapp.extensions import db
 from webapp.integrations import bp
-from webapp.integrations.health import DATA_TYPE_LABELS, health_rows, pulled_per_hour, recent_runs
+from webapp.integrations.health import (DATA_TYPE_LABELS, health_rows, pulled_per_hour, recent_runs,
+                                        records_as_received)
 from webapp.models import RunStatus, RunTrigger, SyncRun
 from webapp.permissions import Permission, require
 from webapp.rendering import render, toast, wants_fragment
@@ -78,7 +79,7 @@ def run_progress(run_id: int):
     """A run's live progress (polled by htmx while it is queued or running)."""
     run = get_or_404(SyncRun, run_id)
     return render("integrations/run.html", block="progress", run=run, labels=DATA_TYPE_LABELS,
-                  location=current_location_or_404())
+                  location=current_location_or_404(), as_received=records_as_received(run))
 
 
 @bp.route("/runs/<int:run_id>/cancel", methods=["POST"])

@@ -37,8 +37,11 @@ class DmsRecord(LocationOwned, db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     data_type: Mapped[str] = mapped_column(String(32), nullable=False)
     dms_id: Mapped[str] = mapped_column(String(64), nullable=False)
-    # The connector's normalised record (to_dict()), exactly as received: untrusted text.
+    # The canonical record (connectors.records, to_dict()): what every feature reads. Untrusted text.
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+    # The vendor's record as received (JSON or XML text): for diagnosis by admins only, never
+    # read by features (tests/test_wire_keys.py checks that).
+    raw_payload: Mapped[str | None] = mapped_column(Text)
     content_hash: Mapped[str] = mapped_column(String(40), nullable=False)
     dms_modified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     first_pulled_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)

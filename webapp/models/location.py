@@ -4,7 +4,7 @@ from __future__ import annotations
 import enum
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Enum, Integer, String
+from sqlalchemy import JSON, Boolean, Enum, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.extensions import db
@@ -69,7 +69,11 @@ class Location(TimestampMixin, db.Model):
     dms_vendor: Mapped[str | None] = mapped_column(String(32))
     dms_base_url: Mapped[str | None] = mapped_column(String(255))
     dms_account: Mapped[str | None] = mapped_column(String(64))
-    dms_api_key: Mapped[str | None] = mapped_column(String(255))
+    # The wire protocol (a key of connectors.protocols.PROTOCOLS); None = the vendor's default.
+    dms_protocol: Mapped[str | None] = mapped_column(String(16))
+    # A Fernet token of the JSON dict of the protocol's credentials (webapp.credentials);
+    # read and set it through ``dms_credentials``.
+    dms_credentials_token: Mapped[str | None] = mapped_column("dms_credentials", Text)
     dms_extract_dir: Mapped[str | None] = mapped_column(String(255))
     webhook_secret: Mapped[str | None] = mapped_column(String(128))
     # Per data type overrides of the vendor's pull cadence, in minutes.
@@ -108,12 +112,61 @@ class Location(TimestampMixin, db.Model):
         """True when a DMS vendor and its endpoint are configured."""
         return bool(self.dms_vendor and (self.dms_base_url or self.dms_extract_dir))
 
+    @property
+    def effective_protocol(self) -> str | None:
+        """The protocol in use: the chosen one, else the vendor's default (None without a vendor)."""
+        if self.dms_protocol:
+            return self.dms_protocol
+        if not self.dms_vendor:
+            return None
+        import connectors
+
+        try:
+            return connectors.get_profile(self.dms_vendor).protocols[0]
+        except (KeyError, ValueError):
+            return None
+
+    @property
+    def dms_protocol_label(self) -> str:
+        """Admin-facing name of the protocol in use ('' without a DMS)."""
+        from connectors.protocols import protocol_label
+
+        protocol = self.effective_protocol
+        return protocol_label(protocol) if protocol else ""
+
+    @property
+    def has_dms_credentials(self) -> bool:
+        """True when credentials are stored (without decrypting them)."""
+        return bool(self.dms_credentials_token)
+
+    @property
+    def dms_credentials(self) -> dict[str, str]:
+        """The decrypted credentials dict ({} when none are stored).
+
+        Raises :class:`webapp.credentials.CredentialsUnreadable` (an AuthenticationError) when
+        no configured key opens them. Never log or render the result: it holds secrets.
+        """
+        if not self.dms_credentials_token:
+            return {}
+        from webapp.credentials import decrypt
+
+        return decrypt(self.dms_credentials_token)
+
+    @dms_credentials.setter
+    def dms_credentials(self, value: dict[str, str] | None) -> None:
+        """Encrypt and store ``value`` with the current key (empty or None clears it)."""
+        from webapp.credentials import encrypt
+
+        cleaned = {k: v for k, v in (value or {}).items() if v not in (None, "")}
+        self.dms_credentials_token = encrypt(cleaned) if cleaned else None
+
     def connector_settings(self) -> dict[str, Any]:
-        """Settings for ``connectors.connect(self.dms_vendor, settings)``."""
+        """Settings for ``connectors.connect(self.dms_vendor, settings)`` (holds decrypted secrets)."""
         return {
+            "protocol": self.effective_protocol,
             "base_url": self.dms_base_url,
             "account": self.dms_account,
-            "api_key": self.dms_api_key,
+            "credentials": self.dms_credentials,
             "extract_dir": self.dms_extract_dir,
         }
 

@@ -13,6 +13,7 @@ import connectors
 from flask import current_app
 
 from webapp.models import Location
+from webapp.record_kinds import PORTAL_KINDS
 
 LIVE_LIMIT = 25
 
@@ -44,7 +45,7 @@ def lookup(location: Location, data_type: str, term: str, limit: int = LIVE_LIMI
                           fix_hint="Ask a Service Manager to connect the DMS under External Interfaces.")
     try:
         with _connect(location) as dms:
-            found = (dms.search_customers if data_type == "customers" else dms.search_vehicles)(term[:100], limit)
+            found = getattr(dms, PORTAL_KINDS[data_type].dms_search)(term[:100], limit)
     except (connectors.DmsError, ValueError) as exc:
         current_app.logger.warning("live DMS lookup failed for location %s: %s", location.id, exc)
         return _failure(exc)

@@ -7,35 +7,30 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import flash, redirect, request, url_for
+from flask import flash, redirect, request
 from flask_login import current_user
 
 from webapp.extensions import db
-from webapp.models import Asset, Customer, DmsRecord
+from webapp.models import DmsRecord
+from webapp.record_kinds import PORTAL_KINDS
 from webapp.rendering import render, wants_fragment
 from webapp.scoping import current_location_or_404, scoped
 from webapp.search import adding, engine, live
 from webapp.search.web import SORT_CHOICES, DmsRow, request_args, with_events
 
-AREAS = {
-    "customers": {"model": Customer, "endpoint": "customers", "template": "customers/index.html",
-                  "default_sort": "name"},
-    "vehicles": {"model": Asset, "endpoint": "assets", "template": "assets/index.html", "default_sort": "vin"},
-}
 
 
 def search_context(data_type: str, args: dict[str, Any]) -> dict[str, Any]:
     """Everything the search page shows for ``args`` (q, tab, page, sort, live)."""
-    area = AREAS[data_type]
+    kind = PORTAL_KINDS[data_type]
     location = current_location_or_404()
-    model = area["model"]
-    sort = args["sort"] if args["sort"] in dict(SORT_CHOICES[data_type]) else area["default_sort"]
+    model = kind.model
+    sort = args["sort"] if args["sort"] in dict(SORT_CHOICES[data_type]) else kind.default_sort
     context: dict[str, Any] = {**args, "sort": sort, "sorts": SORT_CHOICES[data_type], "location": location,
                                "is_fragment": wants_fragment(), "results": None, "dms_rows": [],
                                "live_result": None, "add_panel": None}
     if args["tab"] == "portal":
-        searcher = engine.search_customers if data_type == "customers" else engine.search_assets
-        context["results"] = searcher(db.session, scoped(model), location.id, args["q"], page=args["page"],
+        context["results"] = kind.search_portal()(db.session, scoped(model), location.id, args["q"], page=args["page"],
                                       sort=sort)
         return context
     mirror = engine.search_mirror(db.session, scoped(DmsRecord), location.id, data_type, args["q"],
@@ -57,7 +52,7 @@ def search_context(data_type: str, args: dict[str, Any]) -> dict[str, Any]:
 def search_page(data_type: str):
     """GET the search page, or only its results block for a live-search request."""
     context = search_context(data_type, request_args())
-    return render(AREAS[data_type]["template"], block="results", **context)
+    return render(PORTAL_KINDS[data_type].template, block="results", **context)
 
 
 def _panel(data_type: str, status: int = 200, **panel: Any):
@@ -65,17 +60,17 @@ def _panel(data_type: str, status: int = 200, **panel: Any):
     args = {"q": request.form.get("q", "")[:10_000], "tab": "dms", "page": 1, "sort": "", "live": False}
     if wants_fragment():
         context = {"add_panel": panel, "is_fragment": True, **args}
-        return render(AREAS[data_type]["template"], block="add_panel", status=status, **context)
+        return render(PORTAL_KINDS[data_type].template, block="add_panel", status=status, **context)
     context = search_context(data_type, args)
     context["add_panel"] = panel
-    return render(AREAS[data_type]["template"], status=status, **context)
+    return render(PORTAL_KINDS[data_type].template, status=status, **context)
 
 
 def add_from_dms(data_type: str):
     """POST: add a DMS-only record to the portal (after a duplicate check unless confirmed)."""
-    area = AREAS[data_type]
+    kind = PORTAL_KINDS[data_type]
     location = current_location_or_404()
-    model = area["model"]
+    model = kind.model
     dms_id = request.form.get("dms_id", "").strip()[:64]
     if not dms_id:
         return _panel(data_type, 422, state="error", message="Choose a DMS record to add.")
@@ -91,13 +86,12 @@ def add_from_dms(data_type: str):
                       message=f"The DMS has no record {dms_id} any more; it may have been deleted or merged there.")
     row = DmsRow(dms_id, payload)
     if request.form.get("confirm") != "1":
-        finder = adding.duplicate_customers if data_type == "customers" else adding.duplicate_assets
-        duplicates = finder(db.session, scoped(model), location.id, payload)
+        duplicates = kind.find_duplicates()(db.session, scoped(model), location.id, payload)
         if duplicates:
             return _panel(data_type, 200, state="duplicates", row=row, duplicates=duplicates)
     record, created = adding.add_from_dms(db.session, scoped(model), location, data_type, payload, current_user.id)
-    label = record.display_name if data_type == "customers" else record.description
-    detail_url = url_for(f"{area['endpoint']}.detail", **{("customer_id" if data_type == "customers" else "asset_id"): record.id})
+    label = kind.label_of(record)
+    detail_url = kind.detail_url(record)
     message = f"{label} added to the portal from the DMS." if created else f"{label} is already in the portal."
     if not wants_fragment():
         flash(message, "success")

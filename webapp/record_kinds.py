@@ -1,0 +1,79 @@
+"""The portal's record kinds: one entry per DMS data type that has a portal record.
+
+The connector side of a kind (record class, nouns, owner field, writable fields) is
+:data:`connectors.records.KINDS`; this registry adds what the console keeps for it: the
+portal model, the blueprint and page that show it, its search, duplicate check and search
+tokens. Code that used to branch on ``data_type == "customers"`` looks its kind up here.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+from flask import url_for
+
+from connectors.records import CUSTOMERS, KINDS, VEHICLES, RecordKind
+from webapp.models import Asset, Customer
+
+
+@dataclass(frozen=True)
+class PortalKind:
+    """A DMS data type with a portal record: customers (Customer) and vehicles (Asset)."""
+
+    data_type: str
+    model: type
+    blueprint: str  # the blueprint whose ``detail`` / ``index`` pages show it
+    id_arg: str  # the detail page's URL argument
+    template: str  # the list page's template
+    default_sort: str
+    dms_search: str  # the DmsConnector method of the live DMS lookup
+    label_attr: str  # the portal record's attribute staff know it by
+    portal_search: str  # its search function in webapp.search.engine
+    duplicates: str  # its likely-duplicate finder in webapp.search.adding
+
+    @property
+    def record(self) -> RecordKind:
+        """The connector side of the kind (record class, nouns, writable fields)."""
+        return KINDS[self.data_type]
+
+    @property
+    def noun(self) -> str:
+        """What staff call one DMS record of this kind ("customer", "vehicle")."""
+        return self.record.noun
+
+    def label_of(self, obj: Any) -> str:
+        """The portal record's display label."""
+        return getattr(obj, self.label_attr)
+
+    def detail_url(self, obj: Any) -> str:
+        """The portal record's detail page."""
+        return url_for(f"{self.blueprint}.detail", **{self.id_arg: obj.id})
+
+    def search_portal(self) -> Callable[..., Any]:
+        """The portal search function of this kind."""
+        from webapp.search import engine
+
+        return getattr(engine, self.portal_search)
+
+    def find_duplicates(self) -> Callable[..., Any]:
+        """The likely-duplicate finder used before adding a DMS record to the portal."""
+        from webapp.search import adding
+
+        return getattr(adding, self.duplicates)
+
+    def tokens(self, dms_id: str, payload: Mapping[str, Any]) -> set[str]:
+        """Search tokens of a mirrored canonical record of this kind."""
+        from webapp.search.indexer import tokens_of_dms_payload
+
+        return tokens_of_dms_payload(self.data_type, dms_id, payload)
+
+
+PORTAL_KINDS: dict[str, PortalKind] = {
+    CUSTOMERS: PortalKind(CUSTOMERS, Customer, "customers", "customer_id", "customers/index.html", "name",
+                          "search_customers", "display_name", "search_customers", "duplicate_customers"),
+    VEHICLES: PortalKind(VEHICLES, Asset, "assets", "asset_id", "assets/index.html", "vin",
+                         "search_vehicles", "description", "search_assets", "duplicate_assets"),
+}
+
+#: Portal model per data type (the pull applies mirror records to these).
+PORTAL_MODELS: dict[str, type] = {data_type: kind.model for data_type, kind in PORTAL_KINDS.items()}
