@@ -1,5 +1,8 @@
 """The small base every wire protocol's connector shares: capability checks against the vendor profile.
 
+The public write and export methods of :class:`~connectors.base.DmsConnector` live here:
+each checks what the vendor takes, then calls the protocol's ``_send_*`` method.
+
 :class:`ProtocolConnector` refuses, before any network call, what the location's vendor
 does not offer (pulls, pushes, write-back fields), with the vendor's catalogue row as the
 :class:`~connectors.errors.NotSupportedError`'s hint, so the UI can explain it at once.
@@ -8,9 +11,11 @@ Each protocol module (:mod:`connectors.console_rest`, :mod:`connectors.star`,
 """
 from __future__ import annotations
 
+import abc
 from typing import Any, Mapping
 
-from .base import DATA_TYPES, KINDS, DmsConnector, NotSupportedError
+from .base import (APPOINTMENTS, CUSTOMERS, DATA_TYPES, KINDS, VEHICLES, Appointment, Customer, DmsConnector,
+                   NotSupportedError, Payment, Vehicle)
 from .vendors import PUSH_NOT_AVAILABLE, PUSH_WITH_APPOINTMENT
 
 
@@ -42,3 +47,101 @@ class ProtocolConnector(DmsConnector):
         refused = sorted(set(fields) - set(KINDS[data_type].writable(self.profile)))
         if refused:
             raise self._not_supported(f"does not accept {', '.join(refused)} on {data_type}", "FIELD-NOT-WRITABLE")
+
+    # ---- write-back and exports: the checks are the same everywhere; each protocol sends
+
+    def create_customer(self, fields: Mapping[str, Any], idempotency_key: str, *, for_appointment: bool = False,
+                        timeout: float | None = None) -> Customer:
+        """Create a customer in the DMS (a replay of ``idempotency_key`` returns the first result)."""
+        self._check_push(CUSTOMERS, for_appointment)
+        return self._send_create(CUSTOMERS, fields, _key(idempotency_key), for_appointment, timeout)
+
+    def update_customer(self, dms_id: str, fields: Mapping[str, Any], etag: str | None = None, *,
+                        for_appointment: bool = False, timeout: float | None = None) -> Customer:
+        """Write customer fields back to the DMS (refused when the record changed since ``etag``)."""
+        self._check_push(CUSTOMERS, for_appointment)
+        self._check_writable(CUSTOMERS, fields)
+        return self._send_update(CUSTOMERS, dms_id, fields, etag, for_appointment, timeout)
+
+    def create_vehicle(self, fields: Mapping[str, Any], idempotency_key: str, *, for_appointment: bool = False,
+                       timeout: float | None = None) -> Vehicle:
+        """Create a vehicle/asset in the DMS (idempotent on ``idempotency_key``)."""
+        self._check_push(VEHICLES, for_appointment)
+        return self._send_create(VEHICLES, fields, _key(idempotency_key), for_appointment, timeout)
+
+    def update_vehicle(self, dms_id: str, fields: Mapping[str, Any], etag: str | None = None, *,
+                       for_appointment: bool = False, timeout: float | None = None) -> Vehicle:
+        """Write vehicle fields back to the DMS (refused when the record changed since ``etag``)."""
+        self._check_push(VEHICLES, for_appointment)
+        self._check_writable(VEHICLES, fields)
+        return self._send_update(VEHICLES, dms_id, fields, etag, for_appointment, timeout)
+
+    def create_appointment(self, fields: Mapping[str, Any], idempotency_key: str, *,
+                           timeout: float | None = None) -> Appointment:
+        """Push a new appointment (idempotent on ``idempotency_key``)."""
+        self._check_push(APPOINTMENTS)
+        return self._send_create(APPOINTMENTS, fields, _key(idempotency_key), False, timeout)
+
+    def update_appointment(self, dms_id: str, fields: Mapping[str, Any], etag: str | None = None, *,
+                           timeout: float | None = None) -> Appointment:
+        """Update an appointment (ConflictError when it is locked or changed)."""
+        self._check_push(APPOINTMENTS)
+        return self._send_update(APPOINTMENTS, dms_id, fields, etag, False, timeout)
+
+    def cancel_appointment(self, dms_id: str, etag: str | None = None, *, timeout: float | None = None) -> Appointment:
+        """Cancel an appointment in the DMS."""
+        self._check_push(APPOINTMENTS)
+        return self._send_cancel(dms_id, etag, timeout)
+
+    def reserve_ro_number(self, idempotency_key: str, *, timeout: float | None = None) -> str:
+        """Reserve the next RO number (Convert to RO); a replay returns the same number."""
+        if not self.profile.ro_number_reservation:
+            raise self._not_supported("does not reserve RO numbers")
+        return self._send_reservation(_key(idempotency_key), timeout)
+
+    def export_payment(self, payment: Mapping[str, Any], idempotency_key: str, *,
+                       timeout: float | None = None) -> Payment:
+        """Post a receipt (``ro_number``, ``amount``, ``method``, ``payer``, ``received_at``) to the DMS."""
+        if not self.profile.payment_export:
+            raise self._not_supported("does not take payment exports")
+        return self._send_payment(payment, _key(idempotency_key), timeout)
+
+    def related_ro_numbers(self, ro_number: str, *, timeout: float | None = None) -> list[str]:
+        """RO numbers related to ``ro_number`` (Karmak alternate ROs), open ones included."""
+        if not self.profile.related_ros:
+            raise self._not_supported("has no related RO numbers")
+        return self._send_related(ro_number, timeout)
+
+    # ---- what each protocol implements
+    @abc.abstractmethod
+    def _send_create(self, data_type: str, fields: Mapping[str, Any], idempotency_key: str, for_appointment: bool,
+                     timeout: float | None) -> Any:
+        """Create a customer, vehicle or appointment; return the record the DMS holds."""
+
+    @abc.abstractmethod
+    def _send_update(self, data_type: str, dms_id: str, fields: Mapping[str, Any], etag: str | None,
+                     for_appointment: bool, timeout: float | None) -> Any:
+        """Change fields of a customer, vehicle or appointment (If-Match ``etag``); return the new record."""
+
+    @abc.abstractmethod
+    def _send_cancel(self, dms_id: str, etag: str | None, timeout: float | None) -> Appointment:
+        """Cancel an appointment; return it as the DMS now holds it."""
+
+    @abc.abstractmethod
+    def _send_reservation(self, idempotency_key: str, timeout: float | None) -> str:
+        """Reserve an RO number."""
+
+    @abc.abstractmethod
+    def _send_payment(self, payment: Mapping[str, Any], idempotency_key: str, timeout: float | None) -> Payment:
+        """Post a receipt."""
+
+    def _send_related(self, ro_number: str, timeout: float | None) -> list[str]:
+        """Related RO numbers (only vendors whose profile has them reach this)."""
+        raise self._not_supported("has no related RO lookup over this protocol")
+
+
+def _key(idempotency_key: str) -> str:
+    """The idempotency key, which every create needs so a retried create cannot duplicate the record."""
+    if not idempotency_key:
+        raise ValueError("an idempotency_key is required so a retried create cannot duplicate the record")
+    return idempotency_key

@@ -70,7 +70,7 @@ class ConsoleRestConnector(ProtocolConnector):
 
     def _record_response(self, data_type: str, response: Any) -> DmsRecord:
         """Parse a single-record response and attach its ETag header."""
-        data = self.transport._json(response, f"{data_type} record")
+        data = self.transport._json(response, f"{data_type} record", data_type)
         if isinstance(data, dict) and response.headers.get("ETag") and not data.get("etag"):
             data["etag"] = response.headers["ETag"]
         return self._parse(data_type, data)
@@ -91,13 +91,14 @@ class ConsoleRestConnector(ProtocolConnector):
             params: dict[str, Any] = {"limit": page_size}
             if cursor:
                 params["cursor"] = cursor
-            return self.transport.get_json(path, params=params, timeout=timeout, what=f"{data_type} page {page_number}")
+            return self.transport.get_json(path, params=params, timeout=timeout, what=f"{data_type} page {page_number}",
+                                           data_type=data_type)
 
         page_number = 1
         with ReadAhead() as ahead:
-            pending = ahead.fetch(fetch, cursor, page_number)
+            pending = None  # the first page is fetched when asked for: a caller may want only that one
             while True:
-                data = pending.result()
+                data = pending.result() if pending else fetch(cursor, page_number)
                 items = data.get("items") if isinstance(data, dict) else None
                 if not isinstance(items, list):
                     raise MalformedResponseError(f"{data_type} page {page_number} has no item list",
@@ -108,8 +109,8 @@ class ConsoleRestConnector(ProtocolConnector):
                     raise MalformedResponseError(
                         f"{data_type} page {page_number} says there is more but gives no new cursor",
                         data_type=data_type)
-                if has_more:
-                    pending = ahead.fetch(fetch, next_cursor, page_number + 1)
+                # From the second page on, the next one is fetched while this one is parsed.
+                pending = ahead.fetch(fetch, next_cursor, page_number + 1) if has_more and page_number > 1 else None
                 records = tuple(self._parse(data_type, item, position) for position, item in enumerate(items))
                 yield Page(data_type, records, next_cursor, has_more)
                 if not has_more:
@@ -176,8 +177,6 @@ class ConsoleRestConnector(ProtocolConnector):
     def _create(self, data_type: str, fields: Mapping[str, Any], idempotency_key: str, timeout: float | None,
                 params: Mapping[str, Any] | None = None) -> Any:
         """POST a create with its Idempotency-Key and parse the record."""
-        if not idempotency_key:
-            raise ValueError("an idempotency_key is required so a retried create cannot duplicate the record")
         response = self.transport.request("POST", f"{self._prefix}/{data_type}", json_body=_wire(dict(fields)),
                                           headers={"Idempotency-Key": idempotency_key}, params=params, timeout=timeout)
         return self._record_response(data_type, response)
@@ -192,58 +191,24 @@ class ConsoleRestConnector(ProtocolConnector):
                                           params=params, timeout=timeout)
         return self._record_response(data_type, response)
 
-    def create_customer(self, fields: Mapping[str, Any], idempotency_key: str, *, for_appointment: bool = False,
-                        timeout: float | None = None) -> Customer:
-        """Create a customer in the DMS."""
-        self._check_push(CUSTOMERS, for_appointment)
-        return self._create(CUSTOMERS, fields, idempotency_key, timeout,
+    def _send_create(self, data_type: str, fields: Mapping[str, Any], idempotency_key: str, for_appointment: bool,
+                     timeout: float | None) -> Any:
+        """POST the record with its Idempotency-Key."""
+        return self._create(data_type, fields, idempotency_key, timeout,
                             {"for_appointment": "1"} if for_appointment else None)
 
-    def update_customer(self, dms_id: str, fields: Mapping[str, Any], etag: str | None = None, *,
-                        for_appointment: bool = False, timeout: float | None = None) -> Customer:
-        """Write customer fields back to the DMS (If-Match ``etag``)."""
-        self._check_push(CUSTOMERS, for_appointment)
-        self._check_writable(CUSTOMERS, fields)
-        return self._update(CUSTOMERS, dms_id, fields, etag, timeout,
+    def _send_update(self, data_type: str, dms_id: str, fields: Mapping[str, Any], etag: str | None,
+                     for_appointment: bool, timeout: float | None) -> Any:
+        """PATCH the fields with If-Match."""
+        return self._update(data_type, dms_id, fields, etag, timeout,
                             {"for_appointment": "1"} if for_appointment else None)
 
-    def create_vehicle(self, fields: Mapping[str, Any], idempotency_key: str, *, for_appointment: bool = False,
-                       timeout: float | None = None) -> Vehicle:
-        """Create a vehicle/asset in the DMS."""
-        self._check_push(VEHICLES, for_appointment)
-        return self._create(VEHICLES, fields, idempotency_key, timeout,
-                            {"for_appointment": "1"} if for_appointment else None)
-
-    def update_vehicle(self, dms_id: str, fields: Mapping[str, Any], etag: str | None = None, *,
-                       for_appointment: bool = False, timeout: float | None = None) -> Vehicle:
-        """Write vehicle fields back to the DMS (If-Match ``etag``)."""
-        self._check_push(VEHICLES, for_appointment)
-        self._check_writable(VEHICLES, fields)
-        return self._update(VEHICLES, dms_id, fields, etag, timeout,
-                            {"for_appointment": "1"} if for_appointment else None)
-
-    def create_appointment(self, fields: Mapping[str, Any], idempotency_key: str, *,
-                           timeout: float | None = None) -> Appointment:
-        """Push a new appointment."""
-        self._check_push(APPOINTMENTS)
-        return self._create(APPOINTMENTS, fields, idempotency_key, timeout)
-
-    def update_appointment(self, dms_id: str, fields: Mapping[str, Any], etag: str | None = None, *,
-                           timeout: float | None = None) -> Appointment:
-        """Update an appointment (ConflictError when locked or changed)."""
-        self._check_push(APPOINTMENTS)
-        return self._update(APPOINTMENTS, dms_id, fields, etag, timeout)
-
-    def cancel_appointment(self, dms_id: str, etag: str | None = None, *, timeout: float | None = None) -> Appointment:
-        """Cancel an appointment."""
-        self._check_push(APPOINTMENTS)
+    def _send_cancel(self, dms_id: str, etag: str | None, timeout: float | None) -> Appointment:
+        """``POST /appointments/{id}/cancel``."""
         return self._update(APPOINTMENTS, dms_id, None, etag, timeout, suffix="/cancel")
 
-    # ---- lookups and exports
-    def reserve_ro_number(self, idempotency_key: str, *, timeout: float | None = None) -> str:
-        """Reserve the next RO number."""
-        if not self.profile.ro_number_reservation:
-            raise self._not_supported("does not reserve RO numbers")
+    def _send_reservation(self, idempotency_key: str, timeout: float | None) -> str:
+        """``POST /repair_orders/_reserve``."""
         response = self.transport.request("POST", f"{self._prefix}/repair_orders/_reserve",
                                           headers={"Idempotency-Key": idempotency_key}, timeout=timeout)
         data = self.transport._json(response, "RO number reservation")
@@ -251,19 +216,14 @@ class ConsoleRestConnector(ProtocolConnector):
             raise MalformedResponseError("RO number reservation has no ro_number")
         return str(data["ro_number"])
 
-    def export_payment(self, payment: Mapping[str, Any], idempotency_key: str, *,
-                       timeout: float | None = None) -> Payment:
-        """Post a receipt to the DMS."""
-        if not self.profile.payment_export:
-            raise self._not_supported("does not take payment exports")
+    def _send_payment(self, payment: Mapping[str, Any], idempotency_key: str, timeout: float | None) -> Payment:
+        """``POST /payments``."""
         response = self.transport.request("POST", f"{self._prefix}/payments", json_body=_wire(dict(payment)),
                                           headers={"Idempotency-Key": idempotency_key}, timeout=timeout)
         return self._record_response("payments", response)
 
-    def related_ro_numbers(self, ro_number: str, *, timeout: float | None = None) -> list[str]:
-        """Related (alternate) RO numbers of ``ro_number``."""
-        if not self.profile.related_ros:
-            raise self._not_supported("has no related RO numbers")
+    def _send_related(self, ro_number: str, timeout: float | None) -> list[str]:
+        """``GET /repair_orders/{number}/related``."""
         data = self.transport.get_json(f"{self._prefix}/repair_orders/{quote(ro_number, safe='')}/related",
                                        timeout=timeout, what="related RO list")
         numbers = data.get("related_ro_numbers") if isinstance(data, dict) else None

@@ -61,8 +61,8 @@ class TransientDmsError(DmsError):
 class AuthenticationError(DmsError):
     """The DMS rejected the credentials (wrong API key, account, or a token that can't be renewed)."""
 
-    default_hint = ("The DMS rejected our credentials. Check the DMS account code and API key "
-                    "under External Interfaces.")
+    default_hint = ("The DMS rejected our credentials. Check the dealer account and the DMS credentials (API key, "
+                    "STAR client secret or OpenTrack password) under Admin → Locations (a Global Admin can change them).")
 
 
 class NotSupportedError(DmsError):

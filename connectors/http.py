@@ -18,6 +18,7 @@ a body that is not the JSON expected         :class:`MalformedResponseError`
 """
 from __future__ import annotations
 
+import email.utils
 import functools
 import json
 import ssl
@@ -25,6 +26,7 @@ import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any, Callable, Mapping
 
 import certifi
@@ -39,16 +41,14 @@ from .base import (AuthenticationError, CatalogueEntry, ConflictError, DmsError,
 TOKEN_MARGIN = 30.0
 
 
-def _retry_after(value: str | None) -> float | None:
-    """Parse Retry-After given as delay seconds or as an HTTP date (RFC 9110 10.2.3), in seconds from now."""
+def retry_after_seconds(value: str | None) -> float | None:
+    """Retry-After given as delay seconds or as an HTTP date (RFC 9110 10.2.3), in seconds from now."""
     if not value:
         return None
     try:
         return max(0.0, float(value))
     except ValueError:
         pass
-    import email.utils
-    from datetime import datetime, timezone
     try:
         moment = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
@@ -243,19 +243,19 @@ class HttpTransport:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def get_json(self, path: str, *, params: Mapping[str, Any] | None = None, timeout: float | None = None,
-                 what: str = "response") -> Any:
+                 what: str = "response", data_type: str | None = None) -> Any:
         """GET and parse JSON."""
-        return self._json(self.request("GET", path, params=params, timeout=timeout), what)
+        return self._json(self.request("GET", path, params=params, timeout=timeout), what, data_type)
 
     # ---- errors
     @staticmethod
-    def _json(response: Answer, what: str) -> Any:
-        """Parse a JSON body or raise :class:`MalformedResponseError` naming what it was."""
+    def _json(response: Answer, what: str, data_type: str | None = None) -> Any:
+        """Parse a JSON body or raise :class:`MalformedResponseError` naming what it was (and its data type)."""
         try:
             return loads_exact(response.content)
         except ValueError as error:
             raise MalformedResponseError(f"the DMS sent an unreadable {what} (invalid JSON: {error})",
-                                         status=response.status_code) from error
+                                         status=response.status_code, data_type=data_type) from error
 
     def _entry_from(self, response: Answer) -> CatalogueEntry | None:
         """Catalogue entry for the vendor code of a problem+json body (None without a code)."""
@@ -279,7 +279,7 @@ class HttpTransport:
         if status == 501:
             raise NotSupportedError(message, status=status, entry=entry)
         if status == 429 or status >= 500:
-            raise TransientDmsError(message, retry_after=_retry_after(response.headers.get("Retry-After")),
+            raise TransientDmsError(message, retry_after=retry_after_seconds(response.headers.get("Retry-After")),
                                     status=status, entry=entry)
         if status in (401, 403):
             raise AuthenticationError(message, status=status, entry=entry)

@@ -28,13 +28,13 @@ from .adapter import ProtocolConnector
 from .base import (APPOINTMENTS, CUSTOMERS, RECORD_TYPES, VEHICLES, Appointment, AuthenticationError, ConflictError,
                    CredentialField, Customer, DmsRecord, DmsValidationError, MalformedResponseError,
                    NotSupportedError, Page, Payment, TransientDmsError, Vehicle, format_datetime, record_from_dict)
-from .http import _retry_after, _tls_context
+from .http import ReadAhead, _tls_context, retry_after_seconds
 from .vendors import VendorProfile
 
 AUTH_HINT = ("The DMS rejected the OpenTrack user name or password (the API key Dealertrack issued). Check the "
-             "OpenTrack user and password, enterprise code and server name under Admin -> Locations.")
+             "OpenTrack user and password, enterprise code and server name under Admin → Locations.")
 EXPIRED_HINT = ("Dealertrack says the OpenTrack credentials are expired or no longer accepted. Check the OpenTrack "
-                "user and password under Admin -> Locations (Dealertrack may have reset the password).")
+                "user and password under Admin → Locations (Dealertrack may have reset the password).")
 _AUTH_FAULTS = ("FailedAuthentication", "InvalidSecurity", "InvalidSecurityToken", "FailedCheck")
 
 
@@ -89,7 +89,7 @@ class OpenTrackConnector(ProtocolConnector):
             raise TransientDmsError(f"could not reach the DMS: {error}") from error
         self.last_response = response.content
         status = response.status_code
-        retry_after = _retry_after(response.headers.get("Retry-After"))
+        retry_after = retry_after_seconds(response.headers.get("Retry-After"))
         try:
             root = ox.parse_xml(response.content)
             fault, element = ox.open_envelope(root, response=True)
@@ -138,7 +138,8 @@ class OpenTrackConnector(ProtocolConnector):
         text = f"DMS fault {faultcode}" + (f" {code}" if code else "") + f": {message}"
         if faultcode.rpartition(":")[2] in _AUTH_FAULTS:
             hint = EXPIRED_HINT if code and code.endswith("TOKEN-EXPIRED") else AUTH_HINT
-            raise AuthenticationError(text, status=status, entry=entry, fix_hint=hint, vendor_code=code)
+            # HTTP 500 carries every SOAP fault; what the DMS means is "unauthorised" (401), never retryable.
+            raise AuthenticationError(text, status=401, entry=entry, fix_hint=hint, vendor_code=code)
         if status == 429 or status >= 500 or faultcode.rpartition(":")[2] in ("Server", "Receiver"):
             raise TransientDmsError(text, status=status, retry_after=retry_after, entry=entry)
         raise DmsValidationError(text, status=status, entry=entry)
@@ -201,27 +202,37 @@ class OpenTrackConnector(ProtocolConnector):
 
     def _pages(self, data_type: str, feed: ox.Feed, cursor: str | None, page_size: int,
                timeout: float | None) -> Iterator[Page]:
-        number = 0
-        while True:
-            number += 1
+        """The lazy page loop behind :meth:`iter_changes`: the next page is fetched (and its XML
+        parsed) while this one's records are built."""
+
+        def fetch(cursor: str | None, number: int) -> etree._Element:
+            """One page's answer element (runs in the read-ahead thread)."""
             parms = ox.el("MaxRecords", page_size)
             if cursor and cursor.startswith("since:"):
                 parms = ox.el(feed.since, cursor[6:]) + parms
             elif cursor:
                 parms = ox.el("DataToken", cursor) + parms
-            element = self.call(feed.request, f"<{feed.parms}>{parms}</{feed.parms}>", timeout=timeout,
-                                what=f"{data_type} page {number}", data_type=data_type)
-            records = tuple(self._records(element, data_type, feed.record))
-            fields = ox.children(element)
-            token = fields.get("DataToken") or cursor
-            has_more = ox.flag(fields.get("MoreData"))
-            if has_more and (not token or token == cursor):
-                raise MalformedResponseError(f"{data_type} page {number} says there is more but gives no new "
-                                             f"DataToken", data_type=data_type)
-            yield Page(data_type, records, token, has_more)
-            if not has_more:
-                return
-            cursor = token
+            return self.call(feed.request, f"<{feed.parms}>{parms}</{feed.parms}>", timeout=timeout,
+                             what=f"{data_type} page {number}", data_type=data_type)
+
+        number = 1
+        with ReadAhead() as ahead:
+            pending = None  # the first page is fetched when asked for: a caller may want only that one
+            while True:
+                element = pending.result() if pending else fetch(cursor, number)
+                fields = ox.children(element)
+                token = fields.get("DataToken") or cursor
+                has_more = ox.flag(fields.get("MoreData"))
+                if has_more and (not token or token == cursor):
+                    raise MalformedResponseError(f"{data_type} page {number} says there is more but gives no new "
+                                                 f"DataToken", data_type=data_type)
+                # From the second page on, the next one is fetched while this one is built.
+                pending = ahead.fetch(fetch, token, number + 1) if has_more and number > 1 else None
+                records = tuple(self._records(element, data_type, feed.record))
+                yield Page(data_type, records, token, has_more)
+                if not has_more:
+                    return
+                cursor, number = token, number + 1
 
     def cursor_at(self, moment: datetime) -> str:
         """Cursor for "modified at or after ``moment``" (inclusive)."""
@@ -282,8 +293,7 @@ class OpenTrackConnector(ProtocolConnector):
     # ---- writes
     @staticmethod
     def _key(idempotency_key: str) -> str:
-        if not idempotency_key:
-            raise ValueError("an idempotency_key is required so a retried create cannot duplicate the record")
+        """Our idempotency key as the element that carries it."""
         return ox.el("ExternalCrossReferenceKey", idempotency_key)
 
     def _success_key(self, element: etree._Element, name: str, operation: str) -> str:
@@ -300,77 +310,53 @@ class OpenTrackConnector(ProtocolConnector):
                                          data_type=data_type, dms_id=dms_id)
         return record
 
-    def create_customer(self, fields: Mapping[str, Any], idempotency_key: str, *, for_appointment: bool = False,
-                        timeout: float | None = None) -> Customer:
-        """CustomerAdd; our key rides in ``ExternalCrossReferenceKey`` so a retry is recognised."""
-        self._check_push(CUSTOMERS, for_appointment)
-        inner = (f"<Customer>{ox.customer_fields_to_wire(fields)}{self._key(idempotency_key)}"
-                 f"{ox.el('ForAppointment', ox.yn(for_appointment))}</Customer>")
-        element = self.call("CustomerAdd", inner, timeout=timeout, what="CustomerAdd answer")
-        return self._reread(CUSTOMERS, self._success_key(element, "CustomerNumber", "CustomerAdd"), timeout)
+    def _send_create(self, data_type: str, fields: Mapping[str, Any], idempotency_key: str, for_appointment: bool,
+                     timeout: float | None) -> Any:
+        """CustomerAdd / VehicleAdd / AppointmentAdd; our key rides in ``ExternalCrossReferenceKey`` so a
+        retry is recognised; the new record is read back."""
+        key = self._key(idempotency_key)
+        flag = ox.el("ForAppointment", ox.yn(for_appointment))
+        if data_type == CUSTOMERS:
+            operation, number, inner = "CustomerAdd", "CustomerNumber", \
+                f"<Customer>{ox.customer_fields_to_wire(fields)}{key}{flag}</Customer>"
+        elif data_type == VEHICLES:  # VehicleAdd: not a published operation; same style as CustomerAdd
+            operation, number, inner = "VehicleAdd", "StockNumber", \
+                f"<Vehicle>{ox.vehicle_fields_to_wire(fields)}{key}{flag}</Vehicle>"
+        else:
+            operation, number, inner = "AppointmentAdd", "AppointmentNumber", \
+                (f"<Appointment>{ox.el('CompanyNumber', self.account)}{ox.appointment_fields_to_wire(fields)}"
+                 f"{key}</Appointment>")
+        element = self.call(operation, inner, timeout=timeout, what=f"{operation} answer")
+        return self._reread(data_type, self._success_key(element, number, operation), timeout)
 
-    def update_customer(self, dms_id: str, fields: Mapping[str, Any], etag: str | None = None, *,
-                        for_appointment: bool = False, timeout: float | None = None) -> Customer:
-        """CustomerUpdate (``RecordVersion`` = the ETag read, refused when the record changed since)."""
-        self._check_push(CUSTOMERS, for_appointment)
-        self._check_writable(CUSTOMERS, fields)
-        inner = (f"<Customer>{ox.el('CustomerNumber', dms_id)}{ox.customer_fields_to_wire(fields)}"
-                 f"{ox.el('RecordVersion', etag) if etag else ''}{ox.el('ForAppointment', ox.yn(for_appointment))}"
-                 f"</Customer>")
-        self.call("CustomerUpdate", inner, timeout=timeout, what="CustomerUpdate answer")
-        return self._reread(CUSTOMERS, dms_id, timeout)
+    def _send_update(self, data_type: str, dms_id: str, fields: Mapping[str, Any], etag: str | None,
+                     for_appointment: bool, timeout: float | None) -> Any:
+        """CustomerUpdate / VehicleUpdate / AppointmentUpdate with the ``RecordVersion`` read (= the ETag):
+        refused when the record changed since; the record is read back."""
+        version = ox.el("RecordVersion", etag) if etag else ""
+        flag = ox.el("ForAppointment", ox.yn(for_appointment))
+        if data_type == CUSTOMERS:
+            operation, inner = "CustomerUpdate", (f"<Customer>{ox.el('CustomerNumber', dms_id)}"
+                                                  f"{ox.customer_fields_to_wire(fields)}{version}{flag}</Customer>")
+        elif data_type == VEHICLES:  # VehicleUpdate: not a published operation
+            operation, inner = "VehicleUpdate", (f"<Vehicle>{ox.el('StockNumber', dms_id)}"
+                                                 f"{ox.vehicle_fields_to_wire(fields)}{version}{flag}</Vehicle>")
+        else:
+            operation, inner = "AppointmentUpdate", (
+                f"<Appointment>{ox.el('CompanyNumber', self.account)}{ox.el('AppointmentNumber', dms_id)}"
+                f"{ox.appointment_fields_to_wire(fields)}{version}</Appointment>")
+        self.call(operation, inner, timeout=timeout, what=f"{operation} answer")
+        return self._reread(data_type, dms_id, timeout)
 
-    def create_vehicle(self, fields: Mapping[str, Any], idempotency_key: str, *, for_appointment: bool = False,
-                       timeout: float | None = None) -> Vehicle:
-        """VehicleAdd (not a published operation; same style as CustomerAdd)."""
-        self._check_push(VEHICLES, for_appointment)
-        inner = (f"<Vehicle>{ox.vehicle_fields_to_wire(fields)}{self._key(idempotency_key)}"
-                 f"{ox.el('ForAppointment', ox.yn(for_appointment))}</Vehicle>")
-        element = self.call("VehicleAdd", inner, timeout=timeout, what="VehicleAdd answer")
-        return self._reread(VEHICLES, self._success_key(element, "StockNumber", "VehicleAdd"), timeout)
-
-    def update_vehicle(self, dms_id: str, fields: Mapping[str, Any], etag: str | None = None, *,
-                       for_appointment: bool = False, timeout: float | None = None) -> Vehicle:
-        """VehicleUpdate (not a published operation)."""
-        self._check_push(VEHICLES, for_appointment)
-        self._check_writable(VEHICLES, fields)
-        inner = (f"<Vehicle>{ox.el('StockNumber', dms_id)}{ox.vehicle_fields_to_wire(fields)}"
-                 f"{ox.el('RecordVersion', etag) if etag else ''}{ox.el('ForAppointment', ox.yn(for_appointment))}"
-                 f"</Vehicle>")
-        self.call("VehicleUpdate", inner, timeout=timeout, what="VehicleUpdate answer")
-        return self._reread(VEHICLES, dms_id, timeout)
-
-    def create_appointment(self, fields: Mapping[str, Any], idempotency_key: str, *,
-                           timeout: float | None = None) -> Appointment:
-        """AppointmentAdd; returns the appointment read back."""
-        self._check_push(APPOINTMENTS)
-        inner = (f"<Appointment>{ox.el('CompanyNumber', self.account)}{ox.appointment_fields_to_wire(fields)}"
-                 f"{self._key(idempotency_key)}</Appointment>")
-        element = self.call("AppointmentAdd", inner, timeout=timeout, what="AppointmentAdd answer")
-        return self._reread(APPOINTMENTS, self._success_key(element, "AppointmentNumber", "AppointmentAdd"), timeout)
-
-    def update_appointment(self, dms_id: str, fields: Mapping[str, Any], etag: str | None = None, *,
-                           timeout: float | None = None) -> Appointment:
-        """AppointmentUpdate (ConflictError when locked or changed)."""
-        self._check_push(APPOINTMENTS)
-        inner = (f"<Appointment>{ox.el('CompanyNumber', self.account)}{ox.el('AppointmentNumber', dms_id)}"
-                 f"{ox.appointment_fields_to_wire(fields)}{ox.el('RecordVersion', etag) if etag else ''}"
-                 f"</Appointment>")
-        self.call("AppointmentUpdate", inner, timeout=timeout, what="AppointmentUpdate answer")
-        return self._reread(APPOINTMENTS, dms_id, timeout)
-
-    def cancel_appointment(self, dms_id: str, etag: str | None = None, *, timeout: float | None = None) -> Appointment:
+    def _send_cancel(self, dms_id: str, etag: str | None, timeout: float | None) -> Appointment:
         """AppointmentDelete; the appointment is then read back (status cancelled)."""
-        self._check_push(APPOINTMENTS)
         inner = ox.el("AppointmentNumber", dms_id) + (ox.el("RecordVersion", etag) if etag else "")
         self.call("AppointmentDelete", inner, timeout=timeout, what="AppointmentDelete answer")
         return self._reread(APPOINTMENTS, dms_id, timeout)
 
     # ---- lookups and exports
-    def reserve_ro_number(self, idempotency_key: str, *, timeout: float | None = None) -> str:
+    def _send_reservation(self, idempotency_key: str, timeout: float | None) -> str:
         """AddRepairOrder without lines: the DMS answers the new RO's ``RepairOrderNumber``."""
-        if not self.profile.ro_number_reservation:
-            raise self._not_supported("does not reserve RO numbers")
         inner = f"<RepairOrder>{self._key(idempotency_key)}</RepairOrder>"
         element = self.call("AddRepairOrder", inner, timeout=timeout, what="AddRepairOrder answer")
         number = ox.children(element).get("RepairOrderNumber")
@@ -378,11 +364,8 @@ class OpenTrackConnector(ProtocolConnector):
             raise MalformedResponseError("AddRepairOrder answer has no RepairOrderNumber")
         return number
 
-    def export_payment(self, payment: Mapping[str, Any], idempotency_key: str, *,
-                       timeout: float | None = None) -> Payment:
+    def _send_payment(self, payment: Mapping[str, Any], idempotency_key: str, timeout: float | None) -> Payment:
         """PaymentAdd (not a published OpenTrack operation; see the README)."""
-        if not self.profile.payment_export:
-            raise self._not_supported("does not take payment exports")
         received = payment.get("received_at")
         inner = ("<Payment>" + ox.el("RepairOrderNumber", payment.get("ro_number"))
                  + ox.el("Amount", payment.get("amount")) + ox.el("PaymentMethod", payment.get("method"))
@@ -393,9 +376,5 @@ class OpenTrackConnector(ProtocolConnector):
         node = ox.find(element, "Payment")
         if node is None:
             raise MalformedResponseError("PaymentAdd answer has no Payment element")
-        return record_from_dict("payments", ox.payment_from_wire(ox.children(node)), raw=etree.tostring(node, encoding="unicode"))
-
-    def related_ro_numbers(self, ro_number: str, *, timeout: float | None = None) -> list[str]:
-        """OpenTrack has no related-RO lookup."""
-        raise self._not_supported("has no related RO lookup")
-
+        return record_from_dict("payments", ox.payment_from_wire(ox.children(node)),
+                                raw=etree.tostring(node, encoding="unicode"))

@@ -33,7 +33,6 @@ so the sandbox's STAR front end renders pages with them cheaply.
 """
 from __future__ import annotations
 
-import email.utils
 import re
 import threading
 import time
@@ -50,7 +49,7 @@ from .base import (APPOINTMENTS, CUSTOMERS, OPCODES, PARTS_INVOICES, PAYMENTS, R
                    VEHICLES, Appointment, AuthenticationError, CredentialField, Customer, DmsRecord,
                    MalformedResponseError, Page, Payment, TransientDmsError, Vehicle, format_datetime,
                    record_from_dict)
-from .http import HttpTransport, ReadAhead, loads_exact
+from .http import HttpTransport, ReadAhead, loads_exact, retry_after_seconds
 from .vendors import VendorProfile
 
 #: canonical data type -> (STAR resource path, key property, resource label)
@@ -452,23 +451,6 @@ def _link_next(header: str | None) -> str | None:
     return None
 
 
-def retry_after_seconds(value: str | None) -> float | None:
-    """Retry-After as delay seconds or an HTTP date (RFC 9110), as seconds from now."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        moment = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return max(0.0, (moment - datetime.now(timezone.utc)).total_seconds())
-
-
 # --------------------------------------------------------------------------- transport
 
 class StarTransport(HttpTransport):
@@ -501,8 +483,9 @@ class StarTransport(HttpTransport):
             raise AuthenticationError(
                 f"the DMS refused our STAR client credentials ({response.status_code}{': ' + reason if reason else ''})",
                 status=response.status_code,
+                entry=self.profile.entry(self.profile.code_for("AUTH-FAILED")),
                 fix_hint="The DMS rejected our STAR client credentials. Check the client ID and the client secret "
-                         "(the API key the vendor issued) under External Interfaces.")
+                         "(the API key the vendor issued) under Admin → Locations (a Global Admin can change them).")
         if response.status_code == 429 or response.status_code >= 500:
             raise TransientDmsError(f"the DMS token service answered {response.status_code}",
                                     retry_after=retry_after_seconds(response.headers.get("Retry-After")),
@@ -562,17 +545,15 @@ class StarConnector(ProtocolConnector):
                                          data_type=data_type, position=position)
         key = item.get(RESOURCES[data_type][1])
         try:
-            return record_from_dict(data_type, from_star(data_type, item), raw=item, position=position)
-        except MalformedResponseError as error:
-            raise MalformedResponseError(f"{data_type} record {key!r} at position {position}: {error.message}",
-                                         data_type=data_type, dms_id=error.dms_id or key,
-                                         position=position) from error
+            canonical = from_star(data_type, item)
         except (ValueError, TypeError, AttributeError, ArithmeticError) as error:
             raise MalformedResponseError(f"{data_type} record {key!r} at position {position}: {error}",
                                          data_type=data_type, dms_id=key, position=position) from error
+        # record_from_dict's errors already name the data type, the record, its position and the field.
+        return record_from_dict(data_type, canonical, raw=item, position=position)
 
     def _record_response(self, data_type: str, response: Any) -> DmsRecord:
-        data = self.transport._json(response, f"{data_type} record")
+        data = self.transport._json(response, f"{data_type} record", data_type)
         if isinstance(data, dict) and response.headers.get("ETag") and not data.get(ETAG):
             data[ETAG] = response.headers["ETag"]
         return self._parse(data_type, data)
@@ -616,11 +597,11 @@ class StarConnector(ProtocolConnector):
 
         page_number = 0
         with ReadAhead() as ahead:
-            pending = ahead.fetch(fetch, cursor)
+            pending = None  # the first page is fetched when asked for: a caller may want only that one
             while True:
                 page_number += 1
-                response = pending.result()
-                data = self.transport._json(response, f"{data_type} page {page_number}")
+                response = pending.result() if pending else fetch(cursor)
+                data = self.transport._json(response, f"{data_type} page {page_number}", data_type)
                 items = data.get("data") if isinstance(data, dict) else None
                 if not isinstance(items, list):
                     raise MalformedResponseError(f"{data_type} page {page_number} has no data list",
@@ -631,8 +612,8 @@ class StarConnector(ProtocolConnector):
                     raise MalformedResponseError(
                         f"{data_type} page {page_number} says there is more but gives no next link",
                         data_type=data_type)
-                if has_more:
-                    pending = ahead.fetch(fetch, next_cursor)
+                # From the second page on, the next one is fetched while this one is parsed.
+                pending = ahead.fetch(fetch, next_cursor) if has_more and page_number > 1 else None
                 records = tuple(self._parse(data_type, item, position) for position, item in enumerate(items))
                 yield Page(data_type, records, next_cursor, has_more)
                 if not has_more:
@@ -702,8 +683,6 @@ class StarConnector(ProtocolConnector):
     def _create(self, data_type: str, fields: Mapping[str, Any], idempotency_key: str, timeout: float | None,
                 for_appointment: bool = False) -> Any:
         """POST the STAR resource with its Idempotency-Key (also sent as the create's external business key)."""
-        if not idempotency_key:
-            raise ValueError("an idempotency_key is required so a retried create cannot duplicate the record")
         body = to_star(data_type, {**fields, "dms_id": idempotency_key}, meta=False)
         response = self.transport.request("POST", self._path(data_type), json_body=body,
                                           headers={"Idempotency-Key": idempotency_key},
@@ -731,56 +710,25 @@ class StarConnector(ProtocolConnector):
                                           params=self._params(for_appointment), timeout=timeout)
         return self._record_response(data_type, response)
 
-    def create_customer(self, fields: Mapping[str, Any], idempotency_key: str, *, for_appointment: bool = False,
-                        timeout: float | None = None) -> Customer:
-        """Create a customer in the DMS."""
-        self._check_push(CUSTOMERS, for_appointment)
-        return self._create(CUSTOMERS, fields, idempotency_key, timeout, for_appointment)
+    def _send_create(self, data_type: str, fields: Mapping[str, Any], idempotency_key: str, for_appointment: bool,
+                     timeout: float | None) -> Any:
+        """POST the STAR resource (see :meth:`_create`)."""
+        return self._create(data_type, fields, idempotency_key, timeout, for_appointment)
 
-    def update_customer(self, dms_id: str, fields: Mapping[str, Any], etag: str | None = None, *,
-                        for_appointment: bool = False, timeout: float | None = None) -> Customer:
-        """Write customer fields back to the DMS (If-Match ``etag``)."""
-        self._check_push(CUSTOMERS, for_appointment)
-        self._check_writable(CUSTOMERS, fields)
-        return self._replace(CUSTOMERS, dms_id, fields, etag, timeout, for_appointment)
+    def _send_update(self, data_type: str, dms_id: str, fields: Mapping[str, Any], etag: str | None,
+                     for_appointment: bool, timeout: float | None) -> Any:
+        """PUT the whole resource with If-Match (see :meth:`_replace`)."""
+        return self._replace(data_type, dms_id, fields, etag, timeout, for_appointment)
 
-    def create_vehicle(self, fields: Mapping[str, Any], idempotency_key: str, *, for_appointment: bool = False,
-                       timeout: float | None = None) -> Vehicle:
-        """Create a vehicle/asset in the DMS."""
-        self._check_push(VEHICLES, for_appointment)
-        return self._create(VEHICLES, fields, idempotency_key, timeout, for_appointment)
-
-    def update_vehicle(self, dms_id: str, fields: Mapping[str, Any], etag: str | None = None, *,
-                       for_appointment: bool = False, timeout: float | None = None) -> Vehicle:
-        """Write vehicle fields back to the DMS (If-Match ``etag``)."""
-        self._check_push(VEHICLES, for_appointment)
-        self._check_writable(VEHICLES, fields)
-        return self._replace(VEHICLES, dms_id, fields, etag, timeout, for_appointment)
-
-    def create_appointment(self, fields: Mapping[str, Any], idempotency_key: str, *,
-                           timeout: float | None = None) -> Appointment:
-        """Push a new appointment."""
-        self._check_push(APPOINTMENTS)
-        return self._create(APPOINTMENTS, fields, idempotency_key, timeout)
-
-    def update_appointment(self, dms_id: str, fields: Mapping[str, Any], etag: str | None = None, *,
-                           timeout: float | None = None) -> Appointment:
-        """Update an appointment (ConflictError when locked or changed)."""
-        self._check_push(APPOINTMENTS)
-        return self._replace(APPOINTMENTS, dms_id, fields, etag, timeout)
-
-    def cancel_appointment(self, dms_id: str, etag: str | None = None, *, timeout: float | None = None) -> Appointment:
-        """Cancel an appointment (``POST /service-appointments/{key}:cancel``)."""
-        self._check_push(APPOINTMENTS)
+    def _send_cancel(self, dms_id: str, etag: str | None, timeout: float | None) -> Appointment:
+        """``POST /service-appointments/{key}:cancel``."""
         response = self.transport.request("POST", self._path(APPOINTMENTS, dms_id, ":cancel"),
                                           headers={"If-Match": etag} if etag else {}, timeout=timeout)
         return self._record_response(APPOINTMENTS, response)
 
     # ---- lookups and exports (not in the published documents: STAR guideline style)
-    def reserve_ro_number(self, idempotency_key: str, *, timeout: float | None = None) -> str:
-        """Reserve the next RO number (``POST /repair-order-number-reservations``)."""
-        if not self.profile.ro_number_reservation:
-            raise self._not_supported("does not reserve RO numbers")
+    def _send_reservation(self, idempotency_key: str, timeout: float | None) -> str:
+        """``POST /repair-order-number-reservations``."""
         response = self.transport.request("POST", "/repair-order-number-reservations", json_body={},
                                           headers={"Idempotency-Key": idempotency_key}, timeout=timeout)
         data = self.transport._json(response, "RO number reservation")
@@ -788,20 +736,15 @@ class StarConnector(ProtocolConnector):
             raise MalformedResponseError("RO number reservation has no repair_order_number")
         return str(data["repair_order_number"])
 
-    def export_payment(self, payment: Mapping[str, Any], idempotency_key: str, *,
-                       timeout: float | None = None) -> Payment:
-        """Post a receipt to the DMS (``POST /payments``)."""
-        if not self.profile.payment_export:
-            raise self._not_supported("does not take payment exports")
+    def _send_payment(self, payment: Mapping[str, Any], idempotency_key: str, timeout: float | None) -> Payment:
+        """``POST /payments``."""
         body = {k: _plain(v) for k, v in payment.items()}
         response = self.transport.request("POST", self._path(PAYMENTS), json_body=body,
                                           headers={"Idempotency-Key": idempotency_key}, timeout=timeout)
         return self._record_response(PAYMENTS, response)
 
-    def related_ro_numbers(self, ro_number: str, *, timeout: float | None = None) -> list[str]:
-        """Related (alternate) RO numbers (``GET /repair-orders/{key}/related-repair-orders``)."""
-        if not self.profile.related_ros:
-            raise self._not_supported("has no related RO numbers")
+    def _send_related(self, ro_number: str, timeout: float | None) -> list[str]:
+        """``GET /repair-orders/{key}/related-repair-orders``."""
         data = self.transport.get_json(self._path(REPAIR_ORDERS, ro_number, "/related-repair-orders"),
                                        timeout=timeout, what="related RO list")
         items = data.get("data") if isinstance(data, dict) else None

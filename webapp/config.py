@@ -10,27 +10,34 @@ import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
+from typing import Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = Path(os.environ.get("INSTANCE_PATH", ROOT / "instance"))
 
 
-def _secret_key(instance_dir: Path) -> str:
-    """Return ``SECRET_KEY`` or a per-install random key kept under ``instance/``."""
-    if os.environ.get("SECRET_KEY"):
-        return os.environ["SECRET_KEY"]
+def instance_secret(instance_dir: Path, name: str, make: Callable[[], str]) -> str:
+    """A per-install secret kept in ``instance/<name>``, made with ``make()`` on first use.
+
+    O_EXCL: two processes starting at once must not write two different secrets."""
     instance_dir.mkdir(parents=True, exist_ok=True)
-    key_file = instance_dir / "secret_key"
+    key_file = instance_dir / name
     if not key_file.exists():
-        # O_EXCL: two processes starting at once must not write two different keys.
         try:
             fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:
             pass
         else:
             with os.fdopen(fd, "w") as fh:
-                fh.write(secrets.token_hex(32))
+                fh.write(make())
     return key_file.read_text().strip()
+
+
+def _secret_key(instance_dir: Path) -> str:
+    """Return ``SECRET_KEY`` or a per-install random key kept under ``instance/``."""
+    if os.environ.get("SECRET_KEY"):
+        return os.environ["SECRET_KEY"]
+    return instance_secret(instance_dir, "secret_key", lambda: secrets.token_hex(32))
 
 
 def database_url(instance_dir: Path = INSTANCE_DIR) -> str:

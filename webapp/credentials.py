@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -24,6 +23,7 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from flask import Flask, current_app
 
 from connectors import AuthenticationError
+from webapp.config import instance_secret
 
 KEY_FILE_NAME = "credentials_key"
 
@@ -41,18 +41,8 @@ class CredentialsUnreadable(AuthenticationError):
 
 
 def _instance_key(instance_dir: Path) -> str:
-    """The install's own key under ``instance/``, created on first use (O_EXCL: one writer wins)."""
-    instance_dir.mkdir(parents=True, exist_ok=True)
-    key_file = instance_dir / KEY_FILE_NAME
-    if not key_file.exists():
-        try:
-            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass
-        else:
-            with os.fdopen(fd, "w") as fh:
-                fh.write(Fernet.generate_key().decode())
-    return key_file.read_text().strip()
+    """The install's own key under ``instance/``, created on first use."""
+    return instance_secret(instance_dir, KEY_FILE_NAME, lambda: Fernet.generate_key().decode())
 
 
 def configured_keys(app: Flask | None = None) -> tuple[str, ...]:

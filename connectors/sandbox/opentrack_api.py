@@ -13,13 +13,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import orjson
 from lxml import etree
 
 from .. import opentrack_xml as ox
 from ..vendors import VendorProfile, get_profile
 from .operations import Problem, fingerprint, vendor_code
-from .store import decode_cursor, encode_cursor
 
 _AUTH_CODES = ("AUTH-FAILED", "TOKEN-EXPIRED")
 
@@ -164,21 +162,8 @@ def _feed_page(ops: Any, account: dict[str, Any], profile: VendorProfile, data_t
         limit = int(parms.get("MaxRecords") or 500)
     except ValueError:
         raise Problem(400, "BAD-REQUEST", "MaxRecords is not a number") from None
-    # The page as stored JSON texts (decoded with orjson: the per-record cost is what limits a pull).
-    try:
-        after, since_at = decode_cursor(token) if token else (0, None)
-        if since:
-            since_at = decode_cursor("since:" + since)[1]
-    except (ValueError, UnicodeDecodeError):
-        raise Problem(400, "BAD-REQUEST", "unreadable DataToken or change time") from None
-    texts, last, has_more = ops.page_texts(account, profile, data_type, after, since_at, limit)
-    bodies = [orjson.loads(text) for text in texts]
-    if bad_record and bodies:
-        bodies[len(bodies) // 2].pop("modified_at", None)
-    if bodies or not since_at:
-        next_token = encode_cursor(last)
-    else:
-        next_token = token or "since:" + since_at  # nothing yet: keep the caller's window
+    bodies, next_token, has_more = ops.changes(account, profile, data_type, cursor=token, modified_since=since,
+                                               limit=limit, bad_record=bad_record)
     render = ox.RENDERERS[data_type]
     records = "".join(render(body, company) for body in bodies)
     head = ox.el("DataToken", next_token)

@@ -35,7 +35,6 @@ from ..base import format_datetime
 from ..star import DATA_TYPE_OF_PATH, RESOURCES, from_star, to_star
 from ..vendors import VendorProfile, get_profile
 from .operations import APPOINTMENT_FIELDS, CUSTOMER_FIELDS, VEHICLE_FIELDS, Problem, fingerprint, vendor_code
-from .store import decode_cursor, encode_cursor
 
 PREFIX = "/star"
 CATEGORY = {400: "VALIDATION", 401: "AUTHENTICATION", 403: "AUTHORIZATION", 404: "DATA_INTEGRITY",
@@ -260,19 +259,9 @@ def _list(handler: Any, account: dict[str, Any], profile: VendorProfile, data_ty
             raise Problem(400, "BAD-REQUEST", "q: filters only customers and service-vehicles")
         bodies = [orjson.loads(t) for t in ops.search_texts(account, data_type, term[1], limit)]
         return _send_json(handler, 200, {"data": [to_star(data_type, b) for b in bodies], "has_more": False})
-    cursor = query.get("page_token") or None
-    try:
-        after, since = decode_cursor(cursor) if cursor else (0, None)
-        if term:
-            since = decode_cursor("since:" + term[1])[1]
-    except (ValueError, UnicodeDecodeError):
-        raise Problem(400, "BAD-REQUEST", "unreadable page_token or updated_since") from None
-    # The same read as Operations.changes, parsed with orjson (the page is the hot path).
-    texts, last, has_more = ops.page_texts(account, profile, data_type, after, since, limit)
-    bodies = [orjson.loads(text) for text in texts]
-    if bad_record and bodies:
-        bodies[len(bodies) // 2].pop("modified_at", None)
-    next_cursor = encode_cursor(last) if bodies or not since else (cursor or "since:" + since)
+    bodies, next_cursor, has_more = ops.changes(account, profile, data_type, cursor=query.get("page_token") or None,
+                                                modified_since=term[1] if term else None, limit=limit,
+                                                bad_record=bad_record)
     data = [to_star(data_type, body) for body in bodies]
     if next_cursor.startswith("since:"):
         link_query = "filter=" + quote("updated_since:" + next_cursor[6:], safe=":")

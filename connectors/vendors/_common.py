@@ -42,10 +42,11 @@ COMMON_ERRORS: dict[str, tuple[str, str]] = {
         "This DMS does not offer this action. Do it directly in the DMS."),
     "AUTH-FAILED": (
         "DMS credentials rejected",
-        "Check the DMS account code and API key under External Interfaces."),
+        "Check the dealer account and the DMS credentials (API key, STAR client secret or OpenTrack "
+        "password) under Admin → Locations (a Global Admin can change them)."),
     "TOKEN-EXPIRED": (
         "DMS session expired",
-        "The DMS session expired; it is renewed automatically. If this persists, re-enter the API key."),
+        "The DMS session expired; the console signs in again at once. If this persists, re-enter the DMS credentials under Admin → Locations."),
     "RATE-LIMITED": (
         "DMS request limit reached",
         "The DMS asked us to slow down. The request will be retried automatically."),

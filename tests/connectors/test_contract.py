@@ -1,4 +1,10 @@
-"""The read contract, run against every vendor profile over real loopback HTTP."""
+"""The read contract, run once per wire protocol over real loopback HTTP.
+
+The paging/cursor properties are properties of a protocol's code path (``[console]``,
+``[star]``, ``[opentrack]``; see ``conftest.py``). Which data types a vendor delivers is a
+capability of its profile, so that one test runs per vendor on its default protocol (and
+for CDK over STAR as well).
+"""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -9,8 +15,11 @@ from hypothesis import strategies as st
 
 from connectors import CUSTOMERS, DATA_TYPES, NotSupportedError
 from connectors.vendors import VENDOR_CODES, get_profile
+from tests.connectors.conftest import PROTOCOLS
 
 PAGE = 17  # deliberately not a divisor of the account size, so the last page is partial
+
+per_protocol = pytest.mark.parametrize("protocol", PROTOCOLS)
 
 
 def read_all(connector, data_type=CUSTOMERS, cursor=None, page_size=PAGE):
@@ -19,9 +28,9 @@ def read_all(connector, data_type=CUSTOMERS, cursor=None, page_size=PAGE):
     return pages, [record for page in pages for record in page.records]
 
 
-@pytest.mark.parametrize("vendor", VENDOR_CODES)
-def test_paging_returns_every_record_exactly_once(vendor, connector_for):
-    dms = connector_for(f"contract-{vendor}")
+@per_protocol
+def test_paging_returns_every_record_exactly_once(contract):
+    dms = contract.dms
     pages, records = read_all(dms)
     ids = [r.dms_id for r in records]
     assert len(ids) == len(set(ids)), "a record came twice"
@@ -30,10 +39,11 @@ def test_paging_returns_every_record_exactly_once(vendor, connector_for):
     assert all(r.modified_at.tzinfo is not None and r.etag for r in records)
 
 
-@pytest.mark.parametrize("vendor", VENDOR_CODES)
-def test_every_pullable_type_pages_exactly_once(vendor, connector_for):
-    dms = connector_for(f"contract-{vendor}")
-    profile = get_profile(vendor)
+@pytest.mark.parametrize("code", [pytest.param(f"contract-{v}", id=f"{v}-{get_profile(v).protocols[0]}")
+                                  for v in VENDOR_CODES] + [pytest.param("contract-cdk-star", id="cdk-star")])
+def test_every_pullable_type_pages_exactly_once(code, sandbox, connector_for):
+    dms = connector_for(code)
+    profile = get_profile(sandbox.accounts[code])
     for data_type in DATA_TYPES:
         if not profile.can_pull(data_type):
             with pytest.raises(NotSupportedError):
@@ -44,18 +54,18 @@ def test_every_pullable_type_pages_exactly_once(vendor, connector_for):
         assert ids and len(ids) == len(set(ids)) == len(set(dms.list_ids(data_type))), data_type
 
 
-@pytest.mark.parametrize("vendor", VENDOR_CODES)
-def test_reread_from_last_cursor_returns_nothing_new(vendor, connector_for):
-    dms = connector_for(f"contract-{vendor}")
+@per_protocol
+def test_reread_from_last_cursor_returns_nothing_new(contract):
+    dms = contract.dms
     pages, _ = read_all(dms)
     again, records = read_all(dms, cursor=pages[-1].next_cursor)
     assert records == []
     assert again[-1].next_cursor == pages[-1].next_cursor
 
 
-@pytest.mark.parametrize("vendor", VENDOR_CODES)
-def test_resume_from_every_intermediate_cursor_loses_nothing(vendor, connector_for):
-    dms = connector_for(f"contract-{vendor}")
+@per_protocol
+def test_resume_from_every_intermediate_cursor_loses_nothing(contract):
+    dms = contract.dms
     pages, records = read_all(dms)
     seen_before = 0
     for page in pages:
@@ -64,17 +74,17 @@ def test_resume_from_every_intermediate_cursor_loses_nothing(vendor, connector_f
         assert [r.dms_id for r in rest] == [r.dms_id for r in records[seen_before:]]
 
 
-@pytest.mark.parametrize("vendor", VENDOR_CODES)
-def test_cursor_in_the_future_returns_nothing(vendor, connector_for):
-    dms = connector_for(f"contract-{vendor}")
+@per_protocol
+def test_cursor_in_the_future_returns_nothing(contract):
+    dms = contract.dms
     future = datetime.now(timezone.utc) + timedelta(days=1)
     _, records = read_all(dms, cursor=dms.cursor_at(future))
     assert records == []
 
 
-@pytest.mark.parametrize("vendor", VENDOR_CODES)
-def test_modified_since_is_inclusive(vendor, connector_for):
-    dms = connector_for(f"contract-{vendor}")
+@per_protocol
+def test_modified_since_is_inclusive(contract):
+    dms = contract.dms
     _, records = read_all(dms)
     pivot = records[len(records) // 2]
     _, since = read_all(dms, cursor=dms.cursor_at(pivot.modified_at))
@@ -83,10 +93,9 @@ def test_modified_since_is_inclusive(vendor, connector_for):
     assert {r.dms_id for r in records if r.modified_at >= pivot.modified_at} == {r.dms_id for r in since}
 
 
-@pytest.mark.parametrize("vendor", VENDOR_CODES)
-def test_edits_made_during_a_read_are_caught_by_the_next_read(vendor, sandbox, connector_for):
-    code = f"contract-{vendor}"
-    dms = connector_for(code)
+@per_protocol
+def test_edits_made_during_a_read_are_caught_by_the_next_read(contract, sandbox):
+    code, dms = contract.code, contract.dms
     start, _ = read_all(dms)  # position the cursor at the end of everything so far
     cursor = start[-1].next_cursor
     # Make some new changes, then read them page by page while staff keep editing.
@@ -111,10 +120,9 @@ def test_edits_made_during_a_read_are_caught_by_the_next_read(vendor, sandbox, c
     assert read_all(dms, cursor=(read_all(dms, cursor=final_cursor)[0][-1].next_cursor))[1] == []
 
 
-@pytest.mark.parametrize("vendor", VENDOR_CODES)
-def test_deleted_records_disappear_from_list_ids(vendor, sandbox, connector_for):
-    code = f"contract-{vendor}"
-    dms = connector_for(code)
+@per_protocol
+def test_deleted_records_disappear_from_list_ids(contract, sandbox):
+    code, dms = contract.code, contract.dms
     victim = "C0000099"
     assert dms.fetch_one(CUSTOMERS, victim) is not None
     sandbox.control.delete_record(code, CUSTOMERS, victim)
@@ -122,10 +130,11 @@ def test_deleted_records_disappear_from_list_ids(vendor, sandbox, connector_for)
     assert dms.fetch_one(CUSTOMERS, victim) is None
 
 
+@per_protocol
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(page_size=st.integers(min_value=1, max_value=130), stop_after=st.integers(min_value=0, max_value=20))
-def test_any_page_size_and_any_resume_point_read_each_record_once(page_size, stop_after, connector_for):
-    dms = connector_for("contract-pbs")
+def test_any_page_size_and_any_resume_point_read_each_record_once(page_size, stop_after, contract):
+    dms = contract.dms
     expected = set(dms.list_ids(CUSTOMERS))
     seen, cursor = [], None
     pages = dms.iter_changes(CUSTOMERS, page_size=page_size)

@@ -346,7 +346,7 @@ def test_every_injected_fault_maps(kind, error, sandbox, connector_for):
         assert caught.value.status == int(kind) and caught.value.vendor_code == "DT-SERVER-ERROR"
     if kind == "expired_token":
         assert caught.value.vendor_code == "DT-TOKEN-EXPIRED"
-        assert "OpenTrack user and password under Admin -> Locations" in caught.value.fix_hint
+        assert "OpenTrack user and password under Admin → Locations" in caught.value.fix_hint
     if kind == "bad_record":
         assert caught.value.position == 5 and caught.value.dms_id and "LastModified" in caught.value.message
     if kind == "malformed":
@@ -364,7 +364,7 @@ def test_hang_is_transient_and_wrong_password_is_authentication(sandbox, connect
         bad = {**settings, "credentials": {**settings["credentials"], **wrong}}
         with connect("dealertrack", bad) as other, pytest.raises(AuthenticationError) as caught:
             other.fetch_one(CUSTOMERS, "C0000001")
-        assert caught.value.vendor_code == "DT-AUTH-FAILED" and "Admin -> Locations" in caught.value.fix_hint
+        assert caught.value.vendor_code == "DT-AUTH-FAILED" and "Admin → Locations" in caught.value.fix_hint
 
 
 def test_an_account_of_another_protocol_is_refused_like_bad_credentials(sandbox):

@@ -22,9 +22,9 @@ import yaml
 from connectors import (APPOINTMENTS, CUSTOMERS, OPCODES, REPAIR_ORDERS, VEHICLES, AuthenticationError, ConflictError,
                         DmsValidationError, MalformedResponseError, NotSupportedError, TransientDmsError, connect)
 from connectors.base import record_from_dict
-from connectors.http import _retry_after
 from connectors.sandbox.testing import running_sandbox
-from connectors.star import RESOURCES, StarConnector, _link_next, from_star, retry_after_seconds, to_star
+from connectors.http import retry_after_seconds
+from connectors.star import RESOURCES, StarConnector, _link_next, from_star, to_star
 
 SCHEMAS = Path(__file__).resolve().parents[1] / "schemas" / "star"
 DOCUMENTS = {CUSTOMERS: "customer", VEHICLES: "service_vehicle", APPOINTMENTS: "service_appointment",
@@ -432,11 +432,10 @@ def test_hang_past_the_timeout_is_transient(star, star_box):
 
 
 def test_retry_after_seconds_or_http_date_and_link_header():
-    assert retry_after_seconds("7") == 7.0 and _retry_after("7") == 7.0
+    assert retry_after_seconds("7") == 7.0
     later = datetime.now(timezone.utc) + timedelta(seconds=120)
-    for parse in (retry_after_seconds, _retry_after):
-        assert 100 < parse(http_date(later, usegmt=True)) <= 120
-        assert parse("not a date") is None and parse(None) is None
+    assert 100 < retry_after_seconds(http_date(later, usegmt=True)) <= 120
+    assert retry_after_seconds("not a date") is None and retry_after_seconds(None) is None
     assert _link_next('<https://x/a?page_token=abc>; rel="next", <https://x/a>; rel="self"') == \
         "https://x/a?page_token=abc"
     assert _link_next('<https://x/a>; rel="self"') is None

@@ -1,17 +1,36 @@
-"""Pushes: idempotent creates, If-Match conflicts, capabilities, lookups."""
+"""Pushes: idempotent creates, If-Match conflicts, locks, capabilities, lookups.
+
+The write contract (replayed keys, ETag conflicts, locked appointments, refused fields,
+reservations, payments) runs once per wire protocol (``[console]``, ``[star]``,
+``[opentrack]``; see ``conftest.py``). What a vendor takes (push modes, writable fields,
+exports) runs per vendor on its default protocol.
+"""
 from __future__ import annotations
 
+import time
 import uuid
 from decimal import Decimal
 
 import pytest
 
-from connectors import (CUSTOMERS, VEHICLES, ConflictError, DmsValidationError, NotSupportedError)
-from connectors.vendors import PUSH_NOT_AVAILABLE, PUSH_WITH_APPOINTMENT, VENDOR_CODES, get_profile
+from connectors import (APPOINTMENTS, CUSTOMERS, VEHICLES, ConflictError, DmsValidationError, NotSupportedError,
+                        TransientDmsError)
+from connectors.protocols import CONSOLE, OPENTRACK, STAR
+from connectors.vendors import PUSH_NOT_AVAILABLE, PUSH_WITH_APPOINTMENT, get_profile
+from tests.connectors.conftest import PROTOCOLS, VENDOR_DEFAULTS
 
 NEW_CUSTOMER = {"kind": "person", "first_name": "Ada", "last_name": "Lovelace", "phones": ["(555) 010-0199"],
                 "emails": ["ada@example.com"], "address_line1": "1 Analytical Way", "city": "Austin",
                 "state": "TX", "postal_code": "78701", "country": "US"}
+APPOINTMENT = {"customer_dms_id": "C0000001", "vehicle_dms_id": "V0000001", "advisor_dms_id": "ADV02",
+               "scheduled_at": "2026-12-01T15:00:00Z", "opcodes": ["LOF", "ROT"], "notes": "", "dispatch_code": "WAIT"}
+
+per_protocol = pytest.mark.parametrize("protocol", PROTOCOLS)
+
+#: protocol -> (data type, a field the protocol's vendor refuses on write-back). CDK (console and STAR)
+#: takes no VIN; Dealertrack takes every vehicle field, so its refused field is a customer's kind.
+REFUSED_FIELD = {CONSOLE: (VEHICLES, {"vin": "1FTFW1E50PFA00000"}), STAR: (VEHICLES, {"vin": "1FTFW1E50PFA00000"}),
+                 OPENTRACK: (CUSTOMERS, {"kind": "business"})}
 
 
 def key() -> str:
@@ -19,55 +38,70 @@ def key() -> str:
     return str(uuid.uuid4())
 
 
-@pytest.mark.parametrize("vendor", VENDOR_CODES)
-def test_idempotency_key_replay_creates_nothing(vendor, sandbox, connector_for):
-    code = f"write-{vendor}"
-    dms = connector_for(code)
-    mode = get_profile(vendor).push_mode(CUSTOMERS)
-    if mode == PUSH_NOT_AVAILABLE:
-        with pytest.raises(NotSupportedError):
-            dms.create_customer(NEW_CUSTOMER, key())
-        return
-    extra = {"for_appointment": True} if mode == PUSH_WITH_APPOINTMENT else {}
+def vehicle_extra(vendor: str) -> dict:
+    """``for_appointment=True`` where the vendor takes vehicle changes only with an appointment (CDK, Dealertrack)."""
+    return {"for_appointment": True} if get_profile(vendor).push_mode(VEHICLES) == PUSH_WITH_APPOINTMENT else {}
+
+
+# --------------------------------------------------------------------------- the write contract, per protocol
+
+@per_protocol
+def test_idempotency_key_replay_creates_nothing(writer, sandbox):
+    code, dms = writer.code, writer.dms
     before = sandbox.control.count_created(code).get(CUSTOMERS, 0)
     same_key = key()
-    first = dms.create_customer(NEW_CUSTOMER, same_key, **extra)
-    replay = dms.create_customer(NEW_CUSTOMER, same_key, **extra)
+    first = dms.create_customer(NEW_CUSTOMER, same_key)
+    replay = dms.create_customer(NEW_CUSTOMER, same_key)
     assert replay.dms_id == first.dms_id and replay.etag == first.etag
     assert sandbox.control.count_created(code)[CUSTOMERS] == before + 1
     assert dms.fetch_one(CUSTOMERS, first.dms_id).last_name == "Lovelace"
     # the same key with different content is refused, not silently replayed
     with pytest.raises(DmsValidationError) as caught:
-        dms.create_customer({**NEW_CUSTOMER, "last_name": "Byron"}, same_key, **extra)
-    assert caught.value.vendor_code.endswith("IDEMPOTENCY-MISMATCH")
+        dms.create_customer({**NEW_CUSTOMER, "last_name": "Byron"}, same_key)
+    assert caught.value.vendor_code == f"{writer.prefix}-IDEMPOTENCY-MISMATCH"
     assert sandbox.control.count_created(code)[CUSTOMERS] == before + 1
 
 
-def test_reynolds_takes_customers_only_with_an_appointment(connector_for):
-    dms = connector_for("write-reynolds")
-    with pytest.raises(NotSupportedError) as caught:
-        dms.create_customer(NEW_CUSTOMER, key())
-    assert caught.value.vendor_code == "RR-PUSH-NEEDS-APPOINTMENT"
-    assert "appointment" in caught.value.fix_hint
-
-
-def test_appointment_create_replay_and_cancel(sandbox, connector_for):
-    dms = connector_for("write-cdk")
-    before = sandbox.control.count_created("write-cdk").get("appointments", 0)
-    fields = {"customer_dms_id": "C0000001", "vehicle_dms_id": "V0000001", "advisor_dms_id": "ADV02",
-              "scheduled_at": "2026-12-01T15:00:00Z", "opcodes": ["LOF", "ROT"], "notes": "", "dispatch_code": "WAIT"}
+@per_protocol
+def test_a_create_retried_after_a_lost_answer_yields_one_record(writer, sandbox):
+    code, dms = writer.code, writer.dms
+    before = sandbox.control.count_created(code).get(CUSTOMERS, 0)
     same_key = key()
-    created = dms.create_appointment(fields, same_key)
-    assert dms.create_appointment(fields, same_key).dms_id == created.dms_id
-    assert sandbox.control.count_created("write-cdk")["appointments"] == before + 1
+    sandbox.control.inject_fault("hang", account=code, hang_seconds=0.8)  # the DMS works on, the answer is lost
+    with pytest.raises(TransientDmsError):
+        dms.create_customer(NEW_CUSTOMER, same_key, timeout=0.2)
+    time.sleep(1.0)
+    created = dms.create_customer(NEW_CUSTOMER, same_key)  # the job's retry, with the same key
+    assert sandbox.control.count_created(code)[CUSTOMERS] == before + 1
+    assert created.last_name == "Lovelace" and created.postal_code == "78701"
+
+
+@per_protocol
+def test_appointment_create_replay_lock_and_cancel(writer, sandbox):
+    code, dms = writer.code, writer.dms
+    before = sandbox.control.count_created(code).get(APPOINTMENTS, 0)
+    same_key = key()
+    created = dms.create_appointment(APPOINTMENT, same_key)
+    assert dms.create_appointment(APPOINTMENT, same_key).dms_id == created.dms_id
+    assert sandbox.control.count_created(code)[APPOINTMENTS] == before + 1
     cancelled = dms.cancel_appointment(created.dms_id, created.etag)
     assert cancelled.status == "cancelled" and cancelled.etag != created.etag
+    # an appointment open on a DMS screen is locked: a conflict that says so, and nothing changes
+    appointment = dms.fetch_one(APPOINTMENTS, "A0000003")
+    sandbox.control.lock_appointment(code, "A0000003")
+    try:
+        with pytest.raises(ConflictError) as caught:
+            dms.update_appointment("A0000003", {"notes": "from the portal"}, etag=appointment.etag)
+        assert caught.value.locked and caught.value.status == 409 and caught.value.fix_hint
+        assert caught.value.vendor_code == f"{writer.prefix}-LOCKED"
+        assert sandbox.control.get_record(code, APPOINTMENTS, "A0000003")["notes"] != "from the portal"
+    finally:
+        sandbox.control.unlock_appointment(code, "A0000003")
 
 
-@pytest.mark.parametrize("vendor", ["cdk", "pbs", "karmak", "dealertrack", "tekion"])
-def test_if_match_conflict_is_detected(vendor, sandbox, connector_for):
-    code = f"write-{vendor}"
-    dms = connector_for(code)
+@per_protocol
+def test_if_match_conflict_is_detected(writer, sandbox):
+    code, dms = writer.code, writer.dms
     customer = dms.fetch_one(CUSTOMERS, "C0000003")
     sandbox.control.edit_record(code, CUSTOMERS, "C0000003", {"first_name": "Changed-in-DMS"})
     with pytest.raises(ConflictError) as caught:
@@ -80,43 +114,66 @@ def test_if_match_conflict_is_detected(vendor, sandbox, connector_for):
     assert updated.etag != fresh.etag
 
 
-def test_vehicle_update_conflict_and_writable_fields(sandbox, connector_for):
-    dms = connector_for("write-pbs")
-    vehicle = dms.fetch_one(VEHICLES, "V0000004")
+@per_protocol
+def test_vehicle_update_conflict_and_writable_fields(protocol, writer, sandbox):
+    dms, extra = writer.dms, vehicle_extra(writer.vendor)
+    data_type, refused = REFUSED_FIELD[protocol]
+    dms_id = "V0000004" if data_type == VEHICLES else "C0000004"
+    update = dms.update_vehicle if data_type == VEHICLES else dms.update_customer
+    record = dms.fetch_one(data_type, dms_id)
     with pytest.raises(NotSupportedError) as caught:
-        dms.update_vehicle("V0000004", {"vin": "1FTFW1E50PFA00000"}, etag=vehicle.etag)
-    assert caught.value.vendor_code == "PBS-FIELD-NOT-WRITABLE"
-    updated = dms.update_vehicle("V0000004", {"mileage": 123456, "plate": "NEW123"}, etag=vehicle.etag)
-    assert updated.mileage == 123456
+        update(dms_id, refused, etag=record.etag, **(extra if data_type == VEHICLES else {}))
+    assert caught.value.vendor_code == f"{writer.prefix}-FIELD-NOT-WRITABLE" and caught.value.fix_hint
+    stored = sandbox.control.get_record(writer.code, data_type, dms_id)
+    assert all(stored[name] == getattr(record, name) for name in refused)  # refused before anything was sent
+    vehicle = dms.fetch_one(VEHICLES, "V0000004")
+    updated = dms.update_vehicle("V0000004", {"mileage": 123456, "plate": "NEW123"}, etag=vehicle.etag, **extra)
+    assert updated.mileage == 123456 and updated.plate == "NEW123"
     with pytest.raises(ConflictError):
-        dms.update_vehicle("V0000004", {"plate": "OLD999"}, etag=vehicle.etag)
+        dms.update_vehicle("V0000004", {"plate": "OLD999"}, etag=vehicle.etag, **extra)
 
 
-def test_reserve_ro_number_replay_returns_same_number(sandbox, connector_for):
-    dms = connector_for("write-cdk")
+@per_protocol
+def test_reserve_ro_number_replay_returns_same_number(writer, sandbox):
+    code, dms = writer.code, writer.dms
+    before = sandbox.control.count_created(code).get("ro_reservations", 0)
     same_key = key()
     number = dms.reserve_ro_number(same_key)
     assert dms.reserve_ro_number(same_key) == number
     assert dms.reserve_ro_number(key()) != number
-    assert sandbox.control.count_created("write-cdk")["ro_reservations"] == 2
+    assert sandbox.control.count_created(code)["ro_reservations"] == before + 2
 
 
-def test_export_payment_is_idempotent(sandbox, connector_for):
-    dms = connector_for("write-reynolds")
+@per_protocol
+def test_export_payment_is_idempotent(writer, sandbox):
+    code, dms = writer.code, writer.dms
+    before = sandbox.control.count_created(code).get("payments", 0)
     receipt = {"ro_number": "100003", "amount": Decimal("1000.00"), "method": "card", "payer": "insurance"}
     same_key = key()
     posted = dms.export_payment(receipt, same_key)
     assert dms.export_payment(receipt, same_key).dms_id == posted.dms_id
     assert posted.amount == Decimal("1000.00") and posted.status == "posted"
-    assert sandbox.control.count_created("write-reynolds")["payments"] == 1
+    assert sandbox.control.count_created(code)["payments"] == before + 1
     with pytest.raises(DmsValidationError) as caught:
         dms.export_payment({"ro_number": "100003", "amount": "0"}, key())
-    assert caught.value.vendor_code == "RR-PAYMENT-INVALID"
+    assert caught.value.vendor_code == f"{writer.prefix}-PAYMENT-INVALID"
 
 
-@pytest.mark.parametrize("vendor", VENDOR_CODES)
-def test_capabilities_absent_are_not_supported(vendor, connector_for):
-    dms = connector_for(f"write-{vendor}")
+# --------------------------------------------------------------------------- what each vendor takes
+
+def test_reynolds_takes_customers_only_with_an_appointment(connector_for):
+    dms = connector_for("write-reynolds")
+    with pytest.raises(NotSupportedError) as caught:
+        dms.create_customer(NEW_CUSTOMER, key())
+    assert caught.value.vendor_code == "RR-PUSH-NEEDS-APPOINTMENT"
+    assert "appointment" in caught.value.fix_hint
+
+
+@pytest.mark.parametrize("vendor", VENDOR_DEFAULTS)
+def test_capabilities_absent_are_not_supported(vendor, sandbox, connector_for):
+    """Exports, customer/vehicle push modes and write-back fields: refused exactly where the profile says."""
+    code = f"write-{vendor}"
+    dms = connector_for(code)
     profile = get_profile(vendor)
     checks = [(profile.payment_export, lambda: dms.export_payment({"ro_number": "100001", "amount": "5"}, key())),
               (profile.ro_number_reservation, lambda: dms.reserve_ro_number(key())),
@@ -127,6 +184,37 @@ def test_capabilities_absent_are_not_supported(vendor, connector_for):
         else:
             with pytest.raises(NotSupportedError):
                 call()
+    # customers: refused, taken only with an appointment, or taken - and then a replayed key creates one record
+    mode = profile.push_mode(CUSTOMERS)
+    if mode == PUSH_NOT_AVAILABLE:
+        with pytest.raises(NotSupportedError):
+            dms.create_customer(NEW_CUSTOMER, key())
+    else:
+        if mode == PUSH_WITH_APPOINTMENT:
+            with pytest.raises(NotSupportedError):
+                dms.create_customer(NEW_CUSTOMER, key())
+        extra = {"for_appointment": True} if mode == PUSH_WITH_APPOINTMENT else {}
+        before = sandbox.control.count_created(code).get(CUSTOMERS, 0)
+        same_key = key()
+        first = dms.create_customer(NEW_CUSTOMER, same_key, **extra)
+        assert dms.create_customer(NEW_CUSTOMER, same_key, **extra).dms_id == first.dms_id
+        assert sandbox.control.count_created(code)[CUSTOMERS] == before + 1
+    # vehicles: refused outright, or without an appointment
+    if profile.push_mode(VEHICLES) in (PUSH_NOT_AVAILABLE, PUSH_WITH_APPOINTMENT):
+        with pytest.raises(NotSupportedError):
+            dms.update_vehicle("V0000004", {"mileage": 1})
+    # write-back refuses the fields the vendor does not take, before any request
+    for data_type, update, fields in ((CUSTOMERS, dms.update_customer, {"kind": "business"}),
+                                      (VEHICLES, dms.update_vehicle, {"vin": "1FTFW1E50PFA00000"})):
+        if profile.push_mode(data_type) == PUSH_NOT_AVAILABLE:
+            continue
+        writable = profile.writable_customer_fields if data_type == CUSTOMERS else profile.writable_vehicle_fields
+        extra = {"for_appointment": True} if profile.push_mode(data_type) == PUSH_WITH_APPOINTMENT else {}
+        if set(fields) <= writable:
+            continue
+        with pytest.raises(NotSupportedError) as caught:
+            update("X-NOT-SENT", fields, etag="*", **extra)
+        assert caught.value.vendor_code == profile.code_for("FIELD-NOT-WRITABLE"), data_type
 
 
 def test_karmak_related_ro_numbers(connector_for):

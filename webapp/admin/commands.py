@@ -30,7 +30,7 @@ def rotate_credentials_command() -> None:
     if unreadable:
         raise click.ClickException(
             "No configured key opens the credentials of " + ", ".join(unreadable)
-            + "; enter them again under Admin -> Locations (or add their old key to CREDENTIALS_KEYS and rerun).")
+            + "; enter them again under Admin → Locations (or add their old key to CREDENTIALS_KEYS and rerun).")
 
 
 @bp.cli.command("new-credentials-key")
