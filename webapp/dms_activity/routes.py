@@ -14,6 +14,7 @@ from datetime import datetime, time, timezone
 from flask import Response, abort, flash, redirect, request, url_for
 from flask_login import current_user
 
+from connectors.records import KINDS
 from webapp.dms_activity import bp, service
 from webapp.dms_activity.forms import NewVehicleForm, PaymentForm, PropertiesForm
 from webapp.dms_activity.service import NEW_RECORD, Refused
@@ -167,7 +168,7 @@ def _search(workfile_id: int, what: str):
     block = "results" if request.headers.get("HX-Target") == f"{what}-results" else "search_panel"
     return render("dms_activity/_search.html", block=block, workfile=workfile, location=location, what=what,
                   q=text, results=results, error=error, NEW_RECORD=NEW_RECORD,
-                  noun="customer" if what == "customers" else "vehicle")
+                  noun=KINDS[what].noun)
 
 
 @bp.route("/<int:workfile_id>/dms-activity/customer-search")

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 
 import connectors
+from connectors.records import DATA_TYPES, KINDS
 from jobs.schedule import Cadence, cadences
 from webapp.extensions import db
 from flask_login import current_user
@@ -15,11 +16,7 @@ from webapp.models import DmsRecord, Location, RunStatus, RunTrigger, SyncRun, u
 from webapp.permissions import Permission, can
 from webapp.scoping import scoped
 
-DATA_TYPE_LABELS = {
-    "customers": "Customers", "vehicles": "Vehicles", "appointments": "Appointments",
-    "repair_orders": "Repair orders", "parts_invoices": "Parts invoices", "special_orders": "Special orders",
-    "opcodes": "Opcodes",
-}
+DATA_TYPE_LABELS = {data_type: KINDS[data_type].label for data_type in DATA_TYPES}
 
 
 @dataclass

@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import abort, flash, redirect, request, url_for
 
 import connectors
+from connectors.records import KINDS
 from jobs.pulls import enqueue_backfill, enqueue_pull, request_cancel
 from webapp.extensions import db
 from webapp.integrations import bp
@@ -79,7 +80,8 @@ def run_progress(run_id: int):
     """A run's live progress (polled by htmx while it is queued or running)."""
     run = get_or_404(SyncRun, run_id)
     return render("integrations/run.html", block="progress", run=run, labels=DATA_TYPE_LABELS,
-                  location=current_location_or_404(), as_received=records_as_received(run))
+                  location=current_location_or_404(), as_received=records_as_received(run),
+                  noun=KINDS[run.data_type].noun if run.data_type in KINDS else run.data_type)
 
 
 @bp.route("/runs/<int:run_id>/cancel", methods=["POST"])
