@@ -255,13 +255,13 @@ def _refresh_statistics() -> None:
     keep up, and a page's lookup reached 3 s at 200,000 rows). This refresh, once a run has
     created 1,000 rows, gives the console's other queries (searches, the integration page)
     a mirror that is no longer planned as empty; autovacuum keeps the statistics after that.
-    The payload columns are left out: sorting a sample of large JSON texts was most of an
+    The payload columns (canonical and raw) are left out: sorting a sample of large JSON texts was most of an
     ANALYZE's cost, and no query filters on them. Measured in-process: 210,000 records took
     22.3 s with whole-row ANALYZEs at every doubling and 19.2 s with one of these; 420,000
     took 41.2 s with one at each tenfold growth and 35.1 s with one.
     """
     columns = ", ".join(column.name for column in DmsRecord.__table__.columns
-                        if column.name not in ("payload", "drift_fields"))
+                        if column.name not in ("payload", "raw_payload", "drift_fields"))
     db.session.execute(text(f"ANALYZE dms_record ({columns})"))
     db.session.execute(text("ANALYZE search_token"))
     db.session.commit()
