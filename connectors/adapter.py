@@ -12,15 +12,36 @@ Each protocol module (:mod:`connectors.console_rest`, :mod:`connectors.star`,
 from __future__ import annotations
 
 import abc
+from pathlib import Path
 from typing import Any, Mapping
 
 from .base import (APPOINTMENTS, CUSTOMERS, DATA_TYPES, KINDS, VEHICLES, Appointment, Customer, DmsConnector,
                    NotSupportedError, Payment, Vehicle)
+from .extract import DailyExtract, latest_extract
 from .vendors import PUSH_NOT_AVAILABLE, PUSH_WITH_APPOINTMENT
 
 
 class ProtocolConnector(DmsConnector):
     """A :class:`DmsConnector` with the vendor-profile checks every protocol makes the same way."""
+
+    #: The drop folder of the vendor's daily data files (None: not configured).
+    extract_dir: Path | None = None
+
+    def read_daily_extract(self, data_type: str = CUSTOMERS, path: str | Path | None = None) -> DailyExtract:
+        """The newest daily extract of ``data_type`` in ``extract_dir`` (or ``path``), as records.
+
+        Iterate the result for records; its ``problems`` lists bad rows with line numbers.
+        Raises :class:`NotSupportedError` for vendors without a daily data file.
+        """
+        if not self.profile.daily_data_file:
+            raise self._not_supported("does not deliver a daily data file")
+        if path is None:
+            if self.extract_dir is None:
+                raise ValueError("no extract_dir configured for this location")
+            path = latest_extract(self.extract_dir, data_type)
+            if path is None:
+                raise FileNotFoundError(f"no {data_type} extract in {self.extract_dir}")
+        return DailyExtract(path, data_type)
 
     def _not_supported(self, what: str, suffix: str = "NOT-SUPPORTED") -> NotSupportedError:
         """A NotSupportedError carrying the vendor's catalogue row."""

@@ -23,7 +23,6 @@ from urllib.parse import quote
 from .adapter import ProtocolConnector
 from .base import (APPOINTMENTS, CUSTOMERS, RECORD_TYPES, VEHICLES, Appointment, CredentialField, Customer, DmsRecord,
                    MalformedResponseError, Page, Payment, Vehicle, format_datetime, record_from_dict)
-from .extract import DailyExtract, latest_extract
 from .http import HttpTransport, ReadAhead
 from .vendors import VendorProfile
 
@@ -230,20 +229,3 @@ class ConsoleRestConnector(ProtocolConnector):
         if not isinstance(numbers, list):
             raise MalformedResponseError("related RO list is malformed")
         return [str(n) for n in numbers]
-
-    # ---- daily data files
-    def read_daily_extract(self, data_type: str = CUSTOMERS, path: str | Path | None = None) -> DailyExtract:
-        """The newest daily extract of ``data_type`` in ``extract_dir`` (or ``path``), as records.
-
-        Iterate the result for records; its ``problems`` lists bad rows with line numbers.
-        Raises :class:`NotSupportedError` for vendors without a daily data file.
-        """
-        if not self.profile.daily_data_file:
-            raise self._not_supported("does not deliver a daily data file")
-        if path is None:
-            if self.extract_dir is None:
-                raise ValueError("no extract_dir configured for this location")
-            path = latest_extract(self.extract_dir, data_type)
-            if path is None:
-                raise FileNotFoundError(f"no {data_type} extract in {self.extract_dir}")
-        return DailyExtract(path, data_type)

@@ -54,6 +54,7 @@ class OpenTrackConnector(ProtocolConnector):
                  timeout: float = 10.0, extract_dir: str | Path | None = None) -> None:
         self.profile = profile
         self.account = account
+        self.extract_dir = Path(extract_dir) if extract_dir else None
         self.url = base_url.rstrip("/")
         self.timeout = timeout
         self.username = credentials["username"]

@@ -59,9 +59,11 @@ def test_header_only_with_bom_and_missing_required_column(tmp_path):
     assert "dms_id" in str(caught.value)
 
 
-def test_sandbox_writes_extract_that_the_connector_reads(sandbox, connector_for, tmp_path):
-    dms = connector_for("contract-cdk")
-    path = sandbox.control.write_extract("contract-cdk", CUSTOMERS, directory=tmp_path)
+@pytest.mark.parametrize("account", ["contract-cdk", "contract-cdk-star"])
+def test_sandbox_writes_extract_that_the_connector_reads(account, sandbox, connector_for, tmp_path):
+    """Every protocol's connector reads the vendor's daily files (CDK over the console dialect and over STAR)."""
+    dms = connector_for(account)
+    path = sandbox.control.write_extract(account, CUSTOMERS, directory=tmp_path)
     assert path.read_bytes().startswith(b"\xef\xbb\xbf")  # UTF-8 BOM, like the vendors' files
     assert latest_extract(tmp_path, CUSTOMERS) == path
     extract = dms.read_daily_extract(CUSTOMERS, path)
@@ -71,7 +73,7 @@ def test_sandbox_writes_extract_that_the_connector_reads(sandbox, connector_for,
     live = dms.fetch_one(CUSTOMERS, "C0000002")
     assert from_file["C0000002"].phones == live.phones and from_file["C0000002"].last_name == live.last_name
     # default drop folder from settings
-    sandbox.control.write_extract("contract-cdk", "vehicles")
+    sandbox.control.write_extract(account, "vehicles")
     assert len(list(dms.read_daily_extract("vehicles"))) == len(list(dms.list_ids("vehicles")))
 
 
