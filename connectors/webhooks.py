@@ -5,10 +5,13 @@ Scheme (the sandbox sends exactly this; the web app verifies with :func:`verify_
 * ``X-DMS-Timestamp``: Unix time in whole seconds when the webhook was sent;
 * ``X-DMS-Signature``: ``v1=`` + lowercase hex of
   ``HMAC-SHA256(key=secret (UTF-8), msg=timestamp + "." + raw request body bytes)``;
-* ``X-DMS-Event-Id``: a UUID, unique per delivery (use it to drop duplicates).
+* ``X-DMS-Event-Id``: a UUID, unique per delivery — a convenience copy of the body's
+  ``event_id``. It is **not** signed: a receiver drops duplicates by the body's
+  ``event_id`` (covered by the signature), never by this header.
 
 A receiver must compare in constant time and reject timestamps older (or newer) than a
-tolerance, so a captured request cannot be replayed later.
+tolerance, so a captured request cannot be replayed later; within the tolerance it
+refuses an ``event_id`` it has already seen.
 """
 from __future__ import annotations
 

@@ -14,6 +14,11 @@ Cadences come from the vendor profile (DESIGN.md §5, seed 000):
 - on demand: never scheduled (Pull now / historical backfill on the health page).
 A location may override the minutes of any data type (``Location.cadence_overrides``).
 Full reconciliations (records deleted in the DMS) run nightly from 03:00 local time.
+
+An inactive location (Admin → Locations, "Active" unticked) gets nothing: no pulls, daily
+file imports or reconciliations (:func:`dispatch_due_pulls`), and its pending DMS pushes
+are not woken (:func:`wake_due_pushes`, the push sweep ``rq cron`` runs). They stay
+pending, with their data, and go out after the location is made active again.
 """
 from __future__ import annotations
 
@@ -21,12 +26,12 @@ from dataclasses import dataclass
 from datetime import datetime, time as dtime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 
 import connectors
 from jobs.pulls import enqueue_pull, enqueue_reconcile
 from webapp.extensions import db
-from webapp.models import Location, RunStatus, RunTrigger, SyncRun, utcnow
+from webapp.models import Location, OutboxMessage, OutboxStatus, RunStatus, RunTrigger, SyncRun, utcnow
 
 AUTO_CATCH_UP_MINUTES = 60
 NIGHTLY_AT = dtime(2, 0)
@@ -133,3 +138,22 @@ def dispatch_due_pulls(now: datetime | None = None) -> dict[str, int]:
                 if enqueue_pull(location.id, data_type, RunTrigger.SCHEDULE) is not None:
                     counts["pulls"] += 1
     return counts
+
+
+def wake_due_pushes(now: datetime | None = None) -> int:
+    """Cron sweep (every minute): wake the push delivery of every *active* location with due or
+    stuck messages — :func:`jobs.pushes.deliver_due_pushes` without the inactive locations."""
+    from jobs.pushes import STUCK_AFTER
+    from webapp.outbox import wake
+
+    now = now or utcnow()
+    msg = OutboxMessage
+    location_ids = list(db.session.scalars(
+        select(msg.location_id).join(Location, Location.id == msg.location_id).where(
+            Location.is_active.is_(True),
+            or_(and_(msg.status == OutboxStatus.PENDING,
+                     or_(msg.next_attempt_at.is_(None), msg.next_attempt_at <= now)),
+                and_(msg.status == OutboxStatus.SENDING, msg.last_attempt_at < now - STUCK_AFTER))).distinct()))
+    for location_id in location_ids:
+        wake(location_id)
+    return len(location_ids)

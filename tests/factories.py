@@ -178,6 +178,35 @@ def payment(workfile, **fields):
     return _saved(Payment(**values))
 
 
+def dms_repair_order(location: Location, dms_id: str | None = None, customer_dms_id: str | None = None,
+                     vehicle_dms_id: str | None = None, **payload):
+    """A repair order in the location's DMS mirror, as a pull leaves it (canonical record dict)."""
+    import hashlib
+
+    from webapp.models import DmsRecord
+
+    n = next(_seq)
+    dms_id = dms_id or f"{location.code}-RO{n}"
+    data = {"dms_id": dms_id, "ro_number": dms_id, "status": "open", "customer_dms_id": customer_dms_id,
+            "vehicle_dms_id": vehicle_dms_id, "lines": [
+                {"line_number": 1, "opcode": "LOF", "description": "Oil change", "pay_type": "customer",
+                 "labor_hours": "0.5", "labor_amount": "40.00", "parts_amount": "29.95", "total": "69.95"}]}
+    data.update(payload)
+    row = DmsRecord(location_id=location.id, data_type="repair_orders", dms_id=dms_id, payload=data,
+                    content_hash=hashlib.sha1(repr(sorted(data.items())).encode()).hexdigest(),
+                    owner_dms_id=customer_dms_id, ro_number=data["ro_number"])
+    return _saved(row)
+
+
+class DmsKey:
+    """A mirror record named in URLs by its DMS id: ``.id`` is what the route takes."""
+
+    def __init__(self, record) -> None:  # noqa: ANN001
+        self.record = record
+        self.id = record.dms_id
+        self.location_id = record.location_id
+
+
 def world() -> dict:
     """Two locations with one user per role and a customer + asset in each location."""
     a, b = location(name="Alpha Motors", code="ALPHA"), location(name="Beta Trucks", code="BETA", dms_vendor="karmak")
@@ -201,4 +230,6 @@ def world() -> dict:
         records[loc.code]["push"] = failed_push(loc, records[loc.code]["appointment"])
         records[loc.code]["workfile"] = workfile(loc, c, records[loc.code]["asset"])
         records[loc.code]["payment"] = payment(records[loc.code]["workfile"])
+        records[loc.code]["dms_repair_order"] = DmsKey(dms_repair_order(
+            loc, customer_dms_id=c.dms_id, vehicle_dms_id=records[loc.code]["asset"].dms_id))
     return {"a": a, "b": b, "users": users, "records": records}

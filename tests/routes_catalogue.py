@@ -25,6 +25,8 @@ ROUTE_ROLES: dict[str, frozenset | str] = {
     "admin.users": frozenset({ADMIN}),
     "admin.user_new": frozenset({ADMIN}),
     "admin.user_edit": frozenset({ADMIN}),
+    "admin.user_unlock": frozenset({ADMIN}),
+    "admin.audit_log": frozenset({ADMIN}),
     "admin.locations": frozenset({ADMIN}),
     "admin.location_new": frozenset({ADMIN}),
     "admin.location_edit": frozenset({ADMIN}),
@@ -86,7 +88,11 @@ ROUTE_ROLES: dict[str, frozenset | str] = {
     **{f"dms_activity.{name}": STAFF for name in (
         "index", "detail", "activity", "exporting", "summary", "summary_csv", "save_properties", "convert_to_ro",
         "search_customers", "search_vehicles", "pick_customer", "pick_vehicle", "new_vehicle", "add_payment",
-        "export_payments", "retry_payment", "void_payment")},
+        "export_payments", "retry_payment", "void_payment", "start_from_dms_ro",
+        "new_for_customer", "new_for_asset", "new_for_appointment", "link_ro")},
+    # Repair orders list and a pulled RO's page (issue 18): VIEW_RECORDS.
+    "repair_orders.index": STAFF,
+    "repair_orders.dms_detail": STAFF,
     "sync_wizard.customer": STAFF,
     "sync_wizard.customer_start": STAFF,
     "sync_wizard.customer_step": STAFF,
@@ -110,6 +116,8 @@ LOCATION_OWNED_ARGS: dict[str, str] = {
     "case_id": "case",
     "workfile_id": "workfile",
     "payment_id": "payment",
+    # A pulled repair order, named by its DMS id in the location's mirror.
+    "dms_id": "dms_repair_order",
 }
 # Arguments that are not location-owned (only Global Admins reach these routes).
 GLOBAL_ARGS = {"user_id", "location_id", "code"}
@@ -118,3 +126,23 @@ SAMPLE_ARGS = {"instance_number": 0, "job_id": "no-such-job", "queue_name": "pul
                "per_page": 8, "order": "asc", "page": 1, "filename": "js/jquery-3.5.1.min.js"}
 # State-changing routes that are not protected by a CSRF token, and why.
 CSRF_EXEMPT = {"integrations.webhook": "called by the DMS and authenticated by its HMAC signature"}
+# What a signed-in, allowed user gets where it is not a plain page (200 for GET; for POST, sent no
+# form data: 422, 200, or 302/303): the route-wide suites hold each route to exactly this status.
+ANSWERS: dict[tuple[str, str], int] = {
+    ("auth.login", "GET"): 302,  # already signed in: to the home page
+    ("auth.login", "POST"): 302,
+    ("admin.location_dms_fields", "GET"): 303,  # an htmx fragment: a plain visit goes to the form
+    ("home.switch", "POST"): 404,  # no location chosen is treated as a location that is not yours
+    ("integrations.pull_now", "POST"): 400,  # no data type named
+    ("integrations.backfill", "POST"): 400,
+    # The RQ dashboard's own answers for SAMPLE_ARGS (a job that does not exist, an empty queue).
+    ("rq_dashboard.job_info", "GET"): 404,
+    ("rq_dashboard.job_view", "GET"): 404,
+    ("rq_dashboard.requeue_all", "GET"): 405,
+    ("rq_dashboard.requeue_job_view", "POST"): 404,
+    ("rq_dashboard.compact_queue", "POST"): 409,
+    # The walk has cancelled the sample appointment by then (appointments.cancel comes first): the
+    # check-in form answers 409 saying a cancelled appointment cannot be checked in.
+    ("dms_activity.new_for_appointment", "POST"): 409,
+    ("dms_activity.index", "GET"): 302,  # the old workfile list's address: to the one Repair orders list
+}

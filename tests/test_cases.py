@@ -56,8 +56,9 @@ def test_watch_and_unwatch_from_the_table_and_the_case(client, auth, shop):
     response = client.post(f"/cases/{case_id}/unwatch", data={"next": f"/cases/{case_id}"})
     assert response.status_code == 303 and response.headers["Location"].endswith(f"/cases/{case_id}")
     assert _row_ids(client.get("/cases?view=watching")) == []
-    assert client.post(f"/cases/{case_id}/watch", data={"next": "//evil.example"}).headers["Location"].endswith(
-        f"/cases/{case_id}")
+    for off_site in ("//evil.example", "/\t/evil.example", "/%09/evil.example", "/\\evil.example"):
+        assert client.post(f"/cases/{case_id}/watch", data={"next": off_site}).headers["Location"].endswith(
+            f"/cases/{case_id}"), off_site
 
 
 def test_search_sort_and_paging(app, client, auth, shop, make, monkeypatch):
@@ -162,6 +163,7 @@ def test_new_case_from_an_ro_in_the_mirror_or_an_asset(app, client, auth, shop):
     unknown = client.post("/cases/new", data={"ro_number": "999999"})
     assert unknown.status_code == 422 and "No vehicle here matches" in soup(unknown).select_one("#ro_number-error").text
     assert client.post("/cases/new", data={}).status_code == 422
+    assert client.post("/cases/new", data={}, htmx=True).status_code == 422  # the form block alone (was a 500)
     from_asset = client.post("/cases/new", data={"ro_number": "999999", "asset_id": str(shop["car"].id)})
     assert from_asset.status_code == 303
 

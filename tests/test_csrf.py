@@ -20,8 +20,12 @@ def test_state_changing_routes_need_csrf(app, client, auth, world):
         assert "expired" in response.get_data(as_text=True)
         forged = client.open(url, method=method, csrf=False, headers={"X-CSRFToken": "forged"})
         assert forged.status_code == 400, (rule.endpoint, method)
+        assert "expired" in forged.get_data(as_text=True), (rule.endpoint, method)
         checked += 1
-    assert checked >= 5  # login, logout, password, switch, admin forms, settings...
+    # Every state-changing route was walked (login, logout, password, switch, admin forms, settings...).
+    expected = [(rule.endpoint, method) for rule, method in app_routes(app)
+                if method in STATE_CHANGING and rule.endpoint not in CSRF_EXEMPT]
+    assert checked == len(expected) >= 5, (checked, len(expected))
     # Still signed in: the refused logout did not sign us out.
     assert client.get("/").status_code == 200
 
@@ -50,3 +54,14 @@ def test_hx_headers_carry_the_token(client, auth, make):
     auth.login(make.user(Role.SERVICE_ADVISOR, loc).email, PASSWORD)
     body = soup(client.get("/")).body
     assert '"X-CSRFToken"' in body["hx-headers"]
+
+
+def test_csrf_exemptions_are_few_and_not_session_routes(app):
+    """Only routes that no browser session can call may skip CSRF, and every exemption is a real route."""
+    from tests.routes_catalogue import PUBLIC, ROUTE_ROLES, SIGNED
+
+    endpoints = {rule.endpoint for rule, _ in app_routes(app)}
+    assert set(CSRF_EXEMPT) <= endpoints, set(CSRF_EXEMPT) - endpoints
+    for endpoint in CSRF_EXEMPT:
+        assert ROUTE_ROLES[endpoint] == SIGNED, endpoint  # authenticated by a signature, not a cookie
+    assert not {e for e in CSRF_EXEMPT if ROUTE_ROLES[e] == PUBLIC}  # sign-in is not exempt (login CSRF)

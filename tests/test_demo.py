@@ -34,3 +34,37 @@ def test_create_user_command(app):
     with app.app_context():
         user = db.session.scalar(select(User).where(User.email == "boss@example.test"))
         assert user.role == Role.GLOBAL_ADMIN and user.password_hash.startswith("$argon2id$")
+
+
+def test_seed_demo_gives_each_location_two_workfiles_with_receipts_in_every_status(app, client):
+    """Seed 003 can be walked at once: DMS Activity has workfiles with Ready/Posted/Void/Failed receipts."""
+    from bs4 import BeautifulSoup
+
+    from webapp.models import DmsEvent, Payment, PaymentStatus, Workfile
+
+    assert app.test_cli_runner().invoke(args=["seed-demo"]).exit_code == 0
+    with app.app_context():
+        for loc in db.session.scalars(select(Location)):
+            workfiles = db.session.scalars(select(Workfile).where(Workfile.location_id == loc.id)).all()
+            assert len(workfiles) == 2, loc.code
+            statuses = set(db.session.scalars(select(Payment.status).where(Payment.location_id == loc.id)))
+            assert {PaymentStatus.READY, PaymentStatus.POSTED, PaymentStatus.VOID, PaymentStatus.FAILED} <= statuses
+            linked = [w for w in workfiles if w.dms_repair_id]
+            assert len(linked) == 1 and linked[0].dms_ro_id and linked[0].customer_id and linked[0].asset_id
+            assert any(w.dms_repair_id is None for w in workfiles)  # one is left to Convert to RO
+            for w in workfiles:
+                assert db.session.scalar(select(func.count(DmsEvent.id)).where(DmsEvent.workfile_id == w.id)) >= 3
+            voids = db.session.scalars(select(Payment).where(Payment.location_id == loc.id,
+                                                             Payment.status == PaymentStatus.VOID)).all()
+            assert all(p.void_reason for p in voids)
+        wf_id = db.session.scalar(select(Workfile.id).join(Location).where(Location.code == "NSF",
+                                                                           Workfile.dms_repair_id.is_not(None)))
+    client.post("/login", data={"email": "advisor@demo.test", "password": "demo-password"})
+    page = BeautifulSoup(client.get(f"/repair-orders/{wf_id}/dms-activity?tab=payments").get_data(as_text=True),
+                         "html.parser")
+    assert {tr["data-status"] for tr in page.select("table.dms-payments tbody tr")} == {
+        "ready", "posted", "void", "failed"}
+    assert "Entered twice" in page.text
+    history = BeautifulSoup(client.get(f"/repair-orders/{wf_id}/dms-activity?tab=history").get_data(as_text=True),
+                            "html.parser")
+    assert "Payment posted" in history.text and "Reason: Entered twice" in history.text

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 from datetime import timedelta
 
@@ -180,8 +181,57 @@ def test_webhook_verifies_signature_and_rejects_replays(app, client, location):
     assert ok.status_code == 202 and ok.get_json()["run_id"]
     assert _post_webhook(client, location, body).status_code == 409  # the same event again
     assert runs(app, trigger=RunTrigger.WEBHOOK)[0].data_type == "customers"
-    assert _post_webhook(client, location, {"data_type": "payments"}, event_id="evt-2").status_code == 422
+    assert _post_webhook(client, location, {"event_id": "evt-2", "data_type": "payments"},
+                         event_id="evt-2").status_code == 422
     assert client.post("/integrations/webhooks/NOPE", data=b"{}", csrf=False).status_code == 404
+
+
+def _post_raw_webhook(client, location, raw: bytes, event_id_header="evt-x", secret="s3cret-hook"):
+    timestamp = str(int(time.time()))
+    return client.post(f"/integrations/webhooks/{location.code}", data=raw, csrf=False, content_type="application/json",
+                       headers={"X-DMS-Timestamp": timestamp, "X-DMS-Signature": sign(secret, timestamp, raw),
+                                "X-DMS-Event-Id": event_id_header})
+
+
+def test_webhook_replay_is_detected_from_signed_data_only(app, client, location):
+    """A captured notice resent under a new (unsigned) X-DMS-Event-Id header is still a duplicate."""
+    raw = json.dumps({"event_id": "evt-signed-1", "data_type": "customers", "dms_ids": ["C0000001"]}).encode()
+    first = _post_raw_webhook(client, location, raw, event_id_header="header-1")
+    assert first.status_code == 202
+    replay = _post_raw_webhook(client, location, raw, event_id_header="header-2")
+    assert replay.status_code == 409, replay.get_json()
+    assert len(runs(app, trigger=RunTrigger.WEBHOOK)) == 1
+    # The header alone names no event: a signed body without event_id is refused.
+    no_id = json.dumps({"data_type": "customers"}).encode()
+    response = _post_raw_webhook(client, location, no_id, event_id_header="header-3")
+    assert response.status_code == 400 and "event_id" in response.get_json()["error"]
+    for bad_id in ("", "   ", 17, None, ["a"]):
+        body = json.dumps({"event_id": bad_id, "data_type": "customers"}).encode()
+        assert _post_raw_webhook(client, location, body).status_code == 400, bad_id
+
+
+def test_webhook_with_deeply_nested_body_is_400_and_logged(app, client, location, caplog, monkeypatch):
+    """A validly signed body too deep for the JSON parser is refused (400), not a 500."""
+    # The in-process migrations' logging.fileConfig disabled loggers created before them (the
+    # web server never runs migrations in its own process): let this one be heard again.
+    monkeypatch.setattr(logging.getLogger("webapp.integrations.webhooks"), "disabled", False)
+    raw = b'{"event_id": "evt-deep", "data_type": "customers", "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    with caplog.at_level("WARNING", logger="webapp.integrations.webhooks"):
+        response = _post_raw_webhook(client, location, raw)
+    assert response.status_code == 400
+    assert response.get_json()["error"] == "body is nested too deeply"
+    assert any("nested too deeply" in r.getMessage() and location.code in r.getMessage() for r in caplog.records)
+    assert runs(app, trigger=RunTrigger.WEBHOOK) == []
+
+
+def test_webhook_body_with_nul_is_400(app, client, location):
+    for body in ({"event_id": "evt-\u0000", "data_type": "customers"},
+                 {"event_id": "evt-n2", "data_type": "customers", "dms_ids": ["C1\u0000"]}):
+        raw = json.dumps(body).encode()
+        assert b"\\u0000" in raw  # the JSON escape of NUL, as a DMS would send it
+        response = _post_raw_webhook(client, location, raw)
+        assert response.status_code == 400 and "NUL" in response.get_json()["error"]
+    assert runs(app, trigger=RunTrigger.WEBHOOK) == []
 
 
 def test_dms_change_reaches_the_mirror_through_a_webhook(app, make, sandbox, run_jobs, live_server):

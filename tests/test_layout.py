@@ -11,7 +11,8 @@ from webapp.models import Role
 
 EXPECTED_NAV = {
     Role.GLOBAL_ADMIN: {"Home", "Customers", "Assets", "Appointments", "Cases", "Repair orders", "My requests", "Review queue",
-                        "Integration health", "Failed pushes", "Advisors", "External Interfaces", "Users", "Locations", "Job queues"},
+                        "Integration health", "Failed pushes", "Advisors", "External Interfaces", "Users", "Locations", "Job queues",
+                        "Audit log"},
     Role.SERVICE_MANAGER: {"Home", "Customers", "Assets", "Appointments", "Cases", "Repair orders", "My requests", "Integration health",
                            "Failed pushes", "Advisors", "External Interfaces"},
     Role.SERVICE_ADVISOR: {"Home", "Customers", "Assets", "Appointments", "Cases", "Repair orders", "My requests"},

@@ -84,6 +84,12 @@ def test_export_all_ready_posts_each_once_with_progress_then_finish(app, client,
     table = soup(client.get(url(workfile) + "?tab=payments")).select("table.dms-payments tbody tr")
     assert [tr["data-status"] for tr in table] == ["posted"] * 3 + ["void"]
     assert void.id not in [p.id for p in receipts]
+    with app.app_context():  # the export is in the audit trail, once (the double click claimed nothing)
+        from webapp.models.audit import AuditEvent
+
+        exported = db.session.scalars(select(AuditEvent).where(AuditEvent.kind == "payment.exported")).all()
+        assert [(e.actor, e.location_id, e.target) for e in exported] == \
+            [(advisor.email, location.id, f"workfile {workfile.id}")]
 
 
 def test_two_users_exporting_at_once_post_each_receipt_once(app, make, sandbox, run_jobs):
@@ -177,7 +183,8 @@ def test_void_transitions_and_forbidden_ones(app, client, auth, make, sandbox, r
     auth.login(advisor.email, PASSWORD)
 
     def void(receipt):
-        return soup(client.post(url(workfile, f"/payments/{receipt.id}/void"), follow_redirects=True))
+        return soup(client.post(url(workfile, f"/payments/{receipt.id}/void"), data={"reason": "Entered twice"},
+                                follow_redirects=True))
 
     assert "voided" in void(ready).select_one(".flashes").text
     assert "already Void" in void(ready).select_one(".flashes").text
@@ -201,7 +208,7 @@ def test_voided_receipt_is_not_sent_even_if_its_push_is_requeued(app, client, au
     sandbox.control.inject_fault("expired_token", count=2, account="alpha-cdk")
     client.post(url(workfile, "/payments/export"))
     run_jobs(["pushes"])
-    client.post(url(workfile, f"/payments/{receipt.id}/void"))
+    client.post(url(workfile, f"/payments/{receipt.id}/void"), data={"reason": "Customer paid by card instead"})
     with app.app_context():
         message = db.session.scalar(select(OutboxMessage))
         assert message.status == OutboxStatus.DISMISSED  # not retryable from the Failed pushes page

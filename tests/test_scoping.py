@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 from werkzeug.exceptions import NotFound
 
+from tests.conftest import soup
 from tests.factories import PASSWORD
 from webapp.extensions import db
 from webapp.models import Asset, ChangeHistory, Customer, LocationOwned, Role, User
@@ -80,8 +81,12 @@ def test_switching_to_a_foreign_location_over_http_is_404(client, auth, world):
     auth.login(world["users"][Role.FIELD_MANAGER].email, PASSWORD)
     response = client.post("/location", data={"location_id": world["b"].id})
     assert response.status_code == 404
+    for off_site in ("/\t/evil.example", "/%09/evil.example", "//evil.example"):  # the switcher's next stays on site
+        moved = client.post("/location", data={"location_id": world["a"].id, "next": off_site})
+        assert moved.status_code == 303 and moved.headers["Location"] == "/", off_site
     ok = client.post("/location", data={"location_id": world["a"].id})
     assert ok.status_code == 303
+    assert world["a"].name in soup(client.get(ok.headers["Location"])).select_one("h2#loc-heading").get_text()
 
 
 def test_every_location_owned_model_is_known():

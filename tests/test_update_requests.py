@@ -119,6 +119,20 @@ def test_invalid_values_are_explained_in_place(app, client, shop, fields, field_
         assert db.session.query(UpdateRequest).count() == 0
 
 
+def test_htmx_renders_the_form_and_the_queue_alone_with_their_macros(app, client, shop, make):
+    """htmx asks for one block of a page; the block must bring the macros it uses (was a 500)."""
+    _login(client, shop["advisor"])
+    data = {"screenshot": (io.BytesIO(screenshot_png()), "dms.png", "image/png"), "update_email": "y",
+            "email": "jon@@example"}
+    response = client.post(f"/customers/{shop['customer'].id}/update-request", data=data,
+                           content_type="multipart/form-data", htmx=True)
+    assert response.status_code == 422
+    assert "not a valid e-mail address" in soup(response).select_one("#email-error").text
+    _login(client, make.user(Role.REVIEWER, None))
+    queue = client.get("/review/update-requests", htmx=True)
+    assert queue.status_code == 200 and "Traceback" not in queue.get_data(as_text=True)
+
+
 # ----------------------------------------------------------------------------- request → approve
 def test_request_then_approve_applies_values_with_change_history(app, client, shop):
     customer = shop["customer"]

@@ -369,3 +369,132 @@ def test_transparency_and_orientation_survive_cleaning():
 def test_stored_names_cannot_be_steered(app, name):
     with app.app_context(), pytest.raises(FileNotFoundError):
         uploads.path_of(name)
+
+
+# ----------------------------------------------------------------------------- memory (issue 20, item 4)
+def flat_png(width: int, height: int) -> bytes:
+    """A flat RGB PNG (one colour): a few hundred kB on disk, width x height x 3 bytes decoded."""
+    row = b"\x00" + b"\x80\x80\x80" * width
+    compressor = zlib.compressobj(9)
+    idat = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", idat) + _chunk(b"IEND", b"")
+
+
+def test_the_reported_6320_square_png_is_refused_from_its_header(monkeypatch):
+    """The file of the report (6320 x 6320, 131 kB, 120 MB decoded) is not decoded at all."""
+    data = flat_png(6320, 6320)
+    assert len(data) < 200_000
+    loaded = []
+    original_load = Image.Image.load
+    monkeypatch.setattr(Image.Image, "load", lambda self: loaded.append(self.size) or original_load(self))
+    with pytest.raises(uploads.ScreenshotError, match=TOO_MANY_PIXELS):
+        uploads.clean_screenshot(io.BytesIO(data))
+    assert (6320, 6320) not in loaded
+
+
+def test_a_large_jpeg_is_decoded_at_a_reduced_scale(monkeypatch):
+    """A JPEG above the pixel limit (a phone photo of a screen) is decoded smaller, never at full size."""
+    monkeypatch.setattr(uploads, "MAX_PIXELS", 1_000_000)
+    monkeypatch.setattr(uploads, "MAX_JPEG_PIXELS", 4_000_000)
+    photo = _jpeg(size=(2000, 1600))
+    loaded = []
+    original_load = Image.Image.load
+    monkeypatch.setattr(Image.Image, "load", lambda self: loaded.append(self.size) or original_load(self))
+    clean = uploads.clean_screenshot(io.BytesIO(photo))
+    assert (clean.width, clean.height) == (1000, 800)
+    assert (2000, 1600) not in loaded
+    # The same size as a PNG is refused: only JPEG can be decoded at a reduced scale.
+    with pytest.raises(uploads.ScreenshotError, match=TOO_MANY_PIXELS):
+        uploads.clean_screenshot(io.BytesIO(_png(size=(2000, 1600))))
+    with pytest.raises(uploads.ScreenshotError, match=TOO_MANY_PIXELS):
+        uploads.clean_screenshot(io.BytesIO(_jpeg(size=(2500, 1700))))  # above MAX_JPEG_PIXELS
+
+
+
+def test_webp_has_its_own_lower_pixel_limit(monkeypatch):
+    """WebP decodes through several full-size buffers: its limit is lower than PNG's."""
+    assert uploads.MAX_WEBP_PIXELS < uploads.MAX_PIXELS
+    monkeypatch.setattr(uploads, "MAX_WEBP_PIXELS", 50 * 40)
+    small, large = io.BytesIO(), io.BytesIO()
+    Image.new("RGB", (50, 40), (1, 2, 3)).save(small, "WEBP")
+    Image.new("RGB", (51, 40), (1, 2, 3)).save(large, "WEBP")
+    assert uploads.clean_screenshot(io.BytesIO(small.getvalue())).mime == "image/webp"
+    with pytest.raises(uploads.ScreenshotError, match=TOO_MANY_PIXELS):
+        uploads.clean_screenshot(io.BytesIO(large.getvalue()))
+
+
+def test_concurrent_decodes_share_one_memory_budget(monkeypatch):
+    """Uploads that each need the whole budget are decoded one after the other, never together."""
+    import threading
+    import time
+
+    monkeypatch.setattr(uploads, "_budget", uploads.MemoryBudget(100 * 80 * uploads.BYTES_PER_PIXEL["PNG"]))
+    active, peak, lock = [0], [0], threading.Lock()
+    original = uploads._decode_and_encode
+
+    def counting(image, fmt):
+        with lock:
+            active[0] += 1
+            peak[0] = max(peak[0], active[0])
+        time.sleep(0.05)  # hold the decode long enough for the others to try
+        try:
+            return original(image, fmt)
+        finally:
+            with lock:
+                active[0] -= 1
+
+    monkeypatch.setattr(uploads, "_decode_and_encode", counting)
+    results, errors = [], []
+
+    def upload():
+        try:
+            results.append(uploads.clean_screenshot(io.BytesIO(_png(size=(100, 80)))))
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=upload) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors and len(results) == 6
+    assert peak[0] == 1
+    assert uploads._budget.in_use == 0  # every share was given back
+
+    # Small screenshots fit in the budget together.
+    budget = uploads.MemoryBudget(100)
+    assert budget.acquire(40, timeout=0) and budget.acquire(60, timeout=0)
+    assert not budget.acquire(1, timeout=0)
+    budget.release(60)
+    assert budget.acquire(50, timeout=0)
+    assert uploads.MemoryBudget(10).acquire(1_000, timeout=0)  # larger than the budget: runs alone
+
+
+def test_an_upload_that_cannot_get_the_budget_is_refused_as_busy(app, client, auth, advisor_and_customer,
+                                                                monkeypatch):
+    advisor, customer = advisor_and_customer
+    auth.login(advisor.email, PASSWORD)
+    budget = uploads.MemoryBudget(1000)
+    assert budget.acquire(1000, timeout=0)  # another upload is decoding
+    monkeypatch.setattr(uploads, "_budget", budget)
+    monkeypatch.setattr(uploads, "DECODE_WAIT_SECONDS", 0.01)
+    before = _stored_files(app)
+    response = _post(client, customer, "shot.png", "image/png", _png())
+    assert response.status_code == 422
+    assert "busy" in soup(response).select_one("#screenshot-error").text
+    assert soup(response).select_one("input[name=email]")["value"] == "new.address@example.com"  # nothing lost
+    assert _stored_files(app) == before and _request_count(app) == 0
+
+
+def test_sixteen_bit_greyscale_png_keeps_its_picture():
+    """A 16-bit greyscale PNG is stored as 16-bit greyscale, not clipped to a white picture."""
+    image = Image.new("I;16", (64, 32))
+    image.putdata([(x % 64) * 1000 + 1000 for x in range(64 * 32)])  # 1,000 ... 64,000: all above 255
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    clean = uploads.clean_screenshot(io.BytesIO(out.getvalue()))
+    stored = Image.open(io.BytesIO(clean.data))
+    assert stored.mode == "I;16" and clean.mime == "image/png"
+    assert stored.getextrema() == (1000, 64000)
+    assert [stored.getpixel((x, 0)) for x in range(3)] == [1000, 2000, 3000]

@@ -27,8 +27,10 @@ CONSOLE_WIRE = {"access_token", "expires_in"}
 # Our own words that a STAR document happens to use too: the portal's columns are added from the
 # models' metadata; this is the rest (a command-line option).
 OWN_WORDS = {"location_code"}
-# Where the vendor's raw record may be read: the mirror model and writer, and the admin's run page.
-RAW_READERS = {"webapp/models/dms_mirror.py", "jobs/mirror.py", "webapp/templates/integrations/run.html"}
+# Where the vendor's raw record may be named: the mirror model and writer, the admin's run page, and the
+# pull's statistics refresh (which names it to leave it out).
+RAW_READERS = {"webapp/models/dms_mirror.py", "jobs/mirror.py", "webapp/templates/integrations/run.html",
+               "jobs/pulls.py"}
 
 
 def _canonical_names() -> set[str]:

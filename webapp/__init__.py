@@ -21,10 +21,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     register_blueprints(app)
     register_errorhandlers(app)
     register_commands(app)
-    from webapp import security, template_filters
+    from webapp import input_safety, security, template_filters
 
     security.init_app(app)
     template_filters.init_app(app)
+    input_safety.init_app(app)  # NUL never reaches the database
     return app
 
 
@@ -111,6 +112,9 @@ def register_blueprints(app: Flask) -> None:
     from webapp.dms_activity import bp as dms_activity_bp
 
     app.register_blueprint(dms_activity_bp, url_prefix="/repair-orders")
+    from webapp.repair_orders import bp as repair_orders_bp
+
+    app.register_blueprint(repair_orders_bp, url_prefix="/repair-orders")
     from webapp.sync_wizard import bp as sync_wizard_bp
     app.register_blueprint(sync_wizard_bp)  # /customers/<id>/sync, /assets/<id>/sync
 

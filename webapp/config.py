@@ -81,9 +81,23 @@ class Config:
         self.MAX_FORM_MEMORY_SIZE = 500 * 1024
         self.MAX_FORM_PARTS = 200
         self.WTF_CSRF_TIME_LIMIT = 8 * 3600
-        # Login throttling (Flask-Limiter on Redis so every process shares the counts).
-        self.LOGIN_LIMIT_PER_ACCOUNT = os.environ.get("LOGIN_LIMIT_PER_ACCOUNT", "5 per 15 minutes")
-        self.LOGIN_LIMIT_PER_IP = os.environ.get("LOGIN_LIMIT_PER_IP", "30 per 15 minutes")
+        # Sign-in throttling (webapp/auth/throttle.py): growing waits per account and per address
+        # for unknown devices, known devices (signed cookie) counted on their own; no lock-out.
+        self.LOGIN_FREE_FAILURES = int(os.environ.get("LOGIN_FREE_FAILURES", "5"))
+        self.LOGIN_IP_FREE_FAILURES = int(os.environ.get("LOGIN_IP_FREE_FAILURES", "30"))
+        self.LOGIN_DELAY_BASE = int(os.environ.get("LOGIN_DELAY_BASE", "30"))  # seconds, doubles per failure
+        self.LOGIN_DELAY_MAX = int(os.environ.get("LOGIN_DELAY_MAX", "900"))
+        self.LOGIN_FAILURE_WINDOW = int(os.environ.get("LOGIN_FAILURE_WINDOW", str(24 * 3600)))
+        self.LOGIN_DEVICE_COOKIE_DAYS = int(os.environ.get("LOGIN_DEVICE_COOKIE_DAYS", "180"))
+        self.LOGIN_THROTTLE_REDIS_TIMEOUT = float(os.environ.get("LOGIN_THROTTLE_REDIS_TIMEOUT", "0.5"))
+        self.LOGIN_THROTTLE_REDIS_RETRY = float(os.environ.get("LOGIN_THROTTLE_REDIS_RETRY", "30"))
+        # Reverse proxies in front of the console (X-Forwarded-For hops to trust): 0 = none.
+        # The audit log and the per-address throttle use the address this yields.
+        self.PROXY_HOPS = int(os.environ.get("PROXY_HOPS", "0"))
+        # Flask-Limiter (webhooks): a slow or absent Redis must not turn requests into 500s.
+        self.RATELIMIT_SWALLOW_ERRORS = True
+        self.RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+        self.RATELIMIT_STORAGE_OPTIONS = {"socket_timeout": 0.5, "socket_connect_timeout": 0.5}
         self.RATELIMIT_ENABLED = True
         self.RATELIMIT_HEADERS_ENABLED = False
         self.RATELIMIT_STRATEGY = "moving-window"

@@ -42,14 +42,6 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(429)
     def _too_many(error: HTTPException):
-        if request.endpoint == "auth.login":
-            # Re-render the sign-in form in place with a message saying what to do.
-            from webapp.auth.forms import LoginForm
-            from webapp.rendering import render
-
-            return render("auth/login.html", form=LoginForm(), status=429,
-                          error="Too many sign-in attempts. Wait 15 minutes and try again, "
-                                "or ask a Global Admin to check the account.")
         title, message = MESSAGES[429]
         return respond(429, title, message)
 

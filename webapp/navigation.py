@@ -26,7 +26,7 @@ NAV_ITEMS: list[NavItem] = [
     NavItem("Assets", "assets.index", Permission.VIEW_RECORDS),
     NavItem("Appointments", "appointments.index", Permission.BOOK_APPOINTMENTS),
     NavItem("Cases", "cases.index", Permission.VIEW_CASES),
-    NavItem("Repair orders", "dms_activity.index", Permission.VIEW_RECORDS),
+    NavItem("Repair orders", "repair_orders.index", Permission.VIEW_RECORDS),
     NavItem("My requests", "update_requests.mine", Permission.REQUEST_UPDATES),
     NavItem("Review queue", "update_requests.queue", Permission.REVIEW_REQUESTS),
     NavItem("Integration health", "integrations.health", Permission.VIEW_INTEGRATIONS, "admin"),
@@ -35,6 +35,7 @@ NAV_ITEMS: list[NavItem] = [
     NavItem("External Interfaces", "settings.external_interfaces", Permission.MANAGE_LOCATION_SETTINGS, "admin"),
     NavItem("Users", "admin.users", Permission.MANAGE_USERS, "admin"),
     NavItem("Locations", "admin.locations", Permission.MANAGE_LOCATIONS, "admin"),
+    NavItem("Audit log", "admin.audit_log", Permission.MANAGE_USERS, "admin"),
     NavItem("Job queues", "rq_dashboard.queues_overview", Permission.RQ_DASHBOARD, "admin"),
 ]
 

@@ -9,6 +9,12 @@ Two scopes exist:
   Field Managers pick it with the location switcher);
 - *across* locations (``across=True``): every location the user's role spans — a
   Reviewer's queue, a Field Manager's case list.
+
+Inactive locations (unticked "Active" under Admin → Locations) are in neither scope, for
+every role: nobody works in one, its data is kept untouched, and Global Admins still see
+it in Admin → Locations, where they can reactivate it. Staff whose only location is
+inactive get a page saying so instead of any other page (see
+:func:`inactive_locations_of_current_user` and ``webapp/home/routes.py``).
 """
 from __future__ import annotations
 
@@ -27,12 +33,26 @@ SESSION_KEY = "location_id"
 
 
 def allowed_location_ids() -> set[int]:
-    """Ids of the locations the signed-in user may see (cached per request)."""
+    """Ids of the active locations the signed-in user may see (cached per request)."""
     if not current_user.is_authenticated:
         return set()
     if "allowed_location_ids" not in g:
-        g.allowed_location_ids = current_user.allowed_location_ids()
+        ids = current_user.allowed_location_ids()
+        g.allowed_location_ids = set(db.session.scalars(
+            select(Location.id).where(Location.id.in_(ids), Location.is_active.is_(True)))) if ids else set()
     return g.allowed_location_ids
+
+
+def inactive_locations_of_current_user() -> list[Location]:
+    """The inactive locations a location-bound user (not a Global Admin or Reviewer) works in,
+    when they have no active one left; empty otherwise."""
+    if not current_user.is_authenticated or current_user.spans_all_locations or allowed_location_ids():
+        return []
+    ids = current_user.allowed_location_ids()
+    if not ids:
+        return []
+    return list(db.session.scalars(select(Location).where(Location.id.in_(ids), Location.is_active.is_(False))
+                                   .order_by(Location.name)))
 
 
 def allowed_locations() -> list[Location]:

@@ -25,7 +25,13 @@ CSP = "; ".join(
 
 
 def init_app(app: Flask) -> None:
-    """Install the after-request hook."""
+    """Install the after-request hook (and trust ``PROXY_HOPS`` reverse proxies' headers)."""
+    hops = int(app.config.get("PROXY_HOPS") or 0)
+    if hops > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # request.remote_addr becomes the visitor's address (audit log, sign-in throttling).
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
 
     @app.after_request
     def _security_headers(response: Response) -> Response:

@@ -7,21 +7,33 @@ What a screenshot has to get through before anyone sees it:
 2. Pillow identifies it with only the PNG, JPEG and WebP decoders enabled
    (``Image.open(fp, formats=...)``): the file name and the browser's Content-Type are
    ignored, so HTML, SVG, PDF, GIF, PHP... are refused whatever they are called.
-3. The pixel count is checked from the header before any decoding (:data:`MAX_PIXELS`),
-   and Pillow's ``DecompressionBombWarning`` is turned into an error: a tiny PNG that
-   inflates to gigabytes is refused without being inflated.
-4. The image is fully decoded (a truncated or damaged file fails here) and re-encoded
-   from its pixels alone: EXIF (GPS position included), ICC profiles, comments, text
-   chunks and anything appended after the image (polyglots) do not survive.
+3. The pixel count is checked from the header before any decoding (:data:`MAX_PIXELS`,
+   :data:`MAX_SIDE`), and Pillow's ``DecompressionBombWarning`` is turned into an error: a
+   tiny PNG that inflates to gigabytes is refused without being inflated. WebP, which Pillow
+   decodes with several full-size buffers, has a lower limit (:data:`MAX_WEBP_PIXELS`). A JPEG may be
+   larger (:data:`MAX_JPEG_PIXELS`, e.g. a phone photo of a screen): it is decoded at a
+   reduced scale (``Image.draft``) so that what is held in memory is never above
+   :data:`MAX_PIXELS`.
+4. Decoding takes a share of a per-process memory budget (:data:`DECODE_BUDGET_BYTES`,
+   estimated from the pixels and the format, :data:`BYTES_PER_PIXEL`): small screenshots
+   decode side by side, a worst-case one waits until it has the budget to itself, so eight
+   large uploads at once cannot multiply the memory they need. The image is fully decoded
+   (a truncated or damaged file fails here) and re-encoded from its pixels alone, without
+   extra full-size copies: EXIF (GPS position included), ICC profiles, comments, text
+   chunks and anything appended after the image (polyglots) do not survive. A 16-bit
+   greyscale PNG stays 16-bit (converting it to 8-bit RGB would clip it to white).
 5. It is written under the instance folder (never ``static/``) with a random name; the
    client's file name is never used. Views serve it with the re-encoded type, ``nosniff``
    and a ``Content-Disposition`` after checking the viewer may see the request.
 """
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import io
 import os
 import secrets
+import threading
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,8 +43,24 @@ from flask import current_app
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 MAX_BYTES = 10 * 1024 * 1024
-MAX_PIXELS = 40_000_000  # a 5K display is ~15 megapixels; 40 leaves room for tall scrolls
+# A 5K display is 14.7 megapixels, a full-page capture of 1920 x 8000 15.4: 16 is room enough for
+# a screenshot, and 16 MP RGBA is 64 MB once decoded (40 MP was 160 MB, plus copies, per upload).
+MAX_PIXELS = 16_000_000
 MAX_SIDE = 20_000
+# JPEGs (camera photos of a screen) may be larger: they are decoded at 1/2, 1/4 or 1/8 scale
+# (Image.draft) to at most MAX_PIXELS, so their size in memory is bounded just the same.
+MAX_JPEG_PIXELS = 4 * MAX_PIXELS  # 64 MP: decoded at half scale or less
+# WebP costs far more memory per pixel (Pillow decodes it through libwebp's animation decoder,
+# which keeps several full canvases): 6 MP (a 1440p screen) is its limit.
+MAX_WEBP_PIXELS = 6_000_000
+# Peak working memory per decoded pixel while checking and re-encoding, by format (measured with
+# tests/bench/uploads.py on the worst modes: grey + alpha PNG, CMYK JPEG, RGBA WebP).
+BYTES_PER_PIXEL = {"PNG": 8, "JPEG": 8, "WEBP": 26}
+# Memory one web process spends on decoding screenshots at the same time: one worst-case
+# screenshot, or several ordinary ones side by side.
+DECODE_BUDGET_BYTES = 160 * 1024 * 1024
+# How long an upload waits for its share of the budget before it is refused as "busy".
+DECODE_WAIT_SECONDS = 60
 # Pillow's names for the decoders we allow, and what we re-encode each into.
 FORMATS: dict[str, tuple[str, str]] = {
     "PNG": ("image/png", "png"),
@@ -47,6 +75,62 @@ NOT_AN_IMAGE = ("This file is not a PNG, JPEG or WebP image. Take a screenshot o
 
 class ScreenshotError(ValueError):
     """A screenshot was refused; ``str(error)`` is the message for the person uploading."""
+
+
+class MemoryBudget:
+    """Bounds the memory spent decoding at the same time in this process (a web worker's threads).
+
+    A decode asks for its estimated bytes; it waits while the others hold too much of the
+    budget. A request larger than the whole budget runs alone (it never waits forever).
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.in_use = 0
+        self._cond = threading.Condition()
+
+    def acquire(self, amount: int, timeout: float) -> bool:
+        """Take ``amount`` of the budget; False when it was not free within ``timeout`` seconds."""
+        share = min(amount, self.size)
+        with self._cond:
+            if not self._cond.wait_for(lambda: self.in_use + share <= self.size, timeout=timeout):
+                return False
+            self.in_use += share
+            return True
+
+    def release(self, amount: int) -> None:
+        """Give back what :meth:`acquire` took."""
+        with self._cond:
+            self.in_use -= min(amount, self.size)
+            self._cond.notify_all()
+
+
+_budget = MemoryBudget(DECODE_BUDGET_BYTES)
+
+
+def _load_malloc_trim():
+    """glibc's ``malloc_trim``, or None on other C libraries."""
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
+
+
+_malloc_trim = _load_malloc_trim()
+
+
+def _give_memory_back() -> None:
+    """Return the freed image buffers to the OS.
+
+    Each web thread allocates from its own glibc arena, which keeps what an image freed for
+    later: eight threads that each decoded one screenshot in turn would otherwise hold eight
+    decoded images between them although only one was ever decoded at a time.
+    """
+    if _malloc_trim is not None:
+        _malloc_trim(0)
+
+BUSY = ("The server is busy checking other screenshots right now. Wait a minute and upload the screenshot "
+        "again (your other entries are kept).")
 
 
 @dataclass(frozen=True)
@@ -105,8 +189,9 @@ def clean_screenshot(stream: BinaryIO) -> CleanScreenshot:
 
 def _too_many_pixels() -> str:
     """The message for a bomb or an absurdly large picture."""
-    return (f"The image has too many pixels (at most {MAX_PIXELS // 1_000_000} megapixels and "
-            f"{MAX_SIDE:,} pixels a side). Upload a normal screenshot of the DMS record.")
+    return (f"The image has too many pixels (at most {MAX_PIXELS // 1_000_000} megapixels for a PNG, "
+            f"{MAX_WEBP_PIXELS // 1_000_000} for a WebP, {MAX_JPEG_PIXELS // 1_000_000} for a JPEG photo, and "
+            f"{MAX_SIDE:,} pixels a side). Upload a normal screenshot of the DMS record, saved as PNG.")
 
 
 def _reencode(image: Image.Image) -> CleanScreenshot:
@@ -117,20 +202,49 @@ def _reencode(image: Image.Image) -> CleanScreenshot:
     if fmt not in FORMATS:  # cannot happen with formats=..., but never trust one check
         raise ScreenshotError(NOT_AN_IMAGE)
     width, height = image.size
-    if width < 1 or height < 1 or width > MAX_SIDE or height > MAX_SIDE or width * height > MAX_PIXELS:
+    limit = {"JPEG": MAX_JPEG_PIXELS, "WEBP": MAX_WEBP_PIXELS}.get(fmt, MAX_PIXELS)
+    if width < 1 or height < 1 or width > MAX_SIDE or height > MAX_SIDE or width * height > limit:
         raise ScreenshotError(_too_many_pixels())
     image.seek(0)  # animated PNG/WebP: the first frame is the screenshot
+    if fmt == "JPEG" and width * height > MAX_PIXELS:
+        # Decode at 1/2, 1/4 or 1/8 scale: the smallest scale still at least the requested size.
+        scale = 2
+        while (width // scale) * (height // scale) > MAX_PIXELS:
+            scale *= 2
+        image.draft(image.mode, (max(1, width // scale), max(1, height // scale)))
+        if image.size[0] * image.size[1] > MAX_PIXELS:  # draft could not reduce enough
+            raise ScreenshotError(_too_many_pixels())
+    cost = image.size[0] * image.size[1] * BYTES_PER_PIXEL[fmt]
+    if not _budget.acquire(cost, DECODE_WAIT_SECONDS):
+        raise ScreenshotError(BUSY)
+    try:
+        return _decode_and_encode(image, fmt)
+    finally:
+        image.close()
+        _give_memory_back()
+        _budget.release(cost)
+
+
+def _decode_and_encode(image: Image.Image, fmt: str) -> CleanScreenshot:
+    """The decoding part of :func:`_reencode`, holding at most one converted copy at a time."""
     image.load()
-    # Turn the picture upright as the camera/phone meant before the orientation tag is dropped.
-    upright = ImageOps.exif_transpose(image) or image
-    has_alpha = upright.mode in ("RGBA", "LA", "PA") or (upright.mode == "P" and "transparency" in upright.info)
-    if fmt == "JPEG":
-        pixels = upright.convert("RGB") if upright.mode not in ("RGB", "L") else upright.copy()
+    # Turn the picture upright as the camera/phone meant before the orientation tag is dropped
+    # (in place: no full-size copy when there is nothing to turn).
+    ImageOps.exif_transpose(image, in_place=True)
+    mode = image.mode
+    has_alpha = mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in image.info)
+    if fmt == "PNG" and mode in ("I;16", "I;16B", "I;16L", "I"):
+        target = "I;16"  # 16-bit greyscale stays 16-bit: RGB would clip every value above 255 to white
+    elif fmt == "JPEG":
+        target = mode if mode in ("RGB", "L") else "RGB"
     else:
-        pixels = upright.convert("RGBA" if has_alpha else "RGB")
-    # A fresh image of the pixels alone: no info dict (comments, EXIF, ICC, text chunks).
-    bare = Image.new(pixels.mode, pixels.size)
-    bare.paste(pixels)
+        target = "RGBA" if has_alpha else "RGB"
+    if target == mode:
+        bare = image  # ours alone: decoded from the upload's bytes
+    else:
+        bare = image.convert(target)
+        image.close()  # free the decoded original before encoding
+    # The pixels alone: no info dict (comments, EXIF, ICC, text chunks) reaches the encoder.
     bare.info = {}
     out = io.BytesIO()
     if fmt == "PNG":
@@ -139,8 +253,10 @@ def _reencode(image: Image.Image) -> CleanScreenshot:
         bare.save(out, "JPEG", quality=90, optimize=True)
     else:
         bare.save(out, "WEBP", quality=90, method=4)
+    width, height = bare.size
+    bare.close()
     mime, extension = FORMATS[fmt]
-    return CleanScreenshot(out.getvalue(), mime, extension, width=bare.width, height=bare.height)
+    return CleanScreenshot(out.getvalue(), mime, extension, width=width, height=height)
 
 
 # ----------------------------------------------------------------------------- storage

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from zoneinfo import available_timezones
 
+from email_validator import EmailNotValidError, validate_email
 from flask_wtf import FlaskForm
 from wtforms import (BooleanField, EmailField, HiddenField, PasswordField, SelectField, SelectMultipleField,
                      StringField)
-from wtforms.validators import URL, DataRequired, Email, Length, Optional, Regexp, ValidationError
+from wtforms.validators import URL, DataRequired, Length, Optional, Regexp, ValidationError
 
 from webapp.auth.forms import MIN_PASSWORD
 from webapp.models import Role
@@ -14,6 +15,17 @@ from webapp.models.location import DMS_VENDORS
 
 ROLE_CHOICES = [(r.value, r.label) for r in Role]
 TIMEZONES = sorted(tz for tz in available_timezones() if "/" in tz and not tz.startswith(("Etc/", "SystemV/")))
+
+
+# DMS credentials are not the console's sign-in: no password manager may fill them in (with
+# the admin's console e-mail and password) or remember them. Secrets stay type=password
+# (masked while typed) with autocomplete="new-password": Chrome, Edge, Firefox and Safari
+# never fill a saved password into such an input, whereas they ignore autocomplete="off" on
+# password inputs. Password-manager extensions ignore inputs carrying their opt-out
+# attributes: 1Password data-1p-ignore, LastPass data-lpignore, Bitwarden data-bwignore,
+# Dashlane data-form-type="other".
+NOT_FOR_PASSWORD_MANAGERS = {"data-1p-ignore": "true", "data-lpignore": "true", "data-bwignore": "true",
+                             "data-form-type": "other"}
 
 
 def _strip(value):
@@ -25,7 +37,9 @@ class UserForm(FlaskForm):
     """Create or edit a user. The password is required only when creating."""
 
     name = StringField("Full name", filters=[_strip], validators=[DataRequired(), Length(max=120)])
-    email = EmailField("E-mail", filters=[_strip], validators=[DataRequired(), Email(check_deliverability=False), Length(max=254)])
+    # Checked by validate_email below. autocomplete off: never the admin's own sign-in e-mail.
+    email = EmailField("E-mail", filters=[_strip], validators=[DataRequired(), Length(max=254)],
+                       render_kw={"autocomplete": "off", "spellcheck": "false", "autocapitalize": "none"})
     role = SelectField("Role", choices=ROLE_CHOICES, validators=[DataRequired()])
     location_id = SelectField("Home location", coerce=int, validators=[Optional()])
     covered_location_ids = SelectMultipleField("Locations covered (Field Managers)", coerce=int, validators=[Optional()])
@@ -35,7 +49,26 @@ class UserForm(FlaskForm):
         validators=[Optional(), Length(max=64), Regexp(r"^[A-Za-z0-9._-]+$", message="Letters, digits, dot, dash and underscore only.")],
     )
     active = BooleanField("Active (may sign in)", default=True)
-    password = PasswordField("Password", validators=[Optional(), Length(min=MIN_PASSWORD, max=1024, message=f"Use at least {MIN_PASSWORD} characters.")])
+    password = PasswordField("Password", validators=[Optional(), Length(min=MIN_PASSWORD, max=1024, message=f"Use at least {MIN_PASSWORD} characters.")],
+                             render_kw={"autocomplete": "new-password"})
+
+    #: The e-mail the edited user has now (None when creating): kept as it is, it is accepted.
+    existing_email: str | None = None
+
+    def validate_email(self, field) -> None:  # noqa: ANN001 - WTForms hook
+        """A well-formed address (email-validator, no deliverability check). Reserved test
+        domains (``.test``, used by the demo accounts) are accepted; other special-use names
+        (``.local``, ``.localhost``, ``.invalid``...) and single-label domains are not. An
+        unchanged existing address is always accepted, so every existing user can be edited."""
+        value = field.data or ""
+        if self.existing_email and value.lower() == self.existing_email.lower():
+            return
+        try:
+            result = validate_email(value, check_deliverability=False, test_environment=True)
+        except EmailNotValidError as error:
+            raise ValidationError(f"Enter a valid e-mail address. {error}") from None
+        if "." not in result.ascii_domain:
+            raise ValidationError("Enter a valid e-mail address. The part after the @-sign should have a period.")
 
     def validate_location_id(self, field) -> None:  # noqa: ANN001 - WTForms hook
         """Location-bound roles need a home location."""
@@ -47,6 +80,10 @@ class UserForm(FlaskForm):
         """A Field Manager covers at least one location."""
         if self.role.data == Role.FIELD_MANAGER.value and not field.data and not self.location_id.data:
             raise ValidationError("Choose the locations this Field Manager covers.")
+
+
+class UnlockForm(FlaskForm):
+    """Admin → Users → Unlock: only the CSRF token."""
 
 
 class LocationForm(FlaskForm):
@@ -70,7 +107,8 @@ class LocationForm(FlaskForm):
     # without JavaScript re-shows the form with the right inputs instead of saving).
     dms_fields_for = HiddenField()
     dms_base_url = StringField("DMS API address", filters=[_strip], validators=[Optional(), URL(require_tld=False), Length(max=255)])
-    dms_account = StringField("Dealer account", filters=[_strip], validators=[Optional(), Length(max=64)])
+    dms_account = StringField("Dealer account", filters=[_strip], validators=[Optional(), Length(max=64)],
+                              render_kw={"autocomplete": "off", **NOT_FOR_PASSWORD_MANAGERS})
     dms_extract_dir = StringField("Daily data file folder", filters=[_strip], validators=[Optional(), Length(max=255)])
     is_active = BooleanField("Active", default=True)
 
@@ -98,10 +136,10 @@ def location_form_class(credential_fields: tuple) -> type[LocationForm]:
             if credential.secret:
                 attrs[f"cred_{credential.name}"] = PasswordField(
                     credential.label, validators=[Optional(), Length(max=1024)],
-                    render_kw={"autocomplete": "new-password"})
+                    render_kw={"autocomplete": "new-password", **NOT_FOR_PASSWORD_MANAGERS})
             else:
                 attrs[f"cred_{credential.name}"] = StringField(
                     credential.label, filters=[_strip], validators=[Optional(), Length(max=255)],
-                    render_kw={"autocomplete": "off"})
+                    render_kw={"autocomplete": "off", "spellcheck": "false", **NOT_FOR_PASSWORD_MANAGERS})
         _form_classes[key] = type("LocationCredentialsForm", (LocationForm,), attrs)
     return _form_classes[key]

@@ -6,12 +6,13 @@ from dataclasses import dataclass
 from flask import abort, current_app, flash, redirect, request, url_for
 from sqlalchemy import func, select
 
+from webapp import audit
 from webapp.extensions import db
 from webapp.admin import bp
 from webapp.admin.connection_test import run_connection_test
-from webapp.admin.forms import LocationForm, UserForm, location_form_class
+from webapp.admin.forms import LocationForm, UnlockForm, UserForm, location_form_class
 from webapp.credentials import CredentialsUnreadable
-from webapp.models import Location, Role, User
+from webapp.models import AuditEvent, Location, Role, User, UserSession
 from webapp.models.location import DMS_VENDORS
 from webapp.models.user import new_session_token
 from webapp.permissions import Permission, require
@@ -33,13 +34,39 @@ def _email_taken(email: str, except_id: int | None = None) -> bool:
 @bp.route("/users")
 @require(Permission.MANAGE_USERS)
 def users():
-    """Every user, by location then name."""
+    """Every user, by location then name, with the accounts whose sign-ins are slowed down."""
+    from webapp.auth import throttle
+
     rows = db.session.scalars(select(User).order_by(User.active.desc(), User.name)).all()
-    return render("admin/users.html", users=rows)
+    slowed = {}
+    for user in rows:
+        counter = throttle.account_state(user.email)
+        if throttle.is_slowed(counter):
+            slowed[user.id] = counter
+    return render("admin/users.html", users=rows, slowed=slowed, unlock_form=UnlockForm())
+
+
+@bp.route("/users/<int:user_id>/unlock", methods=["POST"])
+@require(Permission.MANAGE_USERS)
+def user_unlock(user_id: int):
+    """Clear the account's failed sign-ins: the next try from any device is taken at once."""
+    from webapp.auth import throttle
+
+    user = db.session.get(User, user_id) or abort(404)
+    if not UnlockForm().validate_on_submit():
+        abort(400)
+    counter = throttle.account_state(user.email)
+    throttle.unlock_account(user.email)
+    audit.record("auth.unlock", location_id=user.location_id, target=user.email,
+                 detail=f"cleared {counter.failures} failed sign-ins")
+    db.session.commit()
+    flash(f"{user.name} can sign in again from any device.", "success")
+    return redirect(url_for("admin.users"), code=303)
 
 
 def _user_form(user: User | None) -> UserForm:
     form = UserForm(obj=user) if user else UserForm()
+    form.existing_email = user.email if user else None
     choices = _location_choices()
     form.location_id.choices = [(0, "— none —")] + choices
     form.covered_location_ids.choices = choices
@@ -50,7 +77,34 @@ def _user_form(user: User | None) -> UserForm:
     return form
 
 
+def _audit_user_changes(user: User, before: dict | None) -> None:
+    """Audit entries for what changed in ``user``'s access (``before`` None: created)."""
+    target = user.email
+    if before is None:
+        audit.record("user.created", location_id=user.location_id, target=target,
+                     detail=f"role {user.role.label}; locations: {user.location_summary}")
+        return
+    if before["role"] != user.role:
+        audit.record("user.role_changed", location_id=user.location_id, target=target,
+                     detail=f"{before['role'].label} → {user.role.label}")
+    if before["locations"] != _location_names(user):
+        audit.record("user.locations_changed", location_id=user.location_id, target=target,
+                     detail=f"{', '.join(before['locations']) or '—'} → {', '.join(_location_names(user)) or '—'}")
+    if before["active"] and not user.active:
+        audit.record("user.deactivated", location_id=user.location_id, target=target)
+    elif not before["active"] and user.active:
+        audit.record("user.reactivated", location_id=user.location_id, target=target)
+
+
+def _location_names(user: User) -> list[str]:
+    """The user's home location first, then the covered ones (what location changes compare)."""
+    names = [f"{user.location.name} (home)"] if user.location else []
+    return names + [loc.name for loc in user.covered_locations]
+
+
 def _save_user(form: UserForm, user: User) -> None:
+    before = None if user.id is None else {"role": user.role, "locations": _location_names(user),
+                                           "active": user.active}
     user.name = form.name.data
     user.email = form.email.data.lower()
     user.role = Role(form.role.data)
@@ -60,10 +114,18 @@ def _save_user(form: UserForm, user: User) -> None:
     user.covered_locations = list(db.session.scalars(select(Location).where(Location.id.in_(covered or [0]))))
     if user.active and not form.active.data:
         user.session_token = new_session_token()  # deactivation ends their sessions now
+        UserSession.end_all(user.id)
     user.active = form.active.data
     if form.password.data:
         user.set_password(form.password.data)
         user.session_token = new_session_token()
+        if user.id is not None:
+            UserSession.end_all(user.id)
+            audit.record("user.password_set", location_id=user.location_id, target=user.email,
+                         detail="their other sessions were signed out")
+    db.session.flush()  # ids and relationships for the audit entries
+    db.session.expire(user, ["location"])  # reloaded from the new location_id
+    _audit_user_changes(user, before)
 
 
 @bp.route("/users/new", methods=["GET", "POST"])
@@ -78,8 +140,8 @@ def user_new():
             form.password.errors.append("Set an initial password.")
         else:
             user = User(email="", name="", password_hash="", role=Role.SERVICE_ADVISOR)
-            _save_user(form, user)
             db.session.add(user)
+            _save_user(form, user)
             db.session.commit()
             flash(f"User {user.name} created.", "success")
             return redirect(url_for("admin.users"), code=303)
@@ -103,6 +165,36 @@ def user_edit(user_id: int):
             return redirect(url_for("admin.users"), code=303)
     status = 422 if request.method == "POST" else 200
     return render("admin/user_form.html", form=form, user=user, status=status)
+
+
+# -- Audit log --------------------------------------------------------------------
+AUDIT_PAGE_SIZE = 50
+
+
+@bp.route("/audit")
+@require(Permission.MANAGE_USERS)
+def audit_log():
+    """Security-relevant events, newest first; filter by kind; 50 a page."""
+    kind = request.args.get("kind", "")
+    page_arg = request.args.get("page", "1")
+    error = None
+    if kind and kind not in audit.KINDS:
+        error, kind = "Choose a kind of event from the list.", ""
+    page = int(page_arg) if page_arg.isdigit() and int(page_arg) > 0 else 1
+    query = select(AuditEvent)
+    count_query = select(func.count()).select_from(AuditEvent)
+    if kind:
+        query = query.where(AuditEvent.kind == kind)
+        count_query = count_query.where(AuditEvent.kind == kind)
+    total = db.session.scalar(count_query) or 0
+    pages = max(1, -(-total // AUDIT_PAGE_SIZE))
+    page = min(page, pages)
+    rows = db.session.scalars(query.order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
+                              .limit(AUDIT_PAGE_SIZE).offset((page - 1) * AUDIT_PAGE_SIZE)).all()
+    locations = {loc.id: loc for loc in db.session.scalars(
+        select(Location).where(Location.id.in_({r.location_id for r in rows if r.location_id} or {0})))}
+    return render("admin/audit.html", rows=rows, kinds=audit.KINDS, kind=kind, page=page, pages=pages, total=total,
+                  locations=locations, error=error, status=422 if error else 200)
 
 
 # -- Locations --------------------------------------------------------------------
@@ -263,6 +355,19 @@ def _save_location(form: LocationForm, location: Location, choice: DmsChoice) ->
     location.is_active = form.is_active.data
 
 
+def _dms_settings(location: Location | None) -> dict:
+    """A location's DMS connection, to tell what a save changed (secrets compared, never shown)."""
+    if location is None:
+        return {}
+    try:
+        credentials = location.dms_credentials if location.has_dms_credentials else None
+    except CredentialsUnreadable:
+        credentials = "(unreadable)"
+    return {"DMS": location.dms_vendor, "protocol": location.dms_protocol, "API address": location.dms_base_url,
+            "dealer account": location.dms_account, "daily file folder": location.dms_extract_dir,
+            "credentials": credentials}
+
+
 def _code_taken(code: str, except_id: int | None = None) -> bool:
     query = select(Location.id).where(func.upper(Location.code) == code.upper())
     if except_id:
@@ -301,7 +406,12 @@ def _edit_location(location: Location | None):
             if created:
                 location = Location(name="", code="")
                 db.session.add(location)
+            dms_before = _dms_settings(None if created else location)
             _save_location(form, location, choice)
+            db.session.flush()
+            if changed := [name for name, value in _dms_settings(location).items() if dms_before.get(name) != value]:
+                audit.record("location.dms_credentials_changed", location_id=location.id,
+                             target=f"{location.name} ({location.code})", detail="changed: " + ", ".join(changed))
             db.session.commit()
             flash(f"Location {location.name} {'created' if created else 'saved'}.", "success")
             return redirect(url_for("admin.locations"), code=303)

@@ -17,7 +17,7 @@ import connectors
 from webapp.appointments import bp, service
 from webapp.appointments.forms import AppointmentForm, CancelForm
 from webapp.extensions import db
-from webapp.models import Appointment, AppointmentStatus, Asset, Customer, Location, utcnow
+from webapp.models import Appointment, Asset, Customer, Location, utcnow
 from webapp.outbox import messages_of
 from webapp.permissions import Permission, require
 from webapp.rendering import hx_redirect, render, wants_fragment
@@ -138,19 +138,38 @@ def _done(url: str):
 @bp.route("/")
 @require(Permission.BOOK_APPOINTMENTS)
 def index():
-    """Upcoming appointments of the location (or all, or cancelled), with each one's push status."""
+    """The location's appointments, booked in the console and pulled from the DMS, in one list:
+    Upcoming (soonest first), Push failed, Cancelled or All (latest first); filterable by advisor
+    and brand (stores sharing one DMS), paged by key. Console bookings show their push status."""
+    from webapp.repair_orders import appointment_list
+    from webapp.repair_orders.queries import PageKey
+
     location = current_location_or_404()
+    errors: dict[str, str] = {}
     show = request.args.get("show", "upcoming")
-    query = scoped(Appointment)
-    if show == "upcoming":
-        query = query.where(Appointment.status == AppointmentStatus.SCHEDULED,
-                            Appointment.scheduled_at >= utcnow() - timedelta(hours=12))
-    elif show == "cancelled":
-        query = query.where(Appointment.status == AppointmentStatus.CANCELLED)
-    elif show == "failed":
-        query = query.where(Appointment.push_state == "failed")
-    appointments = db.session.scalars(query.order_by(Appointment.scheduled_at, Appointment.id).limit(PAGE_SIZE)).all()
-    return render("appointments/list.html", appointments=appointments, location=location, show=show)
+    if show not in dict(appointment_list.SHOWS):
+        errors["show"], show = "Choose one of the listed tabs.", "upcoming"
+    people = service.advisors(location)
+    advisor = None
+    if request.args.get("advisor_id"):
+        advisor = next((u for u in people if str(u.id) == request.args["advisor_id"].strip()), None)
+        if advisor is None:
+            errors["advisor_id"] = f"Choose one of the advisors of {location.name}."
+    brand = None
+    if request.args.get("brand"):
+        brand = next((b for b in (location.brands or []) if b.lower() == request.args["brand"].strip().lower()), None)
+        if brand is None:
+            errors["brand"] = f"Choose one of the brands of {location.name}."
+    result = appointment_list.page(location, show=show, advisor=advisor, brand=brand,
+                                   after=PageKey.decode(request.args.get("after")))
+    filter_args = {k: v for k, v in (("advisor_id", advisor.id if advisor else None), ("brand", brand)) if v}
+    args = {"show": show, **filter_args}
+    return render("appointments/list.html", block="results", status=422 if errors else 200, location=location,
+                  page=result, show=show, shows=appointment_list.SHOWS, advisor=advisor, brand=brand,
+                  advisor_choices=people, brands=location.brands or [], errors=errors, args=args,
+                  filter_args=filter_args,
+                  after=request.args.get("after"),
+                  others_exist=not result.rows and show == "upcoming" and appointment_list.has_any(location))
 
 
 # ----------------------------------------------------------------------------- booking

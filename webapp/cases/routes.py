@@ -12,6 +12,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from jobs.cases import related_ro_active, request_related_lookup
+from webapp.auth.redirects import safe_next
 from webapp.cases import bp
 from webapp.cases.forms import CaseEditForm, NewCaseForm
 from webapp.cases.queries import (VIEWS, case_table, cases_for_asset, chosen_columns, load_case, reads_across, related_links,
@@ -79,10 +80,7 @@ def export_summary(case: Case) -> dict:
 
 def _back_to(case: Case):
     """Where a plain (non-htmx) form post on a case returns."""
-    target = request.form.get("next") or ""
-    if not target.startswith("/") or target.startswith("//"):
-        target = url_for("cases.detail", case_id=case.id)
-    return redirect(target, code=303)
+    return redirect(safe_next(request.form.get("next"), url_for("cases.detail", case_id=case.id)), code=303)
 
 
 def _related_context(case: Case) -> dict:

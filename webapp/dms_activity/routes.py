@@ -16,10 +16,12 @@ from flask_login import current_user
 
 from connectors.records import KINDS
 from webapp.dms_activity import bp, service
-from webapp.dms_activity.forms import NewVehicleForm, PaymentForm, PropertiesForm
+from webapp.dms_activity.forms import (LinkRoForm, NewVehicleForm, PaymentForm, PropertiesForm, VoidForm,
+                                      WorkfileForm)
 from webapp.dms_activity.service import NEW_RECORD, Refused
 from webapp.extensions import db
-from webapp.models import DmsEvent, Location, Payment, PaymentKind, PaymentStatus, Workfile
+from webapp.models import (Appointment, Asset, Customer, DmsEvent, DmsRecord, Location, Payment, PaymentKind,
+                           PaymentStatus, Workfile)
 from webapp.permissions import Permission, can, require
 from webapp.rendering import render
 from webapp.scoping import current_location_or_404, get_or_404, scoped
@@ -63,10 +65,24 @@ def _context(workfile: Workfile, location: Location, tab: str, **extra) -> dict:
         "vehicle_export": service.export_message(workfile, "vehicle"),
         "properties_form": extra.pop("properties_form", None) or PropertiesForm(obj=workfile, formdata=None),
         "payment_form": extra.pop("payment_form", None) or PaymentForm(formdata=None, payer=workfile.customer_name),
+        "link_form": extra.pop("link_form", None) or LinkRoForm(formdata=None),
+        "void_form": extra.pop("void_form", None), "void_payment_id": extra.pop("void_payment_id", None),
+        "today": location_today(location),
         "reservation_error": None, "NEW_RECORD": NEW_RECORD,
     }
     context.update(extra)
     return context
+
+
+def location_today(location: Location):
+    """Today's date where the location is (receipts cannot be dated later than this)."""
+    from zoneinfo import ZoneInfo
+
+    try:
+        zone = ZoneInfo(location.timezone or "UTC")
+    except Exception:  # noqa: BLE001 - a bad zone name must not break the page
+        zone = timezone.utc
+    return datetime.now(zone).date()
 
 
 def _to_tab(workfile: Workfile, tab: str):
@@ -84,16 +100,99 @@ def _refused(workfile: Workfile, tab: str, exc: Refused):
 @bp.route("")
 @require(Permission.VIEW_RECORDS)
 def index():
-    """The location's repair orders / workfiles, open ones first."""
+    """The old workfile list's address: the location's repair orders are one list now (repair_orders.index)."""
+    return redirect(url_for("repair_orders.index", q=request.args.get("q", "").strip() or None), code=302)
+
+
+def _new_workfile(customer: Customer | None, asset: Asset | None, appointment: Appointment | None):
+    """The "New repair order" page and its POST, from a customer, a vehicle or an appointment."""
     location = current_location_or_404()
-    text = request.args.get("q", "").strip()
-    query = scoped(Workfile)
-    if text:
-        like = f"%{text}%"
-        query = query.where(Workfile.dms_repair_id.ilike(like) | Workfile.customer_name.ilike(like)
-                            | Workfile.vin.ilike(like))
-    workfiles = list(db.session.scalars(query.order_by(Workfile.is_closed, Workfile.id.desc()).limit(200)))
-    return render("dms_activity/index.html", block="results", workfiles=workfiles, q=text, location=location)
+    blocked = existing = None
+    if appointment is not None:
+        existing = db.session.scalar(scoped(Workfile).where(Workfile.appointment_id == appointment.id)
+                                     .order_by(Workfile.id))
+        if appointment.is_cancelled and existing is None:
+            blocked = "This appointment is cancelled, so it cannot be checked in."
+    if customer is not None and asset is None and appointment is None:
+        vehicles = list(db.session.scalars(scoped(Asset).where(Asset.customer_id == customer.id).order_by(Asset.id)))
+        choices = [(0, "No vehicle yet")] + [(a.id, f"{a.description} · {a.vin or 'no VIN'}") for a in vehicles]
+    else:
+        vehicles = [asset] if asset else []
+        choices = [(asset.id if asset else 0, asset.description if asset else "No vehicle")]
+    form = WorkfileForm()
+    form.asset_id.choices = choices
+    if request.method == "GET":
+        form.asset_id.data = choices[1][0] if len(choices) == 2 and choices[0][0] == 0 else choices[0][0]
+    status = 200
+    if request.method == "POST":
+        if existing is not None:  # a second click on "Check in": the repair order already exists
+            return _to_tab(existing, "properties")
+        if blocked:
+            status = 409
+        elif form.validate():
+            chosen = asset
+            if appointment is None and asset is None:
+                picked = form.asset_id.data or 0
+                chosen = next((a for a in vehicles if a.id == picked), None)
+                if picked and chosen is None:
+                    form.asset_id.errors.append("Choose one of this customer's vehicles, or \"No vehicle yet\".")
+            if not form.errors:
+                workfile = service.new_workfile(location, customer=customer, asset=chosen, user_id=current_user.id,
+                                                insurer=form.insurer.data, total=form.total.data,
+                                                appointment=appointment)
+                db.session.commit()
+                flash(f"Repair order {workfile.number} started. Convert it to an RO, or link it to an RO the DMS "
+                      "already has, below.", "success")
+                return _to_tab(workfile, "properties")
+        status = 422 if form.errors else status
+    return render("dms_activity/new_workfile.html", status=status, form=form, location=location,
+                  customer=customer, asset=asset, appointment=appointment, existing=existing, blocked=blocked,
+                  fixed_vehicle=appointment is not None or asset is not None)
+
+
+@bp.route("/new/customer/<int:customer_id>", methods=["GET", "POST"])
+@require(Permission.SYNC_RECORDS)
+def new_for_customer(customer_id: int):
+    """New repair order from the customer page (pick one of their vehicles)."""
+    return _new_workfile(get_or_404(Customer, customer_id), None, None)
+
+
+@bp.route("/new/asset/<int:asset_id>", methods=["GET", "POST"])
+@require(Permission.SYNC_RECORDS)
+def new_for_asset(asset_id: int):
+    """New repair order from the vehicle page (for the vehicle's owner)."""
+    asset = get_or_404(Asset, asset_id)
+    customer = db.session.get(Customer, asset.customer_id) if asset.customer_id else None
+    return _new_workfile(customer, asset, None)
+
+
+@bp.route("/new/appointment/<int:appointment_id>", methods=["GET", "POST"])
+@require(Permission.SYNC_RECORDS)
+def new_for_appointment(appointment_id: int):
+    """Check in an appointment: its repair order (one per appointment)."""
+    appointment = get_or_404(Appointment, appointment_id)
+    return _new_workfile(appointment.customer, appointment.asset, appointment)
+
+
+@bp.route("/dms/<dms_id>/dms-activity", methods=["POST"])
+@require(Permission.SYNC_RECORDS)
+def start_from_dms_ro(dms_id: str):
+    """DMS Activity on a repair order pulled from the DMS: its workfile (made on first use)."""
+    location = current_location_or_404()
+    record = db.session.scalar(scoped(DmsRecord).where(DmsRecord.data_type == "repair_orders",
+                                                       DmsRecord.dms_id == dms_id[:64]))
+    if record is None:
+        abort(404)
+    try:
+        workfile, created = service.start_from_dms_ro(location, record, current_user.id)
+    except Refused as exc:
+        db.session.rollback()
+        flash(exc.message + (f" {exc.fix_hint}" if exc.fix_hint else ""), "error")
+        return redirect(url_for("repair_orders.index"), code=303)
+    db.session.commit()
+    if created:
+        flash(f"Workfile {workfile.number} started for the DMS repair order.", "success")
+    return _to_tab(workfile, "properties")
 
 
 @bp.route("/<int:workfile_id>")
@@ -152,6 +251,29 @@ def convert_to_ro(workfile_id: int):
     db.session.commit()
     flash(f"RO number {number} reserved in the DMS; it is now the DMS Repair ID.", "success")
     return _to_tab(workfile, "properties")
+
+
+@bp.route("/<int:workfile_id>/dms-activity/link-ro", methods=["POST"])
+@require(Permission.SYNC_RECORDS)
+def link_ro(workfile_id: int):
+    """Link the workfile to a repair order the DMS already has: look its number up live."""
+    workfile, location = _workfile(workfile_id)
+    form = LinkRoForm()
+    if form.validate():
+        try:
+            number, notes = service.link_ro_by_number(workfile, location, form.ro_number.data, current_user.id)
+        except Refused as exc:
+            db.session.rollback()
+            workfile, location = _workfile(workfile_id)
+            form.ro_number.errors.append(exc.message + (f" {exc.fix_hint}" if exc.fix_hint else ""))
+        else:
+            db.session.commit()
+            flash(f"Linked to DMS repair order {number}.", "success")
+            for note in notes:
+                flash(note, "warning")
+            return _to_tab(workfile, "properties")
+    return render("dms_activity/activity.html", status=422,
+                  **_context(workfile, location, "properties", link_form=form))
 
 
 def _search(workfile_id: int, what: str):
@@ -261,6 +383,7 @@ def add_payment(workfile_id: int):
     """Save a receipt on the workfile (Ready)."""
     workfile, location = _workfile(workfile_id)
     form = PaymentForm()
+    form.today = location_today(location)
     if not form.validate():
         return render("dms_activity/activity.html", status=422,
                       **_context(workfile, location, "payments", payment_form=form))
@@ -270,7 +393,7 @@ def add_payment(workfile_id: int):
     try:
         payment = service.add_payment(workfile, location, kind=PaymentKind(form.kind.data), amount=form.amount.data,
                                       payer=form.payer.data.strip(), method=form.method.data, received_at=received,
-                                      user_id=current_user.id)
+                                      user_id=current_user.id, reference=form.reference.data)
     except Refused as exc:
         return _refused(workfile, "payments", exc)
     db.session.commit()
@@ -330,10 +453,15 @@ def retry_payment(workfile_id: int, payment_id: int):
 @require(Permission.SYNC_RECORDS)
 def void_payment(workfile_id: int, payment_id: int):
     """Void a Ready or Failed receipt: it will never be exported."""
-    workfile, _location = _workfile(workfile_id)
+    workfile, location = _workfile(workfile_id)
     payment = _payment(workfile, payment_id)
+    form = VoidForm()
+    # Every void needs its reason (kept in History); a missing or blank one is refused on the field.
+    if payment.can_void and not form.validate():
+        return render("dms_activity/activity.html", status=422,
+                      **_context(workfile, location, "payments", void_form=form, void_payment_id=payment.id))
     try:
-        service.void_payment(payment, current_user.id)
+        service.void_payment(payment, current_user.id, form.reason.data)
     except Refused as exc:
         return _refused(workfile, "payments", exc)
     db.session.commit()

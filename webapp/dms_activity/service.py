@@ -14,13 +14,15 @@ from decimal import Decimal
 
 from flask import current_app
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
 import connectors
 from connectors import DmsError
 from connectors.records import KINDS
+from webapp import audit
 from webapp.extensions import db
 from webapp.record_kinds import PORTAL_KINDS
-from webapp.models import (Location, OutboxKind, OutboxMessage, OutboxStatus, Payment, PaymentKind, PaymentStatus,
+from webapp.models import (Appointment, Asset, Customer, DmsRecord, Location, OutboxKind, OutboxMessage, OutboxStatus, Payment, PaymentKind, PaymentStatus,
                            Workfile, utcnow)
 from webapp.models.workfile import DmsEventKind, record_event
 from webapp.outbox import dismiss_message, enqueue_push, requeue, retry_message
@@ -214,18 +216,19 @@ class ExportResult:
 
 
 def add_payment(workfile: Workfile, location: Location, *, kind: PaymentKind, amount: Decimal, payer: str,
-                method: str, received_at, user_id: int | None) -> Payment:  # noqa: ANN001
+                method: str, received_at, user_id: int | None,  # noqa: ANN001
+                reference: str | None = None) -> Payment:
     """Save a Ready receipt on the workfile (the caller commits)."""
     if workfile.is_closed:
         raise Refused("The RO is closed: receipts can no longer be added here.")
     payment = Payment(location_id=workfile.location_id, workfile_id=workfile.id, kind=kind, amount=amount,
                       payer=payer, method=method, received_at=received_at or utcnow(),
-                      status=PaymentStatus.READY, created_by_id=user_id,
+                      reference=(reference or "").strip()[:64] or None, status=PaymentStatus.READY, created_by_id=user_id,
                       idempotency_key=f"{location.code}-pay-{workfile.id}-{uuid.uuid4().hex}"[:80])
     db.session.add(payment)
     db.session.flush()
     record_event(workfile, DmsEventKind.PAYMENT_ADDED, user_id=user_id, payment=payment,
-                 detail=f"{kind.label} from {payer}")
+                 detail=f"{kind.label} from {payer}" + (f" (ref. {payment.reference})" if payment.reference else ""))
     return payment
 
 
@@ -275,6 +278,9 @@ def export_ready(workfile: Workfile, location: Location, user_id: int | None) ->
         db.session.flush()
         payment.outbox_message_id = message.id
         claimed += 1
+    if claimed:
+        audit.record("payment.exported", location_id=location.id, target=f"workfile {workfile.id}",
+                     detail=f"{claimed} receipt(s) queued for export, batch {batch}")
     return ExportResult(batch, claimed)
 
 
@@ -306,20 +312,26 @@ def retry_payment(payment: Payment, location: Location, user_id: int | None) -> 
     return batch
 
 
-def void_payment(payment: Payment, user_id: int | None) -> None:
-    """Void a Ready or Failed receipt (the caller commits). Its export can never happen after."""
+def void_payment(payment: Payment, user_id: int | None, reason: str | None = None) -> None:
+    """Void a Ready or Failed receipt (the caller commits). Its export can never happen after.
+
+    ``reason`` is kept on the receipt and shown in History.
+    """
+    reason = (reason or "").strip()[:500] or None
     result = db.session.execute(
         update(Payment).where(Payment.id == payment.id,
                               Payment.status.in_((PaymentStatus.READY, PaymentStatus.FAILED)))
-        .values(status=PaymentStatus.VOID, voided_at=utcnow(), voided_by_id=user_id, updated_at=utcnow())
+        .values(status=PaymentStatus.VOID, voided_at=utcnow(), voided_by_id=user_id, void_reason=reason,
+                updated_at=utcnow())
         .execution_options(synchronize_session=False))
     db.session.refresh(payment)
     if result.rowcount != 1:
         if payment.status == PaymentStatus.VOID:
             raise Refused("This receipt is already Void.")
         if payment.status == PaymentStatus.POSTED:
-            raise Refused("This receipt is Posted in the DMS; it cannot be voided here.",
-                          "Reverse the receipt in the DMS.")
+            raise Refused("This receipt is Posted in the DMS; it cannot be voided here: "
+                          "it must be reversed in the DMS.",
+                          "Reverse the receipt in the DMS; the reversal is then the DMS's record.")
         raise Refused("This receipt is being exported right now; it cannot be voided.",
                       "Wait for the export to finish, then void it if it failed.")
     if payment.outbox_message_id:
@@ -327,7 +339,8 @@ def void_payment(payment: Payment, user_id: int | None) -> None:
         if message is not None and message.status in (OutboxStatus.FAILED, OutboxStatus.PENDING):
             # Nobody may resend it from the Failed pushes page either.
             dismiss_message(db.session, message, "The receipt was voided on the workfile.", user_id)
-    record_event(payment.workfile, DmsEventKind.PAYMENT_VOIDED, user_id=user_id, payment=payment)
+    record_event(payment.workfile, DmsEventKind.PAYMENT_VOIDED, user_id=user_id, payment=payment,
+                 detail=f"Reason: {reason}" if reason else None)
 
 
 def batch_payments(workfile: Workfile, batch: str) -> list[Payment]:
@@ -342,3 +355,190 @@ def messages_by_id(payments: list[Payment]) -> dict[int, OutboxMessage]:
     if not ids:
         return {}
     return {m.id: m for m in db.session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(ids)))}
+
+
+# --------------------------------------------------------------------------- Workfiles staff create
+def _mirror(location: Location, data_type: str, dms_id: str | None) -> DmsRecord | None:
+    """The location's mirror copy of one DMS record (None when it was never pulled)."""
+    if not dms_id:
+        return None
+    return db.session.scalar(select(DmsRecord).where(DmsRecord.location_id == location.id,
+                                                     DmsRecord.data_type == data_type, DmsRecord.dms_id == dms_id))
+
+
+def _portal(model, location: Location, dms_id: str | None):  # noqa: ANN001
+    """The location's portal customer / asset linked to ``dms_id`` (None if none is)."""
+    if not dms_id:
+        return None
+    return db.session.scalar(select(model).where(model.location_id == location.id, model.dms_id == dms_id))
+
+
+def _mirror_customer_name(record: DmsRecord | None) -> str:
+    if record is None:
+        return ""
+    data = record.payload or {}
+    if data.get("kind") == "business" and data.get("company_name"):
+        return str(data["company_name"])[:160]
+    person = " ".join(str(data.get(k) or "").strip() for k in ("first_name", "last_name")).strip()
+    return (person or str(data.get("company_name") or ""))[:160]
+
+
+def ro_total(ro: dict) -> Decimal:
+    """Sum of an RO's job lines (its canonical record as a dict)."""
+    total = Decimal("0.00")
+    for line in ro.get("lines") or ():
+        try:
+            if line.get("total") is not None:
+                total += Decimal(str(line["total"]))
+            else:
+                total += Decimal(str(line.get("labor_amount") or "0")) + Decimal(str(line.get("parts_amount") or "0"))
+        except (ArithmeticError, ValueError, TypeError, AttributeError):
+            continue
+    return total.quantize(Decimal("0.01"))
+
+
+def new_workfile(location: Location, *, customer: Customer | None, asset: Asset | None, user_id: int | None,
+                 insurer: str | None = None, total: Decimal | None = None,
+                 appointment: Appointment | None = None) -> Workfile:
+    """A new open workfile for a portal customer and/or vehicle (the caller commits).
+
+    The header (name, vehicle, VIN) is copied from the portal records as they are now, and
+    the DMS Customer/Vehicle IDs are filled when those records are already linked to the DMS.
+    """
+    if customer is None and asset is not None:
+        customer = asset.customer
+    workfile = Workfile(location_id=location.id, customer_id=customer.id if customer else None,
+                        asset_id=asset.id if asset else None,
+                        customer_name=(customer.display_name if customer else "")[:160],
+                        insurer=(insurer or "").strip() or None, total=total or Decimal("0.00"),
+                        vehicle_year=asset.year if asset else None, vehicle_make=asset.make if asset else None,
+                        vehicle_model=asset.model if asset else None, vin=asset.vin if asset else None,
+                        appointment_id=appointment.id if appointment else None, created_by_id=user_id)
+    db.session.add(workfile)
+    db.session.flush()
+    origin = f"from appointment #{appointment.id}" if appointment else None
+    record_event(workfile, DmsEventKind.WORKFILE_CREATED, user_id=user_id, detail=origin)
+    if customer is not None and customer.dms_id:
+        set_dms_id(workfile, "dms_customer_id", customer.dms_id, user_id, detail="from the linked portal customer")
+    if asset is not None and asset.dms_id:
+        set_dms_id(workfile, "dms_vehicle_id", asset.dms_id, user_id, detail="from the linked portal vehicle")
+    return workfile
+
+
+def workfile_linking(location: Location, dms_ro_id: str) -> Workfile | None:
+    """The workfile of this location already linked to the DMS RO ``dms_ro_id``."""
+    return db.session.scalar(select(Workfile).where(Workfile.location_id == location.id,
+                                                    Workfile.dms_ro_id == dms_ro_id))
+
+
+def _apply_ro(workfile: Workfile, location: Location, dms_ro_id: str, ro: dict, user_id: int | None,
+              how: str) -> list[str]:
+    """Link ``workfile`` to the DMS RO (its canonical record as a dict) and fill what it knows.
+
+    DMS ids already on the workfile are kept; the returned notes say where the RO names others.
+    """
+    number = str(ro.get("ro_number") or dms_ro_id)[:64]
+    workfile.dms_ro_id = dms_ro_id
+    record_event(workfile, DmsEventKind.RO_LINKED, user_id=user_id, reference_id=number, detail=how)
+    set_dms_id(workfile, "dms_repair_id", number, user_id, detail=how)
+    customer_dms_id = (ro.get("customer_dms_id") or None)
+    vehicle_dms_id = (ro.get("vehicle_dms_id") or None)
+    notes = []
+    for field, value, noun in (("dms_customer_id", customer_dms_id, "customer"),
+                               ("dms_vehicle_id", vehicle_dms_id, "vehicle")):
+        if not value:
+            continue
+        value = str(value)[:64]
+        if not getattr(workfile, field):
+            set_dms_id(workfile, field, value, user_id, detail="from the DMS repair order")
+        elif getattr(workfile, field) != value:
+            notes.append(f"The DMS RO is for DMS {noun} {value}, but this workfile's DMS {noun.title()} ID is "
+                         f"{getattr(workfile, field)}. Check it on the Properties tab.")
+    if workfile.customer_id is None:
+        customer = _portal(Customer, location, customer_dms_id)
+        if customer is not None:
+            workfile.customer_id = customer.id
+            workfile.customer_name = customer.display_name[:160]
+    if not workfile.customer_name:
+        workfile.customer_name = _mirror_customer_name(_mirror(location, "customers", customer_dms_id))
+    if workfile.asset_id is None:
+        asset = _portal(Asset, location, vehicle_dms_id)
+        if asset is not None:
+            workfile.asset_id = asset.id
+            workfile.vehicle_year, workfile.vehicle_make = asset.year, asset.make
+            workfile.vehicle_model, workfile.vin = asset.model, asset.vin
+    if not workfile.vin and not workfile.vehicle_make:
+        vehicle = _mirror(location, "vehicles", vehicle_dms_id)
+        if vehicle is not None:
+            data = vehicle.payload or {}
+            year = data.get("year")
+            workfile.vehicle_year = year if isinstance(year, int) else None
+            workfile.vehicle_make = str(data.get("make") or "")[:40] or None
+            workfile.vehicle_model = str(data.get("model") or "")[:60] or None
+            workfile.vin = str(data.get("vin") or "")[:32] or None
+    if not workfile.total:
+        workfile.total = ro_total(ro)
+    return notes
+
+
+def start_from_dms_ro(location: Location, record: DmsRecord, user_id: int | None) -> tuple[Workfile, bool]:
+    """The workfile of a pulled RO: the one already linked to it, or a new one (the caller commits).
+
+    Returns ``(workfile, created)``. Two clicks at once cannot make two workfiles: the
+    (location, DMS RO) pair is unique, and the loser of that race gets the winner's workfile.
+    """
+    existing = workfile_linking(location, record.dms_id)
+    if existing is not None:
+        return existing, False
+    workfile = Workfile(location_id=location.id, customer_name="", total=Decimal("0.00"), created_by_id=user_id)
+    try:
+        with db.session.begin_nested():
+            db.session.add(workfile)
+            workfile.dms_ro_id = record.dms_id
+            db.session.flush()
+    except IntegrityError:
+        existing = workfile_linking(location, record.dms_id)
+        if existing is None:
+            raise
+        return existing, False
+    record_event(workfile, DmsEventKind.WORKFILE_CREATED, user_id=user_id, detail="from a repair order pulled from the DMS")
+    _apply_ro(workfile, location, record.dms_id, record.payload or {}, user_id, "from the pulled DMS repair order")
+    return workfile, True
+
+
+def link_ro_by_number(workfile: Workfile, location: Location, number: str,
+                      user_id: int | None) -> tuple[str, list[str]]:
+    """Look the RO number up live in the DMS and link the workfile to it (the caller commits).
+
+    Returns the RO number linked and notes on DMS ids that differ from the RO's. :class:`Refused` says what went wrong: no such RO, the DMS
+    could not be reached (nothing changes, a History row says so), or another workfile has it.
+    """
+    if workfile.is_closed:
+        raise Refused("The RO is closed: its DMS ids can no longer be changed.")
+    number = (number or "").strip()
+    if not number:
+        raise Refused("Enter the RO number to look up.")
+    try:
+        with connect(location) as dms:
+            found = dms.fetch_one("repair_orders", number)
+    except (DmsError, ValueError) as exc:
+        message = getattr(exc, "title", None) or str(exc)
+        record_event(workfile, DmsEventKind.RO_LINK_FAILED, user_id=user_id, reference_id=number[:64],
+                     detail=str(exc)[:500])
+        db.session.commit()
+        raise Refused(f"The DMS could not be reached to look up RO {number}: {message}",
+                      getattr(exc, "fix_hint", None) or "Try again in a minute; the DMS connection can be "
+                      "checked on the Integration health page.") from exc
+    if found is None:
+        raise Refused(f"The DMS has no repair order {number}.",
+                      "Check the number on the DMS's RO; it must be an RO that already exists there.")
+    ro = found.to_dict() if hasattr(found, "to_dict") else dict(found)
+    dms_ro_id = str(ro.get("dms_id") or number)[:64]
+    other = workfile_linking(location, dms_ro_id)
+    if other is not None and other.id != workfile.id:
+        raise Refused(f"Workfile {other.number} is already linked to RO {ro.get('ro_number') or number}.",
+                      f"Open {other.number} from Repair orders instead.")
+    if workfile.dms_ro_id == dms_ro_id:
+        raise Refused(f"This workfile is already linked to RO {ro.get('ro_number') or number}.")
+    notes = _apply_ro(workfile, location, dms_ro_id, ro, user_id, f"looked up by RO number {number}")
+    return workfile.dms_repair_id or number, notes

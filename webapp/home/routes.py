@@ -1,16 +1,43 @@
 """Home: what this location looks like today, and where to go next."""
 from __future__ import annotations
 
-from flask import abort, flash, jsonify, redirect, request, url_for
+from flask import abort, flash, jsonify, make_response, redirect, render_template, request, url_for
+from flask_login import current_user
 from sqlalchemy import func, select, text
 
+from webapp.auth.redirects import safe_next
 from webapp.extensions import db
 from webapp.home import bp
 from webapp.home.forms import SwitchLocationForm
-from webapp.models import Asset, Customer
+from webapp.models import Asset, Customer, Role, User
 from webapp.permissions import Permission, public, require
 from webapp.rendering import render
-from webapp.scoping import allowed_locations, current_location, scoped, switch_location
+from webapp.rendering import wants_fragment
+from webapp.scoping import (allowed_locations, current_location, inactive_locations_of_current_user, scoped,
+                            switch_location)
+
+# What staff of an inactive location can still do: sign in and out, change their password.
+OPEN_WHEN_INACTIVE_BLUEPRINTS = {"auth"}
+OPEN_WHEN_INACTIVE_ENDPOINTS = {"static", "home.health"}
+
+
+@bp.before_app_request
+def refuse_inactive_location():
+    """Staff whose only location is inactive see one plain page instead of any other."""
+    if not current_user.is_authenticated or request.endpoint in OPEN_WHEN_INACTIVE_ENDPOINTS \
+            or request.blueprint in OPEN_WHEN_INACTIVE_BLUEPRINTS or request.endpoint is None:
+        return None
+    inactive = inactive_locations_of_current_user()
+    if not inactive:
+        return None
+    if wants_fragment():
+        # A live search or polling component: reload the whole page, which then shows why.
+        response = make_response("", 403)
+        response.headers["HX-Refresh"] = "true"
+        return response
+    admins = db.session.scalars(select(User).where(User.role == Role.GLOBAL_ADMIN, User.active.is_(True))
+                                .order_by(User.name)).all()
+    return render_template("home/inactive_location.html", locations=inactive, admins=admins), 403
 
 
 @bp.route("/")
@@ -45,10 +72,7 @@ def switch():
         abort(404, description="That location does not exist or is not yours to use.")
     location = switch_location(form.location_id.data)
     flash(f"You are now working in {location.name}.", "success")
-    target = request.form.get("next") or ""
-    if not target.startswith("/") or target.startswith("//"):
-        target = url_for("home.index")
-    return redirect(target, code=303)
+    return redirect(safe_next(request.form.get("next"), url_for("home.index")), code=303)
 
 
 @bp.route("/healthz")

@@ -3,20 +3,28 @@
 The DMS signs each delivery (see :mod:`connectors.webhooks`): HMAC-SHA256 over the
 timestamp and the body with the location's webhook secret. Deliveries older than five
 minutes, with a bad signature, or with an event id seen before are refused, so a
-captured request cannot be replayed. A valid one queues a pull of that data type from
-the stored cursor, so the change reaches the console within seconds.
+captured request cannot be replayed. Replay protection reads only signed data: the
+event id is the body's ``event_id`` (the ``X-DMS-Event-Id`` header is not signed, so
+it is ignored — a captured notice resent under a new header id is still a duplicate),
+and the timestamp is part of the signed message. A valid delivery queues a pull of that
+data type from the stored cursor, so the change reaches the console within seconds.
+
+A body that is signed but unusable (not JSON, nested too deeply for the parser, NUL
+characters, no ``event_id``/``data_type``) answers 400 and is logged.
 """
 from __future__ import annotations
 
 import json
+import logging
 
 from flask import abort, jsonify, request
 from sqlalchemy import select
 
 import connectors
-from connectors.webhooks import EVENT_ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_signature
+from connectors.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_signature
 from jobs.pulls import enqueue_pull, pull_again_after
 from webapp.extensions import csrf, db, limiter
+from webapp.input_safety import contains_nul
 from webapp.integrations import bp
 from webapp.models import Location, RunTrigger
 from webapp.permissions import public
@@ -24,6 +32,15 @@ from webapp.redis_conn import get_redis
 
 TOLERANCE_SECONDS = 300
 SEEN_KEY = "dms-console:webhook-event:{}:{}"
+MAX_EVENT_ID_LENGTH = 200
+
+log = logging.getLogger(__name__)
+
+
+def _bad_body(location: Location, reason: str):
+    """Answer 400 for a signed body we cannot use, and leave a trace for operators."""
+    log.warning("webhook for location %s refused: %s", location.code, reason)
+    return jsonify(error=reason), 400
 
 
 @bp.route("/webhooks/<code>", methods=["POST"])
@@ -41,12 +58,19 @@ def webhook(code: str):
         return jsonify(error="bad or expired signature"), 401
     try:
         event = json.loads(body)
-        data_type = str(event["data_type"])
-    except (ValueError, KeyError, TypeError):
-        return jsonify(error="body must be JSON with a data_type"), 400
-    event_id = request.headers.get(EVENT_ID_HEADER) or str(event.get("event_id") or "")
-    if not event_id:
-        return jsonify(error="missing event id"), 400
+    except RecursionError:
+        return _bad_body(location, "body is nested too deeply")
+    except ValueError:  # JSONDecodeError and UnicodeDecodeError
+        return _bad_body(location, "body must be JSON with an event_id and a data_type")
+    if not isinstance(event, dict) or "data_type" not in event:
+        return _bad_body(location, "body must be JSON with an event_id and a data_type")
+    if contains_nul(event):
+        return _bad_body(location, "body contains a NUL character")
+    # Only the signed body names the event: the X-DMS-Event-Id header is not covered by the signature.
+    event_id = event.get("event_id")
+    if not isinstance(event_id, str) or not event_id.strip() or len(event_id) > MAX_EVENT_ID_LENGTH:
+        return _bad_body(location, "body must carry an event_id (a non-empty string)")
+    data_type = str(event["data_type"])
     if not get_redis().set(SEEN_KEY.format(location.id, event_id), 1, nx=True, ex=2 * 86400):
         return jsonify(error="event already received"), 409
     if not connectors.get_profile(location.dms_vendor).can_pull(data_type):

@@ -1,7 +1,8 @@
 """SQLAlchemy models, one module per aggregate. Import from here."""
 from webapp.models.base import LocationOwned, TimestampMixin, utcnow
 from webapp.models.location import Location, WriteBackMode, SyncMode
-from webapp.models.user import Role, User, user_locations
+from webapp.models.user import Role, User, UserSession, user_locations
+from webapp.models.audit import AuditEvent
 from webapp.models.customer import Customer
 from webapp.models.asset import Asset
 from webapp.models.change_history import ChangeHistory, ChangeSource
@@ -18,6 +19,7 @@ from webapp.models.payment import Payment, PaymentKind, PaymentStatus
 
 __all__ = [
     "Appointment",
+    "AuditEvent",
     "AppointmentStatus",
     "OutboxKind",
     "OutboxMessage",
@@ -55,6 +57,7 @@ __all__ = [
     "UpdateRequest",
     "UpdateRequestStatus",
     "User",
+    "UserSession",
     "Workfile",
     "WriteBackMode",
     "user_locations",

@@ -88,6 +88,10 @@ class Payment(LocationOwned, TimestampMixin, db.Model):
     exported_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
     voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     voided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    # Why it was voided (required on void; shown in History).
+    void_reason: Mapped[str | None] = mapped_column(Text)
+    # The shop's own reference for the receipt: check number, card authorisation, claim number.
+    reference: Mapped[str | None] = mapped_column(String(64))
 
     workfile: Mapped["Workfile"] = relationship(back_populates="payments")  # noqa: F821
     created_by: Mapped["User | None"] = relationship(foreign_keys=[created_by_id])  # noqa: F821

@@ -2,15 +2,16 @@
 from __future__ import annotations
 
 import enum
+import hashlib
 import secrets
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, Column, Enum, ForeignKey, String, Table, select
+from sqlalchemy import Boolean, Column, Enum, ForeignKey, String, Table, select, update
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
-from webapp.models.base import TimestampMixin, UTCDateTime
+from webapp.models.base import TimestampMixin, UTCDateTime, utcnow
 from webapp.models.location import Location
 
 
@@ -120,3 +121,33 @@ class User(UserMixin, TimestampMixin, db.Model):
 
     def __repr__(self) -> str:
         return f"<User {self.email} {self.role.value}>"
+
+
+def hash_session_id(raw: str) -> str:
+    """What is stored of a session id: its SHA-256 (a leaked table opens no session)."""
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+class UserSession(db.Model):
+    """One signed-in browser session, kept on the server so signing out really ends it.
+
+    The session cookie carries a random id; only its hash is stored. A session counts while
+    ``ended_at`` is empty and it is younger than ``PERMANENT_SESSION_LIFETIME``.
+    """
+
+    __tablename__ = "user_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True, nullable=False)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ip: Mapped[str] = mapped_column(String(64), nullable=False, default="")
+
+    @staticmethod
+    def end_all(user_id: int, except_id: int | None = None) -> None:
+        """End every open session of ``user_id`` (but ``except_id``); the caller commits."""
+        query = update(UserSession).where(UserSession.user_id == user_id, UserSession.ended_at.is_(None))
+        if except_id is not None:
+            query = query.where(UserSession.id != except_id)
+        db.session.execute(query.values(ended_at=utcnow()))

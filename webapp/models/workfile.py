@@ -11,7 +11,7 @@ import enum
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Boolean, Enum, ForeignKey, Index, Integer, Numeric, String, Text, event
+from sqlalchemy import Boolean, Enum, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
@@ -26,6 +26,8 @@ class Workfile(LocationOwned, TimestampMixin, db.Model):
     """One repair order / workfile of a location."""
 
     __tablename__ = "workfile"
+    # One workfile per DMS repair order: a second "DMS Activity" click on the same RO reuses it.
+    __table_args__ = (UniqueConstraint("location_id", "dms_ro_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # The DMS Repair ID: the RO number reserved on Convert to RO, or typed by hand.
@@ -46,6 +48,12 @@ class Workfile(LocationOwned, TimestampMixin, db.Model):
     vin: Mapped[str | None] = mapped_column(String(32))
     # Idempotency key of the RO number reservation: a replay returns the same number.
     ro_reservation_key: Mapped[str | None] = mapped_column(String(96))
+    # The DMS's own key of the repair order this workfile is linked to (a pulled RO, or one
+    # looked up by number). Staff see ``dms_repair_id`` (the RO number); in many DMSs they match.
+    dms_ro_id: Mapped[str | None] = mapped_column(String(64))
+    # Where the workfile was started from (the appointment checked in), and by whom.
+    appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointment.id", ondelete="SET NULL"), index=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
     # Outbox messages of "not listed - export as new" customer / vehicle records.
     customer_export_message_id: Mapped[int | None] = mapped_column(Integer)
     vehicle_export_message_id: Mapped[int | None] = mapped_column(Integer)
@@ -73,6 +81,9 @@ class Workfile(LocationOwned, TimestampMixin, db.Model):
 class DmsEventKind(str, enum.Enum):
     """What happened (History tab descriptions)."""
 
+    WORKFILE_CREATED = "workfile_created"
+    RO_LINKED = "ro_linked"
+    RO_LINK_FAILED = "ro_link_failed"
     REPAIR_ID_ADDED = "repair_id_added"
     REPAIR_ID_CHANGED = "repair_id_changed"
     RO_RESERVATION_FAILED = "ro_reservation_failed"
@@ -95,6 +106,9 @@ class DmsEventKind(str, enum.Enum):
     def label(self) -> str:
         """The History tab's Description."""
         return {
+            "workfile_created": "Workfile created",
+            "ro_linked": "Linked to the DMS repair order",
+            "ro_link_failed": "Link to a DMS repair order failed",
             "repair_id_added": "DMS Repair ID added",
             "repair_id_changed": "DMS Repair ID changed",
             "ro_reservation_failed": "RO number reservation failed",

@@ -52,10 +52,9 @@ def detail_url(record_type: str, record_id: int) -> str:
 
 def safe_return_to(value: str | None, record_type: str, record_id: int) -> str:
     """A local path to return to (never another site), else the record's page."""
-    value = (value or "").strip()
-    if value.startswith("/") and not value.startswith("//") and "\\" not in value and len(value) <= 500:
-        return value
-    return detail_url(record_type, record_id)
+    from webapp.auth.redirects import safe_next
+
+    return safe_next((value or "").strip(), max_length=500) or detail_url(record_type, record_id)
 
 
 # --------------------------------------------------------------------------- start
