@@ -27,6 +27,24 @@ def test_seed_demo_loads_and_refuses_twice(app, client):
         client.post("/logout")
 
 
+def test_seed_demo_books_appointments_in_the_console_queued_for_the_dms(app, client):
+    """The Appointments list shows both sources from the first minute: the DMS's come with the first
+    pull, and each location has appointments booked in the console, queued for the DMS."""
+    from webapp.models import Appointment, OutboxMessage, PushState
+
+    assert app.test_cli_runner().invoke(args=["seed-demo"]).exit_code == 0
+    with app.app_context():
+        for loc in db.session.scalars(select(Location)):
+            booked = db.session.scalars(select(Appointment).where(Appointment.location_id == loc.id)).all()
+            assert len(booked) == 3, loc.code
+            assert all(a.push_state == PushState.PENDING and a.advisor_id and a.opcodes for a in booked)
+            queued = db.session.scalar(select(func.count(OutboxMessage.id)).where(OutboxMessage.location_id == loc.id))
+            assert queued >= 3
+    client.post("/login", data={"email": "advisor@demo.test", "password": "demo-password"})
+    listing = client.get("/appointments/?tab=upcoming")
+    assert listing.status_code == 200 and "Booked in the console" in listing.get_data(as_text=True)
+
+
 def test_create_user_command(app):
     runner = app.test_cli_runner()
     result = runner.invoke(args=["create-user", "--email", "Boss@Example.test", "--name", "Boss"], input="a long enough password\na long enough password\n")

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 import random
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -61,6 +61,7 @@ DEMO_USERS = [
     ("advisor@demo.test", "Avery Advisor", Role.SERVICE_ADVISOR, "NSF", "ADV03"),
     ("eastside.manager@demo.test", "Emerson Eastside", Role.SERVICE_MANAGER, "ESC", None),
     ("eastside.advisor@demo.test", "Ellis Eastside", Role.SERVICE_ADVISOR, "ESC", "ADV05"),
+    ("metro.advisor@demo.test", "Micah Metro", Role.SERVICE_ADVISOR, "MTC", "ADV07"),
     ("fieldmanager@demo.test", "Frankie Field", Role.FIELD_MANAGER, None, None),
     ("reviewer@demo.test", "Riley Reviewer", Role.REVIEWER, None, None),
 ]
@@ -150,8 +151,51 @@ def seed_demo(seed: int = 42) -> dict[str, int]:
         advisor = next((users[e] for e, _n, r, c, _d in DEMO_USERS if c == spec["code"] and r == Role.SERVICE_ADVISOR),
                        users["admin@demo.test"])
         created["workfiles"] += _demo_workfiles(rng, locations[spec["code"]], spec, advisor)
+    created["appointments"] = 0
+    for spec in DEMO_LOCATIONS:
+        advisor = next((users[e] for e, _n, r, c, _d in DEMO_USERS if c == spec["code"] and r == Role.SERVICE_ADVISOR),
+                       None)
+        if advisor is not None:
+            created["appointments"] += _demo_appointments(locations[spec["code"]], advisor, now)
     db.session.commit()
     return created
+
+
+#: Times of day (local) and opcodes of the appointments booked in the console for the demo.
+DEMO_BOOKINGS = ((1, 8, 30, ["LOF"]), (1, 11, 0, ["ROT", "ALIGN"]), (2, 9, 15, ["BRKF"]))
+
+
+def _demo_appointments(location: Location, advisor: User, now) -> int:  # noqa: ANN001
+    """Appointments booked in the console (beside the DMS's own, which the first pull brings):
+    queued for the DMS like any booking, so `make run`'s workers push them within seconds."""
+    from zoneinfo import ZoneInfo
+
+    from webapp.models import Appointment, AppointmentStatus, OutboxKind, PushState
+    from webapp.outbox import enqueue_push
+
+    zone = ZoneInfo(location.timezone)
+    today = now.astimezone(zone).date()
+    customers = db.session.scalars(
+        select(Customer).where(Customer.location_id == location.id, Customer.email.is_not(None),
+                               Customer.address_line1.is_not(None), Customer.last_name.is_not(None))
+        .order_by(Customer.id).limit(20)).all()
+    booked = 0
+    for customer, (days, hour, minute, opcodes) in zip(customers[::7], DEMO_BOOKINGS):
+        asset = db.session.scalar(select(Asset).where(Asset.customer_id == customer.id).order_by(Asset.id).limit(1))
+        day = today + timedelta(days=days)
+        scheduled = datetime(day.year, day.month, day.day, hour, minute, tzinfo=zone).astimezone(timezone.utc)
+        appointment = Appointment(
+            location_id=location.id, customer_id=customer.id, asset_id=asset.id if asset else None,
+            advisor_id=advisor.id, scheduled_at=scheduled, opcodes=opcodes, notes=None,
+            brand=(location.brands or [None])[0], status=AppointmentStatus.SCHEDULED, push_state=PushState.PENDING,
+            created_by_id=advisor.id)
+        db.session.add(appointment)
+        db.session.flush()
+        enqueue_push(db.session, location, OutboxKind.APPOINTMENT_CREATE, appointment,
+                     payload={"scheduled_at": scheduled.isoformat(), "opcodes": opcodes},
+                     advisor_id=appointment.advisor_id, brand=appointment.brand, user_id=advisor.id)
+        booked += 1
+    return booked
 
 
 def _event(workfile: Workfile, kind: DmsEventKind, at, user: User | None, payment: Payment | None = None,  # noqa: ANN001
