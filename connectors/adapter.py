@@ -69,6 +69,19 @@ class ProtocolConnector(DmsConnector):
         if refused:
             raise self._not_supported(f"does not accept {', '.join(refused)} on {data_type}", "FIELD-NOT-WRITABLE")
 
+    # ---- live lookups (DMS tab, wizards): each protocol searches in its own way
+    def search_customers(self, query: str, limit: int = 25, timeout: float | None = None) -> list[Customer]:
+        """Search customers by name, company, phone, e-mail or DMS id."""
+        return self._search(CUSTOMERS, query, limit, timeout)
+
+    def search_vehicles(self, query: str, limit: int = 25, timeout: float | None = None) -> list[Vehicle]:
+        """Search vehicles by VIN (full or partial), unit number, plate or DMS id."""
+        return self._search(VEHICLES, query, limit, timeout)
+
+    @abc.abstractmethod
+    def _search(self, data_type: str, query: str, limit: int, timeout: float | None) -> list[Any]:
+        """Customers or vehicles the DMS finds for ``query`` (an empty query finds nothing)."""
+
     # ---- write-back and exports: the checks are the same everywhere; each protocol sends
 
     def create_customer(self, fields: Mapping[str, Any], idempotency_key: str, *, for_appointment: bool = False,

@@ -21,8 +21,8 @@ from typing import Any, Iterator, Mapping
 from urllib.parse import quote
 
 from .adapter import ProtocolConnector
-from .base import (APPOINTMENTS, CUSTOMERS, RECORD_TYPES, VEHICLES, Appointment, CredentialField, Customer, DmsRecord,
-                   MalformedResponseError, Page, Payment, Vehicle, format_datetime, record_from_dict)
+from .base import (APPOINTMENTS, RECORD_TYPES, Appointment, CredentialField, DmsRecord, MalformedResponseError, Page,
+                   Payment, format_datetime, record_from_dict)
 from .http import HttpTransport, ReadAhead
 from .vendors import VendorProfile
 
@@ -163,14 +163,6 @@ class ConsoleRestConnector(ProtocolConnector):
         if not isinstance(items, list):
             raise MalformedResponseError(f"{data_type} search result is malformed", data_type=data_type)
         return [self._parse(data_type, item, position) for position, item in enumerate(items)]
-
-    def search_customers(self, query: str, limit: int = 25, timeout: float | None = None) -> list[Customer]:
-        """Search customers by name, company, phone, e-mail or DMS id."""
-        return self._search(CUSTOMERS, query, limit, timeout)
-
-    def search_vehicles(self, query: str, limit: int = 25, timeout: float | None = None) -> list[Vehicle]:
-        """Search vehicles by VIN (full or partial), unit number, plate or DMS id."""
-        return self._search(VEHICLES, query, limit, timeout)
 
     # ---- writes
     def _create(self, data_type: str, fields: Mapping[str, Any], idempotency_key: str, timeout: float | None,

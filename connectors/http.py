@@ -181,7 +181,10 @@ class HttpTransport:
                                       entry=self._entry_from(response))
         if response.status_code >= 300:
             self._raise_for(response)
-        data = self._json(response, "token response")
+        return self._accept_token(self._json(response, "token response"))
+
+    def _accept_token(self, data: Any) -> str:
+        """Keep the bearer token of a token answer and when it expires (``expires_in``, default 5 minutes)."""
         token = data.get("access_token") if isinstance(data, dict) else None
         if not token:
             raise MalformedResponseError("token response has no access_token")

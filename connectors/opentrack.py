@@ -264,11 +264,17 @@ class OpenTrackConnector(ProtocolConnector):
         return records[0] if records else None
 
     # ---- live lookups
-    def search_customers(self, query: str, limit: int = 25, timeout: float | None = None) -> list[Customer]:
-        """CustomerSearch by name / phone / e-mail (a DMS id goes through CustomerLookup)."""
+    def _search(self, data_type: str, query: str, limit: int, timeout: float | None) -> list[Any]:
+        """CustomerSearch or VehicleSearch."""
         query = query.strip()
         if not query:
             return []
+        if data_type == CUSTOMERS:
+            return self._search_customers(query, limit, timeout)
+        return self._search_vehicles(query, limit, timeout)
+
+    def _search_customers(self, query: str, limit: int, timeout: float | None) -> list[Customer]:
+        """CustomerSearch by name / phone / e-mail (a DMS id goes through CustomerLookup)."""
         digits = sum(ch.isdigit() for ch in query)
         if "@" in query:
             parms = ox.el("Email", query)
@@ -280,11 +286,8 @@ class OpenTrackConnector(ProtocolConnector):
                             timeout=timeout, what="customer search", data_type=CUSTOMERS)
         return self._records(element, CUSTOMERS, "CustomerSearchResult")
 
-    def search_vehicles(self, query: str, limit: int = 25, timeout: float | None = None) -> list[Vehicle]:
+    def _search_vehicles(self, query: str, limit: int, timeout: float | None) -> list[Vehicle]:
         """VehicleSearch by VIN (full, or the last six), stock number or plate."""
-        query = query.strip()
-        if not query:
-            return []
         name = "VIN" if len(query) == 17 else "LastSixOfVIN" if len(query) == 6 and query[-4:].isdigit() \
             else "StockNumber"
         element = self.call("VehicleSearch", f"<SearchParms>{ox.el(name, query)}{ox.el('MaxRecords', limit)}"

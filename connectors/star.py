@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import re
 import threading
-import time
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -46,9 +45,8 @@ import httpx
 
 from .adapter import ProtocolConnector
 from .base import (APPOINTMENTS, CUSTOMERS, OPCODES, PARTS_INVOICES, PAYMENTS, REPAIR_ORDERS, SPECIAL_ORDERS,
-                   VEHICLES, Appointment, AuthenticationError, CredentialField, Customer, DmsRecord,
-                   MalformedResponseError, Page, Payment, TransientDmsError, Vehicle, format_datetime,
-                   record_from_dict)
+                   VEHICLES, Appointment, AuthenticationError, CredentialField, DmsRecord, MalformedResponseError,
+                   Page, Payment, TransientDmsError, format_datetime, record_from_dict)
 from .http import HttpTransport, ReadAhead, loads_exact, retry_after_seconds
 from .vendors import VendorProfile
 
@@ -497,12 +495,7 @@ class StarTransport(HttpTransport):
             data = loads_exact(response.content)
         except ValueError as error:
             raise MalformedResponseError(f"the DMS sent an unreadable token response: {error}") from error
-        token = data.get("access_token") if isinstance(data, dict) else None
-        if not token:
-            raise MalformedResponseError("token response has no access_token")
-        self._token = str(token)
-        self._token_expires = time.monotonic() + float(data.get("expires_in") or 300)
-        return self._token
+        return self._accept_token(data)
 
 
 # --------------------------------------------------------------------------- connector
@@ -658,6 +651,7 @@ class StarConnector(ProtocolConnector):
 
     # ---- live lookups
     def _search(self, data_type: str, query: str, limit: int, timeout: float | None) -> list[Any]:
+        """``filter=q:<text>`` on the resource."""
         if not query.strip():
             return []
         data = self.transport.get_json(self._path(data_type), params={"filter": "q:" + query.strip(), "limit": limit},
@@ -666,14 +660,6 @@ class StarConnector(ProtocolConnector):
         if not isinstance(items, list):
             raise MalformedResponseError(f"{data_type} search result is malformed", data_type=data_type)
         return [self._parse(data_type, item, position) for position, item in enumerate(items)]
-
-    def search_customers(self, query: str, limit: int = 25, timeout: float | None = None) -> list[Customer]:
-        """Search customers by name, company, phone, e-mail or DMS id."""
-        return self._search(CUSTOMERS, query, limit, timeout)
-
-    def search_vehicles(self, query: str, limit: int = 25, timeout: float | None = None) -> list[Vehicle]:
-        """Search vehicles by VIN (full or partial), unit number, plate or DMS id."""
-        return self._search(VEHICLES, query, limit, timeout)
 
     # ---- writes
     @staticmethod

@@ -265,3 +265,31 @@ def live_server(app):
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
+
+
+# --------------------------------------------------------------------------- sign-in security and audit
+@pytest.fixture()
+def fresh_throttle():
+    """Sign-in throttling's in-process counters and its 'Redis is down' note must not leak between tests."""
+    from webapp.auth import throttle
+
+    throttle.reset_redis_state()
+    yield
+    throttle.reset_redis_state()
+
+
+def audit_events(app, kind=None) -> list:
+    """The audit trail's entries (of ``kind``), oldest first, detached from the session."""
+    from sqlalchemy import select
+
+    from webapp.extensions import db
+    from webapp.models import AuditEvent
+
+    with app.app_context():
+        query = select(AuditEvent).order_by(AuditEvent.id)
+        if kind:
+            query = query.where(AuditEvent.kind == kind)
+        rows = db.session.scalars(query).all()
+        for row in rows:
+            db.session.expunge(row)
+        return rows

@@ -3,33 +3,16 @@ from __future__ import annotations
 
 
 import pytest
-from sqlalchemy import select
 
-from tests.conftest import soup
+from tests.conftest import audit_events, soup
 from tests.factories import PASSWORD
 from webapp import audit
-from webapp.auth import throttle
 from webapp.extensions import db
 from webapp.models import AuditEvent, Role, utcnow
 from webapp.models.audit import AuditAppendOnlyError
 
 
-@pytest.fixture(autouse=True)
-def _fresh_throttle():
-    throttle.reset_redis_state()
-    yield
-    throttle.reset_redis_state()
-
-
-def _events(app, kind=None):
-    with app.app_context():
-        query = select(AuditEvent).order_by(AuditEvent.id)
-        if kind:
-            query = query.where(AuditEvent.kind == kind)
-        rows = db.session.scalars(query).all()
-        for row in rows:
-            db.session.expunge(row)
-        return rows
+pytestmark = pytest.mark.usefixtures("fresh_throttle")
 
 
 @pytest.fixture()
@@ -59,7 +42,7 @@ def test_failed_sign_ins_are_recorded_with_address(app, client, make):
     user = make.user(Role.SERVICE_ADVISOR, make.location())
     client.post("/login", data={"email": user.email, "password": "nope"})
     client.post("/login", data={"email": "ghost@example.test", "password": "nope"})
-    first, second = _events(app, "auth.login_failed")
+    first, second = audit_events(app, "auth.login_failed")
     assert (first.target, first.detail, first.ip) == (user.email, "wrong password", "127.0.0.1")
     assert first.location_id == user.location_id
     assert (second.target, second.detail) == ("ghost@example.test", "unknown e-mail")
@@ -71,19 +54,19 @@ def test_role_and_location_changes_are_recorded(app, client, admin, make):
     data = {"name": "Pat", "email": "pat@example.test", "role": "service_manager", "location_id": south.id,
             "active": "y", "password": ""}
     assert client.post(f"/admin/users/{user.id}/edit", data=data).status_code == 303
-    role, = _events(app, "user.role_changed")
+    role, = audit_events(app, "user.role_changed")
     assert role.detail == "Service Advisor → Service Manager" and role.target == "pat@example.test"
     assert role.user_id == admin.id and role.actor == "boss@example.test" and role.ip == "127.0.0.1"
-    moved, = _events(app, "user.locations_changed")
+    moved, = audit_events(app, "user.locations_changed")
     assert moved.detail == "North (home) → South (home)"
     data.pop("active")
     assert client.post(f"/admin/users/{user.id}/edit", data=data).status_code == 303
-    assert [e.target for e in _events(app, "user.deactivated")] == ["pat@example.test"]
-    assert len(_events(app, "user.role_changed")) == 1  # an unchanged role is not recorded again
+    assert [e.target for e in audit_events(app, "user.deactivated")] == ["pat@example.test"]
+    assert len(audit_events(app, "user.role_changed")) == 1  # an unchanged role is not recorded again
     new = {"name": "Fay", "email": "fay@example.test", "role": "field_manager", "location_id": 0,
            "covered_location_ids": [north.id, south.id], "active": "y", "password": "a long enough password"}
     assert client.post("/admin/users/new", data=new).status_code == 303
-    created, = _events(app, "user.created")
+    created, = audit_events(app, "user.created")
     assert created.target == "fay@example.test" and "Field Manager" in created.detail and "North, South" in created.detail
 
 
@@ -95,16 +78,16 @@ def test_dms_connection_changes_of_a_location_are_recorded_without_secrets(app, 
             "dms_base_url": "http://dms.test", "dms_account": location.dms_account, "dms_extract_dir": "",
             "cred_api_key": ""}
     assert client.post(f"/admin/locations/{location.id}/edit", data=data).status_code == 303
-    assert _events(app, "location.dms_credentials_changed") == []  # nothing about the DMS changed
+    assert audit_events(app, "location.dms_credentials_changed") == []  # nothing about the DMS changed
     data["cred_api_key"] = "new-secret-456"
     assert client.post(f"/admin/locations/{location.id}/edit", data=data).status_code == 303
-    event, = _events(app, "location.dms_credentials_changed")
+    event, = audit_events(app, "location.dms_credentials_changed")
     assert event.detail == "changed: credentials" and event.location_id == location.id
     assert event.target == "Metro (MTC)" and event.user_id == admin.id
     assert "secret" not in event.detail
     data["dms_base_url"] = "http://other.test"
     client.post(f"/admin/locations/{location.id}/edit", data=data)
-    assert _events(app, "location.dms_credentials_changed")[-1].detail == "changed: API address"
+    assert audit_events(app, "location.dms_credentials_changed")[-1].detail == "changed: API address"
 
 
 def test_update_request_decisions_are_recorded(app, client, auth, make):
@@ -120,8 +103,8 @@ def test_update_request_decisions_are_recorded(app, client, auth, make):
                        data={"reason": "The screenshot shows another customer."}).status_code == 303
     # A second decision on a decided request changes nothing and records nothing.
     client.post(f"/review/update-requests/{approved.id}/approve")
-    ok, = _events(app, "update_request.approved")
-    no, = _events(app, "update_request.rejected")
+    ok, = audit_events(app, "update_request.approved")
+    no, = audit_events(app, "update_request.rejected")
     assert ok.user_id == no.user_id == reviewer.id and ok.location_id == location.id
     assert ok.target == f"update request {approved.id} (customer {customer.id})"
     assert no.detail == "reason: The screenshot shows another customer."

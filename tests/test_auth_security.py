@@ -7,33 +7,16 @@ import threading
 import time
 
 import pytest
-from sqlalchemy import select
 
-from tests.conftest import soup
+from tests.conftest import audit_events, soup
 from tests.factories import PASSWORD
 from webapp.auth import throttle
 from webapp.auth.redirects import safe_next
 from webapp.extensions import db
-from webapp.models import AuditEvent, Role, User
+from webapp.models import Role, User
 
 
-@pytest.fixture(autouse=True)
-def _fresh_throttle():
-    """In-process counters and the 'Redis is down' note must not leak between tests."""
-    throttle.reset_redis_state()
-    yield
-    throttle.reset_redis_state()
-
-
-def _events(app, kind=None):
-    with app.app_context():
-        query = select(AuditEvent).order_by(AuditEvent.id)
-        if kind:
-            query = query.where(AuditEvent.kind == kind)
-        rows = db.session.scalars(query).all()
-        for row in rows:
-            db.session.expunge(row)
-        return rows
+pytestmark = pytest.mark.usefixtures("fresh_throttle")
 
 
 # --------------------------------------------------------------------------- 1. open redirect
@@ -223,7 +206,7 @@ def test_one_address_cannot_shut_out_the_known_devices_behind_it(app, client, au
         assert auth.login(staff.email, PASSWORD).status_code == 302  # same address, known device
     finally:
         app.config["LOGIN_IP_FREE_FAILURES"] = 30
-    assert [e.target for e in _events(app, "auth.lockout_address")] == ["127.0.0.1"]
+    assert [e.target for e in audit_events(app, "auth.lockout_address")] == ["127.0.0.1"]
 
 
 def test_admin_unlock(app, client, auth, make):
@@ -243,11 +226,11 @@ def test_admin_unlock(app, client, auth, make):
     assert response.status_code == 303
     assert not soup(admin_browser.get("/admin/users")).select(".sign-ins-slowed")
     assert client.post("/login", data={"email": advisor.email, "password": PASSWORD}).status_code == 302
-    lockout, = _events(app, "auth.lockout")
+    lockout, = audit_events(app, "auth.lockout")
     assert lockout.target == advisor.email and lockout.ip == "127.0.0.1" and lockout.user_id is None
-    unlock, = _events(app, "auth.unlock")
+    unlock, = audit_events(app, "auth.unlock")
     assert unlock.user_id == admin.id and unlock.target == advisor.email and "5 failed" in unlock.detail
-    assert len(_events(app, "auth.login_failed")) == 5
+    assert len(audit_events(app, "auth.login_failed")) == 5
 
 
 def test_unlock_needs_csrf_and_an_admin(app, client, auth, make):
