@@ -61,11 +61,14 @@ class ConsoleRestConnector(ProtocolConnector):
 
     # ---- helpers
     def _parse(self, data_type: str, item: Any, position: int | None = None) -> DmsRecord:
-        """Parse one wire record (the dialect's keys are the canonical names), naming its position when malformed."""
+        """Parse one wire record, naming its position when malformed.
+
+        The dialect's records are the canonical records themselves, so no raw copy is kept
+        beside them (it would double what a pull writes and show nothing new)."""
         if not isinstance(item, dict):
             raise MalformedResponseError(f"{data_type} record at position {position} is not an object",
                                          data_type=data_type, position=position)
-        return record_from_dict(data_type, item, raw=item, position=position)
+        return record_from_dict(data_type, item, position=position)
 
     def _record_response(self, data_type: str, response: Any) -> DmsRecord:
         """Parse a single-record response and attach its ETag header."""
