@@ -80,7 +80,7 @@ def format_datetime(moment: datetime | None) -> str | None:
 
 def _in_utc(moment: datetime | None) -> bool:
     """True when ``moment`` is None or already an aware UTC datetime."""
-    return moment is None or (moment.tzinfo is not None and not moment.utcoffset())
+    return moment is None or moment.tzinfo is timezone.utc or (moment.tzinfo is not None and not moment.utcoffset())
 
 
 # --------------------------------------------------------------------------- records
