@@ -67,3 +67,35 @@ def test_every_module_class_and_public_function_has_a_docstring():
                     and not ast.get_docstring(node):
                 missing.append(f"{path.name}:{node.lineno} {node.name}")
     assert missing == []
+
+
+def test_record_errors_name_the_data_type_the_record_its_position_and_the_field():
+    from connectors import MalformedResponseError
+
+    with pytest.raises(MalformedResponseError) as caught:
+        record_from_dict("customers", {"dms_id": "C9", "modified_at": "2026-01-01T00:00:00Z", "phones": [7]},
+                         position=4)
+    message = caught.value.message
+    assert "customers record 'C9' at position 4" in message and "$.phones[0]" in message
+    assert (caught.value.data_type, caught.value.dms_id, caught.value.position) == ("customers", "C9", 4)
+    with pytest.raises(MalformedResponseError) as missing:
+        record_from_dict("vehicles", {"dms_id": "V1"})
+    assert "modified_at" in missing.value.message
+
+
+def test_timestamps_become_utc_and_empty_values_take_the_defaults():
+    from datetime import timezone
+
+    shifted = record_from_dict("appointments", {"dms_id": "A1", "modified_at": "2026-01-01T02:00:00+02:00",
+                                                "scheduled_at": "2026-01-02T09:00:00", "notes": None, "opcodes": ""})
+    assert shifted.modified_at.isoformat() == "2026-01-01T00:00:00+00:00" and shifted.modified_at.tzinfo == timezone.utc
+    assert shifted.scheduled_at.tzinfo == timezone.utc and shifted.notes == "" and shifted.opcodes == ()
+    ro = record_from_dict("repair_orders", {"dms_id": "100", "modified_at": "2026-01-01T00:00:00Z"})
+    assert ro.ro_number == "100"  # a DMS that sends no RO number: staff search by its key
+
+
+def test_the_raw_vendor_record_rides_beside_the_canonical_one():
+    raw = {"customer_key": "C1", "party_references": []}
+    with_raw = record_from_dict("customers", {"dms_id": "C1", "modified_at": "2026-01-01T00:00:00Z"}, raw=raw)
+    without = record_from_dict("customers", {"dms_id": "C1", "modified_at": "2026-01-01T00:00:00Z"})
+    assert with_raw == without and with_raw.raw == raw and "raw" not in with_raw.to_dict()
