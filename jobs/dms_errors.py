@@ -1,15 +1,34 @@
-"""One sentence for a DMS failure, as background jobs show it on runs and records."""
+"""One sentence for a DMS failure, as background jobs show it on runs and records.
+
+It says what happened in plain words and blames the DMS only when the DMS is the cause; the
+fix hint shown beside it says what the console does next and what a person can do.
+"""
 from __future__ import annotations
 
 from connectors import AuthenticationError, DmsError, MalformedResponseError, TransientDmsError
 
 
+def _sentence(text: str) -> str:
+    text = (text or "").strip()
+    if not text:
+        return ""
+    text = text[0].upper() + text[1:]
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
 def describe_dms_error(exc: DmsError, attempts: int) -> str:
     """What went wrong, in staff's words (the fix hint is shown beside it)."""
     if isinstance(exc, MalformedResponseError):
-        return f"The DMS sent data we cannot read: {exc.message}"
+        return f"The DMS sent data the console cannot read: {exc.message}"
     if isinstance(exc, AuthenticationError):
-        return f"The DMS refused our credentials: {exc.message}"
+        return f"The DMS did not accept the console's sign-in (dealer account or credentials): {exc.message}"
     if isinstance(exc, TransientDmsError):
-        return f"The DMS did not answer after {attempts} tries: {exc.message}"
-    return exc.message
+        status = exc.status or 0
+        if status == 429:
+            what = "the DMS kept asking the console to slow down (too many requests)"
+        elif status >= 500:
+            what = f"the DMS kept answering with an error on its side ({exc.message})"
+        else:
+            what = exc.message  # timeouts and connection errors name their cause themselves
+        return _sentence(f"Stopped after {attempts} tries: {what}")
+    return _sentence(exc.message)

@@ -4,9 +4,14 @@ The vendor drops a CSV into the location's folder. The dispatcher checks every m
 a file is imported once (its name and modification time are remembered as the cursor of
 the pseudo data type ``file:<type>``), in pages, the same way a pull stores pages. Bad
 rows are reported with their line numbers and the rest of the file is still read.
+
+A file's record counts as changed only when its content differs from the mirror's copy
+(:func:`jobs.mirror.unchanged_file_records`): a file carries no ETag, so comparing content
+hashes with the pulled records' would call every record changed.
 """
 from __future__ import annotations
 
+import csv
 import os
 from itertools import islice
 from pathlib import Path
@@ -14,9 +19,10 @@ from pathlib import Path
 from rq import Callback, Retry
 from sqlalchemy import select
 
+from connectors import DmsError
 from connectors.extract import DailyExtract, latest_extract
 from jobs.locks import RunLock
-from jobs.mirror import store_page
+from jobs.mirror import prepare_page, store_page, unchanged_file_records, without
 from jobs.pulls import ACTIVE, JOB_TIMEOUT, PAGE_SIZE, active_run, on_pull_failure
 from jobs.queues import PULLS, get_queue
 from webapp.extensions import db
@@ -27,6 +33,15 @@ from webapp.redis_conn import get_redis
 def _file_marker(path: Path) -> str:
     stat = path.stat()
     return f"{path.name}@{int(stat.st_mtime)}:{stat.st_size}"
+
+
+def _carried_fields(path: Path) -> frozenset[str] | None:
+    """The columns the file carries (its header row, as the reader reads it), or None."""
+    with open(path, newline="", encoding="utf-8-sig", errors="replace") as handle:
+        for cells in csv.reader(handle):
+            if cells and any(cell.strip() for cell in cells):
+                return frozenset(cell.replace("\ufeff", "").strip().lower() for cell in cells)
+    return None
 
 
 def _marker_row(location_id: int, data_type: str) -> SyncCursor:
@@ -70,7 +85,9 @@ def run_import(run_id: int) -> dict | None:
     lock = RunLock(get_redis(), location.id, run.data_type, owner=str(run.id))
     if not lock.acquire():
         run.status, run.finished_at = RunStatus.SKIPPED, utcnow()
-        run.error = "Another run of the same data was under way; this one was skipped."
+        run.error = "Skipped: a pull or import of the same data was already running."
+        run.fix_hint = ("Nothing to do: the console checks the folder every minute and imports the newest "
+                        "file in it once the other run has finished.")
         db.session.commit()
         return {"status": run.status.value}
     try:
@@ -79,27 +96,11 @@ def run_import(run_id: int) -> dict | None:
         path = Path(run.cursor_before or "")
         if not path.is_file():
             run.status = RunStatus.FAILED
-            run.error = f"The daily data file {path.name} is no longer in the folder."
-            run.fix_hint = "Nothing to do: the next file the DMS drops is imported when it appears."
+            run.error = f"Nothing imported: the daily data file {path.name} is no longer in the folder."
+            run.fix_hint = ("Nothing to do if it was replaced: the console checks the folder every minute and imports "
+                            "the next file the DMS drops.")
         else:
-            extract = DailyExtract(path, run.data_type)
-            records = iter(extract)
-            while page := list(islice(records, PAGE_SIZE)):
-                result = store_page(db.session, location, run.data_type, page, run_id=run.id)
-                run.fetched += len(page)
-                run.created += result.created
-                run.updated += result.updated
-                run.unchanged += result.unchanged
-                db.session.commit()
-                lock.extend()
-            problems = extract.problems
-            run.failed = len(problems)
-            run.notes = [f"line {p.line_number}: {p.message}" for p in problems[:25]]
-            _marker_row(location.id, run.data_type).cursor = _file_marker(path)
-            run.cursor_after = os.path.basename(path)
-            run.status = RunStatus.SUCCEEDED
-            if problems:
-                run.fix_hint = "Rows listed in the notes could not be read; the rest of the file was imported."
+            _import_file(run, location, path, lock)
         run.finished_at = utcnow()
         db.session.commit()
         return {"status": run.status.value, "fetched": run.fetched}
@@ -108,3 +109,39 @@ def run_import(run_id: int) -> dict | None:
         raise
     finally:
         lock.release()
+
+
+def _import_file(run: SyncRun, location: Location, path: Path, lock: RunLock) -> None:
+    """Read the file page by page into the mirror; a file the reader refuses fails the run."""
+    try:
+        extract = DailyExtract(path, run.data_type)
+        carried = _carried_fields(path)
+        records = iter(extract)
+        while page := list(islice(records, PAGE_SIZE)):
+            # Changed is decided by content: a file has no ETag, so its hashes never match the pull's.
+            prepared = prepare_page(run.data_type, page)
+            same = unchanged_file_records(db.session, location, prepared, carried)
+            result = store_page(db.session, location, run.data_type, without(prepared, same), run_id=run.id)
+            run.fetched += len(page)
+            run.created += result.created
+            run.updated += result.updated
+            run.unchanged += result.unchanged + len(same)
+            db.session.commit()
+            lock.extend()
+        problems = extract.problems
+        run.failed = len(problems)
+        run.notes = [f"line {p.line_number}: {p.message}" for p in problems[:25]]
+        _marker_row(location.id, run.data_type).cursor = _file_marker(path)
+        run.cursor_after = os.path.basename(path)
+        run.status = RunStatus.SUCCEEDED
+        if problems:
+            run.fix_hint = ("The rows listed in the notes could not be read and were skipped; the rest of the "
+                            "file was imported. Correct those records in the DMS: the next daily file brings "
+                            "them in.")
+    except DmsError as exc:  # the file as a whole is unreadable (e.g. its header lacks a column)
+        db.session.rollback()
+        _marker_row(location.id, run.data_type).cursor = _file_marker(path)  # not retried every minute
+        run.status = RunStatus.FAILED
+        run.error = f"The daily data file was not imported: {exc.message}."
+        run.fix_hint = ("The console imports the next file the DMS drops (it checks the folder every minute). "
+                        "If that one is refused too, contact the DMS vendor or support with this message.")

@@ -69,8 +69,10 @@ def active_run(location_id: int, data_type: str) -> SyncRun | None:
     if utcnow() - run.started_at > STALE_AFTER:
         run.status = RunStatus.FAILED
         run.finished_at = utcnow()
-        run.error = "The run stopped without finishing (its worker was lost)."
-        run.fix_hint = "Nothing to do: the next pull continues from the last saved page."
+        run.error = ("The run stopped without finishing: the background worker running it stopped "
+                     "(for example a restart).")
+        run.fix_hint = ("Nothing is lost: the next pull of this data continues from the last saved page "
+                        "(Integration health shows when; Pull now there starts one at once).")
         db.session.commit()
         return None
     return run
@@ -117,13 +119,17 @@ def on_pull_failure(job, connection, exc_type, exc_value, tb) -> None:  # noqa: 
         if run is None or run.status not in ACTIVE:
             return
         retrying = bool(job.retries_left)
-        run.error = f"The worker stopped during the run ({exc_type.__name__})."
+        run.error = (f"The run stopped on an unexpected problem in the console ({exc_type.__name__}), "
+                     "not on an answer from the DMS.")
         if retrying:
-            run.fix_hint = "It is retried automatically and continues from the last saved page."
+            run.fix_hint = ("Nothing to do: the console runs it again by itself within 5 minutes, "
+                            "continuing from the last saved page.")
         else:
             run.status = RunStatus.FAILED
             run.finished_at = utcnow()
-            run.fix_hint = "The next scheduled pull continues from the last saved page."
+            run.fix_hint = ("Nothing is lost: the next pull of this data continues from the last saved page "
+                            "(Integration health shows when; Pull now there starts one at once). If it happens "
+                            "again, contact support with the time of this run.")
         db.session.commit()
 
 
@@ -241,7 +247,10 @@ def _read_pages(dms, run: SyncRun, location: Location, cursor_row: SyncCursor, r
             analyzed = True
         _progress(run)
         if not lock.extend():
-            raise TransientDmsError("lost the run lock", fix_hint="Retried automatically.")
+            raise TransientDmsError(
+                "the console lost its hold on this pull, so it stopped to avoid two pulls writing the same data",
+                fix_hint="Nothing is lost: the next pull of this data continues from the last saved page "
+                         "(Integration health shows when; Pull now there starts one at once).")
         # The run covers changes up to its start; later edits belong to the next run.
         if page.earliest_change is not None and page.earliest_change > run_started:
             break
@@ -317,8 +326,10 @@ def _from_reading_process(vendor: str, settings: dict, data_type: str, resume: s
                 item, error = receiver.recv()
             except EOFError:
                 raise TransientDmsError(
-                    "The process reading the DMS stopped unexpectedly.",
-                    fix_hint="Retried automatically from the last saved page.") from None
+                    "the console's process reading the DMS stopped unexpectedly",
+                    fix_hint="Nothing is lost: the next pull of this data continues from the last saved page "
+                             "(Integration health shows when; Pull now there starts one at once). If it happens "
+                             "again, contact support with the time of this run.") from None
             if error is not None:
                 raise error
             if item == _FINISHED:
@@ -353,7 +364,8 @@ def _reading_process(sender, vendor: str, settings: dict, data_type: str, resume
         except (OSError, EOFError):
             return  # the pull is gone: nobody to tell
         except Exception:  # noqa: BLE001 - the error itself would not cross the pipe
-            sender.send((None, TransientDmsError(f"Reading the DMS failed: {type(exc).__name__}: {exc}")))
+            sender.send((None, TransientDmsError(
+                f"the console could not read from the DMS ({type(exc).__name__}: {exc})")))
 
 
 _DONE = object()
@@ -449,20 +461,27 @@ def _cursor_row(location_id: int, data_type: str) -> SyncCursor:
 
 def _hint(exc: DmsError) -> str:
     """The DMS's own specific hint when it gave one, else ours for the pull's situation."""
-    if exc.fix_hint and exc.fix_hint != type(exc).default_hint:
+    # A busy DMS's catalogue hint promises a retry of the request, which this run has already
+    # made: what happens next is the pull's to say.
+    vendor_retry_hint = isinstance(exc, TransientDmsError) and exc.entry is not None
+    if exc.fix_hint and exc.fix_hint != type(exc).default_hint and not vendor_retry_hint:
         return exc.fix_hint
     return _default_hint(exc)
 
 
 def _default_hint(exc: DmsError) -> str:
     if isinstance(exc, MalformedResponseError):
-        return ("Pages before the bad record were saved and the cursor stops before it. "
-                "Ask the DMS vendor to correct the record, then Pull now.")
+        return ("Pages before the bad record were saved. Every pull of this data stops at that record until "
+                "it is corrected: ask the DMS vendor to correct it, then use Pull now under Integration health.")
     if isinstance(exc, AuthenticationError):
-        return "Check the dealer account and API key under Admin → Locations."
+        return ("Every pull fails until the sign-in works: a Global Admin checks the dealer account and the "
+                "credentials under Admin → Locations (Test connection), then Pull now under Integration health.")
     if isinstance(exc, TransientDmsError):
-        return "The DMS may be down. The next scheduled pull retries from where this one stopped."
-    return "Check the DMS connection settings, then Pull now."
+        return ("Nothing is lost: the next pull of this data tries again from where this one stopped "
+                "(Integration health shows when; Pull now there starts one at once). If it keeps failing, "
+                "check with the DMS vendor that the DMS is up.")
+    return ("A Global Admin checks the DMS connection under Admin → Locations (Test connection), then Pull now "
+            "under Integration health.")
 
 
 # --------------------------------------------------------------------------- reconciliation

@@ -339,11 +339,14 @@ def backoff_seconds(attempts: int, retry_after: float | None = None) -> float:
 
 def _retrying(message: OutboxMessage, location: Location, exc: DmsError) -> str:
     """The DMS is unreachable or busy: try again later (or give up after many attempts)."""
+    readable = isinstance(exc, TransientDmsError)
     if message.attempts >= MAX_TRANSIENT_ATTEMPTS:
         profile = connectors.get_profile(location.dms_vendor)
         entry = profile.entry(profile.code_for("SERVER-ERROR"))
-        entry = CatalogueEntry(entry.code, f"DMS unreachable after {message.attempts} attempts",
-                               "The DMS did not answer for a long time. Check that it is up, then retry.")
+        problem = "was busy or unreachable" if readable else "sent answers the console cannot read"
+        entry = CatalogueEntry(entry.code, f"Not sent: the DMS {problem} for {message.attempts} tries in a row",
+                               "The console has stopped trying. Check with the DMS vendor that the DMS is up, "
+                               "then retry it under Failed pushes.")
         _failed(message, location, entry, exc.message, "transient")
         return "failed"
     delay = backoff_seconds(message.attempts, getattr(exc, "retry_after", None))
@@ -351,8 +354,10 @@ def _retrying(message: OutboxMessage, location: Location, exc: DmsError) -> str:
     message.claimed_by = None
     message.next_attempt_at = utcnow() + timedelta(seconds=delay)
     message.error_code = exc.vendor_code
-    message.error_title = "DMS unreachable - retrying automatically"
-    message.fix_hint = exc.fix_hint
+    problem = "could not be reached" if readable else "sent an answer the console cannot read"
+    message.error_title = f"Not sent yet: the DMS {problem}; the console tries again automatically"
+    message.fix_hint = (f"Nothing to do now. If it still fails after {MAX_TRANSIENT_ATTEMPTS} tries, "
+                        "it is listed under Failed pushes for a Service Manager to retry.")
     message.error_message = exc.message[:2000]
     message.error_kind = "transient"
     return "retrying"

@@ -33,6 +33,8 @@ ROUTE_ROLES: dict[str, frozenset | str] = {
     "admin.location_dms_fields": frozenset({ADMIN}),
     "admin.location_test": frozenset({ADMIN}),
     "settings.external_interfaces": MANAGERS,
+    "settings.webhook_secret": MANAGERS,
+    "settings.webhook_test": MANAGERS,
     "customers.index": STAFF,
     "customers.detail": STAFF,
     "customers.add_from_dms": STAFF,

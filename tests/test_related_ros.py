@@ -247,7 +247,8 @@ def test_failure_is_readable_and_retry_works(app, client, auth, karmak, sandbox,
     case = _case(app, case_id)
     assert case.related_lookup_status == RelatedLookupStatus.FAILED
     region = soup(client.get(f"/cases/{case_id}")).select_one("#additional-info .related-ros")
-    assert "did not answer after 4 tries" in region.select_one(".related-ros-error strong").text
+    error = region.select_one(".related-ros-error strong").text
+    assert "Stopped after 4 tries: the DMS kept answering with an error on its side" in error
     assert region.select_one(".related-ros-error .help").text.strip()  # the fix hint
     assert not region.has_attr("hx-trigger")
     retry = region.select_one("form button")

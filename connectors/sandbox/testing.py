@@ -52,8 +52,8 @@ def connection_settings(base_url: str, code: str, protocol: str, secret: str) ->
 class ControlClient:
     """Small client of the sandbox control API (``/_control/...``); methods return parsed JSON."""
 
-    def __init__(self, base_url: str) -> None:
-        self.client = httpx.Client(base_url=base_url, timeout=30.0)
+    def __init__(self, base_url: str, timeout: float = 30.0) -> None:
+        self.client = httpx.Client(base_url=base_url, timeout=timeout)
 
     def close(self) -> None:
         """Close the HTTP client."""
@@ -126,6 +126,15 @@ class ControlClient:
         if dms_ids is not None:
             body["dms_ids"] = list(dms_ids)
         return self._call("POST", f"/accounts/{account}/webhooks/send", body)
+
+    def has_account(self, account: str) -> bool:
+        """True when this is a sandbox DMS holding ``account`` (False on any error: not a sandbox)."""
+        try:
+            accounts = self._call("GET", "/accounts")
+        except (httpx.HTTPError, ValueError):
+            return False
+        return isinstance(accounts, list) and any(
+            isinstance(a, dict) and a.get("code") == account for a in accounts)
 
     def write_extract(self, account: str, data_type: str = "customers", directory: str | Path | None = None) -> Path:
         """Write a daily extract CSV into the drop folder; returns its path."""

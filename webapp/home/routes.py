@@ -1,7 +1,9 @@
 """Home: what this location looks like today, and where to go next."""
 from __future__ import annotations
 
-from flask import abort, flash, jsonify, make_response, redirect, render_template, request, url_for
+import os
+
+from flask import abort, current_app, flash, jsonify, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select, text
 
@@ -75,20 +77,34 @@ def switch():
     return redirect(safe_next(request.form.get("next"), url_for("home.index")), code=303)
 
 
+@bp.record_once
+def _background_state(state) -> None:  # noqa: ANN001
+    """The "Background work is paused" banner and readable answers when Redis is unreachable."""
+    from webapp import background
+
+    background.init_app(state.app)
+
+
 @bp.route("/healthz")
 @public
 def health():
-    """Liveness for operators: the database and Redis answer."""
-    from webapp.redis_conn import get_redis
+    """For operators and monitors: the database, Redis, the scheduler, the scheduled jobs and
+    the workers (webapp/background.py). 503 with the reasons when any is not ok.
+    ``HEALTHZ_REQUIRE_BACKGROUND=0`` (environment or app config: a web-only deployment, the
+    test suite) reports the background checks without failing on them."""
+    from webapp.background import background_health
 
-    status = {"database": "ok", "redis": "ok"}
+    status = {"database": "ok"}
     try:
         db.session.execute(text("SELECT 1"))
     except Exception as exc:  # noqa: BLE001 - report, do not crash the probe
         status["database"] = f"error: {type(exc).__name__}"
-    try:
-        get_redis().ping()
-    except Exception as exc:  # noqa: BLE001
-        status["redis"] = f"error: {type(exc).__name__}"
-    code = 200 if all(v == "ok" for v in status.values()) else 503
-    return jsonify(status), code
+    background = background_health()
+    status.update(background.as_dict())
+    required = ["database", "redis"]
+    if current_app.config.get("HEALTHZ_REQUIRE_BACKGROUND",
+                              os.environ.get("HEALTHZ_REQUIRE_BACKGROUND", "1") not in ("0", "false", "no")):
+        required = list(status)
+    failing = [name for name in required if status[name] != "ok"]
+    status["status"] = "ok" if not failing else "failing: " + ", ".join(failing)
+    return jsonify(status), 503 if failing else 200

@@ -1,16 +1,19 @@
 """The integration health page and the actions on it."""
 from __future__ import annotations
 
-from flask import abort, flash, redirect, request, url_for
+import redis
+from flask import abort, current_app, flash, redirect, request, url_for
+from sqlalchemy import select
 
 import connectors
 from connectors.records import KINDS
 from jobs.pulls import enqueue_backfill, enqueue_pull, request_cancel
+from webapp.background import background_health
 from webapp.extensions import db
 from webapp.integrations import bp
 from webapp.integrations.health import (DATA_TYPE_LABELS, health_rows, pulled_per_hour, recent_runs,
                                         records_as_received)
-from webapp.models import RunStatus, RunTrigger, SyncRun
+from webapp.models import RunStatus, RunTrigger, SyncRun, utcnow
 from webapp.permissions import Permission, require
 from webapp.rendering import render, toast, wants_fragment
 from webapp.scoping import current_location_or_404, get_or_404
@@ -23,7 +26,8 @@ def health():
     location = current_location_or_404()
     return render("integrations/health.html", block="health", location=location,
                   rows=health_rows(location) if location.has_dms else [],
-                  chart=pulled_per_hour(), runs=recent_runs(), labels=DATA_TYPE_LABELS)
+                  chart=pulled_per_hour(), runs=recent_runs(), labels=DATA_TYPE_LABELS,
+                  background=background_health())
 
 
 def _data_type_or_400(location) -> str:
@@ -34,6 +38,28 @@ def _data_type_or_400(location) -> str:
     if not profile.can_pull(data_type):
         abort(400, description=f"{profile.display_name} does not deliver that data.")
     return data_type
+
+
+QUEUE_UNREACHABLE = ("{what} needs the job queue (Redis), which cannot be reached: nothing was started. "
+                     "Try again when the Background work panel on this page shows Redis as reachable.")
+
+
+def _start(location, data_type: str, start, what: str):  # noqa: ANN001
+    """``start(location_id, data_type)`` (enqueue_pull, enqueue_backfill), or a readable answer
+    when Redis is slow or down: a run it saved but could not queue is marked cancelled."""
+    try:
+        return start(location.id, data_type), None
+    except (redis.RedisError, OSError) as error:
+        current_app.logger.warning("%s of %s: Redis unreachable (%s)", what, data_type, type(error).__name__)
+        db.session.rollback()
+        for run in db.session.scalars(select(SyncRun).where(
+                SyncRun.location_id == location.id, SyncRun.data_type == data_type,
+                SyncRun.status == RunStatus.QUEUED, SyncRun.job_id.is_(None))):
+            run.status = RunStatus.CANCELLED
+            run.finished_at = utcnow()
+            run.error = "Not started: the job queue (Redis) could not be reached."
+        db.session.commit()
+        return None, _after_action(QUEUE_UNREACHABLE.format(what=what), "error")
 
 
 def _after_action(message: str, level: str = "info"):
@@ -50,7 +76,10 @@ def pull_now():
     """Start a pull of one data type now (skipped if one is already under way)."""
     location = current_location_or_404()
     data_type = _data_type_or_400(location)
-    run = enqueue_pull(location.id, data_type, RunTrigger.MANUAL)
+    run, unreachable = _start(location, data_type, lambda loc, dt: enqueue_pull(loc, dt, RunTrigger.MANUAL),
+                              "Pull now")
+    if unreachable is not None:
+        return unreachable
     label = DATA_TYPE_LABELS.get(data_type, data_type)
     if run is None:
         return _after_action(f"A pull of {label} is already under way.", "warning")
@@ -67,7 +96,9 @@ def backfill():
     historical = {"repair_orders": profile.historical_ros, "customers": profile.historical_customers}.get(data_type)
     if not historical or not historical.available:
         abort(400, description=f"{profile.display_name} does not offer a historical pull of that data.")
-    run = enqueue_backfill(location.id, data_type)
+    run, unreachable = _start(location, data_type, enqueue_backfill, "A historical backfill")
+    if unreachable is not None:
+        return unreachable
     label = DATA_TYPE_LABELS.get(data_type, data_type)
     if run is None:
         return _after_action(f"A pull of {label} is already under way; start the backfill when it ends.", "warning")

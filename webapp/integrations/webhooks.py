@@ -9,6 +9,9 @@ it is ignored — a captured notice resent under a new header id is still a dupl
 and the timestamp is part of the signed message. A valid delivery queues a pull of that
 data type from the stored cursor, so the change reaches the console within seconds.
 
+Every delivery to a known location (accepted, duplicate, bad signature, refused) is listed
+under External Interfaces → Webhook (:mod:`webapp.settings.webhook_setup`).
+
 A body that is signed but unusable (not JSON, nested too deeply for the parser, NUL
 characters, no ``event_id``/``data_type``) answers 400 and is logged.
 """
@@ -29,6 +32,7 @@ from webapp.integrations import bp
 from webapp.models import Location, RunTrigger
 from webapp.permissions import public
 from webapp.redis_conn import get_redis
+from webapp.settings.webhook_setup import record_delivery
 
 TOLERANCE_SECONDS = 300
 SEEN_KEY = "dms-console:webhook-event:{}:{}"
@@ -40,6 +44,7 @@ log = logging.getLogger(__name__)
 def _bad_body(location: Location, reason: str):
     """Answer 400 for a signed body we cannot use, and leave a trace for operators."""
     log.warning("webhook for location %s refused: %s", location.code, reason)
+    record_delivery(location.id, "refused", 400, detail=reason)
     return jsonify(error=reason), 400
 
 
@@ -55,6 +60,7 @@ def webhook(code: str):
     body = request.get_data(cache=False)
     if not verify_signature(location.webhook_secret, request.headers.get(TIMESTAMP_HEADER), body,
                             request.headers.get(SIGNATURE_HEADER), tolerance=TOLERANCE_SECONDS):
+        record_delivery(location.id, "bad_signature", 401)  # nothing of an unsigned body is kept
         return jsonify(error="bad or expired signature"), 401
     try:
         event = json.loads(body)
@@ -72,10 +78,15 @@ def webhook(code: str):
         return _bad_body(location, "body must carry an event_id (a non-empty string)")
     data_type = str(event["data_type"])
     if not get_redis().set(SEEN_KEY.format(location.id, event_id), 1, nx=True, ex=2 * 86400):
+        record_delivery(location.id, "duplicate", 409, event_id=event_id, data_type=data_type)
         return jsonify(error="event already received"), 409
     if not connectors.get_profile(location.dms_vendor).can_pull(data_type):
+        record_delivery(location.id, "refused", 422, event_id=event_id, data_type=data_type,
+                        detail=f"{data_type} is not pulled for this DMS")
         return jsonify(error=f"data type {data_type} is not pulled for this DMS"), 422
     run = enqueue_pull(location.id, data_type, RunTrigger.WEBHOOK)
     if run is None:
         pull_again_after(location.id, data_type)  # the running pull may already be past the change
+    record_delivery(location.id, "accepted", 202, event_id=event_id, data_type=data_type,
+                    detail="pull queued" if run else "a pull was running; another follows it")
     return jsonify(accepted=True, run_id=run.id if run else None), 202

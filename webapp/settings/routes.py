@@ -4,13 +4,15 @@ from __future__ import annotations
 from flask import flash, redirect, request, url_for
 
 from jobs.cases import related_ro_availability
+from webapp import audit
 from webapp.extensions import db
 from webapp.models import SyncMode, WriteBackMode
 from webapp.permissions import Permission, require
 from webapp.rendering import render
 from webapp.scoping import current_location_or_404
 from webapp.settings import bp
-from webapp.settings.forms import ExternalInterfacesForm
+from webapp.settings import webhook_setup as hooks
+from webapp.settings.forms import ExternalInterfacesForm, WebhookSecretForm, WebhookTestForm
 
 
 @bp.route("/external-interfaces", methods=["GET", "POST"])
@@ -43,4 +45,80 @@ def external_interfaces():
         return redirect(url_for("settings.external_interfaces"), code=303)
     status = 422 if request.method == "POST" else 200
     return render("settings/external_interfaces.html", form=form, location=location, status=status,
-                  related_ro_reason=related_ro_reason)
+                  related_ro_reason=related_ro_reason, webhook=_webhook(location))
+
+
+def _webhook(location, **extra) -> dict:  # noqa: ANN001
+    """What the Webhook section shows."""
+    receives = hooks.receives_webhooks(location)
+    return {
+        "receives": receives,
+        "url": hooks.webhook_url(location),
+        "set_on": hooks.secret_set_on(location) if location.webhook_secret else None,
+        "deliveries": hooks.recent_deliveries(location.id) if receives else [],
+        "sandbox": receives and hooks.is_sandbox_address(location),
+        "how_to_test": hooks.how_to_test(location) if receives else "",
+        "keep": hooks.KEEP,
+        "new_secret": None,
+        "outcome": None,
+        **extra,
+    }
+
+
+def _webhook_answer(location, status: int = 200, **extra):  # noqa: ANN001, ANN202
+    """The Webhook section (htmx) or the whole External Interfaces page."""
+    form = ExternalInterfacesForm(formdata=None)
+    form.write_back_mode.data = location.write_back_mode.value
+    form.sync_mode.data = location.sync_mode.value
+    form.oem_build_data.data = location.oem_build_data
+    form.related_ro_enabled.data = "enabled" if location.related_ro_enabled else "disabled"
+    form.case_auto_close_days.data = location.case_auto_close_days
+    form.case_auto_close_requires_closed_ro.data = location.case_auto_close_requires_closed_ro
+    related_ro_supported, related_ro_reason = related_ro_availability(location)
+    if not related_ro_supported:
+        form.related_ro_enabled.render_kw = {"disabled": True}
+    response = render("settings/external_interfaces.html", block="webhook", status=status, form=form,
+                      location=location, related_ro_reason=related_ro_reason, webhook=_webhook(location, **extra))
+    response.headers["Cache-Control"] = "no-store"  # may hold a freshly generated secret
+    return response
+
+
+@bp.route("/external-interfaces/webhook-secret", methods=["POST"])
+@require(Permission.MANAGE_LOCATION_SETTINGS)
+def webhook_secret():
+    """Generate the location's webhook secret, or replace it; shown once, in this answer only."""
+    location = current_location_or_404()
+    if not hooks.receives_webhooks(location):
+        return _webhook_answer(location, 422, outcome=hooks.TestOutcome(
+            False, f"{location.dms_vendor_name} does not send change notices, so this location needs no "
+                   "webhook secret."))
+    if not WebhookSecretForm().validate_on_submit():
+        return _webhook_answer(location, 422, outcome=hooks.TestOutcome(
+            False, "The page had expired. Reload it and try again."))
+    replaced = bool(location.webhook_secret)
+    secret = hooks.new_secret()
+    location.webhook_secret = secret
+    audit.record(hooks.ROTATED_KIND, location_id=location.id, target=location.code,
+                 detail="replaced the previous secret" if replaced else "first secret for this location")
+    db.session.commit()
+    return _webhook_answer(location, new_secret=secret, replaced=replaced)
+
+
+@bp.route("/external-interfaces/webhook-test", methods=["POST"])
+@require(Permission.MANAGE_LOCATION_SETTINGS)
+def webhook_test():
+    """Ask the location's DMS to send one signed notice now (possible with the sandbox DMS)."""
+    location = current_location_or_404()
+    if not hooks.receives_webhooks(location):
+        return _webhook_answer(location, 422, outcome=hooks.TestOutcome(
+            False, f"{location.dms_vendor_name} does not send change notices."))
+    if not location.webhook_secret:
+        return _webhook_answer(location, 422, outcome=hooks.TestOutcome(
+            False, "Generate a secret first, then give the DMS the address and the secret."))
+    if not WebhookTestForm().validate_on_submit():
+        return _webhook_answer(location, 422, outcome=hooks.TestOutcome(
+            False, "The page had expired. Reload it and try again."))
+    control = hooks.sandbox_control(location)
+    if control is None:
+        return _webhook_answer(location, 200, outcome=hooks.TestOutcome(False, hooks.how_to_test(location)))
+    return _webhook_answer(location, outcome=hooks.send_test_event(location, control))
