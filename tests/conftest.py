@@ -8,7 +8,9 @@ Each test starts from empty tables and an empty Redis.
 from __future__ import annotations
 
 import os
+import socket
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -296,3 +298,30 @@ def audit_events(app, kind=None) -> list:
         for row in rows:
             db.session.expunge(row)
         return rows
+
+
+@pytest.fixture()
+def silent_redis():
+    """A TCP server that accepts connections and never says a word (a hung Redis)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(50)
+    accepted = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                accepted.append(server.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"redis://127.0.0.1:{server.getsockname()[1]}/0"
+    stop.set()
+    thread.join(timeout=2)
+    for conn in accepted:
+        conn.close()
+    server.close()

@@ -2,8 +2,6 @@
 session, throttling without lock-outs, Redis trouble, autocomplete, demo-user edits."""
 from __future__ import annotations
 
-import socket
-import threading
 import time
 
 import pytest
@@ -258,37 +256,12 @@ def test_sign_in_works_and_is_throttled_when_redis_is_down(app, client, make):
         app.config["REDIS_URL"] = real
 
 
-@pytest.fixture()
-def silent_server():
-    """A TCP server that accepts connections and never answers (a hung Redis)."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(16)
-    held = []
-    stop = threading.Event()
-
-    def accept():
-        server.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                held.append(server.accept()[0])
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield f"redis://127.0.0.1:{server.getsockname()[1]}/0"
-    stop.set()
-    thread.join(timeout=2)
-    for conn in held:
-        conn.close()
-    server.close()
 
 
-def test_a_hung_redis_costs_one_short_timeout_then_is_skipped(app, client, make, silent_server):
+def test_a_hung_redis_costs_one_short_timeout_then_is_skipped(app, client, make, silent_redis):
     user = make.user(Role.SERVICE_ADVISOR, make.location())
     real = app.config["REDIS_URL"]
-    app.config["REDIS_URL"] = silent_server
+    app.config["REDIS_URL"] = silent_redis
     try:
         started = time.monotonic()
         first = client.post("/login", data={"email": user.email, "password": "wrong"})

@@ -7,7 +7,6 @@ or at a socket that accepts connections and never answers (slow).
 from __future__ import annotations
 
 import socket
-import threading
 import time
 
 import pytest
@@ -25,31 +24,6 @@ def _closed_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture()
-def silent_redis():
-    """A TCP server that accepts connections and never says a word (a hung Redis)."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(50)
-    accepted = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        server.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                accepted.append(server.accept()[0])
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield f"redis://127.0.0.1:{server.getsockname()[1]}/0"
-    stop.set()
-    thread.join(timeout=2)
-    for conn in accepted:
-        conn.close()
-    server.close()
 
 
 def _app_with_redis(app, url: str):

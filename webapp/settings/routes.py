@@ -15,6 +15,17 @@ from webapp.settings import webhook_setup as hooks
 from webapp.settings.forms import ExternalInterfacesForm, WebhookSecretForm, WebhookTestForm
 
 
+def _fill(form: ExternalInterfacesForm, location) -> ExternalInterfacesForm:  # noqa: ANN001
+    """The form showing the location's current settings."""
+    form.write_back_mode.data = location.write_back_mode.value
+    form.sync_mode.data = location.sync_mode.value
+    form.oem_build_data.data = location.oem_build_data
+    form.related_ro_enabled.data = "enabled" if location.related_ro_enabled else "disabled"
+    form.case_auto_close_days.data = location.case_auto_close_days
+    form.case_auto_close_requires_closed_ro.data = location.case_auto_close_requires_closed_ro
+    return form
+
+
 @bp.route("/external-interfaces", methods=["GET", "POST"])
 @require(Permission.MANAGE_LOCATION_SETTINGS)
 def external_interfaces():
@@ -22,12 +33,7 @@ def external_interfaces():
     location = current_location_or_404()
     form = ExternalInterfacesForm()
     if request.method == "GET":
-        form.write_back_mode.data = location.write_back_mode.value
-        form.sync_mode.data = location.sync_mode.value
-        form.oem_build_data.data = location.oem_build_data
-        form.related_ro_enabled.data = "enabled" if location.related_ro_enabled else "disabled"
-        form.case_auto_close_days.data = location.case_auto_close_days
-        form.case_auto_close_requires_closed_ro.data = location.case_auto_close_requires_closed_ro
+        _fill(form, location)
     related_ro_supported, related_ro_reason = related_ro_availability(location)
     if not related_ro_supported:
         # Shown disabled with the reason; a forged POST cannot switch it on either.
@@ -67,13 +73,7 @@ def _webhook(location, **extra) -> dict:  # noqa: ANN001
 
 def _webhook_answer(location, status: int = 200, **extra):  # noqa: ANN001, ANN202
     """The Webhook section (htmx) or the whole External Interfaces page."""
-    form = ExternalInterfacesForm(formdata=None)
-    form.write_back_mode.data = location.write_back_mode.value
-    form.sync_mode.data = location.sync_mode.value
-    form.oem_build_data.data = location.oem_build_data
-    form.related_ro_enabled.data = "enabled" if location.related_ro_enabled else "disabled"
-    form.case_auto_close_days.data = location.case_auto_close_days
-    form.case_auto_close_requires_closed_ro.data = location.case_auto_close_requires_closed_ro
+    form = _fill(ExternalInterfacesForm(formdata=None), location)
     related_ro_supported, related_ro_reason = related_ro_availability(location)
     if not related_ro_supported:
         form.related_ro_enabled.render_kw = {"disabled": True}
