@@ -217,14 +217,7 @@ class Supervisor:
                 pass
         # Descendants in groups of their own (RQ work-horses) are left to their parent's
         # shutdown (a worker waits for its job) and killed with the rest after the time-out.
-        _gone, alive = psutil.wait_procs(list(procs.values()), timeout=self.stop_timeout)
-        for proc in alive:
-            self.log(f"pid {proc.pid} ({_name(proc)}) did not stop in time; killing it")
-            try:
-                proc.kill()
-            except psutil.Error:
-                pass
-        psutil.wait_procs(alive, timeout=5)
+        self._kill_late(list(procs.values()), self.stop_timeout)
         for child in children:
             if child.proc is not None:
                 self._leftovers(child)
@@ -232,6 +225,17 @@ class Supervisor:
                     child.proc.wait(timeout=5)
                 except subprocess.TimeoutExpired:
                     child.proc.kill()
+
+    def _kill_late(self, procs: list, timeout: float) -> None:
+        """Wait up to ``timeout`` for ``procs`` to end; kill (and log) those still running."""
+        _gone, alive = psutil.wait_procs(procs, timeout=timeout)
+        for proc in alive:
+            self.log(f"pid {proc.pid} ({_name(proc)}) did not stop in time; killing it")
+            try:
+                proc.kill()
+            except psutil.Error:
+                pass
+        psutil.wait_procs(alive, timeout=5)
 
     def stop_all(self) -> None:
         """Stop everything, Redis last, then any orphan still around."""
@@ -248,14 +252,7 @@ class Supervisor:
                 proc.terminate()
             except psutil.Error:
                 pass
-        _gone, alive = psutil.wait_procs(orphans, timeout=min(5.0, self.stop_timeout))
-        for proc in alive:
-            self.log(f"pid {proc.pid} ({_name(proc)}) did not stop in time; killing it")
-            try:
-                proc.kill()
-            except psutil.Error:
-                pass
-        psutil.wait_procs(alive, timeout=5)
+        self._kill_late(orphans, min(5.0, self.stop_timeout))
         self._stop_group([c for c in self.children if c.stop_last])
         self._reap_orphans()
 
