@@ -12,12 +12,14 @@ Each protocol module (:mod:`connectors.console_rest`, :mod:`connectors.star`,
 from __future__ import annotations
 
 import abc
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 from .base import (APPOINTMENTS, CUSTOMERS, DATA_TYPES, KINDS, VEHICLES, Appointment, Customer, DmsConnector,
-                   NotSupportedError, Payment, Vehicle)
+                   MalformedResponseError, NotSupportedError, Page, Payment, Vehicle, format_datetime)
 from .extract import DailyExtract, latest_extract
+from .http import ReadAhead
 from .vendors import PUSH_NOT_AVAILABLE, PUSH_WITH_APPOINTMENT
 
 
@@ -42,6 +44,38 @@ class ProtocolConnector(DmsConnector):
             if path is None:
                 raise FileNotFoundError(f"no {data_type} extract in {self.extract_dir}")
         return DailyExtract(path, data_type)
+
+    def cursor_at(self, moment: datetime) -> str:
+        """Cursor for "modified at or after ``moment``" (inclusive; a naive moment is taken as UTC)."""
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=timezone.utc)
+        return "since:" + format_datetime(moment)
+
+    def _read_pages(self, data_type: str, cursor: str | None,
+                    fetch: Callable[[str | None, int], Any],
+                    read: Callable[[Any, int], tuple[Callable[[], tuple], str | None, bool]]) -> Iterator[Page]:
+        """The page loop of every protocol's :meth:`iter_changes`.
+
+        ``fetch(cursor, page_number)`` asks the DMS for a page; ``read(answer, page_number)``
+        returns ``(build, next_cursor, has_more)`` where ``build()`` makes the page's records.
+        The first page is fetched when asked for (a caller may want only that one); from the
+        second on, the next page is fetched in the background while this one's records are built.
+        """
+        number = 1
+        with ReadAhead() as ahead:
+            pending = None
+            while True:
+                answer = pending.result() if pending else fetch(cursor, number)
+                build, next_cursor, has_more = read(answer, number)
+                next_cursor = next_cursor or cursor
+                if has_more and (not next_cursor or next_cursor == cursor):
+                    raise MalformedResponseError(
+                        f"{data_type} page {number} says there is more but gives no new cursor", data_type=data_type)
+                pending = ahead.fetch(fetch, next_cursor, number + 1) if has_more and number > 1 else None
+                yield Page(data_type, build(), next_cursor, has_more)
+                if not has_more:
+                    return
+                cursor, number = next_cursor, number + 1
 
     def _not_supported(self, what: str, suffix: str = "NOT-SUPPORTED") -> NotSupportedError:
         """A NotSupportedError carrying the vendor's catalogue row."""

@@ -24,7 +24,8 @@ from .errors import (AuthenticationError, CatalogueEntry, ConflictError, DmsErro
 from .records import (APPOINTMENTS, CUSTOMERS, DATA_TYPES, KINDS, OPCODES, PARTS_INVOICES, PAY_TYPES, PAYMENTS,
                       RECORD_TYPES, REPAIR_ORDERS, SPECIAL_ORDERS, VEHICLES, Appointment, Customer, DmsRecord,
                       Opcode, PartsInvoice, PartsInvoiceLine, Payment, RecordKind, RepairOrder, RepairOrderLine,
-                      SpecialOrder, Vehicle, _Record, format_datetime, kind_of, parse_datetime, record_from_dict)
+                      SpecialOrder, Vehicle, _Record, format_datetime, json_ready, kind_of, parse_datetime,
+                      record_from_dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,5 +185,5 @@ __all__: Sequence[str] = [
     "Payment", "Page", "DmsRecord", "CatalogueEntry", "CredentialField", "DmsError", "TransientDmsError",
     "AuthenticationError", "NotSupportedError", "DmsValidationError", "ConflictError",
     "MalformedResponseError", "DmsConnector", "parse_datetime", "format_datetime", "record_from_dict", "KINDS",
-    "RecordKind", "kind_of", "RECORD_TYPES",
+    "RecordKind", "kind_of", "RECORD_TYPES", "json_ready",
 ]

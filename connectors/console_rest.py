@@ -14,30 +14,15 @@ early feedback.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 from urllib.parse import quote
 
 from .adapter import ProtocolConnector
 from .base import (APPOINTMENTS, RECORD_TYPES, Appointment, CredentialField, DmsRecord, MalformedResponseError, Page,
-                   Payment, format_datetime, record_from_dict)
-from .http import HttpTransport, ReadAhead
+                   Payment, json_ready, record_from_dict)
+from .http import HttpTransport
 from .vendors import VendorProfile
-
-
-def _wire(value: Any) -> Any:
-    """Make field values JSON-ready (decimals, datetimes, tuples)."""
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, datetime):
-        return format_datetime(value)
-    if isinstance(value, (tuple, list)):
-        return [_wire(item) for item in value]
-    if isinstance(value, Mapping):
-        return {key: _wire(item) for key, item in value.items()}
-    return value
 
 
 class ConsoleRestConnector(ProtocolConnector):
@@ -85,45 +70,24 @@ class ConsoleRestConnector(ProtocolConnector):
         return self._pages(data_type, cursor, page_size, timeout)
 
     def _pages(self, data_type: str, cursor: str | None, page_size: int, timeout: float | None) -> Iterator[Page]:
-        """The lazy page loop behind :meth:`iter_changes`: the next page is fetched while this one is parsed."""
+        """The lazy page loop behind :meth:`iter_changes` (``{items, next_cursor, has_more}`` pages)."""
         path = f"{self._prefix}/{data_type}"
 
-        def fetch(cursor: str | None, page_number: int) -> Any:
-            """One page's parsed body (runs in the read-ahead thread)."""
-            params: dict[str, Any] = {"limit": page_size}
-            if cursor:
-                params["cursor"] = cursor
-            return self.transport.get_json(path, params=params, timeout=timeout, what=f"{data_type} page {page_number}",
+        def fetch(cursor: str | None, number: int) -> Any:
+            """One page's parsed body."""
+            params: dict[str, Any] = {"limit": page_size, **({"cursor": cursor} if cursor else {})}
+            return self.transport.get_json(path, params=params, timeout=timeout, what=f"{data_type} page {number}",
                                            data_type=data_type)
 
-        page_number = 1
-        with ReadAhead() as ahead:
-            pending = None  # the first page is fetched when asked for: a caller may want only that one
-            while True:
-                data = pending.result() if pending else fetch(cursor, page_number)
-                items = data.get("items") if isinstance(data, dict) else None
-                if not isinstance(items, list):
-                    raise MalformedResponseError(f"{data_type} page {page_number} has no item list",
-                                                 data_type=data_type)
-                has_more = bool(data.get("has_more"))
-                next_cursor = data.get("next_cursor") or cursor
-                if has_more and (not next_cursor or next_cursor == cursor):
-                    raise MalformedResponseError(
-                        f"{data_type} page {page_number} says there is more but gives no new cursor",
-                        data_type=data_type)
-                # From the second page on, the next one is fetched while this one is parsed.
-                pending = ahead.fetch(fetch, next_cursor, page_number + 1) if has_more and page_number > 1 else None
-                records = tuple(self._parse(data_type, item, position) for position, item in enumerate(items))
-                yield Page(data_type, records, next_cursor, has_more)
-                if not has_more:
-                    return
-                cursor, page_number = next_cursor, page_number + 1
+        def read(data: Any, number: int) -> tuple:
+            """The page's records (built later), next cursor and whether more follows."""
+            items = data.get("items") if isinstance(data, dict) else None
+            if not isinstance(items, list):
+                raise MalformedResponseError(f"{data_type} page {number} has no item list", data_type=data_type)
+            return (lambda: tuple(self._parse(data_type, item, position) for position, item in enumerate(items)),
+                    data.get("next_cursor"), bool(data.get("has_more")))
 
-    def cursor_at(self, moment: datetime) -> str:
-        """Cursor for "modified at or after ``moment``" (inclusive)."""
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=timezone.utc)
-        return "since:" + moment.astimezone(timezone.utc).isoformat()
+        return self._read_pages(data_type, cursor, fetch, read)
 
     def list_ids(self, data_type: str, page_size: int = 5000, timeout: float | None = None) -> Iterator[str]:
         """Yield every DMS id of ``data_type`` (streamed, in id order)."""
@@ -171,7 +135,7 @@ class ConsoleRestConnector(ProtocolConnector):
     def _create(self, data_type: str, fields: Mapping[str, Any], idempotency_key: str, timeout: float | None,
                 params: Mapping[str, Any] | None = None) -> Any:
         """POST a create with its Idempotency-Key and parse the record."""
-        response = self.transport.request("POST", f"{self._prefix}/{data_type}", json_body=_wire(dict(fields)),
+        response = self.transport.request("POST", f"{self._prefix}/{data_type}", json_body=json_ready(dict(fields)),
                                           headers={"Idempotency-Key": idempotency_key}, params=params, timeout=timeout)
         return self._record_response(data_type, response)
 
@@ -181,7 +145,7 @@ class ConsoleRestConnector(ProtocolConnector):
         headers = {"If-Match": etag} if etag else {}
         method = "POST" if suffix else "PATCH"
         response = self.transport.request(method, f"{self._prefix}/{data_type}/{quote(dms_id, safe='')}{suffix}",
-                                          json_body=None if fields is None else _wire(dict(fields)), headers=headers,
+                                          json_body=None if fields is None else json_ready(dict(fields)), headers=headers,
                                           params=params, timeout=timeout)
         return self._record_response(data_type, response)
 
@@ -212,7 +176,7 @@ class ConsoleRestConnector(ProtocolConnector):
 
     def _send_payment(self, payment: Mapping[str, Any], idempotency_key: str, timeout: float | None) -> Payment:
         """``POST /payments``."""
-        response = self.transport.request("POST", f"{self._prefix}/payments", json_body=_wire(dict(payment)),
+        response = self.transport.request("POST", f"{self._prefix}/payments", json_body=json_ready(dict(payment)),
                                           headers={"Idempotency-Key": idempotency_key}, timeout=timeout)
         return self._record_response("payments", response)
 

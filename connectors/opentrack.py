@@ -16,7 +16,7 @@ absent. Errors: a SOAP Fault (authentication -> :class:`AuthenticationError`, se
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
@@ -28,7 +28,7 @@ from .adapter import ProtocolConnector
 from .base import (APPOINTMENTS, CUSTOMERS, RECORD_TYPES, VEHICLES, Appointment, AuthenticationError, ConflictError,
                    CredentialField, Customer, DmsRecord, DmsValidationError, MalformedResponseError,
                    NotSupportedError, Page, Payment, TransientDmsError, Vehicle, format_datetime, record_from_dict)
-from .http import ReadAhead, _tls_context, retry_after_seconds
+from .http import _tls_context, retry_after_seconds
 from .vendors import VendorProfile
 
 AUTH_HINT = ("The DMS rejected the OpenTrack user name or password (the API key Dealertrack issued). Check the "
@@ -203,11 +203,10 @@ class OpenTrackConnector(ProtocolConnector):
 
     def _pages(self, data_type: str, feed: ox.Feed, cursor: str | None, page_size: int,
                timeout: float | None) -> Iterator[Page]:
-        """The lazy page loop behind :meth:`iter_changes`: the next page is fetched (and its XML
-        parsed) while this one's records are built."""
+        """The lazy page loop behind :meth:`iter_changes` (``DataToken`` + ``MoreData`` answers)."""
 
         def fetch(cursor: str | None, number: int) -> etree._Element:
-            """One page's answer element (runs in the read-ahead thread)."""
+            """One page's answer element (its XML parsed)."""
             parms = ox.el("MaxRecords", page_size)
             if cursor and cursor.startswith("since:"):
                 parms = ox.el(feed.since, cursor[6:]) + parms
@@ -216,30 +215,13 @@ class OpenTrackConnector(ProtocolConnector):
             return self.call(feed.request, f"<{feed.parms}>{parms}</{feed.parms}>", timeout=timeout,
                              what=f"{data_type} page {number}", data_type=data_type)
 
-        number = 1
-        with ReadAhead() as ahead:
-            pending = None  # the first page is fetched when asked for: a caller may want only that one
-            while True:
-                element = pending.result() if pending else fetch(cursor, number)
-                fields = ox.children(element)
-                token = fields.get("DataToken") or cursor
-                has_more = ox.flag(fields.get("MoreData"))
-                if has_more and (not token or token == cursor):
-                    raise MalformedResponseError(f"{data_type} page {number} says there is more but gives no new "
-                                                 f"DataToken", data_type=data_type)
-                # From the second page on, the next one is fetched while this one is built.
-                pending = ahead.fetch(fetch, token, number + 1) if has_more and number > 1 else None
-                records = tuple(self._records(element, data_type, feed.record))
-                yield Page(data_type, records, token, has_more)
-                if not has_more:
-                    return
-                cursor, number = token, number + 1
+        def read(element: etree._Element, number: int) -> tuple:
+            """The page's records (built later), next cursor and whether more follows."""
+            fields = ox.children(element)
+            return (lambda: tuple(self._records(element, data_type, feed.record)), fields.get("DataToken"),
+                    ox.flag(fields.get("MoreData")))
 
-    def cursor_at(self, moment: datetime) -> str:
-        """Cursor for "modified at or after ``moment``" (inclusive)."""
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=timezone.utc)
-        return "since:" + format_datetime(moment)
+        return self._read_pages(data_type, cursor, fetch, read)
 
     def list_ids(self, data_type: str, page_size: int = 5000, timeout: float | None = None) -> Iterator[str]:
         """Every DMS id of ``data_type`` (read through the change feed from the start)."""

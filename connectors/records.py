@@ -78,6 +78,19 @@ def format_datetime(moment: datetime | None) -> str | None:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def json_ready(value: Any) -> Any:
+    """Field values as JSON takes them: decimals as text, datetimes as :func:`format_datetime`, tuples as lists."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return format_datetime(value)
+    if isinstance(value, (tuple, list)):
+        return [json_ready(item) for item in value]
+    if isinstance(value, Mapping):
+        return {key: json_ready(item) for key, item in value.items()}
+    return value
+
+
 def _in_utc(moment: datetime | None) -> bool:
     """True when ``moment`` is None or already an aware UTC datetime."""
     return moment is None or moment.tzinfo is timezone.utc or (moment.tzinfo is not None and not moment.utcoffset())
@@ -399,5 +412,5 @@ __all__ = [
     "CUSTOMERS", "VEHICLES", "APPOINTMENTS", "REPAIR_ORDERS", "PARTS_INVOICES", "SPECIAL_ORDERS", "OPCODES",
     "PAYMENTS", "DATA_TYPES", "PAY_TYPES", "Customer", "Vehicle", "Appointment", "RepairOrder", "RepairOrderLine",
     "PartsInvoice", "PartsInvoiceLine", "SpecialOrder", "Opcode", "Payment", "DmsRecord", "RecordKind", "KINDS",
-    "RECORD_TYPES", "kind_of", "record_from_dict", "parse_datetime", "format_datetime",
+    "RECORD_TYPES", "kind_of", "record_from_dict", "parse_datetime", "format_datetime", "json_ready",
 ]

@@ -35,8 +35,7 @@ from __future__ import annotations
 
 import re
 import threading
-from datetime import datetime, timezone
-from decimal import Decimal
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 from urllib.parse import parse_qs, quote, urlsplit
@@ -46,8 +45,8 @@ import httpx
 from .adapter import ProtocolConnector
 from .base import (APPOINTMENTS, CUSTOMERS, OPCODES, PARTS_INVOICES, PAYMENTS, REPAIR_ORDERS, SPECIAL_ORDERS,
                    VEHICLES, Appointment, AuthenticationError, CredentialField, DmsRecord, MalformedResponseError,
-                   Page, Payment, TransientDmsError, format_datetime, record_from_dict)
-from .http import HttpTransport, ReadAhead, loads_exact, retry_after_seconds
+                   Page, Payment, TransientDmsError, format_datetime, json_ready, record_from_dict)
+from .http import HttpTransport, loads_exact, retry_after_seconds
 from .vendors import VendorProfile
 
 #: canonical data type -> (STAR resource path, key property, resource label)
@@ -580,44 +579,24 @@ class StarConnector(ProtocolConnector):
         return None
 
     def _pages(self, data_type: str, cursor: str | None, page_size: int, timeout: float | None) -> Iterator[Page]:
-        """The lazy page loop behind :meth:`iter_changes`: the next page is fetched while this one is parsed."""
+        """The lazy page loop behind :meth:`iter_changes` (``{data, has_more}`` pages, next page in the Link header)."""
         path = self._path(data_type)
 
-        def fetch(cursor: str | None) -> Any:
-            """One page's answer (runs in the read-ahead thread)."""
+        def fetch(cursor: str | None, number: int) -> Any:
+            """One page's answer."""
             return self.transport.request("GET", path, params={"limit": page_size, **self._cursor_params(cursor)},
                                           timeout=timeout)
 
-        page_number = 0
-        with ReadAhead() as ahead:
-            pending = None  # the first page is fetched when asked for: a caller may want only that one
-            while True:
-                page_number += 1
-                response = pending.result() if pending else fetch(cursor)
-                data = self.transport._json(response, f"{data_type} page {page_number}", data_type)
-                items = data.get("data") if isinstance(data, dict) else None
-                if not isinstance(items, list):
-                    raise MalformedResponseError(f"{data_type} page {page_number} has no data list",
-                                                 data_type=data_type)
-                has_more = bool(data.get("has_more"))
-                next_cursor = self._cursor_from_link(_link_next(response.headers.get("Link"))) or cursor
-                if has_more and (not next_cursor or next_cursor == cursor):
-                    raise MalformedResponseError(
-                        f"{data_type} page {page_number} says there is more but gives no next link",
-                        data_type=data_type)
-                # From the second page on, the next one is fetched while this one is parsed.
-                pending = ahead.fetch(fetch, next_cursor) if has_more and page_number > 1 else None
-                records = tuple(self._parse(data_type, item, position) for position, item in enumerate(items))
-                yield Page(data_type, records, next_cursor, has_more)
-                if not has_more:
-                    return
-                cursor = next_cursor
+        def read(response: Any, number: int) -> tuple:
+            """The page's records (built later), next cursor and whether more follows."""
+            data = self.transport._json(response, f"{data_type} page {number}", data_type)
+            items = data.get("data") if isinstance(data, dict) else None
+            if not isinstance(items, list):
+                raise MalformedResponseError(f"{data_type} page {number} has no data list", data_type=data_type)
+            return (lambda: tuple(self._parse(data_type, item, position) for position, item in enumerate(items)),
+                    self._cursor_from_link(_link_next(response.headers.get("Link"))), bool(data.get("has_more")))
 
-    def cursor_at(self, moment: datetime) -> str:
-        """Cursor for "modified at or after ``moment``" (inclusive)."""
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=timezone.utc)
-        return "since:" + format_datetime(moment)
+        return self._read_pages(data_type, cursor, fetch, read)
 
     def list_ids(self, data_type: str, page_size: int = 5000, timeout: float | None = None) -> Iterator[str]:
         """Yield every DMS key of ``data_type`` (streamed, in key order)."""
@@ -689,7 +668,7 @@ class StarConnector(ProtocolConnector):
                                               json_body=to_star(data_type, {**fields, "dms_id": dms_id}, meta=False),
                                               headers={"If-Match": etag} if etag else {}, timeout=timeout)
             return self._record_response(data_type, response)
-        merged = {**current.to_dict(), **{k: _plain(v) for k, v in fields.items()}}
+        merged = {**current.to_dict(), **{k: json_ready(v) for k, v in fields.items()}}
         body = to_star(data_type, merged, meta=False)
         response = self.transport.request("PUT", self._path(data_type, dms_id), json_body=body,
                                           headers={"If-Match": etag or current.etag or "*"},
@@ -724,7 +703,7 @@ class StarConnector(ProtocolConnector):
 
     def _send_payment(self, payment: Mapping[str, Any], idempotency_key: str, timeout: float | None) -> Payment:
         """``POST /payments``."""
-        body = {k: _plain(v) for k, v in payment.items()}
+        body = {k: json_ready(v) for k, v in payment.items()}
         response = self.transport.request("POST", self._path(PAYMENTS), json_body=body,
                                           headers={"Idempotency-Key": idempotency_key}, timeout=timeout)
         return self._record_response(PAYMENTS, response)
@@ -738,16 +717,3 @@ class StarConnector(ProtocolConnector):
             raise MalformedResponseError("related RO list is malformed")
         return [str(item.get("repair_order_id") or item.get("repair_order_key")) for item in items
                 if isinstance(item, dict)]
-
-
-def _plain(value: Any) -> Any:
-    """JSON-ready values (decimals and datetimes as strings)."""
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, datetime):
-        return format_datetime(value)
-    if isinstance(value, (tuple, list)):
-        return [_plain(item) for item in value]
-    if isinstance(value, Mapping):
-        return {key: _plain(item) for key, item in value.items()}
-    return value

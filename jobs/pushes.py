@@ -38,7 +38,6 @@ import uuid
 from datetime import timedelta
 from typing import Any, Callable
 
-import msgspec
 from rq import get_current_job
 from sqlalchemy import and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.orm import aliased, selectinload
@@ -48,7 +47,7 @@ import connectors
 import connectors.console_rest  # noqa: F401 - imported before the worker forks, not in every job
 from connectors import (AuthenticationError, CatalogueEntry, ConflictError, DmsError, MalformedResponseError,
                         NotSupportedError, TransientDmsError)
-from connectors.records import KINDS
+from connectors.records import KINDS, json_ready
 from connectors.vendors import PUSH_NOT_AVAILABLE, PUSH_WITH_APPOINTMENT
 from jobs import failpoints
 from webapp.extensions import db
@@ -504,23 +503,9 @@ def _ensure_vehicle(dms, message: OutboxMessage, asset: Asset | None, owner_dms_
     return created.dms_id
 
 
-_PLAIN = (str, int, float, bool, type(None))
-
-
 def _as_payload(fields: dict[str, Any]) -> dict[str, Any]:
-    """``fields`` as JSON for the message's payload (what was sent).
-
-    Plain values and lists of them are taken as they are; only the rest (datetimes,
-    decimals, records) go through the connectors' generic conversion, which is slow.
-    """
-    def plain(value: Any) -> Any:
-        if isinstance(value, _PLAIN):
-            return value
-        if isinstance(value, (list, tuple)) and all(isinstance(item, _PLAIN) for item in value):
-            return list(value)
-        return msgspec.to_builtins(value)
-
-    return {key: plain(value) for key, value in fields.items()}
+    """``fields`` as JSON for the message's payload (what was sent)."""
+    return json_ready(dict(fields))
 
 
 def appointment_fields(appointment: Appointment) -> dict[str, Any]:

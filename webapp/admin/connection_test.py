@@ -87,18 +87,11 @@ def run_connection_test(vendor: str, settings: Mapping[str, Any], *, call_timeou
                 continue
             try:
                 count = _read_one(dms, data_type, min(call_timeout, remaining))
-            except AuthenticationError as exc:
-                if not signed_in:
+            except (AuthenticationError, TransientDmsError) as exc:
+                if not signed_in:  # refused, or no answer at all: the other data types would fare the same
+                    why = "sign-in failed" if isinstance(exc, AuthenticationError) else "the DMS did not answer"
                     results.insert(0, _failure("Sign-in", exc))
-                    results += [CheckResult(DATA_TYPE_LABELS.get(t, t), SKIPPED, "Not tried: sign-in failed.")
-                                for t in data_types[data_types.index(data_type):]]
-                    return results
-                results.append(_failure(name, exc))
-                continue
-            except TransientDmsError as exc:
-                if not signed_in:  # no answer at all: the other data types would only wait as long
-                    results.insert(0, _failure("Sign-in", exc))
-                    results += [CheckResult(DATA_TYPE_LABELS.get(t, t), SKIPPED, "Not tried: the DMS did not answer.")
+                    results += [CheckResult(DATA_TYPE_LABELS.get(t, t), SKIPPED, f"Not tried: {why}.")
                                 for t in data_types[data_types.index(data_type):]]
                     return results
                 results.append(_failure(name, exc))
