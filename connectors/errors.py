@@ -51,7 +51,7 @@ class TransientDmsError(DmsError):
     jobs should wait at least that long.
     """
 
-    default_hint = "The DMS is busy or unreachable right now; it will be retried automatically."
+    default_hint = "The DMS is busy or unreachable; try again in a few minutes."
 
     def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
@@ -61,8 +61,8 @@ class TransientDmsError(DmsError):
 class AuthenticationError(DmsError):
     """The DMS rejected the credentials (wrong API key, account, or a token that can't be renewed)."""
 
-    default_hint = ("The DMS rejected our credentials. Check the dealer account and the DMS credentials (API key, "
-                    "STAR client secret or OpenTrack password) under Admin → Locations (a Global Admin can change them).")
+    default_hint = ("The DMS did not accept the console's sign-in. Ask a Global Admin to check the dealer account "
+                    "and the DMS credentials (Admin → Locations).")
 
 
 class NotSupportedError(DmsError):
@@ -94,7 +94,8 @@ class ConflictError(DmsError):
 class MalformedResponseError(DmsError):
     """The DMS answered something we cannot read; names the record or page position."""
 
-    default_hint = "The DMS sent data we could not read. It will be retried; if it persists, contact support."
+    default_hint = ("The DMS sent data the console could not read. Try again in a few minutes; if it keeps "
+                    "happening, contact support with this message.")
 
     def __init__(self, message: str, *, data_type: str | None = None, dms_id: str | None = None,
                  position: int | None = None, **kwargs: Any) -> None:

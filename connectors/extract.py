@@ -50,6 +50,8 @@ class ExtractReader:
         self.required_columns = required_columns
         self.problems: list[ExtractProblem] = []
         self.rows_read = 0
+        #: The columns of the header row (lower case), once iteration has read it; None before.
+        self.header: list[str] | None = None
 
     def __iter__(self) -> Iterator[ExtractRow]:
         """Yield good rows in file order (streamed; the file is never loaded whole)."""
@@ -58,6 +60,7 @@ class ExtractReader:
         with open(self.path, newline="", encoding="utf-8-sig", errors="replace") as handle:
             reader = csv.reader(handle)
             header: list[str] | None = None
+            self.header = None
             last_line = 0
             while True:
                 start = last_line + 1
@@ -74,6 +77,7 @@ class ExtractReader:
                     continue  # blank line
                 if header is None:
                     header = [cell.replace("\ufeff", "").strip().lower() for cell in cells]
+                    self.header = header
                     missing = [c for c in self.required_columns if c not in header]
                     if missing:
                         raise DmsError(f"{self.path.name}: header lacks column(s) {', '.join(missing)}",

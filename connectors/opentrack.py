@@ -31,11 +31,24 @@ from .base import (APPOINTMENTS, CUSTOMERS, RECORD_TYPES, VEHICLES, Appointment,
 from .http import _tls_context, retry_after_seconds
 from .vendors import VendorProfile
 
-AUTH_HINT = ("The DMS rejected the OpenTrack user name or password (the API key Dealertrack issued). Check the "
-             "OpenTrack user and password, enterprise code and server name under Admin → Locations.")
-EXPIRED_HINT = ("Dealertrack says the OpenTrack credentials are expired or no longer accepted. Check the OpenTrack "
-                "user and password under Admin → Locations (Dealertrack may have reset the password).")
+AUTH_HINT = ("The DMS did not accept the OpenTrack user name or password (the API key Dealertrack issued). Ask a "
+             "Global Admin to check the OpenTrack user and password, enterprise code and server name "
+             "(Admin → Locations).")
+EXPIRED_HINT = ("Dealertrack says the OpenTrack credentials are expired or no longer accepted (Dealertrack may have "
+                "reset the password). Ask a Global Admin to check the OpenTrack user and password under "
+                "Admin → Locations.")
 _AUTH_FAULTS = ("FailedAuthentication", "InvalidSecurity", "InvalidSecurityToken", "FailedCheck")
+
+
+def _auth_hint(profile: VendorProfile, code: str | None) -> str | None:
+    """The fix hint of a refused sign-in; None to use the catalogue row's.
+
+    OpenTrack has no session to renew, so a TOKEN-EXPIRED means the credentials themselves
+    expired (:data:`EXPIRED_HINT`); without a code the catalogue knows, :data:`AUTH_HINT`.
+    """
+    if code and code.endswith("TOKEN-EXPIRED"):
+        return EXPIRED_HINT
+    return None if code and code in profile.catalogue else AUTH_HINT
 
 
 class OpenTrackConnector(ProtocolConnector):
@@ -138,9 +151,9 @@ class OpenTrackConnector(ProtocolConnector):
         entry = self._entry(code)
         text = f"DMS fault {faultcode}" + (f" {code}" if code else "") + f": {message}"
         if faultcode.rpartition(":")[2] in _AUTH_FAULTS:
-            hint = EXPIRED_HINT if code and code.endswith("TOKEN-EXPIRED") else AUTH_HINT
             # HTTP 500 carries every SOAP fault; what the DMS means is "unauthorised" (401), never retryable.
-            raise AuthenticationError(text, status=401, entry=entry, fix_hint=hint, vendor_code=code)
+            raise AuthenticationError(text, status=401, entry=entry, fix_hint=_auth_hint(self.profile, code),
+                                      vendor_code=code)
         if status == 429 or status >= 500 or faultcode.rpartition(":")[2] in ("Server", "Receiver"):
             raise TransientDmsError(text, status=status, retry_after=retry_after, entry=entry)
         raise DmsValidationError(text, status=status, entry=entry)
@@ -157,7 +170,7 @@ class OpenTrackConnector(ProtocolConnector):
         if suffix in ("NOT-SUPPORTED", "FIELD-NOT-WRITABLE", "PUSH-NEEDS-APPOINTMENT"):
             raise NotSupportedError(text, status=501, entry=entry)
         if suffix in ("AUTH-FAILED", "TOKEN-EXPIRED"):
-            raise AuthenticationError(text, status=401, entry=entry, fix_hint=AUTH_HINT)
+            raise AuthenticationError(text, status=401, entry=entry, fix_hint=_auth_hint(self.profile, code))
         if suffix in ("RATE-LIMITED", "SERVER-ERROR"):
             raise TransientDmsError(text, entry=entry)
         if suffix == "NOT-FOUND":

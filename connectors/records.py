@@ -333,33 +333,27 @@ class RecordKind:
     data_type: str
     record: type[_Record]
     noun: str
-    plural: str
     label: str
     owner_field: str | None = None
     number_field: str | None = None
     writable: Callable[[Any], frozenset[str]] | None = None
 
-    @property
-    def datetime_fields(self) -> tuple[str, ...]:
-        """Canonical fields holding a timestamp (normalised to UTC on parsing)."""
-        return _DATETIME_FIELDS[self.record]
-
 
 KINDS: dict[str, RecordKind] = {kind.data_type: kind for kind in (
-    RecordKind(CUSTOMERS, Customer, "customer", "customers", "Customers",
+    RecordKind(CUSTOMERS, Customer, "customer", "Customers",
                writable=lambda profile: profile.writable_customer_fields),
-    RecordKind(VEHICLES, Vehicle, "vehicle", "vehicles", "Vehicles", owner_field="owner_dms_id",
+    RecordKind(VEHICLES, Vehicle, "vehicle", "Vehicles", owner_field="owner_dms_id",
                writable=lambda profile: profile.writable_vehicle_fields),
-    RecordKind(APPOINTMENTS, Appointment, "appointment", "appointments", "Appointments",
+    RecordKind(APPOINTMENTS, Appointment, "appointment", "Appointments",
                owner_field="customer_dms_id"),
-    RecordKind(REPAIR_ORDERS, RepairOrder, "repair order", "repair orders", "Repair orders",
+    RecordKind(REPAIR_ORDERS, RepairOrder, "repair order", "Repair orders",
                owner_field="customer_dms_id", number_field="ro_number"),
-    RecordKind(PARTS_INVOICES, PartsInvoice, "parts invoice", "parts invoices", "Parts invoices",
+    RecordKind(PARTS_INVOICES, PartsInvoice, "parts invoice", "Parts invoices",
                owner_field="customer_dms_id", number_field="invoice_number"),
-    RecordKind(SPECIAL_ORDERS, SpecialOrder, "special order", "special orders", "Special orders",
+    RecordKind(SPECIAL_ORDERS, SpecialOrder, "special order", "Special orders",
                owner_field="customer_dms_id"),
-    RecordKind(OPCODES, Opcode, "opcode", "opcodes", "Opcodes"),
-    RecordKind(PAYMENTS, Payment, "payment", "payments", "Payments"),
+    RecordKind(OPCODES, Opcode, "opcode", "Opcodes"),
+    RecordKind(PAYMENTS, Payment, "payment", "Payments"),
 )}
 
 #: Record class per data type.

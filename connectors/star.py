@@ -34,7 +34,6 @@ so the sandbox's STAR front end renders pages with them cheaply.
 from __future__ import annotations
 
 import re
-import threading
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterator, Mapping
@@ -480,9 +479,7 @@ class StarTransport(HttpTransport):
             raise AuthenticationError(
                 f"the DMS refused our STAR client credentials ({response.status_code}{': ' + reason if reason else ''})",
                 status=response.status_code,
-                entry=self.profile.entry(self.profile.code_for("AUTH-FAILED")),
-                fix_hint="The DMS rejected our STAR client credentials. Check the client ID and the client secret "
-                         "(the API key the vendor issued) under Admin → Locations (a Global Admin can change them).")
+                entry=self.profile.entry(self.profile.code_for("AUTH-FAILED")))
         if response.status_code == 429 or response.status_code >= 500:
             raise TransientDmsError(f"the DMS token service answered {response.status_code}",
                                     retry_after=retry_after_seconds(response.headers.get("Retry-After")),
@@ -517,7 +514,6 @@ class StarConnector(ProtocolConnector):
         self.extract_dir = Path(extract_dir) if extract_dir else None
         self.transport = StarTransport(base_url, account, credentials["client_id"], credentials["client_secret"],
                                        profile, timeout=timeout, scope=credentials.get("scope") or None)
-        self._lock = threading.Lock()
 
     def close(self) -> None:
         """Close the connection pool."""

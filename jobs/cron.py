@@ -4,10 +4,11 @@ Run exactly one scheduler (``make run`` does): ``rq cron`` has no lock of its ow
 """
 from rq import cron
 
-from jobs.housekeeping import record_scheduler_heartbeat
+from jobs.housekeeping import HEARTBEAT_INTERVAL, record_scheduler_heartbeat
 from jobs.queues import MAINTENANCE
 
-cron.register(record_scheduler_heartbeat, queue_name=MAINTENANCE, interval=60, result_ttl=300, failure_ttl=86400)
+cron.register(record_scheduler_heartbeat, queue_name=MAINTENANCE, interval=HEARTBEAT_INTERVAL, result_ttl=300,
+              failure_ttl=86400)
 
 from jobs.queues import PULLS  # noqa: E402
 from jobs.schedule import dispatch_due_pulls  # noqa: E402

@@ -17,18 +17,21 @@ def _sentence(text: str) -> str:
 
 
 def describe_dms_error(exc: DmsError, attempts: int) -> str:
-    """What went wrong, in staff's words (the fix hint is shown beside it)."""
+    """What went wrong, in staff's words (the fix hint is shown beside it); ``attempts``: how many
+    times the request was made (1 when the job does not retry)."""
     if isinstance(exc, MalformedResponseError):
         return f"The DMS sent data the console cannot read: {exc.message}"
     if isinstance(exc, AuthenticationError):
         return f"The DMS did not accept the console's sign-in (dealer account or credentials): {exc.message}"
     if isinstance(exc, TransientDmsError):
         status = exc.status or 0
+        again = attempts > 1
         if status == 429:
-            what = "the DMS kept asking the console to slow down (too many requests)"
+            what = f"the DMS {'kept asking' if again else 'asked'} the console to slow down (too many requests)"
         elif status >= 500:
-            what = f"the DMS kept answering with an error on its side ({exc.message})"
+            what = f"the DMS {'kept answering' if again else 'answered'} with an error on its side ({exc.message})"
         else:
             what = exc.message  # timeouts and connection errors name their cause themselves
-        return _sentence(f"Stopped after {attempts} tries: {what}")
+        tries = f"{attempts} tries" if again else "one try"
+        return _sentence(f"Stopped after {tries}: {what}")
     return _sentence(exc.message)

@@ -11,20 +11,18 @@ hashes with the pulled records' would call every record changed.
 """
 from __future__ import annotations
 
-import csv
 import os
 from itertools import islice
 from pathlib import Path
 
-from rq import Callback, Retry
 from sqlalchemy import select
 
 from connectors import DmsError
 from connectors.extract import DailyExtract, latest_extract
 from jobs.locks import RunLock
 from jobs.mirror import prepare_page, store_page, unchanged_file_records, without
-from jobs.pulls import ACTIVE, JOB_TIMEOUT, PAGE_SIZE, active_run, on_pull_failure
-from jobs.queues import PULLS, get_queue
+from jobs.pulls import (ACTIVE, FILE_IMPORTED_AGAIN, LOCK_LOST, PAGE_SIZE, LockLost, active_run, enqueue_run,
+                        skip_run)
 from webapp.extensions import db
 from webapp.models import Location, RunStatus, RunTrigger, SyncCursor, SyncRun, utcnow
 from webapp.redis_conn import get_redis
@@ -33,15 +31,6 @@ from webapp.redis_conn import get_redis
 def _file_marker(path: Path) -> str:
     stat = path.stat()
     return f"{path.name}@{int(stat.st_mtime)}:{stat.st_size}"
-
-
-def _carried_fields(path: Path) -> frozenset[str] | None:
-    """The columns the file carries (its header row, as the reader reads it), or None."""
-    with open(path, newline="", encoding="utf-8-sig", errors="replace") as handle:
-        for cells in csv.reader(handle):
-            if cells and any(cell.strip() for cell in cells):
-                return frozenset(cell.replace("\ufeff", "").strip().lower() for cell in cells)
-    return None
 
 
 def _marker_row(location_id: int, data_type: str) -> SyncCursor:
@@ -69,11 +58,7 @@ def enqueue_import_if_new(location: Location, data_type: str) -> SyncRun | None:
                   cursor_before=str(path))
     db.session.add(run)
     db.session.commit()
-    job = get_queue(PULLS).enqueue(run_import, run.id, job_id=f"sync-run-{run.id}", job_timeout=JOB_TIMEOUT,
-                                   retry=Retry(max=3, interval=[10, 60, 300]), on_failure=Callback(on_pull_failure))
-    run.job_id = job.id
-    db.session.commit()
-    return run
+    return enqueue_run(run, run_import)
 
 
 def run_import(run_id: int) -> dict | None:
@@ -84,12 +69,8 @@ def run_import(run_id: int) -> dict | None:
     location = db.session.get(Location, run.location_id)
     lock = RunLock(get_redis(), location.id, run.data_type, owner=str(run.id))
     if not lock.acquire():
-        run.status, run.finished_at = RunStatus.SKIPPED, utcnow()
-        run.error = "Skipped: a pull or import of the same data was already running."
-        run.fix_hint = ("Nothing to do: the console checks the folder every minute and imports the newest "
-                        "file in it once the other run has finished.")
-        db.session.commit()
-        return {"status": run.status.value}
+        return skip_run(run, "Nothing to do: the console checks the folder every minute and imports the newest "
+                             "file in it once the other run has finished.")
     try:
         run.status = RunStatus.RUNNING
         db.session.commit()
@@ -115,9 +96,13 @@ def _import_file(run: SyncRun, location: Location, path: Path, lock: RunLock) ->
     """Read the file page by page into the mirror; a file the reader refuses fails the run."""
     try:
         extract = DailyExtract(path, run.data_type)
-        carried = _carried_fields(path)
         records = iter(extract)
         while page := list(islice(records, PAGE_SIZE)):
+            if not lock.extend():  # held until the page is committed: another run may have it now
+                raise LockLost()
+            # The columns the file carries (its header, as the reader parsed it): a field the file
+            # leaves out is not read as emptied.
+            carried = frozenset(extract.reader.header) if extract.reader.header is not None else None
             # Changed is decided by content: a file has no ETag, so its hashes never match the pull's.
             prepared = prepare_page(run.data_type, page)
             same = unchanged_file_records(db.session, location, prepared, carried)
@@ -127,7 +112,6 @@ def _import_file(run: SyncRun, location: Location, path: Path, lock: RunLock) ->
             run.updated += result.updated
             run.unchanged += result.unchanged + len(same)
             db.session.commit()
-            lock.extend()
         problems = extract.problems
         run.failed = len(problems)
         run.notes = [f"line {p.line_number}: {p.message}" for p in problems[:25]]
@@ -138,6 +122,11 @@ def _import_file(run: SyncRun, location: Location, path: Path, lock: RunLock) ->
             run.fix_hint = ("The rows listed in the notes could not be read and were skipped; the rest of the "
                             "file was imported. Correct those records in the DMS: the next daily file brings "
                             "them in.")
+    except LockLost:
+        db.session.rollback()  # the file is not marked imported: the next check imports it again
+        run.status = RunStatus.FAILED
+        run.error = LOCK_LOST
+        run.fix_hint = FILE_IMPORTED_AGAIN
     except DmsError as exc:  # the file as a whole is unreadable (e.g. its header lacks a column)
         db.session.rollback()
         _marker_row(location.id, run.data_type).cursor = _file_marker(path)  # not retried every minute

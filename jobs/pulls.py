@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import math
 import multiprocessing
 import os
 import queue
@@ -20,6 +21,7 @@ from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from rq import Callback, Retry, get_current_job
+from rq.job import Job
 from sqlalchemy import select, text
 
 from connectors import (AuthenticationError, DmsError, MalformedResponseError, NotSupportedError,
@@ -47,6 +49,10 @@ READER = os.environ.get("PULL_READER", "process" if hasattr(os, "fork") else "th
 ANALYZE_AT = 1_000  # rows created in one run when PostgreSQL's statistics are refreshed (once)
 ACTIVE = (RunStatus.QUEUED, RunStatus.RUNNING)
 STALE_AFTER = timedelta(hours=2)  # a queued/running run this old without a lock holder is dead
+# A queued run is saved before its job is queued, and gets its job id right after: a queued run
+# without a job id younger than this may be in that instant (see :func:`active_run`).
+ENQUEUE_GRACE = timedelta(minutes=1)
+RETRY = Retry(max=3, interval=[10, 60, 300])  # RQ's retries of a run whose job died unexpectedly
 JOB_TIMEOUT = 6 * 3600
 CANCEL_KEY = "dms-console:cancel-run:{}"
 AGAIN_KEY = "dms-console:pull-again:{}:{}"  # a webhook arrived while a pull was running
@@ -56,7 +62,55 @@ class RunCancelled(Exception):
     """A person cancelled the run (backfills)."""
 
 
+class LockLost(Exception):
+    """The run's lock lapsed (another run may hold it now): the run stops before writing again.
+
+    Not a DMS error, and not retried inside the job: a retry would write without the lock."""
+
+
+#: What follows a pull that stopped: the next one resumes (shown under Integration health, which it names).
+NEXT_PULL_CONTINUES = ("Nothing is lost: the next pull of this data continues from the last saved page "
+                       "(Integration health shows when; Pull now there starts one at once).")
+#: What follows a daily file import that stopped.
+FILE_IMPORTED_AGAIN = ("Nothing is lost: the file is not marked imported, so the console imports it again at its "
+                       "next check of the folder (every minute).")
+LOCK_LOST = ("The console lost its hold on this run (its lock ran out), so it stopped to avoid two runs "
+             "writing the same data. This was not caused by the DMS.")
+
+
+def skip_run(run: SyncRun, fix_hint: str | None = None) -> dict:
+    """End ``run`` as skipped because another run of its location and data type holds the lock."""
+    run.status = RunStatus.SKIPPED
+    run.finished_at = utcnow()
+    run.error = "Skipped: another run of the same data (a pull, an import or a reconciliation) was under way."
+    run.fix_hint = fix_hint
+    db.session.commit()
+    return {"status": run.status.value}
+
+
 # --------------------------------------------------------------------------- enqueueing
+def enqueue_run(run: SyncRun, func, **options) -> SyncRun:  # noqa: ANN001 - an RQ job function
+    """Queue ``func(run.id)`` for the run just saved as queued, and record the job's id.
+
+    Two commits: the run exists before its job can start. When queueing fails (Redis down or
+    restarted) the run is marked cancelled at once and the error is raised again, so no queued
+    run is left waiting for a job that does not exist."""
+    try:
+        job = get_queue(PULLS).enqueue(func, run.id, job_id=f"sync-run-{run.id}", job_timeout=JOB_TIMEOUT,
+                                       retry=RETRY, on_failure=Callback(on_pull_failure), **options)
+    except Exception:
+        db.session.rollback()
+        run.status = RunStatus.CANCELLED
+        run.finished_at = utcnow()
+        run.error = "Not started: the job queue (Redis) could not be reached."
+        run.fix_hint = _start_again_hint(run)
+        db.session.commit()
+        raise
+    run.job_id = job.id
+    db.session.commit()
+    return run
+
+
 def active_run(location_id: int, data_type: str) -> SyncRun | None:
     """A queued or running run of this location and data type that is still alive."""
     run = db.session.scalar(
@@ -71,11 +125,44 @@ def active_run(location_id: int, data_type: str) -> SyncRun | None:
         run.finished_at = utcnow()
         run.error = ("The run stopped without finishing: the background worker running it stopped "
                      "(for example a restart).")
-        run.fix_hint = ("Nothing is lost: the next pull of this data continues from the last saved page "
-                        "(Integration health shows when; Pull now there starts one at once).")
+        run.fix_hint = NEXT_PULL_CONTINUES
+        db.session.commit()
+        return None
+    if run.status == RunStatus.QUEUED and _job_missing(run):
+        run.status = RunStatus.CANCELLED
+        run.finished_at = utcnow()
+        run.error = ("Not started: its job was no longer in the job queue (Redis), for example because Redis "
+                     "restarted before a worker took it.")
+        run.fix_hint = _start_again_hint(run)
         db.session.commit()
         return None
     return run
+
+
+def _job_missing(run: SyncRun) -> bool:
+    """True when the queued run's RQ job does not exist (lost with Redis, or never queued)."""
+    if run.job_id is None:  # saved but never queued, unless it is being queued this instant
+        return utcnow() - run.started_at > ENQUEUE_GRACE
+    return not Job.exists(run.job_id, connection=get_redis())
+
+
+def _start_again_hint(run: SyncRun) -> str:
+    """What happens to a run that never started (its job could not be queued, or was lost)."""
+    if run.trigger == RunTrigger.BACKFILL:
+        return ("Nothing was read. Start the historical backfill again under Integration health once its "
+                "Background work panel shows Redis as reachable.")
+    if run.trigger == RunTrigger.FILE:
+        return "Nothing was imported: the console checks the folder every minute and imports the file then."
+    if run.trigger == RunTrigger.RECONCILE:
+        return f"Nothing was checked. {_next_reconciliation()}"
+    return f"Nothing was read. {NEXT_PULL_CONTINUES}"
+
+
+def _next_reconciliation() -> str:
+    from jobs.schedule import RECONCILE_AT  # jobs.schedule imports this module
+
+    return (f"The next reconciliation runs by itself at {RECONCILE_AT:%H:%M} (the location's time) and flags "
+            "the records the DMS no longer has.")
 
 
 def enqueue_pull(location_id: int, data_type: str, trigger: RunTrigger = RunTrigger.SCHEDULE) -> SyncRun | None:
@@ -85,14 +172,8 @@ def enqueue_pull(location_id: int, data_type: str, trigger: RunTrigger = RunTrig
     run = SyncRun(location_id=location_id, data_type=data_type, trigger=trigger, status=RunStatus.QUEUED)
     db.session.add(run)
     db.session.commit()
-    job = get_queue(PULLS).enqueue(
-        run_pull, run.id, job_id=f"sync-run-{run.id}", job_timeout=JOB_TIMEOUT,
-        retry=Retry(max=3, interval=[10, 60, 300]), on_failure=Callback(on_pull_failure),
-        result_ttl=3600, failure_ttl=7 * 86400,
-        description=f"{trigger.value} pull of {data_type} for location {location_id}")
-    run.job_id = job.id
-    db.session.commit()
-    return run
+    return enqueue_run(run, run_pull, result_ttl=3600, failure_ttl=7 * 86400,
+                       description=f"{trigger.value} pull of {data_type} for location {location_id}")
 
 
 def enqueue_backfill(location_id: int, data_type: str) -> SyncRun | None:
@@ -111,7 +192,10 @@ def request_cancel(run: SyncRun) -> None:
 
 
 def on_pull_failure(job, connection, exc_type, exc_value, tb) -> None:  # noqa: ANN001 - RQ callback
-    """The job died (exception or lost worker): say so on the run; a retry may follow."""
+    """The job died (exception or lost worker): say so on the run; a retry may follow.
+
+    The failure callback of every run's job (pulls and backfills, daily file imports,
+    reconciliations): what happens next is worded by the job's function."""
     from jobs.worker import get_app
 
     with get_app().app_context():
@@ -121,16 +205,38 @@ def on_pull_failure(job, connection, exc_type, exc_value, tb) -> None:  # noqa: 
         retrying = bool(job.retries_left)
         run.error = (f"The run stopped on an unexpected problem in the console ({exc_type.__name__}), "
                      "not on an answer from the DMS.")
+        kind = (job.func_name or "").rsplit(".", 1)[-1]
         if retrying:
-            run.fix_hint = ("Nothing to do: the console runs it again by itself within 5 minutes, "
-                            "continuing from the last saved page.")
+            minutes = max(1, math.ceil(job.get_retry_interval() / 60))
+            within = "within a minute" if minutes == 1 else f"within {minutes} minutes"
+            run.fix_hint = (f"Nothing to do: the console runs it again by itself {within}, "
+                            f"{_RETRY_RESUMES.get(kind, _RETRY_RESUMES['run_pull'])}")
         else:
             run.status = RunStatus.FAILED
             run.finished_at = utcnow()
-            run.fix_hint = ("Nothing is lost: the next pull of this data continues from the last saved page "
-                            "(Integration health shows when; Pull now there starts one at once). If it happens "
-                            "again, contact support with the time of this run.")
+            if kind == "run_pull" and run.trigger == RunTrigger.BACKFILL:
+                kind = "backfill"
+            run.fix_hint = f"{_after_last_retry(kind)} If it happens again, contact support with the time of this run."
         db.session.commit()
+
+
+#: What a retry of each kind of run's job does (completes "the console runs it again ... within N minutes, ").
+_RETRY_RESUMES = {
+    "run_pull": "continuing from the last saved page.",
+    "run_import": "reading the file again (records already imported are not written twice).",
+    "run_reconcile": "reading the DMS's list of records again.",
+}
+_AFTER_LAST_RETRY = {
+    "run_pull": NEXT_PULL_CONTINUES,
+    "backfill": "Pages already read are kept: start the historical backfill again under Integration health.",
+    "run_import": FILE_IMPORTED_AGAIN,
+}
+
+
+def _after_last_retry(kind: str) -> str:
+    if kind == "run_reconcile":
+        return _next_reconciliation()
+    return _AFTER_LAST_RETRY.get(kind, _AFTER_LAST_RETRY["run_pull"])
 
 
 # --------------------------------------------------------------------------- the job
@@ -142,11 +248,7 @@ def run_pull(run_id: int) -> dict | None:
     location = db.session.get(Location, run.location_id)
     lock = RunLock(get_redis(), run.location_id, run.data_type, owner=str(run.id))
     if not lock.acquire():
-        run.status = RunStatus.SKIPPED
-        run.finished_at = utcnow()
-        run.error = "Another pull of the same data was under way; this one was skipped."
-        db.session.commit()
-        return {"status": run.status.value}
+        return skip_run(run)
     try:
         return _execute(run, location, lock)
     except BaseException:
@@ -197,6 +299,11 @@ def _execute(run: SyncRun, location: Location, lock: RunLock) -> dict:
         db.session.rollback()
         run.status = RunStatus.CANCELLED
         run.error = "Cancelled. Pages already read are kept."
+    except LockLost:
+        db.session.rollback()
+        run.status = RunStatus.FAILED
+        run.error = LOCK_LOST
+        run.fix_hint = _AFTER_LAST_RETRY["backfill"] if backfill else NEXT_PULL_CONTINUES
     except DmsError as exc:
         db.session.rollback()
         run.status = RunStatus.FAILED
@@ -227,6 +334,8 @@ def _read_pages(dms, run: SyncRun, location: Location, cursor_row: SyncCursor, r
     for page, prepared in _pages_of(dms, location, run.data_type, resume):
         if redis.exists(CANCEL_KEY.format(run.id)):
             raise RunCancelled()
+        if not lock.extend():  # held until the page is committed: another run may have it now
+            raise LockLost()
         result = store_page(db.session, location, run.data_type, prepared, run_id=run.id)
         run.fetched += page.count
         run.created += result.created
@@ -246,11 +355,6 @@ def _read_pages(dms, run: SyncRun, location: Location, cursor_row: SyncCursor, r
             _refresh_statistics()
             analyzed = True
         _progress(run)
-        if not lock.extend():
-            raise TransientDmsError(
-                "the console lost its hold on this pull, so it stopped to avoid two pulls writing the same data",
-                fix_hint="Nothing is lost: the next pull of this data continues from the last saved page "
-                         "(Integration health shows when; Pull now there starts one at once).")
         # The run covers changes up to its start; later edits belong to the next run.
         if page.earliest_change is not None and page.earliest_change > run_started:
             break
@@ -327,9 +431,8 @@ def _from_reading_process(vendor: str, settings: dict, data_type: str, resume: s
             except EOFError:
                 raise TransientDmsError(
                     "the console's process reading the DMS stopped unexpectedly",
-                    fix_hint="Nothing is lost: the next pull of this data continues from the last saved page "
-                             "(Integration health shows when; Pull now there starts one at once). If it happens "
-                             "again, contact support with the time of this run.") from None
+                    fix_hint=f"{NEXT_PULL_CONTINUES} If it happens again, contact support with the time of this "
+                             "run.") from None
             if error is not None:
                 raise error
             if item == _FINISHED:
@@ -493,25 +596,22 @@ def enqueue_reconcile(location_id: int, data_type: str) -> SyncRun | None:
                   status=RunStatus.QUEUED)
     db.session.add(run)
     db.session.commit()
-    job = get_queue(PULLS).enqueue(run_reconcile, run.id, job_id=f"sync-run-{run.id}", job_timeout=JOB_TIMEOUT,
-                                   retry=Retry(max=3, interval=[10, 60, 300]), on_failure=Callback(on_pull_failure))
-    run.job_id = job.id
-    db.session.commit()
-    return run
+    return enqueue_run(run, run_reconcile)
 
 
 def run_reconcile(run_id: int) -> dict | None:
-    """List every id the DMS has; flag mirror rows it no longer has as deleted."""
+    """List every id the DMS has; flag mirror rows it no longer has as deleted.
+
+    One try: a reconciliation that fails is not retried inside the job (the next one is the
+    nightly one, see :func:`_reconcile_hint`)."""
     run = db.session.get(SyncRun, run_id)
     if run is None or run.status not in ACTIVE:
         return None
     location = db.session.get(Location, run.location_id)
     lock = RunLock(get_redis(), run.location_id, run.data_type, owner=str(run.id))
     if not lock.acquire():
-        run.status, run.finished_at = RunStatus.SKIPPED, utcnow()
-        run.error = "Another run of the same data was under way; this one was skipped."
-        db.session.commit()
-        return {"status": run.status.value}
+        return skip_run(run, "Nothing to do: the console queues the reconciliation again by itself once the other "
+                             "run has finished (it checks every minute).")
     try:
         run.status = RunStatus.RUNNING
         db.session.commit()
@@ -524,9 +624,27 @@ def run_reconcile(run_id: int) -> dict | None:
         run.status = RunStatus.SUCCEEDED
     except DmsError as exc:
         db.session.rollback()
-        run.status, run.error, run.fix_hint = RunStatus.FAILED, describe_dms_error(exc, MAX_ATTEMPTS), _hint(exc)
+        run.status, run.error, run.fix_hint = RunStatus.FAILED, describe_dms_error(exc, 1), _reconcile_hint(exc)
+    except BaseException:
+        db.session.rollback()  # release uncommitted writes before RQ's failure handling
+        raise
     finally:
         lock.release()
     run.finished_at = utcnow()
     db.session.commit()
     return {"status": run.status.value, "deleted": run.deleted}
+
+
+def _reconcile_hint(exc: DmsError) -> str:
+    """A failed reconciliation's fix: what a person can do, and that the next one is the nightly one."""
+    if isinstance(exc, AuthenticationError):
+        return ("A Global Admin checks the dealer account and the credentials under Admin → Locations (Test "
+                f"connection). {_next_reconciliation()}")
+    if isinstance(exc, TransientDmsError):
+        return f"{_next_reconciliation()} If it keeps failing, check with the DMS vendor that the DMS is up."
+    if isinstance(exc, MalformedResponseError):
+        return f"{_next_reconciliation()} If it fails again, ask the DMS vendor to correct what the message names."
+    if exc.fix_hint and exc.fix_hint != type(exc).default_hint:
+        return f"{exc.fix_hint} {_next_reconciliation()}"
+    return (f"A Global Admin checks the DMS connection under Admin → Locations (Test connection). "
+            f"{_next_reconciliation()}")

@@ -24,8 +24,12 @@ recorded at once; a slow DMS keeps chunks small). Guarantees:
   job stops draining that location (the DMS is down) and schedules itself for the
   earliest due message with ``enqueue_in`` (workers run ``--with-scheduler``). After
   :data:`MAX_TRANSIENT_ATTEMPTS` the message is parked as failed for a person to retry.
-* **Safety net.** ``rq cron`` runs :func:`deliver_due_pushes` every minute: it wakes the
-  delivery of every location with due or stuck messages (lost wake-ups, Redis hiccups).
+* **Safety net.** ``rq cron`` runs :func:`jobs.schedule.wake_due_pushes` every minute: it
+  wakes the delivery of every active location with due or stuck messages (lost wake-ups,
+  Redis hiccups).
+* **Inactive locations** (Admin → Locations, "Active" unticked) send nothing: the job returns
+  at once, however it was woken (after a commit, a backoff re-queue, an RQ retry), and
+  their messages stay pending until the location is active again.
 * **Capabilities.** What the vendor does not accept (profile ``push_mode``, payment
   export, writable fields) is never sent: the message fails as "not supported" with the
   catalogue's explanation, without a network call.
@@ -111,7 +115,7 @@ def deliver_pushes(location_id: int) -> dict:
     except Exception:  # noqa: BLE001 - the counter only limits queued jobs
         log.warning("push wake counter unavailable")
     location = db.session.get(Location, location_id)
-    if location is None:
+    if location is None or not location.is_active:  # an inactive location's pushes stay pending
         return {"sent": 0, "failed": 0}
     started = time.monotonic()
     counts = {"sent": 0, "failed": 0, "retrying": 0}
@@ -344,8 +348,8 @@ def _retrying(message: OutboxMessage, location: Location, exc: DmsError) -> str:
         entry = profile.entry(profile.code_for("SERVER-ERROR"))
         problem = "was busy or unreachable" if readable else "sent answers the console cannot read"
         entry = CatalogueEntry(entry.code, f"Not sent: the DMS {problem} for {message.attempts} tries in a row",
-                               "The console has stopped trying. Check with the DMS vendor that the DMS is up, "
-                               "then retry it under Failed pushes.")
+                               "The console has stopped trying. A Service Manager checks with the DMS vendor that "
+                               "the DMS is up, then retries it under Failed pushes.")
         _failed(message, location, entry, exc.message, "transient")
         return "failed"
     delay = backoff_seconds(message.attempts, getattr(exc, "retry_after", None))
@@ -381,18 +385,6 @@ def _after_delivery(message: OutboxMessage) -> None:
     """Let other areas react to a sent or failed message (same transaction)."""
     for hook in AFTER_DELIVERY_HOOKS:
         hook(db.session, message)
-
-
-def deliver_due_pushes() -> int:
-    """Cron sweep: wake the delivery of every location with due or stuck messages."""
-    now = utcnow()
-    msg = OutboxMessage
-    location_ids = list(db.session.scalars(select(msg.location_id).where(or_(
-        and_(msg.status == OutboxStatus.PENDING, or_(msg.next_attempt_at.is_(None), msg.next_attempt_at <= now)),
-        and_(msg.status == OutboxStatus.SENDING, msg.last_attempt_at < now - STUCK_AFTER))).distinct()))
-    for location_id in location_ids:
-        wake(location_id)
-    return len(location_ids)
 
 
 # --------------------------------------------------------------------------- capabilities
@@ -610,7 +602,8 @@ def send_write_back(dms, message: OutboxMessage, location: Location) -> str | No
     fields = {k: v for k, v in (payload.get("fields") or {}).items() if k in writable}
     payload["not_sent_fields"] = sorted(set(payload.get("fields") or {}) - set(fields))
     message.payload = payload
-    update_record = getattr(dms, f"update_{KINDS[data_type].noun}")
+    # Only customers and vehicles are written back (their kinds have ``writable`` fields).
+    update_record = {"customers": dms.update_customer, "vehicles": dms.update_vehicle}[data_type]
     return update_record(payload["dms_id"], fields, payload.get("etag")).dms_id
 
 

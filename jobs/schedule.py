@@ -141,8 +141,9 @@ def dispatch_due_pulls(now: datetime | None = None) -> dict[str, int]:
 
 
 def wake_due_pushes(now: datetime | None = None) -> int:
-    """Cron sweep (every minute): wake the push delivery of every *active* location with due or
-    stuck messages — :func:`jobs.pushes.deliver_due_pushes` without the inactive locations."""
+    """Cron sweep (every minute): wake the push delivery (:func:`jobs.pushes.deliver_pushes`) of
+    every *active* location with due or stuck messages: the safety net for lost wake-ups and
+    Redis hiccups. Inactive locations are left out (their delivery job would send nothing)."""
     from jobs.pushes import STUCK_AFTER
     from webapp.outbox import wake
 

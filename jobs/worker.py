@@ -57,6 +57,23 @@ class AppWorker(AppContextMixin, Worker):
         super().__init__(*args, **kwargs)
         self._parent_pid = os.getpid()
 
+    def register_birth(self) -> None:
+        """Register, and record this worker's pid namespace: Integration health may then drop it
+        at once when its process is gone (only from a process of the same namespace)."""
+        from webapp.background import PID_NAMESPACE_KEY, pid_namespace
+
+        super().register_birth()
+        namespace = pid_namespace()
+        if namespace:
+            self.connection.set(PID_NAMESPACE_KEY.format(self.name), namespace, ex=7 * 24 * 3600)
+
+    def register_death(self) -> None:
+        """Deregister, forgetting the recorded pid namespace."""
+        from webapp.background import PID_NAMESPACE_KEY
+
+        self.connection.delete(PID_NAMESPACE_KEY.format(self.name))
+        super().register_death()
+
 
 class AppSimpleWorker(AppContextMixin, SimpleWorker):
     """In-process worker (tests: ``AppSimpleWorker(...).work(burst=True)``)."""

@@ -291,7 +291,7 @@ def test_what_the_vendor_does_not_accept_is_never_sent(app, run_jobs, sandbox, m
 
 
 def test_cron_sweep_delivers_rows_whose_wake_up_was_lost(app, run_jobs, sandbox, alpha, make):
-    from jobs.pushes import deliver_due_pushes
+    from jobs.schedule import wake_due_pushes as deliver_due_pushes
 
     appointment_id = book(app, alpha, dms_customer(make, sandbox, alpha), advisor(make, alpha))
     get_redis(app.config["REDIS_URL"]).flushdb()  # the queued job is lost (Redis restarted)

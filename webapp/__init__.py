@@ -21,8 +21,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     register_blueprints(app)
     register_errorhandlers(app)
     register_commands(app)
-    from webapp import input_safety, security, template_filters
+    from webapp import background, input_safety, security, template_filters
 
+    background.init_app(app)  # the "Background work is paused" banner; readable answers when Redis is down
     security.init_app(app)
     template_filters.init_app(app)
     input_safety.init_app(app)  # NUL never reaches the database

@@ -12,15 +12,21 @@ How each state is known:
   ``SCHEDULER_DEAD_AFTER`` s (or when it has no entry: it deregisters when stopped);
 - scheduled jobs: the heartbeat job it enqueues every minute (jobs/housekeeping.py) must
   have been run by a worker within ``HEARTBEAT_LATE_AFTER`` s;
-- workers: RQ's worker registry, minus workers on this machine whose process is gone (a
-  killed worker's entry otherwise lingers for minutes); every queue needs one.
+- workers: RQ's worker registry, minus workers whose last heartbeat is older than their
+  ``worker_ttl`` (RQ's default, 420 s: a killed worker still counts until then; RQ drops its
+  entry a minute later); every queue needs one. The heartbeat is in Redis, so this holds
+  wherever the worker runs (another machine, or a container with this hostname but its own
+  process ids, where asking this machine for the worker's pid would wrongly find none).
 """
 from __future__ import annotations
 
+import os
 import socket
 import time
 from dataclasses import dataclass
+from datetime import timezone
 
+import psutil
 import redis
 from flask import Flask, current_app
 
@@ -33,22 +39,40 @@ HEARTBEAT_LATE_AFTER = 120
 #: The banner's Redis check is reused for this many seconds per process.
 BANNER_CACHE_SECONDS = 5.0
 
+#: Each check's name (``/healthz``) and label (Integration health), in display order.
+LABELS = {
+    "redis": "Redis (job queue)",
+    "scheduler": "Scheduler (rq cron)",
+    "scheduled_jobs": "Scheduled jobs",
+    "workers": "Workers",
+}
+
 PAUSED_TITLE = "Background work is paused"
+#: What an unreachable Redis stops, in the same words on the Redis line of Integration
+#: health, in the banner and in the answer to an action that needed Redis.
+REDIS_DOWN_CONSEQUENCES = "Pull now is unavailable, and DMS pushes wait and are sent when it is back."
+#: The "Background work is paused" banner (templates/base.html), after the title.
+PAUSED_MESSAGE = f"the console cannot reach Redis, its job queue. Pages keep working; {REDIS_DOWN_CONSEQUENCES}"
+#: The answer to an action that needed Redis (any role: it names who can look further).
 ACTION_PAUSED_MESSAGE = (
-    "Background work is paused: the console cannot reach Redis, its job queue, so this could not "
-    "start its background work. Try again in a few minutes; if it lasts, tell a Service Manager "
-    "or Global Admin (Integration health shows the cause).")
+    f"{PAUSED_TITLE}: the console cannot reach Redis, its job queue, so this could not start its background "
+    f"work. {REDIS_DOWN_CONSEQUENCES} Try again in a few minutes; if it lasts, tell a Service Manager or "
+    "Global Admin (their Integration health page shows the cause).")
 
 
 @dataclass
 class Check:
     """One line of the Background work panel (and one field of ``/healthz``)."""
 
-    name: str   # redis, scheduler, scheduled_jobs, workers
-    label: str
+    name: str   # a key of LABELS
     state: str  # ok, late, down, unknown
     text: str
     fix: str = ""
+
+    @property
+    def label(self) -> str:
+        """What Integration health calls it."""
+        return LABELS[self.name]
 
     @property
     def ok(self) -> bool:
@@ -70,10 +94,6 @@ class BackgroundHealth:
     def ok(self) -> bool:
         """True when every check is ok."""
         return all(check.ok for check in self.checks)
-
-    def get(self, name: str) -> Check:
-        """The check called ``name``."""
-        return next(check for check in self.checks if check.name == name)
 
     def as_dict(self) -> dict[str, str]:
         """``{name: summary}`` for ``/healthz``."""
@@ -103,116 +123,141 @@ def redis_reachable() -> bool:
         return False
 
 
-def _pid_gone(pid: int) -> bool:
-    import psutil
+def heartbeat_lapsed(worker, now: float) -> bool:  # noqa: ANN001
+    """True when the worker has not sent its heartbeat within its ``worker_ttl``: it is gone.
 
+    A running worker sends one at least every ``worker_ttl - 15`` s (after each wait for a
+    job, and every few seconds while a job runs); RQ only drops its entry a minute after that.
+    """
+    last = worker.last_heartbeat
+    if last is None:
+        return True
+    if last.tzinfo is None:
+        last = last.replace(tzinfo=timezone.utc)
+    return now - last.timestamp() > worker.worker_ttl
+
+
+#: Where each of the console's workers records its pid namespace (see jobs.worker).
+PID_NAMESPACE_KEY = "dms-console:worker-pid-namespace:{}"
+
+
+def pid_namespace() -> str | None:
+    """This process's pid namespace (Linux), or None where it cannot be read."""
     try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return None
+
+
+def process_gone(worker, client, host: str, namespace: str | None) -> bool:  # noqa: ANN001
+    """True when ``worker`` ran in this machine's process table and its process has died.
+
+    Only when the worker shares our host name and, where it recorded one, our pid namespace:
+    a worker in another container may share the host name but not the pids, and only its
+    heartbeat can tell about it."""
+    if worker.hostname != host or not worker.pid:
+        return False
+    theirs = client.get(PID_NAMESPACE_KEY.format(worker.name))
+    if theirs is not None and (namespace is None or theirs.decode() != namespace):
+        return False
+    try:
+        return psutil.Process(worker.pid).status() == psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return True
     except psutil.Error:
         return False
 
 
-def live_workers(client) -> list:  # noqa: ANN001
-    """Registered RQ workers, without those of this machine whose process has died."""
+def live_workers(client, now: float | None = None) -> list:  # noqa: ANN001
+    """Registered RQ workers, without those whose heartbeat has lapsed or whose process is seen to be gone."""
     from rq import Worker
 
-    host = socket.gethostname()
+    now = time.time() if now is None else now
+    host, namespace = socket.gethostname(), pid_namespace()
     return [worker for worker in Worker.all(connection=client)
-            if not (worker.hostname == host and worker.pid and _pid_gone(worker.pid))]
+            if not heartbeat_lapsed(worker, now) and not process_gone(worker, client, host, namespace)]
 
 
 def _scheduler_check(client, now: float) -> Check:  # noqa: ANN001
     from rq.cron_scheduler_registry import get_registry_key
 
-    label = "Scheduler (rq cron)"
     fix = ("make run restarts a stopped scheduler by itself (its log says so); if the console's "
            "processes are run some other way, start `rq cron jobs.cron` again.")
     seen = [score for _name, score in client.zrange(get_registry_key(), 0, -1, withscores=True)]
     if not seen:
-        return Check("scheduler", label, "down",
+        return Check("scheduler", "down",
                      "Not running: no scheduler is registered, so scheduled pulls and push retries are not started.",
                      fix)
     age = max(0.0, now - max(seen))
     if age > SCHEDULER_DEAD_AFTER:
-        return Check("scheduler", label, "down",
+        return Check("scheduler", "down",
                      f"Not running: last seen {ago(age)} ago (it checks in every minute). Scheduled pulls "
                      "and push retries are not started.", fix)
     if age > SCHEDULER_LATE_AFTER:
-        return Check("scheduler", label, "late",
+        return Check("scheduler", "late",
                      f"Last seen {ago(age)} ago; it checks in every minute.", fix)
-    return Check("scheduler", label, "ok", f"Running: last seen {ago(age)} ago.")
+    return Check("scheduler", "ok", f"Running: last seen {ago(age)} ago.")
 
 
 def _heartbeat_check(client, now: float) -> Check:  # noqa: ANN001
     from jobs.housekeeping import scheduler_heartbeat_age
 
-    label = "Scheduled jobs"
     fix = "Check the Scheduler and Workers lines of this panel: one of them has stopped, or every worker is busy."
     age = scheduler_heartbeat_age(client, now)
     if age is None:
-        return Check("scheduled_jobs", label, "down",
+        return Check("scheduled_jobs", "down",
                      "None has run in the last hour, or since Redis started (the scheduler enqueues one every "
                      "minute for a worker to run).",
                      fix)
     if age > HEARTBEAT_LATE_AFTER:
-        return Check("scheduled_jobs", label, "late",
+        return Check("scheduled_jobs", "late",
                      f"Waiting: the every-minute check job last ran {ago(age)} ago.", fix)
-    return Check("scheduled_jobs", label, "ok", f"Running: the every-minute check job ran {ago(age)} ago.")
+    return Check("scheduled_jobs", "ok", f"Running: the every-minute check job ran {ago(age)} ago.")
 
 
-def _workers_check(client) -> Check:  # noqa: ANN001
+def _workers_check(client, now: float) -> Check:  # noqa: ANN001
     from rq import Queue
 
     from jobs.queues import ALL_QUEUES
 
-    label = "Workers"
     fix = ("make run restarts a stopped worker by itself (its log says so); if the console's processes "
            "are run some other way, start `python -m jobs.worker` again.")
-    workers = live_workers(client)
+    workers = live_workers(client, now)
     waiting = sum(Queue(name, connection=client).count for name in ALL_QUEUES)
     waiting_text = f"{waiting} job{'s' if waiting != 1 else ''} waiting"
     served = {name for worker in workers for name in worker.queue_names()}
     unserved = [name for name in ALL_QUEUES if name not in served]
     if not workers:
-        return Check("workers", label, "down",
+        return Check("workers", "down",
                      f"No worker is running: pulls, DMS pushes and lookups wait ({waiting_text}).", fix)
     if unserved:
-        return Check("workers", label, "down",
+        return Check("workers", "down",
                      f"No worker serves the {', '.join(unserved)} queue{'s' if len(unserved) > 1 else ''} "
                      f"({waiting_text}).", fix)
-    return Check("workers", label, "ok",
+    return Check("workers", "ok",
                  f"{len(workers)} worker{'s' if len(workers) != 1 else ''} serving every queue ({waiting_text}).")
 
 
 def background_health() -> BackgroundHealth:
     """Every check, asked now."""
-    redis_label = "Redis (job queue)"
     try:
         client = _client()
         client.ping()
     except UNREACHABLE as error:
-        unknown = "Cannot be checked while Redis is unreachable."
-        return BackgroundHealth([
-            Check("redis", redis_label, "down",
-                  f"Unreachable ({type(error).__name__}): Pull now is unavailable; DMS pushes wait and are sent "
-                  "when it is back.",
-                  "make run restarts its embedded Redis by itself; a separate Redis server (REDIS_URL) must be "
-                  "restarted by whoever runs it."),
-            Check("scheduler", "Scheduler (rq cron)", "unknown", unknown),
-            Check("scheduled_jobs", "Scheduled jobs", "unknown", unknown),
-            Check("workers", "Workers", "unknown", unknown),
-        ])
-    checks = [Check("redis", redis_label, "ok", "Reachable.")]
+        redis_down = Check("redis", "down", f"Unreachable ({type(error).__name__}): {REDIS_DOWN_CONSEQUENCES}",
+                           "make run restarts its embedded Redis by itself; a separate Redis server (REDIS_URL) "
+                           "must be restarted by whoever runs it.")
+        unknown = [Check(name, "unknown", "Cannot be checked while Redis is unreachable.")
+                   for name in LABELS if name != "redis"]
+        return BackgroundHealth([redis_down, *unknown])
+    checks = [Check("redis", "ok", "Reachable.")]
     now = time.time()
-    for name, label, check in (("scheduler", "Scheduler (rq cron)", lambda: _scheduler_check(client, now)),
-                               ("scheduled_jobs", "Scheduled jobs", lambda: _heartbeat_check(client, now)),
-                               ("workers", "Workers", lambda: _workers_check(client))):
+    for name, ask in (("scheduler", _scheduler_check), ("scheduled_jobs", _heartbeat_check),
+                      ("workers", _workers_check)):
         try:
-            checks.append(check())
+            checks.append(ask(client, now))
         except UNREACHABLE as error:  # Redis went away between two questions
-            checks.append(Check(name, label, "unknown", f"Could not be read ({type(error).__name__})."))
+            checks.append(Check(name, "unknown", f"Could not be read ({type(error).__name__})."))
     return BackgroundHealth(checks)
 
 
@@ -244,7 +289,8 @@ def init_app(app: Flask) -> None:
     @app.context_processor
     def _background_context() -> dict:
         # A callable: only pages that show the banner (signed in, full page) pay for the check.
-        return {"background_paused": background_paused}
+        return {"background_paused": background_paused, "background_paused_title": PAUSED_TITLE,
+                "background_paused_message": PAUSED_MESSAGE}
 
     def _unreachable(error: Exception):
         app.logger.warning("Redis unreachable during a request (%s: %s)", type(error).__name__, error)

@@ -10,10 +10,19 @@ import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Mapping
 
 ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = Path(os.environ.get("INSTANCE_PATH", ROOT / "instance"))
+#: The port ``make run`` starts the sandbox DMS on unless ``SANDBOX_PORT`` says otherwise.
+SANDBOX_PORT = "5001"
+
+
+def sandbox_url(environ: Mapping[str, str] | None = None) -> str:
+    """Where the sandbox DMS of ``make run`` listens: ``SANDBOX_URL``, else the loopback
+    address on ``SANDBOX_PORT`` (default :data:`SANDBOX_PORT`); ``environ`` defaults to ``os.environ``."""
+    environ = os.environ if environ is None else environ
+    return environ.get("SANDBOX_URL") or f"http://127.0.0.1:{environ.get('SANDBOX_PORT') or SANDBOX_PORT}"
 
 
 def instance_secret(instance_dir: Path, name: str, make: Callable[[], str]) -> str:
@@ -110,3 +119,10 @@ class Config:
         # encrypts, all decrypt (rotation). Empty = a key generated once into
         # instance/credentials_key (webapp.credentials).
         self.CREDENTIALS_KEYS = os.environ.get("CREDENTIALS_KEYS", "")
+        # The sandbox DMS of `make run`: External Interfaces offers its test event to locations whose
+        # DMS address is under it (webapp/settings/webhook_setup.py).
+        self.SANDBOX_URL = sandbox_url()
+        # /healthz answers 503 when the scheduler, the scheduled jobs or the workers are not ok;
+        # HEALTHZ_REQUIRE_BACKGROUND=0 (a web-only deployment) reports them without failing on them.
+        self.HEALTHZ_REQUIRE_BACKGROUND = (os.environ.get("HEALTHZ_REQUIRE_BACKGROUND", "1").strip().lower()
+                                           not in ("0", "false", "no", "off"))

@@ -35,9 +35,8 @@ class CredentialsUnreadable(AuthenticationError):
     a refused sign-in show its fix hint instead of failing with a crash.
     """
 
-    default_hint = ("The stored DMS credentials cannot be read with the configured encryption keys "
-                    "(CREDENTIALS_KEYS changed?). Enter the credentials again under Admin → Locations, "
-                    "or put the old key back in CREDENTIALS_KEYS.")
+    default_hint = ("The stored DMS credentials can no longer be read (the server's encryption key changed). "
+                    "Ask a Global Admin to enter this location's DMS credentials again (Admin → Locations).")
 
 
 def _instance_key(instance_dir: Path) -> str:

@@ -18,22 +18,23 @@ with (webapp/runner.py); their credentials come from the sandbox's own
 """
 from __future__ import annotations
 
-import os
 import random
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 from sqlalchemy import select
 
+from connectors.records import record_from_dict
 from connectors.sandbox.generate import generate
 from connectors.sandbox.testing import connection_settings
 from webapp.domain.fields import portal_values
 from webapp.domain.normalise import normalise_vin
 
+from webapp.config import sandbox_url as config_sandbox_url
 from webapp.extensions import db
 from webapp.models import (Asset, Customer, Location, Payment, PaymentKind, PaymentStatus, Role, User, Workfile,
                            utcnow)
-from webapp.models.workfile import DmsEventKind, DmsEvent
+from webapp.models.workfile import DmsEventKind, record_event
 
 DEMO_PASSWORD = "demo-password"
 
@@ -89,7 +90,7 @@ def seed_demo(seed: int = 42) -> dict[str, int]:
     if db.session.scalar(select(Location.id).limit(1)) is not None:
         raise RuntimeError("The database already has data; demo data is only loaded into an empty one.")
     rng = random.Random(seed)
-    sandbox_url = os.environ.get("SANDBOX_URL", "http://127.0.0.1:5001")
+    sandbox_url = config_sandbox_url()
     now = utcnow()
     locations: dict[str, Location] = {}
     created = {"locations": 0, "users": 0, "customers": 0, "assets": 0}
@@ -198,16 +199,6 @@ def _demo_appointments(location: Location, advisor: User, now) -> int:  # noqa: 
     return booked
 
 
-def _event(workfile: Workfile, kind: DmsEventKind, at, user: User | None, payment: Payment | None = None,  # noqa: ANN001
-           reference_id: str | None = None, detail: str | None = None) -> None:
-    """A History row dated ``at`` (record_event dates rows now)."""
-    db.session.add(DmsEvent(location_id=workfile.location_id, workfile_id=workfile.id, kind=kind, occurred_at=at,
-                            user_id=user.id if user else None, payment_id=payment.id if payment else None,
-                            amount=payment.amount if payment else None,
-                            status=payment.status.label if payment else None,
-                            reference_id=reference_id, detail=detail))
-
-
 def _receipt(workfile: Workfile, location: Location, user: User, n: int, kind: PaymentKind, amount: str, payer: str,
              method: str, status: PaymentStatus, at, **fields) -> Payment:  # noqa: ANN001
     payment = Payment(location_id=location.id, workfile_id=workfile.id, kind=kind, amount=Decimal(amount),
@@ -215,73 +206,77 @@ def _receipt(workfile: Workfile, location: Location, user: User, n: int, kind: P
                       idempotency_key=f"{location.code}-demo-pay-{workfile.id}-{n}", **fields)
     db.session.add(payment)
     db.session.flush()
-    _event(workfile, DmsEventKind.PAYMENT_ADDED, at, user, payment, detail=f"{kind.label} from {payer}")
+    record_event(workfile, DmsEventKind.PAYMENT_ADDED, user_id=user.id, payment=payment,
+                 detail=f"{kind.label} from {payer}", occurred_at=at)
     payment.status = status
     return payment
 
 
 def _demo_workfiles(rng: random.Random, location: Location, spec: dict, advisor: User) -> int:
     """Two workfiles for the DMS Activity walk-through (seed 003), receipts in every status."""
-    from webapp.dms_activity.service import ro_total
-
     now = utcnow()
     customers = {c.dms_id: c for c in db.session.scalars(select(Customer).where(Customer.location_id == location.id))}
     assets = {a.dms_id: a for a in db.session.scalars(select(Asset).where(Asset.location_id == location.id))}
     ro = None
-    for dms_id, _ref, _search, fields, _modified in generate(
+    for dms_id, _ref, _search, fields, modified in generate(
             SANDBOX_SEED, spec["dms_account"], spec["dms_vendor"], "repair_orders", spec["customers"]):
         if (fields.get("status") == "open" and not fields.get("alternate_of")
                 and fields.get("customer_dms_id") in customers and fields.get("vehicle_dms_id") in assets):
-            ro = (dms_id, fields)
+            ro = record_from_dict("repair_orders", {**fields, "dms_id": dms_id, "modified_at": modified})
             break
     # 1. Linked to an open RO of the DMS: Posted, Failed, Ready and Void receipts.
     count = 0
     if ro is not None:
-        dms_id, fields = ro
-        customer, asset = customers[fields["customer_dms_id"]], assets[fields["vehicle_dms_id"]]
-        total = ro_total(fields) or Decimal("2877.67")
+        customer, asset = customers[ro.customer_dms_id], assets[ro.vehicle_dms_id]
+        total = sum(ro.totals_by_pay_type.values(), Decimal("0.00")) or Decimal("2877.67")
         opened = now - timedelta(days=6)
-        wf = Workfile(location_id=location.id, dms_ro_id=dms_id, dms_repair_id=fields.get("ro_number") or dms_id,
+        wf = Workfile(location_id=location.id, dms_ro_id=ro.dms_id, dms_repair_id=ro.ro_number,
                       dms_customer_id=customer.dms_id, dms_vehicle_id=asset.dms_id, customer_id=customer.id,
                       asset_id=asset.id, customer_name=customer.display_name, total=total,
                       insurer="QUALITY INSURANCE COMPANY", vehicle_year=asset.year, vehicle_make=asset.make,
                       vehicle_model=asset.model, vin=asset.vin, created_by_id=advisor.id)
         db.session.add(wf)
         db.session.flush()
-        _event(wf, DmsEventKind.WORKFILE_CREATED, opened, advisor)
-        _event(wf, DmsEventKind.RO_LINKED, opened, advisor, reference_id=wf.dms_repair_id,
-               detail=f"looked up by RO number {wf.dms_repair_id}")
-        _event(wf, DmsEventKind.REPAIR_ID_ADDED, opened, advisor, reference_id=wf.dms_repair_id,
-               detail=f"looked up by RO number {wf.dms_repair_id}")
-        _event(wf, DmsEventKind.CUSTOMER_ID_ADDED, opened, advisor, reference_id=wf.dms_customer_id)
-        _event(wf, DmsEventKind.VEHICLE_ID_ADDED, opened, advisor, reference_id=wf.dms_vehicle_id)
+        record_event(wf, DmsEventKind.WORKFILE_CREATED, user_id=advisor.id, occurred_at=opened)
+        for kind in (DmsEventKind.RO_LINKED, DmsEventKind.REPAIR_ID_ADDED):
+            record_event(wf, kind, user_id=advisor.id, reference_id=wf.dms_repair_id,
+                         detail=f"looked up by RO number {wf.dms_repair_id}", occurred_at=opened)
+        record_event(wf, DmsEventKind.CUSTOMER_ID_ADDED, user_id=advisor.id, reference_id=wf.dms_customer_id,
+                     occurred_at=opened)
+        record_event(wf, DmsEventKind.VEHICLE_ID_ADDED, user_id=advisor.id, reference_id=wf.dms_vehicle_id,
+                     occurred_at=opened)
         half = (total / 2).quantize(Decimal("0.01"))
         day = timedelta(days=1)
         posted = _receipt(wf, location, advisor, 1, PaymentKind.INSURANCE, str(half), "QUALITY INSURANCE COMPANY",
                           "insurance", PaymentStatus.POSTED, opened + day, reference="CLM-20931",
                           posted_at=opened + 2 * day, reference_id=f"{rng.randint(10**12, 10**13 - 1)}",
                           export_batch="demo1", exported_by_id=advisor.id)
-        _event(wf, DmsEventKind.PAYMENT_EXPORT_REQUESTED, opened + 2 * day, advisor, posted)
-        _event(wf, DmsEventKind.PAYMENT_POSTED, opened + 2 * day, None, posted, reference_id=posted.reference_id)
+        record_event(wf, DmsEventKind.PAYMENT_EXPORT_REQUESTED, user_id=advisor.id, payment=posted,
+                     occurred_at=opened + 2 * day)
+        record_event(wf, DmsEventKind.PAYMENT_POSTED, payment=posted, reference_id=posted.reference_id,
+                     occurred_at=opened + 2 * day)
         failed = _receipt(wf, location, advisor, 2, PaymentKind.CUSTOMER, "100.00", customer.display_name, "card",
                           PaymentStatus.FAILED, opened + 3 * day, reference="AUTH 448812", export_batch="demo2",
                           exported_by_id=advisor.id,
                           failure_reason="The DMS did not answer in time, so the receipt was not posted.",
                           failure_hint="Retry the export: the receipt is sent with the same key, so the DMS "
                                        "posts it at most once.")
-        _event(wf, DmsEventKind.PAYMENT_EXPORT_REQUESTED, opened + 3 * day, advisor, failed)
-        _event(wf, DmsEventKind.PAYMENT_FAILED, opened + 3 * day, None, failed, detail=failed.failure_reason)
+        record_event(wf, DmsEventKind.PAYMENT_EXPORT_REQUESTED, user_id=advisor.id, payment=failed,
+                     occurred_at=opened + 3 * day)
+        record_event(wf, DmsEventKind.PAYMENT_FAILED, payment=failed, detail=failed.failure_reason,
+                     occurred_at=opened + 3 * day)
         _receipt(wf, location, advisor, 3, PaymentKind.CUSTOMER, str(max(total - half - Decimal("100.00"),
                                                                          Decimal("25.00"))),
                  customer.display_name, "check", PaymentStatus.READY, now - day, reference="Check 1042")
         void = _receipt(wf, location, advisor, 4, PaymentKind.ADJUSTMENT, "40.00", customer.display_name,
                         "adjustment", PaymentStatus.VOID, opened + 4 * day, voided_at=opened + 4 * day,
                         voided_by_id=advisor.id, void_reason="Entered twice")
-        _event(wf, DmsEventKind.PAYMENT_VOIDED, opened + 4 * day, advisor, void, detail="Reason: Entered twice")
+        record_event(wf, DmsEventKind.PAYMENT_VOIDED, user_id=advisor.id, payment=void, detail="Reason: Entered twice",
+                     occurred_at=opened + 4 * day)
         count += 1
     # 2. Not converted to an RO yet (Convert to RO, or link an RO by number): Ready and Void.
     by_id = {c.id: c for c in customers.values()}
-    taken = customers[ro[1]["customer_dms_id"]].id if ro else None
+    taken = customers[ro.customer_dms_id].id if ro else None
     owner = next(a for a in sorted(assets.values(), key=lambda a: a.id)
                  if a.customer_id in by_id and a.customer_id != taken)
     customer = by_id[owner.customer_id]
@@ -292,16 +287,16 @@ def _demo_workfiles(rng: random.Random, location: Location, spec: dict, advisor:
                   dms_customer_id=customer.dms_id, dms_vehicle_id=owner.dms_id, created_by_id=advisor.id)
     db.session.add(wf)
     db.session.flush()
-    _event(wf, DmsEventKind.WORKFILE_CREATED, started, advisor)
-    _event(wf, DmsEventKind.CUSTOMER_ID_ADDED, started, advisor, reference_id=customer.dms_id,
-           detail="from the linked portal customer")
-    _event(wf, DmsEventKind.VEHICLE_ID_ADDED, started, advisor, reference_id=owner.dms_id,
-           detail="from the linked portal vehicle")
+    record_event(wf, DmsEventKind.WORKFILE_CREATED, user_id=advisor.id, occurred_at=started)
+    record_event(wf, DmsEventKind.CUSTOMER_ID_ADDED, user_id=advisor.id, reference_id=customer.dms_id,
+                 detail="from the linked portal customer", occurred_at=started)
+    record_event(wf, DmsEventKind.VEHICLE_ID_ADDED, user_id=advisor.id, reference_id=owner.dms_id,
+                 detail="from the linked portal vehicle", occurred_at=started)
     _receipt(wf, location, advisor, 1, PaymentKind.CUSTOMER, "500.00", customer.display_name, "card",
              PaymentStatus.READY, started, reference="AUTH 310077")
     void = _receipt(wf, location, advisor, 2, PaymentKind.CUSTOMER, "50.00", customer.display_name, "cash",
                     PaymentStatus.VOID, started, voided_at=started, voided_by_id=advisor.id,
                     void_reason="Wrong amount; re-entered as a card receipt")
-    _event(wf, DmsEventKind.PAYMENT_VOIDED, started, advisor, void,
-           detail="Reason: Wrong amount; re-entered as a card receipt")
+    record_event(wf, DmsEventKind.PAYMENT_VOIDED, user_id=advisor.id, payment=void,
+                 detail="Reason: Wrong amount; re-entered as a card receipt", occurred_at=started)
     return count + 1

@@ -14,7 +14,7 @@ Usage (inside the request or job that makes the change)::
 change and its outbox row commit (or roll back) together, so a change can never reach
 the DMS without being saved, nor be saved without being queued. After the commit the
 location's delivery job is woken (``jobs.pushes.deliver_pushes``); if Redis is down at
-that moment, the every-minute sweep (``jobs.pushes.deliver_due_pushes``) finds the row.
+that moment, the every-minute sweep (``jobs.schedule.wake_due_pushes``) finds the row.
 
 What each kind sends is defined by the handlers in ``jobs/pushes.py``
 (``register_handler`` for new kinds); ``jobs.pushes.AFTER_DELIVERY_HOOKS`` tells other

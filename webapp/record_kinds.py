@@ -2,17 +2,17 @@
 
 The connector side of a kind (record class, nouns, owner field, writable fields) is
 :data:`connectors.records.KINDS`; this registry adds what the console keeps for it: the
-portal model, the blueprint and page that show it, its search, duplicate check and search
-tokens. Code that used to branch on ``data_type == "customers"`` looks its kind up here.
+portal model, the blueprint and page that show it, its search and duplicate check. Code
+that used to branch on ``data_type == "customers"`` looks its kind up here.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any, Callable
 
 from flask import url_for
 
-from connectors.records import CUSTOMERS, KINDS, VEHICLES, RecordKind
+from connectors.records import CUSTOMERS, VEHICLES
 from webapp.models import Asset, Customer
 
 
@@ -31,23 +31,17 @@ class PortalKind:
     portal_search: str  # its search function in webapp.search.engine
     duplicates: str  # its likely-duplicate finder in webapp.search.adding
 
-    @property
-    def record(self) -> RecordKind:
-        """The connector side of the kind (record class, nouns, writable fields)."""
-        return KINDS[self.data_type]
-
-    @property
-    def noun(self) -> str:
-        """What staff call one DMS record of this kind ("customer", "vehicle")."""
-        return self.record.noun
-
     def label_of(self, obj: Any) -> str:
         """The portal record's display label."""
         return getattr(obj, self.label_attr)
 
     def detail_url(self, obj: Any) -> str:
         """The portal record's detail page."""
-        return url_for(f"{self.blueprint}.detail", **{self.id_arg: obj.id})
+        return self.detail_url_of(obj.id)
+
+    def detail_url_of(self, record_id: int) -> str:
+        """The detail page of the portal record with id ``record_id``."""
+        return url_for(f"{self.blueprint}.detail", **{self.id_arg: record_id})
 
     def search_portal(self) -> Callable[..., Any]:
         """The portal search function of this kind."""
@@ -60,12 +54,6 @@ class PortalKind:
         from webapp.search import adding
 
         return getattr(adding, self.duplicates)
-
-    def tokens(self, dms_id: str, payload: Mapping[str, Any]) -> set[str]:
-        """Search tokens of a mirrored canonical record of this kind."""
-        from webapp.search.indexer import tokens_of_dms_payload
-
-        return tokens_of_dms_payload(self.data_type, dms_id, payload)
 
 
 PORTAL_KINDS: dict[str, PortalKind] = {

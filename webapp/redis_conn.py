@@ -39,13 +39,19 @@ def embedded_redis_binary() -> str:
 PR_SET_PDEATHSIG = 1
 
 
+def prctl(option: int, value: int) -> bool:
+    """Linux ``prctl(option, value)`` for this process; False where it failed or does not
+    exist (not Linux)."""
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0) == 0
+    except (OSError, AttributeError):  # not Linux
+        return False
+
+
 def die_with_parent() -> None:
     """``preexec_fn``: the child gets SIGTERM when the process that started it dies (Linux;
     elsewhere a no-op), so a SIGKILLed ``make run`` or test run leaves no server behind."""
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-    except (OSError, AttributeError):  # not Linux
-        pass
+    prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def start_embedded_redis(directory: Path) -> tuple[subprocess.Popen, str]:

@@ -18,21 +18,20 @@ DMS, an RQ worker, the ``rq cron`` scheduler and the web server under a small su
 """
 from __future__ import annotations
 
-import ctypes
 import os
 import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import psutil
 import redis
 
-from webapp.config import INSTANCE_DIR, ROOT
-from webapp.redis_conn import die_with_parent, start_embedded_redis
+from webapp.config import INSTANCE_DIR, ROOT, SANDBOX_PORT, sandbox_url
+from webapp.redis_conn import die_with_parent, prctl, start_embedded_redis
 
 PY = sys.executable
 BIN = Path(PY).parent
@@ -47,10 +46,7 @@ def _log(message: str) -> None:
 
 def become_subreaper() -> bool:
     """Orphaned descendants are re-parented to this process instead of init (Linux)."""
-    try:
-        return ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
-    except (OSError, AttributeError):
-        return False
+    return prctl(PR_SET_CHILD_SUBREAPER, 1)
 
 
 @dataclass
@@ -71,7 +67,6 @@ class Child:
     restart_at: float | None = None
     backoff: float = 0.0
     restarts: int = 0
-    pids_seen: set[int] = field(default_factory=set)
 
     def launch(self) -> subprocess.Popen:
         """Start the process in a new session (its own process group)."""
@@ -117,7 +112,6 @@ class Supervisor:
             return False
         child.started_at = time.monotonic()
         child.restart_at = None
-        child.pids_seen.add(child.proc.pid)
         return True
 
     def start_all(self) -> None:
@@ -297,8 +291,8 @@ def main() -> int:
     env = os.environ.copy()
     env.setdefault("FLASK_APP", "wsgi")
     port = env.get("PORT", "5000")
-    sandbox_port = env.get("SANDBOX_PORT", "5001")
-    env.setdefault("SANDBOX_URL", f"http://127.0.0.1:{sandbox_port}")
+    sandbox_port = env.get("SANDBOX_PORT") or SANDBOX_PORT
+    env["SANDBOX_URL"] = sandbox_url(env)  # the web app, the workers and seed-demo all read it
     become_subreaper()
     children: list[Child] = []
     supervisor = Supervisor(children)

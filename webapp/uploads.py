@@ -59,8 +59,9 @@ BYTES_PER_PIXEL = {"PNG": 8, "JPEG": 8, "WEBP": 26}
 # Memory one web process spends on decoding screenshots at the same time: one worst-case
 # screenshot, or several ordinary ones side by side.
 DECODE_BUDGET_BYTES = 160 * 1024 * 1024
-# How long an upload waits for its share of the budget before it is refused as "busy".
-DECODE_WAIT_SECONDS = 60
+# How long an upload waits for its share of the budget before it is refused as "busy": a few
+# seconds, so an upload never holds a web thread long (the person uploads again a bit later).
+DECODE_WAIT_SECONDS = 5
 # Pillow's names for the decoders we allow, and what we re-encode each into.
 FORMATS: dict[str, tuple[str, str]] = {
     "PNG": ("image/png", "png"),
@@ -191,7 +192,8 @@ def _too_many_pixels() -> str:
     """The message for a bomb or an absurdly large picture."""
     return (f"The image has too many pixels (at most {MAX_PIXELS // 1_000_000} megapixels for a PNG, "
             f"{MAX_WEBP_PIXELS // 1_000_000} for a WebP, {MAX_JPEG_PIXELS // 1_000_000} for a JPEG photo, and "
-            f"{MAX_SIDE:,} pixels a side). Upload a normal screenshot of the DMS record, saved as PNG.")
+            f"{MAX_SIDE:,} pixels a side). Crop the screenshot to the DMS record, or save it as JPEG, which "
+            "allows the most pixels, then upload it again.")
 
 
 def _reencode(image: Image.Image) -> CleanScreenshot:

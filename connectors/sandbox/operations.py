@@ -83,10 +83,6 @@ class Operations:
         self.store = state.store
 
     # ---- accounts and credentials
-    def account(self, code: str) -> dict[str, Any] | None:
-        """The account ``code`` (with its ``protocol`` in settings) or None."""
-        return self.store.account(code)
-
     def check_secret(self, code: str, secret: str) -> dict[str, Any] | None:
         """The account when ``secret`` is its key (API key, client secret or password), else None."""
         account = self.store.account(code)
@@ -194,24 +190,8 @@ class Operations:
         """DMS ids in id order after ``after``."""
         return self.store.ids(account["code"], data_type, after, min(int(limit), 50000))
 
-    def count(self, account: dict[str, Any], data_type: str) -> int:
-        """How many records of ``data_type`` the account holds."""
-        self.store.ensure_generated(account["code"], data_type)
-        with self.store.lock:
-            return self.store.db.execute("SELECT COUNT(*) FROM records WHERE account=? AND data_type=?",
-                                         (account["code"], data_type)).fetchone()[0]
-
-    def search(self, account: dict[str, Any], data_type: str, query: str, limit: int = 25) -> list[dict[str, Any]]:
-        """Customers or vehicles matching every word of ``query`` (phones in any format)."""
-        terms = [t for t in query.lower().replace("-", " ").split() if t]
-        terms = ["".join(ch for ch in t if ch.isdigit()) if _phone_like(t) else t for t in terms]
-        if not terms:
-            return []
-        return [json.loads(text) for text in self.store.search(account["code"], data_type, terms,
-                                                                min(int(limit), 200))]
-
     def search_texts(self, account: dict[str, Any], data_type: str, query: str, limit: int = 25) -> list[str]:
-        """:meth:`search` as stored JSON texts."""
+        """Stored JSON texts of the customers or vehicles matching every word of ``query`` (phones in any format)."""
         terms = [t for t in query.lower().replace("-", " ").split() if t]
         terms = ["".join(ch for ch in t if ch.isdigit()) if _phone_like(t) else t for t in terms]
         return self.store.search(account["code"], data_type, terms, min(int(limit), 200)) if terms else []

@@ -49,6 +49,19 @@ def connection_settings(base_url: str, code: str, protocol: str, secret: str) ->
     return {"protocol": protocol, "base_url": base_url, "account": code, "credentials": {"api_key": secret}}
 
 
+def sandbox_root(base_url: str) -> str:
+    """The sandbox server's root (its control API) for a DMS address made by
+    :func:`connection_settings`: the reverse of its ``base_url``, for every protocol."""
+    from ..protocols import PROTOCOLS
+
+    url = base_url.strip().rstrip("/")
+    for protocol in PROTOCOLS:
+        suffix = connection_settings("", "", protocol, "")["base_url"]  # "/star", "/opentrack"; "" at the root
+        if suffix and url.endswith(suffix):
+            return url[: -len(suffix)].rstrip("/")
+    return url
+
+
 class ControlClient:
     """Small client of the sandbox control API (``/_control/...``); methods return parsed JSON."""
 

@@ -42,17 +42,20 @@ COMMON_ERRORS: dict[str, tuple[str, str]] = {
         "This DMS does not offer this action. Do it directly in the DMS."),
     "AUTH-FAILED": (
         "DMS credentials rejected",
-        "Check the dealer account and the DMS credentials (API key, STAR client secret or OpenTrack "
-        "password) under Admin → Locations (a Global Admin can change them)."),
+        "The DMS did not accept the console's sign-in. Ask a Global Admin to check the dealer account and the "
+        "DMS credentials: the API key, the STAR client ID and client secret, or the OpenTrack user and password, "
+        "enterprise code and server name (Admin → Locations)."),
     "TOKEN-EXPIRED": (
         "DMS session expired",
-        "The DMS session expired; the console signs in again at once. If this persists, re-enter the DMS credentials under Admin → Locations."),
+        "The DMS ended the console's session and did not accept a new sign-in. Ask a Global Admin to check the "
+        "DMS credentials (Admin → Locations); the DMS vendor may have reset them."),
     "RATE-LIMITED": (
         "DMS request limit reached",
-        "The DMS asked us to slow down. The request will be retried automatically."),
+        "The DMS asked the console to slow down. Try again in a few minutes."),
     "SERVER-ERROR": (
         "DMS internal error",
-        "The DMS had an internal problem. The request will be retried automatically."),
+        "The DMS had an internal problem. Try again in a few minutes; if it keeps happening, contact support "
+        "with this message."),
     "BAD-REQUEST": (
         "Request refused by the DMS",
         "The DMS could not read the request. Check the values entered and retry."),

@@ -1,4 +1,5 @@
-"""workfiles staff create: the DMS RO a workfile links to, where it was started, receipt reference and void reason
+"""workfiles staff create: the DMS RO a workfile links to, where it was started (one workfile per DMS RO and per
+appointment), receipt reference and void reason
 
 Revision ID: 0011_workfiles
 Revises: 0010_raw_payload
@@ -26,6 +27,8 @@ def upgrade():
                                     ['created_by_id'], ['id'], ondelete='SET NULL')
         batch_op.create_index(batch_op.f('ix_workfile_appointment_id'), ['appointment_id'], unique=False)
         batch_op.create_unique_constraint(batch_op.f('uq_workfile_location_id_dms_ro_id'), ['location_id', 'dms_ro_id'])
+        batch_op.create_unique_constraint(batch_op.f('uq_workfile_location_id_appointment_id'),
+                                          ['location_id', 'appointment_id'])
 
     with op.batch_alter_table('payment', schema=None) as batch_op:
         batch_op.add_column(sa.Column('void_reason', sa.Text(), nullable=True))
@@ -38,6 +41,7 @@ def downgrade():
         batch_op.drop_column('void_reason')
 
     with op.batch_alter_table('workfile', schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f('uq_workfile_location_id_appointment_id'), type_='unique')
         batch_op.drop_constraint(batch_op.f('uq_workfile_location_id_dms_ro_id'), type_='unique')
         batch_op.drop_index(batch_op.f('ix_workfile_appointment_id'))
         batch_op.drop_constraint(batch_op.f('fk_workfile_created_by_id_user'), type_='foreignkey')

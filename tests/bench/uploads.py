@@ -20,6 +20,10 @@ the budget saves; that figure is printed before the result.
 
 Target: ``peak_rss_mb <= 300`` (the process's peak resident memory, baseline included).
 The last line is exactly ``peak_rss_mb=<n>``.
+
+A low peak only counts when the uploads were really done: refusing one (for example with the
+budget's "busy" answer) would lower it. So the run fails, with no ``peak_rss_mb`` line, unless
+every file was stored except :data:`REFUSED`, which must be refused.
 """
 from __future__ import annotations
 
@@ -37,6 +41,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 THREADS = 8
+#: The one file the console must refuse (from its header, before decoding anything).
+REFUSED = "reported_6320.png"
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
@@ -113,6 +119,15 @@ def measure(folder: Path, unbounded: bool) -> None:
     print(json.dumps({"baseline_mb": round(baseline), "peak_mb": round(peak), "outcome": outcome}))
 
 
+def unexpected(outcome: dict[str, str]) -> list[str]:
+    """The files whose outcome is not the expected one: every file stored, only :data:`REFUSED` refused."""
+    wrong = [f"{name}: {what}" for name, what in sorted(outcome.items())
+             if not what.startswith("refused: " if name == REFUSED else "stored ")]
+    if REFUSED not in outcome:
+        wrong.append(f"{REFUSED}: missing")
+    return wrong
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-upload-files-") as tmp:
         folder = Path(tmp)
@@ -130,6 +145,13 @@ def main() -> None:
             r = results[label]
             print(f"{label}: baseline {r['baseline_mb']} MB after loading the console, peak {r['peak_mb']} MB "
                   f"with {THREADS} uploads at once")
+        failed = {label: unexpected(results[label]["outcome"]) for label in results}
+        if any(failed.values()):
+            for label, wrong in failed.items():
+                for line in wrong:
+                    print(f"FAILED ({label}): {line[:160]}")
+            sys.exit(f"uploads bench: every file but {REFUSED} must be stored (and it refused); the peak "
+                     "of a run that refused uploads does not count")
         print(f"peak_rss_mb={results['budgeted']['peak_mb']}")
 
 

@@ -14,14 +14,9 @@ from typing import Any, Mapping
 
 import connectors
 from connectors import AuthenticationError, DmsError, NotSupportedError, TransientDmsError
+from connectors.records import kind_of
 
 log = logging.getLogger(__name__)
-
-DATA_TYPE_LABELS = {
-    "customers": "Customers", "vehicles": "Vehicles", "appointments": "Appointments",
-    "repair_orders": "Repair orders", "parts_invoices": "Parts invoices",
-    "special_orders": "Special orders", "opcodes": "Opcodes",
-}
 
 OK, FAILED, SKIPPED = "ok", "failed", "skipped"
 
@@ -77,10 +72,13 @@ def run_connection_test(vendor: str, settings: Mapping[str, Any], *, call_timeou
                             error_class="ImportError", title="Protocol not available",
                             fix_hint="Choose another protocol the DMS offers.")]
     results: list[CheckResult] = []
+    # Only a read that worked shows the DMS accepted the credentials: a 404 or unreadable data can
+    # come before or without a sign-in, and a refusal made here (no call) says nothing about it.
     signed_in = False
+    answered = False  # the DMS answered something; False while every step was refused here or not tried
     try:
         for data_type in data_types:
-            name = DATA_TYPE_LABELS.get(data_type, data_type)
+            name = kind_of(data_type).label
             remaining = deadline - time.monotonic()
             if remaining <= 0.5:
                 results.append(CheckResult(name, SKIPPED, "Not tried: the test's time limit was reached."))
@@ -88,31 +86,39 @@ def run_connection_test(vendor: str, settings: Mapping[str, Any], *, call_timeou
             try:
                 count = _read_one(dms, data_type, min(call_timeout, remaining))
             except (AuthenticationError, TransientDmsError) as exc:
-                if not signed_in:  # refused, or no answer at all: the other data types would fare the same
-                    why = "sign-in failed" if isinstance(exc, AuthenticationError) else "the DMS did not answer"
+                refused = isinstance(exc, AuthenticationError)
+                if not signed_in and (refused or not answered):
+                    # refused, or no answer at all: the other data types would fare the same
+                    why = "sign-in failed" if refused else "the DMS did not answer"
                     results.insert(0, _failure("Sign-in", exc))
-                    results += [CheckResult(DATA_TYPE_LABELS.get(t, t), SKIPPED, f"Not tried: {why}.")
+                    results += [CheckResult(kind_of(t).label, SKIPPED, f"Not tried: {why}.")
                                 for t in data_types[data_types.index(data_type):]]
                     return results
                 results.append(_failure(name, exc))
                 continue
             except NotSupportedError as exc:
+                answered = answered or exc.status is not None  # no status: refused here, nothing was sent
                 results.append(CheckResult(name, SKIPPED, exc.message, error_class=type(exc).__name__,
                                            title=exc.title, fix_hint=exc.fix_hint))
             except DmsError as exc:
+                answered = True
                 results.append(_failure(name, exc))
             except Exception:  # a connector bug must not take the page down; details go to the log
+                answered = True  # unknown: it may have failed after the DMS answered
                 log.exception("connection test: reading %s from %s failed unexpectedly", data_type, vendor)
                 results.append(CheckResult(name, FAILED, "Unexpected error; the details are in the server log.",
                                            error_class="Error", title="Unexpected error",
                                            fix_hint="Contact support with the time of this test."))
             else:
                 results.append(CheckResult(name, OK, "Read 1 record." if count else "Readable; no records yet."))
-            if not signed_in:
-                signed_in = True
-                results.insert(0, CheckResult("Sign-in", OK, "The DMS accepted the credentials."))
+                if not signed_in:
+                    signed_in = answered = True
+                    results.insert(0, CheckResult("Sign-in", OK, "The DMS accepted the credentials."))
     finally:
         dms.close()
-    if not signed_in:
-        results.insert(0, CheckResult("Sign-in", SKIPPED, "Not tried: this DMS offers no data type to read."))
+    if not signed_in and not answered:
+        why = "no data type was read from the DMS" if data_types else "this DMS offers no data type to read"
+        results.insert(0, CheckResult("Sign-in", SKIPPED, f"Not tried: {why}."))
+    # The DMS answered but no read worked: whether it accepted the credentials is not known, so no
+    # Sign-in row claims either; the rows below say what failed and how to fix it.
     return results

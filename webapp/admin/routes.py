@@ -49,18 +49,27 @@ def users():
 @bp.route("/users/<int:user_id>/unlock", methods=["POST"])
 @require(Permission.MANAGE_USERS)
 def user_unlock(user_id: int):
-    """Clear the account's failed sign-ins: the next try from any device is taken at once."""
+    """Clear the account's count of failed sign-ins. Only that count: a wait for failures from one
+    network or on one computer has its own count, which runs out by itself."""
     from webapp.auth import throttle
 
     user = db.session.get(User, user_id) or abort(404)
     if not UnlockForm().validate_on_submit():
         abort(400)
     counter = throttle.account_state(user.email)
-    throttle.unlock_account(user.email)
+    everywhere = throttle.unlock_account(user.email)
     audit.record("auth.unlock", location_id=user.location_id, target=user.email,
-                 detail=f"cleared {counter.failures} failed sign-ins")
+                 detail=f"cleared {counter.failures} failed sign-ins"
+                        + ("" if everywhere else " (in one web process only: Redis was unreachable)"))
     db.session.commit()
-    flash(f"{user.name} can sign in again from any device.", "success")
+    longest = throttle.wait_text(int(current_app.config["LOGIN_DELAY_MAX"]))
+    message = (f"Cleared the {counter.failures} failed sign-ins counted for {user.name}'s account. "
+               f"A wait for failures from one network or on one computer is not cleared; "
+               f"it ends by itself within {longest}.")
+    if not everywhere:
+        message += (" The shared sign-in counts (Redis) cannot be reached right now, so the account was "
+                    f"unlocked in this web process only; in the others its wait ends by itself within {longest}.")
+    flash(message, "success" if everywhere else "warning")
     return redirect(url_for("admin.users"), code=303)
 
 

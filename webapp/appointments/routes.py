@@ -23,8 +23,6 @@ from webapp.permissions import Permission, require
 from webapp.rendering import hx_redirect, render, wants_fragment
 from webapp.scoping import current_location_or_404, get_or_404, scoped
 
-PAGE_SIZE = 50
-
 
 # ----------------------------------------------------------------------------- helpers
 def local_zone(location: Location) -> ZoneInfo:
@@ -142,26 +140,16 @@ def index():
     Upcoming (soonest first), Push failed, Cancelled or All (latest first); filterable by advisor
     and brand (stores sharing one DMS), paged by key. Console bookings show their push status."""
     from webapp.repair_orders import appointment_list
-    from webapp.repair_orders.queries import PageKey
+    from webapp.repair_orders.queries import PageKey, advisor_and_brand
 
     location = current_location_or_404()
-    errors: dict[str, str] = {}
+    people = service.advisors(location)
+    advisor, brand, errors = advisor_and_brand(location, request.args, people)
     show = request.args.get("show", "upcoming")
     if show not in dict(appointment_list.SHOWS):
         errors["show"], show = "Choose one of the listed tabs.", "upcoming"
-    people = service.advisors(location)
-    advisor = None
-    if request.args.get("advisor_id"):
-        advisor = next((u for u in people if str(u.id) == request.args["advisor_id"].strip()), None)
-        if advisor is None:
-            errors["advisor_id"] = f"Choose one of the advisors of {location.name}."
-    brand = None
-    if request.args.get("brand"):
-        brand = next((b for b in (location.brands or []) if b.lower() == request.args["brand"].strip().lower()), None)
-        if brand is None:
-            errors["brand"] = f"Choose one of the brands of {location.name}."
     result = appointment_list.page(location, show=show, advisor=advisor, brand=brand,
-                                   after=PageKey.decode(request.args.get("after")))
+                                   after=PageKey.decode(request.args.get("after")), people=people)
     filter_args = {k: v for k, v in (("advisor_id", advisor.id if advisor else None), ("brand", brand)) if v}
     args = {"show": show, **filter_args}
     return render("appointments/list.html", block="results", status=422 if errors else 200, location=location,

@@ -23,23 +23,19 @@ TOO_EARLY = 429
 WRONG = "E-mail or password is incorrect."
 
 
-def _wait_text(seconds: int) -> str:
-    if seconds < 60:
-        return f"{seconds} seconds"
-    minutes = (seconds + 59) // 60
-    return "1 minute" if minutes == 1 else f"{minutes} minutes"
-
-
 def _too_early(form: LoginForm, seconds: int, scope: str):
     """The form again, saying how long to wait and what works sooner (the password was not checked).
     ``scope``: whose failures hold the try back: "account", "address" or "device" (this computer)."""
-    wait = f"Try again in {_wait_text(seconds)}."
+    wait = f"Try again in {throttle.wait_text(seconds)}."
     if scope == "device":
         error = (f"Too many failed sign-ins on this computer. {wait} "
                  "Another computer where you have signed in before is not held back.")
+    elif scope == "address":
+        # An account unlock does not clear the address's count: only waiting does.
+        error = (f"Too many failed sign-ins from this network. This wait ends by itself: try again in "
+                 f"{throttle.wait_text(seconds)}. On a computer where you have signed in before you can sign in now.")
     else:
-        where = "from this network" if scope == "address" else "for this account"
-        error = (f"Too many failed sign-ins {where}. {wait} "
+        error = (f"Too many failed sign-ins for this account. {wait} "
                  "On a computer where you have signed in before you can sign in now, "
                  "or ask a Global Admin to unlock your account (Admin → Users).")
     return render("auth/login.html", form=form, error=error, status=TOO_EARLY)
@@ -73,12 +69,12 @@ def _failed(email: str, user: User | None, device_nonce: str | None) -> None:
         if counter.failures == free:
             audit.record("auth.lockout", location_id=user.location_id if user else None, target=email,
                          detail=f"{counter.failures} failed sign-ins: unknown devices now wait "
-                                f"{_wait_text(counter.wait_seconds())}, doubling with each failure")
+                                f"{throttle.wait_text(counter.wait_seconds())}, doubling with each failure")
         by_address = throttle.add_failure(throttle.address_key(ip))
         if by_address.failures == current_app.config["LOGIN_IP_FREE_FAILURES"]:
             audit.record("auth.lockout_address", target=ip,
                          detail=f"{by_address.failures} failed sign-ins from this address: unknown devices "
-                                f"there now wait {_wait_text(by_address.wait_seconds())}")
+                                f"there now wait {throttle.wait_text(by_address.wait_seconds())}")
     audit.record("auth.login_failed", location_id=user.location_id if user else None, target=email, detail=detail)
     db.session.commit()
 

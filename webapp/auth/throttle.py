@@ -25,7 +25,6 @@ seconds): sign-in keeps working and keeps being throttled, per process, until Re
 from __future__ import annotations
 
 import hashlib
-import json
 import secrets
 import threading
 import time
@@ -34,8 +33,8 @@ from dataclasses import dataclass
 import redis
 from flask import Response, current_app, request
 from itsdangerous import BadSignature, URLSafeSerializer
-from redis.backoff import NoBackoff
-from redis.retry import Retry
+
+from webapp.redis_conn import get_redis
 
 DEVICE_COOKIE = "dms_console_device"
 DEVICE_COOKIE_SALT = "login-device-cookie"
@@ -44,6 +43,9 @@ PREFIX = "login-throttle:"
 
 
 # --------------------------------------------------------------------------- storage
+# A counter is two values: the number of failures and the time of the last one. In Redis they
+# are the keys ``<PREFIX><key>:n`` (counted with INCR, so parallel tries each count) and
+# ``<PREFIX><key>:last``, written in one MULTI/EXEC transaction so a pair always belongs together.
 class _MemoryStore:
     """Counters of this process, used while Redis cannot be reached."""
 
@@ -51,25 +53,30 @@ class _MemoryStore:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._data: dict[str, tuple[dict, float]] = {}
+        self._data: dict[str, tuple[int, float, float]] = {}  # key -> (failures, last failure, expires)
 
-    def get(self, key: str) -> dict:
+    def get(self, key: str) -> tuple[int, float]:
         with self._lock:
-            value, expires = self._data.get(key, ({}, 0.0))
+            failures, last, expires = self._data.get(key, (0, 0.0, 0.0))
             if expires < time.time():
                 self._data.pop(key, None)
-                return {}
-            return dict(value)
+                return 0, 0.0
+            return failures, last
 
-    def put(self, key: str, value: dict, ttl: int) -> None:
+    def add(self, key: str, now: float, ttl: int) -> int:
+        """Count one failure at ``now``; the new number of failures."""
         with self._lock:
-            if len(self._data) >= self.MAX_KEYS:
-                now = time.time()
-                for stale in [k for k, (_v, exp) in self._data.items() if exp < now]:
+            failures, _last, expires = self._data.get(key, (0, 0.0, 0.0))
+            if expires < time.time():
+                failures = 0
+            if key not in self._data and len(self._data) >= self.MAX_KEYS:
+                current = time.time()
+                for stale in [k for k, (_n, _l, exp) in self._data.items() if exp < current]:
                     del self._data[stale]
-                if len(self._data) >= self.MAX_KEYS:  # still full: drop the oldest
-                    del self._data[min(self._data, key=lambda k: self._data[k][1])]
-            self._data[key] = (dict(value), time.time() + ttl)
+                if len(self._data) >= self.MAX_KEYS:  # still full: drop the one expiring first
+                    del self._data[min(self._data, key=lambda k: self._data[k][2])]
+            self._data[key] = (failures + 1, now, time.time() + ttl)
+            return failures + 1
 
     def delete(self, key: str) -> None:
         with self._lock:
@@ -81,22 +88,15 @@ class _MemoryStore:
 
 
 _memory = _MemoryStore()
-_clients: dict[tuple[str, float], redis.Redis] = {}
 _redis_down_until = 0.0
 
 
 def _redis() -> redis.Redis | None:
-    """A Redis client with short time-outs and no retries, or None while Redis is known down."""
+    """The short-time-out, no-retry Redis client, or None without REDIS_URL or while Redis is known down."""
     url = current_app.config.get("REDIS_URL")
     if not url or time.monotonic() < _redis_down_until:
         return None
-    timeout = float(current_app.config.get("LOGIN_THROTTLE_REDIS_TIMEOUT", 0.5))
-    client = _clients.get((url, timeout))
-    if client is None:
-        client = _clients[(url, timeout)] = redis.Redis.from_url(
-            url, socket_timeout=timeout, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0),
-            retry_on_timeout=False)
-    return client
+    return get_redis(url, timeout=float(current_app.config.get("LOGIN_THROTTLE_REDIS_TIMEOUT", 0.5)))
 
 
 def _redis_failed(error: Exception) -> None:
@@ -113,36 +113,48 @@ def reset_redis_state() -> None:
     _memory.clear()
 
 
-def _load(key: str) -> dict:
+def _load(key: str) -> tuple[int, float]:
+    """``(failures, time of the last failure)`` of ``key``; ``(0, 0.0)`` when none is counted."""
     client = _redis()
     if client is not None:
         try:
-            raw = client.get(PREFIX + key)
-            return json.loads(raw) if raw else {}
+            failures, last = client.mget(f"{PREFIX}{key}:n", f"{PREFIX}{key}:last")
+            return int(failures or 0), float(last or 0.0)
         except (redis.RedisError, OSError, ValueError) as error:
             _redis_failed(error)
     return _memory.get(key)
 
 
-def _save(key: str, value: dict, ttl: int) -> None:
+def _add(key: str, now: float, ttl: int) -> int:
+    """Count one failure of ``key`` at ``now`` (forgotten ``ttl`` seconds later); the new count."""
     client = _redis()
     if client is not None:
         try:
-            client.set(PREFIX + key, json.dumps(value), ex=ttl)
-            return
-        except (redis.RedisError, OSError) as error:
+            with client.pipeline(transaction=True) as pipe:
+                pipe.incr(f"{PREFIX}{key}:n")
+                pipe.expire(f"{PREFIX}{key}:n", ttl)
+                pipe.set(f"{PREFIX}{key}:last", repr(now), ex=ttl)
+                failures, _expired, _set = pipe.execute()
+            return int(failures)
+        except (redis.RedisError, OSError, ValueError) as error:
             _redis_failed(error)
-    _memory.put(key, value, ttl)
+    return _memory.add(key, now, ttl)
 
 
-def _delete(key: str) -> None:
+def _delete(key: str) -> bool:
+    """Forget ``key``'s counter; False when only this process's memory could be cleared (Redis down)."""
     _memory.delete(key)
+    if not current_app.config.get("REDIS_URL"):
+        return True  # this process's memory is the only store
     client = _redis()
-    if client is not None:
-        try:
-            client.delete(PREFIX + key)
-        except (redis.RedisError, OSError) as error:
-            _redis_failed(error)
+    if client is None:
+        return False
+    try:
+        client.delete(f"{PREFIX}{key}:n", f"{PREFIX}{key}:last")
+        return True
+    except (redis.RedisError, OSError) as error:
+        _redis_failed(error)
+        return False
 
 
 # --------------------------------------------------------------------------- counters
@@ -175,33 +187,43 @@ class Counter:
         return max(0, int(self.blocked_until - (now or time.time()) + 0.999))
 
 
-def state(key: str) -> Counter:
-    data = _load(key)
-    return Counter(int(data.get("failures", 0)), float(data.get("until", 0.0)))
-
-
 def _settings(kind: str) -> tuple[int, int, int]:
     config = current_app.config
     free = int(config["LOGIN_IP_FREE_FAILURES"] if kind == "ip" else config["LOGIN_FREE_FAILURES"])
     return free, int(config["LOGIN_DELAY_BASE"]), int(config["LOGIN_DELAY_MAX"])
 
 
+def _counter(key: str, failures: int, last: float) -> Counter:
+    """The state of ``failures`` the last of which was at ``last``: from the free allowance on, a
+    wait after the last failure that doubles with each failure."""
+    free, base, cap = _settings(key.split(":", 1)[0])
+    if failures < free:
+        return Counter(failures)
+    return Counter(failures, last + min(cap, base * 2 ** min(failures - free, 30)))
+
+
+def state(key: str) -> Counter:
+    return _counter(key, *_load(key))
+
+
 def add_failure(key: str) -> Counter:
-    """Count one failure; from the free allowance on, set a doubling wait. Returns the new state."""
-    kind = key.split(":", 1)[0]
-    free, base, cap = _settings(kind)
-    counter = state(key)
-    counter.failures += 1
-    if counter.failures >= free:
-        delay = min(cap, base * 2 ** min(counter.failures - free, 30))
-        counter.blocked_until = time.time() + delay
+    """Count one failure (atomically: parallel tries each count). Returns the new state."""
+    now = time.time()
     window = int(current_app.config["LOGIN_FAILURE_WINDOW"])
-    _save(key, {"failures": counter.failures, "until": counter.blocked_until}, ttl=max(window, 1))
-    return counter
+    return _counter(key, _add(key, now, ttl=max(window, 1)), now)
 
 
-def clear(key: str) -> None:
-    _delete(key)
+def clear(key: str) -> bool:
+    """Forget ``key``'s failures; False when Redis is down and only this process's count was cleared."""
+    return _delete(key)
+
+
+def wait_text(seconds: int) -> str:
+    """A wait as staff read it: "30 seconds", "1 minute", "15 minutes"."""
+    if seconds < 60:
+        return f"{seconds} seconds"
+    minutes = (seconds + 59) // 60
+    return "1 minute" if minutes == 1 else f"{minutes} minutes"
 
 
 def is_slowed(counter: Counter) -> bool:
@@ -213,9 +235,11 @@ def account_state(email: str) -> Counter:
     return state(account_key(email))
 
 
-def unlock_account(email: str) -> None:
-    """Clear the account's counter (Admin → Users → Unlock)."""
-    clear(account_key(email))
+def unlock_account(email: str) -> bool:
+    """Clear the account's counter (Admin → Users → Unlock); only that one, not the counters of the
+    addresses or known devices it was tried from. False when Redis is down: then only this web
+    process's count was cleared (other processes keep theirs until it lapses)."""
+    return clear(account_key(email))
 
 
 # --------------------------------------------------------------------------- device cookie

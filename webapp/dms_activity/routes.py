@@ -9,21 +9,23 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime, time, timezone
+from datetime import date, datetime, time, timezone
 
 from flask import Response, abort, flash, redirect, request, url_for
 from flask_login import current_user
 
 from connectors.records import KINDS
+from webapp.appointments.routes import local_zone
 from webapp.dms_activity import bp, service
 from webapp.dms_activity.forms import (LinkRoForm, NewVehicleForm, PaymentForm, PropertiesForm, VoidForm,
                                       WorkfileForm)
 from webapp.dms_activity.service import NEW_RECORD, Refused
 from webapp.extensions import db
-from webapp.models import (Appointment, Asset, Customer, DmsEvent, DmsRecord, Location, Payment, PaymentKind,
+from webapp.models import (Appointment, Asset, Customer, DmsEvent, Location, Payment, PaymentKind,
                            PaymentStatus, Workfile)
 from webapp.permissions import Permission, can, require
 from webapp.rendering import render
+from webapp.repair_orders.queries import dms_repair_order_or_404, parse_ro
 from webapp.scoping import current_location_or_404, get_or_404, scoped
 
 TABS = ("properties", "payments", "history")
@@ -74,15 +76,9 @@ def _context(workfile: Workfile, location: Location, tab: str, **extra) -> dict:
     return context
 
 
-def location_today(location: Location):
+def location_today(location: Location) -> date:
     """Today's date where the location is (receipts cannot be dated later than this)."""
-    from zoneinfo import ZoneInfo
-
-    try:
-        zone = ZoneInfo(location.timezone or "UTC")
-    except Exception:  # noqa: BLE001 - a bad zone name must not break the page
-        zone = timezone.utc
-    return datetime.now(zone).date()
+    return datetime.now(local_zone(location)).date()
 
 
 def _to_tab(workfile: Workfile, tab: str):
@@ -109,8 +105,7 @@ def _new_workfile(customer: Customer | None, asset: Asset | None, appointment: A
     location = current_location_or_404()
     blocked = existing = None
     if appointment is not None:
-        existing = db.session.scalar(scoped(Workfile).where(Workfile.appointment_id == appointment.id)
-                                     .order_by(Workfile.id))
+        existing = service.workfile_of_appointment(appointment)
         if appointment.is_cancelled and existing is None:
             blocked = "This appointment is cancelled, so it cannot be checked in."
     if customer is not None and asset is None and appointment is None:
@@ -137,12 +132,13 @@ def _new_workfile(customer: Customer | None, asset: Asset | None, appointment: A
                 if picked and chosen is None:
                     form.asset_id.errors.append("Choose one of this customer's vehicles, or \"No vehicle yet\".")
             if not form.errors:
-                workfile = service.new_workfile(location, customer=customer, asset=chosen, user_id=current_user.id,
-                                                insurer=form.insurer.data, total=form.total.data,
-                                                appointment=appointment)
+                workfile, created = service.new_workfile(location, customer=customer, asset=chosen,
+                                                         user_id=current_user.id, insurer=form.insurer.data,
+                                                         total=form.total.data, appointment=appointment)
                 db.session.commit()
-                flash(f"Repair order {workfile.number} started. Convert it to an RO, or link it to an RO the DMS "
-                      "already has, below.", "success")
+                if created:
+                    flash(f"Repair order {workfile.number} started. Convert it to an RO, or link it to an RO the DMS "
+                          "already has, below.", "success")
                 return _to_tab(workfile, "properties")
         status = 422 if form.errors else status
     return render("dms_activity/new_workfile.html", status=status, form=form, location=location,
@@ -179,16 +175,14 @@ def new_for_appointment(appointment_id: int):
 def start_from_dms_ro(dms_id: str):
     """DMS Activity on a repair order pulled from the DMS: its workfile (made on first use)."""
     location = current_location_or_404()
-    record = db.session.scalar(scoped(DmsRecord).where(DmsRecord.data_type == "repair_orders",
-                                                       DmsRecord.dms_id == dms_id[:64]))
-    if record is None:
-        abort(404)
-    try:
-        workfile, created = service.start_from_dms_ro(location, record, current_user.id)
-    except Refused as exc:
-        db.session.rollback()
-        flash(exc.message + (f" {exc.fix_hint}" if exc.fix_hint else ""), "error")
-        return redirect(url_for("repair_orders.index"), code=303)
+    record = dms_repair_order_or_404(dms_id)
+    ro = parse_ro(record)
+    if ro is None:
+        flash("The stored copy of this repair order no longer reads as a repair order, so DMS Activity cannot start "
+              "from it. Pulls read only the repair orders the DMS has changed: it can once the DMS next changes this "
+              "repair order.", "error")
+        return redirect(url_for("repair_orders.dms_detail", dms_id=record.dms_id), code=303)
+    workfile, created = service.start_from_dms_ro(location, ro, current_user.id)
     db.session.commit()
     if created:
         flash(f"Workfile {workfile.number} started for the DMS repair order.", "success")

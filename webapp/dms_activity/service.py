@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Callable
 
 from flask import current_app
 from sqlalchemy import select, update
@@ -18,14 +19,17 @@ from sqlalchemy.exc import IntegrityError
 
 import connectors
 from connectors import DmsError
-from connectors.records import KINDS
+from connectors.records import KINDS, RepairOrder
 from webapp import audit
 from webapp.extensions import db
-from webapp.record_kinds import PORTAL_KINDS
-from webapp.models import (Appointment, Asset, Customer, DmsRecord, Location, OutboxKind, OutboxMessage, OutboxStatus, Payment, PaymentKind, PaymentStatus,
-                           Workfile, utcnow)
+from webapp.models import (Appointment, Asset, Customer, Location, OutboxKind, OutboxMessage, OutboxStatus, Payment,
+                           PaymentKind, PaymentStatus, Workfile, utcnow)
 from webapp.models.workfile import DmsEventKind, record_event
 from webapp.outbox import dismiss_message, enqueue_push, requeue, retry_message
+from webapp.record_kinds import PORTAL_KINDS
+from webapp.repair_orders import queries
+from webapp.scoping import scoped
+from webapp.search.web import customer_name
 
 NEW_RECORD = "__new__"  # the "not listed - export as new" choice
 
@@ -64,7 +68,8 @@ def payment_export_supported(location: Location) -> bool:
 def connect(location: Location):
     """A connector for a short, user-initiated lookup."""
     if not location.has_dms:
-        raise Refused("This location has no DMS connection.", "Set it up under Admin → Locations.")
+        raise Refused("This location has no DMS connection.",
+                      "A Global Admin can set it up under Admin → Locations.")
     return location.connect_dms(current_app.config["DMS_LOOKUP_TIMEOUT"])
 
 
@@ -100,7 +105,8 @@ def convert_to_ro(workfile: Workfile, location: Location, user_id: int | None) -
     profile = profile_of(location)
     if profile is None or not location.has_dms:
         raise Refused("This location has no DMS connection to reserve an RO number in.",
-                      "Type the DMS Repair ID by hand, or set up the DMS connection under Admin → Locations.")
+                      "Type the DMS Repair ID by hand, or ask a Global Admin to set up the DMS connection "
+                      "under Admin → Locations.")
     if not profile.ro_number_reservation:
         raise Refused(f"{profile.display_name} does not reserve RO numbers.",
                       "Create the RO in the DMS and type its number as the DMS Repair ID.")
@@ -112,7 +118,8 @@ def convert_to_ro(workfile: Workfile, location: Location, user_id: int | None) -
             number = dms.reserve_ro_number(workfile.ro_reservation_key)
     except (DmsError, ValueError) as exc:
         message = getattr(exc, "title", None) or str(exc)
-        hint = getattr(exc, "fix_hint", None) or "Check the DMS connection."
+        hint = getattr(exc, "fix_hint", None) or ("Try again in a minute. If it keeps failing, ask a Service Manager "
+                                                  "to check the DMS connection on the Integration health page.")
         record_event(workfile, DmsEventKind.RO_RESERVATION_FAILED, user_id=user_id, detail=str(exc)[:500])
         db.session.commit()
         raise Refused(f"The DMS could not reserve an RO number: {message}",
@@ -358,52 +365,37 @@ def messages_by_id(payments: list[Payment]) -> dict[int, OutboxMessage]:
 
 
 # --------------------------------------------------------------------------- Workfiles staff create
-def _mirror(location: Location, data_type: str, dms_id: str | None) -> DmsRecord | None:
-    """The location's mirror copy of one DMS record (None when it was never pulled)."""
-    if not dms_id:
-        return None
-    return db.session.scalar(select(DmsRecord).where(DmsRecord.location_id == location.id,
-                                                     DmsRecord.data_type == data_type, DmsRecord.dms_id == dms_id))
+def _add_once(workfile: Workfile, existing: Callable[[], Workfile | None]) -> tuple[Workfile, bool]:
+    """Insert ``workfile``; when its (location, DMS RO) or (location, appointment) pair is taken
+    (another request made that workfile a moment ago), the one already there. Returns
+    ``(workfile, created)``."""
+    try:
+        with db.session.begin_nested():
+            db.session.add(workfile)
+            db.session.flush()
+    except IntegrityError:
+        found = existing()
+        if found is None:
+            raise
+        return found, False
+    return workfile, True
 
 
-def _portal(model, location: Location, dms_id: str | None):  # noqa: ANN001
-    """The location's portal customer / asset linked to ``dms_id`` (None if none is)."""
-    if not dms_id:
-        return None
-    return db.session.scalar(select(model).where(model.location_id == location.id, model.dms_id == dms_id))
-
-
-def _mirror_customer_name(record: DmsRecord | None) -> str:
-    if record is None:
-        return ""
-    data = record.payload or {}
-    if data.get("kind") == "business" and data.get("company_name"):
-        return str(data["company_name"])[:160]
-    person = " ".join(str(data.get(k) or "").strip() for k in ("first_name", "last_name")).strip()
-    return (person or str(data.get("company_name") or ""))[:160]
-
-
-def ro_total(ro: dict) -> Decimal:
-    """Sum of an RO's job lines (its canonical record as a dict)."""
-    total = Decimal("0.00")
-    for line in ro.get("lines") or ():
-        try:
-            if line.get("total") is not None:
-                total += Decimal(str(line["total"]))
-            else:
-                total += Decimal(str(line.get("labor_amount") or "0")) + Decimal(str(line.get("parts_amount") or "0"))
-        except (ArithmeticError, ValueError, TypeError, AttributeError):
-            continue
-    return total.quantize(Decimal("0.01"))
+def workfile_of_appointment(appointment: Appointment) -> Workfile | None:
+    """The workfile an appointment was checked in to (one per appointment)."""
+    return db.session.scalar(scoped(Workfile).where(Workfile.location_id == appointment.location_id,
+                                                    Workfile.appointment_id == appointment.id))
 
 
 def new_workfile(location: Location, *, customer: Customer | None, asset: Asset | None, user_id: int | None,
                  insurer: str | None = None, total: Decimal | None = None,
-                 appointment: Appointment | None = None) -> Workfile:
+                 appointment: Appointment | None = None) -> tuple[Workfile, bool]:
     """A new open workfile for a portal customer and/or vehicle (the caller commits).
 
     The header (name, vehicle, VIN) is copied from the portal records as they are now, and
     the DMS Customer/Vehicle IDs are filled when those records are already linked to the DMS.
+    Returns ``(workfile, created)``: an appointment has one workfile, so when two check-ins of
+    it race, the second gets the first one's workfile.
     """
     if customer is None and asset is not None:
         customer = asset.customer
@@ -414,95 +406,90 @@ def new_workfile(location: Location, *, customer: Customer | None, asset: Asset 
                         vehicle_year=asset.year if asset else None, vehicle_make=asset.make if asset else None,
                         vehicle_model=asset.model if asset else None, vin=asset.vin if asset else None,
                         appointment_id=appointment.id if appointment else None, created_by_id=user_id)
-    db.session.add(workfile)
-    db.session.flush()
+    workfile, created = _add_once(workfile, lambda: workfile_of_appointment(appointment) if appointment else None)
+    if not created:
+        return workfile, False
     origin = f"from appointment #{appointment.id}" if appointment else None
     record_event(workfile, DmsEventKind.WORKFILE_CREATED, user_id=user_id, detail=origin)
     if customer is not None and customer.dms_id:
         set_dms_id(workfile, "dms_customer_id", customer.dms_id, user_id, detail="from the linked portal customer")
     if asset is not None and asset.dms_id:
         set_dms_id(workfile, "dms_vehicle_id", asset.dms_id, user_id, detail="from the linked portal vehicle")
-    return workfile
+    return workfile, True
 
 
 def workfile_linking(location: Location, dms_ro_id: str) -> Workfile | None:
     """The workfile of this location already linked to the DMS RO ``dms_ro_id``."""
-    return db.session.scalar(select(Workfile).where(Workfile.location_id == location.id,
+    return db.session.scalar(scoped(Workfile).where(Workfile.location_id == location.id,
                                                     Workfile.dms_ro_id == dms_ro_id))
 
 
-def _apply_ro(workfile: Workfile, location: Location, dms_ro_id: str, ro: dict, user_id: int | None,
-              how: str) -> list[str]:
-    """Link ``workfile`` to the DMS RO (its canonical record as a dict) and fill what it knows.
+def _apply_ro(workfile: Workfile, location: Location, ro: RepairOrder, user_id: int | None, how: str) -> list[str]:
+    """Link ``workfile`` to the DMS repair order ``ro`` and fill what it knows.
 
     DMS ids already on the workfile are kept; the returned notes say where the RO names others.
     """
-    number = str(ro.get("ro_number") or dms_ro_id)[:64]
-    workfile.dms_ro_id = dms_ro_id
+    number = (ro.ro_number or ro.dms_id)[:64]
+    workfile.dms_ro_id = ro.dms_id[:64]
     record_event(workfile, DmsEventKind.RO_LINKED, user_id=user_id, reference_id=number, detail=how)
     set_dms_id(workfile, "dms_repair_id", number, user_id, detail=how)
-    customer_dms_id = (ro.get("customer_dms_id") or None)
-    vehicle_dms_id = (ro.get("vehicle_dms_id") or None)
+    customer_dms_id, vehicle_dms_id = (ro.customer_dms_id or "")[:64], (ro.vehicle_dms_id or "")[:64]
     notes = []
     for field, value, noun in (("dms_customer_id", customer_dms_id, "customer"),
                                ("dms_vehicle_id", vehicle_dms_id, "vehicle")):
         if not value:
             continue
-        value = str(value)[:64]
         if not getattr(workfile, field):
             set_dms_id(workfile, field, value, user_id, detail="from the DMS repair order")
         elif getattr(workfile, field) != value:
             notes.append(f"The DMS RO is for DMS {noun} {value}, but this workfile's DMS {noun.title()} ID is "
                          f"{getattr(workfile, field)}. Check it on the Properties tab.")
-    if workfile.customer_id is None:
-        customer = _portal(Customer, location, customer_dms_id)
-        if customer is not None:
-            workfile.customer_id = customer.id
-            workfile.customer_name = customer.display_name[:160]
-    if not workfile.customer_name:
-        workfile.customer_name = _mirror_customer_name(_mirror(location, "customers", customer_dms_id))
-    if workfile.asset_id is None:
-        asset = _portal(Asset, location, vehicle_dms_id)
-        if asset is not None:
-            workfile.asset_id = asset.id
-            workfile.vehicle_year, workfile.vehicle_make = asset.year, asset.make
-            workfile.vehicle_model, workfile.vin = asset.model, asset.vin
-    if not workfile.vin and not workfile.vehicle_make:
-        vehicle = _mirror(location, "vehicles", vehicle_dms_id)
-        if vehicle is not None:
-            data = vehicle.payload or {}
-            year = data.get("year")
-            workfile.vehicle_year = year if isinstance(year, int) else None
-            workfile.vehicle_make = str(data.get("make") or "")[:40] or None
-            workfile.vehicle_model = str(data.get("model") or "")[:60] or None
-            workfile.vin = str(data.get("vin") or "")[:32] or None
+    found = queries.related(location, [customer_dms_id], [vehicle_dms_id])
+    customer = found.portal_customers.get(customer_dms_id)
+    if workfile.customer_id is None and customer is not None:
+        workfile.customer_id = customer.id
+        workfile.customer_name = customer.display_name[:160]
+    mirror_customer = found.mirror_customers.get(customer_dms_id)
+    if not workfile.customer_name and mirror_customer is not None:
+        workfile.customer_name = customer_name(mirror_customer.payload, default="")[:160]
+    asset = found.portal_assets.get(vehicle_dms_id)
+    if workfile.asset_id is None and asset is not None:
+        workfile.asset_id = asset.id
+        workfile.vehicle_year, workfile.vehicle_make = asset.year, asset.make
+        workfile.vehicle_model, workfile.vin = asset.model, asset.vin
+    vehicle = found.mirror_vehicles.get(vehicle_dms_id)
+    if not workfile.vin and not workfile.vehicle_make and vehicle is not None:
+        data = vehicle.payload or {}
+        year = data.get("year")
+        workfile.vehicle_year = year if isinstance(year, int) else None
+        workfile.vehicle_make = str(data.get("make") or "")[:40] or None
+        workfile.vehicle_model = str(data.get("model") or "")[:60] or None
+        workfile.vin = str(data.get("vin") or "")[:32] or None
     if not workfile.total:
-        workfile.total = ro_total(ro)
+        workfile.total = sum(ro.totals_by_pay_type.values(), Decimal("0.00")).quantize(Decimal("0.01"))
     return notes
 
 
-def start_from_dms_ro(location: Location, record: DmsRecord, user_id: int | None) -> tuple[Workfile, bool]:
-    """The workfile of a pulled RO: the one already linked to it, or a new one (the caller commits).
+def start_from_dms_ro(location: Location, ro: RepairOrder, user_id: int | None) -> tuple[Workfile, bool]:
+    """The workfile of a pulled RO (``ro``: the mirror's copy, parsed): the one already linked to
+    it, or a new one (the caller commits).
 
     Returns ``(workfile, created)``. Two clicks at once cannot make two workfiles: the
     (location, DMS RO) pair is unique, and the loser of that race gets the winner's workfile.
     """
-    existing = workfile_linking(location, record.dms_id)
+    dms_ro_id = ro.dms_id[:64]
+    existing = workfile_linking(location, dms_ro_id)
     if existing is not None:
         return existing, False
-    workfile = Workfile(location_id=location.id, customer_name="", total=Decimal("0.00"), created_by_id=user_id)
-    try:
-        with db.session.begin_nested():
-            db.session.add(workfile)
-            workfile.dms_ro_id = record.dms_id
-            db.session.flush()
-    except IntegrityError:
-        existing = workfile_linking(location, record.dms_id)
-        if existing is None:
-            raise
-        return existing, False
-    record_event(workfile, DmsEventKind.WORKFILE_CREATED, user_id=user_id, detail="from a repair order pulled from the DMS")
-    _apply_ro(workfile, location, record.dms_id, record.payload or {}, user_id, "from the pulled DMS repair order")
+    workfile, created = _add_once(
+        Workfile(location_id=location.id, customer_name="", total=Decimal("0.00"), created_by_id=user_id,
+                 dms_ro_id=dms_ro_id),
+        lambda: workfile_linking(location, dms_ro_id))
+    if not created:
+        return workfile, False
+    record_event(workfile, DmsEventKind.WORKFILE_CREATED, user_id=user_id,
+                 detail="from a repair order pulled from the DMS")
+    _apply_ro(workfile, location, ro, user_id, "from the pulled DMS repair order")
     return workfile, True
 
 
@@ -510,8 +497,9 @@ def link_ro_by_number(workfile: Workfile, location: Location, number: str,
                       user_id: int | None) -> tuple[str, list[str]]:
     """Look the RO number up live in the DMS and link the workfile to it (the caller commits).
 
-    Returns the RO number linked and notes on DMS ids that differ from the RO's. :class:`Refused` says what went wrong: no such RO, the DMS
-    could not be reached (nothing changes, a History row says so), or another workfile has it.
+    Returns the RO number linked and notes on DMS ids that differ from the RO's. :class:`Refused`
+    says what went wrong: no such RO, the DMS could not be reached (nothing changes, a History
+    row says so), or another workfile has it.
     """
     if workfile.is_closed:
         raise Refused("The RO is closed: its DMS ids can no longer be changed.")
@@ -520,25 +508,24 @@ def link_ro_by_number(workfile: Workfile, location: Location, number: str,
         raise Refused("Enter the RO number to look up.")
     try:
         with connect(location) as dms:
-            found = dms.fetch_one("repair_orders", number)
+            ro = dms.fetch_one("repair_orders", number)
     except (DmsError, ValueError) as exc:
         message = getattr(exc, "title", None) or str(exc)
         record_event(workfile, DmsEventKind.RO_LINK_FAILED, user_id=user_id, reference_id=number[:64],
                      detail=str(exc)[:500])
         db.session.commit()
         raise Refused(f"The DMS could not be reached to look up RO {number}: {message}",
-                      getattr(exc, "fix_hint", None) or "Try again in a minute; the DMS connection can be "
-                      "checked on the Integration health page.") from exc
-    if found is None:
+                      getattr(exc, "fix_hint", None) or "Try again in a minute. If it keeps failing, ask a Service "
+                      "Manager to check the DMS connection on the Integration health page.") from exc
+    if ro is None:
         raise Refused(f"The DMS has no repair order {number}.",
                       "Check the number on the DMS's RO; it must be an RO that already exists there.")
-    ro = found.to_dict() if hasattr(found, "to_dict") else dict(found)
-    dms_ro_id = str(ro.get("dms_id") or number)[:64]
-    other = workfile_linking(location, dms_ro_id)
+    shown = ro.ro_number or number
+    other = workfile_linking(location, ro.dms_id[:64])
     if other is not None and other.id != workfile.id:
-        raise Refused(f"Workfile {other.number} is already linked to RO {ro.get('ro_number') or number}.",
+        raise Refused(f"Workfile {other.number} is already linked to RO {shown}.",
                       f"Open {other.number} from Repair orders instead.")
-    if workfile.dms_ro_id == dms_ro_id:
-        raise Refused(f"This workfile is already linked to RO {ro.get('ro_number') or number}.")
-    notes = _apply_ro(workfile, location, dms_ro_id, ro, user_id, f"looked up by RO number {number}")
+    if workfile.dms_ro_id == ro.dms_id[:64]:
+        raise Refused(f"This workfile is already linked to RO {shown}.")
+    notes = _apply_ro(workfile, location, ro, user_id, f"looked up by RO number {number}")
     return workfile.dms_repair_id or number, notes

@@ -1,8 +1,6 @@
 """Home: what this location looks like today, and where to go next."""
 from __future__ import annotations
 
-import os
-
 from flask import abort, current_app, flash, jsonify, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select, text
@@ -77,21 +75,14 @@ def switch():
     return redirect(safe_next(request.form.get("next"), url_for("home.index")), code=303)
 
 
-@bp.record_once
-def _background_state(state) -> None:  # noqa: ANN001
-    """The "Background work is paused" banner and readable answers when Redis is unreachable."""
-    from webapp import background
-
-    background.init_app(state.app)
-
-
 @bp.route("/healthz")
 @public
 def health():
     """For operators and monitors: the database, Redis, the scheduler, the scheduled jobs and
     the workers (webapp/background.py). 503 with the reasons when any is not ok.
-    ``HEALTHZ_REQUIRE_BACKGROUND=0`` (environment or app config: a web-only deployment, the
-    test suite) reports the background checks without failing on them."""
+    With the ``HEALTHZ_REQUIRE_BACKGROUND`` setting off (``HEALTHZ_REQUIRE_BACKGROUND=0`` in the
+    environment: a web-only deployment; the test suite) the background checks are reported
+    without failing on them."""
     from webapp.background import background_health
 
     status = {"database": "ok"}
@@ -102,8 +93,7 @@ def health():
     background = background_health()
     status.update(background.as_dict())
     required = ["database", "redis"]
-    if current_app.config.get("HEALTHZ_REQUIRE_BACKGROUND",
-                              os.environ.get("HEALTHZ_REQUIRE_BACKGROUND", "1") not in ("0", "false", "no")):
+    if current_app.config["HEALTHZ_REQUIRE_BACKGROUND"]:
         required = list(status)
     failing = [name for name in required if status[name] != "ok"]
     status["status"] = "ok" if not failing else "failing: " + ", ".join(failing)

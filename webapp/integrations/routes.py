@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import redis
 from flask import abort, current_app, flash, redirect, request, url_for
-from sqlalchemy import select
 
 import connectors
 from connectors.records import KINDS
@@ -13,7 +12,7 @@ from webapp.extensions import db
 from webapp.integrations import bp
 from webapp.integrations.health import (DATA_TYPE_LABELS, health_rows, pulled_per_hour, recent_runs,
                                         records_as_received)
-from webapp.models import RunStatus, RunTrigger, SyncRun, utcnow
+from webapp.models import RunStatus, RunTrigger, SyncRun
 from webapp.permissions import Permission, require
 from webapp.rendering import render, toast, wants_fragment
 from webapp.scoping import current_location_or_404, get_or_404
@@ -46,19 +45,11 @@ QUEUE_UNREACHABLE = ("{what} needs the job queue (Redis), which cannot be reache
 
 def _start(location, data_type: str, start, what: str):  # noqa: ANN001
     """``start(location_id, data_type)`` (enqueue_pull, enqueue_backfill), or a readable answer
-    when Redis is slow or down: a run it saved but could not queue is marked cancelled."""
+    when Redis is slow or down (a run saved but not queued was marked cancelled by ``start``)."""
     try:
         return start(location.id, data_type), None
     except (redis.RedisError, OSError) as error:
         current_app.logger.warning("%s of %s: Redis unreachable (%s)", what, data_type, type(error).__name__)
-        db.session.rollback()
-        for run in db.session.scalars(select(SyncRun).where(
-                SyncRun.location_id == location.id, SyncRun.data_type == data_type,
-                SyncRun.status == RunStatus.QUEUED, SyncRun.job_id.is_(None))):
-            run.status = RunStatus.CANCELLED
-            run.finished_at = utcnow()
-            run.error = "Not started: the job queue (Redis) could not be reached."
-        db.session.commit()
         return None, _after_action(QUEUE_UNREACHABLE.format(what=what), "error")
 
 

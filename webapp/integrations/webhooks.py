@@ -7,7 +7,9 @@ captured request cannot be replayed. Replay protection reads only signed data: t
 event id is the body's ``event_id`` (the ``X-DMS-Event-Id`` header is not signed, so
 it is ignored — a captured notice resent under a new header id is still a duplicate),
 and the timestamp is part of the signed message. A valid delivery queues a pull of that
-data type from the stored cursor, so the change reaches the console within seconds.
+data type from the stored cursor, so the change reaches the console within seconds. When
+the pull cannot be queued (Redis unreachable) the delivery is answered 503 and its event id
+is forgotten, so the DMS's retry is accepted rather than answered as a duplicate.
 
 Every delivery to a known location (accepted, duplicate, bad signature, refused) is listed
 under External Interfaces → Webhook (:mod:`webapp.settings.webhook_setup`).
@@ -21,6 +23,7 @@ import json
 import logging
 
 from flask import abort, jsonify, request
+from redis.exceptions import RedisError
 from sqlalchemy import select
 
 import connectors
@@ -39,6 +42,14 @@ SEEN_KEY = "dms-console:webhook-event:{}:{}"
 MAX_EVENT_ID_LENGTH = 200
 
 log = logging.getLogger(__name__)
+
+
+def _forget(key: str) -> None:
+    """Drop a replay key (best effort: Redis may be what just failed; the key then expires)."""
+    try:
+        get_redis().delete(key)
+    except (RedisError, OSError):
+        log.warning("webhook replay key %s not removed", key)
 
 
 def _bad_body(location: Location, reason: str):
@@ -77,16 +88,27 @@ def webhook(code: str):
     if not isinstance(event_id, str) or not event_id.strip() or len(event_id) > MAX_EVENT_ID_LENGTH:
         return _bad_body(location, "body must carry an event_id (a non-empty string)")
     data_type = str(event["data_type"])
-    if not get_redis().set(SEEN_KEY.format(location.id, event_id), 1, nx=True, ex=2 * 86400):
+    seen = SEEN_KEY.format(location.id, event_id)
+    if not get_redis().set(seen, 1, nx=True, ex=2 * 86400):
         record_delivery(location.id, "duplicate", 409, event_id=event_id, data_type=data_type)
         return jsonify(error="event already received"), 409
     if not connectors.get_profile(location.dms_vendor).can_pull(data_type):
         record_delivery(location.id, "refused", 422, event_id=event_id, data_type=data_type,
                         detail=f"{data_type} is not pulled for this DMS")
         return jsonify(error=f"data type {data_type} is not pulled for this DMS"), 422
-    run = enqueue_pull(location.id, data_type, RunTrigger.WEBHOOK)
-    if run is None:
-        pull_again_after(location.id, data_type)  # the running pull may already be past the change
+    try:
+        run = enqueue_pull(location.id, data_type, RunTrigger.WEBHOOK)
+        if run is None:
+            pull_again_after(location.id, data_type)  # the running pull may already be past the change
+    except Exception as error:
+        # Nothing was queued: the DMS's retry of this event must be accepted, not answered "duplicate".
+        _forget(seen)
+        if not isinstance(error, (RedisError, OSError)):
+            raise
+        log.warning("webhook for location %s: pull not queued (%s)", location.code, type(error).__name__)
+        record_delivery(location.id, "refused", 503, event_id=event_id, data_type=data_type,
+                        detail="the job queue (Redis) could not be reached; the DMS's next try is accepted")
+        return jsonify(error="the pull could not be queued; try again"), 503
     record_delivery(location.id, "accepted", 202, event_id=event_id, data_type=data_type,
                     detail="pull queued" if run else "a pull was running; another follows it")
     return jsonify(accepted=True, run_id=run.id if run else None), 202

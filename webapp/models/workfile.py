@@ -26,8 +26,9 @@ class Workfile(LocationOwned, TimestampMixin, db.Model):
     """One repair order / workfile of a location."""
 
     __tablename__ = "workfile"
-    # One workfile per DMS repair order: a second "DMS Activity" click on the same RO reuses it.
-    __table_args__ = (UniqueConstraint("location_id", "dms_ro_id"),)
+    # One workfile per DMS repair order (a second "DMS Activity" click on the same RO reuses it)
+    # and one per appointment (a second "Check in" reuses it), even when two requests race.
+    __table_args__ = (UniqueConstraint("location_id", "dms_ro_id"), UniqueConstraint("location_id", "appointment_id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # The DMS Repair ID: the RO number reserved on Convert to RO, or typed by hand.
@@ -166,12 +167,14 @@ def _refuse_update(mapper, connection, target) -> None:  # noqa: ANN001 - SQLAlc
 
 
 def record_event(workfile: Workfile, kind: DmsEventKind, *, user_id: int | None = None, payment=None,  # noqa: ANN001
-                 reference_id: str | None = None, detail: str | None = None) -> DmsEvent:
-    """Add a History row for ``workfile`` to the session (the caller commits)."""
+                 reference_id: str | None = None, detail: str | None = None,
+                 occurred_at: datetime | None = None) -> DmsEvent:
+    """Add a History row for ``workfile`` to the session (the caller commits), dated now unless
+    ``occurred_at`` says when it happened."""
     row = DmsEvent(location_id=workfile.location_id, workfile_id=workfile.id, kind=kind, user_id=user_id,
                    payment_id=payment.id if payment is not None else None,
                    amount=payment.amount if payment is not None else None,
                    status=payment.status.label if payment is not None else None,
-                   reference_id=reference_id, detail=detail)
+                   reference_id=reference_id, detail=detail, occurred_at=occurred_at or utcnow())
     db.session.add(row)
     return row

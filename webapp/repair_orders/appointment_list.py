@@ -12,15 +12,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, false, func, or_, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.orm import joinedload
 
 from connectors.records import parse_datetime
 from webapp.extensions import db
 from webapp.models import Appointment, AppointmentStatus, Asset, DmsRecord, Location, PushState, User, utcnow
-from webapp.repair_orders.queries import (PageKey, Related, advisor_label, advisor_names,
-                                          brand_condition, customer_name, json_text, moment_key, related, time_key,
-                                          vehicle_label)
+from webapp.repair_orders.queries import (PageKey, advisor_label, advisor_names, brand_condition, json_text, key_after,
+                                          moment_after, moment_key, parties, related, time_key)
 from webapp.scoping import scoped
 
 APPOINTMENTS = "appointments"
@@ -79,42 +78,6 @@ class AppointmentPage:
     ascending: bool
 
 
-def _dms_after(key: Any, rank: int, after: PageKey, ascending: bool) -> Any:
-    """Pulled rows (constant ``rank``) past ``after`` in the list's direction."""
-    if ascending:
-        if rank > after.rank:
-            return key >= after.opened
-        if rank < after.rank:
-            return key > after.opened
-        return and_(key >= after.opened, or_(key > after.opened, DmsRecord.id > after.id))
-    if rank < after.rank:
-        return key <= after.opened
-    if rank > after.rank:
-        return key < after.opened
-    return and_(key <= after.opened, or_(key < after.opened, DmsRecord.id < after.id))
-
-
-def _console_after(rank: int, after: PageKey, ascending: bool) -> Any:
-    """Console rows past ``after``: keys are whole seconds, so "key < S" is "at < S" and
-    "key <= S" is "at < S + 1 s"."""
-    if not after.opened:  # '' (no time) sorts before every time: last when latest first
-        return None if ascending else false()
-    second = parse_datetime(after.opened)
-    later = second + timedelta(seconds=1)
-    at = Appointment.scheduled_at
-    if ascending:
-        if rank > after.rank:
-            return at >= second
-        if rank < after.rank:
-            return at >= later
-        return or_(at >= later, and_(at >= second, Appointment.id > after.id))
-    if rank < after.rank:
-        return at < later
-    if rank > after.rank:
-        return at < second
-    return or_(at < second, and_(at < later, Appointment.id < after.id))
-
-
 def _dms_ids(location: Location, show: str, advisor: User | None, brand: str | None, after: PageKey | None,
              ascending: bool, limit: int) -> list[tuple[str, int]]:
     if show == "failed":
@@ -138,7 +101,7 @@ def _dms_ids(location: Location, show: str, advisor: User | None, brand: str | N
     if brand:
         query = query.where(brand_condition(location, brand))
     if after is not None:
-        query = query.where(_dms_after(key, _RANK[DMS], after, ascending))
+        query = query.where(key_after(key, DmsRecord.id, _RANK[DMS], after, ascending))
     order = (key.asc(), DmsRecord.id.asc()) if ascending else (key.desc(), DmsRecord.id.desc())
     return [(row.key, row.id) for row in db.session.execute(query.order_by(*order).limit(limit))]
 
@@ -157,7 +120,8 @@ def _console(location: Location, show: str, advisor: User | None, brand: str | N
         query = query.where(Appointment.advisor_id == advisor.id)
     if brand:
         query = query.where(func.lower(func.coalesce(Appointment.brand, Asset.make)) == brand.strip().lower())
-    condition = _console_after(_RANK[CONSOLE], after, ascending) if after is not None else None
+    condition = (moment_after(Appointment.scheduled_at, Appointment.id, _RANK[CONSOLE], after, ascending)
+                 if after is not None else None)
     if condition is not None:
         query = query.where(condition)
     order = ((Appointment.scheduled_at.asc(), Appointment.id.asc()) if ascending
@@ -167,41 +131,29 @@ def _console(location: Location, show: str, advisor: User | None, brand: str | N
     return list(db.session.scalars(query.order_by(*order).limit(limit)).unique())
 
 
-def _dms_rows(location: Location, ids: list[tuple[str, int]]) -> list[AppointmentRow]:
+def _dms_rows(location: Location, ids: list[tuple[str, int]], people: list[User] | None) -> list[AppointmentRow]:
     if not ids:
         return []
     records = {r.id: r for r in db.session.scalars(scoped(DmsRecord).where(DmsRecord.id.in_([i for _, i in ids])))}
     payloads = [records[i].payload for _, i in ids]
-    found: Related = related(location, (p.get("customer_dms_id") for p in payloads),
-                             (p.get("vehicle_dms_id") for p in payloads))
-    names = advisor_names(location)
+    found = related(location, (p.get("customer_dms_id") for p in payloads), (p.get("vehicle_dms_id") for p in payloads))
+    names = advisor_names(location, people)
     rows = []
     for key, record_id in ids:
         record = records[record_id]
         payload = record.payload
-        customer_dms_id, vehicle_dms_id = payload.get("customer_dms_id") or "", payload.get("vehicle_dms_id") or ""
-        customer = found.mirror_customers.get(customer_dms_id)
-        portal_customer = found.portal_customers.get(customer_dms_id)
-        vehicle, asset = found.mirror_vehicles.get(vehicle_dms_id), found.portal_assets.get(vehicle_dms_id)
+        who = parties(found, payload.get("customer_dms_id"), payload.get("vehicle_dms_id"))
         try:
             scheduled = parse_datetime(payload.get("scheduled_at"))
         except (TypeError, ValueError):
             scheduled = None
-        row = AppointmentRow(
+        rows.append(AppointmentRow(
             source=DMS, record_id=record_id, key=key, scheduled_at=scheduled,
             status=str(payload.get("status") or "scheduled"), deleted_at=record.deleted_at,
-            customer=(customer_name(customer.payload) if customer is not None
-                      else portal_customer.display_name if portal_customer is not None
-                      else f"DMS customer {customer_dms_id}" if customer_dms_id else None),
-            customer_id=portal_customer.id if portal_customer else None,
-            vehicle=(vehicle_label(vehicle.payload) if vehicle is not None
-                     else asset.description if asset is not None
-                     else f"DMS vehicle {vehicle_dms_id}" if vehicle_dms_id else None),
+            customer=who.customer, customer_id=who.customer_id, vehicle=who.vehicle,
             advisor=advisor_label(names, payload.get("advisor_dms_id")),
             work=", ".join(str(c) for c in payload.get("opcodes") or []) or str(payload.get("notes") or "")[:40],
-            brand=(vehicle.payload.get("make") if vehicle is not None else asset.make if asset is not None else None),
-            dms_id=record.dms_id)
-        rows.append(row)
+            brand=who.brand, dms_id=record.dms_id))
     return rows
 
 
@@ -219,12 +171,13 @@ def _console_row(appointment: Appointment) -> AppointmentRow:
 
 
 def page(location: Location, *, show: str = "upcoming", advisor: User | None = None, brand: str | None = None,
-         after: PageKey | None = None, size: int = PAGE_SIZE) -> AppointmentPage:
-    """One page of the merged list: Upcoming soonest first, every other tab latest first."""
+         after: PageKey | None = None, size: int = PAGE_SIZE, people: list[User] | None = None) -> AppointmentPage:
+    """One page of the merged list: Upcoming soonest first, every other tab latest first
+    (``people``: the location's advisors, when the caller has loaded them already)."""
     ascending = show == "upcoming"
     dms_ids = _dms_ids(location, show, advisor, brand, after, ascending, size + 1)
     console = _console(location, show, advisor, brand, after, ascending, size + 1)
-    rows = _dms_rows(location, dms_ids) + [_console_row(a) for a in console]
+    rows = _dms_rows(location, dms_ids, people) + [_console_row(a) for a in console]
     rows.sort(key=lambda r: (r.key, _RANK[r.source], r.record_id), reverse=not ascending)
     shown = rows[:size]
     return AppointmentPage(shown, shown[-1].page_key if len(rows) > size else None, ascending)

@@ -8,15 +8,18 @@ JSON dialect). On PostgreSQL an expression index per list serves the order and t
 (:func:`declare_indexes`, migration ``0012_repair_orders``); SQLAlchemy cannot reflect an
 expression index on SQLite, so there the location's rows are read through the mirror's
 unique index and sorted.
+
+A pulled RO that a listed workfile is linked to (``Workfile.dms_ro_id``) is shown once, as the
+workfile; when the filters leave the workfile out, the pulled RO stands for it.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
-from sqlalchemy import Index, String, and_, exists, func, literal_column, or_, select
+from sqlalchemy import Index, Select, String, and_, exists, false, func, literal_column, or_, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.functions import FunctionElement
@@ -28,6 +31,7 @@ from webapp.models import Asset, Customer, DmsRecord, Location, User, Workfile
 from webapp.scoping import scoped
 from webapp.search.engine import candidate_ids
 from webapp.search.tokens import DMS_CUSTOMER, DMS_VEHICLE, asset_plan, customer_plan
+from webapp.search.web import customer_name, vehicle_label
 
 RO_TYPE = "repair_orders"
 PAGE_SIZE = 50
@@ -147,14 +151,43 @@ def parse_datetime_or_none(text: str) -> datetime | None:
         return None
 
 
-def _after(key_expr: Any, id_expr: Any, rank: int, after: PageKey) -> Any:
-    """Mirror rows (constant ``rank``) that come after ``after`` in newest-first order."""
+def key_after(key_expr: Any, id_expr: Any, rank: int, after: PageKey, ascending: bool = False) -> Any:
+    """Mirror rows (page key ``key_expr``, constant ``rank``) that come after ``after`` in the
+    list's order: newest first, or oldest first when ``ascending``."""
+    # The bound on the key first (one the index can seek to), then the tie-break within the same second.
+    if ascending:
+        if rank > after.rank:
+            return key_expr >= after.opened
+        if rank < after.rank:
+            return key_expr > after.opened
+        return and_(key_expr >= after.opened, or_(key_expr > after.opened, id_expr > after.id))
     if rank < after.rank:
         return key_expr <= after.opened
     if rank > after.rank:
         return key_expr < after.opened
-    # "<=" first: a bound the index can seek to, then the tie-break within the same second.
     return and_(key_expr <= after.opened, or_(key_expr < after.opened, id_expr < after.id))
+
+
+def moment_after(at: Any, id_expr: Any, rank: int, after: PageKey, ascending: bool = False) -> Any:
+    """Console rows (timestamp column ``at``, constant ``rank``) that come after ``after`` in the
+    list's order; None when every row does. Keys are whole seconds, so "key < S" is "at < S"
+    and "key <= S" is "at < S + 1 s"."""
+    if not after.opened:
+        # '' (no time) sorts before every time: every row is past it oldest first, none newest first.
+        return None if ascending else false()
+    second = parse_datetime(after.opened)
+    later = second + timedelta(seconds=1)
+    if ascending:
+        if rank > after.rank:
+            return at >= second
+        if rank < after.rank:
+            return at >= later
+        return or_(at >= later, and_(at >= second, id_expr > after.id))
+    if rank < after.rank:
+        return at < later
+    if rank > after.rank:
+        return at < second
+    return or_(at < second, and_(at < later, id_expr < after.id))
 
 
 # ----------------------------------------------------------------------------- filters
@@ -171,6 +204,26 @@ class Filters:
     def active(self) -> bool:
         """True when anything narrows the list."""
         return bool(self.status or self.advisor or self.brand or self.q)
+
+
+def advisor_and_brand(location: Location, args: Mapping[str, str],
+                      people: list[User]) -> tuple[User | None, str | None, dict[str, str]]:
+    """The advisor (one of ``people``, by ``advisor_id``) and brand (one of the location's) a list
+    (repair orders, appointments) is narrowed to from its query string, and a message per
+    filter that names neither."""
+    errors: dict[str, str] = {}
+    advisor = brand = None
+    advisor_id = (args.get("advisor_id") or "").strip()
+    if advisor_id:
+        advisor = next((u for u in people if str(u.id) == advisor_id), None)
+        if advisor is None:
+            errors["advisor_id"] = f"Choose one of the advisors of {location.name}."
+    wanted = (args.get("brand") or "").strip().lower()
+    if wanted:
+        brand = next((b for b in (location.brands or []) if b.lower() == wanted), None)
+        if brand is None:
+            errors["brand"] = f"Choose one of the brands of {location.name}."
+    return advisor, brand, errors
 
 
 def _matching_dms_ids(location_id: int, term: str) -> tuple[list[str], list[str]]:
@@ -214,8 +267,13 @@ def _dms_page_ids(location: Location, filters: Filters, after: PageKey | None, l
         if vehicle_ids:
             matches.append(vehicle_dms_id.in_(vehicle_ids))
         query = query.where(or_(*matches))
+    workfiles = _workfiles(location, filters)
+    if workfiles is not None:
+        # A pulled RO a listed workfile is linked to is shown once: as that workfile.
+        query = query.where(~exists(workfiles.with_only_columns(Workfile.id).where(
+            Workfile.dms_ro_id == DmsRecord.dms_id)))
     if after is not None:
-        query = query.where(_after(key, DmsRecord.id, _RANK[DMS], after))
+        query = query.where(key_after(key, DmsRecord.id, _RANK[DMS], after))
     query = query.order_by(key.desc(), DmsRecord.id.desc()).limit(limit)
     return [(row.opened, row.id) for row in db.session.execute(query)]
 
@@ -245,11 +303,15 @@ def _contains(text: str) -> str:
     return "%" + _prefix(text)
 
 
-def _workfile_page(location: Location, filters: Filters, after: PageKey | None, limit: int) -> list[Workfile]:
-    """The next ``limit`` console workfiles (they have no DMS advisor, so an advisor filter leaves none)."""
-    if filters.advisor is not None or filters.status in ("invoiced", "deleted"):
-        return []
-    query = scoped(Workfile).outerjoin(Asset, Asset.id == Workfile.asset_id)
+def _workfiles(location: Location, filters: Filters) -> Select | None:
+    """The location's console workfiles the filters let through (a select with their assets
+    joined), or None when they leave none. Workfiles have no DMS advisor: the advisor filter
+    keeps those the advisor started."""
+    if filters.status in ("invoiced", "deleted"):
+        return None
+    query = scoped(Workfile).outerjoin(Asset, Asset.id == Workfile.asset_id).where(Workfile.location_id == location.id)
+    if filters.advisor is not None:
+        query = query.where(Workfile.created_by_id == filters.advisor.id)
     if filters.status == "open":
         query = query.where(Workfile.is_closed.is_(False))
     elif filters.status == "closed":
@@ -261,19 +323,16 @@ def _workfile_page(location: Location, filters: Filters, after: PageKey | None, 
         like = _contains(filters.q.strip().lower())
         query = query.where(or_(*(func.lower(column).like(like, escape="\\") for column in (
             Workfile.dms_repair_id, Workfile.customer_name, Workfile.vin, Asset.license_plate))))
+    return query
+
+
+def _workfile_page(location: Location, filters: Filters, after: PageKey | None, limit: int) -> list[Workfile]:
+    """The next ``limit`` console workfiles."""
+    query = _workfiles(location, filters)
+    if query is None:
+        return []
     if after is not None:
-        if not after.opened:
-            return []  # past every dated row: workfiles always have a date
-        # Keys are whole seconds: "key < S" is created_at < S, "key <= S" is created_at < S + 1 s.
-        second = parse_datetime(after.opened)
-        next_second = second + timedelta(seconds=1)
-        if _RANK[WORKFILE] < after.rank:
-            query = query.where(Workfile.created_at < next_second)
-        elif _RANK[WORKFILE] > after.rank:
-            query = query.where(Workfile.created_at < second)
-        else:
-            query = query.where(or_(Workfile.created_at < second, and_(
-                Workfile.created_at < next_second, Workfile.id < after.id)))
+        query = query.where(moment_after(Workfile.created_at, Workfile.id, _RANK[WORKFILE], after))
     # Within one second the list orders by id; workfile ids grow with created_at.
     query = query.order_by(Workfile.created_at.desc(), Workfile.id.desc()).limit(limit)
     return list(db.session.scalars(query))
@@ -324,12 +383,13 @@ class Page:
     next_key: PageKey | None
 
 
-def advisor_names(location: Location) -> dict[str, list[str]]:
-    """Upper-cased advisor DMS id -> names of the location's active advisors holding it."""
+def advisor_names(location: Location, people: list[User] | None = None) -> dict[str, list[str]]:
+    """Upper-cased advisor DMS id -> names of the location's active advisors holding it
+    (``people``: the location's advisors when the caller has loaded them already)."""
     from webapp.appointments.service import advisors
 
     names: dict[str, list[str]] = {}
-    for user in advisors(location):
+    for user in advisors(location) if people is None else people:
         dms_id = (user.advisor_dms_id or "").strip().upper()
         if dms_id:
             names.setdefault(dms_id, []).append(user.name)
@@ -344,20 +404,6 @@ def advisor_label(names: dict[str, list[str]], dms_id: str | None) -> str | None
     if not holders:
         return f"DMS advisor {dms_id}"
     return " / ".join(holders) + (" (shared DMS ID)" if len(holders) > 1 else "")
-
-
-def customer_name(payload: dict[str, Any]) -> str:
-    """A mirror customer's name as staff know it (company for businesses)."""
-    person = " ".join(str(p) for p in (payload.get("first_name"), payload.get("last_name")) if p)
-    if payload.get("kind") == "business" and payload.get("company_name"):
-        return str(payload["company_name"])
-    return person or str(payload.get("company_name") or "") or "(no name)"
-
-
-def vehicle_label(payload: dict[str, Any]) -> str:
-    """'2019 Ford F-150' from a mirror vehicle."""
-    parts = [str(payload["year"]) if payload.get("year") else None, payload.get("make"), payload.get("model")]
-    return " ".join(str(p) for p in parts if p) or "(unknown vehicle)"
 
 
 @dataclass
@@ -393,6 +439,46 @@ def related(location: Location, customer_ids: Iterable[str], vehicle_ids: Iterab
                    portal(Customer, customer_ids), portal(Asset, vehicle_ids))
 
 
+@dataclass
+class Parties:
+    """Who and what a DMS record (RO, appointment) is for, as the lists show them."""
+
+    customer: str | None = None
+    customer_id: int | None = None  # portal customer
+    vehicle: str | None = None
+    vin: str | None = None
+    plate: str | None = None
+    brand: str | None = None
+    asset_id: int | None = None  # portal asset
+
+
+def parties(found: Related, customer_dms_id: str | None, vehicle_dms_id: str | None) -> Parties:
+    """The customer and vehicle named by DMS id: the mirror's copy first, then the portal record
+    linked to it, else the bare DMS id."""
+    customer_dms_id, vehicle_dms_id = customer_dms_id or "", vehicle_dms_id or ""
+    result = Parties()
+    customer = found.mirror_customers.get(customer_dms_id)
+    portal_customer = found.portal_customers.get(customer_dms_id)
+    if customer is not None:
+        result.customer = customer_name(customer.payload)
+    elif portal_customer is not None:
+        result.customer = portal_customer.display_name
+    elif customer_dms_id:
+        result.customer = f"DMS customer {customer_dms_id}"
+    result.customer_id = portal_customer.id if portal_customer else None
+    vehicle, asset = found.mirror_vehicles.get(vehicle_dms_id), found.portal_assets.get(vehicle_dms_id)
+    if vehicle is not None:
+        result.vehicle, result.vin = vehicle_label(vehicle.payload), vehicle.payload.get("vin") or None
+        result.plate, result.brand = vehicle.payload.get("plate") or None, vehicle.payload.get("make") or None
+    elif asset is not None:
+        result.vehicle, result.vin = asset.description, asset.vin
+        result.plate, result.brand = asset.license_plate, asset.make
+    elif vehicle_dms_id:
+        result.vehicle = f"DMS vehicle {vehicle_dms_id}"
+    result.asset_id = asset.id if asset else None
+    return result
+
+
 def parse_ro(record: DmsRecord):  # noqa: ANN201 - connectors.records.RepairOrder or None
     """The canonical repair order of a mirror row (None if it no longer validates)."""
     try:
@@ -402,51 +488,35 @@ def parse_ro(record: DmsRecord):  # noqa: ANN201 - connectors.records.RepairOrde
         return None
 
 
-def _dms_rows(location: Location, ids: list[tuple[str, int]]) -> list[RepairOrderRow]:
+def dms_row(record: DmsRecord, ro: Any, found: Related | None, names: dict[str, list[str]],
+            opened_key: str = "") -> RepairOrderRow:
+    """The row of a pulled RO (``ro``: its parsed record, None when it no longer validates; ``found``:
+    what :func:`related` found for it)."""
+    row = RepairOrderRow(source=DMS, record_id=record.id, opened_key=opened_key,
+                         number=record.ro_number or record.dms_id, status=str(record.payload.get("status") or "open"),
+                         deleted_at=record.deleted_at, unreadable=ro is None, dms_id=record.dms_id)
+    if ro is None or found is None:
+        return row
+    row.status = ro.status
+    row.opened_at, row.closed_at = ro.opened_at, ro.closed_at
+    row.advisor = advisor_label(names, ro.advisor_dms_id)
+    row.totals = {pay_type: ro.totals_by_pay_type.get(pay_type, Decimal("0.00")) for pay_type in PAY_TYPES}
+    who = parties(found, ro.customer_dms_id, ro.vehicle_dms_id)
+    row.customer, row.customer_url_id = who.customer, who.customer_id
+    row.vehicle, row.vin, row.plate, row.brand = who.vehicle, who.vin, who.plate, who.brand
+    row.asset_url_id = who.asset_id
+    return row
+
+
+def _dms_rows(location: Location, ids: list[tuple[str, int]], people: list[User] | None) -> list[RepairOrderRow]:
     if not ids:
         return []
     records = {r.id: r for r in db.session.scalars(scoped(DmsRecord).where(DmsRecord.id.in_([i for _, i in ids])))}
     parsed = {rid: parse_ro(records[rid]) for _, rid in ids}
     found = related(location, (ro.customer_dms_id for ro in parsed.values() if ro),
                     (ro.vehicle_dms_id for ro in parsed.values() if ro))
-    names = advisor_names(location)
-    rows = []
-    for opened, rid in ids:
-        record, ro = records[rid], parsed[rid]
-        row = RepairOrderRow(source=DMS, record_id=rid, opened_key=opened, number=record.ro_number or record.dms_id,
-                             status=str(record.payload.get("status") or "open"),
-                             deleted_at=record.deleted_at, unreadable=ro is None, dms_id=record.dms_id)
-        if ro is not None:
-            fill_from_dms(row, ro, found, names)
-        rows.append(row)
-    return rows
-
-
-def fill_from_dms(row: RepairOrderRow, ro: Any, found: Related, names: dict[str, list[str]]) -> None:
-    """Dates, advisor, customer, vehicle, brand and totals of a DMS RO."""
-    row.status = ro.status
-    row.opened_at, row.closed_at = ro.opened_at, ro.closed_at
-    row.advisor = advisor_label(names, ro.advisor_dms_id)
-    row.totals = {pay_type: ro.totals_by_pay_type.get(pay_type, Decimal("0.00")) for pay_type in PAY_TYPES}
-    customer = found.mirror_customers.get(ro.customer_dms_id or "")
-    portal_customer = found.portal_customers.get(ro.customer_dms_id or "")
-    if customer is not None:
-        row.customer = customer_name(customer.payload)
-    elif portal_customer is not None:
-        row.customer = portal_customer.display_name
-    elif ro.customer_dms_id:
-        row.customer = f"DMS customer {ro.customer_dms_id}"
-    row.customer_url_id = portal_customer.id if portal_customer else None
-    vehicle = found.mirror_vehicles.get(ro.vehicle_dms_id or "")
-    asset = found.portal_assets.get(ro.vehicle_dms_id or "")
-    if vehicle is not None:
-        row.vehicle, row.vin = vehicle_label(vehicle.payload), vehicle.payload.get("vin") or None
-        row.plate, row.brand = vehicle.payload.get("plate") or None, vehicle.payload.get("make") or None
-    elif asset is not None:
-        row.vehicle, row.vin, row.plate, row.brand = asset.description, asset.vin, asset.license_plate, asset.make
-    elif ro.vehicle_dms_id:
-        row.vehicle = f"DMS vehicle {ro.vehicle_dms_id}"
-    row.asset_url_id = asset.id if asset else None
+    names = advisor_names(location, people)
+    return [dms_row(records[rid], parsed[rid], found, names, opened) for opened, rid in ids]
 
 
 def _workfile_row(workfile: Workfile) -> RepairOrderRow:
@@ -461,11 +531,13 @@ def _workfile_row(workfile: Workfile) -> RepairOrderRow:
         total=workfile.total)
 
 
-def page(location: Location, filters: Filters, after: PageKey | None, size: int = PAGE_SIZE) -> Page:
-    """One page of the merged list, newest open date first."""
+def page(location: Location, filters: Filters, after: PageKey | None, size: int = PAGE_SIZE,
+         people: list[User] | None = None) -> Page:
+    """One page of the merged list, newest open date first (``people``: the location's advisors,
+    when the caller has loaded them already)."""
     dms_ids = _dms_page_ids(location, filters, after, size + 1)
     workfiles = _workfile_page(location, filters, after, size + 1)
-    rows = _dms_rows(location, dms_ids) + [_workfile_row(w) for w in workfiles]
+    rows = _dms_rows(location, dms_ids, people) + [_workfile_row(w) for w in workfiles]
     rows.sort(key=lambda r: (r.opened_key, _RANK[r.source], r.record_id), reverse=True)
     shown = rows[:size]
     return Page(shown, shown[-1].page_key if len(rows) > size else None)

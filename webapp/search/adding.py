@@ -16,12 +16,12 @@ from webapp.domain.fields import portal_values
 from webapp.domain.normalise import normalise_email
 from webapp.models import Asset, ChangeSource, Customer, DmsRecord, Location, utcnow
 from webapp.models.change_history import record_change
+from webapp.record_kinds import PORTAL_MODELS
 from webapp.search import live
 from webapp.search.engine import candidate_ids
 from webapp.search.tokens import ASSET, CUSTOMER, compact, name_words, phone_digits
 from webapp.domain.normalise import normalise_vin
 
-PORTAL_MODELS = {"customers": Customer, "vehicles": Asset}
 DUPLICATE_CANDIDATES = 200
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Blueprint, Response, request
@@ -20,6 +20,22 @@ SORT_CHOICES = {
 }
 
 
+def customer_name(payload: Mapping[str, Any], default: str = "(no name)") -> str:
+    """A DMS customer's name as staff know it: the company for businesses, otherwise "First Last"
+    (the company when the person has no name); ``default`` when the record names nobody."""
+    if payload.get("kind") == "business" and payload.get("company_name"):
+        return str(payload["company_name"])
+    person = " ".join(text for text in (str(payload.get(key) or "").strip() for key in ("first_name", "last_name"))
+                      if text)
+    return person or str(payload.get("company_name") or "") or default
+
+
+def vehicle_label(payload: Mapping[str, Any], default: str = "(unknown vehicle)") -> str:
+    """'2019 Ford F-150' from a DMS vehicle; ``default`` when it names no year, make or model."""
+    return " ".join(str(part) for part in (payload.get("year"), payload.get("make"), payload.get("model"))
+                    if part) or default
+
+
 @dataclass
 class DmsRow:
     """A record of the DMS shown on the DMS tab, and the portal record linked to it (if any)."""
@@ -32,17 +48,12 @@ class DmsRow:
     @property
     def display_name(self) -> str:
         """Company for businesses, otherwise "First Last"."""
-        p = self.payload
-        person = " ".join(x for x in (p.get("first_name"), p.get("last_name")) if x)
-        if p.get("kind") == "business" and p.get("company_name"):
-            return str(p["company_name"])
-        return person or str(p.get("company_name") or "(no name)")
+        return customer_name(self.payload)
 
     @property
     def vehicle_label(self) -> str:
         """'2019 Ford F-150' style label."""
-        p = self.payload
-        return " ".join(str(x) for x in (p.get("year"), p.get("make"), p.get("model")) if x) or "(unknown vehicle)"
+        return vehicle_label(self.payload)
 
 
 def request_args() -> dict[str, Any]:

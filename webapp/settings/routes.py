@@ -26,6 +26,23 @@ def _fill(form: ExternalInterfacesForm, location) -> ExternalInterfacesForm:  # 
     return form
 
 
+def _related_ro_field(form: ExternalInterfacesForm, location) -> str | None:  # noqa: ANN001
+    """Why this location's DMS cannot return related RO numbers (None when it can). Then the
+    field is shown disabled with that reason, and a forged POST cannot switch it on either."""
+    supported, reason = related_ro_availability(location)
+    if not supported:
+        form.related_ro_enabled.render_kw = {"disabled": True}
+        form.related_ro_enabled.validate_choice = False  # a disabled select is not submitted
+    return reason
+
+
+def _page(location, form, status: int = 200, block: str | None = None, **webhook):  # noqa: ANN001, ANN202
+    """The External Interfaces page showing ``form``, or only its Webhook section (``block="webhook"``,
+    asked by htmx); ``webhook`` adds to what that section shows (:func:`_webhook`)."""
+    return render("settings/external_interfaces.html", block=block, status=status, form=form, location=location,
+                  related_ro_reason=_related_ro_field(form, location), webhook=_webhook(location, **webhook))
+
+
 @bp.route("/external-interfaces", methods=["GET", "POST"])
 @require(Permission.MANAGE_LOCATION_SETTINGS)
 def external_interfaces():
@@ -34,11 +51,7 @@ def external_interfaces():
     form = ExternalInterfacesForm()
     if request.method == "GET":
         _fill(form, location)
-    related_ro_supported, related_ro_reason = related_ro_availability(location)
-    if not related_ro_supported:
-        # Shown disabled with the reason; a forged POST cannot switch it on either.
-        form.related_ro_enabled.render_kw = {"disabled": True}
-        form.related_ro_enabled.validate_choice = False  # a disabled select is not submitted
+    related_ro_supported = _related_ro_field(form, location) is None
     if form.validate_on_submit():
         location.write_back_mode = WriteBackMode(form.write_back_mode.data)
         location.sync_mode = SyncMode(form.sync_mode.data)
@@ -49,9 +62,7 @@ def external_interfaces():
         db.session.commit()
         flash("External interfaces saved.", "success")
         return redirect(url_for("settings.external_interfaces"), code=303)
-    status = 422 if request.method == "POST" else 200
-    return render("settings/external_interfaces.html", form=form, location=location, status=status,
-                  related_ro_reason=related_ro_reason, webhook=_webhook(location))
+    return _page(location, form, 422 if request.method == "POST" else 200)
 
 
 def _webhook(location, **extra) -> dict:  # noqa: ANN001
@@ -72,13 +83,9 @@ def _webhook(location, **extra) -> dict:  # noqa: ANN001
 
 
 def _webhook_answer(location, status: int = 200, **extra):  # noqa: ANN001, ANN202
-    """The Webhook section (htmx) or the whole External Interfaces page."""
+    """The Webhook section (htmx) or the whole External Interfaces page, with the saved settings in the form."""
     form = _fill(ExternalInterfacesForm(formdata=None), location)
-    related_ro_supported, related_ro_reason = related_ro_availability(location)
-    if not related_ro_supported:
-        form.related_ro_enabled.render_kw = {"disabled": True}
-    response = render("settings/external_interfaces.html", block="webhook", status=status, form=form,
-                      location=location, related_ro_reason=related_ro_reason, webhook=_webhook(location, **extra))
+    response = _page(location, form, status, block="webhook", **extra)
     response.headers["Cache-Control"] = "no-store"  # may hold a freshly generated secret
     return response
 

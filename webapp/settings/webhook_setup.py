@@ -14,7 +14,6 @@ import os
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from urllib.parse import urlsplit, urlunsplit
 
 from flask import current_app, url_for
 from redis.exceptions import RedisError
@@ -25,6 +24,7 @@ from connectors.records import KINDS
 from webapp.models import AuditEvent, DmsRecord, Location
 from webapp.extensions import db
 from webapp.redis_conn import get_redis
+from webapp.scoping import scoped
 
 log = logging.getLogger(__name__)
 
@@ -135,24 +135,20 @@ def secret_set_on(location: Location) -> datetime | None:
 
 # --------------------------------------------------------------------------- test event
 def sandbox_url() -> str:
-    """Where the sandbox DMS of ``make run`` listens (``SANDBOX_URL``)."""
-    return (current_app.config.get("SANDBOX_URL") or os.environ.get("SANDBOX_URL")
-            or "http://127.0.0.1:5001").rstrip("/")
+    """Where the sandbox DMS of ``make run`` listens (the ``SANDBOX_URL`` setting)."""
+    return current_app.config["SANDBOX_URL"].rstrip("/")
 
 
-def _dms_root(base_url: str) -> str:
-    """The sandbox serves STAR under /star and OpenTrack under /opentrack; its control API is at the root."""
-    parts = urlsplit(base_url.rstrip("/"))
-    path = parts.path
-    for prefix in ("/star", "/opentrack"):
-        if path.endswith(prefix):
-            path = path[: -len(prefix)]
-    return urlunsplit((parts.scheme, parts.netloc, path, "", "")).rstrip("/")
+def _sandbox_root(location: Location) -> str:
+    """The root of the sandbox DMS the location's address would be under (its control API)."""
+    from connectors.sandbox.testing import sandbox_root
+
+    return sandbox_root(location.dms_base_url)
 
 
 def is_sandbox_address(location: Location) -> bool:
     """True when the location's DMS address is the configured sandbox DMS's (no request made)."""
-    return bool(location.dms_base_url) and _dms_root(location.dms_base_url) == sandbox_url()
+    return bool(location.dms_base_url) and _sandbox_root(location) == sandbox_url()
 
 
 def how_to_test(location: Location) -> str:
@@ -168,14 +164,11 @@ def sandbox_control(location: Location):  # noqa: ANN201 - ControlClient | None
 
     Only a location whose DMS address is the configured sandbox's is asked; the sandbox must
     also know the location's account."""
-    if not location.dms_base_url or not location.dms_account:
-        return None
-    root = _dms_root(location.dms_base_url)
-    if not is_sandbox_address(location):
+    if not location.dms_account or not is_sandbox_address(location):
         return None
     from connectors.sandbox.testing import ControlClient
 
-    control = ControlClient(root, timeout=15.0)
+    control = ControlClient(_sandbox_root(location), timeout=15.0)
     if not control.has_account(location.dms_account):
         control.close()
         return None
@@ -194,7 +187,7 @@ def send_test_event(location: Location, control) -> TestOutcome:  # noqa: ANN001
     """Ask the sandbox DMS to send one signed notice to this console now."""
     data_type = pushed_data_types(location)[0]
     label = KINDS[data_type].label
-    some_id = db.session.scalar(select(DmsRecord.dms_id).where(
+    some_id = db.session.scalar(scoped(DmsRecord).with_only_columns(DmsRecord.dms_id).where(
         DmsRecord.location_id == location.id, DmsRecord.data_type == data_type).limit(1)) or "TEST"
     url, secret, account = webhook_url(location), location.webhook_secret, location.dms_account
     # The DMS calls back while this request waits: hold no transaction (SQLite would lock it out).

@@ -11,7 +11,6 @@ from typing import Any
 
 import connectors
 from connectors.vendors import PUSH_NOT_AVAILABLE, PUSH_WITH_APPOINTMENT
-from flask import url_for
 from sqlalchemy.orm.exc import StaleDataError
 
 from webapp.domain import sync
@@ -19,8 +18,10 @@ from webapp.extensions import db
 from webapp.models import (Asset, ChangeSource, Customer, DmsRecord, Location, OutboxKind, OutboxMessage, SyncSession,
                            SyncSessionStatus, WriteBackMode, utcnow)
 from webapp.models.change_history import record_change
+from webapp.record_kinds import PORTAL_KINDS
 from webapp.scoping import scoped
 from webapp.search import adding, engine, live
+from webapp.search.web import customer_name
 
 MODELS = {"customer": Customer, "asset": Asset}
 NOUNS = {"customer": "customer", "asset": "vehicle"}
@@ -45,9 +46,7 @@ class ChangedBySomeoneElse(WizardError):
 
 def detail_url(record_type: str, record_id: int) -> str:
     """The record's own page (where Close goes when the start page is unknown)."""
-    if record_type == "customer":
-        return url_for("customers.detail", customer_id=record_id)
-    return url_for("assets.detail", asset_id=record_id)
+    return PORTAL_KINDS[sync.DATA_TYPES[record_type]].detail_url_of(record_id)
 
 
 def safe_return_to(value: str | None, record_type: str, record_id: int) -> str:
@@ -229,7 +228,7 @@ def owner_options(wizard: SyncSession, asset: Asset) -> list[OwnerOption]:
     elif existing is not None:
         options.append(OwnerOption(OWNER_DMS, existing.display_name, existing, dms_owner_id))
     elif wizard.dms_owner_record:
-        name = _dms_customer_name(wizard.dms_owner_record)
+        name = customer_name(wizard.dms_owner_record, default=f"DMS customer {dms_owner_id}")
         options.append(OwnerOption(OWNER_DMS, name, None, dms_owner_id,
                                    "Not in the portal yet: it is added from the DMS when you apply."))
     else:
@@ -237,13 +236,6 @@ def owner_options(wizard: SyncSession, asset: Asset) -> list[OwnerOption]:
                                    "The DMS could not be asked for this customer's details; start again to retry.",
                                    available=False))
     return options
-
-
-def _dms_customer_name(payload: dict[str, Any]) -> str:
-    if payload.get("kind") == "business" and payload.get("company_name"):
-        return str(payload["company_name"])
-    name = f"{payload.get('first_name') or ''} {payload.get('last_name') or ''}".strip()
-    return name or str(payload.get("company_name") or payload.get("dms_id"))
 
 
 def search_owner(location: Location, term: str) -> list[Customer]:
@@ -321,7 +313,8 @@ def owner_change(wizard: SyncSession, asset: Asset) -> OwnerChange | None:
         return OwnerChange(existing, None, existing.display_name, existing.id != asset.customer_id)
     if not wizard.dms_owner_record:
         raise WizardError("The DMS's customer could not be read; start the sync again.", retry=True)
-    return OwnerChange(None, dict(wizard.dms_owner_record), _dms_customer_name(wizard.dms_owner_record), True)
+    return OwnerChange(None, dict(wizard.dms_owner_record),
+                       customer_name(wizard.dms_owner_record, default=f"DMS customer {dms_owner_id}"), True)
 
 
 def plan(wizard: SyncSession, record: Any, location: Location,

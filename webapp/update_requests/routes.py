@@ -14,7 +14,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from webapp import audit, uploads
+from webapp import uploads
 from webapp.extensions import db
 from webapp.models import Customer, Location, utcnow
 from webapp.models.update_request import UpdateRequest, UpdateRequestStatus
@@ -281,9 +281,7 @@ def approve(update_request_id: int):
     update_request = get_or_404(UpdateRequest, update_request_id, across=True)
     if not ApproveForm().validate_on_submit():
         abort(400)
-    location_id, customer_id = update_request.location_id, update_request.customer_id
     decision = service.approve(update_request, current_user)
-    _audit_decision("update_request.approved", decision, update_request_id, location_id, customer_id)
     return _after_decision(update_request_id, decision)
 
 
@@ -297,20 +295,8 @@ def reject(update_request_id: int):
         if not update_request.status.is_open:
             return _after_decision(update_request_id, service.already_decided(update_request_id))
         return _render_review(update_request, reject_form=form, status=422)
-    location_id, customer_id = update_request.location_id, update_request.customer_id
     decision = service.reject(update_request, current_user, form.reason.data)
-    _audit_decision("update_request.rejected", decision, update_request_id, location_id, customer_id,
-                    detail=f"reason: {form.reason.data}")
     return _after_decision(update_request_id, decision)
-
-
-def _audit_decision(kind: str, decision: service.Decision, update_request_id: int, location_id: int,
-                    customer_id: int, detail: str = "") -> None:
-    """Audit log entry for a decision that took effect (a lost race changed nothing)."""
-    if decision.ok:
-        audit.record(kind, location_id=location_id, target=f"update request {update_request_id} (customer {customer_id})",
-                     detail=detail)
-        db.session.commit()
 
 
 def _after_decision(update_request_id: int, decision: service.Decision):

@@ -4,8 +4,9 @@ Two reviewers may press Approve (or Reject) on the same request at the same mome
 decision is a conditional ``UPDATE ... WHERE status = 'pending'``: the database lets
 exactly one of them match the row (PostgreSQL re-checks the condition after the first
 commits; SQLite serialises writers), and the loser's rowcount of 0 becomes
-"already decided by X". The customer's values and their Change History rows are written
-in the same transaction as the winning UPDATE, so either all of it happens or none.
+"already decided by X". The customer's values, their Change History rows and the audit
+log entry are written in the same transaction as the winning UPDATE, so either all of it
+happens or none.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import update
 from sqlalchemy.orm.exc import StaleDataError
 
+from webapp import audit
 from webapp.extensions import db
 from webapp.models import ChangeSource, Customer, User, utcnow
 from webapp.models.change_history import record_change
@@ -50,6 +52,16 @@ def already_decided(request_id: int) -> Decision:
     return Decision(False, f"This request was already decided by {who} ({how}). Nothing was changed.")
 
 
+def _audit(kind: str, request_id: int, location_id: int, customer_id: int, reviewer: User,
+           detail: str = "") -> None:
+    """The decision's audit log entry, added to the transaction that makes the decision (and committed
+    or rolled back with it). Reading the reviewer's expired attributes must not flush the customer's
+    changes early: they are flushed by the commit, where a concurrent save is caught."""
+    with db.session.no_autoflush:
+        audit.record(kind, user=reviewer, location_id=location_id,
+                     target=f"update request {request_id} (customer {customer_id})", detail=detail)
+
+
 def _fresh_transaction() -> None:
     """End the read transaction the page load opened, so the claim is the first statement
     of a new one (SQLite in WAL mode refuses to upgrade a stale read snapshot to a write)."""
@@ -59,6 +71,7 @@ def _fresh_transaction() -> None:
 def approve(update_request: UpdateRequest, reviewer: User) -> Decision:
     """Apply the requested values to the customer and mark the request approved."""
     request_id, customer_id = update_request.id, update_request.customer_id
+    location_id = update_request.location_id
     requested = dict(update_request.requested_values)
     reviewer_id = reviewer.id
     _fresh_transaction()
@@ -75,6 +88,7 @@ def approve(update_request: UpdateRequest, reviewer: User) -> Decision:
         record_change(record=customer, field=attr, old=old, new=new, source=ChangeSource.UPDATE_REQUEST,
                       user_id=reviewer_id, context={"update_request_id": request_id})
         changed.append(label(attr))
+    _audit("update_request.approved", request_id, location_id, customer_id, reviewer)
     try:
         db.session.commit()  # the version column makes a concurrent customer save fail here
     except StaleDataError:
@@ -90,9 +104,11 @@ def approve(update_request: UpdateRequest, reviewer: User) -> Decision:
 def reject(update_request: UpdateRequest, reviewer: User, reason: str) -> Decision:
     """Mark the request rejected with ``reason``; the customer is not touched."""
     request_id, reviewer_id = update_request.id, reviewer.id
+    location_id, customer_id = update_request.location_id, update_request.customer_id
     _fresh_transaction()
     if not _claim(request_id, UpdateRequestStatus.REJECTED, reviewer_id, reason=reason):
         return already_decided(request_id)
+    _audit("update_request.rejected", request_id, location_id, customer_id, reviewer, detail=f"reason: {reason}")
     db.session.commit()
     db.session.expire(update_request)
     return Decision(True, "Rejected. The requester will see your reason on the request.")
