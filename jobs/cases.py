@@ -12,24 +12,26 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from datetime import timedelta
 
-from rq import Callback, Retry
+from rq import Callback, Retry, get_current_job
+from rq.job import Job
 from sqlalchemy import select
 
 import connectors
 from connectors import AuthenticationError, DmsError, NotSupportedError, TransientDmsError
 from jobs.dms_errors import describe_dms_error
 from jobs.queues import LOOKUPS, MAINTENANCE, get_queue
+from webapp.redis_conn import get_redis
 from webapp.extensions import db
+from webapp.models.case import LOOKUPS_PENDING
 from webapp.models import (Case, CaseStatus, DmsRecord, Location, LookupTrigger, RelatedLookupStatus,
                            RelatedRoNumber, utcnow)
 
 log = logging.getLogger(__name__)
 
 CALL_TIMEOUT = 10.0  # seconds per related-RO request
-MAX_ATTEMPTS = int(os.environ.get("RELATED_RO_ATTEMPTS", "4"))  # transient failures retried inside one job
+MAX_ATTEMPTS = int(os.environ.get("RELATED_RO_ATTEMPTS", "4"))  # tries against a DMS failing transiently
 BACKOFF_BASE = float(os.environ.get("RELATED_RO_BACKOFF", "0.5"))  # seconds; doubles each attempt
 MAX_BACKOFF = 30.0
 CLOSED_RO_STATUSES = ("closed", "invoiced")  # an invoiced RO is closed too
@@ -67,15 +69,41 @@ def request_related_lookup(case: Case, trigger: LookupTrigger) -> bool:
     case.related_lookup_requested_at = utcnow()
     case.related_lookup_error = case.related_lookup_fix_hint = None
     db.session.commit()
-    job = get_queue(LOOKUPS).enqueue(
-        lookup_related_ros, case.id, job_timeout=300,
-        # RQ-level retries cover a lost worker; DMS hiccups are retried inside the job.
-        retry=Retry(max=2, interval=[30, 120]), on_failure=Callback(on_lookup_failure),
-        result_ttl=3600, failure_ttl=7 * 86400,
-        description=f"related RO lookup ({trigger.value}) for case {case.id}")
+    _enqueue_lookup(case, description=f"related RO lookup ({trigger.value}) for case {case.id}")
+    return True
+
+
+def _enqueue_lookup(case: Case, delay: float = 0.0, attempt: int = 1, description: str = "") -> None:
+    """Queue try ``attempt`` of the case's lookup (``delay`` seconds from now) and record its job id."""
+    options = {
+        # RQ-level retries cover a lost worker; DMS hiccups queue the next try (see lookup_related_ros).
+        "job_timeout": 300, "retry": Retry(max=2, interval=[30, 120]), "on_failure": Callback(on_lookup_failure),
+        "result_ttl": 3600, "failure_ttl": 7 * 86400, "args": (case.id,),
+        "kwargs": {"attempt": attempt} if attempt > 1 else {},
+        "description": description or f"related RO lookup for case {case.id}, try {attempt}"}
+    queue = get_queue(LOOKUPS)
+    if delay > 0:
+        job = queue.enqueue_in(timedelta(seconds=delay), lookup_related_ros, **options)
+    else:
+        job = queue.enqueue(lookup_related_ros, **options)
     case.related_lookup_job_id = job.id
     db.session.commit()
-    return True
+
+
+def recover_lost_lookups() -> int:
+    """Sweep: lookups still pending whose job is gone (Redis restarted) are queued again, so a
+    case page never shows "Checking…" for ever. Returns how many were queued again."""
+    redis = get_redis()
+    cutoff = utcnow() - timedelta(minutes=1)  # a lookup being queued this instant has no job id yet
+    pending = db.session.scalars(select(Case).where(LOOKUPS_PENDING,
+                                                    Case.related_lookup_requested_at < cutoff)).all()
+    count = 0
+    for case in pending:
+        if case.related_lookup_job_id and Job.exists(case.related_lookup_job_id, connection=redis):
+            continue
+        _enqueue_lookup(case, description=f"related RO lookup for case {case.id} (queued again: its job was lost)")
+        count += 1
+    return count
 
 
 def on_lookup_failure(job, connection, exc_type, exc_value, tb) -> None:  # noqa: ANN001 - RQ callback
@@ -96,19 +124,23 @@ def on_lookup_failure(job, connection, exc_type, exc_value, tb) -> None:  # noqa
 
 
 # --------------------------------------------------------------------------- the lookup job
-def lookup_related_ros(case_id: int) -> dict | None:
+def lookup_related_ros(case_id: int, attempt: int = 1) -> dict | None:
     """Ask the DMS for the RO numbers related to case ``case_id``'s RO and store them.
 
-    Transient DMS failures (timeouts, 5xx, 429) are retried with exponential backoff
-    (honouring Retry-After); other DMS errors end the lookup with a readable message and
-    the DMS's fix hint, and the page offers Retry.
+    Transient DMS failures (timeouts, 5xx, 429) end this try and queue the next one after an
+    exponential back-off (honouring Retry-After), up to MAX_ATTEMPTS tries: no worker sleeps
+    meanwhile. Other DMS errors end the lookup with a readable message and the DMS's fix hint,
+    and the page offers Retry.
     """
     case = db.session.get(Case, case_id)
     if case is None:
         return None
+    job = get_current_job()
+    if job is not None and case.related_lookup_job_id and job.id != case.related_lookup_job_id:
+        return None  # an older job of a lookup asked for again
     location = db.session.get(Location, case.location_id)
     case.related_lookup_status = RelatedLookupStatus.PENDING
-    case.related_lookup_attempts = 0
+    case.related_lookup_attempts = attempt
     db.session.commit()
     try:
         if not related_ro_active(location):
@@ -117,15 +149,22 @@ def lookup_related_ros(case_id: int) -> dict | None:
                                              "External Interfaces (Karmak Fusion only).")
         if not case.ro_number:
             raise NotSupportedError("This case has no RO number.", fix_hint="Add the RO number, then retry.")
-        numbers = _fetch_with_backoff(case, location)
+        try:
+            with location.connect_dms(CALL_TIMEOUT) as dms:
+                numbers = dms.related_ro_numbers(case.ro_number)
+        except ValueError as exc:  # incomplete DMS settings (connectors.connect)
+            raise AuthenticationError(f"The DMS connection is not fully set up ({exc}).") from exc
+    except TransientDmsError as exc:
+        db.session.rollback()
+        if attempt < MAX_ATTEMPTS:
+            delay = min(MAX_BACKOFF, exc.retry_after if exc.retry_after else BACKOFF_BASE * 2 ** (attempt - 1))
+            log.warning("case %s related-RO lookup: %s; try %s in %.1fs", case.id, exc, attempt + 1, delay)
+            _enqueue_lookup(case, delay, attempt + 1)
+            return {"status": "retrying", "attempt": attempt}
+        return _failed(case, exc, attempt)
     except DmsError as exc:
         db.session.rollback()
-        case.related_lookup_status = RelatedLookupStatus.FAILED
-        case.related_lookup_error = describe_dms_error(exc, MAX_ATTEMPTS)
-        case.related_lookup_fix_hint = exc.fix_hint
-        case.related_lookup_finished_at = utcnow()
-        db.session.commit()
-        return {"status": "failed", "error": case.related_lookup_error}
+        return _failed(case, exc, attempt)
     store_related_ros(case, numbers)
     case.related_lookup_status = RelatedLookupStatus.DONE
     case.related_lookup_error = case.related_lookup_fix_hint = None
@@ -134,24 +173,13 @@ def lookup_related_ros(case_id: int) -> dict | None:
     return {"status": "done", "related_ro_numbers": numbers}
 
 
-def _fetch_with_backoff(case: Case, location: Location) -> list[str]:
-    """The DMS's answer, retrying transient failures up to MAX_ATTEMPTS times."""
-    attempt = 0
-    while True:
-        attempt += 1
-        case.related_lookup_attempts = attempt
-        db.session.commit()
-        try:
-            with location.connect_dms(CALL_TIMEOUT) as dms:
-                return dms.related_ro_numbers(case.ro_number)
-        except TransientDmsError as exc:
-            if attempt >= MAX_ATTEMPTS:
-                raise
-            delay = min(MAX_BACKOFF, exc.retry_after if exc.retry_after else BACKOFF_BASE * 2 ** (attempt - 1))
-            log.warning("case %s related-RO lookup: %s; retry %s in %.1fs", case.id, exc, attempt, delay)
-            time.sleep(delay)
-        except ValueError as exc:  # incomplete DMS settings (connectors.connect)
-            raise AuthenticationError(f"The DMS connection is not fully set up ({exc}).") from exc
+def _failed(case: Case, exc: DmsError, attempts: int) -> dict:
+    case.related_lookup_status = RelatedLookupStatus.FAILED
+    case.related_lookup_error = describe_dms_error(exc, attempts)
+    case.related_lookup_fix_hint = exc.fix_hint
+    case.related_lookup_finished_at = utcnow()
+    db.session.commit()
+    return {"status": "failed", "error": case.related_lookup_error}
 
 
 def store_related_ros(case: Case, numbers: list[str]) -> None:

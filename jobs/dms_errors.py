@@ -24,14 +24,21 @@ def describe_dms_error(exc: DmsError, attempts: int) -> str:
     if isinstance(exc, AuthenticationError):
         return f"The DMS did not accept the console's sign-in (dealer account or credentials): {exc.message}"
     if isinstance(exc, TransientDmsError):
-        status = exc.status or 0
         again = attempts > 1
-        if status == 429:
-            what = f"the DMS {'kept asking' if again else 'asked'} the console to slow down (too many requests)"
-        elif status >= 500:
-            what = f"the DMS {'kept answering' if again else 'answered'} with an error on its side ({exc.message})"
-        else:
-            what = exc.message  # timeouts and connection errors name their cause themselves
         tries = f"{attempts} tries" if again else "one try"
-        return _sentence(f"Stopped after {tries}: {what}")
+        return _sentence(f"Stopped after {tries}: {_transient(exc, again)}")
     return _sentence(exc.message)
+
+
+def describe_failed_try(exc: TransientDmsError, attempt: int, of: int) -> str:
+    """One try of several did not get through (the next is queued): what the DMS did."""
+    return _sentence(f"Try {attempt} of {of} did not get through: {_transient(exc, False)}")
+
+
+def _transient(exc: TransientDmsError, again: bool) -> str:
+    status = exc.status or 0
+    if status == 429:
+        return f"the DMS {'kept asking' if again else 'asked'} the console to slow down (too many requests)"
+    if status >= 500:
+        return f"the DMS {'kept answering' if again else 'answered'} with an error on its side ({exc.message})"
+    return exc.message  # timeouts and connection errors name their cause themselves

@@ -72,24 +72,23 @@ def run_import(run_id: int) -> dict | None:
         return skip_run(run, "Nothing to do: the console checks the folder every minute and imports the newest "
                              "file in it once the other run has finished.")
     try:
-        run.status = RunStatus.RUNNING
-        db.session.commit()
-        path = Path(run.cursor_before or "")
-        if not path.is_file():
-            run.status = RunStatus.FAILED
-            run.error = f"Nothing imported: the daily data file {path.name} is no longer in the folder."
-            run.fix_hint = ("Nothing to do if it was replaced: the console checks the folder every minute and imports "
-                            "the next file the DMS drops.")
-        else:
-            _import_file(run, location, path, lock)
-        run.finished_at = utcnow()
-        db.session.commit()
-        return {"status": run.status.value, "fetched": run.fetched}
+        with lock.kept():  # kept alive while the file is read; given back at the end
+            run.status = RunStatus.RUNNING
+            db.session.commit()
+            path = Path(run.cursor_before or "")
+            if not path.is_file():
+                run.status = RunStatus.FAILED
+                run.error = f"Nothing imported: the daily data file {path.name} is no longer in the folder."
+                run.fix_hint = ("Nothing to do if it was replaced: the console checks the folder every minute and "
+                                "imports the next file the DMS drops.")
+            else:
+                _import_file(run, location, path, lock)
+            run.finished_at = utcnow()
+            db.session.commit()
+            return {"status": run.status.value, "fetched": run.fetched}
     except BaseException:
         db.session.rollback()
         raise
-    finally:
-        lock.release()
 
 
 def _import_file(run: SyncRun, location: Location, path: Path, lock: RunLock) -> None:

@@ -15,31 +15,35 @@ import os
 import queue
 import signal
 import threading
-import time
+import uuid
 from collections.abc import Iterable, Iterator
+from contextlib import ExitStack
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from rq import Callback, Retry, get_current_job
-from rq.job import Job
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
 from sqlalchemy import select, text
 
 from connectors import (AuthenticationError, DmsError, MalformedResponseError, NotSupportedError,
                         TransientDmsError)
 from jobs import failpoints
-from jobs.dms_errors import describe_dms_error
-from jobs.locks import RunLock
+from jobs.dms_errors import describe_dms_error, describe_failed_try
+from jobs.locks import LocationSlot, RunLock
 from jobs.mirror import PreparedPage, mark_deleted, prepare_page, store_page
 from jobs.queues import PULLS, get_queue
 from webapp.extensions import db
 from webapp.models import DmsRecord, Location, RunStatus, RunTrigger, SyncCursor, SyncRun, utcnow
+from webapp.models.dms_mirror import RUNS_UNDER_WAY
 from webapp.redis_conn import get_redis
 
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = int(os.environ.get("PULL_PAGE_SIZE", "1000"))
-MAX_ATTEMPTS = 6  # transient DMS failures retried inside one run, with backoff
-MAX_BACKOFF = 60.0
+MAX_ATTEMPTS = 6  # tries of a run against a DMS that fails transiently (timeouts, 5xx, 429)
+MAX_BACKOFF = 60.0  # seconds; the wait before try n is 2**(n-2) s (or the DMS's Retry-After), at most this
+SLOT_WAIT = 5.0  # seconds before a run whose location's DMS is busy with another run looks again
 CALL_TIMEOUT = 30.0  # seconds per DMS request during a pull
 PREFETCH_PAGES = int(os.environ.get("PULL_PREFETCH_PAGES", "2"))  # pages read ahead while one is written
 # Where a pull reads and prepares its pages while it writes the previous one: "process" (a
@@ -48,7 +52,6 @@ PREFETCH_PAGES = int(os.environ.get("PULL_PREFETCH_PAGES", "2"))  # pages read a
 READER = os.environ.get("PULL_READER", "process" if hasattr(os, "fork") else "thread")
 ANALYZE_AT = 1_000  # rows created in one run when PostgreSQL's statistics are refreshed (once)
 ACTIVE = (RunStatus.QUEUED, RunStatus.RUNNING)
-STALE_AFTER = timedelta(hours=2)  # a queued/running run this old without a lock holder is dead
 # A queued run is saved before its job is queued, and gets its job id right after: a queued run
 # without a job id younger than this may be in that instant (see :func:`active_run`).
 ENQUEUE_GRACE = timedelta(minutes=1)
@@ -89,15 +92,24 @@ def skip_run(run: SyncRun, fix_hint: str | None = None) -> dict:
 
 
 # --------------------------------------------------------------------------- enqueueing
-def enqueue_run(run: SyncRun, func, **options) -> SyncRun:  # noqa: ANN001 - an RQ job function
-    """Queue ``func(run.id)`` for the run just saved as queued, and record the job's id.
+def enqueue_run(run: SyncRun, func, *, delay: float = 0.0, attempt: int = 1,  # noqa: ANN001 - an RQ job
+                **options) -> SyncRun:
+    """Queue ``func(run.id)`` for the run saved as queued, and record the job's id.
 
-    Two commits: the run exists before its job can start. When queueing fails (Redis down or
-    restarted) the run is marked cancelled at once and the error is raised again, so no queued
-    run is left waiting for a job that does not exist."""
+    ``delay``: start it that many seconds from now (a retry, or a wait for the DMS); ``attempt``:
+    which try of the run it is. Two commits: the run exists before its job can start. When
+    queueing fails (Redis down or restarted) the run is marked cancelled at once and the error
+    is raised again, so no queued run is left waiting for a job that does not exist."""
+    queue_ = get_queue(PULLS)
+    job_id = f"sync-run-{run.id}" if run.job_id is None else f"sync-run-{run.id}-{uuid.uuid4().hex[:8]}"
+    options = {"job_id": job_id, "job_timeout": JOB_TIMEOUT, "retry": RETRY,
+               "on_failure": Callback(on_pull_failure), "result_ttl": 3600, "failure_ttl": 7 * 86400,
+               "args": (run.id,), "kwargs": {"attempt": attempt} if attempt > 1 else {}, **options}
     try:
-        job = get_queue(PULLS).enqueue(func, run.id, job_id=f"sync-run-{run.id}", job_timeout=JOB_TIMEOUT,
-                                       retry=RETRY, on_failure=Callback(on_pull_failure), **options)
+        if delay > 0:
+            job = queue_.enqueue_in(timedelta(seconds=delay), func, **options)
+        else:
+            job = queue_.enqueue(func, **options)
     except Exception:
         db.session.rollback()
         run.status = RunStatus.CANCELLED
@@ -112,31 +124,97 @@ def enqueue_run(run: SyncRun, func, **options) -> SyncRun:  # noqa: ANN001 - an 
 
 
 def active_run(location_id: int, data_type: str) -> SyncRun | None:
-    """A queued or running run of this location and data type that is still alive."""
+    """A queued or running run of this location and data type that is still alive.
+
+    A run found dead is ended (with what happened and what follows) and None is returned:
+    - running, but its lock has no holder (the lock outlives a killed worker by
+      :data:`~jobs.locks.LOCK_TTL` seconds; a live job keeps it);
+    - queued, but its job is not in the queue (lost with a restarted Redis, or never queued)."""
     run = db.session.scalar(
         select(SyncRun).where(SyncRun.location_id == location_id, SyncRun.data_type == data_type,
                               SyncRun.status.in_(ACTIVE)).order_by(SyncRun.id.desc()).limit(1))
-    if run is None:
-        return None
-    if RunLock(get_redis(), location_id, data_type, "?").holder():
+    if run is None or _alive(run):
         return run
-    if utcnow() - run.started_at > STALE_AFTER:
+    _end_dead(run)
+    return None
+
+
+def _alive(run: SyncRun) -> bool:
+    if RunLock(get_redis(), run.location_id, run.data_type, "?").holder():
+        return True
+    if run.status == RunStatus.RUNNING:  # alive only while its job waits for RQ's retry (see on_pull_failure)
+        return _job_status(run) in (JobStatus.SCHEDULED, JobStatus.QUEUED)
+    return not _job_missing(run)
+
+
+def _job_status(run: SyncRun) -> JobStatus | None:
+    """The status of the run's current RQ job (None when it no longer exists)."""
+    if run.job_id is None:
+        return None
+    try:
+        return Job.fetch(run.job_id, connection=get_redis()).get_status()
+    except NoSuchJobError:
+        return None
+
+
+def _end_dead(run: SyncRun) -> bool:
+    """End a run found dead; False when it ended by itself meanwhile (it is then left as it is)."""
+    db.session.refresh(run)  # it may have just finished and given its lock up
+    if run.status not in ACTIVE:
+        return False
+    if run.status == RunStatus.RUNNING:
         run.status = RunStatus.FAILED
-        run.finished_at = utcnow()
         run.error = ("The run stopped without finishing: the background worker running it stopped "
                      "(for example a restart).")
         run.fix_hint = NEXT_PULL_CONTINUES
-        db.session.commit()
-        return None
-    if run.status == RunStatus.QUEUED and _job_missing(run):
+    else:
         run.status = RunStatus.CANCELLED
-        run.finished_at = utcnow()
         run.error = ("Not started: its job was no longer in the job queue (Redis), for example because Redis "
                      "restarted before a worker took it.")
         run.fix_hint = _start_again_hint(run)
-        db.session.commit()
+    run.finished_at = utcnow()
+    db.session.commit()
+    return True
+
+
+def recover_dead_runs() -> list[SyncRun]:
+    """Sweep (run by the scheduler's dispatch, every few seconds): end every dead run and start
+    its work again at once, so a killed worker or a restarted Redis delays a data type by
+    :data:`~jobs.locks.LOCK_TTL` seconds plus a sweep, not until its next due time.
+
+    Pulls and backfills continue from where the dead run got to; a reconciliation is made
+    again; a daily file import needs nothing (the file is not marked imported, so the
+    folder check imports it again). Returns the runs started again."""
+    runs = db.session.scalars(select(SyncRun).where(RUNS_UNDER_WAY).order_by(SyncRun.id)).all()
+    started = []
+    for run in runs:
+        if _alive(run) or not _end_dead(run):
+            continue
+        again = _continue(run)
+        if again is not None:
+            run.fix_hint = f"Nothing to do: the console started it again at once (run #{again.id})."
+            db.session.commit()
+            started.append(again)
+    return started
+
+
+def _continue(dead: SyncRun) -> SyncRun | None:
+    """A new run doing what the dead one had left to do (None when nothing needs one)."""
+    if dead.trigger == RunTrigger.FILE or active_run(dead.location_id, dead.data_type) is not None:
         return None
-    return run
+    location = db.session.get(Location, dead.location_id)
+    if location is None or not location.is_active or not location.has_dms:
+        return None
+    if dead.trigger == RunTrigger.RECONCILE:
+        return enqueue_reconcile(dead.location_id, dead.data_type)
+    run = SyncRun(location_id=dead.location_id, data_type=dead.data_type, trigger=dead.trigger,
+                  status=RunStatus.QUEUED)
+    if dead.trigger == RunTrigger.BACKFILL:  # a backfill's position is its own: carry it over
+        run.cursor_after, run.expected_total, run.fetched = dead.cursor_after, dead.expected_total, dead.fetched
+    db.session.add(run)
+    db.session.commit()
+    return enqueue_run(run, run_pull, description=f"{dead.trigger.value} pull of {dead.data_type} for location "
+                                                  f"{dead.location_id} (continuing run {dead.id})")
 
 
 def _job_missing(run: SyncRun) -> bool:
@@ -172,8 +250,7 @@ def enqueue_pull(location_id: int, data_type: str, trigger: RunTrigger = RunTrig
     run = SyncRun(location_id=location_id, data_type=data_type, trigger=trigger, status=RunStatus.QUEUED)
     db.session.add(run)
     db.session.commit()
-    return enqueue_run(run, run_pull, result_ttl=3600, failure_ttl=7 * 86400,
-                       description=f"{trigger.value} pull of {data_type} for location {location_id}")
+    return enqueue_run(run, run_pull, description=f"{trigger.value} pull of {data_type} for location {location_id}")
 
 
 def enqueue_backfill(location_id: int, data_type: str) -> SyncRun | None:
@@ -200,7 +277,7 @@ def on_pull_failure(job, connection, exc_type, exc_value, tb) -> None:  # noqa: 
 
     with get_app().app_context():
         run = db.session.get(SyncRun, job.args[0]) if job.args else None
-        if run is None or run.status not in ACTIVE:
+        if run is None or run.status not in ACTIVE or (run.job_id and run.job_id != job.id):
             return
         retrying = bool(job.retries_left)
         run.error = (f"The run stopped on an unexpected problem in the console ({exc_type.__name__}), "
@@ -240,29 +317,96 @@ def _after_last_retry(kind: str) -> str:
 
 
 # --------------------------------------------------------------------------- the job
-def run_pull(run_id: int) -> dict | None:
-    """Execute sync run ``run_id`` (a pull, a backfill). Idempotent and resumable."""
-    run = db.session.get(SyncRun, run_id)
-    if run is None or run.status not in ACTIVE:
-        return None  # already finished: a duplicate delivery does nothing
-    location = db.session.get(Location, run.location_id)
-    lock = RunLock(get_redis(), run.location_id, run.data_type, owner=str(run.id))
+def claim(run: SyncRun, *, uses_dms: bool) -> tuple[RunLock, LocationSlot | None] | None:
+    """Take the run's lock and, when it talks to the DMS, its location's slot (one run at a time
+    per DMS, so a DMS that hangs holds one worker, never all of them). None when the lock is
+    another run's; ``(lock, None)`` with the lock given back when only the slot is busy."""
+    redis = get_redis()
+    lock = RunLock(redis, run.location_id, run.data_type, owner=str(run.id))
     if not lock.acquire():
+        return None
+    if not uses_dms:
+        return lock, None
+    slot = LocationSlot(redis, run.location_id, owner=str(run.id))
+    if not slot.acquire():
+        lock.release()
+        return lock, None
+    return lock, slot
+
+
+def _superseded(run: SyncRun) -> bool:
+    """True when this job is not the run's current one (an older job of a run that was queued again)."""
+    job = get_current_job()
+    return job is not None and run.job_id is not None and job.id != run.job_id
+
+
+def wait_for_slot(run: SyncRun, func, attempt: int) -> dict:  # noqa: ANN001 - an RQ job function
+    """The location's DMS is busy with another run: look again in :data:`SLOT_WAIT` seconds."""
+    run.status = RunStatus.QUEUED
+    db.session.commit()
+    enqueue_run(run, func, delay=SLOT_WAIT, attempt=attempt,
+                description=f"{run.trigger.value} run {run.id} of {run.data_type} (waiting for the DMS)")
+    return {"status": "waiting"}
+
+
+def run_pull(run_id: int, attempt: int = 1) -> dict | None:
+    """Execute sync run ``run_id`` (a pull, a backfill). Idempotent and resumable.
+
+    ``attempt``: which try this is. A DMS that fails transiently ends the try and queues the
+    next one after a back-off (:func:`retry_later`): no worker sleeps while it waits."""
+    run = db.session.get(SyncRun, run_id)
+    if run is None or run.status not in ACTIVE or _superseded(run):
+        return None  # already finished, or an old job: a duplicate delivery does nothing
+    location = db.session.get(Location, run.location_id)
+    claimed = claim(run, uses_dms=run.trigger != RunTrigger.BACKFILL)
+    if claimed is None:
         return skip_run(run)
+    lock, slot = claimed
+    if slot is None and run.trigger != RunTrigger.BACKFILL:
+        return wait_for_slot(run, run_pull, attempt)
     try:
-        return _execute(run, location, lock)
+        with ExitStack() as held:
+            held.enter_context(lock.kept())
+            if slot is not None:
+                held.enter_context(slot.kept())
+            return _execute(run, location, lock, attempt)
     except BaseException:
         db.session.rollback()  # release the page's uncommitted writes before RQ's failure handling
         raise
     finally:
-        lock.release()
         redis = get_redis()
-        redis.delete(CANCEL_KEY.format(run.id))
-        if redis.getdel(AGAIN_KEY.format(run.location_id, run.data_type)):
-            enqueue_pull(run.location_id, run.data_type, RunTrigger.WEBHOOK)
+        if run.status not in ACTIVE:
+            redis.delete(CANCEL_KEY.format(run.id))
+            if redis.getdel(AGAIN_KEY.format(run.location_id, run.data_type)):
+                enqueue_pull(run.location_id, run.data_type, RunTrigger.WEBHOOK)
 
 
-def _execute(run: SyncRun, location: Location, lock: RunLock) -> dict:
+def backoff(attempt: int, retry_after: float | None) -> float:
+    """Seconds before try ``attempt + 1``: the DMS's Retry-After when it gave one, else 1, 2, 4 …
+    seconds; at most :data:`MAX_BACKOFF`."""
+    return min(MAX_BACKOFF, retry_after if retry_after else 2 ** (attempt - 1))
+
+
+def retry_later(run: SyncRun, func, attempt: int, exc: TransientDmsError) -> None:  # noqa: ANN001 - RQ job
+    """Queue try ``attempt + 1`` of the run after a back-off; the run waits as queued, saying so."""
+    delay = backoff(attempt, exc.retry_after)
+    run.status = RunStatus.QUEUED
+    run.error = describe_failed_try(exc, attempt, MAX_ATTEMPTS)
+    run.fix_hint = (f"Nothing to do: the console tries again by itself {_in_seconds(delay)} after that try "
+                    f"(try {attempt + 1} of {MAX_ATTEMPTS}), continuing from the last saved page; the worker "
+                    "does other work meanwhile.")
+    db.session.commit()
+    log.warning("run %s: %s; try %s in %.1fs", run.id, exc, attempt + 1, delay)
+    enqueue_run(run, func, delay=delay, attempt=attempt + 1,
+                description=f"{run.trigger.value} run {run.id} of {run.data_type}, try {attempt + 1}")
+
+
+def _in_seconds(delay: float) -> str:
+    seconds = max(1, math.ceil(delay))
+    return "about a second" if seconds == 1 else f"about {seconds} seconds"
+
+
+def _execute(run: SyncRun, location: Location, lock: RunLock, attempt: int = 1) -> dict:
     run.status = RunStatus.RUNNING
     db.session.commit()
     backfill = run.trigger == RunTrigger.BACKFILL
@@ -270,7 +414,6 @@ def _execute(run: SyncRun, location: Location, lock: RunLock) -> dict:
     if run.cursor_before is None and not backfill:
         run.cursor_before = cursor_row.cursor
     run_started = run.started_at
-    attempt = 0
     try:
         if not location.has_dms:
             raise NotSupportedError("This location has no DMS connection.",
@@ -280,19 +423,8 @@ def _execute(run: SyncRun, location: Location, lock: RunLock) -> dict:
                 # Count first so the progress bar can show how far the backfill has got.
                 run.expected_total = sum(1 for _ in dms.list_ids(run.data_type))
                 db.session.commit()
-            while True:
-                resume = run.cursor_after if backfill else cursor_row.cursor
-                try:
-                    _read(dms, run, location, cursor_row, resume, run_started, lock, backfill)
-                    break
-                except TransientDmsError as exc:
-                    attempt += 1
-                    if attempt >= MAX_ATTEMPTS:
-                        raise
-                    db.session.rollback()
-                    delay = min(MAX_BACKOFF, exc.retry_after if exc.retry_after else 2 ** (attempt - 1))
-                    log.warning("run %s: %s; retry %s in %.1fs", run.id, exc, attempt, delay)
-                    time.sleep(delay)
+            resume = run.cursor_after if backfill else cursor_row.cursor
+            _read(dms, run, location, cursor_row, resume, run_started, lock, backfill)
         run.status = RunStatus.SUCCEEDED
         run.error = run.fix_hint = None
     except RunCancelled:
@@ -304,10 +436,18 @@ def _execute(run: SyncRun, location: Location, lock: RunLock) -> dict:
         run.status = RunStatus.FAILED
         run.error = LOCK_LOST
         run.fix_hint = _AFTER_LAST_RETRY["backfill"] if backfill else NEXT_PULL_CONTINUES
+    except TransientDmsError as exc:
+        db.session.rollback()
+        if attempt < MAX_ATTEMPTS:
+            retry_later(run, run_pull, attempt, exc)
+            return {"status": "retrying", "fetched": run.fetched}
+        run.status = RunStatus.FAILED
+        run.error = describe_dms_error(exc, attempt)
+        run.fix_hint = _hint(exc)
     except DmsError as exc:
         db.session.rollback()
         run.status = RunStatus.FAILED
-        run.error = describe_dms_error(exc, MAX_ATTEMPTS)
+        run.error = describe_dms_error(exc, attempt)
         run.fix_hint = _hint(exc)
     run.finished_at = utcnow()
     db.session.commit()
@@ -599,37 +739,44 @@ def enqueue_reconcile(location_id: int, data_type: str) -> SyncRun | None:
     return enqueue_run(run, run_reconcile)
 
 
-def run_reconcile(run_id: int) -> dict | None:
+def run_reconcile(run_id: int, attempt: int = 1) -> dict | None:
     """List every id the DMS has; flag mirror rows it no longer has as deleted.
 
-    One try: a reconciliation that fails is not retried inside the job (the next one is the
-    nightly one, see :func:`_reconcile_hint`)."""
+    One try: a reconciliation that fails is not retried (the next one is the nightly one, see
+    :func:`_reconcile_hint`). It waits, queued, while another run talks to the location's DMS."""
     run = db.session.get(SyncRun, run_id)
-    if run is None or run.status not in ACTIVE:
+    if run is None or run.status not in ACTIVE or _superseded(run):
         return None
     location = db.session.get(Location, run.location_id)
-    lock = RunLock(get_redis(), run.location_id, run.data_type, owner=str(run.id))
-    if not lock.acquire():
+    claimed = claim(run, uses_dms=True)
+    if claimed is None:
         return skip_run(run, "Nothing to do: the console queues the reconciliation again by itself once the other "
                              "run has finished (it checks every minute).")
+    lock, slot = claimed
+    if slot is None:
+        return wait_for_slot(run, run_reconcile, attempt)
     try:
-        run.status = RunStatus.RUNNING
-        db.session.commit()
-        with location.connect_dms(60) as dms:
-            present = set(dms.list_ids(run.data_type))
-        run.fetched = len(present)
-        run.deleted = mark_deleted(db.session, location, run.data_type, present)
-        cursor_row = _cursor_row(location.id, run.data_type)
-        cursor_row.last_reconciled_at = utcnow()
-        run.status = RunStatus.SUCCEEDED
+        with lock.kept(), slot.kept():
+            run.status = RunStatus.RUNNING
+            db.session.commit()
+            with location.connect_dms(60) as dms:
+                present = set(dms.list_ids(run.data_type))
+            if not lock.extend():
+                raise LockLost()
+            run.fetched = len(present)
+            run.deleted = mark_deleted(db.session, location, run.data_type, present)
+            cursor_row = _cursor_row(location.id, run.data_type)
+            cursor_row.last_reconciled_at = utcnow()
+            run.status = RunStatus.SUCCEEDED
+    except LockLost:
+        db.session.rollback()
+        run.status, run.error, run.fix_hint = RunStatus.FAILED, LOCK_LOST, _next_reconciliation()
     except DmsError as exc:
         db.session.rollback()
         run.status, run.error, run.fix_hint = RunStatus.FAILED, describe_dms_error(exc, 1), _reconcile_hint(exc)
     except BaseException:
         db.session.rollback()  # release uncommitted writes before RQ's failure handling
         raise
-    finally:
-        lock.release()
     run.finished_at = utcnow()
     db.session.commit()
     return {"status": run.status.value, "deleted": run.deleted}

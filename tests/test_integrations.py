@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from connectors.webhooks import sign
-from jobs.schedule import cadences, dispatch_due_pulls
+from jobs.schedule import cadences, dispatch_due_pulls, next_due
 from tests.conftest import dms_settings, soup
 from tests.factories import PASSWORD
 from webapp.extensions import db
@@ -134,7 +134,15 @@ def age_runs(app, delta: timedelta) -> None:
         db.session.commit()
 
 
+def _latest_start(app):
+    with app.app_context():
+        return db.session.scalar(select(func.max(SyncRun.started_at)))
+
+
 def test_schedule_dispatches_due_pulls_once(app, location, run_jobs):
+    """Due pulls are queued once each, none before its due time. Times are given explicitly: due
+    times sit on a grid (jobs/schedule.py), so "4 minutes later" may or may not cross a slot of
+    the 15-minute data types."""
     with app.app_context():
         cadence = cadences(db.session.merge(location))
         assert cadence["customers"].minutes == 15 and cadence["opcodes"].nightly
@@ -142,11 +150,19 @@ def test_schedule_dispatches_due_pulls_once(app, location, run_jobs):
         assert first == {"pulls": 7, "reconciliations": 0, "imports": 0}  # all CDK data types due; nothing to reconcile yet
         assert dispatch_due_pulls()["pulls"] == 0  # queued ones are not queued twice
     run_jobs()
+    ran_at = _latest_start(app)
     with app.app_context():
-        assert dispatch_due_pulls()["pulls"] == 0  # all ran just now: nothing due
-    age_runs(app, timedelta(minutes=4))
+        loc = db.session.merge(location)
+        assert dispatch_due_pulls(now=ran_at)["pulls"] == 0  # all ran just now: nothing due
+    run_jobs()  # the first reconciliations of customers and vehicles, queued by that dispatch
     with app.app_context():
-        assert dispatch_due_pulls()["pulls"] == 1  # repair orders: every 3 minutes
+        loc = db.session.merge(location)
+        dues = {t: next_due(loc, t, c, ran_at) for t, c in cadence.items() if c.scheduled}
+        assert dues["repair_orders"] - ran_at <= timedelta(minutes=3)  # repair orders: every 3 minutes
+        earliest = min(dues.values())
+        assert dispatch_due_pulls(now=earliest - timedelta(seconds=1))["pulls"] == 0  # not before its due time
+        assert dispatch_due_pulls(now=earliest)["pulls"] == sum(1 for due in dues.values() if due == earliest) >= 1
+        assert dispatch_due_pulls(now=earliest)["pulls"] == 0  # once
     run_jobs()
     age_runs(app, timedelta(days=1, hours=1))
     with app.app_context():
@@ -155,7 +171,7 @@ def test_schedule_dispatches_due_pulls_once(app, location, run_jobs):
     run_jobs()
     with app.app_context():
         # Customers and vehicles pull once their reconciliation is done; nothing reconciles twice a night.
-        assert dispatch_due_pulls() == {"pulls": 2, "reconciliations": 0, "imports": 0}
+        assert dispatch_due_pulls(now=_latest_start(app)) == {"pulls": 2, "reconciliations": 0, "imports": 0}
 
 
 def test_location_override_changes_the_cadence(app, make, sandbox):

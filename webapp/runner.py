@@ -2,13 +2,14 @@
 
 Starts (when not configured to use existing servers) an embedded Redis, applies the
 database migrations, loads the demo data into an empty database, then runs the sandbox
-DMS, an RQ worker, the ``rq cron`` scheduler and the web server under a small supervisor:
+DMS, the RQ workers (see :func:`worker_processes`), the ``rq cron`` scheduler and the web server
+under a small supervisor:
 
 - a child that exits (crash, kill, out of memory) is started again after a back-off
   (1 s, doubling up to 60 s; back to 1 s once it has run for a minute), and each exit and
   restart is logged (``[make run] worker exited with code -9; restarting in 1 s``);
 - when Redis restarts — the embedded one, or a separate server (``REDIS_URL``, noticed by
-  its changed run id within ``REDIS_CHECK_EVERY`` seconds) — its dependants (the worker and
+  its changed run id within ``REDIS_CHECK_EVERY`` seconds) — its dependants (the workers and
   the scheduler, whose registrations and connections lived in the old server) are restarted;
 - every child runs in its own process group, and ``make run`` is a child subreaper (Linux),
   so processes a child leaves behind (RQ's work-horses run in groups of their own) stay
@@ -38,6 +39,23 @@ BIN = Path(PY).parent
 PR_SET_CHILD_SUBREAPER = 36
 STOP_TIMEOUT = 10.0
 REDIS_CHECK_EVERY = 5.0
+
+
+def worker_processes(env: dict[str, str]) -> list[tuple[str, tuple[str, ...]]]:
+    """The RQ worker processes ``make run`` starts: (name, queues served in order).
+
+    Pulls and the interactive work (pushes, related-RO lookups, exports) have workers of their
+    own, ``PULL_WORKERS`` and ``INTERACTIVE_WORKERS`` of each (default 2): a run holds the DMS
+    of its location alone (jobs.locks.LocationSlot), so a DMS that hangs holds one pull worker
+    and the other keeps every other location's pulls moving; a push to a hung DMS holds one
+    interactive worker for at most its call time-out. Every worker also serves the scheduler's
+    quick maintenance jobs (the due-pull dispatch, the heartbeat), first."""
+    from jobs.queues import LOOKUPS, MAINTENANCE, PULLS, PUSHES
+
+    pulls = max(1, int(env.get("PULL_WORKERS", "2")))
+    interactive = max(1, int(env.get("INTERACTIVE_WORKERS", "2")))
+    return ([(f"worker pulls-{n}", (MAINTENANCE, PULLS)) for n in range(1, pulls + 1)]
+            + [(f"worker pushes-{n}", (MAINTENANCE, PUSHES, LOOKUPS)) for n in range(1, interactive + 1)])
 
 
 def _log(message: str) -> None:
@@ -324,7 +342,8 @@ def main() -> int:
                 "--data-dir", str(INSTANCE_DIR / "sandbox"), "--seed", "42",
                 "--account", "demo-cdk:cdk:300:star", "--account", "demo-karmak:karmak:240:console",
                 "--account", "demo-dealertrack:dealertrack:280:opentrack"]))
-        new.append(child("worker", [PY, "-m", "jobs.worker"], after=("redis",)))
+        for name, queues in worker_processes(env):
+            new.append(child(name, [PY, "-m", "jobs.worker", *queues], after=("redis",)))
         new.append(child("scheduler", [str(BIN / "rq"), "cron", "jobs.cron", "--url", env["REDIS_URL"],
                                        "--path", str(ROOT)], after=("redis",)))
         new.append(child("web", [

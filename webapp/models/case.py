@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, Column, Enum, ForeignKey, Integer, String, Table, Text
+from sqlalchemy import JSON, Boolean, Column, Enum, ForeignKey, Index, Integer, String, Table, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
@@ -59,10 +59,19 @@ case_watchers = Table(
 )
 
 
+#: Pending related-RO lookups, as literal SQL (see RUNS_UNDER_WAY in webapp/models/dms_mirror.py).
+LOOKUPS_PENDING = text("related_lookup_status = 'pending'")
+
+
 class Case(LocationOwned, TimestampMixin, db.Model):
     """A service event on an asset, tied to a repair order number."""
 
     __tablename__ = "case"
+    __table_args__ = (
+        # The lookups still pending (jobs.cases.recover_lost_lookups looks at them every 15 s): a few rows.
+        Index("ix_case_lookup_pending", "related_lookup_status", postgresql_where=LOOKUPS_PENDING,
+              sqlite_where=LOOKUPS_PENDING),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     asset_id: Mapped[int] = mapped_column(ForeignKey("asset.id", ondelete="RESTRICT"), index=True, nullable=False)

@@ -11,7 +11,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Enum, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Enum, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.extensions import db
@@ -101,11 +101,20 @@ class RunStatus(str, enum.Enum):
     CANCELLED = "cancelled"
 
 
+#: Runs queued or running, as literal SQL: a partial index is used only for a query whose condition
+#: is the index's own, values included (SQLite does not look into bound parameters).
+RUNS_UNDER_WAY = text("status IN ('queued', 'running')")
+
+
 class SyncRun(LocationOwned, db.Model):
     """One pull (or import, backfill, reconciliation) of one data type for one location."""
 
     __tablename__ = "sync_run"
-    __table_args__ = (Index("ix_sync_run_recent", "location_id", "data_type", "started_at"),)
+    __table_args__ = (
+        Index("ix_sync_run_recent", "location_id", "data_type", "started_at"),
+        # The runs under way (jobs.pulls.recover_dead_runs looks at them every 15 s): a few rows.
+        Index("ix_sync_run_active", "status", postgresql_where=RUNS_UNDER_WAY, sqlite_where=RUNS_UNDER_WAY),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     data_type: Mapped[str] = mapped_column(String(32), nullable=False)
