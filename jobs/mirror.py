@@ -17,7 +17,7 @@ from sqlalchemy import Text, bindparam, cast, insert, select, update
 from sqlalchemy.orm import Session
 
 from connectors.records import KINDS
-from webapp.domain.fields import FIELDS_BY_TYPE, differing_fields, portal_values
+from webapp.domain.fields import FIELDS_BY_TYPE, differing_fields, portal_values, unreadable_fields
 from webapp.domain.normalise import customer_name_key, email_key, normalise_phone, normalise_vin
 from webapp.models import ChangeSource, DmsRecord, Location, SyncMode, utcnow
 from webapp.models.base import keyed, one_of
@@ -379,13 +379,23 @@ def _apply_to_portal(session: Session, location: Location, data_type: str, recor
             drift[record.dms_id] = fields or None
             continue
         values = portal_values(data_type, payload)
+        unreadable = unreadable_fields(data_type, payload)
         for attr in fields:
+            if attr in unreadable:
+                continue  # never replace the portal's value by nothing: left as a difference below
             old = getattr(record, attr)
             setattr(record, attr, values[attr])
             record_change(record=record, field=attr, old=old, new=values[attr], source=ChangeSource.DMS,
                           context={"sync_run_id": run_id} if run_id else {})
-        if fields:
+        if set(fields) - unreadable:
             result.applied += 1
+        kept = [attr for attr in fields if attr in unreadable]
+        if kept:  # the two systems still differ: flagged for the sync wizard, not stamped as synced
+            drift[record.dms_id] = kept
+            if len(result.notes) < MAX_NOTES:
+                result.notes.append(f"{data_type} record {record.dms_id}: the DMS value of "
+                                    f"{', '.join(kept)} could not be read; the portal's value was kept")
+            continue
         record.last_synced_at = utcnow()
         drift[record.dms_id] = None
     return drift

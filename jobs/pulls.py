@@ -166,7 +166,7 @@ def _end_dead(run: SyncRun) -> bool:
         run.status = RunStatus.FAILED
         run.error = ("The run stopped without finishing: the background worker running it stopped "
                      "(for example a restart).")
-        run.fix_hint = NEXT_PULL_CONTINUES
+        run.fix_hint = _AFTER_LAST_RETRY["backfill" if run.trigger == RunTrigger.BACKFILL else "run_pull"]
     else:
         run.status = RunStatus.CANCELLED
         run.error = ("Not started: its job was no longer in the job queue (Redis), for example because Redis "

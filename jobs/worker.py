@@ -8,6 +8,7 @@ from __future__ import annotations
 import gc
 import os
 import sys
+from datetime import datetime, timezone
 
 from rq import SimpleWorker, Worker
 
@@ -75,6 +76,46 @@ class AppWorker(AppContextMixin, Worker):
         super().register_death()
 
 
+    def run_maintenance_tasks(self) -> None:
+        """RQ's maintenance, after freeing the scheduler locks of schedulers that died."""
+        release_dead_scheduler_locks(self.connection, self.queue_names())
+        super().run_maintenance_tasks()
+
+
+#: Seconds without a heartbeat after which a scheduler holding a queue's lock is taken for dead
+#: (a live one beats every second).
+SCHEDULER_DEAD_AFTER = 10
+_RELEASE_IF_HELD_BY = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0
+"""
+
+
+def release_dead_scheduler_locks(connection, queue_names: list[str]) -> list[str]:  # noqa: ANN001
+    """Free the scheduler locks of ``queue_names`` held by a scheduler that stopped beating.
+
+    Each worker runs an RQ scheduler, one per queue at a time, that moves delayed jobs (the next
+    try of a pull, a wait for a busy DMS) to their queue. A killed worker's scheduler keeps its
+    lock for 61 s and the others would only take it over at a later maintenance: until then no
+    delayed job of that queue starts. Returns the queues freed."""
+    from rq.scheduler import SCHEDULER_KEY_TEMPLATE, RQScheduler
+    from rq.utils import utcparse
+
+    freed = []
+    for name in queue_names:
+        key = RQScheduler.get_locking_key(name)
+        holder = connection.get(key)
+        if not holder:
+            continue
+        beat = connection.hget(SCHEDULER_KEY_TEMPLATE % holder.decode(), "last_heartbeat")
+        if beat is None:
+            continue  # not registered yet (it is starting) or already gone with its lock
+        if (datetime.now(timezone.utc) - utcparse(beat.decode()).replace(tzinfo=timezone.utc)).total_seconds() \
+                > SCHEDULER_DEAD_AFTER and connection.eval(_RELEASE_IF_HELD_BY, 1, key, holder):
+            freed.append(name)
+    return freed
+
+
 class AppSimpleWorker(AppContextMixin, SimpleWorker):
     """In-process worker (tests: ``AppSimpleWorker(...).work(burst=True)``)."""
 
@@ -83,13 +124,14 @@ def make_worker(queues: list[str] | None = None, simple: bool = False) -> Worker
     """A worker on ``queues`` (default: all), tuned so a killed worker's job is recovered
     within a minute or two: heartbeats every ``WORKER_MONITOR_INTERVAL`` s (default 10, so a
     dead job's registry entry lapses after 70 s) and maintenance — which re-queues abandoned
-    jobs — every ``WORKER_MAINTENANCE_INTERVAL`` s (default 30; RQ's own default is 600)."""
+    jobs and frees a dead scheduler's locks — every ``WORKER_MAINTENANCE_INTERVAL`` s (default 15;
+    RQ's own default is 600)."""
     cls = AppSimpleWorker if simple else AppWorker
     return cls(
         queues or list(ALL_QUEUES),
         connection=get_redis(),
         job_monitoring_interval=int(os.environ.get("WORKER_MONITOR_INTERVAL", "10")),
-        maintenance_interval=int(os.environ.get("WORKER_MAINTENANCE_INTERVAL", "30")),
+        maintenance_interval=int(os.environ.get("WORKER_MAINTENANCE_INTERVAL", "15")),
     )
 
 

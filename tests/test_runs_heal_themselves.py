@@ -288,3 +288,24 @@ def test_make_run_starts_pull_workers_apart_from_the_interactive_ones():
     assert all("pulls" not in queues for name, queues in default if "pushes" in name)
     assert all(queues == ("maintenance", "pulls") for name, queues in default if "pulls" in name)
     assert len(worker_processes({"PULL_WORKERS": "3", "INTERACTIVE_WORKERS": "1"})) == 4
+
+
+# --------------------------------------------------------------------------- a dead worker's scheduler
+def test_a_dead_schedulers_lock_is_freed_so_delayed_work_resumes(app):
+    """A killed worker's RQ scheduler keeps the queue's scheduler lock for 61 s; a worker's
+    maintenance frees it once the scheduler has missed 10 s of heartbeats, and only then."""
+    from datetime import datetime, timedelta, timezone
+
+    from rq.scheduler import SCHEDULER_KEY_TEMPLATE, RQScheduler
+    from rq.utils import utcformat
+
+    from jobs.worker import release_dead_scheduler_locks
+
+    redis = get_redis(app.config["REDIS_URL"])
+    now = datetime.now(timezone.utc)
+    for queue, holder, beat in (("pulls", "dead", now - timedelta(seconds=30)), ("pushes", "alive", now)):
+        redis.set(RQScheduler.get_locking_key(queue), holder, ex=61)
+        redis.hset(SCHEDULER_KEY_TEMPLATE % holder, "last_heartbeat", utcformat(beat))
+    assert release_dead_scheduler_locks(redis, ["pulls", "pushes", "lookups"]) == ["pulls"]
+    assert redis.get(RQScheduler.get_locking_key("pulls")) is None
+    assert redis.get(RQScheduler.get_locking_key("pushes")) == b"alive"

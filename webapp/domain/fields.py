@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-from webapp.domain.normalise import clean_text, fold, normalise_email, normalise_phone, normalise_vin
+from webapp.domain.normalise import clean_text, email_key, fold, normalise_email, normalise_phone, normalise_vin
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,12 @@ def _upper(value: Any) -> str | None:
     return text.upper() if text else None
 
 
+def _email(value: Any) -> str | None:
+    """A valid address in its normal form; an address-shaped value the validator refuses (e.g. a
+    special-use domain such as ``.test``) is kept as it is, lower-cased, rather than read as empty."""
+    return normalise_email(value) or email_key(value)
+
+
 def _nth(key: str, index: int) -> Callable[[Mapping[str, Any]], Any]:
     def get(payload: Mapping[str, Any]) -> Any:
         values = payload.get(key) or []
@@ -69,7 +75,7 @@ CUSTOMER_FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("company_name", "Company", _key("company_name"), _name, "company_name"),
     FieldSpec("phone", "Phone", _nth("phones", 0), normalise_phone, "phones"),
     FieldSpec("mobile_phone", "Mobile phone", _nth("phones", 1), normalise_phone, "phones"),
-    FieldSpec("email", "E-mail", _nth("emails", 0), normalise_email, "emails"),
+    FieldSpec("email", "E-mail", _nth("emails", 0), _email, "emails"),
     FieldSpec("address_line1", "Address", _key("address_line1"), _text, "address_line1"),
     FieldSpec("address_line2", "Address line 2", _key("address_line2"), _text, "address_line2"),
     FieldSpec("city", "City", _key("city"), _text, "city"),
@@ -107,6 +113,14 @@ def portal_values(data_type: str, payload: Mapping[str, Any]) -> dict[str, Any]:
     if data_type == "customers":
         values["is_business"] = payload.get("kind") == "business"
     return values
+
+
+def unreadable_fields(data_type: str, payload: Mapping[str, Any]) -> set[str]:
+    """Portal attributes the DMS record has a value for that the console cannot read (a phone
+    without enough digits, a year that is not a number): never copied over the portal's value."""
+    return {spec.attr for spec in FIELDS_BY_TYPE[data_type]
+            if spec.from_dms(payload) not in (None, "") and clean_text(spec.from_dms(payload), 255)
+            and spec.canonical(spec.from_dms(payload)) is None}
 
 
 def differing_fields(data_type: str, record: Any, payload: Mapping[str, Any]) -> list[str]:
