@@ -20,7 +20,9 @@ from sqlalchemy import select
 
 import connectors
 from connectors import AuthenticationError, DmsError, NotSupportedError, TransientDmsError
-from jobs.dms_errors import describe_dms_error
+import math
+
+from jobs.dms_errors import describe_dms_error, describe_failed_try
 from jobs.queues import LOOKUPS, MAINTENANCE, get_queue
 from webapp.redis_conn import get_redis
 from webapp.extensions import db
@@ -141,6 +143,7 @@ def lookup_related_ros(case_id: int, attempt: int = 1) -> dict | None:
     location = db.session.get(Location, case.location_id)
     case.related_lookup_status = RelatedLookupStatus.PENDING
     case.related_lookup_attempts = attempt
+    case.related_lookup_error = case.related_lookup_fix_hint = None  # this try is asking now ("Checking…")
     db.session.commit()
     try:
         if not related_ro_active(location):
@@ -159,6 +162,12 @@ def lookup_related_ros(case_id: int, attempt: int = 1) -> dict | None:
         if attempt < MAX_ATTEMPTS:
             delay = min(MAX_BACKOFF, exc.retry_after if exc.retry_after else BACKOFF_BASE * 2 ** (attempt - 1))
             log.warning("case %s related-RO lookup: %s; try %s in %.1fs", case.id, exc, attempt + 1, delay)
+            # The case page says so while it waits: what happened, and when the next try is.
+            seconds = max(1, math.ceil(delay))
+            case.related_lookup_error = describe_failed_try(exc, attempt, MAX_ATTEMPTS)
+            case.related_lookup_fix_hint = (
+                f"Nothing to do: the console asks the DMS again by itself in about {seconds} second"
+                f"{'s' if seconds != 1 else ''} (try {attempt + 1} of {MAX_ATTEMPTS}).")
             _enqueue_lookup(case, delay, attempt + 1)
             return {"status": "retrying", "attempt": attempt}
         return _failed(case, exc, attempt)

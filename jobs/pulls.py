@@ -417,7 +417,7 @@ def _execute(run: SyncRun, location: Location, lock: RunLock, attempt: int = 1) 
     try:
         if not location.has_dms:
             raise NotSupportedError("This location has no DMS connection.",
-                                    fix_hint="Set the DMS connection under Admin → Locations.")
+                                    fix_hint="A Global Admin sets up the DMS connection under Admin → Locations.")
         with location.connect_dms(CALL_TIMEOUT) as dms:
             if backfill and run.expected_total is None:
                 # Count first so the progress bar can show how far the backfill has got.

@@ -161,7 +161,7 @@ class _Connection:
         if self.dms is None:
             if not self.location.has_dms:
                 raise NotSupportedError("This location has no DMS connection.",
-                                        fix_hint="Set the DMS connection under Admin → Locations, then retry.")
+                                        fix_hint="A Global Admin sets up the DMS connection under Admin → Locations; then retry.")
             self.dms = self.location.connect_dms(CALL_TIMEOUT)
         return self.dms
 

@@ -363,8 +363,10 @@ def test_oem_build_data_locks_year_make_model_engine(make, sandbox, auth, client
     payload = dms_record(sandbox, "beta-karmak", "vehicles", vehicle_with_owner)
     owner_payload = dms_record(sandbox, "beta-karmak", "customers", lambda r: r.dms_id == payload["owner_dms_id"])
     owner = portal_copy(make, location, "customers", owner_payload)
-    asset = portal_copy(make, location, "vehicles", payload, customer_id=owner.id, year=(payload["year"] or 2000) - 1,
-                        model="OEM Model", mileage=(payload["mileage"] or 0) + 500)
+    oem_year = (payload["year"] or 2000) - 1
+    asset = portal_copy(make, location, "vehicles", payload, customer_id=owner.id, year=oem_year,
+                        model="OEM Model", mileage=(payload["mileage"] or 0) + 500,
+                        oem_build_data={"year": oem_year, "model": "OEM Model"})
     auth.login(advisor.email, PASSWORD)
     wizard = start(client, "asset", asset.id)
     page = show(client, "asset", asset.id, wizard)
@@ -531,7 +533,10 @@ def test_close_never_leaves_the_site(customer_case, client):
     location, advisor, customer, payload = customer_case()
     wizard = start(client, "customer", customer.id, next_url="https://evil.example/")
     page = show(client, "customer", customer.id, wizard)
-    assert page.find("a", string="Cancel")["href"] == f"/customers/{customer.id}"
+    # Cancel is a button now (it ends the wizard on the server); it goes back to the record, not off-site.
+    assert page.find("button", string="Cancel")["value"] == "cancel"
+    response = client.post(f"/customers/{customer.id}/sync/step", data={"wizard": wizard, "action": "cancel"})
+    assert response.status_code == 303 and response.headers["Location"] == f"/customers/{customer.id}"
 
 
 def test_asset_sync_buttons_on_detail_page_and_search_rows(owner_case, client):

@@ -24,7 +24,10 @@ DMS = {"first_name": "Pat", "last_name": "Sample", "phones": ["217.555.0100", "(
 def test_normalised_values_are_not_differences():
     portal = customer(first_name="pat", last_name="Sample", phone="+12175550100", mobile_phone="+12175550199",
                       email="pat@example.com", city="Springfield")
-    assert sync.compare("customer", portal, DMS) == []
+    # Phones and e-mail in other forms are no differences; a name that differs only in case is one,
+    # marked formatting-only with nothing pre-selected (issue 19, item 7: "Mcdonald -> McDonald").
+    [difference] = sync.compare("customer", portal, DMS)
+    assert difference.attr == "first_name" and difference.formatting_only and difference.preselected is None
 
 
 def test_phones_keep_their_positions_in_the_write_back():
@@ -60,7 +63,8 @@ def test_portal_only_sends_nothing_and_says_what_the_dms_keeps():
 
 def test_locked_fields_refuse_the_dms_value():
     asset = SimpleNamespace(vin=None, unit_number=None, year=2020, make="Volvo", model="VNL", engine_type=None,
-                            license_plate=None, mileage=None)
+                            license_plate=None, mileage=None,
+                            oem_build_data={"year": 2020, "make": "Volvo", "model": "VNL", "engine": "D13 455hp"})
     dms = {"year": 2021, "make": "Volvo", "model": "VNR", "engine": "D13"}
     differences = sync.compare("asset", asset, dms, oem_locked=True)
     assert {d.attr: d.locked for d in differences} == {"year": True, "model": True, "engine_type": True}

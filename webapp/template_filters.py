@@ -1,18 +1,95 @@
-"""Jinja filters shared by every page."""
+"""Jinja filters and globals shared by every page, registered in one place (:func:`init_app`).
+
+Times: :func:`local_time` is the one filter that shows a moment. It shows it in the zone of the
+location the record belongs to, with the zone's abbreviation when the viewer works across
+locations in more than one zone (a Reviewer, a Global Admin).
+"""
 from __future__ import annotations
 
 from datetime import datetime
-from zoneinfo import ZoneInfo
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flask import Flask
+from flask import Flask, g, has_request_context
+
+from connectors.records import parse_datetime
+
+#: "Nov 02, 2026 09:30", the format every screen uses unless it asks for a date alone.
+DEFAULT_FORMAT = "%b %d, %Y %H:%M"
+UTC = ZoneInfo("UTC")
 
 
-def local_time(moment: datetime | None, location=None, fmt: str = "%b %d, %Y %H:%M") -> str:  # noqa: ANN001
-    """``moment`` in the location's time zone (UTC when no location is given)."""
+def zone_of(location: Any) -> ZoneInfo:
+    """The location's time zone (UTC when none is set or the name is unknown)."""
+    name = getattr(location, "timezone", None) if location is not None else None
+    try:
+        return ZoneInfo(name) if name else UTC
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC
+
+
+def as_moment(value: Any) -> datetime | None:
+    """A datetime from a datetime or the ISO text DMS payloads carry (naive values are UTC);
+    None when ``value`` is empty or not a time."""
+    try:
+        return parse_datetime(value)
+    except (ValueError, TypeError):
+        return None
+
+
+def format_local(value: Any, location: Any, fmt: str = DEFAULT_FORMAT, *, with_zone: bool = False) -> str:
+    """``value`` (datetime or ISO text) in ``location``'s zone; "" when empty, the text itself
+    when it is not a time. ``with_zone`` adds the zone's abbreviation ("PST"); a moment of no
+    location is in UTC and says so."""
+    moment = as_moment(value)
     if moment is None:
-        return ""
-    zone = ZoneInfo(location.timezone) if location is not None and getattr(location, "timezone", None) else None
-    return moment.astimezone(zone).strftime(fmt) if zone else moment.strftime(fmt + " UTC")
+        return "" if value in (None, "") else str(value)
+    if (with_zone or location is None) and "%Z" not in fmt:
+        fmt += " %Z"
+    return moment.astimezone(zone_of(location)).strftime(fmt)
+
+
+def _location_of(where: Any):  # noqa: ANN202 - a Location or None
+    """The Location meant by ``where``: a Location, a location id, or a record that has a
+    ``location`` or a ``location_id``; the viewer's current location when ``where`` is None."""
+    from webapp.extensions import db
+    from webapp.models import Location
+
+    if isinstance(where, Location):
+        return where
+    if where is None:
+        if not has_request_context():
+            return None
+        from webapp.scoping import current_location
+
+        return current_location()
+    if isinstance(where, int):
+        return db.session.get(Location, where)
+    location = getattr(where, "location", None)
+    if isinstance(location, Location):
+        return location
+    location_id = getattr(where, "location_id", None)
+    return db.session.get(Location, location_id) if location_id is not None else None
+
+
+def viewer_sees_several_zones() -> bool:
+    """True when the signed-in user works in locations of more than one time zone (cached per request)."""
+    if not has_request_context():
+        return False
+    if "sees_several_zones" not in g:
+        from webapp.scoping import allowed_locations
+
+        g.sees_several_zones = len({zone_of(location).key for location in allowed_locations()}) > 1
+    return g.sees_several_zones
+
+
+def local_time(value: Any, where: Any = None, fmt: str = DEFAULT_FORMAT) -> str:
+    """Template filter: ``value`` (datetime or ISO text) in the zone of ``where``'s location.
+
+    ``where`` is the record's location, a record with a location, or None for the viewer's
+    current location. The zone's abbreviation is added when the viewer sees several zones.
+    """
+    return format_local(value, _location_of(where), fmt, with_zone=viewer_sees_several_zones())
 
 
 # Loaded by base.html itself (first) or only by their own pages.
@@ -41,5 +118,5 @@ def page_assets(app: Flask) -> dict[str, list[str]]:
 
 def init_app(app: Flask) -> None:
     """Register the filters and the list of page assets."""
-    app.add_template_filter(local_time, "local_time")
+    app.add_template_filter(local_time, "local_time")  # the one time filter
     app.jinja_env.globals["page_assets"] = page_assets(app)

@@ -297,3 +297,137 @@ def remove(name: str) -> None:
         path_of(name).unlink()
     except FileNotFoundError:
         pass
+
+
+# ----------------------------------------------------------------------------- kept between attempts
+# A form that fails validation for another field must not lose its screenshot, and no browser
+# can put a file back into a file input: the checked screenshot is stored as *pending* and the
+# form carries a signed token for it (who, where, which file, until when).
+PENDING_SECONDS = 2 * 3600
+_PENDING_SALT = "pending-screenshot"
+PENDING_EXPIRED = ("The screenshot you attached earlier has expired (it is kept for "
+                   f"{PENDING_SECONDS // 3600} hours). Attach it again.")
+
+
+@dataclass(frozen=True)
+class PendingScreenshot:
+    """A checked screenshot waiting for its form to be submitted without errors."""
+
+    name: str  # file name under pending_dir(), made by store()
+    mime: str
+    width: int
+    height: int
+    size: int
+    filename: str  # the person's own name for the file, for "Screenshot <name> kept" only
+
+
+def pending_dir() -> Path:
+    """Where pending screenshots wait: a sub-folder of :func:`upload_dir`."""
+    return upload_dir() / "pending"
+
+
+def _serializer():
+    from itsdangerous import URLSafeTimedSerializer
+
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=_PENDING_SALT)
+
+
+def display_filename(filename: str | None) -> str:
+    """The person's file name, safe to show: no folders, no control characters, at most 80 characters."""
+    from webapp.domain.normalise import clean_text
+
+    base = (filename or "").replace("\\", "/").rsplit("/", 1)[-1]
+    return clean_text(base, 80) or "screenshot"
+
+
+def keep_pending(clean: CleanScreenshot, filename: str | None, user_id: int, location_id: int) -> str:
+    """Store ``clean`` as pending and return its token (valid for :data:`PENDING_SECONDS`,
+    only for ``user_id`` at ``location_id``). Expired pending files are swept on the way."""
+    sweep_pending()
+    folder = pending_dir()
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    name = f"{secrets.token_hex(16)}.{clean.extension}"
+    fd = os.open(folder / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(clean.data)
+    return _serializer().dumps({"n": name, "m": clean.mime, "w": clean.width, "h": clean.height,
+                                "s": len(clean.data), "f": display_filename(filename), "u": user_id,
+                                "l": location_id})
+
+
+def pending(token: str | None, user_id: int, location_id: int) -> PendingScreenshot | None:
+    """The pending screenshot of ``token``, or None: no token, forged, expired, someone else's,
+    another location's, or its file is gone. Raises nothing."""
+    from itsdangerous import BadSignature
+
+    if not token or len(token) > 2000:
+        return None
+    try:
+        data = _serializer().loads(token, max_age=PENDING_SECONDS)
+    except (BadSignature, ValueError, TypeError):
+        return None
+    if not isinstance(data, dict) or data.get("u") != user_id or data.get("l") != location_id:
+        return None
+    try:
+        path = _pending_path(data.get("n"))
+        if not path.is_file():
+            return None
+        return PendingScreenshot(data["n"], data["m"], int(data["w"]), int(data["h"]), int(data["s"]),
+                                 display_filename(data.get("f")))
+    except (FileNotFoundError, KeyError, TypeError, ValueError):
+        return None
+
+
+def pending_expired(token: str | None) -> bool:
+    """True when ``token`` is a genuine pending-screenshot token that has expired (to say so)."""
+    from itsdangerous import BadSignature, SignatureExpired
+
+    if not token or len(token) > 2000:
+        return False
+    try:
+        _serializer().loads(token, max_age=PENDING_SECONDS)
+    except SignatureExpired:
+        return True
+    except (BadSignature, ValueError, TypeError):
+        return False
+    return False
+
+
+def _pending_path(name: str | None) -> Path:
+    """A pending file's path; refuses anything but a name :func:`keep_pending` made."""
+    return pending_dir() / path_of(name or "").name
+
+
+def claim_pending(item: PendingScreenshot) -> StoredScreenshot:
+    """Move a pending screenshot among the stored ones (its form was submitted): same name."""
+    os.replace(_pending_path(item.name), path_of(item.name))
+    return StoredScreenshot(item.name, item.mime, item.width, item.height, item.size)
+
+
+def drop_pending(item: PendingScreenshot | None) -> None:
+    """Delete a pending screenshot (replaced by another one)."""
+    if item is None:
+        return
+    try:
+        _pending_path(item.name).unlink()
+    except FileNotFoundError:
+        pass
+
+
+def sweep_pending(now: float | None = None) -> int:
+    """Delete pending screenshots older than :data:`PENDING_SECONDS` (their tokens have expired)."""
+    import time
+
+    folder = pending_dir()
+    if not folder.is_dir():
+        return 0
+    cutoff = (now if now is not None else time.time()) - PENDING_SECONDS - 60
+    removed = 0
+    for entry in folder.iterdir():
+        try:
+            if entry.is_file() and entry.stat().st_mtime < cutoff:
+                entry.unlink()
+                removed += 1
+        except FileNotFoundError:
+            pass
+    return removed

@@ -18,10 +18,10 @@ COMMON_ERRORS: dict[str, tuple[str, str]] = {
     "ADVISOR-INVALID": (
         "Incorrect or duplicate advisor DMS ID",
         "The advisor's DMS ID is wrong or shared by several users. Give every service advisor "
-        "their own unique DMS ID (user settings), then retry."),
+        "their own unique DMS ID: a Service Manager enters them on the Advisors page, then retries."),
     "ADVISOR-MISSING": (
         "Advisor has no DMS ID",
-        "Enter the service advisor's DMS ID in their user profile, then retry."),
+        "A Service Manager enters the advisor's DMS ID on the Advisors page; then retry."),
     "LOCKED": (
         "Appointment is locked (open in the DMS)",
         "Someone has this appointment open in the DMS. Close the appointment in the DMS, then retry."),

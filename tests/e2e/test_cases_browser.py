@@ -46,6 +46,7 @@ def test_export_watch_related_ros_appear_then_close(live_server, page, make, san
     expect(additional.get_by_text("Checking the DMS…")).to_have_count(0)
     screenshot(page, "case-related-ros")
 
+    page.once("dialog", lambda dialog: dialog.accept())  # "Close case …? A closed case cannot be opened again."
     page.get_by_role("button", name="Close case").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Closed")
     expect(additional.get_by_text("Checking the DMS…")).to_be_visible()

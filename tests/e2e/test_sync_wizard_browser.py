@@ -91,7 +91,8 @@ def test_asset_sync_with_the_keyboard_only(live_server, page, make, sandbox):
     from tests.test_sync_wizard import _set_owner
 
     asset = portal_copy(make, location, "vehicles", payload, year=(payload["year"] or 2001) - 1,
-                        mileage=(payload["mileage"] or 0) + 1234)
+                        mileage=(payload["mileage"] or 0) + 1234,
+                        oem_build_data={"year": (payload["year"] or 2001) - 1})
     asset = _set_owner(make, asset, portal_owner.id)
 
     sign_in(page, live_server, advisor.email)

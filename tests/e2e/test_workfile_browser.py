@@ -72,6 +72,7 @@ def test_new_repair_order_to_printed_export_summary(live_server, page, make, san
     row = page.locator("table.dms-payments tbody tr").nth(1)
     row.locator("summary").click()
     row.get_by_label("Reason for voiding").fill("Entered by mistake")
+    page.once("dialog", lambda dialog: dialog.accept())  # "Void the receipt of …?"
     row.get_by_role("button", name="Void receipt").click()
     expect(page.locator('table.dms-payments tbody tr[data-status="void"]')).to_contain_text("Entered by mistake")
 

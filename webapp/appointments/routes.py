@@ -6,8 +6,7 @@ failed. Pre-flight findings are shown inline on the form with the vendor's fix h
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
-from zoneinfo import ZoneInfo
+from datetime import timedelta, timezone
 
 from flask import current_app, flash, redirect, request, url_for
 from flask_login import current_user
@@ -22,26 +21,10 @@ from webapp.outbox import messages_of
 from webapp.permissions import Permission, require
 from webapp.rendering import hx_redirect, render, wants_fragment
 from webapp.scoping import current_location_or_404, get_or_404, scoped
+from webapp.template_filters import zone_of
 
 
 # ----------------------------------------------------------------------------- helpers
-def local_zone(location: Location) -> ZoneInfo:
-    """The location's time zone (appointments are entered and shown in it)."""
-    try:
-        return ZoneInfo(location.timezone or "UTC")
-    except (KeyError, ValueError):
-        return ZoneInfo("UTC")
-
-
-@bp.app_template_filter("local_time")
-def local_time(moment: datetime | None, location: Location | None = None) -> str:
-    """'Tue 24 Nov 2026, 09:30' in the location's time zone."""
-    if moment is None:
-        return "—"
-    zone = local_zone(location) if location is not None else ZoneInfo("UTC")
-    return moment.astimezone(zone).strftime("%a %d %b %Y, %H:%M")
-
-
 @bp.app_template_global()
 def customer_link(customer: Customer) -> str | None:
     """The customer's page, once the customers area provides one."""
@@ -109,7 +92,7 @@ def _read(form: AppointmentForm, location: Location, customer: Customer) -> dict
     if brand and brand not in (location.brands or []):
         form.brand.errors = ["Choose one of the location's brands."]
         return None
-    scheduled = form.scheduled_at.data.replace(tzinfo=local_zone(location))
+    scheduled = form.scheduled_at.data.replace(tzinfo=zone_of(location))
     return {"asset": asset, "advisor": advisor, "scheduled_at": scheduled.astimezone(timezone.utc),
             "opcodes": form.chosen_opcodes(), "notes": form.notes.data or None,
             "dispatch_code": ((form.dispatch_code.data or "").upper() or None) if location.dms_vendor == "cdk" else None,
@@ -218,7 +201,7 @@ def new():
                       location=location, findings=findings, **context)
     form.customer_id.data = str(customer.id)
     if not form.scheduled_at.data:
-        tomorrow = (utcnow().astimezone(local_zone(location)) + timedelta(days=1)).replace(
+        tomorrow = (utcnow().astimezone(zone_of(location)) + timedelta(days=1)).replace(
             hour=9, minute=0, second=0, microsecond=0)
         form.scheduled_at.data = tomorrow.replace(tzinfo=None)
     assets = context["assets"]
@@ -286,7 +269,7 @@ def edit(appointment_id: int):
     form.asset_id.data = appointment.asset_id or 0
     form.advisor_id.data = appointment.advisor_id or 0
     form.brand.data = appointment.brand or ""
-    form.scheduled_at.data = appointment.scheduled_at.astimezone(local_zone(location)).replace(tzinfo=None)
+    form.scheduled_at.data = appointment.scheduled_at.astimezone(zone_of(location)).replace(tzinfo=None)
     form.opcodes.data = list(appointment.opcodes or [])
     if not context["opcode_list"]:
         form.opcode_text.data = " ".join(appointment.opcodes or [])

@@ -9,6 +9,7 @@ from webapp.permissions import Permission, require
 from webapp.rendering import render
 from webapp.scoping import get_or_404, scoped
 from webapp.search import pages
+from webapp.search.history import HistoryRow, history_rows
 
 MIRROR_LIST_LIMIT = 50
 HISTORY_LIMIT = 200
@@ -28,11 +29,11 @@ def add_from_dms():
     return pages.add_from_dms("customers")
 
 
-def change_history(record_type: str, record_id: int) -> list[ChangeHistory]:
-    """A record's Change History, newest first."""
-    return list(db.session.scalars(
+def change_history(record_type: str, record_id: int) -> list[HistoryRow]:
+    """A record's Change History, newest first, as a person reads it."""
+    return history_rows(list(db.session.scalars(
         scoped(ChangeHistory).where(ChangeHistory.record_type == record_type, ChangeHistory.record_id == record_id)
-        .order_by(ChangeHistory.changed_at.desc(), ChangeHistory.id.desc()).limit(HISTORY_LIMIT)))
+        .order_by(ChangeHistory.changed_at.desc(), ChangeHistory.id.desc()).limit(HISTORY_LIMIT))))
 
 
 def mirror_for_customer(customer_dms_id: str | None, data_type: str) -> list[DmsRecord]:

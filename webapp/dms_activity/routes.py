@@ -15,7 +15,6 @@ from flask import Response, abort, flash, redirect, request, url_for
 from flask_login import current_user
 
 from connectors.records import KINDS
-from webapp.appointments.routes import local_zone
 from webapp.dms_activity import bp, service
 from webapp.dms_activity.forms import (LinkRoForm, NewVehicleForm, PaymentForm, PropertiesForm, VoidForm,
                                       WorkfileForm)
@@ -27,6 +26,7 @@ from webapp.permissions import Permission, can, require
 from webapp.rendering import render
 from webapp.repair_orders.queries import dms_repair_order_or_404, parse_ro
 from webapp.scoping import current_location_or_404, get_or_404, scoped
+from webapp.template_filters import format_local, zone_of
 
 TABS = ("properties", "payments", "history")
 
@@ -78,7 +78,7 @@ def _context(workfile: Workfile, location: Location, tab: str, **extra) -> dict:
 
 def location_today(location: Location) -> date:
     """Today's date where the location is (receipts cannot be dated later than this)."""
-    return datetime.now(local_zone(location)).date()
+    return datetime.now(zone_of(location)).date()
 
 
 def _to_tab(workfile: Workfile, tab: str):
@@ -490,8 +490,6 @@ def _csv_cell(value) -> str:  # noqa: ANN001
 @require(Permission.VIEW_RECORDS)
 def summary_csv(workfile_id: int):
     """The export summary as CSV (header lines, then one row per DMS event)."""
-    from webapp.template_filters import local_time
-
     workfile, location = _workfile(workfile_id)
     out = io.StringIO()
     writer = csv.writer(out)
@@ -502,7 +500,7 @@ def summary_csv(workfile_id: int):
     writer.writerow([])
     writer.writerow(CSV_COLUMNS)
     for row in _summary_rows(workfile):
-        writer.writerow([local_time(row.occurred_at, location, "%Y-%m-%d %H:%M"), _csv_cell(row.completed_by),
+        writer.writerow([format_local(row.occurred_at, location, "%Y-%m-%d %H:%M"), _csv_cell(row.completed_by),
                          row.description, f"{row.amount:.2f}" if row.amount is not None else "",
                          row.status or "", _csv_cell(row.reference_id or ""), _csv_cell(row.detail or "")])
     name = f"export-summary-{workfile.number}.csv".replace("/", "-")

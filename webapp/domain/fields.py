@@ -2,6 +2,9 @@
 
 Used by pulls (automatic apply, drift flags), the sync wizards and add-from-DMS, so the
 same phone written two ways or an e-mail differing only in case is never a difference.
+A name or address differing only in case, accents or punctuation ('Mcdonald' / 'McDonald',
+'Zoe' / 'Zoë', 'OBRIEN' / "O'Brien") *is* a difference, of the kind "only formatting
+differs" (:func:`formatting_only`): it is a correction someone may want to sync.
 """
 from __future__ import annotations
 
@@ -95,16 +98,41 @@ ASSET_FIELDS: tuple[FieldSpec, ...] = (
 )
 
 FIELDS_BY_TYPE = {"customers": CUSTOMER_FIELDS, "vehicles": ASSET_FIELDS}
-# OEM build data is authoritative for these (seed 001): locked in the asset wizard.
+# OEM build data is authoritative for these (seed 001): locked in the asset wizard when the
+# location has OEM build data *and* the asset's OEM build data holds the field (its keys).
 OEM_LOCKED = frozenset({"year", "make", "model", "engine_type"})
+OEM_KEYS: dict[str, tuple[str, ...]] = {
+    "year": ("year",), "make": ("make",), "model": ("model",), "engine_type": ("engine_type", "engine"),
+}
+
+
+def oem_fields(oem_build_data: Any) -> frozenset[str]:
+    """The OEM-lockable portal attributes an asset's OEM build data has a value for."""
+    if not isinstance(oem_build_data, Mapping):
+        return frozenset()
+    return frozenset(attr for attr, keys in OEM_KEYS.items()
+                     if any(clean_text(oem_build_data.get(key)) for key in keys))
 
 
 def same(spec: FieldSpec, a: Any, b: Any) -> bool:
-    """Equal after normalisation (names also ignore case and accents)."""
+    """Equal after normalisation: the same phone, e-mail (any case), blanks collapsed.
+
+    Case, accents and punctuation of names and text still count (see :func:`formatting_only`)."""
+    return spec.canonical(a) == spec.canonical(b)
+
+
+def formatting_only(spec: FieldSpec, a: Any, b: Any) -> bool:
+    """Different, but equal once case, accents and punctuation are ignored ('Mcdonald' / 'McDonald')."""
+    if spec.canonical not in (_name, _text):
+        return False
     ca, cb = spec.canonical(a), spec.canonical(b)
-    if isinstance(ca, str) and isinstance(cb, str) and spec.canonical in (_name, _text):
-        return fold(ca) == fold(cb)
-    return ca == cb
+    return isinstance(ca, str) and isinstance(cb, str) and ca != cb and fold(ca) == fold(cb)
+
+
+def equivalent(spec: FieldSpec, a: Any, b: Any) -> bool:
+    """Equal after normalisation *and* folding (names also ignore case, accents and punctuation):
+    for matching (does the DMS carry a requested value?), never for deciding what to sync."""
+    return same(spec, a, b) or formatting_only(spec, a, b)
 
 
 def portal_values(data_type: str, payload: Mapping[str, Any]) -> dict[str, Any]:
@@ -124,7 +152,8 @@ def unreadable_fields(data_type: str, payload: Mapping[str, Any]) -> set[str]:
 
 
 def differing_fields(data_type: str, record: Any, payload: Mapping[str, Any]) -> list[str]:
-    """Portal attributes of ``record`` whose value differs from the DMS record's."""
+    """Portal attributes of ``record`` whose value differs from the DMS record's (differences of
+    formatting only included: automatic mode takes the DMS's formatting, review mode flags it)."""
     return [
         spec.attr
         for spec in FIELDS_BY_TYPE[data_type]

@@ -4,17 +4,26 @@ No Flask and no database here: the wizard routes give a portal record (any objec
 the portal attributes), the DMS record as fetched, the person's choices and the vendor's
 writable fields, and get back the differences to show and the plan to preview and apply.
 Comparison is done after normalisation (``webapp.domain.fields.same``), so the same phone
-written two ways, or an e-mail differing only in case, is never a difference.
+written two ways, or an e-mail differing only in case, is never a difference. A name or
+address differing only in case, accents or punctuation is one, marked *formatting only*
+and never pre-selected: the person chooses which spelling both systems keep.
+
+OEM build data: a location with OEM build data locks Year / Make / Model / Engine Type of
+an asset whose own OEM build data holds that field (nothing is locked for an asset without
+it). A locked field keeps the portal (OEM) value; it is written to the DMS only when the
+person ticks "Also write it to the DMS" for it (choice :data:`SEND`), never by Select All.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
-from webapp.domain.fields import ASSET_FIELDS, CUSTOMER_FIELDS, OEM_LOCKED, FieldSpec, same
+from webapp.domain.fields import ASSET_FIELDS, CUSTOMER_FIELDS, OEM_LOCKED, FieldSpec, formatting_only, oem_fields, same
 
 PORTAL, DMS = "portal", "dms"
 SIDES = (PORTAL, DMS)
+# A locked (OEM) field only: keep the portal value *and* write it to the DMS.
+SEND = "send"
 FIELDS = {"customer": CUSTOMER_FIELDS, "asset": ASSET_FIELDS}
 DATA_TYPES = {"customer": "customers", "asset": "vehicles"}
 # Portal attributes that share one DMS list field, and their position in it.
@@ -36,12 +45,16 @@ class Difference:
     portal_value: Any
     dms_value: Any
     locked: bool = False  # OEM-authoritative: the DMS value cannot be chosen
+    formatting_only: bool = False  # equal but for case, accents or punctuation ('Mcdonald' / 'McDonald')
 
     @property
     def preselected(self) -> str | None:
-        """The side chosen for the person: the only side with a value, or the portal when locked."""
+        """The side chosen for the person: the only side with a value, or the portal when locked
+        (kept in the portal, not sent to the DMS). Formatting-only differences: neither."""
         if self.locked:
             return PORTAL
+        if self.formatting_only:
+            return None
         if _empty(self.portal_value) and not _empty(self.dms_value):
             return DMS
         if _empty(self.dms_value) and not _empty(self.portal_value):
@@ -67,8 +80,12 @@ def spec_of(record_type: str, attr: str) -> FieldSpec:
 
 
 def compare(record_type: str, record: Any, dms_record: Mapping[str, Any], *, oem_locked: bool = False) -> list[Difference]:
-    """The fields whose values differ after normalisation, in display order."""
+    """The fields whose values differ after normalisation, in display order.
+
+    ``oem_locked`` is the location's OEM build data setting: with it, the OEM fields the
+    asset's own ``oem_build_data`` holds are locked."""
     differences = []
+    oem = oem_fields(getattr(record, "oem_build_data", None)) if oem_locked and record_type == "asset" else frozenset()
     for spec in FIELDS[record_type]:
         portal_value = getattr(record, spec.attr)
         raw_dms = spec.from_dms(dms_record)
@@ -78,7 +95,8 @@ def compare(record_type: str, record: Any, dms_record: Mapping[str, Any], *, oem
             attr=spec.attr, label=spec.label, dms_field=spec.dms_field,
             portal_value=spec.canonical(portal_value) if not _empty(portal_value) else None,
             dms_value=spec.canonical(raw_dms),
-            locked=oem_locked and record_type == "asset" and spec.attr in OEM_LOCKED))
+            locked=spec.attr in OEM_LOCKED and spec.attr in oem,
+            formatting_only=formatting_only(spec, portal_value, raw_dms)))
     return differences
 
 
@@ -90,7 +108,8 @@ def initial_choices(differences: Iterable[Difference]) -> dict[str, str | None]:
 def select_all(differences: Iterable[Difference], side: str) -> dict[str, str]:
     """Resolve every field from one system ("Select All Portal" / "Select All DMS").
 
-    Locked fields keep the portal (OEM) value whatever the side.
+    Locked fields keep the portal (OEM) value whatever the side, and are not sent to the
+    DMS: that takes the person's own tick for the field (:data:`SEND`).
     """
     if side not in SIDES:
         raise ChoiceError(f"unknown side {side!r}")
@@ -102,8 +121,9 @@ def validate_choices(differences: Iterable[Difference], submitted: Mapping[str, 
     """Check submitted ``{attr: side}`` choices against the differences shown.
 
     Raises :class:`ChoiceError` for a field that is not part of this sync (not shown:
-    equal, unknown or never comparable), a side other than portal/DMS, the DMS value for
-    a locked field, or (with ``require_all``) a field left unresolved.
+    equal, unknown or never comparable), a side other than portal/DMS (or :data:`SEND` for a
+    locked field), the DMS value for a locked field, or (with ``require_all``) a field left
+    unresolved (formatting-only differences included: the person picks the spelling).
     """
     by_attr = {d.attr: d for d in differences}
     unknown = sorted(set(submitted) - set(by_attr))
@@ -115,7 +135,7 @@ def validate_choices(differences: Iterable[Difference], submitted: Mapping[str, 
         side = submitted.get(attr)
         if side in (None, ""):
             side = None
-        elif side not in SIDES:
+        elif side not in SIDES and not (side == SEND and difference.locked):
             raise ChoiceError(f"{difference.label}: choose the portal or the DMS value.")
         if side == DMS and difference.locked:
             raise ChoiceError(f"{difference.label} comes from OEM build data and cannot be overwritten by the DMS value.")
@@ -144,13 +164,14 @@ class Plan:
     dms_labels: list[tuple[str, Any, Any]] = field(default_factory=list)  # (label, DMS old, new) sent
     skipped: list[SkippedField] = field(default_factory=list)
     kept_in_dms: list[str] = field(default_factory=list)  # Portal Only: labels the DMS keeps
+    oem_kept: list[str] = field(default_factory=list)  # locked fields kept in the portal only (not sent)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (stored as the wizard's summary)."""
         return {"portal_changes": [list(c) for c in self.portal_changes], "dms_fields": self.dms_fields,
                 "dms_labels": [list(c) for c in self.dms_labels],
                 "skipped": [{"label": s.label, "reason": s.reason} for s in self.skipped],
-                "kept_in_dms": self.kept_in_dms}
+                "kept_in_dms": self.kept_in_dms, "oem_kept": self.oem_kept}
 
 
 def _wire(value: Any) -> Any:
@@ -179,7 +200,9 @@ def plan(record_type: str, differences: Iterable[Difference], choices: Mapping[s
         if side == DMS:
             result.portal_changes.append((difference.attr, difference.label, difference.portal_value,
                                           difference.dms_value))
-        elif side == PORTAL:
+        elif side == PORTAL and difference.locked:
+            result.oem_kept.append(difference.label)  # the OEM value stays in the portal; the DMS is not touched
+        elif side == PORTAL or (side == SEND and difference.locked):
             to_dms.append(difference)
     if owner_change is not None:
         result.portal_changes.append(("customer_id", owner_label, owner_change[0], owner_change[1]))
@@ -193,6 +216,8 @@ def plan(record_type: str, differences: Iterable[Difference], choices: Mapping[s
         reason = None
         if push_refusal:
             reason = push_refusal
+        elif difference.locked and _empty(difference.portal_value):
+            reason = "the portal has no value to send"
         elif difference.dms_field not in writable:
             reason = f"{vendor_name} does not accept {difference.label} updates"
         if reason:

@@ -20,6 +20,7 @@ from webapp.outbox import dismiss_message, retry_message
 from webapp.permissions import Permission, can, require
 from webapp.rendering import render
 from webapp.scoping import current_location, current_location_or_404, get_or_404, scoped
+from webapp.template_filters import local_time
 
 CUSTOMER_CODES = ("LASTNAME-MISSING", "ADDRESS-EMAIL-REQUIRED", "REQUIRED-FIELD")
 ADVISOR_CODES = ("ADVISOR-INVALID", "ADVISOR-MISSING")
@@ -55,7 +56,7 @@ def _describe(message: OutboxMessage) -> dict:
         appointment = db.session.get(Appointment, message.target_id)
         if appointment is not None:
             info["appointment"] = appointment
-            info["record_label"] = f"Appointment {appointment.scheduled_at:%d %b %Y %H:%M} UTC"
+            info["record_label"] = f"Appointment {local_time(appointment.scheduled_at, appointment)}"
             info["record_url"] = url_for("appointments.detail", appointment_id=appointment.id)
             info["customer"] = appointment.customer
     elif message.target_type == "customer":
@@ -73,11 +74,25 @@ def _describe(message: OutboxMessage) -> dict:
     return info
 
 
+def _filters() -> dict:
+    """The page's filter (show, advisor, brand) from the query string, only the parts that are set:
+    Retry and Dismiss post to a URL carrying it and come back to the same filtered list."""
+    filters = {"show": "dismissed" if request.args.get("show") == "dismissed" else None,
+               "advisor_id": request.args.get("advisor_id", type=int) or None,
+               "brand": (request.args.get("brand") or "").strip()[:64] or None}
+    return {key: value for key, value in filters.items() if value}
+
+
+def _back_to_list():
+    return redirect(url_for("failed_pushes.index", **_filters()), code=303)
+
+
 def _page(status: int = 200, dismiss_errors: dict | None = None):
     location = current_location_or_404()
-    show = request.args.get("show", "failed")
-    advisor_id = request.args.get("advisor_id", type=int)
-    brand = request.args.get("brand") or None
+    filters = _filters()
+    show = filters.get("show", "failed")
+    advisor_id = filters.get("advisor_id")
+    brand = filters.get("brand")
     wanted = OutboxStatus.DISMISSED if show == "dismissed" else OutboxStatus.FAILED
     query = scoped(OutboxMessage).where(OutboxMessage.status == wanted)
     if advisor_id:
@@ -92,6 +107,8 @@ def _page(status: int = 200, dismiss_errors: dict | None = None):
     return render("failed_pushes/index.html", block="results", status=status, location=location,
                   rows=[_describe(m) for m in messages], show=show, advisor_id=advisor_id, brand=brand,
                   advisor_choices=advisor_choices, brands=location.brands or [], retry_form=RetryForm(),
+                  filters=filters, filtered=bool(advisor_id or brand),
+                  failed_in_all=failed_count() if (advisor_id or brand) and not messages else None,
                   dismiss_form=DismissForm(formdata=None), dismiss_errors=dismiss_errors or {})
 
 
@@ -122,7 +139,7 @@ def retry(push_id: int):
             flash(f"{message.kind.label} queued again for the DMS.", "success")
     elif message.status != OutboxStatus.FAILED:
         flash("That push is no longer failed.", "info")
-    return redirect(url_for("failed_pushes.index"), code=303)
+    return _back_to_list()
 
 
 @bp.route("/<int:push_id>/dismiss", methods=["POST"])
@@ -139,4 +156,4 @@ def dismiss(push_id: int):
         flash(f"{message.kind.label} dismissed: it will not be sent.", "success")
     else:
         flash("That push is no longer failed.", "info")
-    return redirect(url_for("failed_pushes.index"), code=303)
+    return _back_to_list()

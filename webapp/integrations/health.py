@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta, timezone
 
 from sqlalchemy import func, select
 
@@ -15,6 +15,7 @@ from flask_login import current_user
 from webapp.models import DmsRecord, Location, RunStatus, RunTrigger, SyncRun, utcnow
 from webapp.permissions import Permission, can
 from webapp.scoping import scoped
+from webapp.template_filters import zone_of
 
 DATA_TYPE_LABELS = {data_type: KINDS[data_type].label for data_type in DATA_TYPES}
 
@@ -101,28 +102,34 @@ class ChartBar:
     records: int
 
 
-def pulled_per_hour(days: int = 7, width: float = 840, height: float = 120) -> dict:
-    """Records pulled per hour over the last ``days`` days, laid out as SVG bars."""
-    now = utcnow().replace(minute=0, second=0, microsecond=0)
-    start = now - timedelta(days=days) + timedelta(hours=1)
+def pulled_per_hour(location: Location, days: int = 7, width: float = 840, height: float = 120) -> dict:
+    """Records pulled per hour over the location's last ``days`` days (today included), laid out
+    as SVG bars, and per day: the days are the location's, from its midnight to its midnight."""
+    zone = zone_of(location)
+    today = utcnow().astimezone(zone).date()
+    midnights = [datetime.combine(today - timedelta(days=days - 1 - i), time(0), tzinfo=zone).astimezone(timezone.utc)
+                 for i in range(days + 1)]
+    start, end = midnights[0], midnights[-1]
     runs = db.session.execute(
         scoped(SyncRun).with_only_columns(SyncRun.started_at, SyncRun.fetched)
-        .where(SyncRun.started_at >= start)).all()
-    buckets: dict[datetime, int] = {}
+        .where(SyncRun.started_at >= start, SyncRun.started_at < end)).all()
+    # Hours counted from the first local midnight (a day is 23 or 25 hours when the clocks change).
+    hours = [start + timedelta(hours=i) for i in range(int((end - start) / timedelta(hours=1)))]
+    buckets: dict[int, int] = {}
+    per_day = {midnight.astimezone(zone).strftime("%a %d %b"): 0 for midnight in midnights[:-1]}
     for started_at, fetched in runs:
-        key = started_at.replace(minute=0, second=0, microsecond=0)
-        buckets[key] = buckets.get(key, 0) + (fetched or 0)
-    hours = [start + timedelta(hours=i) for i in range(days * 24)]
+        index = int((started_at - start) / timedelta(hours=1))
+        buckets[index] = buckets.get(index, 0) + (fetched or 0)
+        day = started_at.astimezone(zone).strftime("%a %d %b")
+        per_day[day] = per_day.get(day, 0) + (fetched or 0)
     peak = max(buckets.values(), default=0) or 1
     slot = width / len(hours)
-    bars = [ChartBar(x=i * slot, height=round(height * buckets.get(h, 0) / peak, 1), hour=h,
-                     records=buckets.get(h, 0)) for i, h in enumerate(hours) if buckets.get(h, 0)]
-    per_day: dict[str, int] = {}
-    for h in hours:
-        per_day[h.strftime("%a %d %b")] = per_day.get(h.strftime("%a %d %b"), 0) + buckets.get(h, 0)
+    bars = [ChartBar(x=i * slot, height=round(height * records / peak, 1), hour=hours[i], records=records)
+            for i, records in sorted(buckets.items()) if records]
+    day_marks = [(int((midnight - start) / timedelta(hours=1)) * slot, midnight.astimezone(zone).strftime("%a"))
+                 for midnight in midnights[:-1]]
     return {"bars": bars, "width": width, "height": height, "slot": max(1.0, slot - 1), "peak": peak,
-            "per_day": per_day, "total": sum(buckets.values()), "days": days,
-            "day_marks": [(i * 24 * slot, (start + timedelta(days=i)).strftime("%a")) for i in range(days)]}
+            "per_day": per_day, "total": sum(buckets.values()), "days": days, "day_marks": day_marks}
 
 
 def run_count(location_id: int) -> int:

@@ -25,7 +25,7 @@ def health():
     location = current_location_or_404()
     return render("integrations/health.html", block="health", location=location,
                   rows=health_rows(location) if location.has_dms else [],
-                  chart=pulled_per_hour(), runs=recent_runs(), labels=DATA_TYPE_LABELS,
+                  chart=pulled_per_hour(location), runs=recent_runs(), labels=DATA_TYPE_LABELS,
                   background=background_health())
 
 

@@ -18,10 +18,12 @@ from webapp.models.base import LocationOwned, TimestampMixin, UTCDateTime
 
 
 class SyncSessionStatus(str, enum.Enum):
-    """Where a wizard is: still being filled in, or applied (the summary is kept)."""
+    """Where a wizard is: still being filled in, applied (the summary is kept), or cancelled
+    (its Cancel button: nothing was written and it can no longer be applied)."""
 
     OPEN = "open"
     APPLIED = "applied"
+    CANCELLED = "cancelled"
 
 
 class SyncSession(LocationOwned, TimestampMixin, db.Model):

@@ -16,6 +16,8 @@ from webapp.models import Location
 from webapp.record_kinds import PORTAL_KINDS
 
 LIVE_LIMIT = 25
+# DMS connections are set by Global Admins (Admin → Locations), not on External Interfaces.
+NO_DMS_HINT = "Ask a Global Admin to connect the DMS to this location (Admin → Locations)."
 
 
 @dataclass
@@ -35,14 +37,14 @@ def _failure(exc: Exception) -> LiveResult:
     if isinstance(exc, connectors.DmsError):
         return LiveResult(error=f"DMS unreachable: {exc.message}", fix_hint=exc.fix_hint)
     return LiveResult(error="DMS unreachable: the DMS connection is not set up completely.",
-                      fix_hint="Ask a Service Manager to check the DMS settings under External Interfaces.")
+                      fix_hint="Ask a Global Admin to check the DMS settings of this location (Admin → Locations).")
 
 
 def lookup(location: Location, data_type: str, term: str, limit: int = LIVE_LIMIT) -> LiveResult:
     """Search the DMS itself for customers or vehicles matching ``term``."""
     if not location.has_dms:
         return LiveResult(error="No DMS is connected to this location.",
-                          fix_hint="Ask a Service Manager to connect the DMS under External Interfaces.")
+                          fix_hint=NO_DMS_HINT)
     try:
         with _connect(location) as dms:
             found = getattr(dms, PORTAL_KINDS[data_type].dms_search)(term[:100], limit)
@@ -56,7 +58,7 @@ def fetch(location: Location, data_type: str, dms_id: str) -> tuple[dict[str, An
     """One record straight from the DMS: (payload or None when it has no such record, failure)."""
     if not location.has_dms:
         return None, LiveResult(error="No DMS is connected to this location.",
-                                fix_hint="Ask a Service Manager to connect the DMS under External Interfaces.")
+                                fix_hint=NO_DMS_HINT)
     try:
         with _connect(location) as dms:
             record = dms.fetch_one(data_type, dms_id)

@@ -5,11 +5,9 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Mapping
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Blueprint, Response, request
 
-from connectors.base import parse_datetime
 from webapp.domain.last_synced import Badge, badge
 from webapp.domain.normalise import format_phone
 from webapp.models import utcnow
@@ -92,23 +90,8 @@ def last_synced_badge(moment: datetime | None) -> Badge:
     return badge(moment, utcnow(), _zone_name())
 
 
-def local_time(value: Any, fmt: str = "%b %d, %Y %I:%M %p %Z") -> str:
-    """A timestamp (datetime or ISO text from the DMS) in the location's timezone (template filter)."""
-    if value in (None, ""):
-        return ""
-    try:
-        moment = value if isinstance(value, datetime) else parse_datetime(value)
-    except (ValueError, TypeError):
-        return str(value)  # shown as text; the template escapes it
-    try:
-        zone = ZoneInfo(_zone_name())
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = ZoneInfo("UTC")
-    return moment.astimezone(zone).strftime(fmt)
-
-
 def register_template_helpers(bp: Blueprint) -> None:
-    """Make the badge, time and phone helpers available to every template."""
+    """Make the badge and phone helpers available to every template (times: the one
+    ``local_time`` filter of :mod:`webapp.template_filters`)."""
     bp.add_app_template_global(last_synced_badge, "last_synced_badge")
-    bp.add_app_template_filter(local_time, "in_location_time")
     bp.add_app_template_filter(format_phone, "phone_display")

@@ -1,21 +1,22 @@
 """Routes of the customer and asset sync wizards.
 
 Per record type: GET shows the wizard's current step (or the start page), POST starts a
-wizard (live DMS fetch), POST ``/step`` moves between steps, GET ``/status`` is polled by
+wizard (live DMS fetch), POST ``/step`` moves between steps (or cancels the wizard on the
+server, so Back or a reload cannot apply it afterwards), GET ``/status`` is polled by
 the summary while the write-back is on its way to the DMS. htmx requests get the wizard
 block alone; plain form posts are redirected (303) to the GET, so everything also works
 without JavaScript.
 """
 from __future__ import annotations
 
-from flask import abort, redirect, request, url_for
+from flask import abort, flash, redirect, request, url_for
 from flask_login import current_user
 
 from webapp.domain import sync
 from webapp.extensions import db
 from webapp.models import Location, SyncSessionStatus
 from webapp.permissions import Permission, require
-from webapp.rendering import render, wants_fragment
+from webapp.rendering import hx_redirect, render, wants_fragment
 from webapp.scoping import get_or_404
 from webapp.sync_wizard import bp, forms, wizard as steps
 
@@ -141,6 +142,13 @@ def _step(record_type: str, record_id: int):
                                                    "else).", "Start the sync again.", retry=True))
     # Enter in a field submits without a button: that means Next (never Apply, which needs its button).
     action = request.form.get("action") or ("next" if found.step in ("owner", "fields") else "")
+    if action == "cancel":
+        return _cancel(found, record)
+    if found.status == SyncSessionStatus.CANCELLED:
+        # Back (or a reload) to a step of a cancelled wizard: nothing may be applied from it.
+        return _page(record_type, record, location, status=422, view=steps.view(
+            found, record, location, error=f"This sync was cancelled, so nothing was {_done(action)}.",
+            fix_hint="Start the sync again to compare with the DMS."))
     if found.status != SyncSessionStatus.OPEN:
         return _after_step(record_type, record, location, found)
     view = steps.view(found, record, location)
@@ -192,6 +200,24 @@ def _step(record_type: str, record_id: int):
                            fix_hint=exc.fix_hint)
     db.session.commit()
     return _after_step(record_type, record, location, found)
+
+
+def _done(action: str) -> str:
+    return "applied or written to the DMS" if action == "apply" else "changed"
+
+
+def _cancel(found, record):
+    """Cancel: end the wizard on the server (nothing written), then go back where it started."""
+    if found.status == SyncSessionStatus.OPEN:
+        found.status = SyncSessionStatus.CANCELLED
+        db.session.commit()
+        flash("Sync with DMS cancelled: nothing was changed in the portal or the DMS.", "info")
+    elif found.status == SyncSessionStatus.APPLIED:
+        flash("This sync had already been applied; Cancel changed nothing.", "info")
+    close_url = found.return_to or steps.detail_url(found.record_type, record.id)
+    if wants_fragment():
+        return hx_redirect(close_url)
+    return redirect(close_url, code=303)
 
 
 def _status(record_type: str, record_id: int):

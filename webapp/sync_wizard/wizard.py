@@ -355,6 +355,9 @@ def apply(wizard: SyncSession, record: Any, location: Location, user_id: int) ->
     """
     if wizard.status == SyncSessionStatus.APPLIED:
         return
+    if wizard.status == SyncSessionStatus.CANCELLED:
+        raise WizardError("This sync was cancelled, so nothing was applied or written to the DMS.",
+                          "Start the sync again to compare with the DMS.", retry=True)
     if record.version != wizard.record_version:
         raise _changed_by_someone_else(wizard.record_type)
     differences = sync.compare(wizard.record_type, record, wizard.dms_record, oem_locked=location.oem_build_data)

@@ -12,9 +12,10 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from webapp.models import Customer, DmsRecord, utcnow
+from webapp.models import Customer, DmsRecord, Location, utcnow
 from webapp.models.base import one_of
 from webapp.models.update_request import UpdateRequest, UpdateRequestStatus
+from webapp.template_filters import format_local
 from webapp.update_requests.fields import dms_has, ordered_attrs
 
 
@@ -53,11 +54,12 @@ def confirm_from_mirror(session: Session, location_id: int, customer_dms_ids: It
     }
     changed: list[int] = []
     now = utcnow()
+    # Written into the request's text: in the location's time, as every screen shows times.
+    when = format_local(now, session.get(Location, location_id), with_zone=True)
     for update_request, dms_id in rows:
         record = mirror.get(dms_id)
         if record is None or not _carries(update_request, record.payload or {}):
             continue
-        when = now.strftime("%Y-%m-%d %H:%M UTC")
         if update_request.status is UpdateRequestStatus.APPROVED:
             update_request.status = UpdateRequestStatus.CONFIRMED
             update_request.closed_reason = f"The DMS pull of {when} brought the approved values."

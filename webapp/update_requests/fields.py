@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
-from webapp.domain.fields import CUSTOMER_FIELDS, FieldSpec, same
+from webapp.domain.fields import CUSTOMER_FIELDS, FieldSpec, equivalent, same
 from webapp.domain.normalise import format_phone
 
 SPECS: dict[str, FieldSpec] = {spec.attr: spec for spec in CUSTOMER_FIELDS}
@@ -60,7 +60,8 @@ def display(attr: str, value: Any) -> str:
 
 
 def differs(attr: str, current: Any, requested: Any) -> bool:
-    """True when ``requested`` would change ``current`` (after normalisation)."""
+    """True when ``requested`` would change ``current`` (after normalisation): a correction of
+    case or accents ('Mcdonald' → 'McDonald') is a change."""
     return not same(SPECS[attr], current, requested)
 
 
@@ -68,11 +69,12 @@ def dms_has(attr: str, requested: Any, payload: Mapping[str, Any]) -> bool:
     """True when the DMS record ``payload`` carries ``requested`` for ``attr``.
 
     Phones and e-mails are lists in the DMS: the requested number/address must be one
-    of them (the DMS's order of phones says nothing about which is the mobile).
+    of them (the DMS's order of phones says nothing about which is the mobile). Names and
+    text match whatever the DMS's case or accents (many DMSs store them upper-case).
     """
     spec = SPECS[attr]
     if attr in PHONE_ATTRS or attr == "email":
         key = "emails" if attr == "email" else "phones"
         present = {spec.canonical(v) for v in (payload.get(key) or [])} - {None}
         return requested is None or spec.canonical(requested) in present
-    return same(spec, requested, spec.from_dms(payload))
+    return equivalent(spec, requested, spec.from_dms(payload))

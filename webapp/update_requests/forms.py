@@ -37,6 +37,8 @@ class UpdateRequestForm(FlaskForm):
     postal_code = StringField("ZIP / postal code", filters=[_strip], validators=[Optional(), Length(max=20)])
 
     screenshot = FileField("Screenshot of the updated DMS record")
+    # A screenshot checked on an earlier attempt that failed for another field (webapp.uploads.pending).
+    screenshot_token = HiddenField()
     note = TextAreaField("Note for the admin team (optional)", filters=[_strip],
                          validators=[Optional(), Length(max=1000)])
 

@@ -125,8 +125,9 @@ def customer_page_url(customer) -> str | None:
 
 
 # ----------------------------------------------------------------------------- dealership side
-def _render_new(customer: Customer, form: UpdateRequestForm, status: int = 200, upload_error: str | None = None):
-    """The Customer Info Update Request page."""
+def _render_new(customer: Customer, form: UpdateRequestForm, status: int = 200, upload_error: str | None = None,
+                kept: uploads.PendingScreenshot | None = None):
+    """The Customer Info Update Request page (``kept``: the screenshot kept from an earlier attempt)."""
     location = db.session.get(Location, customer.location_id)
     pending = db.session.scalars(
         scoped(UpdateRequest).where(UpdateRequest.customer_id == customer.id,
@@ -135,7 +136,7 @@ def _render_new(customer: Customer, form: UpdateRequestForm, status: int = 200, 
     ).all()
     return render("update_requests/new.html", block="request_form", status=status, form=form, customer=customer,
                   location=location, guidance=dms_guidance(location), groups=GROUPS, pending=pending,
-                  upload_error=upload_error, max_mb=uploads.MAX_BYTES // (1024 * 1024))
+                  upload_error=upload_error, kept=kept, max_mb=uploads.MAX_BYTES // (1024 * 1024))
 
 
 @bp.route("/customers/<int:customer_id>/update-request", methods=["GET", "POST"])
@@ -154,20 +155,38 @@ def new(customer_id: int):
     clean = None
     valid = form.validate_on_submit()
     values = form.check_values(customer, customer.country or "US") if valid else None
+    # A screenshot kept from an earlier attempt (this person, this location, not expired).
+    token = (form.screenshot_token.data or "").strip()
+    kept = uploads.pending(token, current_user.id, customer.location_id)
     upload = request.files.get(form.screenshot.name)
-    if upload is None or not upload.filename:  # an empty file input sends no file name
-        upload_error = "Attach a screenshot of the updated customer record in your DMS."
-    if upload is not None and upload_error is None:
+    if upload is not None and upload.filename:  # an empty file input sends no file name
         try:
             clean = uploads.clean_screenshot(upload.stream)
         except uploads.ScreenshotError as exc:
             upload_error = str(exc)
+    elif kept is None:
+        upload_error = (uploads.PENDING_EXPIRED if uploads.pending_expired(token)
+                        else "Attach a screenshot of the updated customer record in your DMS.")
     if not valid or values is None or upload_error:
+        if clean is not None:  # a good screenshot, refused only because of another field: keep it
+            uploads.drop_pending(kept)
+            token = uploads.keep_pending(clean, upload.filename, current_user.id, customer.location_id)
+            kept = uploads.pending(token, current_user.id, customer.location_id)
+        form.screenshot_token.data = token if kept is not None else ""
         if upload_error:
             form.screenshot.errors = [upload_error]
-        return _render_new(customer, form, status=422)
+        return _render_new(customer, form, status=422, kept=kept)
 
-    stored = uploads.store(clean)
+    if clean is not None:
+        stored = uploads.store(clean)
+        uploads.drop_pending(kept)  # replaced by the new one
+    else:
+        try:
+            stored = uploads.claim_pending(kept)
+        except FileNotFoundError:  # the same form submitted twice at once: the other one took it
+            form.screenshot_token.data = ""
+            form.screenshot.errors = ["Attach a screenshot of the updated customer record in your DMS."]
+            return _render_new(customer, form, status=422)
     update_request = UpdateRequest(
         location_id=customer.location_id, customer_id=customer.id, requested_by_id=current_user.id,
         requested_values=values, previous_values={attr: getattr(customer, attr) for attr in values},
