@@ -273,14 +273,19 @@ def upload_dir() -> Path:
 
 def store(clean: CleanScreenshot) -> StoredScreenshot:
     """Write ``clean`` under a random name (owner-only permissions) and describe it."""
-    folder = upload_dir()
+    name = _write_new(upload_dir(), clean)
+    return StoredScreenshot(name, clean.mime, clean.width, clean.height, len(clean.data))
+
+
+def _write_new(folder: Path, clean: CleanScreenshot) -> str:
+    """Write ``clean`` into ``folder`` under a new random name (owner-only permissions); its name."""
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     name = f"{secrets.token_hex(16)}.{clean.extension}"
     # O_EXCL: never overwrite (a collision of 128 random bits would be a bug elsewhere).
     fd = os.open(folder / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as fh:
         fh.write(clean.data)
-    return StoredScreenshot(name, clean.mime, clean.width, clean.height, len(clean.data))
+    return name
 
 
 def path_of(name: str) -> Path:
@@ -344,12 +349,7 @@ def keep_pending(clean: CleanScreenshot, filename: str | None, user_id: int, loc
     """Store ``clean`` as pending and return its token (valid for :data:`PENDING_SECONDS`,
     only for ``user_id`` at ``location_id``). Expired pending files are swept on the way."""
     sweep_pending()
-    folder = pending_dir()
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    name = f"{secrets.token_hex(16)}.{clean.extension}"
-    fd = os.open(folder / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(clean.data)
+    name = _write_new(pending_dir(), clean)
     return _serializer().dumps({"n": name, "m": clean.mime, "w": clean.width, "h": clean.height,
                                 "s": len(clean.data), "f": display_filename(filename), "u": user_id,
                                 "l": location_id})
