@@ -387,6 +387,36 @@ def _after_delivery(message: OutboxMessage) -> None:
         hook(db.session, message)
 
 
+def stamp_last_synced_on_write_back(session, message: OutboxMessage) -> None:
+    """A sync wizard's write-back the DMS took: the portal and the DMS now agree, so Last Synced
+    is stamped (the wizard's apply leaves it alone while the write-back is on its way, and a
+    refused one - an ETag conflict - never stamps). A bulk UPDATE, so someone editing the
+    record meanwhile is not told it was "changed by someone else"."""
+    if message.kind != OutboxKind.WIZARD_WRITE_BACK or message.status != OutboxStatus.SENT:
+        return
+    payload = message.payload or {}
+    model = {Customer.__tablename__: Customer, Asset.__tablename__: Asset}.get(message.target_type)
+    if model is None or payload.get("not_sent_fields"):  # fields the DMS did not take still differ
+        return
+    record = session.get(model, message.target_id)
+    if record is None:
+        return
+    from webapp.models import ChangeSource
+    from webapp.models.change_history import record_change
+
+    old, now = record.last_synced_at, utcnow()
+    session.execute(update(model.__table__).where(model.__table__.c.id == record.id).values(last_synced_at=now))
+    set_committed_value(record, "last_synced_at", now)
+    record_change(record=record, field="last_synced_at", old=old.isoformat() if old else None, new=now.isoformat(),
+                  source=ChangeSource.SYNC_WIZARD, user_id=message.created_by_id,
+                  context={"sync_session_id": payload.get("sync_session_id"), "dms_id": payload.get("dms_id"),
+                           "outbox_message_id": message.id, "write_back": "confirmed by the DMS"})
+
+
+if stamp_last_synced_on_write_back not in AFTER_DELIVERY_HOOKS:
+    AFTER_DELIVERY_HOOKS.append(stamp_last_synced_on_write_back)
+
+
 # --------------------------------------------------------------------------- capabilities
 _DATA_TYPE = {
     OutboxKind.APPOINTMENT_CREATE: "appointments", OutboxKind.APPOINTMENT_UPDATE: "appointments",

@@ -91,7 +91,7 @@ ROUTE_ROLES: dict[str, frozenset | str] = {
         "index", "detail", "activity", "exporting", "summary", "summary_csv", "save_properties", "convert_to_ro",
         "search_customers", "search_vehicles", "pick_customer", "pick_vehicle", "new_vehicle", "add_payment",
         "export_payments", "retry_payment", "void_payment", "start_from_dms_ro",
-        "new_for_customer", "new_for_asset", "new_for_appointment", "link_ro")},
+        "new_for_customer", "new_for_asset", "new_for_appointment", "link_ro", "export_state")},
     # Repair orders list and a pulled RO's page (issue 18): VIEW_RECORDS.
     "repair_orders.index": STAFF,
     "repair_orders.dms_detail": STAFF,

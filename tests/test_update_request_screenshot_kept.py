@@ -35,6 +35,16 @@ def _png(name="dms-record.png", colour=(30, 90, 160)):
     return (io.BytesIO(screenshot_png(colour=colour)), name, "image/png")
 
 
+@pytest.fixture(autouse=True)
+def _no_pending_files(app):
+    """The uploads folder is shared by the test session: start each test with no kept screenshot
+    (other files' re-rendered forms leave theirs, as they would for two hours in production)."""
+    import shutil
+
+    with app.app_context():
+        shutil.rmtree(uploads.pending_dir(), ignore_errors=True)
+
+
 def _pending_files(app):
     with app.app_context():
         folder = uploads.pending_dir()

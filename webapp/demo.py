@@ -85,11 +85,26 @@ def _drift(rng: random.Random, values: dict) -> None:
         values["last_name"] = values["last_name"] + "e"
 
 
+#: Days since the last sync of demo customers and assets (None: never): every Last Synced band
+#: (webapp/domain/last_synced.py) has records, so the badges and the Last synced filter show them all.
+DEMO_SYNC_DAYS_AGO = (None, None, 3, 12, 29, 45, 80, 120, 400)
+
+
+def demo_last_synced(rng: random.Random, now: datetime) -> datetime | None:
+    """A demo record's Last Synced time: one of :data:`DEMO_SYNC_DAYS_AGO`, at some hour of that day."""
+    days_ago = rng.choice(DEMO_SYNC_DAYS_AGO)
+    if days_ago is None:
+        return None
+    return now - timedelta(days=days_ago, hours=rng.randint(0, 23))
+
+
 def seed_demo(seed: int = 42) -> dict[str, int]:
     """Create the demo data in an empty database. Returns what was created."""
     if db.session.scalar(select(Location.id).limit(1)) is not None:
         raise RuntimeError("The database already has data; demo data is only loaded into an empty one.")
     rng = random.Random(seed)
+    # Assets' sync dates come from their own generator, so adding them left the rest of the demo as it was.
+    synced_rng = random.Random(seed + 1)
     sandbox_url = config_sandbox_url()
     now = utcnow()
     locations: dict[str, Location] = {}
@@ -118,10 +133,8 @@ def seed_demo(seed: int = 42) -> dict[str, int]:
             values = portal_values("customers", fields)
             if rng.random() < DRIFT_SHARE:
                 _drift(rng, values)
-            days_ago = rng.choice([None, None, 3, 12, 29, 45, 80, 120, 400])
             customer = Customer(location_id=location.id, dms_id=dms_id, **values,
-                                last_synced_at=None if days_ago is None
-                                else now - timedelta(days=days_ago, hours=rng.randint(0, 23)))
+                                last_synced_at=demo_last_synced(rng, now))
             db.session.add(customer)
             db.session.flush()
             portal_ids[dms_id] = customer.id
@@ -134,7 +147,8 @@ def seed_demo(seed: int = 42) -> dict[str, int]:
             values = portal_values("vehicles", fields)
             checked = normalise_vin(values["vin"])
             db.session.add(Asset(location_id=location.id, customer_id=owner, dms_id=dms_id, **values,
-                                 vin_valid=bool(checked and checked.check_digit_ok is not False and checked.standard)))
+                                 vin_valid=bool(checked and checked.check_digit_ok is not False and checked.standard),
+                                 last_synced_at=demo_last_synced(synced_rng, now)))
             created["assets"] += 1
     users: dict[str, User] = {}
     for email, name, role, code, dms_id in DEMO_USERS:

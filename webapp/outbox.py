@@ -190,6 +190,12 @@ def requeue(session, message: OutboxMessage) -> None:
     session.info.setdefault(_PENDING_WAKE, set()).add(message.location_id)
 
 
+def is_conflict(message: OutboxMessage) -> bool:
+    """True for a push the DMS refused because its record changed after it was read (ETag
+    mismatch): resending the same version can only be refused again."""
+    return (message.error_code or "").upper().endswith("ETAG-MISMATCH")
+
+
 def retry_message(session, message: OutboxMessage, user_id: int | None) -> None:
     """Retry a failed message now (after the cause was fixed); history keeps who did it."""
     if message.status != OutboxStatus.FAILED:

@@ -281,10 +281,27 @@ def _search(workfile_id: int, what: str):
         results = service.search(location, what, text)
     except Refused as exc:
         error = {"message": exc.message, "fix_hint": exc.fix_hint}
+    # "Not listed - export as new" only once the DMS has really been searched: after a failed
+    # (or slow, timed-out) search the record may well be there, and exporting makes a duplicate.
+    searched = error is None and len(text) >= 2
     block = "results" if request.headers.get("HX-Target") == f"{what}-results" else "search_panel"
     return render("dms_activity/_search.html", block=block, workfile=workfile, location=location, what=what,
-                  q=text, results=results, error=error, NEW_RECORD=NEW_RECORD,
+                  q=text, results=results, error=error, searched=searched, NEW_RECORD=NEW_RECORD,
                   noun=KINDS[what].noun)
+
+
+@bp.route("/<int:workfile_id>/dms-activity/export-state")
+@require(Permission.VIEW_RECORDS)
+def export_state(workfile_id: int):
+    """The "Exporting the customer/vehicle…" line alone (``?which=customer|vehicle``): polled by
+    htmx until the push is done or failed (then it stops polling and says the new DMS id)."""
+    which = "vehicle" if request.args.get("which") == "vehicle" else "customer"
+    workfile, _location = _workfile(workfile_id)
+    export = service.export_message(workfile, which)
+    if export is None and request.args.get("message", "").isdigit():
+        # Delivered: the workfile no longer points at the message; the poll names it.
+        export = service.export_message_by_id(workfile, int(request.args["message"]))
+    return render("dms_activity/_export_state.html", workfile=workfile, noun=which, export=export)
 
 
 @bp.route("/<int:workfile_id>/dms-activity/customer-search")
@@ -312,7 +329,9 @@ def pick_customer(workfile_id: int):
         return _to_tab(workfile, "properties")
     try:
         if choice == NEW_RECORD:
-            service.export_new_customer(workfile, location, current_user.id)
+            note = service.export_new_customer(workfile, location, current_user.id)
+            if note:
+                flash(note, "warning")
             message = "Exporting the customer to the DMS as a new customer record…"
         else:
             service.set_dms_id(workfile, "dms_customer_id", choice, current_user.id)
@@ -358,12 +377,14 @@ def new_vehicle(workfile_id: int):
     if request.method == "POST":
         if form.validate():
             try:
-                service.export_new_vehicle(workfile, location, {"year": form.year.data, "make": form.make.data,
-                                                                "model": form.model.data, "vin": form.vin.data},
-                                           current_user.id)
+                note = service.export_new_vehicle(workfile, location, {"year": form.year.data, "make": form.make.data,
+                                                                       "model": form.model.data, "vin": form.vin.data},
+                                                  current_user.id)
             except Refused as exc:
                 return _refused(workfile, "properties", exc)
             db.session.commit()
+            if note:
+                flash(note, "warning")
             flash("Exporting the vehicle to the DMS as a new vehicle record…", "success")
             return _to_tab(workfile, "properties")
     return render("dms_activity/new_vehicle.html", status=422 if form.errors else 200, workfile=workfile,

@@ -157,17 +157,49 @@ def _push_mode_refusal(location: Location, data_type: str) -> str | None:
     return None
 
 
-def export_new_customer(workfile: Workfile, location: Location, user_id: int | None) -> None:
-    """"Customer not listed - export as new customer record" (the caller commits)."""
+def _drop_stale_dms_id(record: Customer | Asset, location: Location, data_type: str,
+                       user_id: int | None) -> str | None:
+    """Before an "export as new" reuses the portal record's DMS id: ask the DMS whether it
+    still has that record. Still there: None (the id is reused). Gone (deleted or merged in
+    the DMS): the stale id is cleared (Change History says so) and a note for the user is
+    returned, so a new record gets exported. The DMS not answering refuses the export rather
+    than guess."""
+    dms_id = record.dms_id
+    try:
+        with connect(location) as dms:
+            found = dms.fetch_one(data_type, dms_id)
+    except (DmsError, ValueError) as exc:
+        raise Refused(f"Could not check with the DMS that it still has {KINDS[data_type].noun} {dms_id}: "
+                      f"{getattr(exc, 'title', None) or exc}",
+                      getattr(exc, "fix_hint", None) or "Try again in a minute.") from exc
+    if found is not None:
+        return None
+    from webapp.models import ChangeSource
+    from webapp.models.change_history import record_change
+
+    record.dms_id = None
+    record_change(record=record, field="dms_id", old=dms_id, new=None, source=ChangeSource.PORTAL, user_id=user_id,
+                  context={"stale_dms_id": dms_id})
+    return (f"The DMS no longer has {KINDS[data_type].noun} {dms_id} (deleted or merged there), so it was not reused: "
+            f"a new {KINDS[data_type].noun} record is being exported instead.")
+
+
+def export_new_customer(workfile: Workfile, location: Location, user_id: int | None) -> str | None:
+    """"Customer not listed - export as new customer record" (the caller commits).
+
+    Returns a note for the user when the customer's DMS id was stale and dropped."""
     if workfile.is_closed:
         raise Refused("The RO is closed: its DMS ids can no longer be changed.")
     customer = workfile.customer
     if customer is None:
         raise Refused("This workfile is not linked to a portal customer, so there is nothing to export.",
                       "Pick the DMS customer from the search, or type the DMS Customer ID by hand.")
-    if customer.dms_id:  # already in the DMS: no need to create it twice
-        set_dms_id(workfile, "dms_customer_id", customer.dms_id, user_id, detail="from the linked portal customer")
-        return
+    note = None
+    if customer.dms_id:  # already in the DMS (if the DMS still has it): no need to create it twice
+        note = _drop_stale_dms_id(customer, location, "customers", user_id)
+        if note is None:
+            set_dms_id(workfile, "dms_customer_id", customer.dms_id, user_id, detail="from the linked portal customer")
+            return None
     reason = _push_mode_refusal(location, "customers")
     if reason:
         raise Refused(reason, "Add the customer in the DMS, then pick it here or type its id.")
@@ -176,19 +208,25 @@ def export_new_customer(workfile: Workfile, location: Location, user_id: int | N
     db.session.flush()
     workfile.customer_export_message_id = message.id
     record_event(workfile, DmsEventKind.CUSTOMER_EXPORT_REQUESTED, user_id=user_id, detail=customer.display_name)
+    return note
 
 
-def export_new_vehicle(workfile: Workfile, location: Location, fields: dict, user_id: int | None) -> None:
-    """"Vehicle not listed - export as new vehicle record" with the confirmed make/model."""
+def export_new_vehicle(workfile: Workfile, location: Location, fields: dict, user_id: int | None) -> str | None:
+    """"Vehicle not listed - export as new vehicle record" with the confirmed make/model.
+
+    Returns a note for the user when the vehicle's DMS id was stale and dropped."""
     if workfile.is_closed:
         raise Refused("The RO is closed: its DMS ids can no longer be changed.")
     asset = workfile.asset
     if asset is None:
         raise Refused("This workfile is not linked to a portal vehicle, so there is nothing to export.",
                       "Pick the DMS vehicle from the search, or type the DMS Vehicle ID by hand.")
+    note = None
     if asset.dms_id:
-        set_dms_id(workfile, "dms_vehicle_id", asset.dms_id, user_id, detail="from the linked portal vehicle")
-        return
+        note = _drop_stale_dms_id(asset, location, "vehicles", user_id)
+        if note is None:
+            set_dms_id(workfile, "dms_vehicle_id", asset.dms_id, user_id, detail="from the linked portal vehicle")
+            return None
     reason = _push_mode_refusal(location, "vehicles")
     if reason:
         raise Refused(reason, "Add the vehicle in the DMS, then pick it here or type its id.")
@@ -202,6 +240,7 @@ def export_new_vehicle(workfile: Workfile, location: Location, fields: dict, use
     workfile.vehicle_export_message_id = message.id
     record_event(workfile, DmsEventKind.VEHICLE_EXPORT_REQUESTED, user_id=user_id,
                  detail=" ".join(str(values.get(k) or "") for k in ("year", "make", "model")).strip())
+    return note
 
 
 def export_message(workfile: Workfile, which: str) -> OutboxMessage | None:
@@ -209,8 +248,16 @@ def export_message(workfile: Workfile, which: str) -> OutboxMessage | None:
     message_id = workfile.customer_export_message_id if which == "customer" else workfile.vehicle_export_message_id
     if message_id is None:
         return None
-    return db.session.scalar(select(OutboxMessage).where(OutboxMessage.id == message_id,
-                                                         OutboxMessage.location_id == workfile.location_id))
+    return export_message_by_id(workfile, message_id)
+
+
+def export_message_by_id(workfile: Workfile, message_id: int) -> OutboxMessage | None:
+    """An "export as new" outbox message of this workfile (None for any other message)."""
+    message = db.session.scalar(select(OutboxMessage).where(OutboxMessage.id == message_id,
+                                                            OutboxMessage.location_id == workfile.location_id))
+    if message is None or (message.payload or {}).get("workfile_id") != workfile.id:
+        return None
+    return message
 
 
 # --------------------------------------------------------------------------- Payments

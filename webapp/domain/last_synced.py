@@ -12,11 +12,20 @@ synced at 23:59 was synced "1 day ago" at 00:01 there, whatever UTC says.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 RECENT_MAX_DAYS = 30
 AGEING_MAX_DAYS = 90
+
+#: The bands as the "Last synced" filter of the Customers and Assets lists offers them (value, label).
+BAND_FILTERS: tuple[tuple[str, str], ...] = (
+    ("never", "Never"),
+    ("recent", f"≤ {RECENT_MAX_DAYS} days"),
+    ("ageing", f"{RECENT_MAX_DAYS + 1}–{AGEING_MAX_DAYS} days"),
+    ("stale", f"> {AGEING_MAX_DAYS} days"),
+)
+BANDS = tuple(value for value, _label in BAND_FILTERS)
 
 
 @dataclass(frozen=True)
@@ -54,6 +63,23 @@ def band_for(days: int | None) -> str:
     if days <= AGEING_MAX_DAYS:
         return "ageing"
     return "stale"
+
+
+def _local_midnight(day: date, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=zone).astimezone(timezone.utc)
+
+
+def band_cutoffs(now: datetime, tz_name: str | None) -> tuple[datetime, datetime]:
+    """The earliest moments (UTC) still in the ``recent`` and the ``ageing`` band at ``now``.
+
+    :func:`days_since` counts midnights in ``tz_name``, so "at most N days ago" is "at or
+    after the local midnight N days before today": a query can compare the stored UTC
+    timestamp with these and put every record in the band its badge shows.
+    """
+    zone = _zone(tz_name)
+    today = now.astimezone(zone).date()
+    return (_local_midnight(today - timedelta(days=RECENT_MAX_DAYS), zone),
+            _local_midnight(today - timedelta(days=AGEING_MAX_DAYS), zone))
 
 
 def badge(last_synced_at: datetime | None, now: datetime, tz_name: str | None) -> Badge:

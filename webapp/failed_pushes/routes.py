@@ -3,7 +3,9 @@
 Each refused push shows the vendor's error code, the catalogue's title and fix hint and a
 link to the record to fix; Retry re-runs the pre-flight checks first (so an unfixed
 appointment is not sent just to be refused again), Dismiss asks for a reason, which is
-kept with who dismissed it in Change History.
+kept with who dismissed it in Change History. Retry of a customer or vehicle write-back the DMS
+refused as stale (ETag conflict) does not resend the old version: it opens a new sync wizard
+against the DMS's current record and ends the push as replaced by that comparison.
 """
 from __future__ import annotations
 
@@ -15,11 +17,12 @@ from webapp.appointments import service as appointment_service
 from webapp.extensions import db
 from webapp.failed_pushes import bp
 from webapp.failed_pushes.forms import DismissForm, RetryForm
-from webapp.models import Appointment, Customer, OutboxMessage, OutboxStatus, User
-from webapp.outbox import dismiss_message, retry_message
+from webapp.models import Appointment, Customer, OutboxKind, OutboxMessage, OutboxStatus, User
+from webapp.outbox import dismiss_message, is_conflict, retry_message
 from webapp.permissions import Permission, can, require
 from webapp.rendering import render
 from webapp.scoping import current_location, current_location_or_404, get_or_404, scoped
+from webapp.sync_wizard import wizard as sync_steps
 from webapp.template_filters import local_time
 
 CUSTOMER_CODES = ("LASTNAME-MISSING", "ADDRESS-EMAIL-REQUIRED", "REQUIRED-FIELD")
@@ -124,6 +127,8 @@ def index():
 def retry(push_id: int):
     """Send a refused push again, once the pre-flight checks pass."""
     message = get_or_404(OutboxMessage, push_id)
+    if RetryForm().validate_on_submit() and message.status == OutboxStatus.FAILED and _compares_again(message):
+        return _compare_again(message)
     if RetryForm().validate_on_submit() and message.status == OutboxStatus.FAILED:
         findings = []
         if message.target_type == "appointment":
@@ -140,6 +145,44 @@ def retry(push_id: int):
     elif message.status != OutboxStatus.FAILED:
         flash("That push is no longer failed.", "info")
     return _back_to_list()
+
+
+def _compares_again(message: OutboxMessage) -> bool:
+    """A customer or vehicle write-back the DMS refused as stale (ETag conflict): resending the
+    same version can only be refused again, so Retry opens a new comparison instead."""
+    return (is_conflict(message) and message.target_type in sync_steps.RECORD_TYPES_BY_TABLE
+            and message.kind in (OutboxKind.WIZARD_WRITE_BACK, OutboxKind.CUSTOMER_PUSH, OutboxKind.VEHICLE_PUSH))
+
+
+def _compare_again(message: OutboxMessage):
+    """Retry of a conflict: start a sync wizard against the DMS's current record (the person
+    chooses again), end the stale push as replaced, and send the person to the wizard."""
+    record_type = sync_steps.RECORD_TYPES_BY_TABLE[message.target_type]
+    if not can(current_user, Permission.SYNC_RECORDS):
+        flash("Not retried: the record changed in the DMS, so resending would be refused again. "
+              "Someone who may sync records compares it again with Sync with DMS.", "error")
+        return _back_to_list()
+    record = db.session.scalar(scoped(sync_steps.MODELS[record_type]).where(
+        sync_steps.MODELS[record_type].id == message.target_id))
+    if record is None:
+        flash("Not retried: the record is no longer in the portal. Dismiss this push.", "error")
+        return _back_to_list()
+    location = current_location_or_404()
+    try:
+        started = sync_steps.start(record_type, record, location, current_user.id,
+                                   url_for("failed_pushes.index", **_filters()))
+    except sync_steps.WizardError as exc:
+        db.session.rollback()
+        flash(f"Not retried: {exc.message} {exc.fix_hint or ''}".strip(), "error")
+        return _back_to_list()
+    message = db.session.get(OutboxMessage, message.id)
+    if message.status == OutboxStatus.FAILED:  # a wizard write-back is already ended by start()
+        dismiss_message(db.session, message, sync_steps.REPLACED_BY_NEW_COMPARISON, current_user.id)
+        db.session.commit()
+    flash(f"The {sync_steps.NOUNS[record_type]} changed in the DMS, so the old version was not resent: "
+          "compare it again and choose which values to keep.", "info")
+    return redirect(url_for(f"sync_wizard.{record_type}", **{f"{record_type}_id": record.id}, wizard=started.id),
+                    code=303)
 
 
 @bp.route("/<int:push_id>/dismiss", methods=["POST"])

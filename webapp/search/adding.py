@@ -1,7 +1,9 @@
 """Adding a DMS-only customer or vehicle to the portal, after a duplicate check.
 
-The new portal record is linked to its DMS id, takes the DMS values (normalised), gets
-a Last Synced time and one Change History row per copied field (source DMS, who added it).
+The record is fetched live from the DMS first (the mirror's copy only when the DMS cannot
+be reached). The new portal record is linked to its DMS id, takes the DMS values
+(normalised), gets a Last Synced time (not when it came from the copy) and one Change
+History row per copied field (source DMS, who added it).
 """
 from __future__ import annotations
 
@@ -27,12 +29,19 @@ DUPLICATE_CANDIDATES = 200
 
 def dms_payload(session: Session, mirror: Select, location: Location, data_type: str,
                 dms_id: str) -> tuple[dict[str, Any] | None, live.LiveResult | None]:
-    """The DMS record to add: from the mirror, or fetched from the DMS when the mirror lacks it."""
+    """The DMS record to add, asked of the DMS itself first: (payload, failure).
+
+    * the DMS answered: ``(its record, None)``, or ``(None, None)`` when it no longer has it;
+    * the DMS could not be reached and the mirror has a copy: ``(the copy, failure)``: usable,
+      but possibly stale, so the caller says so and does not stamp Last Synced;
+    * unreachable and no copy: ``(None, failure)``.
+    """
+    payload, failure = live.fetch(location, data_type, dms_id)
+    if failure is None:
+        return payload, None
     row = session.scalar(mirror.where(DmsRecord.data_type == data_type, DmsRecord.dms_id == dms_id,
                                       DmsRecord.deleted_at.is_(None)))
-    if row is not None:
-        return dict(row.payload), None
-    return live.fetch(location, data_type, dms_id)
+    return (dict(row.payload) if row is not None else None), failure
 
 
 def duplicate_customers(session: Session, base: Select, location_id: int, payload: Mapping[str, Any]) -> list[Match]:
@@ -91,15 +100,18 @@ def existing(session: Session, base: Select, data_type: str, dms_id: str) -> Any
 
 
 def add_from_dms(session: Session, base: Select, location: Location, data_type: str, payload: Mapping[str, Any],
-                 user_id: int | None) -> tuple[Any, bool]:
-    """Create the portal record of a DMS record; returns (record, created). Commits."""
+                 user_id: int | None, synced: bool = True) -> tuple[Any, bool]:
+    """Create the portal record of a DMS record; returns (record, created). Commits.
+
+    ``synced``: False when ``payload`` is the mirror's copy (the DMS could not be asked):
+    the record then gets no Last Synced time."""
     model = PORTAL_MODELS[data_type]
     dms_id = str(payload["dms_id"])
     found = existing(session, base, data_type, dms_id)
     if found is not None:
         return found, False
     values = {k: v for k, v in portal_values(data_type, payload).items() if v not in (None, "")}
-    record = model(location_id=location.id, dms_id=dms_id, last_synced_at=utcnow(), **values)
+    record = model(location_id=location.id, dms_id=dms_id, last_synced_at=utcnow() if synced else None, **values)
     if data_type == "vehicles" and payload.get("owner_dms_id"):
         owner = session.scalar(select(Customer.id).where(Customer.location_id == location.id,
                                                          Customer.dms_id == str(payload["owner_dms_id"])))

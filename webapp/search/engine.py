@@ -8,18 +8,21 @@ of one query per alternative plus an ``IN`` list of ids sent back. A several-wor
 probed first by one small query (does its word-pair fast path fill the cap, which word is
 rarer) so the search statement holds only the scans that will run. A term matching more
 records than the cap shows the first ones with a "narrow your search" hint, which is what
-staff need (nobody pages through 5,000 Smiths).
+staff need (nobody pages through 5,000 Smiths). A listing (no term) is counted exactly and
+pages to its last record, optionally filtered by Last synced band (:func:`band_condition`).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import lru_cache
 from typing import Any, Sequence
 
-from sqlalchemy import Integer, Select, TextClause, func, select, text
+from sqlalchemy import ColumnElement, Integer, Select, TextClause, and_, case, func, select, text
 from sqlalchemy.orm import Session, joinedload
 
-from webapp.models import Asset, Customer, DmsRecord, SearchToken
+from webapp.domain.last_synced import BANDS, band_cutoffs
+from webapp.models import Asset, Customer, DmsRecord, SearchToken, utcnow
 from webapp.search.tokens import (ASSET, CUSTOMER, DMS_CUSTOMER, DMS_VEHICLE, asset_plan, customer_plan, pair_shortcut,
                                   prefix_range)
 
@@ -32,7 +35,7 @@ class SearchPage:
     """One page of results."""
 
     rows: list[Any]
-    total: int  # capped at CANDIDATE_LIMIT (see ``capped``)
+    total: int  # a search's is capped at CANDIDATE_LIMIT (see ``capped``); a listing's is exact
     page: int
     per_page: int
     kind: str = "empty"
@@ -41,7 +44,7 @@ class SearchPage:
 
     @property
     def pages(self) -> int:
-        """How many pages the (capped) total fills."""
+        """How many pages the total fills."""
         return max(1, -(-self.total // self.per_page))
 
     @property
@@ -219,25 +222,27 @@ def candidate_ids(session: Session, scope: str, location_id: int, alternatives: 
 
 
 def _page(session: Session, query: Select, candidates: Any, id_column, order_by: Sequence[Any],
-          page: int, per_page: int, options: Sequence[Any] = ()) -> tuple[list[Any], int, bool]:
-    """Rows of one page plus the (capped) total, in one statement.
+          page: int, per_page: int, options: Sequence[Any] = (), *,
+          filtered: bool = False) -> tuple[list[Any], int, bool, int]:
+    """Rows of one page, the total, whether the total is capped, and the page shown.
 
     ``candidates``: the search's bounded candidate ids (``None`` when browsing: every row
-    of ``query``, counted up to the cap, never the whole table).
+    of ``query``, counted exactly so that the pager reaches the last one; the count runs
+    on the location's rows through the scoping index). A search is capped at
+    :data:`CANDIDATE_LIMIT` (rows, total and window count in one statement). A page past
+    the end shows the last page. ``filtered``: ``query`` holds a filter besides the
+    location (a Last synced band), so the candidates may have been cut before it applied.
     """
     page = max(1, page)
-    offset = (page - 1) * per_page
     if candidates is None:
-        # Browsing (no term): the first rows in the chosen order; counted up to the cap only.
-        counted = session.scalar(select(func.count()).select_from(
-            query.with_only_columns(id_column).limit(CANDIDATE_LIMIT + 1).subquery()))
-        if offset >= CANDIDATE_LIMIT:
-            return [], min(counted, CANDIDATE_LIMIT), counted > CANDIDATE_LIMIT
-        rows = list(session.scalars(query.options(*options).order_by(*order_by).offset(offset).limit(per_page)))
-        return rows, min(counted, CANDIDATE_LIMIT), counted > CANDIDATE_LIMIT
-    if offset >= CANDIDATE_LIMIT:
-        total = session.scalar(select(func.count()).select_from(candidates.subquery()))
-        return [], min(total, CANDIDATE_LIMIT), total > CANDIDATE_LIMIT
+        total = session.scalar(select(func.count()).select_from(
+            query.with_only_columns(id_column).order_by(None).subquery()))
+        page = min(page, max(1, -(-total // per_page)))
+        rows = list(session.scalars(query.options(*options).order_by(*order_by)
+                                    .offset((page - 1) * per_page).limit(per_page)))
+        return rows, total, False, page
+    page = min(page, max(1, -(-CANDIDATE_LIMIT // per_page)))
+    offset = (page - 1) * per_page
     found = candidates.subquery("candidate")
     # The window count is taken before LIMIT: every row carries the size of the candidate set.
     statement = (query.join(found, id_column == found.c.record_id).add_columns(func.count().over().label("total"))
@@ -246,11 +251,46 @@ def _page(session: Session, query: Select, candidates: Any, id_column, order_by:
     result = session.execute(statement).all()
     if result:
         total = result[0].total
-    elif offset:
-        total = session.scalar(select(func.count()).select_from(found))  # a page past the end
+    elif offset:  # a page past the end: show the last one
+        total = session.scalar(select(func.count()).select_from(
+            query.with_only_columns(id_column).order_by(None).join(found, id_column == found.c.record_id).subquery()))
+        last = max(1, -(-min(total, CANDIDATE_LIMIT) // per_page))
+        if total and last < page:
+            return _page(session, query, candidates, id_column, order_by, last, per_page, options, filtered=filtered)
     else:
         total = 0
-    return [row[0] for row in result], min(total, CANDIDATE_LIMIT), total > CANDIDATE_LIMIT
+    capped = total > CANDIDATE_LIMIT
+    if filtered and not capped:
+        # The filter applied after the candidates were cut at the cap: more may match.
+        capped = session.scalar(select(func.count()).select_from(found)) > CANDIDATE_LIMIT
+    return [row[0] for row in result], min(total, CANDIDATE_LIMIT), capped, page
+
+
+def band_condition(column: Any, band: str, now: datetime, tz_name: str | None) -> ColumnElement[bool]:
+    """Records whose Last Synced badge at ``now`` (in ``tz_name``) is in ``band`` (see webapp.domain.last_synced)."""
+    recent_from, ageing_from = band_cutoffs(now, tz_name)
+    if band == "never":
+        return column.is_(None)
+    if band == "recent":
+        return column >= recent_from
+    if band == "ageing":
+        return and_(column >= ageing_from, column < recent_from)
+    if band == "stale":
+        return column < ageing_from
+    raise ValueError(f"unknown Last Synced band {band!r}")
+
+
+def band_counts(session: Session, base: Select, column: Any, now: datetime, tz_name: str | None) -> dict[str, int]:
+    """How many records of ``base`` (a scoped select) are in each band, and in all ("all"), in one statement."""
+    counted = [func.count(case((band_condition(column, band, now, tz_name), 1))) for band in BANDS]
+    row = session.execute(base.with_only_columns(*counted, func.count()).order_by(None)).one()
+    return {**dict(zip(BANDS, row[:-1])), "all": row[-1]}
+
+
+def _in_band(base: Select, column: Any, band: str, now: datetime | None, tz_name: str | None) -> Select:
+    if band not in BANDS:
+        return base
+    return base.where(band_condition(column, band, now or utcnow(), tz_name))
 
 
 CUSTOMER_SORTS = {
@@ -268,26 +308,33 @@ DMS_SORTS = {"customers": lambda: (DmsRecord.name_key, DmsRecord.id), "vehicles"
 
 
 def search_customers(session: Session, base: Select, location_id: int, term: str, *, page: int = 1,
-                     per_page: int = PER_PAGE, sort: str = "name") -> SearchPage:
-    """Portal customers matching ``term`` (``base`` = the scoped ``select(Customer)``)."""
+                     per_page: int = PER_PAGE, sort: str = "name", band: str = "", now: datetime | None = None,
+                     tz_name: str | None = None) -> SearchPage:
+    """Portal customers matching ``term`` (``base`` = the scoped ``select(Customer)``), in the
+    Last synced ``band`` when one is given (counted in ``tz_name``'s days at ``now``)."""
     plan = customer_plan(term)
     candidates = _candidates(session, CUSTOMER, location_id, plan.alternatives, CANDIDATE_LIMIT + 1)
     order = CUSTOMER_SORTS.get(sort, CUSTOMER_SORTS["name"])()
-    rows, total, capped = _page(session, base, candidates, Customer.id, order, page, per_page)
-    return SearchPage(rows, total, max(1, page), per_page, plan.kind, capped)
+    query = _in_band(base, Customer.last_synced_at, band, now, tz_name)
+    rows, total, capped, page = _page(session, query, candidates, Customer.id, order, page, per_page,
+                                      filtered=query is not base)
+    return SearchPage(rows, total, page, per_page, plan.kind, capped)
 
 
 def search_assets(session: Session, base: Select, location_id: int, term: str, *, page: int = 1,
-                  per_page: int = PER_PAGE, sort: str = "vin") -> SearchPage:
-    """Portal assets matching ``term``: VIN (start or end), unit, plate, DMS id or owner's name."""
+                  per_page: int = PER_PAGE, sort: str = "vin", band: str = "", now: datetime | None = None,
+                  tz_name: str | None = None) -> SearchPage:
+    """Portal assets matching ``term``: VIN (start or end), unit, plate, DMS id or owner's name
+    (in the Last synced ``band`` when one is given, as :func:`search_customers`)."""
     plan = asset_plan(term)
     candidates = _candidates(session, ASSET, location_id, plan.alternatives, CANDIDATE_LIMIT + 1,
                              owner_words=plan.owner_words, owner_scope=CUSTOMER, owner_kind="portal")
     order = ASSET_SORTS.get(sort, ASSET_SORTS["vin"])()
+    query = _in_band(base, Asset.last_synced_at, band, now, tz_name)
     # The owner column comes with the page (a many-to-one join), not one query per row.
-    rows, total, capped = _page(session, base, candidates, Asset.id, order, page, per_page,
-                                (joinedload(Asset.customer),))
-    return SearchPage(rows, total, max(1, page), per_page, plan.kind, capped)
+    rows, total, capped, page = _page(session, query, candidates, Asset.id, order, page, per_page,
+                                      (joinedload(Asset.customer),), filtered=query is not base)
+    return SearchPage(rows, total, page, per_page, plan.kind, capped)
 
 
 def search_mirror(session: Session, base: Select, location_id: int, data_type: str, term: str, *,
@@ -301,8 +348,8 @@ def search_mirror(session: Session, base: Select, location_id: int, data_type: s
         plan = asset_plan(term)
         candidates = _candidates(session, DMS_VEHICLE, location_id, plan.alternatives, CANDIDATE_LIMIT + 1,
                                  owner_words=plan.owner_words, owner_scope=DMS_CUSTOMER, owner_kind="mirror")
-    rows, total, capped = _page(session, base, candidates, DmsRecord.id, DMS_SORTS[data_type](), page, per_page)
-    return SearchPage(rows, total, max(1, page), per_page, plan.kind, capped)
+    rows, total, capped, page = _page(session, base, candidates, DmsRecord.id, DMS_SORTS[data_type](), page, per_page)
+    return SearchPage(rows, total, page, per_page, plan.kind, capped)
 
 
 def portal_ids_by_dms_id(session: Session, base: Select, model: Any, dms_ids: Sequence[str]) -> dict[str, int]:

@@ -7,12 +7,15 @@ with the connector's fix hint.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import timezone
+from typing import Any, Iterable
 
 import connectors
 from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from webapp.models import Location
+from webapp.models import DmsRecord, Location
 from webapp.record_kinds import PORTAL_KINDS
 
 LIVE_LIMIT = 25
@@ -27,6 +30,7 @@ class LiveResult:
     payloads: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
     fix_hint: str | None = None
+    records: list[Any] = field(default_factory=list)  # the connector records behind ``payloads``
 
 
 def _connect(location: Location):
@@ -51,7 +55,55 @@ def lookup(location: Location, data_type: str, term: str, limit: int = LIVE_LIMI
     except (connectors.DmsError, ValueError) as exc:
         current_app.logger.warning("live DMS lookup failed for location %s: %s", location.id, exc)
         return _failure(exc)
-    return LiveResult(payloads=[record.to_dict() for record in found])
+    return LiveResult(payloads=[record.to_dict() for record in found], records=list(found))
+
+
+def refresh_mirror(session: Session, location: Location, data_type: str, records: Iterable[Any]) -> list[str]:
+    """Store live ``records`` the mirror already holds through the pull's own writer
+    (:func:`jobs.mirror.store_page`: search columns and index tokens stay right, unchanged
+    records cost no write). A mirror row newer than the live record is left alone. Commits;
+    returns the DMS ids whose mirror row changed. Never fails the search: a write that loses
+    a race with a pull is rolled back and logged."""
+    from jobs.mirror import store_page
+
+    by_id = {str(r.dms_id): r for r in records}
+    if not by_id:
+        return []
+    stored = dict(session.execute(select(DmsRecord.dms_id, DmsRecord.dms_modified_at).where(
+        DmsRecord.location_id == location.id, DmsRecord.data_type == data_type,
+        DmsRecord.dms_id.in_(list(by_id)))).all())
+    fresh = []
+    for dms_id, record in by_id.items():
+        if dms_id not in stored:
+            continue
+        ours, theirs = stored[dms_id], getattr(record, "modified_at", None)
+        if ours is not None and ours.tzinfo is None:
+            ours = ours.replace(tzinfo=timezone.utc)
+        if ours is not None and theirs is not None and theirs < ours:
+            continue  # the mirror already holds a later version
+        fresh.append(record)
+    if not fresh:
+        return []
+    try:
+        result = store_page(session, location, data_type, fresh)
+        session.commit()
+    except Exception:  # noqa: BLE001 - the search still shows the live values
+        session.rollback()
+        current_app.logger.exception("refreshing the DMS mirror from a live lookup failed (location %s)", location.id)
+        return []
+    return result.changed_ids
+
+
+def merge_rows(rows: list, live_result: LiveResult, row_type: Any) -> list:
+    """The DMS tab's rows with the live answer laid over them: a live record replaces the
+    mirror's row of the same DMS id in place (its values are the newer ones); the others are
+    added after the mirror's rows."""
+    live_by_id = {str(p.get("dms_id")): p for p in live_result.payloads}
+    merged = []
+    for row in rows:
+        payload = live_by_id.pop(row.dms_id, None)
+        merged.append(row_type(row.dms_id, payload, source="live") if payload is not None else row)
+    return merged + [row_type(dms_id, payload, source="live") for dms_id, payload in live_by_id.items()]
 
 
 def fetch(location: Location, data_type: str, dms_id: str) -> tuple[dict[str, Any] | None, LiveResult | None]:

@@ -10,8 +10,9 @@ from typing import Any
 from flask import flash, redirect, request
 from flask_login import current_user
 
+from webapp.domain.last_synced import BAND_FILTERS
 from webapp.extensions import db
-from webapp.models import DmsRecord
+from webapp.models import DmsRecord, utcnow
 from webapp.record_kinds import PORTAL_KINDS
 from webapp.rendering import render, wants_fragment
 from webapp.scoping import current_location_or_404, scoped
@@ -21,17 +22,21 @@ from webapp.search.web import SORT_CHOICES, DmsRow, request_args, with_events
 
 
 def search_context(data_type: str, args: dict[str, Any]) -> dict[str, Any]:
-    """Everything the search page shows for ``args`` (q, tab, page, sort, live)."""
+    """Everything the search page shows for ``args`` (q, tab, page, sort, live, band)."""
     kind = PORTAL_KINDS[data_type]
     location = current_location_or_404()
     model = kind.model
     sort = args["sort"] if args["sort"] in dict(SORT_CHOICES[data_type]) else kind.default_sort
     context: dict[str, Any] = {**args, "sort": sort, "sorts": SORT_CHOICES[data_type], "location": location,
                                "is_fragment": wants_fragment(), "results": None, "dms_rows": [],
-                               "live_result": None, "add_panel": None}
+                               "live_result": None, "add_panel": None, "band": args.get("band", ""),
+                               "bands": BAND_FILTERS, "band_counts": None}
     if args["tab"] == "portal":
+        now = utcnow()  # one moment for the filter and its counts
         context["results"] = kind.search_portal()(db.session, scoped(model), location.id, args["q"], page=args["page"],
-                                      sort=sort)
+                                                  sort=sort, band=context["band"], now=now, tz_name=location.timezone)
+        context["band_counts"] = engine.band_counts(db.session, scoped(model), model.last_synced_at, now,
+                                                    location.timezone)
         return context
     mirror = engine.search_mirror(db.session, scoped(DmsRecord), location.id, data_type, args["q"],
                                   page=args["page"])
@@ -39,9 +44,9 @@ def search_context(data_type: str, args: dict[str, Any]) -> dict[str, Any]:
     live_result = None
     if args["q"].strip() and (args["live"] or mirror.total == 0):
         live_result = live.lookup(location, data_type, args["q"])
-        known = {row.dms_id for row in rows}
-        rows += [DmsRow(str(p["dms_id"]), p, source="live") for p in live_result.payloads
-                 if str(p.get("dms_id")) not in known]
+        # Live values replace the mirror's (older) copy on screen, and refresh the mirror.
+        rows = live.merge_rows(rows, live_result, DmsRow)
+        live.refresh_mirror(db.session, location, data_type, live_result.records)
     linked = engine.portal_ids_by_dms_id(db.session, scoped(model), model, [row.dms_id for row in rows])
     for row in rows:
         row.portal_id = linked.get(row.dms_id)
@@ -57,7 +62,7 @@ def search_page(data_type: str):
 
 def _panel(data_type: str, status: int = 200, **panel: Any):
     """Answer an add-from-DMS POST: the panel alone (htmx) or the whole page around it."""
-    args = {"q": request.form.get("q", "")[:10_000], "tab": "dms", "page": 1, "sort": "", "live": False}
+    args = {"q": request.form.get("q", "")[:10_000], "tab": "dms", "page": 1, "sort": "", "live": False, "band": ""}
     if wants_fragment():
         context = {"add_panel": panel, "is_fragment": True, **args}
         return render(PORTAL_KINDS[data_type].template, block="add_panel", status=status, **context)
@@ -79,8 +84,9 @@ def add_from_dms(data_type: str):
         return _panel(data_type, 200, state="exists", record=already,
                       message="This record is already in the portal.")
     payload, failure = adding.dms_payload(db.session, scoped(DmsRecord), location, data_type, dms_id)
-    if failure is not None:
+    if failure is not None and payload is None:
         return _panel(data_type, 422, state="error", message=failure.error, fix_hint=failure.fix_hint)
+    from_copy = failure is not None  # the DMS could not be asked: the mirror's copy, maybe stale
     if payload is None:
         return _panel(data_type, 422, state="error",
                       message=f"The DMS has no record {dms_id} any more; it may have been deleted or merged there.")
@@ -89,12 +95,17 @@ def add_from_dms(data_type: str):
         duplicates = kind.find_duplicates()(db.session, scoped(model), location.id, payload)
         if duplicates:
             return _panel(data_type, 200, state="duplicates", row=row, duplicates=duplicates)
-    record, created = adding.add_from_dms(db.session, scoped(model), location, data_type, payload, current_user.id)
+    record, created = adding.add_from_dms(db.session, scoped(model), location, data_type, payload, current_user.id,
+                                          synced=not from_copy)
     label = kind.label_of(record)
     detail_url = kind.detail_url(record)
     message = f"{label} added to the portal from the DMS." if created else f"{label} is already in the portal."
+    if created and from_copy:
+        message = (f"{label} added to the portal from the last copy pulled from the DMS ({failure.error}). "
+                   "It may be out of date and is not marked as synced: use Sync with DMS once the DMS answers.")
     if not wants_fragment():
-        flash(message, "success")
+        flash(message, "warning" if from_copy else "success")
         return redirect(detail_url, code=303)
-    response = _panel(data_type, 200, state="added", record=record, message=message, detail_url=detail_url)
-    return with_events(response, message, "success", refresh=True)
+    response = _panel(data_type, 200, state="added", record=record, message=message, detail_url=detail_url,
+                      from_copy=from_copy)
+    return with_events(response, message, "warning" if from_copy else "success", refresh=True)

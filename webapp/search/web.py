@@ -8,7 +8,7 @@ from typing import Any, Mapping
 
 from flask import Blueprint, Response, request
 
-from webapp.domain.last_synced import Badge, badge
+from webapp.domain.last_synced import BANDS, Badge, badge
 from webapp.domain.normalise import format_phone
 from webapp.models import utcnow
 
@@ -55,15 +55,18 @@ class DmsRow:
 
 
 def request_args() -> dict[str, Any]:
-    """The search state from the query string, made safe: q, tab, page, sort, live."""
+    """The search state from the query string, made safe: q, tab, page, sort, live, band
+    (a Last synced band of webapp.domain.last_synced, or "" for all). A page past the end
+    shows the last one (webapp.search.engine), so the page number is only kept in bounds."""
     q = request.args.get("q", "")[:10_000]
     tab = "dms" if request.args.get("tab") == "dms" else "portal"
     try:
-        page = max(1, min(int(request.args.get("page", "1")), 1000))
+        page = max(1, min(int(request.args.get("page", "1")[:12]), 10_000_000))
     except ValueError:
         page = 1
+    band = request.args.get("band", "")
     return {"q": q, "tab": tab, "page": page, "sort": request.args.get("sort", ""),
-            "live": request.args.get("live") == "1"}
+            "live": request.args.get("live") == "1", "band": band if band in BANDS else ""}
 
 
 def with_events(response: Response, message: str | None = None, level: str = "info", refresh: bool = False) -> Response:

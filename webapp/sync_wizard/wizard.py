@@ -15,8 +15,8 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from webapp.domain import sync
 from webapp.extensions import db
-from webapp.models import (Asset, ChangeSource, Customer, DmsRecord, Location, OutboxKind, OutboxMessage, SyncSession,
-                           SyncSessionStatus, WriteBackMode, utcnow)
+from webapp.models import (Asset, ChangeSource, Customer, DmsRecord, Location, OutboxKind, OutboxMessage, OutboxStatus,
+                           SyncSession, SyncSessionStatus, WriteBackMode, utcnow)
 from webapp.models.change_history import record_change
 from webapp.record_kinds import PORTAL_KINDS
 from webapp.scoping import scoped
@@ -25,6 +25,7 @@ from webapp.search.web import customer_name
 
 MODELS = {"customer": Customer, "asset": Asset}
 NOUNS = {"customer": "customer", "asset": "vehicle"}
+RECORD_TYPES_BY_TABLE = {Customer.__tablename__: "customer", Asset.__tablename__: "asset"}
 OWNER_SEARCH_LIMIT = 10
 # Owner choices of the asset wizard's first part.
 OWNER_PORTAL, OWNER_DMS, OWNER_OTHER = "portal", "dms", "other"
@@ -98,6 +99,7 @@ def start(record_type: str, record: Any, location: Location, user_id: int, retur
         wizard.applied_at = utcnow()
         wizard.summary = {"match": True}
     db.session.add(wizard)
+    supersede_conflicts(record, user_id)
     try:
         db.session.commit()
     except StaleDataError:
@@ -105,6 +107,25 @@ def start(record_type: str, record: Any, location: Location, user_id: int, retur
         raise ChangedBySomeoneElse(f"This {NOUNS[record_type]} was changed by someone else a moment ago.",
                                    "Start the sync again to compare with the latest values.", retry=True) from None
     return wizard
+
+
+REPLACED_BY_NEW_COMPARISON = ("Replaced by a new comparison: the record had changed in the DMS, so the sync "
+                              "wizard compares it again instead of resending the old values.")
+
+
+def supersede_conflicts(record: Any, user_id: int, keep: OutboxMessage | None = None) -> None:
+    """End the record's write-backs the DMS refused as stale (ETag conflict): a fresh comparison replaces them.
+
+    A refused write-back would otherwise hold the record's next write-back back (order per
+    record) and could only be resent with the old version, to be refused again.
+    """
+    from webapp.outbox import dismiss_message, is_conflict
+
+    for message in db.session.scalars(scoped(OutboxMessage).where(
+            OutboxMessage.target_type == record.__tablename__, OutboxMessage.target_id == record.id,
+            OutboxMessage.kind == OutboxKind.WIZARD_WRITE_BACK, OutboxMessage.status == OutboxStatus.FAILED)):
+        if is_conflict(message) and message is not keep:
+            dismiss_message(db.session, message, REPLACED_BY_NEW_COMPARISON, user_id)
 
 
 def stamp_last_synced(record: Any, user_id: int, context: dict[str, Any]) -> None:
@@ -187,6 +208,14 @@ class View:
     def has_owner_step(self) -> bool:
         """True when the asset wizard asks about the customer (the systems disagree)."""
         return self.record_type == "asset" and _owner_differs(self.record, self.wizard.dms_record)
+
+    @property
+    def conflict(self) -> bool:
+        """True when the DMS refused the write-back because its record changed after the wizard read it."""
+        from webapp.outbox import is_conflict
+
+        message = self.outbox_message
+        return message is not None and message.status == OutboxStatus.FAILED and is_conflict(message)
 
     @property
     def close_url(self) -> str:
@@ -389,10 +418,14 @@ def apply(wizard: SyncSession, record: Any, location: Location, user_id: int) ->
         record.customer = new_owner
         record_change(record=record, field="customer_id", old=old_id, new=new_owner.id if new_owner else None,
                       source=ChangeSource.SYNC_WIZARD, user_id=user_id, context=context)
-    stamp_last_synced(record, user_id, context)
     summary = result.to_dict()
     summary["write_back"] = location.write_back_mode == WriteBackMode.PORTAL_AND_DMS
-    if summary["write_back"] and result.dms_fields:
+    if not (summary["write_back"] and result.dms_fields):
+        stamp_last_synced(record, user_id, context)
+    else:
+        # The systems agree only once the DMS took the write-back: jobs.pushes stamps Last
+        # Synced then (never after a refusal such as an ETag conflict).
+        summary["last_synced_on_write_back"] = True
         from webapp.outbox import enqueue_push
 
         message = enqueue_push(

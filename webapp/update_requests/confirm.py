@@ -4,6 +4,12 @@ The pull job calls :func:`confirm_from_mirror` after writing each page of custom
 the DMS mirror, inside the page's transaction (this function never commits). Approved
 requests whose values the DMS now carries become *confirmed by DMS*; still-pending ones
 are closed automatically, since the DMS brought the values anyway, and say so.
+
+A request is never closed on data the customer record does not have: in "Review
+differences" mode the pull leaves linked records alone, so confirming applies the
+requested values to the customer here (as the requester typed them, each with a Change
+History entry "confirmed by the DMS, request #N"), in the same transaction. When the
+customer cannot take them, the request stays open with a note saying why.
 """
 from __future__ import annotations
 
@@ -12,11 +18,16 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from webapp.models import Customer, DmsRecord, Location, utcnow
+from webapp.domain.fields import differing_fields
+from webapp.models import ChangeSource, Customer, DmsRecord, Location, SyncMode, utcnow
 from webapp.models.base import one_of
+from webapp.models.change_history import record_change
 from webapp.models.update_request import UpdateRequest, UpdateRequestStatus
 from webapp.template_filters import format_local
-from webapp.update_requests.fields import dms_has, ordered_attrs
+from webapp.update_requests.fields import differs, dms_has, label, ordered_attrs
+
+#: What a value the DMS confirmed says in Change History (``context["source_detail"]``, shown as its source).
+CONFIRMED_REASON = "confirmed by the DMS, request #{id}"
 
 
 def confirm_from_mirror(session: Session, location_id: int, customer_dms_ids: Iterable[str]) -> list[int]:
@@ -55,21 +66,61 @@ def confirm_from_mirror(session: Session, location_id: int, customer_dms_ids: It
     changed: list[int] = []
     now = utcnow()
     # Written into the request's text: in the location's time, as every screen shows times.
-    when = format_local(now, session.get(Location, location_id), with_zone=True)
+    location = session.get(Location, location_id)
+    when = format_local(now, location, with_zone=True)
+    automatic = location.sync_mode == SyncMode.AUTOMATIC
     for update_request, dms_id in rows:
         record = mirror.get(dms_id)
         if record is None or not _carries(update_request, record.payload or {}):
             continue
+        customer = _customer_of(session, update_request, location_id, dms_id)
+        if customer is None:
+            note = (f"The DMS pull of {when} brought the requested values, but the customer record is no longer "
+                    f"linked to DMS customer {dms_id}, so they could not be applied. The request stays open.")
+            if update_request.closed_reason != note:
+                update_request.closed_reason = note
+                changed.append(update_request.id)
+            continue
+        updated = _apply(update_request, customer)
+        if updated and not automatic:  # the differences the sync wizard shows, now that the customer has them
+            record.drift_fields = differing_fields("customers", customer, record.payload or {}) or None
+        applied = (f" {', '.join(updated)} updated on the customer record." if updated
+                   else " The customer record already had them.")
         if update_request.status is UpdateRequestStatus.APPROVED:
             update_request.status = UpdateRequestStatus.CONFIRMED
-            update_request.closed_reason = f"The DMS pull of {when} brought the approved values."
+            update_request.closed_reason = f"The DMS pull of {when} brought the approved values.{applied}"
         else:
             update_request.status = UpdateRequestStatus.CLOSED_BY_DMS
             update_request.closed_reason = (f"Closed automatically: the DMS pull of {when} already brought the "
-                                            "requested values, so no review was needed.")
+                                            f"requested values, so no review was needed.{applied}")
         update_request.confirmed_at = now
         changed.append(update_request.id)
     return changed
+
+
+def _customer_of(session: Session, update_request: UpdateRequest, location_id: int, dms_id: str) -> Customer | None:
+    """The request's customer, if it still exists and is still linked to the DMS record that confirmed it."""
+    customer = session.get(Customer, update_request.customer_id)
+    if customer is None or customer.location_id != location_id or customer.dms_id != dms_id:
+        return None
+    return customer
+
+
+def _apply(update_request: UpdateRequest, customer: Customer) -> list[str]:
+    """Write the requested values (as the requester typed them) onto the customer where they differ,
+    each with a Change History entry naming the request. Returns the labels of the fields changed.
+    The DMS matched them folded ('SMITH' confirms 'Smith'); the customer gets what was requested."""
+    requested = update_request.requested_values
+    context = {"update_request_id": update_request.id, "source_detail": CONFIRMED_REASON.format(id=update_request.id)}
+    updated = []
+    for attr in ordered_attrs(requested):
+        old, new = getattr(customer, attr), requested[attr]
+        if not differs(attr, old, new):
+            continue
+        setattr(customer, attr, new)
+        record_change(record=customer, field=attr, old=old, new=new, source=ChangeSource.DMS, context=context)
+        updated.append(label(attr))
+    return updated
 
 
 def _carries(update_request: UpdateRequest, payload: dict) -> bool:

@@ -32,8 +32,11 @@ DAILY_FILE_HOURS = 24
 def dms_guidance(location: Location) -> dict:
     """How this location's DMS brings customer changes here (seed 004), for the request page.
 
-    ``kind`` is ``"daily_file"`` (PBS, CDK, Reynolds, Tekion: within 24 hours),
-    ``"next_transaction"`` (every other DMS) or ``"none"`` (no DMS connected).
+    ``kind`` is ``"daily_file"`` (PBS, CDK, Reynolds, Tekion: the data reach the console by pull
+    and daily data file), ``"next_transaction"`` (every other DMS) or ``"none"`` (no DMS connected).
+    For daily-file vendors ``mode`` is the location's sync mode: in review mode a pulled change
+    only shows as a difference to sync with the wizard; in automatic mode the next customer pull
+    (``cadence``) applies it.
     """
     if not location.dms_vendor:
         return {"kind": "none", "vendor": None}
@@ -43,8 +46,27 @@ def dms_guidance(location: Location) -> dict:
         daily = connectors.get_profile(location.dms_vendor).daily_data_file
     except (KeyError, ValueError, LookupError):
         daily = False  # an unknown vendor code: promise nothing faster than the next transaction
-    return {"kind": "daily_file" if daily else "next_transaction", "vendor": location.dms_vendor_name,
-            "hours": DAILY_FILE_HOURS}
+    if not daily:
+        return {"kind": "next_transaction", "vendor": location.dms_vendor_name, "hours": DAILY_FILE_HOURS}
+    return {"kind": "daily_file", "vendor": location.dms_vendor_name, "hours": DAILY_FILE_HOURS,
+            "mode": location.sync_mode.value, "cadence": _customer_cadence(location)}
+
+
+def _customer_cadence(location: Location) -> str | None:
+    """How often the console pulls this location's customers, as staff read it, or None."""
+    from jobs.schedule import cadences
+
+    try:
+        cadence = cadences(location).get("customers")
+    except (KeyError, ValueError, LookupError):
+        return None
+    if cadence is None or not cadence.scheduled:
+        return None
+    if cadence.nightly:
+        return "nightly"
+    if cadence.label.startswith("Auto"):  # the DMS pushes changes; an hourly pull catches up
+        return f"as {location.dms_vendor_name} reports changes, with a catch-up pull every {cadence.minutes} mins"
+    return f"every {cadence.minutes} mins"
 
 
 def age(when: datetime | None, now: datetime | None = None) -> str:
