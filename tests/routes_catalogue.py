@@ -38,9 +38,13 @@ ROUTE_ROLES: dict[str, frozenset | str] = {
     "customers.index": STAFF,
     "customers.detail": STAFF,
     "customers.add_from_dms": STAFF,
+    "customers.dms_link": STAFF,
+    "customers.dms_unlink": STAFF,
     "assets.index": STAFF,
     "assets.detail": STAFF,
     "assets.add_from_dms": STAFF,
+    "assets.dms_link": STAFF,
+    "assets.dms_unlink": STAFF,
     "integrations.health": MANAGERS,
     "integrations.pull_now": MANAGERS,
     "integrations.backfill": MANAGERS,
@@ -72,6 +76,10 @@ ROUTE_ROLES: dict[str, frozenset | str] = {
     "update_requests.review_screenshot": frozenset({ADMIN, REVIEWER}),
     "update_requests.approve": frozenset({ADMIN, REVIEWER}),
     "update_requests.reject": frozenset({ADMIN, REVIEWER}),
+    # A requester's notifications (issue 19 item 15): each user sees only their own.
+    "notifications.index": STAFF,
+    "notifications.read_all": STAFF,
+    "notifications.read_one": STAFF,
     "appointments.index": STAFF,
     "appointments.customer_search": STAFF,
     "appointments.opcode_search": STAFF,
@@ -125,7 +133,10 @@ LOCATION_OWNED_ARGS: dict[str, str] = {
 GLOBAL_ARGS = {"user_id", "location_id", "code"}
 # Values for the RQ dashboard's own URL arguments (not records of ours).
 SAMPLE_ARGS = {"instance_number": 0, "job_id": "no-such-job", "queue_name": "pulls", "registry_name": "queued",
-               "per_page": 8, "order": "asc", "page": 1, "filename": "js/jquery-3.5.1.min.js"}
+               "per_page": 8, "order": "asc", "page": 1, "filename": "js/jquery-3.5.1.min.js",
+               # Notifications belong to a user, not a location: the walk's id names none of the user's
+               # (404, see ANSWERS); tests/test_requester_notifications.py checks own vs another user's.
+               "notification_id": 0}
 # State-changing routes that are not protected by a CSRF token, and why.
 CSRF_EXEMPT = {"integrations.webhook": "called by the DMS and authenticated by its HMAC signature"}
 # What a signed-in, allowed user gets where it is not a plain page (200 for GET; for POST, sent no
@@ -146,5 +157,6 @@ ANSWERS: dict[tuple[str, str], int] = {
     # The walk has cancelled the sample appointment by then (appointments.cancel comes first): the
     # check-in form answers 409 saying a cancelled appointment cannot be checked in.
     ("dms_activity.new_for_appointment", "POST"): 409,
-    ("dms_activity.index", "GET"): 302,  # the old workfile list's address: to the one Repair orders list
+    ("dms_activity.index", "GET"): 302,
+    ("notifications.read_one", "POST"): 404,  # SAMPLE_ARGS' notification 0 is nobody's  # the old workfile list's address: to the one Repair orders list
 }

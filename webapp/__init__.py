@@ -100,6 +100,9 @@ def register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(integrations_bp, url_prefix="/integrations")
     app.register_blueprint(update_requests_bp)
+    from webapp.notifications import bp as notifications_bp
+
+    app.register_blueprint(notifications_bp)
     from webapp.advisors import bp as advisors_bp
     from webapp.appointments import bp as appointments_bp
     from webapp.failed_pushes import bp as failed_pushes_bp

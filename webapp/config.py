@@ -126,3 +126,12 @@ class Config:
         # HEALTHZ_REQUIRE_BACKGROUND=0 (a web-only deployment) reports them without failing on them.
         self.HEALTHZ_REQUIRE_BACKGROUND = (os.environ.get("HEALTHZ_REQUIRE_BACKGROUND", "1").strip().lower()
                                            not in ("0", "false", "no", "off"))
+        # E-mail to requesters when their update request is decided (webapp/notifications): only when
+        # SMTP_HOST and SMTP_FROM are set. Sent by a background job, never on the request path.
+        self.SMTP_HOST = os.environ.get("SMTP_HOST", "").strip()
+        self.SMTP_PORT = int(os.environ.get("SMTP_PORT", "") or "587")
+        self.SMTP_FROM = os.environ.get("SMTP_FROM", "").strip()
+        self.SMTP_USER = os.environ.get("SMTP_USER", "")
+        self.SMTP_PASSWORD = os.environ.get("SMTP_PASSWORD", "")
+        self.SMTP_STARTTLS = (os.environ.get("SMTP_STARTTLS", "1").strip().lower()
+                              not in ("0", "false", "no", "off"))

@@ -33,7 +33,8 @@ COMMON_ERRORS: dict[str, tuple[str, str]] = {
         "Reload the record from the DMS and apply the change again."),
     "NOT-FOUND": (
         "Record not found in the DMS",
-        "The record no longer exists in the DMS. Search the DMS for the right record and link it again."),
+        "The record no longer exists in the DMS. On the customer's or asset's page, choose Change DMS link, "
+        "search the DMS for the right record and link it (or Unlink from DMS); then use Sync with DMS."),
     "FIELD-NOT-WRITABLE": (
         "Field cannot be written to this DMS",
         "This DMS does not accept that field from outside. Change it directly in the DMS."),

@@ -10,7 +10,6 @@ from datetime import timedelta, timezone
 
 from flask import current_app, flash, redirect, request, url_for
 from flask_login import current_user
-from sqlalchemy import or_
 
 import connectors
 from webapp.appointments import bp, service
@@ -21,6 +20,7 @@ from webapp.outbox import messages_of
 from webapp.permissions import Permission, require
 from webapp.rendering import hx_redirect, render, wants_fragment
 from webapp.scoping import current_location_or_404, get_or_404, scoped
+from webapp.search import engine
 from webapp.template_filters import zone_of
 
 
@@ -144,19 +144,20 @@ def index():
 
 
 # ----------------------------------------------------------------------------- booking
+CUSTOMER_RESULTS = 20  # customers listed by the booking form's search (A-Z, as on the Customers page)
+
+
 @bp.route("/customers")
 @require(Permission.BOOK_APPOINTMENTS)
 def customer_search():
-    """Live search for the customer to book for (name, company, phone, e-mail)."""
+    """Live search for the customer to book for: the Customers page's search (name or company
+    words in any order, a phone in any format, an e-mail or its domain, a DMS id), same scope."""
     location = current_location_or_404()
-    q = (request.args.get("q") or "").strip()
+    q = (request.args.get("q") or "").strip()[:200]
     customers = []
     if q:
-        like = f"%{q}%"
-        customers = db.session.scalars(scoped(Customer).where(or_(
-            Customer.first_name.ilike(like), Customer.last_name.ilike(like), Customer.company_name.ilike(like),
-            Customer.phone.ilike(like), Customer.email.ilike(like), Customer.dms_id.ilike(like)))
-            .order_by(Customer.last_name, Customer.id).limit(20)).all()
+        customers = engine.search_customers(db.session, scoped(Customer), location.id, q,
+                                            per_page=CUSTOMER_RESULTS).rows
     return render("appointments/new.html", block="customer_results", customers=customers, q=q, customer=None,
                   location=location, form=None)
 

@@ -1,6 +1,9 @@
-"""Asset search, asset detail and add-from-DMS routes."""
+"""Asset search, asset detail, add-from-DMS and DMS link routes."""
 from __future__ import annotations
 
+from flask import request
+
+from webapp import dms_link as dms_links
 from webapp.assets import bp
 from webapp.customers.routes import MIRROR_LIST_LIMIT, change_history
 from webapp.extensions import db
@@ -54,3 +57,20 @@ def detail(asset_id: int):
     asset = get_or_404(Asset, asset_id)
     return render("assets/detail.html", asset=asset, repair_orders=repair_orders_for(asset),
                   history=change_history("asset", asset.id))
+
+
+@bp.route("/<int:asset_id>/dms-link", methods=["GET", "POST"])
+@require(Permission.SYNC_RECORDS)
+def dms_link(asset_id: int):
+    """Link the asset to a DMS vehicle, or change its link: search the DMS, pick the record."""
+    asset = get_or_404(Asset, asset_id)
+    if request.method == "POST":
+        return dms_links.link("vehicles", asset)
+    return dms_links.link_page("vehicles", asset)
+
+
+@bp.route("/<int:asset_id>/dms-unlink", methods=["POST"])
+@require(Permission.SYNC_RECORDS)
+def dms_unlink(asset_id: int):
+    """Clear the asset's DMS link (Change History keeps the old DMS id)."""
+    return dms_links.unlink("vehicles", get_or_404(Asset, asset_id))

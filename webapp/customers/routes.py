@@ -1,7 +1,9 @@
-"""Customer search, customer detail and add-from-DMS routes."""
+"""Customer search, customer detail, add-from-DMS and DMS link routes."""
 from __future__ import annotations
 
+from flask import request
 
+from webapp import dms_link as dms_links
 from webapp.customers import bp
 from webapp.extensions import db
 from webapp.models import Asset, ChangeHistory, Customer, DmsRecord
@@ -59,3 +61,20 @@ def detail(customer_id: int):
                   repair_orders=mirror_for_customer(customer.dms_id, "repair_orders"),
                   appointments=mirror_for_customer(customer.dms_id, "appointments"),
                   history=change_history("customer", customer.id), in_mirror=in_mirror)
+
+
+@bp.route("/<int:customer_id>/dms-link", methods=["GET", "POST"])
+@require(Permission.SYNC_RECORDS)
+def dms_link(customer_id: int):
+    """Link the customer to a DMS record, or change its link: search the DMS, pick the record."""
+    customer = get_or_404(Customer, customer_id)
+    if request.method == "POST":
+        return dms_links.link("customers", customer)
+    return dms_links.link_page("customers", customer)
+
+
+@bp.route("/<int:customer_id>/dms-unlink", methods=["POST"])
+@require(Permission.SYNC_RECORDS)
+def dms_unlink(customer_id: int):
+    """Clear the customer's DMS link (Change History keeps the old DMS id)."""
+    return dms_links.unlink("customers", get_or_404(Customer, customer_id))

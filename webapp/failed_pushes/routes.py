@@ -17,7 +17,7 @@ from webapp.appointments import service as appointment_service
 from webapp.extensions import db
 from webapp.failed_pushes import bp
 from webapp.failed_pushes.forms import DismissForm, RetryForm
-from webapp.models import Appointment, Customer, OutboxKind, OutboxMessage, OutboxStatus, User
+from webapp.models import Appointment, Asset, Customer, OutboxKind, OutboxMessage, OutboxStatus, User
 from webapp.outbox import dismiss_message, is_conflict, retry_message
 from webapp.permissions import Permission, can, require
 from webapp.rendering import render
@@ -27,6 +27,7 @@ from webapp.template_filters import local_time
 
 CUSTOMER_CODES = ("LASTNAME-MISSING", "ADDRESS-EMAIL-REQUIRED", "REQUIRED-FIELD")
 ADVISOR_CODES = ("ADVISOR-INVALID", "ADVISOR-MISSING")
+NOT_FOUND_CODE = "NOT-FOUND"  # the linked DMS record is gone ("Record not found in the DMS")
 
 
 def failed_count() -> int:
@@ -65,9 +66,20 @@ def _describe(message: OutboxMessage) -> dict:
     elif message.target_type == "customer":
         info["customer"] = db.session.get(Customer, message.target_id)
         info["record_label"] = info["customer"].display_name if info["customer"] else info["record_label"]
+    elif message.target_type == "asset":
+        info["asset"] = db.session.get(Asset, message.target_id)
+        info["record_label"] = info["asset"].description if info["asset"] else info["record_label"]
     if info["customer"] is not None and "customers.detail" in current_app.view_functions:
         info["customer_url"] = url_for("customers.detail", customer_id=info["customer"].id)
-    if suffix in ADVISOR_CODES and can(current_user, Permission.MANAGE_LOCATION_SETTINGS):
+    if suffix == NOT_FOUND_CODE and message.target_type in ("customer", "asset"):
+        # The linked DMS record is gone: its page is where the record is linked to the right one.
+        record = info["customer"] if message.target_type == "customer" else info.get("asset")
+        if record is not None and record.location_id == message.location_id:
+            blueprint, id_arg = ("customers", "customer_id") if message.target_type == "customer" \
+                else ("assets", "asset_id")
+            info["fix_url"] = url_for(f"{blueprint}.detail", **{id_arg: record.id}) + "#dms-link"
+            info["fix_label"] = f"Link the {message.target_type} to the right DMS record"
+    elif suffix in ADVISOR_CODES and can(current_user, Permission.MANAGE_LOCATION_SETTINGS):
         info["fix_url"], info["fix_label"] = url_for("advisors.index"), "Fix advisors' DMS IDs"
     elif suffix in CUSTOMER_CODES and info["customer_url"]:
         info["fix_url"], info["fix_label"] = info["customer_url"], "Fix the customer's profile"

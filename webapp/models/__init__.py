@@ -16,6 +16,7 @@ from webapp.models.case import (Case, CaseColumnPreference, CaseStatus, LookupTr
                                 RelatedRoNumber, case_watchers)
 from webapp.models.workfile import DmsEvent, DmsEventKind, Workfile
 from webapp.models.payment import Payment, PaymentKind, PaymentStatus
+from webapp.models.notification import Notification, NotificationKind
 
 __all__ = [
     "Appointment",
@@ -41,6 +42,8 @@ __all__ = [
     "DmsRecord",
     "Location",
     "LocationOwned",
+    "Notification",
+    "NotificationKind",
     "Payment",
     "PaymentKind",
     "PaymentStatus",

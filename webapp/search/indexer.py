@@ -34,7 +34,8 @@ def tokens_of_customer(customer: Customer) -> set[str]:
 
 def tokens_of_asset(asset: Asset) -> set[str]:
     """The tokens of a portal asset (its owner is found through the customer's tokens)."""
-    return asset_tokens(vin=asset.vin, unit_number=asset.unit_number, plate=asset.license_plate, dms_id=asset.dms_id)
+    return asset_tokens(vin=asset.vin, unit_number=asset.unit_number, plate=asset.license_plate, dms_id=asset.dms_id,
+                        year=asset.year, make=asset.make, model=asset.model)
 
 
 def tokens_of_dms_payload(data_type: str, dms_id: str, payload: Mapping[str, Any]) -> set[str]:
@@ -45,7 +46,8 @@ def tokens_of_dms_payload(data_type: str, dms_id: str, payload: Mapping[str, Any
                                emails=payload.get("emails") or (), dms_id=dms_id)
     if data_type == "vehicles":
         return asset_tokens(vin=payload.get("vin"), unit_number=payload.get("unit_number"),
-                            plate=payload.get("plate"), dms_id=dms_id)
+                            plate=payload.get("plate"), dms_id=dms_id, year=payload.get("year"),
+                            make=payload.get("make"), model=payload.get("model"))
     return set()
 
 
@@ -179,7 +181,8 @@ def reindex_location(session: Session, location_id: int, batch_size: int = REIND
     """Rebuild the search index (and customers' sort names) of one location, in batches.
 
     Used by ``flask reindex-search`` — after the search migration on a database that
-    already holds records, or whenever the index is suspected stale. Reads and writes
+    already holds records, after an upgrade that changes what is indexed (assets' year,
+    make and model, customers' e-mail domains), or whenever the index is suspected stale. Reads and writes
     with Core statements: no ORM flush hooks, no objects kept in memory.
     """
     tables = _TABLE.metadata.tables
@@ -199,7 +202,7 @@ def reindex_location(session: Session, location_id: int, batch_size: int = REIND
 
     def asset_row(row: Mapping[str, Any]) -> tuple[str, set[str]]:
         return ASSET, asset_tokens(vin=row["vin"], unit_number=row["unit_number"], plate=row["license_plate"],
-                                   dms_id=row["dms_id"])
+                                   dms_id=row["dms_id"], year=row["year"], make=row["make"], model=row["model"])
 
     def mirror_row(row: Mapping[str, Any]) -> tuple[str, set[str]]:
         return DMS_SCOPES[row["data_type"]], tokens_of_dms_payload(row["data_type"], row["dms_id"],

@@ -6,9 +6,12 @@ A record's tokens are short normalised strings; the first character names the ki
 kind  content                                     found by typing
 ====  ==========================================  =====================================
 n     one folded word of a name or company        any word, any order, partial, accents
+      (assets: of the year, make and model)       ("2019 freightliner cascadia")
 w     two words of a name, "word other"           two words at once (see below)
 p     the phone's digits, reversed                the number in any format, or its end
 e     the e-mail address, lower-case             the address or its beginning
+d     the e-mail's domain, and its parent         "@acme.com" or "acme.com": everyone
+      domains ("mail.acme.com", "acme.com")       at that domain
 i     the DMS id, lower-case                      the DMS id or its beginning
 v     the VIN, upper-case                         the VIN or its beginning
 r     the VIN reversed                            its end (last 6 or 8 characters)
@@ -42,6 +45,9 @@ _NON_DIGIT = re.compile(r"\D")
 _PHONE_LIKE = re.compile(r"^\+?[\d\s().\-/]+$")
 _COMPACT_JUNK = re.compile(r"[\s\-./]")
 _ALNUM = re.compile(r"^[A-Z0-9]+$")
+# A typed domain without "@": labels of letters, digits and dashes, ending in a letters-only one.
+_DOMAIN_LIKE = re.compile(r"^[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}$")
+DOMAIN_SUFFIXES = 3  # "mail.eu.acme.com" is found by the domain and its next 2 parents
 
 CUSTOMER, ASSET, DMS_CUSTOMER, DMS_VEHICLE = "c", "a", "dc", "dv"
 
@@ -82,6 +88,16 @@ def _email_address(value: object) -> str | None:
     return normalise_email(text)
 
 
+def email_domains(address: str) -> list[str]:
+    """The domain of a lower-case address and its parent domains, up to :data:`DOMAIN_SUFFIXES`
+    ('bob@mail.acme.com' → ['mail.acme.com', 'acme.com']); a bare top-level domain is never one."""
+    domain = address.rpartition("@")[2].strip(".")
+    labels = [label for label in domain.split(".") if label]
+    if len(labels) < 2:
+        return [domain] if domain else []
+    return [".".join(labels[i:]) for i in range(len(labels) - 1)][:DOMAIN_SUFFIXES]
+
+
 def customer_tokens(*, first_name: object = None, last_name: object = None, company_name: object = None,
                     phones: Iterable[object] = (), emails: Iterable[object] = (), dms_id: object = None) -> set[str]:
     """Every token of a customer (portal or DMS)."""
@@ -97,15 +113,21 @@ def customer_tokens(*, first_name: object = None, last_name: object = None, comp
         address = (_email_address(email) or clean_text(email, 254).lower()) if email else None
         if address and "@" in address:
             tokens.add("e" + address)
+            tokens.update("d" + domain for domain in email_domains(address))
     if dms_id:
         tokens.add("i" + clean_text(dms_id, 64).lower())
     return {_cap(t) for t in tokens if len(t) > 1}
 
 
 def asset_tokens(*, vin: object = None, unit_number: object = None, plate: object = None,
-                 dms_id: object = None) -> set[str]:
-    """Every token of a vehicle/asset (portal or DMS)."""
-    tokens: set[str] = set()
+                 dms_id: object = None, year: object = None, make: object = None, model: object = None) -> set[str]:
+    """Every token of a vehicle/asset (portal or DMS).
+
+    Its year, make and model are words (``n``) and word pairs (``w``), as a customer's
+    name: "2019 Freightliner Cascadia", "cascadia 2019" or "freight" find it."""
+    words = name_words(year, make, model)
+    tokens = {"n" + w for w in words}
+    tokens.update(f"w{a} {b}" for a, b in permutations(words[:PAIR_WORDS], 2))
     checked = normalise_vin(vin)
     if checked and checked.vin:
         tokens.add("v" + checked.vin)
@@ -141,7 +163,7 @@ class Plan:
 
     alternatives: tuple[tuple[str, ...], ...] = ()
     owner_words: tuple[str, ...] = ()
-    kind: str = "empty"  # what the term looked like: empty, name, phone, email, vin, id
+    kind: str = "empty"  # what the term looked like: empty, name, phone, email, vin, vehicle, id
 
     @property
     def is_empty(self) -> bool:
@@ -192,7 +214,12 @@ def customer_plan(raw: object) -> Plan:
             _add(alternatives, prefix)
     if "@" in term and " " not in term:
         kind = "email"
-        _add(alternatives, "e" + term.lower())
+        if term.startswith("@"):  # "@acme.com" (or its beginning, "@acme"): everyone at that domain
+            _add(alternatives, "d" + term[1:].lower())
+        else:
+            _add(alternatives, "e" + term.lower())
+    elif _DOMAIN_LIKE.match(term.lower()):  # "acme.com": the domain, or a company or DMS id so written
+        _add(alternatives, "d" + term.lower())
     if " " not in term and term:
         _add(alternatives, "i" + term.lower())
     # A phone number or e-mail is not also looked up as name words ("217 555 0100").
@@ -207,7 +234,8 @@ def customer_plan(raw: object) -> Plan:
 
 
 def asset_plan(raw: object) -> Plan:
-    """Understand an asset search term: VIN (whole, start or end), unit, plate, DMS id or owner."""
+    """Understand an asset search term: VIN (whole, start or end), unit, plate, DMS id, owner, or
+    year/make/model words (all of them on one vehicle, any order: "2019 freightliner cascadia")."""
     term = _term(raw)
     alternatives: list[tuple[str, ...]] = []
     kind = "empty"
@@ -220,11 +248,17 @@ def asset_plan(raw: object) -> Plan:
         _add(alternatives, "l" + code)
     if term and " " not in term:
         _add(alternatives, "i" + term.lower())
-    owner = tuple(name_words(term)[:MAX_QUERY_WORDS])
+    words = tuple(name_words(term)[:MAX_QUERY_WORDS])
+    vehicle = tuple("n" + w for w in words)
+    if vehicle:
+        _add(alternatives, *vehicle)  # year, make and model
+        if len(words) > 1 and kind == "vin":
+            kind = "vehicle"  # several words with digits: "2019 freightliner cascadia"
+    owner = words
     if owner and not any(ch.isdigit() for word in owner for ch in word):
-        kind = "name" if kind in ("empty", "id") else kind  # letters only: most likely the owner
+        kind = "name" if kind in ("empty", "id") else kind  # letters only: the owner, or a make/model
     else:
-        owner = ()  # names have no digits: a VIN, unit or plate was typed
+        owner = ()  # names have no digits: a VIN, unit, plate or year was typed
     return Plan(tuple(alternatives), owner, kind)
 
 

@@ -22,7 +22,9 @@ from webapp.domain.fields import differing_fields
 from webapp.models import ChangeSource, Customer, DmsRecord, Location, SyncMode, utcnow
 from webapp.models.base import one_of
 from webapp.models.change_history import record_change
+from webapp.models.notification import NotificationKind
 from webapp.models.update_request import UpdateRequest, UpdateRequestStatus
+from webapp.notifications.service import notify
 from webapp.template_filters import format_local
 from webapp.update_requests.fields import differs, dms_has, label, ordered_attrs
 
@@ -94,8 +96,18 @@ def confirm_from_mirror(session: Session, location_id: int, customer_dms_ids: It
             update_request.closed_reason = (f"Closed automatically: the DMS pull of {when} already brought the "
                                             f"requested values, so no review was needed.{applied}")
         update_request.confirmed_at = now
+        notify(session, update_request, NotificationKind.CONFIRMED, _confirmed_text(update_request, customer, when))
         changed.append(update_request.id)
     return changed
+
+
+def _confirmed_text(update_request: UpdateRequest, customer: Customer, when: str) -> str:
+    """What the requester is told when the DMS confirmed (or closed) their request."""
+    if update_request.status is UpdateRequestStatus.CONFIRMED:
+        return (f"Your update request #{update_request.id} for {customer.display_name} was confirmed by the DMS: "
+                f"the pull of {when} brought the approved values.")
+    return (f"Your update request #{update_request.id} for {customer.display_name} was closed automatically: "
+            f"the DMS pull of {when} already brought the requested values, so no review was needed.")
 
 
 def _customer_of(session: Session, update_request: UpdateRequest, location_id: int, dms_id: str) -> Customer | None:

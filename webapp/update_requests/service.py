@@ -19,7 +19,9 @@ from webapp import audit
 from webapp.extensions import db
 from webapp.models import ChangeSource, Customer, User, utcnow
 from webapp.models.change_history import record_change
+from webapp.models.notification import NotificationKind
 from webapp.models.update_request import UpdateRequest, UpdateRequestStatus
+from webapp.notifications.service import notify
 from webapp.update_requests.fields import differs, label, ordered_attrs
 
 
@@ -62,6 +64,16 @@ def _audit(kind: str, request_id: int, location_id: int, customer_id: int, revie
                      target=f"update request {request_id} (customer {customer_id})", detail=detail)
 
 
+def _notify(request_id: int, kind: NotificationKind, reviewer_id: int, text: str) -> None:
+    """Tell the requester, in the transaction that makes the decision (committed or rolled back
+    with it; the e-mail, if any, is queued after the commit). Like the audit entry, it must not
+    flush the customer's changes early."""
+    with db.session.no_autoflush:
+        update_request = db.session.get(UpdateRequest, request_id)
+        if update_request is not None:
+            notify(db.session, update_request, kind, text, decided_by_id=reviewer_id)
+
+
 def _fresh_transaction() -> None:
     """End the read transaction the page load opened, so the claim is the first statement
     of a new one (SQLite in WAL mode refuses to upgrade a stale read snapshot to a write)."""
@@ -73,7 +85,7 @@ def approve(update_request: UpdateRequest, reviewer: User) -> Decision:
     request_id, customer_id = update_request.id, update_request.customer_id
     location_id = update_request.location_id
     requested = dict(update_request.requested_values)
-    reviewer_id = reviewer.id
+    reviewer_id, reviewer_name = reviewer.id, reviewer.name
     _fresh_transaction()
     if not _claim(request_id, UpdateRequestStatus.APPROVED, reviewer_id):
         return already_decided(request_id)
@@ -89,6 +101,10 @@ def approve(update_request: UpdateRequest, reviewer: User) -> Decision:
                       user_id=reviewer_id, context={"update_request_id": request_id})
         changed.append(label(attr))
     _audit("update_request.approved", request_id, location_id, customer_id, reviewer)
+    _notify(request_id, NotificationKind.APPROVED, reviewer_id,
+            f"Your update request #{request_id} for {customer.display_name} was approved by {reviewer_name}: "
+            + (f"{', '.join(changed)} updated on the customer record." if changed
+               else "the customer record already had these values."))
     try:
         db.session.commit()  # the version column makes a concurrent customer save fail here
     except StaleDataError:
@@ -103,12 +119,16 @@ def approve(update_request: UpdateRequest, reviewer: User) -> Decision:
 
 def reject(update_request: UpdateRequest, reviewer: User, reason: str) -> Decision:
     """Mark the request rejected with ``reason``; the customer is not touched."""
-    request_id, reviewer_id = update_request.id, reviewer.id
+    request_id, reviewer_id, reviewer_name = update_request.id, reviewer.id, reviewer.name
     location_id, customer_id = update_request.location_id, update_request.customer_id
     _fresh_transaction()
     if not _claim(request_id, UpdateRequestStatus.REJECTED, reviewer_id, reason=reason):
         return already_decided(request_id)
     _audit("update_request.rejected", request_id, location_id, customer_id, reviewer, detail=f"reason: {reason}")
+    customer = db.session.get(Customer, customer_id)
+    _notify(request_id, NotificationKind.REJECTED, reviewer_id,
+            f"Your update request #{request_id} for {customer.display_name if customer else 'a customer'} "
+            f"was rejected by {reviewer_name}. Reason: {reason}")
     db.session.commit()
     db.session.expire(update_request)
     return Decision(True, "Rejected. The requester will see your reason on the request.")
