@@ -220,3 +220,13 @@ def test_demo_assets_cover_every_band(app):
                 bands = {badge(moment, now, location.timezone).band for moment in db.session.scalars(
                     select(model.last_synced_at).where(model.location_id == location.id))}
                 assert bands == set(BANDS), (location.code, model.__name__, bands)
+
+
+def test_a_search_keeps_the_band_links_without_the_locations_counts(client, auth, shop):
+    """The counts describe the location's list, not a search's matches (and would cost a scan of
+    the location at every keystroke): a search shows the band links without them."""
+    auth.login(shop["advisor"].email, PASSWORD)
+    page = soup(client.get("/customers", query_string={"q": "zz-no-such-name", "band": "never"}))
+    nav = page.select_one("nav.band-filter")
+    assert nav is not None and nav.select_one("a[aria-current]")["data-band"] == "never"
+    assert nav.select(".band-count") == []

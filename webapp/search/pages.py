@@ -35,8 +35,10 @@ def search_context(data_type: str, args: dict[str, Any]) -> dict[str, Any]:
         now = utcnow()  # one moment for the filter and its counts
         context["results"] = kind.search_portal()(db.session, scoped(model), location.id, args["q"], page=args["page"],
                                                   sort=sort, band=context["band"], now=now, tz_name=location.timezone)
-        context["band_counts"] = engine.band_counts(db.session, scoped(model), model.last_synced_at, now,
-                                                    location.timezone)
+        if not args["q"].strip():  # a listing: the counts describe it. A search (each keystroke) skips them:
+            # they count the whole location, would not describe the matches, and cost a scan per keystroke.
+            context["band_counts"] = engine.band_counts(db.session, scoped(model), model.last_synced_at, now,
+                                                        location.timezone)
         return context
     mirror = engine.search_mirror(db.session, scoped(DmsRecord), location.id, data_type, args["q"],
                                   page=args["page"])
