@@ -14,21 +14,19 @@ import logging
 import os
 from datetime import timedelta
 
-from rq import Callback, Retry, get_current_job
+from rq import Callback, Retry
 from rq.job import Job
 from sqlalchemy import select
 
 import connectors
 from connectors import AuthenticationError, DmsError, NotSupportedError, TransientDmsError
-import math
-
-from jobs.dms_errors import describe_dms_error, describe_failed_try
-from jobs.queues import LOOKUPS, MAINTENANCE, get_queue
-from webapp.redis_conn import get_redis
+from jobs.dms_errors import describe_dms_error, describe_failed_try, in_about, retry_delay
+from jobs.queues import LOOKUPS, MAINTENANCE, enqueue, get_queue, superseded
 from webapp.extensions import db
-from webapp.models.case import LOOKUPS_PENDING
 from webapp.models import (Case, CaseStatus, DmsRecord, Location, LookupTrigger, RelatedLookupStatus,
                            RelatedRoNumber, utcnow)
+from webapp.models.case import LOOKUPS_PENDING
+from webapp.redis_conn import get_redis
 
 log = logging.getLogger(__name__)
 
@@ -83,12 +81,7 @@ def _enqueue_lookup(case: Case, delay: float = 0.0, attempt: int = 1, descriptio
         "result_ttl": 3600, "failure_ttl": 7 * 86400, "args": (case.id,),
         "kwargs": {"attempt": attempt} if attempt > 1 else {},
         "description": description or f"related RO lookup for case {case.id}, try {attempt}"}
-    queue = get_queue(LOOKUPS)
-    if delay > 0:
-        job = queue.enqueue_in(timedelta(seconds=delay), lookup_related_ros, **options)
-    else:
-        job = queue.enqueue(lookup_related_ros, **options)
-    case.related_lookup_job_id = job.id
+    case.related_lookup_job_id = enqueue(get_queue(LOOKUPS), lookup_related_ros, delay=delay, **options).id
     db.session.commit()
 
 
@@ -137,8 +130,7 @@ def lookup_related_ros(case_id: int, attempt: int = 1) -> dict | None:
     case = db.session.get(Case, case_id)
     if case is None:
         return None
-    job = get_current_job()
-    if job is not None and case.related_lookup_job_id and job.id != case.related_lookup_job_id:
+    if superseded(case.related_lookup_job_id):
         return None  # an older job of a lookup asked for again
     location = db.session.get(Location, case.location_id)
     case.related_lookup_status = RelatedLookupStatus.PENDING
@@ -160,14 +152,12 @@ def lookup_related_ros(case_id: int, attempt: int = 1) -> dict | None:
     except TransientDmsError as exc:
         db.session.rollback()
         if attempt < MAX_ATTEMPTS:
-            delay = min(MAX_BACKOFF, exc.retry_after if exc.retry_after else BACKOFF_BASE * 2 ** (attempt - 1))
+            delay = retry_delay(attempt, exc.retry_after, base=BACKOFF_BASE, cap=MAX_BACKOFF)
             log.warning("case %s related-RO lookup: %s; try %s in %.1fs", case.id, exc, attempt + 1, delay)
             # The case page says so while it waits: what happened, and when the next try is.
-            seconds = max(1, math.ceil(delay))
             case.related_lookup_error = describe_failed_try(exc, attempt, MAX_ATTEMPTS)
-            case.related_lookup_fix_hint = (
-                f"Nothing to do: the console asks the DMS again by itself in about {seconds} second"
-                f"{'s' if seconds != 1 else ''} (try {attempt + 1} of {MAX_ATTEMPTS}).")
+            case.related_lookup_fix_hint = (f"Nothing to do: the console asks the DMS again by itself in "
+                                            f"{in_about(delay)} (try {attempt + 1} of {MAX_ATTEMPTS}).")
             _enqueue_lookup(case, delay, attempt + 1)
             return {"status": "retrying", "attempt": attempt}
         return _failed(case, exc, attempt)

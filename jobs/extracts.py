@@ -1,6 +1,6 @@
 """Daily data files (PBS, CDK, Reynolds, Tekion): import the day's extract when it appears.
 
-The vendor drops a CSV into the location's folder. The dispatcher checks every minute;
+The vendor drops a CSV into the location's folder. The dispatcher checks it every 15 s;
 a file is imported once (its name and modification time are remembered as the cursor of
 the pseudo data type ``file:<type>``), in pages, the same way a pull stores pages. Bad
 rows are reported with their line numbers and the rest of the file is still read.
@@ -21,11 +21,10 @@ from connectors import DmsError
 from connectors.extract import DailyExtract, latest_extract
 from jobs.locks import RunLock
 from jobs.mirror import prepare_page, store_page, unchanged_file_records, without
-from jobs.pulls import (ACTIVE, FILE_IMPORTED_AGAIN, LOCK_LOST, PAGE_SIZE, LockLost, active_run, enqueue_run,
-                        skip_run)
+from jobs.pulls import (FILE_IMPORTED_AGAIN, LOCK_LOST, PAGE_SIZE, LockLost, claim, run_to_execute, skip_run,
+                        start_run)
 from webapp.extensions import db
 from webapp.models import Location, RunStatus, RunTrigger, SyncCursor, SyncRun, utcnow
-from webapp.redis_conn import get_redis
 
 
 def _file_marker(path: Path) -> str:
@@ -52,25 +51,20 @@ def enqueue_import_if_new(location: Location, data_type: str) -> SyncRun | None:
     if path is None or _marker_row(location.id, data_type).cursor == _file_marker(path):
         db.session.commit()
         return None
-    if active_run(location.id, data_type) is not None:
-        return None
-    run = SyncRun(location_id=location.id, data_type=data_type, trigger=RunTrigger.FILE, status=RunStatus.QUEUED,
-                  cursor_before=str(path))
-    db.session.add(run)
-    db.session.commit()
-    return enqueue_run(run, run_import)
+    return start_run(location.id, data_type, RunTrigger.FILE, run_import, cursor_before=str(path))
 
 
 def run_import(run_id: int) -> dict | None:
     """Import the extract named by the run, page by page. Re-running it writes nothing new."""
-    run = db.session.get(SyncRun, run_id)
-    if run is None or run.status not in ACTIVE:
+    run = run_to_execute(run_id)
+    if run is None:
         return None
     location = db.session.get(Location, run.location_id)
-    lock = RunLock(get_redis(), location.id, run.data_type, owner=str(run.id))
-    if not lock.acquire():
+    claimed = claim(run, uses_dms=False)  # a file in a folder: the location's DMS is not asked
+    if claimed is None:
         return skip_run(run, "Nothing to do: the console checks the folder every minute and imports the newest "
                              "file in it once the other run has finished.")
+    lock, _no_slot = claimed
     try:
         with lock.kept():  # kept alive while the file is read; given back at the end
             run.status = RunStatus.RUNNING

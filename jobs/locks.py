@@ -6,7 +6,7 @@ lets only one run at a time talk to a location's DMS, so a hung DMS holds at mos
 worker (see :mod:`jobs.pulls`).
 
 A lock's value names its owner (the sync run id). While a job holds one, a keeper thread
-(:meth:`RunLock.kept`) pushes its expiry back every third of its TTL, so a long DMS call
+(:meth:`RedisLock.kept`) pushes its expiry back every third of its TTL, so a long DMS call
 never lets it lapse, and a killed worker's lock expires within ``ttl`` seconds: a running
 run whose lock has no holder is dead (:func:`jobs.pulls.active_run`).
 """
@@ -36,14 +36,12 @@ return 0
 """
 
 
-class RunLock:
-    """Exclusive lock for one (location, data type)."""
+class RedisLock:
+    """An exclusive lock on ``key``, held by ``owner`` for ``ttl`` seconds at a time."""
 
-    KEY = "dms-console:pull-lock:{}:{}"
-
-    def __init__(self, redis: Redis, location_id: int, data_type: str, owner: str, ttl: int = LOCK_TTL):
+    def __init__(self, redis: Redis, key: str, owner: str | bytes, ttl: int = LOCK_TTL):
         self.redis = redis
-        self.key = self.KEY.format(location_id, data_type)
+        self.key = key
         self.owner = owner
         self.ttl = ttl
         self.lost = False
@@ -60,9 +58,9 @@ class RunLock:
             return False
         return bool(self.redis.eval(_EXTEND, 1, self.key, self.owner, self.ttl))
 
-    def release(self) -> None:
-        """Give the lock up, only if it is still ours."""
-        self.redis.eval(_RELEASE, 1, self.key, self.owner)
+    def release(self) -> bool:
+        """Give the lock up, only if it is still ours; False when it was not."""
+        return bool(self.redis.eval(_RELEASE, 1, self.key, self.owner))
 
     def holder(self) -> str | None:
         """Who holds the lock now, if anyone."""
@@ -70,7 +68,7 @@ class RunLock:
         return value.decode() if value else None
 
     @contextmanager
-    def kept(self) -> Iterator[RunLock]:
+    def kept(self) -> Iterator[RedisLock]:
         """Hold the (acquired) lock alive until the block ends, then release it.
 
         Once an extension finds the lock gone (Redis restarted, or it lapsed), :attr:`lost` is
@@ -99,10 +97,15 @@ class RunLock:
                 log.warning("could not release %s: %s", self.key, exc)
 
 
-class LocationSlot(RunLock):
+class RunLock(RedisLock):
+    """Exclusive lock for one (location, data type)."""
+
+    def __init__(self, redis: Redis, location_id: int, data_type: str, owner: str, ttl: int = LOCK_TTL):
+        super().__init__(redis, f"dms-console:pull-lock:{location_id}:{data_type}", owner, ttl)
+
+
+class LocationSlot(RedisLock):
     """The one place, per location, for a run that talks to its DMS."""
 
-    KEY = "dms-console:dms-slot:{}{}"
-
     def __init__(self, redis: Redis, location_id: int, owner: str, ttl: int = LOCK_TTL):
-        super().__init__(redis, location_id, "", owner, ttl)
+        super().__init__(redis, f"dms-console:dms-slot:{location_id}", owner, ttl)

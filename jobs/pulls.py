@@ -29,10 +29,10 @@ from sqlalchemy import select, text
 from connectors import (AuthenticationError, DmsError, MalformedResponseError, NotSupportedError,
                         TransientDmsError)
 from jobs import failpoints
-from jobs.dms_errors import describe_dms_error, describe_failed_try
+from jobs.dms_errors import describe_dms_error, describe_failed_try, in_about, retry_delay
 from jobs.locks import LocationSlot, RunLock
 from jobs.mirror import PreparedPage, mark_deleted, prepare_page, store_page
-from jobs.queues import PULLS, get_queue
+from jobs.queues import PULLS, enqueue, get_queue, superseded
 from webapp.extensions import db
 from webapp.models import DmsRecord, Location, RunStatus, RunTrigger, SyncCursor, SyncRun, utcnow
 from webapp.models.dms_mirror import RUNS_UNDER_WAY
@@ -100,16 +100,12 @@ def enqueue_run(run: SyncRun, func, *, delay: float = 0.0, attempt: int = 1,  # 
     which try of the run it is. Two commits: the run exists before its job can start. When
     queueing fails (Redis down or restarted) the run is marked cancelled at once and the error
     is raised again, so no queued run is left waiting for a job that does not exist."""
-    queue_ = get_queue(PULLS)
     job_id = f"sync-run-{run.id}" if run.job_id is None else f"sync-run-{run.id}-{uuid.uuid4().hex[:8]}"
     options = {"job_id": job_id, "job_timeout": JOB_TIMEOUT, "retry": RETRY,
                "on_failure": Callback(on_pull_failure), "result_ttl": 3600, "failure_ttl": 7 * 86400,
                "args": (run.id,), "kwargs": {"attempt": attempt} if attempt > 1 else {}, **options}
     try:
-        if delay > 0:
-            job = queue_.enqueue_in(timedelta(seconds=delay), func, **options)
-        else:
-            job = queue_.enqueue(func, **options)
+        job = enqueue(get_queue(PULLS), func, delay=delay, **options)
     except Exception:
         db.session.rollback()
         run.status = RunStatus.CANCELLED
@@ -200,21 +196,20 @@ def recover_dead_runs() -> list[SyncRun]:
 
 def _continue(dead: SyncRun) -> SyncRun | None:
     """A new run doing what the dead one had left to do (None when nothing needs one)."""
-    if dead.trigger == RunTrigger.FILE or active_run(dead.location_id, dead.data_type) is not None:
+    if dead.trigger == RunTrigger.FILE:
         return None
     location = db.session.get(Location, dead.location_id)
     if location is None or not location.is_active or not location.has_dms:
         return None
     if dead.trigger == RunTrigger.RECONCILE:
         return enqueue_reconcile(dead.location_id, dead.data_type)
-    run = SyncRun(location_id=dead.location_id, data_type=dead.data_type, trigger=dead.trigger,
-                  status=RunStatus.QUEUED)
+    position = {}
     if dead.trigger == RunTrigger.BACKFILL:  # a backfill's position is its own: carry it over
-        run.cursor_after, run.expected_total, run.fetched = dead.cursor_after, dead.expected_total, dead.fetched
-    db.session.add(run)
-    db.session.commit()
-    return enqueue_run(run, run_pull, description=f"{dead.trigger.value} pull of {dead.data_type} for location "
-                                                  f"{dead.location_id} (continuing run {dead.id})")
+        position = {"cursor_after": dead.cursor_after, "expected_total": dead.expected_total,
+                    "fetched": dead.fetched}
+    return start_run(dead.location_id, dead.data_type, dead.trigger, run_pull,
+                     description=f"{dead.trigger.value} pull of {dead.data_type} for location "
+                                 f"{dead.location_id} (continuing run {dead.id})", **position)
 
 
 def _job_missing(run: SyncRun) -> bool:
@@ -243,14 +238,23 @@ def _next_reconciliation() -> str:
             "the records the DMS no longer has.")
 
 
-def enqueue_pull(location_id: int, data_type: str, trigger: RunTrigger = RunTrigger.SCHEDULE) -> SyncRun | None:
-    """Create a queued run and its job; None (skipped, not queued behind) if one is active."""
+def start_run(location_id: int, data_type: str, trigger: RunTrigger, func, *,  # noqa: ANN001 - an RQ job
+              description: str | None = None, **fields) -> SyncRun | None:
+    """Save a queued run (``fields``: more of its columns) and queue ``func`` for it
+    (:func:`enqueue_run`); None, and nothing queued behind it, while another run of this
+    location and data type is active. Every kind of run starts here."""
     if active_run(location_id, data_type) is not None:
         return None
-    run = SyncRun(location_id=location_id, data_type=data_type, trigger=trigger, status=RunStatus.QUEUED)
+    run = SyncRun(location_id=location_id, data_type=data_type, trigger=trigger, status=RunStatus.QUEUED, **fields)
     db.session.add(run)
     db.session.commit()
-    return enqueue_run(run, run_pull, description=f"{trigger.value} pull of {data_type} for location {location_id}")
+    return enqueue_run(run, func, description=description)  # None: RQ describes it by its call
+
+
+def enqueue_pull(location_id: int, data_type: str, trigger: RunTrigger = RunTrigger.SCHEDULE) -> SyncRun | None:
+    """Create a queued run and its job; None (skipped, not queued behind) if one is active."""
+    return start_run(location_id, data_type, trigger, run_pull,
+                     description=f"{trigger.value} pull of {data_type} for location {location_id}")
 
 
 def enqueue_backfill(location_id: int, data_type: str) -> SyncRun | None:
@@ -334,10 +338,13 @@ def claim(run: SyncRun, *, uses_dms: bool) -> tuple[RunLock, LocationSlot | None
     return lock, slot
 
 
-def _superseded(run: SyncRun) -> bool:
-    """True when this job is not the run's current one (an older job of a run that was queued again)."""
-    job = get_current_job()
-    return job is not None and run.job_id is not None and job.id != run.job_id
+def run_to_execute(run_id: int) -> SyncRun | None:
+    """The run this job is to execute; None when it has finished or this is an older job of it
+    (a duplicate delivery, or a job from before it was queued again): the job then does nothing."""
+    run = db.session.get(SyncRun, run_id)
+    if run is None or run.status not in ACTIVE or superseded(run.job_id):
+        return None
+    return run
 
 
 def wait_for_slot(run: SyncRun, func, attempt: int) -> dict:  # noqa: ANN001 - an RQ job function
@@ -354,9 +361,9 @@ def run_pull(run_id: int, attempt: int = 1) -> dict | None:
 
     ``attempt``: which try this is. A DMS that fails transiently ends the try and queues the
     next one after a back-off (:func:`retry_later`): no worker sleeps while it waits."""
-    run = db.session.get(SyncRun, run_id)
-    if run is None or run.status not in ACTIVE or _superseded(run):
-        return None  # already finished, or an old job: a duplicate delivery does nothing
+    run = run_to_execute(run_id)
+    if run is None:
+        return None
     location = db.session.get(Location, run.location_id)
     claimed = claim(run, uses_dms=run.trigger != RunTrigger.BACKFILL)
     if claimed is None:
@@ -381,29 +388,18 @@ def run_pull(run_id: int, attempt: int = 1) -> dict | None:
                 enqueue_pull(run.location_id, run.data_type, RunTrigger.WEBHOOK)
 
 
-def backoff(attempt: int, retry_after: float | None) -> float:
-    """Seconds before try ``attempt + 1``: the DMS's Retry-After when it gave one, else 1, 2, 4 …
-    seconds; at most :data:`MAX_BACKOFF`."""
-    return min(MAX_BACKOFF, retry_after if retry_after else 2 ** (attempt - 1))
-
-
 def retry_later(run: SyncRun, func, attempt: int, exc: TransientDmsError) -> None:  # noqa: ANN001 - RQ job
     """Queue try ``attempt + 1`` of the run after a back-off; the run waits as queued, saying so."""
-    delay = backoff(attempt, exc.retry_after)
+    delay = retry_delay(attempt, exc.retry_after, base=1.0, cap=MAX_BACKOFF)
     run.status = RunStatus.QUEUED
     run.error = describe_failed_try(exc, attempt, MAX_ATTEMPTS)
-    run.fix_hint = (f"Nothing to do: the console tries again by itself {_in_seconds(delay)} after that try "
+    run.fix_hint = (f"Nothing to do: the console tries again by itself {in_about(delay)} after that try "
                     f"(try {attempt + 1} of {MAX_ATTEMPTS}), continuing from the last saved page; the worker "
                     "does other work meanwhile.")
     db.session.commit()
     log.warning("run %s: %s; try %s in %.1fs", run.id, exc, attempt + 1, delay)
     enqueue_run(run, func, delay=delay, attempt=attempt + 1,
                 description=f"{run.trigger.value} run {run.id} of {run.data_type}, try {attempt + 1}")
-
-
-def _in_seconds(delay: float) -> str:
-    seconds = max(1, math.ceil(delay))
-    return "about a second" if seconds == 1 else f"about {seconds} seconds"
 
 
 def _execute(run: SyncRun, location: Location, lock: RunLock, attempt: int = 1) -> dict:
@@ -730,13 +726,7 @@ def _default_hint(exc: DmsError) -> str:
 # --------------------------------------------------------------------------- reconciliation
 def enqueue_reconcile(location_id: int, data_type: str) -> SyncRun | None:
     """Queue a full reconciliation (finds records deleted in the DMS)."""
-    if active_run(location_id, data_type) is not None:
-        return None
-    run = SyncRun(location_id=location_id, data_type=data_type, trigger=RunTrigger.RECONCILE,
-                  status=RunStatus.QUEUED)
-    db.session.add(run)
-    db.session.commit()
-    return enqueue_run(run, run_reconcile)
+    return start_run(location_id, data_type, RunTrigger.RECONCILE, run_reconcile)
 
 
 def run_reconcile(run_id: int, attempt: int = 1) -> dict | None:
@@ -744,8 +734,8 @@ def run_reconcile(run_id: int, attempt: int = 1) -> dict | None:
 
     One try: a reconciliation that fails is not retried (the next one is the nightly one, see
     :func:`_reconcile_hint`). It waits, queued, while another run talks to the location's DMS."""
-    run = db.session.get(SyncRun, run_id)
-    if run is None or run.status not in ACTIVE or _superseded(run):
+    run = run_to_execute(run_id)
+    if run is None:
         return None
     location = db.session.get(Location, run.location_id)
     claimed = claim(run, uses_dms=True)

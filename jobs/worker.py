@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 
 from rq import SimpleWorker, Worker
 
+from jobs.locks import RedisLock
 from jobs.queues import ALL_QUEUES
 from webapp.redis_conn import get_redis
 
@@ -75,7 +76,6 @@ class AppWorker(AppContextMixin, Worker):
         self.connection.delete(PID_NAMESPACE_KEY.format(self.name))
         super().register_death()
 
-
     def run_maintenance_tasks(self) -> None:
         """RQ's maintenance, after freeing the scheduler locks of schedulers that died."""
         release_dead_scheduler_locks(self.connection, self.queue_names())
@@ -85,10 +85,6 @@ class AppWorker(AppContextMixin, Worker):
 #: Seconds without a heartbeat after which a scheduler holding a queue's lock is taken for dead
 #: (a live one beats every second).
 SCHEDULER_DEAD_AFTER = 10
-_RELEASE_IF_HELD_BY = """
-if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
-return 0
-"""
 
 
 def release_dead_scheduler_locks(connection, queue_names: list[str]) -> list[str]:  # noqa: ANN001
@@ -110,8 +106,8 @@ def release_dead_scheduler_locks(connection, queue_names: list[str]) -> list[str
         beat = connection.hget(SCHEDULER_KEY_TEMPLATE % holder.decode(), "last_heartbeat")
         if beat is None:
             continue  # not registered yet (it is starting) or already gone with its lock
-        if (datetime.now(timezone.utc) - utcparse(beat.decode()).replace(tzinfo=timezone.utc)).total_seconds() \
-                > SCHEDULER_DEAD_AFTER and connection.eval(_RELEASE_IF_HELD_BY, 1, key, holder):
+        silent = datetime.now(timezone.utc) - utcparse(beat.decode()).replace(tzinfo=timezone.utc)
+        if silent.total_seconds() > SCHEDULER_DEAD_AFTER and RedisLock(connection, key, owner=holder).release():
             freed.append(name)
     return freed
 

@@ -143,3 +143,19 @@ def test_cancel_before_it_reached_the_dms_sends_nothing(app, client, auth, make,
     assert created(sandbox) == 0
     assert appointment_row(app, appointment_id).push_state == PushState.NOT_SENT
     assert [m.status for m in messages(app, appointment_id)] == [OutboxStatus.DISMISSED]
+
+
+def test_cancelling_says_whether_the_dms_is_told(app, client, auth, make, sandbox, alpha, run_jobs):
+    """Before it reached the DMS, nothing is sent there: the question and the message say so."""
+    adv = advisor(make, alpha)
+    customer = dms_customer(make, sandbox, alpha)
+    auth.login(adv.email, PASSWORD)
+    client.post(f"/appointments/new?customer_id={customer.id}", data=form_data(customer, adv))
+    with app.app_context():
+        appointment_id = db.session.scalar(select(Appointment.id))
+    page = soup(client.get(f"/appointments/{appointment_id}"))
+    asked = page.select_one(f"form[action='/appointments/{appointment_id}/cancel']")["data-confirm"]
+    assert "if it has already received it" in asked
+    followed = client.post(f"/appointments/{appointment_id}/cancel", follow_redirects=True)
+    assert "It had not reached the DMS, so nothing is sent there." in followed.get_data(as_text=True)
+    assert "The DMS is being told" not in followed.get_data(as_text=True)

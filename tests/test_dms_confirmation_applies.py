@@ -11,23 +11,16 @@ import io
 import pytest
 
 from tests.conftest import dms_settings, soup
-from tests.factories import PASSWORD, screenshot_png
+from tests.factories import screenshot_png
+from tests.test_update_requests import _login, pull_customers
 from webapp.extensions import db
 from webapp.models import ChangeHistory, ChangeSource, Customer, DmsRecord, Role, SyncMode, UpdateRequest
 from webapp.models.update_request import UpdateRequestStatus
 
 
-def _login(client, user):
-    client.post("/logout")
-    assert client.post("/login", data={"email": user.email, "password": PASSWORD}).status_code == 302
-
-
 @pytest.fixture()
 def dealer(app, make, sandbox, run_jobs):
     """A review-mode CDK location on the sandbox, a person linked to a sandbox customer, a pull helper."""
-    from jobs.pulls import enqueue_pull
-    from webapp.models import RunStatus, RunTrigger, SyncRun
-
     location = make.location(name="Alpha Ford", code="ALPHAF", sync_mode=SyncMode.REVIEW,
                              **dms_settings(sandbox, "alpha-cdk"))
     with sandbox.connect("alpha-cdk") as dms:
@@ -37,12 +30,7 @@ def dealer(app, make, sandbox, run_jobs):
                              last_name=person.last_name, email=person.emails[0], phone="+12175550100")
 
     def pull() -> None:
-        with app.app_context():
-            run_id = enqueue_pull(location.id, "customers", RunTrigger.MANUAL).id
-        run_jobs()
-        with app.app_context():
-            run = db.session.get(SyncRun, run_id)
-            assert run.status == RunStatus.SUCCEEDED, run.error
+        pull_customers(app, run_jobs, location.id)
 
     pull()  # the mirror holds the DMS as it is before anyone edits it
     return {"location": location, "person": person, "customer": customer, "pull": pull,

@@ -284,3 +284,14 @@ def test_daily_file_is_imported_once_with_bad_rows_reported(app, location, sandb
         dispatch_due_pulls()
         after = db.session.scalar(select(func.count(SyncRun.id)).where(SyncRun.trigger == RunTrigger.FILE))
     assert before == after  # the same file is not imported twice
+
+
+def test_the_week_chart_is_read_once_per_page_not_at_every_refresh(app, client, auth, make, location):
+    """The health block refreshes itself every 2 s while a run is under way; the 7-day chart (a week
+    of runs read and binned) is outside it."""
+    auth.login(make.user(Role.SERVICE_MANAGER, location).email, PASSWORD)
+    page = soup(client.get("/integrations/"))
+    assert page.select_one("#chart-heading") is not None
+    assert page.select_one("#health #chart-heading") is None
+    fragment = client.get("/integrations/", htmx=True).get_data(as_text=True)
+    assert 'id="health"' in fragment and "chart-heading" not in fragment

@@ -85,6 +85,22 @@ def test_a_mirror_row_newer_than_the_live_record_is_left_alone(app, mirrored):
     assert _mirror_payload(app, loc.id, record.dms_id)["last_name"] == record.last_name
 
 
+def test_a_failed_mirror_refresh_never_breaks_the_search(app, client, auth, mirrored, monkeypatch):
+    """The refresh is a side effect of a GET: when it fails, the live values are still shown."""
+    import jobs.mirror
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("mirror write refused")
+
+    monkeypatch.setattr(jobs.mirror, "store_page", broken)
+    record, loc = mirrored["record"], mirrored["loc"]
+    auth.login(mirrored["advisor"].email, PASSWORD)
+    response = client.get("/customers", query_string={"tab": "dms", "q": record.dms_id, "live": "1"})
+    assert response.status_code == 200
+    assert NEW_LAST_NAME in _rows(response)[record.dms_id].get_text()
+    assert _mirror_payload(app, loc.id, record.dms_id)["last_name"] == record.last_name  # left as it was
+
+
 # --------------------------------------------------------------------------- item 4
 def test_add_from_dms_takes_the_live_record_and_stamps_last_synced(app, client, auth, mirrored):
     record = mirrored["record"]

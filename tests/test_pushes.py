@@ -239,6 +239,8 @@ def test_gives_up_after_many_attempts_and_parks_it_for_a_person(app, run_jobs, s
     [message] = messages(app, appointment_id)
     assert message.status == OutboxStatus.FAILED and "unreachable" in message.error_title
     assert appointment_row(app, appointment_id).push_state == PushState.FAILED
+    # Its hint names who retries it, and where.
+    assert "A Service Manager" in message.fix_hint and "Failed pushes" in message.fix_hint, message.fix_hint
 
 
 def test_order_per_record_and_a_refusal_holds_back_only_its_record(app, run_jobs, sandbox, alpha, make):

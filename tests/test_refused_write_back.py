@@ -11,7 +11,8 @@ from sqlalchemy import select
 
 from tests.conftest import soup
 from tests.factories import PASSWORD
-from tests.test_sync_wizard import customer_case, load, outbox, show, start, step  # noqa: F401 - fixture
+from tests.test_sync_wizard import (apply_after_a_dms_edit, customer_case, load, outbox, show,  # noqa: F401
+                                    start, step)
 from webapp.extensions import db
 from webapp.models import Customer, OutboxStatus, Role, SyncSession, WriteBackMode
 
@@ -20,12 +21,8 @@ def _refused_write_back(customer_case, client, app, sandbox, run_jobs):  # noqa:
     """Apply a write-back after someone changed the record in the DMS; the DMS refuses it."""
     location, advisor, customer, payload = customer_case(write_back_mode=WriteBackMode.PORTAL_AND_DMS)
     wizard = start(client, "customer", customer.id, next_url="/customers?q=sample")
-    step(client, "customer", customer.id, wizard, "next", choice_last_name="portal", choice_city="dms",
-         choice_company_name="portal")
-    sandbox.control.edit_record("alpha-cdk", "customers", payload["dms_id"], {"first_name": "Patricia"})
-    step(client, "customer", customer.id, wizard, "apply")
-    run_jobs()
-    [message] = outbox(app)
+    message = apply_after_a_dms_edit(client, app, sandbox, run_jobs, customer, payload, wizard,
+                                     choice_last_name="portal", choice_city="dms", choice_company_name="portal")
     assert message.status == OutboxStatus.FAILED and message.error_code.endswith("ETAG-MISMATCH")
     return location, advisor, customer, payload, wizard, message
 

@@ -17,9 +17,9 @@ from rq import Queue
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 
 from tests.conftest import soup
-from tests.factories import PASSWORD
+from tests.test_update_requests import _login
 from webapp.extensions import db
-from webapp.models import DmsRecord, Role, UpdateRequest
+from webapp.models import DmsRecord, Role
 from webapp.models.notification import Notification, NotificationKind
 from webapp.models.update_request import UpdateRequestStatus
 from webapp.redis_conn import get_redis
@@ -37,11 +37,6 @@ def shop(make):
         "reviewer": make.user(Role.REVIEWER, None, name="Riley Reviewer"),
         "request": make.update_request(alpha, customer, advisor, requested_values={"city": "Chicago"}),
     }
-
-
-def _login(client, user):
-    client.post("/logout")
-    assert client.post("/login", data={"email": user.email, "password": PASSWORD}).status_code == 302
 
 
 def _notifications(app, user_id=None) -> list[Notification]:

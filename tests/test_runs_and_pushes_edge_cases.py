@@ -161,19 +161,7 @@ def test_the_final_hint_fits_the_kind_of_run(app, make, func, trigger, expected,
 
 
 # --------------------------------------------------------------------------- 5. the last try's push hint
-def test_a_push_given_up_names_who_retries_it(app, alpha, sandbox, make, run_jobs, monkeypatch):
-    from jobs import pushes
-    from tests.test_pushes import time_passes
-
-    monkeypatch.setattr(pushes, "MAX_TRANSIENT_ATTEMPTS", 2)
-    appointment_id = book(app, alpha, dms_customer(make, sandbox, alpha), advisor(make, alpha))
-    sandbox.control.inject_fault("503", count=5, account="alpha-cdk")
-    run_jobs(["pushes"])
-    time_passes(app)
-    run_jobs(["pushes"])
-    [message] = messages(app, appointment_id)
-    assert message.status == OutboxStatus.FAILED
-    assert "A Service Manager" in message.fix_hint and "Failed pushes" in message.fix_hint, message.fix_hint
+# Asserted by tests/test_pushes.py::test_gives_up_after_many_attempts_and_parks_it_for_a_person.
 
 
 # --------------------------------------------------------------------------- 6. the header is read once

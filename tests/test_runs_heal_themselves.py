@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 
 import pytest
@@ -22,7 +21,7 @@ from jobs.pulls import MAX_ATTEMPTS, enqueue_backfill, enqueue_pull, recover_dea
 from jobs.queues import PULLS
 from tests.conftest import dms_settings, soup
 from tests.factories import PASSWORD
-from tests.worker_process import ROOT, run_worker
+from tests.worker_process import run_worker, start_worker, worker_env
 from webapp.extensions import db
 from webapp.models import DmsRecord, LookupTrigger, RelatedLookupStatus, Role, RunStatus, RunTrigger, SyncRun
 from webapp.redis_conn import get_redis
@@ -199,13 +198,7 @@ def test_a_dms_busy_with_another_run_makes_the_next_wait_without_a_worker(app, a
 
 
 def _worker_process(app, queue: str, log_name: str) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if k != "DMS_FAILPOINTS"}
-    env.update({"DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"], "REDIS_URL": app.config["REDIS_URL"],
-                "SECRET_KEY": "test-secret-key", "INSTANCE_PATH": str(app.config["INSTANCE_DIR"])})
-    (ROOT / "test-artifacts").mkdir(exist_ok=True)
-    with open(ROOT / "test-artifacts" / log_name, "ab") as log:
-        return subprocess.Popen([sys.executable, "-m", "jobs.worker", "--burst", queue], cwd=ROOT, env=env,
-                                start_new_session=True, stdout=log, stderr=subprocess.STDOUT)
+    return start_worker(worker_env(app), queue, log_name)
 
 
 def test_a_hung_dms_holds_one_worker_and_the_neighbour_is_pulled_meanwhile(app, alpha, beta, sandbox):

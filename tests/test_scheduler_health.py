@@ -21,6 +21,8 @@ from jobs.housekeeping import SCHEDULER_HEARTBEAT_KEY
 from jobs.queues import ALL_QUEUES, MAINTENANCE, PULLS
 from tests.conftest import soup
 from tests.factories import PASSWORD
+from tests.waiting import wait_for
+from tests.worker_process import worker_env
 from webapp.models import Role
 from webapp.redis_conn import get_redis
 
@@ -149,26 +151,9 @@ def test_health_page_panel(client, manager, redis):
     assert panel.select_one(".alert-warning") is None
 
 
-def _env(app) -> dict:
-    env = {k: v for k, v in os.environ.items() if k != "DMS_FAILPOINTS"}
-    env.update({"DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"], "REDIS_URL": app.config["REDIS_URL"],
-                "SECRET_KEY": "test-secret-key", "INSTANCE_PATH": str(app.config["INSTANCE_DIR"])})
-    return env
-
-
-def _wait(predicate, timeout: float = 45.0, what: str = ""):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.25)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def test_real_scheduler_and_worker_then_killed(app, client, strict, redis):
     """A real `rq cron` and a real worker make /healthz green; killing each turns it red."""
-    env = _env(app)
+    env = worker_env(app)
     (ROOT / "test-artifacts").mkdir(exist_ok=True)
     with open(ROOT / "test-artifacts" / "scheduler_health.log", "ab") as log:
         scheduler = subprocess.Popen([str(Path(sys.executable).parent / "rq"), "cron", "jobs.cron", "--url",
@@ -177,7 +162,8 @@ def test_real_scheduler_and_worker_then_killed(app, client, strict, redis):
         worker_proc = subprocess.Popen([sys.executable, "-m", "jobs.worker"], cwd=ROOT, env=env,
                                        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        body = _wait(lambda: (lambda s, b: b if s == 200 else None)(*healthz(client)), what="all green")
+        body = wait_for(lambda: (lambda s, b: b if s == 200 else None)(*healthz(client)), timeout=45, poll=0.25,
+                        what="all green")
         assert body["status"] == "ok"
         assert redis.get(SCHEDULER_HEARTBEAT_KEY) is not None  # the worker ran the scheduler's job
 

@@ -249,15 +249,22 @@ def test_write_back_sends_portal_values_to_the_dms(customer_case, client, app, s
     assert load(app, Customer, customer.id).city == "Springfield"
 
 
-def test_dms_changed_since_start_is_reported(customer_case, client, app, sandbox, run_jobs):
-    location, advisor, customer, payload = customer_case(write_back_mode=WriteBackMode.PORTAL_AND_DMS)
-    wizard = start(client, "customer", customer.id)
-    step(client, "customer", customer.id, wizard, "next", choice_last_name="portal", choice_city="dms",
-         choice_company_name="dms")
+def apply_after_a_dms_edit(client, app, sandbox, run_jobs, customer, payload, wizard, **choices):
+    """Choose, then apply once a staff edit in the DMS changed the record since the wizard read
+    it: the write-back goes out with the old version. Returns the outbox message after delivery."""
+    step(client, "customer", customer.id, wizard, "next", **choices)
     sandbox.control.edit_record("alpha-cdk", "customers", payload["dms_id"], {"first_name": "Patricia"})
     step(client, "customer", customer.id, wizard, "apply")
     run_jobs()
     [message] = outbox(app)
+    return message
+
+
+def test_dms_changed_since_start_is_reported(customer_case, client, app, sandbox, run_jobs):
+    location, advisor, customer, payload = customer_case(write_back_mode=WriteBackMode.PORTAL_AND_DMS)
+    wizard = start(client, "customer", customer.id)
+    message = apply_after_a_dms_edit(client, app, sandbox, run_jobs, customer, payload, wizard,
+                                     choice_last_name="portal", choice_city="dms", choice_company_name="dms")
     assert message.status == OutboxStatus.FAILED
     page = soup(client.get(f"/customers/{customer.id}/sync?wizard={wizard}"))
     alert = page.select_one(".writeback-status .alert-error")
@@ -358,10 +365,15 @@ def vehicle_with_owner(record):
     return bool(record.owner_dms_id and record.vin)
 
 
+def vehicle_and_owner(sandbox, account="beta-karmak"):
+    """A DMS vehicle that has an owner, and that owner's DMS record (both as dicts)."""
+    payload = dms_record(sandbox, account, "vehicles", vehicle_with_owner)
+    return payload, dms_record(sandbox, account, "customers", lambda r: r.dms_id == payload["owner_dms_id"])
+
+
 def test_oem_build_data_locks_year_make_model_engine(make, sandbox, auth, client, app):
     location, advisor = connected(make, sandbox, account="beta-karmak", oem_build_data=True)
-    payload = dms_record(sandbox, "beta-karmak", "vehicles", vehicle_with_owner)
-    owner_payload = dms_record(sandbox, "beta-karmak", "customers", lambda r: r.dms_id == payload["owner_dms_id"])
+    payload, owner_payload = vehicle_and_owner(sandbox)
     owner = portal_copy(make, location, "customers", owner_payload)
     oem_year = (payload["year"] or 2000) - 1
     asset = portal_copy(make, location, "vehicles", payload, customer_id=owner.id, year=oem_year,
@@ -440,8 +452,7 @@ def owner_case(make, sandbox, auth):
     """A Karmak location whose asset's owner differs: the portal has customer A, the DMS says B."""
     def build(dms_owner_in_portal=True, **location_fields):
         location, advisor = connected(make, sandbox, account="beta-karmak", **location_fields)
-        payload = dms_record(sandbox, "beta-karmak", "vehicles", vehicle_with_owner)
-        dms_owner = dms_record(sandbox, "beta-karmak", "customers", lambda r: r.dms_id == payload["owner_dms_id"])
+        payload, dms_owner = vehicle_and_owner(sandbox)
         portal_owner_payload = dms_record(sandbox, "beta-karmak", "customers",
                                           lambda r: r.dms_id != payload["owner_dms_id"])
         portal_owner = portal_copy(make, location, "customers", portal_owner_payload)

@@ -9,17 +9,12 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.conftest import soup
-from tests.factories import PASSWORD
+from tests.test_update_requests import _login
 from webapp.models import ChangeHistory, ChangeSource, Role
 
 LA = ZoneInfo("America/Los_Angeles")
 # 23:30 UTC on Jan 15 is 15:30 on Jan 15 in Los Angeles (PST) and 18:30 in New York (EST).
 LATE_UTC = datetime(2026, 1, 15, 23, 30, tzinfo=timezone.utc)
-
-
-def _login(client, user):
-    client.post("/logout")
-    assert client.post("/login", data={"email": user.email, "password": PASSWORD}).status_code == 302
 
 
 # --------------------------------------------------------------------------- one filter

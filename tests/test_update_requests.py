@@ -49,6 +49,15 @@ def _submit(client, customer, **fields):
     return client.post(f"/customers/{customer.id}/update-request", data=data, content_type="multipart/form-data")
 
 
+def pull_customers(app, run_jobs, location_id: int) -> None:
+    """A real customer pull of the location through the worker; it must succeed."""
+    from tests.test_pulls import pull
+    from webapp.models import RunStatus
+
+    run = pull(app, run_jobs, location_id, "customers")
+    assert run.status == RunStatus.SUCCEEDED, run.error
+
+
 def _only_request(app) -> UpdateRequest:
     with app.app_context():
         row = db.session.query(UpdateRequest).one()
@@ -463,9 +472,7 @@ def test_customer_changed_meanwhile_is_not_overwritten_silently(app, client, mak
 def test_confirmed_by_dms_after_a_sandbox_edit_and_a_pull(app, client, make, sandbox, run_jobs):
     """Request → approve in the portal; the DMS is edited; the next real pull confirms the
     approved request and closes a still-pending one whose values arrived anyway."""
-    from jobs.pulls import enqueue_pull
     from tests.conftest import dms_settings
-    from webapp.models import RunStatus, RunTrigger, SyncRun
 
     location = make.location(name="Alpha Ford", code="ALPHAF", **dms_settings(sandbox, "alpha-cdk"))
     advisor = make.user(Role.SERVICE_ADVISOR, location, name="Avery Advisor")
@@ -477,12 +484,7 @@ def test_confirmed_by_dms_after_a_sandbox_edit_and_a_pull(app, client, make, san
                              email=person.emails[0], phone="+12175550100", city="Springfield")
 
     def pull() -> None:
-        with app.app_context():
-            run_id = enqueue_pull(location.id, "customers", RunTrigger.MANUAL).id
-        run_jobs()
-        with app.app_context():
-            run = db.session.get(SyncRun, run_id)
-            assert run.status == RunStatus.SUCCEEDED, run.error
+        pull_customers(app, run_jobs, location.id)
 
     pull()  # the mirror holds the DMS as it is before anyone edits it
 

@@ -179,3 +179,21 @@ def test_generating_needs_a_csrf_token(app, client, make, auth, reynolds):
     _login(make, auth, reynolds)
     assert client.post(SECRET_URL, csrf=False).status_code == 400
     assert _stored_secret(app, reynolds.id) is None
+
+
+def test_webhook_base_url_is_a_setting_read_from_the_environment(monkeypatch):
+    from webapp.config import Config
+
+    monkeypatch.setenv("WEBHOOK_BASE_URL", " https://console.example.com/ ")
+    assert Config().WEBHOOK_BASE_URL == "https://console.example.com/"
+    monkeypatch.delenv("WEBHOOK_BASE_URL")
+    assert Config().WEBHOOK_BASE_URL == ""
+
+
+def test_a_forged_test_request_for_a_dms_without_change_notices_says_why(client, make, auth, sandbox):
+    location = make.location(code="CDKY", **dms_settings(sandbox, "alpha-cdk"))
+    _login(make, auth, location)
+    for url in (SECRET_URL, TEST_URL):
+        response = client.post(url, htmx=True)
+        assert response.status_code == 422
+        assert "does not send change notices" in soup(response).select_one("#webhook-status").text

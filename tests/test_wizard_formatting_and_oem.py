@@ -16,7 +16,7 @@ from tests.conftest import dms_settings
 from tests.factories import PASSWORD
 from tests.test_pulls import pull
 from tests.test_sync_wizard import (checked, connected, dms_record, history, load, outbox, person, portal_copy,
-                                    show, shown_fields, start, step, vehicle_with_owner)
+                                    show, shown_fields, start, step, vehicle_and_owner)
 from webapp.extensions import db
 from webapp.models import Asset, ChangeHistory, ChangeSource, Customer, DmsRecord, SyncMode, WriteBackMode
 
@@ -105,9 +105,8 @@ def _oem_asset(make, sandbox, **location_fields):
     Year and Model (not Make); Year, Model and Make differ from the DMS."""
     location, advisor = connected(make, sandbox, account="beta-karmak", oem_build_data=True,
                                   write_back_mode=WriteBackMode.PORTAL_AND_DMS, **location_fields)
-    payload = dms_record(sandbox, "beta-karmak", "vehicles", vehicle_with_owner)
-    owner = portal_copy(make, location, "customers",
-                        dms_record(sandbox, "beta-karmak", "customers", lambda r: r.dms_id == payload["owner_dms_id"]))
+    payload, owner_payload = vehicle_and_owner(sandbox)
+    owner = portal_copy(make, location, "customers", owner_payload)
     oem_year = (payload["year"] or 2000) - 1
     asset = portal_copy(make, location, "vehicles", payload, customer_id=owner.id, year=oem_year,
                         model="OEM Model", make="Portal Make",

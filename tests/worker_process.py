@@ -23,21 +23,32 @@ def run_worker(app, queue: str, failpoint: str | None, log_name: str, timeout: f
                extra_env: dict | None = None) -> int:
     """Run a burst worker on ``queue`` against the test database and Redis; its exit code
     (-9 when the failpoint killed it)."""
-    env = {k: v for k, v in os.environ.items() if k != "DMS_FAILPOINTS"}
-    env.update({"DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"], "REDIS_URL": app.config["REDIS_URL"],
-                "SECRET_KEY": "test-secret-key", "INSTANCE_PATH": str(app.config["INSTANCE_DIR"]),
-                **(extra_env or {})})
+    env = worker_env(app, extra_env)
     if failpoint:
         env["DMS_FAILPOINTS"] = failpoint
-    (ROOT / "test-artifacts").mkdir(exist_ok=True)
-    with open(ROOT / "test-artifacts" / log_name, "ab") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "jobs.worker", "--burst", queue], cwd=ROOT, env=env,
-                                start_new_session=True, stdout=log, stderr=subprocess.STDOUT)
+    proc = start_worker(env, queue, log_name)
     try:
         return proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, 9)
         raise
+
+
+def worker_env(app, extra_env: dict | None = None) -> dict:
+    """The environment of a worker (or scheduler) process on the test database and Redis."""
+    env = {k: v for k, v in os.environ.items() if k != "DMS_FAILPOINTS"}
+    env.update({"DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"], "REDIS_URL": app.config["REDIS_URL"],
+                "SECRET_KEY": "test-secret-key", "INSTANCE_PATH": str(app.config["INSTANCE_DIR"]),
+                **(extra_env or {})})
+    return env
+
+
+def start_worker(env: dict, queue: str, log_name: str) -> subprocess.Popen:
+    """A burst worker process on ``queue`` in its own process group, logging to test-artifacts/."""
+    (ROOT / "test-artifacts").mkdir(exist_ok=True)
+    with open(ROOT / "test-artifacts" / log_name, "ab") as log:
+        return subprocess.Popen([sys.executable, "-m", "jobs.worker", "--burst", queue], cwd=ROOT, env=env,
+                                start_new_session=True, stdout=log, stderr=subprocess.STDOUT)
 
 
 def recover_abandoned(redis, queue_name: str) -> None:

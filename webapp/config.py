@@ -122,6 +122,9 @@ class Config:
         # The sandbox DMS of `make run`: External Interfaces offers its test event to locations whose
         # DMS address is under it (webapp/settings/webhook_setup.py).
         self.SANDBOX_URL = sandbox_url()
+        # The console's address as the DMS reaches it, where that differs from the staff's (a proxy,
+        # another host name): the webhook address External Interfaces shows. Empty: the request's own.
+        self.WEBHOOK_BASE_URL = os.environ.get("WEBHOOK_BASE_URL", "").strip()
         # /healthz answers 503 when the scheduler, the scheduled jobs or the workers are not ok;
         # HEALTHZ_REQUIRE_BACKGROUND=0 (a web-only deployment) reports them without failing on them.
         self.HEALTHZ_REQUIRE_BACKGROUND = (os.environ.get("HEALTHZ_REQUIRE_BACKGROUND", "1").strip().lower()

@@ -58,7 +58,9 @@ def _page(data_type: str, record: Any, status: int = 200, error: str | None = No
 
 
 def link_page(data_type: str, record: Any):
-    """GET: search the DMS for the record to link."""
+    """The link page: GET searches the DMS for the record to link, POST links the one picked."""
+    if request.method == "POST":
+        return link(data_type, record)
     return _page(data_type, record)
 
 
@@ -121,4 +123,3 @@ def unlink(data_type: str, record: Any):
     flash(f"{label} is no longer linked to the DMS (it was DMS record {shown}). "
           "Link it again with Link to a DMS record.", "success")
     return redirect(kind.detail_url(record), code=303)
-

@@ -27,18 +27,18 @@ import logging
 import uuid
 from typing import Any
 
-from sqlalchemy import bindparam, event, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
+from webapp import after_commit
 from webapp.models import (Appointment, ChangeSource, Location, OutboxKind, OutboxMessage, OutboxStatus, PushState,
                            utcnow)
 from webapp.models.change_history import record_change
 
 log = logging.getLogger(__name__)
 
-_PENDING_WAKE = "outbox_wake_locations"
+WAKE = "outbox.wake"  # after_commit kind: the locations whose push delivery to wake
 WAKE_KEY = "dms-console:push-wake:{}"
 # At most this many delivery jobs wait in the queue per location: each drains every due
 # message of the location, so more would only cost Redis round-trips.
@@ -73,7 +73,7 @@ def enqueue_push(session, location: Location, kind: OutboxKind | str, record: An
         advisor_id=advisor_id, brand=brand, created_by_id=user_id,
     )
     session.add(message)
-    session.info.setdefault(_PENDING_WAKE, set()).add(location.id)
+    after_commit.defer(session, WAKE, location.id)
     return message
 
 
@@ -107,18 +107,11 @@ def wake(location_id: int) -> bool:
         return False
 
 
-@event.listens_for(Session, "after_commit")
-def _wake_after_commit(session: Session) -> None:
+@after_commit.handler(WAKE)
+def _wake_after_commit(location_ids: list[int]) -> None:
     """Queued rows are visible now: wake their locations' delivery."""
-    locations = session.info.pop(_PENDING_WAKE, None)
-    for location_id in sorted(locations or ()):
+    for location_id in sorted(location_ids):
         wake(location_id)
-
-
-@event.listens_for(Session, "after_soft_rollback")
-def _forget_after_rollback(session: Session, previous_transaction) -> None:  # noqa: ANN001
-    """Rolled-back rows were never written: nothing to wake."""
-    session.info.pop(_PENDING_WAKE, None)
 
 
 # --------------------------------------------------------------------------- state of a record
@@ -187,7 +180,7 @@ def requeue(session, message: OutboxMessage) -> None:
     message.status = OutboxStatus.PENDING
     message.next_attempt_at = utcnow()
     message.claimed_by = None
-    session.info.setdefault(_PENDING_WAKE, set()).add(message.location_id)
+    after_commit.defer(session, WAKE, message.location_id)
 
 
 def is_conflict(message: OutboxMessage) -> bool:
@@ -222,4 +215,4 @@ def dismiss_message(session, message: OutboxMessage, reason: str, user_id: int |
     message.claimed_by = None
     refresh_push_state(session, message.target_type, message.target_id)
     # A later message of the same record was waiting behind this one.
-    session.info.setdefault(_PENDING_WAKE, set()).add(message.location_id)
+    after_commit.defer(session, WAKE, message.location_id)

@@ -117,6 +117,11 @@ def page_assets(app: Flask) -> dict[str, list[str]]:
 
 
 def init_app(app: Flask) -> None:
-    """Register the filters and the list of page assets."""
+    """Register the filters and globals every template may use, and the list of page assets."""
+    from webapp.domain.normalise import format_phone
+    from webapp.search.web import last_synced_badge  # it reads the current location
+
     app.add_template_filter(local_time, "local_time")  # the one time filter
+    app.add_template_filter(format_phone, "phone_display")
+    app.add_template_global(last_synced_badge, "last_synced_badge")
     app.jinja_env.globals["page_assets"] = page_assets(app)

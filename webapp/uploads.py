@@ -318,7 +318,7 @@ PENDING_EXPIRED = ("The screenshot you attached earlier has expired (it is kept 
 class PendingScreenshot:
     """A checked screenshot waiting for its form to be submitted without errors."""
 
-    name: str  # file name under pending_dir(), made by store()
+    name: str  # file name under pending_dir(), made by keep_pending()
     mime: str
     width: int
     height: int

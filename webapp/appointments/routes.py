@@ -288,6 +288,7 @@ def cancel(appointment_id: int):
         if appointment.is_cancelled:
             flash("This appointment was already cancelled.", "info")
         else:
-            service.cancel(appointment, current_user.id)
-            flash("Appointment cancelled. The DMS is being told.", "success")
+            told = service.cancel(appointment, current_user.id)
+            flash("Appointment cancelled. The DMS is being told." if told else
+                  "Appointment cancelled. It had not reached the DMS, so nothing is sent there.", "success")
     return redirect(url_for("appointments.detail", appointment_id=appointment.id), code=303)

@@ -193,10 +193,11 @@ def reschedule(appointment: Appointment, changes: dict[str, Any], user_id: int |
     return changed
 
 
-def cancel(appointment: Appointment, user_id: int | None) -> None:
-    """Cancel in the console and queue the cancellation for the DMS (if the DMS ever had it)."""
+def cancel(appointment: Appointment, user_id: int | None) -> bool:
+    """Cancel in the console and queue the cancellation for the DMS (if the DMS ever had it);
+    True when the DMS is told, False when its waiting pushes were withdrawn instead."""
     if appointment.is_cancelled:
-        return
+        return False
     record_change(record=appointment, field="status", old=appointment.status.value,
                   new=AppointmentStatus.CANCELLED.value, source=ChangeSource.PORTAL, user_id=user_id)
     appointment.status = AppointmentStatus.CANCELLED
@@ -212,3 +213,4 @@ def cancel(appointment: Appointment, user_id: int | None) -> None:
                      advisor_id=appointment.advisor_id, brand=appointment.brand, user_id=user_id)
     refresh_push_state(db.session, "appointment", appointment.id)
     db.session.commit()
+    return bool(reached_dms)

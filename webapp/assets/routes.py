@@ -1,8 +1,6 @@
 """Asset search, asset detail, add-from-DMS and DMS link routes."""
 from __future__ import annotations
 
-from flask import request
-
 from webapp import dms_link as dms_links
 from webapp.assets import bp
 from webapp.customers.routes import MIRROR_LIST_LIMIT, change_history
@@ -63,10 +61,7 @@ def detail(asset_id: int):
 @require(Permission.SYNC_RECORDS)
 def dms_link(asset_id: int):
     """Link the asset to a DMS vehicle, or change its link: search the DMS, pick the record."""
-    asset = get_or_404(Asset, asset_id)
-    if request.method == "POST":
-        return dms_links.link("vehicles", asset)
-    return dms_links.link_page("vehicles", asset)
+    return dms_links.link_page("vehicles", get_or_404(Asset, asset_id))
 
 
 @bp.route("/<int:asset_id>/dms-unlink", methods=["POST"])

@@ -1,8 +1,6 @@
 """Customer search, customer detail, add-from-DMS and DMS link routes."""
 from __future__ import annotations
 
-from flask import request
-
 from webapp import dms_link as dms_links
 from webapp.customers import bp
 from webapp.extensions import db
@@ -67,10 +65,7 @@ def detail(customer_id: int):
 @require(Permission.SYNC_RECORDS)
 def dms_link(customer_id: int):
     """Link the customer to a DMS record, or change its link: search the DMS, pick the record."""
-    customer = get_or_404(Customer, customer_id)
-    if request.method == "POST":
-        return dms_links.link("customers", customer)
-    return dms_links.link_page("customers", customer)
+    return dms_links.link_page("customers", get_or_404(Customer, customer_id))
 
 
 @bp.route("/<int:customer_id>/dms-unlink", methods=["POST"])

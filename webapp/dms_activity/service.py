@@ -253,7 +253,7 @@ def export_message(workfile: Workfile, which: str) -> OutboxMessage | None:
 
 def export_message_by_id(workfile: Workfile, message_id: int) -> OutboxMessage | None:
     """An "export as new" outbox message of this workfile (None for any other message)."""
-    message = db.session.scalar(select(OutboxMessage).where(OutboxMessage.id == message_id,
+    message = db.session.scalar(scoped(OutboxMessage).where(OutboxMessage.id == message_id,
                                                             OutboxMessage.location_id == workfile.location_id))
     if message is None or (message.payload or {}).get("workfile_id") != workfile.id:
         return None

@@ -146,9 +146,12 @@ def portal_values(data_type: str, payload: Mapping[str, Any]) -> dict[str, Any]:
 def unreadable_fields(data_type: str, payload: Mapping[str, Any]) -> set[str]:
     """Portal attributes the DMS record has a value for that the console cannot read (a phone
     without enough digits, a year that is not a number): never copied over the portal's value."""
-    return {spec.attr for spec in FIELDS_BY_TYPE[data_type]
-            if spec.from_dms(payload) not in (None, "") and clean_text(spec.from_dms(payload), 255)
-            and spec.canonical(spec.from_dms(payload)) is None}
+    unreadable = set()
+    for spec in FIELDS_BY_TYPE[data_type]:
+        raw = spec.from_dms(payload)
+        if clean_text(raw, 255) and spec.canonical(raw) is None:  # something there, nothing readable
+            unreadable.add(spec.attr)
+    return unreadable
 
 
 def differing_fields(data_type: str, record: Any, payload: Mapping[str, Any]) -> list[str]:

@@ -9,7 +9,9 @@ against the DMS's current record and ends the push as replaced by that compariso
 """
 from __future__ import annotations
 
-from flask import Flask, current_app, flash, redirect, request, url_for
+import functools
+
+from flask import current_app, flash, redirect, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
 
@@ -39,16 +41,13 @@ def failed_count() -> int:
         OutboxMessage.location_id == location.id, OutboxMessage.status == OutboxStatus.FAILED)) or 0
 
 
-@bp.record_once
-def _register_badge(state) -> None:  # noqa: ANN001 - Flask BlueprintSetupState
-    """Expose ``failed_push_count`` to every page (the navigation badge)."""
-    app: Flask = state.app
-
-    @app.context_processor
-    def _badge():
-        if not getattr(current_user, "is_authenticated", False) or not can(current_user, Permission.VIEW_INTEGRATIONS):
-            return {"failed_push_count": 0}
-        return {"failed_push_count": failed_count()}
+@bp.app_context_processor
+def _badge() -> dict:
+    """Expose ``failed_push_count()`` to every template (the navigation badge). A function, counted
+    once when called: only a full page's header calls it, not the fragments htmx swaps in."""
+    if not getattr(current_user, "is_authenticated", False) or not can(current_user, Permission.VIEW_INTEGRATIONS):
+        return {"failed_push_count": lambda: 0}
+    return {"failed_push_count": functools.cache(failed_count)}
 
 
 def _describe(message: OutboxMessage) -> dict:
@@ -98,8 +97,13 @@ def _filters() -> dict:
     return {key: value for key, value in filters.items() if value}
 
 
+def _list_url() -> str:
+    """The list, with the filter the person was looking at."""
+    return url_for("failed_pushes.index", **_filters())
+
+
 def _back_to_list():
-    return redirect(url_for("failed_pushes.index", **_filters()), code=303)
+    return redirect(_list_url(), code=303)
 
 
 def _page(status: int = 200, dismiss_errors: dict | None = None):
@@ -139,9 +143,9 @@ def index():
 def retry(push_id: int):
     """Send a refused push again, once the pre-flight checks pass."""
     message = get_or_404(OutboxMessage, push_id)
-    if RetryForm().validate_on_submit() and message.status == OutboxStatus.FAILED and _compares_again(message):
-        return _compare_again(message)
     if RetryForm().validate_on_submit() and message.status == OutboxStatus.FAILED:
+        if _compares_again(message):
+            return _compare_again(message)
         findings = []
         if message.target_type == "appointment":
             appointment = db.session.get(Appointment, message.target_id)
@@ -181,8 +185,7 @@ def _compare_again(message: OutboxMessage):
         return _back_to_list()
     location = current_location_or_404()
     try:
-        started = sync_steps.start(record_type, record, location, current_user.id,
-                                   url_for("failed_pushes.index", **_filters()))
+        started = sync_steps.start(record_type, record, location, current_user.id, _list_url())
     except sync_steps.WizardError as exc:
         db.session.rollback()
         flash(f"Not retried: {exc.message} {exc.fix_hint or ''}".strip(), "error")

@@ -21,12 +21,14 @@ from webapp.scoping import current_location_or_404, get_or_404
 @bp.route("/")
 @require(Permission.VIEW_INTEGRATIONS)
 def health():
-    """Per data type: cadence, last successful pull, lag, last counts and error; chart; recent runs."""
+    """Per data type: cadence, last successful pull, lag, last counts and error; recent runs; the
+    7-day chart. The ``health`` block refreshes itself every 2 s while a run is under way; the chart
+    (a week of runs) is outside it, read once per page load."""
     location = current_location_or_404()
     return render("integrations/health.html", block="health", location=location,
                   rows=health_rows(location) if location.has_dms else [],
-                  chart=pulled_per_hour(location), runs=recent_runs(), labels=DATA_TYPE_LABELS,
-                  background=background_health())
+                  chart=None if wants_fragment() else pulled_per_hour(location), runs=recent_runs(),
+                  labels=DATA_TYPE_LABELS, background=background_health())
 
 
 def _data_type_or_400(location) -> str:

@@ -7,7 +7,9 @@ Every query is filtered by the signed-in user: another user's notification id an
 """
 from __future__ import annotations
 
-from flask import Flask, abort, flash, redirect, url_for
+import functools
+
+from flask import abort, flash, redirect, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -23,16 +25,15 @@ from webapp.rendering import render
 LIST_LIMIT = 200
 
 
-@bp.record_once
-def _register_count(state) -> None:  # noqa: ANN001 - Flask BlueprintSetupState
-    """Expose ``notification_count`` (unread) to every page, for the header link."""
-    app: Flask = state.app
-
-    @app.context_processor
-    def _count():
-        if not getattr(current_user, "is_authenticated", False) or not can(current_user, Permission.REQUEST_UPDATES):
-            return {"notification_count": None}
-        return {"notification_count": unread_count(db.session, current_user.id)}
+@bp.app_context_processor
+def _count() -> dict:
+    """Expose ``notification_count()`` (unread; None for users without notifications) to every
+    template, for the header link. A function, counted once when called: only a full page's header
+    calls it, not the fragments htmx swaps in."""
+    if not getattr(current_user, "is_authenticated", False) or not can(current_user, Permission.REQUEST_UPDATES):
+        return {"notification_count": lambda: None}
+    user_id = current_user.id
+    return {"notification_count": functools.cache(lambda: unread_count(db.session, user_id))}
 
 
 @bp.route("/notifications")

@@ -12,16 +12,17 @@ from __future__ import annotations
 import logging
 
 from flask import current_app, has_app_context
-from sqlalchemy import event, func, inspect, select, update
+from sqlalchemy import func, inspect, select, update
 from sqlalchemy.orm import Session
 
+from webapp import after_commit
 from webapp.models.base import utcnow
 from webapp.models.notification import Notification, NotificationKind
 from webapp.models.update_request import UpdateRequest
 
 log = logging.getLogger(__name__)
 
-_PENDING_EMAILS = "notifications.pending_emails"
+EMAILS = "notifications.emails"  # after_commit kind: the notifications to e-mail
 #: RQ retries a failed e-mail job (SMTP server down, refused) after these many seconds.
 RETRY_INTERVALS = [60, 300, 1800]
 
@@ -36,7 +37,7 @@ def notify(session: Session, update_request: UpdateRequest, kind: NotificationKi
     notification = Notification(user_id=requester_id, update_request_id=update_request.id,
                                 kind=NotificationKind(kind), text=text, created_at=utcnow())
     session.add(notification)
-    session.info.setdefault(_PENDING_EMAILS, []).append(notification)
+    after_commit.defer(session, EMAILS, notification)
     return notification
 
 
@@ -63,22 +64,15 @@ def enqueue_email(notification_id: int) -> bool:
         return False
 
 
-@event.listens_for(Session, "after_commit")
-def _email_after_commit(session: Session) -> None:
+@after_commit.handler(EMAILS)
+def _email_after_commit(notifications: list[Notification]) -> None:
     """The notifications are committed: queue their e-mails (when SMTP is configured)."""
-    pending = session.info.pop(_PENDING_EMAILS, None)
-    if not pending or not has_app_context() or not smtp_configured(current_app.config):
+    if not has_app_context() or not smtp_configured(current_app.config):
         return
-    for notification in pending:
+    for notification in notifications:
         identity = inspect(notification).identity  # no SQL: the committed row's key
         if identity:
             enqueue_email(identity[0])
-
-
-@event.listens_for(Session, "after_soft_rollback")
-def _forget_after_rollback(session: Session, previous_transaction) -> None:  # noqa: ANN001
-    """Rolled-back notifications were never written: nothing to e-mail."""
-    session.info.pop(_PENDING_EMAILS, None)
 
 
 # --------------------------------------------------------------------------- reading

@@ -14,7 +14,7 @@ from datetime import datetime
 from flask import url_for
 from flask_login import current_user
 
-from webapp.domain import fields
+from webapp.domain import sync
 from webapp.domain.normalise import format_phone
 from webapp.extensions import db
 from webapp.models import ChangeHistory, Customer
@@ -26,7 +26,6 @@ from webapp.template_filters import local_time
 PAGE_LABELS = {"dms_id": "DMS id", "last_synced_at": "Last Synced", "customer_id": "Owner",
                "is_business": "Business"}
 PHONE_FIELDS = frozenset({"phone", "mobile_phone"})
-_FIELDS_OF = {"customer": fields.CUSTOMER_FIELDS, "asset": fields.ASSET_FIELDS}
 _ISO_MOMENT = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
 
 
@@ -55,10 +54,10 @@ class HistoryRow:
 
 def field_label(record_type: str, field: str) -> str:
     """The field's label as the forms (sync wizard, update request) write it."""
-    for spec in _FIELDS_OF.get(record_type, ()):
-        if spec.attr == field:
-            return spec.label
-    return PAGE_LABELS.get(field) or field.replace("_", " ").capitalize()
+    try:
+        return sync.spec_of(record_type, field).label
+    except KeyError:  # a field no form edits, or a record type without field specs
+        return PAGE_LABELS.get(field) or field.replace("_", " ").capitalize()
 
 
 def _customer_id(value: str | None) -> int | None:

@@ -6,10 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Mapping
 
-from flask import Blueprint, Response, request
+from flask import Response, request
 
 from webapp.domain.last_synced import BANDS, Badge, badge
-from webapp.domain.normalise import format_phone
 from webapp.models import utcnow
 
 SORT_CHOICES = {
@@ -93,8 +92,3 @@ def last_synced_badge(moment: datetime | None) -> Badge:
     return badge(moment, utcnow(), _zone_name())
 
 
-def register_template_helpers(bp: Blueprint) -> None:
-    """Make the badge and phone helpers available to every template (times: the one
-    ``local_time`` filter of :mod:`webapp.template_filters`)."""
-    bp.add_app_template_global(last_synced_badge, "last_synced_badge")
-    bp.add_app_template_filter(format_phone, "phone_display")

@@ -23,10 +23,3 @@ class ExternalInterfacesForm(FlaskForm):
         "Auto-close cases idle for (days)", validators=[Optional(), NumberRange(min=1, max=365)])
     case_auto_close_requires_closed_ro = BooleanField("Only when the case's RO is closed in the DMS")
 
-
-class WebhookSecretForm(FlaskForm):
-    """Generate (or replace) the location's webhook secret: the CSRF token is its only field."""
-
-
-class WebhookTestForm(FlaskForm):
-    """Ask the DMS for a test notice: the CSRF token is its only field."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -115,7 +114,7 @@ def pushed_data_types(location: Location) -> list[str]:
 def webhook_url(location: Location) -> str:
     """The address to give the DMS: under ``WEBHOOK_BASE_URL`` when set (the console's address as the
     DMS reaches it, where that differs from the staff's), else under this request's own address."""
-    base = current_app.config.get("WEBHOOK_BASE_URL") or os.environ.get("WEBHOOK_BASE_URL")
+    base = current_app.config.get("WEBHOOK_BASE_URL")
     if base:
         return base.rstrip("/") + url_for("integrations.webhook", code=location.code)
     return url_for("integrations.webhook", code=location.code, _external=True)
@@ -176,14 +175,14 @@ def sandbox_control(location: Location):  # noqa: ANN201 - ControlClient | None
 
 
 @dataclass(frozen=True)
-class TestOutcome:
-    """What happened when the sandbox DMS was asked for a test event."""
+class Outcome:
+    """What a webhook action (a test event, a refused request) says in the section's status line."""
 
     ok: bool
     message: str
 
 
-def send_test_event(location: Location, control) -> TestOutcome:  # noqa: ANN001
+def send_test_event(location: Location, control) -> Outcome:  # noqa: ANN001
     """Ask the sandbox DMS to send one signed notice to this console now."""
     data_type = pushed_data_types(location)[0]
     label = KINDS[data_type].label
@@ -195,19 +194,19 @@ def send_test_event(location: Location, control) -> TestOutcome:  # noqa: ANN001
     try:
         deliveries = control.send_webhooks(account, url=url, secret=secret, data_type=data_type, dms_ids=[some_id])
     except Exception as error:  # noqa: BLE001 - httpx errors, HTTP errors of the control API
-        return TestOutcome(False, f"The sandbox DMS could not send a test event ({type(error).__name__}). "
-                                  "Check that it is running (make run starts it), then try again.")
+        return Outcome(False, f"The sandbox DMS could not send a test event ({type(error).__name__}). "
+                              "Check that it is running (make run starts it), then try again.")
     finally:
         control.close()
     if not deliveries:
-        return TestOutcome(False, "The sandbox DMS sent nothing. Try again.")
+        return Outcome(False, "The sandbox DMS sent nothing. Try again.")
     status = int(deliveries[0].get("status") or 0)
     if status == 202:
-        return TestOutcome(True, f"The sandbox DMS sent a test notice about {label} and the console accepted it: "
-                                 f"a pull of {label} was queued (see Integration health).")
+        return Outcome(True, f"The sandbox DMS sent a test notice about {label} and the console accepted it: "
+                             f"a pull of {label} was queued (see Integration health).")
     if status == 0:
-        return TestOutcome(False, f"The sandbox DMS could not reach the console at {url}. "
-                                  "The DMS must be able to open this address; check it is reachable from the DMS.")
+        return Outcome(False, f"The sandbox DMS could not reach the console at {url}. "
+                              "The DMS must be able to open this address; check it is reachable from the DMS.")
     if status == 401:
-        return TestOutcome(False, "The console refused the test notice: bad or expired signature.")
-    return TestOutcome(False, f"The console answered the test notice with HTTP {status} (see Recent deliveries).")
+        return Outcome(False, "The console refused the test notice: bad or expired signature.")
+    return Outcome(False, f"The console answered the test notice with HTTP {status} (see Recent deliveries).")

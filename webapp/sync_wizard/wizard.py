@@ -113,7 +113,7 @@ REPLACED_BY_NEW_COMPARISON = ("Replaced by a new comparison: the record had chan
                               "wizard compares it again instead of resending the old values.")
 
 
-def supersede_conflicts(record: Any, user_id: int, keep: OutboxMessage | None = None) -> None:
+def supersede_conflicts(record: Any, user_id: int) -> None:
     """End the record's write-backs the DMS refused as stale (ETag conflict): a fresh comparison replaces them.
 
     A refused write-back would otherwise hold the record's next write-back back (order per
@@ -124,7 +124,7 @@ def supersede_conflicts(record: Any, user_id: int, keep: OutboxMessage | None = 
     for message in db.session.scalars(scoped(OutboxMessage).where(
             OutboxMessage.target_type == record.__tablename__, OutboxMessage.target_id == record.id,
             OutboxMessage.kind == OutboxKind.WIZARD_WRITE_BACK, OutboxMessage.status == OutboxStatus.FAILED)):
-        if is_conflict(message) and message is not keep:
+        if is_conflict(message):
             dismiss_message(db.session, message, REPLACED_BY_NEW_COMPARISON, user_id)
 
 
