@@ -1,28 +1,54 @@
 # DMS Sync Console — `make run` serves the console, `make test` runs the suite.
-PYTHON ?= python3.11
+# Any Python 3.11 or newer: the first of these names found on PATH (or PYTHON=/path/to/python).
+PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
+	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
+	&& { echo $$p; break; }; done)
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed
+PIP := $(PY) -m pip install --quiet --disable-pip-version-check
+RUNTIME := $(VENV)/.runtime-installed
+DEV := $(VENV)/.dev-installed
 
-.PHONY: run test bench setup clean
+.PHONY: run test bench lint format lock setup setup-dev clean
 
-# (Re)install only when requirements.txt changes: a second `make run` starts in seconds.
-$(STAMP): requirements.txt
-	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is needed ($(PYTHON) not found)"; exit 1; }
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
-	@touch $(STAMP)
+# (Re)install only when a lock file changes: a second `make run` starts in seconds.
+# requirements.txt (runtime) and requirements-dev.txt (tests, benchmarks, lint) are locks made
+# by pip-compile from the .in files: `make lock` after editing those.
+$(VENV)/bin/python:
+	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is needed (none found on PATH; set PYTHON=...)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
 
-setup: $(STAMP)
+$(RUNTIME): requirements.txt | $(VENV)/bin/python
+	$(PIP) -r requirements.txt
+	@touch $@
+
+$(DEV): requirements-dev.txt requirements.txt | $(VENV)/bin/python
+	$(PIP) -r requirements.txt -r requirements-dev.txt
+	@touch $@ $(RUNTIME)
+
+setup: $(RUNTIME)
+setup-dev: $(DEV)
 
 run: setup
 	$(PY) -m webapp.runner
 
-test: setup
+test: setup-dev
 	$(PY) -m pytest
 
-bench: setup
+bench: setup-dev
 	@set -e; for f in tests/bench/*.py; do echo "== $$f"; $(PY) $$f; done
+
+# Lint and format check, as CI runs them (`make format` rewrites the files).
+lint: setup-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: setup-dev
+	$(VENV)/bin/ruff format .
+
+lock: setup-dev
+	$(VENV)/bin/pip-compile -q --strip-extras --no-emit-index-url --no-emit-find-links -o requirements.txt requirements.in
+	$(VENV)/bin/pip-compile -q --strip-extras --no-emit-index-url --no-emit-find-links -o requirements-dev.txt requirements-dev.in
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

@@ -10,17 +10,44 @@ Entry point::
 
 This package imports nothing from ``webapp`` or ``jobs``.
 """
+
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
-from .base import (APPOINTMENTS, CUSTOMERS, DATA_TYPES, OPCODES, PARTS_INVOICES, PAYMENTS, REPAIR_ORDERS,
-                   SPECIAL_ORDERS, VEHICLES, Appointment, AuthenticationError, CatalogueEntry, ConflictError,
-                   Customer, DmsConnector, DmsError, DmsValidationError, MalformedResponseError, NotSupportedError,
-                   Opcode, Page, PartsInvoice, Payment, RepairOrder, RepairOrderLine, SpecialOrder,
-                   TransientDmsError, Vehicle)
-from .vendors import ALL as ALL_PROFILES
+from .base import (
+    APPOINTMENTS,
+    CUSTOMERS,
+    DATA_TYPES,
+    OPCODES,
+    PARTS_INVOICES,
+    PAYMENTS,
+    REPAIR_ORDERS,
+    SPECIAL_ORDERS,
+    VEHICLES,
+    Appointment,
+    AuthenticationError,
+    CatalogueEntry,
+    ConflictError,
+    Customer,
+    DmsConnector,
+    DmsError,
+    DmsValidationError,
+    MalformedResponseError,
+    NotSupportedError,
+    Opcode,
+    Page,
+    PartsInvoice,
+    Payment,
+    RepairOrder,
+    RepairOrderLine,
+    SpecialOrder,
+    TransientDmsError,
+    Vehicle,
+)
 from .protocols import PROTOCOLS, connector_class, protocol_label
+from .vendors import ALL as ALL_PROFILES
 from .vendors import VENDOR_CODES, get_profile
 
 
@@ -38,7 +65,7 @@ def connect(vendor: str, settings: Mapping[str, Any]) -> DmsConnector:
     profile = get_profile(vendor)
     protocol = settings.get("protocol") or profile.protocols[0]
     if protocol not in profile.protocols:
-        raise ValueError(f"{profile.display_name} does not offer the {protocol_label(protocol)} protocol")
+        raise ValueError(profile.refusal_text(f"does not offer the {protocol_label(protocol)} protocol"))
     cls = connector_class(protocol)
     credentials = dict(settings.get("credentials") or {})
     if not credentials and settings.get("api_key"):
@@ -47,14 +74,50 @@ def connect(vendor: str, settings: Mapping[str, Any]) -> DmsConnector:
     missing += [field.name for field in cls.CREDENTIALS if not credentials.get(field.name)]
     if missing:
         raise ValueError(f"DMS settings lack {', '.join(missing)}")
-    return cls(profile, str(settings["base_url"]), str(settings["account"]), credentials,
-               timeout=float(settings.get("timeout") or 10.0), extract_dir=settings.get("extract_dir"))
+    return cls(
+        profile,
+        str(settings["base_url"]),
+        str(settings["account"]),
+        credentials,
+        timeout=float(settings.get("timeout") or 10.0),
+        extract_dir=settings.get("extract_dir"),
+    )
 
 
 __all__ = [
-    "connect", "get_profile", "PROTOCOLS", "connector_class", "protocol_label", "ALL_PROFILES", "VENDOR_CODES", "DmsConnector", "Page", "CatalogueEntry",
-    "Customer", "Vehicle", "Appointment", "RepairOrder", "RepairOrderLine", "PartsInvoice", "SpecialOrder",
-    "Opcode", "Payment", "DmsError", "TransientDmsError", "AuthenticationError", "NotSupportedError",
-    "DmsValidationError", "ConflictError", "MalformedResponseError", "CUSTOMERS", "VEHICLES", "APPOINTMENTS",
-    "REPAIR_ORDERS", "PARTS_INVOICES", "SPECIAL_ORDERS", "OPCODES", "PAYMENTS", "DATA_TYPES",
+    "connect",
+    "get_profile",
+    "PROTOCOLS",
+    "connector_class",
+    "protocol_label",
+    "ALL_PROFILES",
+    "VENDOR_CODES",
+    "DmsConnector",
+    "Page",
+    "CatalogueEntry",
+    "Customer",
+    "Vehicle",
+    "Appointment",
+    "RepairOrder",
+    "RepairOrderLine",
+    "PartsInvoice",
+    "SpecialOrder",
+    "Opcode",
+    "Payment",
+    "DmsError",
+    "TransientDmsError",
+    "AuthenticationError",
+    "NotSupportedError",
+    "DmsValidationError",
+    "ConflictError",
+    "MalformedResponseError",
+    "CUSTOMERS",
+    "VEHICLES",
+    "APPOINTMENTS",
+    "REPAIR_ORDERS",
+    "PARTS_INVOICES",
+    "SPECIAL_ORDERS",
+    "OPCODES",
+    "PAYMENTS",
+    "DATA_TYPES",
 ]

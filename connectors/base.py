@@ -12,20 +12,57 @@ through the shapes defined in three modules, all importable from here:
 
 This module imports nothing from ``webapp`` or ``jobs``.
 """
+
 from __future__ import annotations
 
 import abc
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any
 
-from .errors import (AuthenticationError, CatalogueEntry, ConflictError, DmsError, DmsValidationError,
-                     MalformedResponseError, NotSupportedError, TransientDmsError)
-from .records import (APPOINTMENTS, CUSTOMERS, DATA_TYPES, KINDS, OPCODES, PARTS_INVOICES, PAY_TYPES, PAYMENTS,
-                      RECORD_TYPES, REPAIR_ORDERS, SPECIAL_ORDERS, VEHICLES, Appointment, Customer, DmsRecord,
-                      Opcode, PartsInvoice, PartsInvoiceLine, Payment, RecordKind, RepairOrder, RepairOrderLine,
-                      SpecialOrder, Vehicle, _Record, format_datetime, json_ready, kind_of, parse_datetime,
-                      record_from_dict)
+from .errors import (
+    AuthenticationError,
+    CatalogueEntry,
+    ConflictError,
+    DmsError,
+    DmsValidationError,
+    MalformedResponseError,
+    NotSupportedError,
+    TransientDmsError,
+)
+from .records import (
+    APPOINTMENTS,
+    CUSTOMERS,
+    DATA_TYPES,
+    KINDS,
+    OPCODES,
+    PARTS_INVOICES,
+    PAY_TYPES,
+    PAYMENTS,
+    RECORD_TYPES,
+    REPAIR_ORDERS,
+    SPECIAL_ORDERS,
+    VEHICLES,
+    Appointment,
+    Customer,
+    DmsRecord,
+    Opcode,
+    PartsInvoice,
+    PartsInvoiceLine,
+    Payment,
+    RecordKind,
+    RepairOrder,
+    RepairOrderLine,
+    SpecialOrder,
+    Vehicle,
+    _Record,
+    format_datetime,
+    json_ready,
+    kind_of,
+    parse_datetime,
+    record_from_dict,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +82,7 @@ class Page:
 
 
 # --------------------------------------------------------------------------- interface
+
 
 @dataclass(frozen=True, slots=True)
 class CredentialField:
@@ -79,8 +117,9 @@ class DmsConnector(abc.ABC):
 
     # ---- pulls
     @abc.abstractmethod
-    def iter_changes(self, data_type: str, cursor: str | None = None, page_size: int = 500,
-                     timeout: float | None = None) -> Iterator[Page]:
+    def iter_changes(
+        self, data_type: str, cursor: str | None = None, page_size: int = 500, timeout: float | None = None
+    ) -> Iterator[Page]:
         """Yield pages of records of ``data_type`` changed since ``cursor``.
 
         ``cursor=None`` reads everything (historical pull). Pages are fetched lazily, one at
@@ -116,8 +155,14 @@ class DmsConnector(abc.ABC):
 
     # ---- write-back
     @abc.abstractmethod
-    def create_customer(self, fields: Mapping[str, Any], idempotency_key: str, *,
-                        for_appointment: bool = False, timeout: float | None = None) -> Customer:
+    def create_customer(
+        self,
+        fields: Mapping[str, Any],
+        idempotency_key: str,
+        *,
+        for_appointment: bool = False,
+        timeout: float | None = None,
+    ) -> Customer:
         """Create a customer; a replay of ``idempotency_key`` returns the first result.
 
         ``for_appointment`` says the push accompanies an appointment (Reynolds accepts
@@ -125,33 +170,54 @@ class DmsConnector(abc.ABC):
         """
 
     @abc.abstractmethod
-    def update_customer(self, dms_id: str, fields: Mapping[str, Any], etag: str | None = None, *,
-                        for_appointment: bool = False, timeout: float | None = None) -> Customer:
+    def update_customer(
+        self,
+        dms_id: str,
+        fields: Mapping[str, Any],
+        etag: str | None = None,
+        *,
+        for_appointment: bool = False,
+        timeout: float | None = None,
+    ) -> Customer:
         """Update writable fields of a customer; ``etag`` is sent as If-Match."""
 
     @abc.abstractmethod
-    def create_vehicle(self, fields: Mapping[str, Any], idempotency_key: str, *,
-                       for_appointment: bool = False, timeout: float | None = None) -> Vehicle:
+    def create_vehicle(
+        self,
+        fields: Mapping[str, Any],
+        idempotency_key: str,
+        *,
+        for_appointment: bool = False,
+        timeout: float | None = None,
+    ) -> Vehicle:
         """Create a vehicle/asset (idempotent on ``idempotency_key``)."""
 
     @abc.abstractmethod
-    def update_vehicle(self, dms_id: str, fields: Mapping[str, Any], etag: str | None = None, *,
-                       for_appointment: bool = False, timeout: float | None = None) -> Vehicle:
+    def update_vehicle(
+        self,
+        dms_id: str,
+        fields: Mapping[str, Any],
+        etag: str | None = None,
+        *,
+        for_appointment: bool = False,
+        timeout: float | None = None,
+    ) -> Vehicle:
         """Update writable fields of a vehicle; ``etag`` is sent as If-Match."""
 
     @abc.abstractmethod
-    def create_appointment(self, fields: Mapping[str, Any], idempotency_key: str, *,
-                           timeout: float | None = None) -> Appointment:
+    def create_appointment(
+        self, fields: Mapping[str, Any], idempotency_key: str, *, timeout: float | None = None
+    ) -> Appointment:
         """Push a new appointment (idempotent on ``idempotency_key``)."""
 
     @abc.abstractmethod
-    def update_appointment(self, dms_id: str, fields: Mapping[str, Any], etag: str | None = None, *,
-                           timeout: float | None = None) -> Appointment:
+    def update_appointment(
+        self, dms_id: str, fields: Mapping[str, Any], etag: str | None = None, *, timeout: float | None = None
+    ) -> Appointment:
         """Update an appointment; raises :class:`ConflictError` if it is locked in the DMS."""
 
     @abc.abstractmethod
-    def cancel_appointment(self, dms_id: str, etag: str | None = None, *,
-                           timeout: float | None = None) -> Appointment:
+    def cancel_appointment(self, dms_id: str, etag: str | None = None, *, timeout: float | None = None) -> Appointment:
         """Cancel an appointment in the DMS."""
 
     # ---- lookups and exports
@@ -160,18 +226,20 @@ class DmsConnector(abc.ABC):
         """Reserve the next RO number (Convert to RO); replays return the same number."""
 
     @abc.abstractmethod
-    def export_payment(self, payment: Mapping[str, Any], idempotency_key: str, *,
-                       timeout: float | None = None) -> Payment:
+    def export_payment(
+        self, payment: Mapping[str, Any], idempotency_key: str, *, timeout: float | None = None
+    ) -> Payment:
         """Post a receipt (``ro_number``, ``amount``, ``method``, ``payer``, ``received_at``)."""
 
     @abc.abstractmethod
     def related_ro_numbers(self, ro_number: str, *, timeout: float | None = None) -> list[str]:
         """RO numbers related to ``ro_number`` (Karmak alternate ROs), open ones included."""
 
+    @abc.abstractmethod
     def close(self) -> None:
-        """Release network resources (connection pool)."""
+        """Release the connector's network resources (its connection pool)."""
 
-    def __enter__(self) -> "DmsConnector":
+    def __enter__(self) -> DmsConnector:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -179,11 +247,44 @@ class DmsConnector(abc.ABC):
 
 
 __all__: Sequence[str] = [
-    "CUSTOMERS", "VEHICLES", "APPOINTMENTS", "REPAIR_ORDERS", "PARTS_INVOICES", "SPECIAL_ORDERS",
-    "OPCODES", "PAYMENTS", "DATA_TYPES", "PAY_TYPES", "Customer", "Vehicle", "Appointment",
-    "RepairOrder", "RepairOrderLine", "PartsInvoice", "PartsInvoiceLine", "SpecialOrder", "Opcode",
-    "Payment", "Page", "DmsRecord", "CatalogueEntry", "CredentialField", "DmsError", "TransientDmsError",
-    "AuthenticationError", "NotSupportedError", "DmsValidationError", "ConflictError",
-    "MalformedResponseError", "DmsConnector", "parse_datetime", "format_datetime", "record_from_dict", "KINDS",
-    "RecordKind", "kind_of", "RECORD_TYPES", "json_ready",
+    "CUSTOMERS",
+    "VEHICLES",
+    "APPOINTMENTS",
+    "REPAIR_ORDERS",
+    "PARTS_INVOICES",
+    "SPECIAL_ORDERS",
+    "OPCODES",
+    "PAYMENTS",
+    "DATA_TYPES",
+    "PAY_TYPES",
+    "Customer",
+    "Vehicle",
+    "Appointment",
+    "RepairOrder",
+    "RepairOrderLine",
+    "PartsInvoice",
+    "PartsInvoiceLine",
+    "SpecialOrder",
+    "Opcode",
+    "Payment",
+    "Page",
+    "DmsRecord",
+    "CatalogueEntry",
+    "CredentialField",
+    "DmsError",
+    "TransientDmsError",
+    "AuthenticationError",
+    "NotSupportedError",
+    "DmsValidationError",
+    "ConflictError",
+    "MalformedResponseError",
+    "DmsConnector",
+    "parse_datetime",
+    "format_datetime",
+    "record_from_dict",
+    "KINDS",
+    "RecordKind",
+    "kind_of",
+    "RECORD_TYPES",
+    "json_ready",
 ]

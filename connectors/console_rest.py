@@ -12,15 +12,27 @@ is the authority and its error code (with the catalogue's fix hint) is what land
 failed-push queue. Call ``connector.profile.validate_appointment(...)`` in the UI for
 early feedback.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
 from urllib.parse import quote
 
 from .adapter import ProtocolConnector
-from .base import (APPOINTMENTS, RECORD_TYPES, Appointment, CredentialField, DmsRecord, MalformedResponseError, Page,
-                   Payment, json_ready, record_from_dict)
+from .base import (
+    APPOINTMENTS,
+    RECORD_TYPES,
+    Appointment,
+    CredentialField,
+    DmsRecord,
+    MalformedResponseError,
+    Page,
+    Payment,
+    json_ready,
+    record_from_dict,
+)
 from .http import HttpTransport
 from .vendors import VendorProfile
 
@@ -32,8 +44,15 @@ class ConsoleRestConnector(ProtocolConnector):
     LABEL = "Console REST API"
     CREDENTIALS = (CredentialField("api_key", "API key", secret=True),)
 
-    def __init__(self, profile: VendorProfile, base_url: str, account: str, credentials: Mapping[str, str],
-                 timeout: float = 10.0, extract_dir: str | Path | None = None) -> None:
+    def __init__(
+        self,
+        profile: VendorProfile,
+        base_url: str,
+        account: str,
+        credentials: Mapping[str, str],
+        timeout: float = 10.0,
+        extract_dir: str | Path | None = None,
+    ) -> None:
         self.profile = profile
         self.account = account
         self.extract_dir = Path(extract_dir) if extract_dir else None
@@ -51,8 +70,9 @@ class ConsoleRestConnector(ProtocolConnector):
         The dialect's records are the canonical records themselves, so no raw copy is kept
         beside them (it would double what a pull writes and show nothing new)."""
         if not isinstance(item, dict):
-            raise MalformedResponseError(f"{data_type} record at position {position} is not an object",
-                                         data_type=data_type, position=position)
+            raise MalformedResponseError(
+                f"{data_type} record at position {position} is not an object", data_type=data_type, position=position
+            )
         return record_from_dict(data_type, item, position=position)
 
     def _record_response(self, data_type: str, response: Any) -> DmsRecord:
@@ -63,8 +83,9 @@ class ConsoleRestConnector(ProtocolConnector):
         return self._parse(data_type, data)
 
     # ---- pulls
-    def iter_changes(self, data_type: str, cursor: str | None = None, page_size: int = 500,
-                     timeout: float | None = None) -> Iterator[Page]:
+    def iter_changes(
+        self, data_type: str, cursor: str | None = None, page_size: int = 500, timeout: float | None = None
+    ) -> Iterator[Page]:
         """Yield pages of changes since ``cursor`` (see :meth:`DmsConnector.iter_changes`)."""
         self._check_pull(data_type)
         return self._pages(data_type, cursor, page_size, timeout)
@@ -76,16 +97,20 @@ class ConsoleRestConnector(ProtocolConnector):
         def fetch(cursor: str | None, number: int) -> Any:
             """One page's parsed body."""
             params: dict[str, Any] = {"limit": page_size, **({"cursor": cursor} if cursor else {})}
-            return self.transport.get_json(path, params=params, timeout=timeout, what=f"{data_type} page {number}",
-                                           data_type=data_type)
+            return self.transport.get_json(
+                path, params=params, timeout=timeout, what=f"{data_type} page {number}", data_type=data_type
+            )
 
         def read(data: Any, number: int) -> tuple:
             """The page's records (built later), next cursor and whether more follows."""
             items = data.get("items") if isinstance(data, dict) else None
             if not isinstance(items, list):
                 raise MalformedResponseError(f"{data_type} page {number} has no item list", data_type=data_type)
-            return (lambda: tuple(self._parse(data_type, item, position) for position, item in enumerate(items)),
-                    data.get("next_cursor"), bool(data.get("has_more")))
+            return (
+                lambda: tuple(self._parse(data_type, item, position) for position, item in enumerate(items)),
+                data.get("next_cursor"),
+                bool(data.get("has_more")),
+            )
 
         return self._read_pages(data_type, cursor, fetch, read)
 
@@ -98,9 +123,12 @@ class ConsoleRestConnector(ProtocolConnector):
         """The lazy loop behind :meth:`list_ids`."""
         after = ""
         while True:
-            data = self.transport.get_json(f"{self._prefix}/{data_type}/_ids",
-                                           params={"after": after, "limit": page_size},
-                                           timeout=timeout, what=f"{data_type} id list")
+            data = self.transport.get_json(
+                f"{self._prefix}/{data_type}/_ids",
+                params={"after": after, "limit": page_size},
+                timeout=timeout,
+                what=f"{data_type} id list",
+            )
             ids = data.get("ids") if isinstance(data, dict) else None
             if not isinstance(ids, list):
                 raise MalformedResponseError(f"{data_type} id list is malformed", data_type=data_type)
@@ -113,8 +141,9 @@ class ConsoleRestConnector(ProtocolConnector):
         """One record with its ETag, or None when the DMS does not have it."""
         if data_type not in RECORD_TYPES:
             raise ValueError(f"unknown data type {data_type!r}")
-        response = self.transport.request("GET", f"{self._prefix}/{data_type}/{quote(dms_id, safe='')}",
-                                          timeout=timeout, allow_404=True)
+        response = self.transport.request(
+            "GET", f"{self._prefix}/{data_type}/{quote(dms_id, safe='')}", timeout=timeout, allow_404=True
+        )
         if response.status_code == 404:
             return None
         return self._record_response(data_type, response)
@@ -124,42 +153,86 @@ class ConsoleRestConnector(ProtocolConnector):
         """Run a DMS-side search."""
         if not query.strip():
             return []
-        data = self.transport.get_json(f"{self._prefix}/{data_type}/_search", params={"q": query, "limit": limit},
-                                       timeout=timeout, what=f"{data_type} search")
+        data = self.transport.get_json(
+            f"{self._prefix}/{data_type}/_search",
+            params={"q": query, "limit": limit},
+            timeout=timeout,
+            what=f"{data_type} search",
+        )
         items = data.get("items") if isinstance(data, dict) else None
         if not isinstance(items, list):
             raise MalformedResponseError(f"{data_type} search result is malformed", data_type=data_type)
         return [self._parse(data_type, item, position) for position, item in enumerate(items)]
 
     # ---- writes
-    def _create(self, data_type: str, fields: Mapping[str, Any], idempotency_key: str, timeout: float | None,
-                params: Mapping[str, Any] | None = None) -> Any:
+    def _create(
+        self,
+        data_type: str,
+        fields: Mapping[str, Any],
+        idempotency_key: str,
+        timeout: float | None,
+        params: Mapping[str, Any] | None = None,
+    ) -> Any:
         """POST a create with its Idempotency-Key and parse the record."""
-        response = self.transport.request("POST", f"{self._prefix}/{data_type}", json_body=json_ready(dict(fields)),
-                                          headers={"Idempotency-Key": idempotency_key}, params=params, timeout=timeout)
+        response = self.transport.request(
+            "POST",
+            f"{self._prefix}/{data_type}",
+            json_body=json_ready(dict(fields)),
+            headers={"Idempotency-Key": idempotency_key},
+            params=params,
+            timeout=timeout,
+        )
         return self._record_response(data_type, response)
 
-    def _update(self, data_type: str, dms_id: str, fields: Mapping[str, Any] | None, etag: str | None,
-                timeout: float | None, params: Mapping[str, Any] | None = None, suffix: str = "") -> Any:
+    def _update(
+        self,
+        data_type: str,
+        dms_id: str,
+        fields: Mapping[str, Any] | None,
+        etag: str | None,
+        timeout: float | None,
+        params: Mapping[str, Any] | None = None,
+        suffix: str = "",
+    ) -> Any:
         """PATCH (or POST an action) with If-Match when an ETag is known."""
         headers = {"If-Match": etag} if etag else {}
         method = "POST" if suffix else "PATCH"
-        response = self.transport.request(method, f"{self._prefix}/{data_type}/{quote(dms_id, safe='')}{suffix}",
-                                          json_body=None if fields is None else json_ready(dict(fields)), headers=headers,
-                                          params=params, timeout=timeout)
+        response = self.transport.request(
+            method,
+            f"{self._prefix}/{data_type}/{quote(dms_id, safe='')}{suffix}",
+            json_body=None if fields is None else json_ready(dict(fields)),
+            headers=headers,
+            params=params,
+            timeout=timeout,
+        )
         return self._record_response(data_type, response)
 
-    def _send_create(self, data_type: str, fields: Mapping[str, Any], idempotency_key: str, for_appointment: bool,
-                     timeout: float | None) -> Any:
+    def _send_create(
+        self,
+        data_type: str,
+        fields: Mapping[str, Any],
+        idempotency_key: str,
+        for_appointment: bool,
+        timeout: float | None,
+    ) -> Any:
         """POST the record with its Idempotency-Key."""
-        return self._create(data_type, fields, idempotency_key, timeout,
-                            {"for_appointment": "1"} if for_appointment else None)
+        return self._create(
+            data_type, fields, idempotency_key, timeout, {"for_appointment": "1"} if for_appointment else None
+        )
 
-    def _send_update(self, data_type: str, dms_id: str, fields: Mapping[str, Any], etag: str | None,
-                     for_appointment: bool, timeout: float | None) -> Any:
+    def _send_update(
+        self,
+        data_type: str,
+        dms_id: str,
+        fields: Mapping[str, Any],
+        etag: str | None,
+        for_appointment: bool,
+        timeout: float | None,
+    ) -> Any:
         """PATCH the fields with If-Match."""
-        return self._update(data_type, dms_id, fields, etag, timeout,
-                            {"for_appointment": "1"} if for_appointment else None)
+        return self._update(
+            data_type, dms_id, fields, etag, timeout, {"for_appointment": "1"} if for_appointment else None
+        )
 
     def _send_cancel(self, dms_id: str, etag: str | None, timeout: float | None) -> Appointment:
         """``POST /appointments/{id}/cancel``."""
@@ -167,8 +240,12 @@ class ConsoleRestConnector(ProtocolConnector):
 
     def _send_reservation(self, idempotency_key: str, timeout: float | None) -> str:
         """``POST /repair_orders/_reserve``."""
-        response = self.transport.request("POST", f"{self._prefix}/repair_orders/_reserve",
-                                          headers={"Idempotency-Key": idempotency_key}, timeout=timeout)
+        response = self.transport.request(
+            "POST",
+            f"{self._prefix}/repair_orders/_reserve",
+            headers={"Idempotency-Key": idempotency_key},
+            timeout=timeout,
+        )
         data = self.transport._json(response, "RO number reservation")
         if not isinstance(data, dict) or not data.get("ro_number"):
             raise MalformedResponseError("RO number reservation has no ro_number")
@@ -176,14 +253,20 @@ class ConsoleRestConnector(ProtocolConnector):
 
     def _send_payment(self, payment: Mapping[str, Any], idempotency_key: str, timeout: float | None) -> Payment:
         """``POST /payments``."""
-        response = self.transport.request("POST", f"{self._prefix}/payments", json_body=json_ready(dict(payment)),
-                                          headers={"Idempotency-Key": idempotency_key}, timeout=timeout)
+        response = self.transport.request(
+            "POST",
+            f"{self._prefix}/payments",
+            json_body=json_ready(dict(payment)),
+            headers={"Idempotency-Key": idempotency_key},
+            timeout=timeout,
+        )
         return self._record_response("payments", response)
 
     def _send_related(self, ro_number: str, timeout: float | None) -> list[str]:
         """``GET /repair_orders/{number}/related``."""
-        data = self.transport.get_json(f"{self._prefix}/repair_orders/{quote(ro_number, safe='')}/related",
-                                       timeout=timeout, what="related RO list")
+        data = self.transport.get_json(
+            f"{self._prefix}/repair_orders/{quote(ro_number, safe='')}/related", timeout=timeout, what="related RO list"
+        )
         numbers = data.get("related_ro_numbers") if isinstance(data, dict) else None
         if not isinstance(numbers, list):
             raise MalformedResponseError("related RO list is malformed")

@@ -3,6 +3,7 @@
 Every failure a connector reports derives from :class:`DmsError` and carries a
 plain-language ``fix_hint`` the UI can show as-is. This module imports nothing of ours.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -29,8 +30,15 @@ class DmsError(Exception):
 
     default_hint = "Try again later. If it keeps failing, contact support with this message."
 
-    def __init__(self, message: str, *, fix_hint: str | None = None, vendor_code: str | None = None,
-                 entry: CatalogueEntry | None = None, status: int | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        fix_hint: str | None = None,
+        vendor_code: str | None = None,
+        entry: CatalogueEntry | None = None,
+        status: int | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.entry = entry
@@ -61,8 +69,10 @@ class TransientDmsError(DmsError):
 class AuthenticationError(DmsError):
     """The DMS rejected the credentials (wrong API key, account, or a token that can't be renewed)."""
 
-    default_hint = ("The DMS did not accept the console's sign-in. Ask a Global Admin to check the dealer account "
-                    "and the DMS credentials (Admin → Locations).")
+    default_hint = (
+        "The DMS did not accept the console's sign-in. Ask a Global Admin to check the dealer account "
+        "and the DMS credentials (Admin → Locations)."
+    )
 
 
 class NotSupportedError(DmsError):
@@ -94,14 +104,21 @@ class ConflictError(DmsError):
 class MalformedResponseError(DmsError):
     """The DMS answered something we cannot read; names the record or page position."""
 
-    default_hint = ("The DMS sent data the console could not read. Try again in a few minutes; if it keeps "
-                    "happening, contact support with this message.")
+    default_hint = (
+        "The DMS sent data the console could not read. Try again in a few minutes; if it keeps "
+        "happening, contact support with this message."
+    )
 
-    def __init__(self, message: str, *, data_type: str | None = None, dms_id: str | None = None,
-                 position: int | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        data_type: str | None = None,
+        dms_id: str | None = None,
+        position: int | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(message, **kwargs)
         self.data_type = data_type
         self.dms_id = dms_id
         self.position = position
-
-

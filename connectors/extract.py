@@ -8,12 +8,14 @@ one broken row never costs the rest of the file.
 
 Multi-valued columns (``phones``, ``emails``) are separated by ``|``.
 """
+
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from .base import CUSTOMERS, VEHICLES, DmsError, DmsRecord, record_from_dict
 
@@ -49,7 +51,6 @@ class ExtractReader:
         self.path = Path(path)
         self.required_columns = required_columns
         self.problems: list[ExtractProblem] = []
-        self.rows_read = 0
         #: The columns of the header row (lower case), once iteration has read it; None before.
         self.header: list[str] | None = None
 
@@ -80,13 +81,16 @@ class ExtractReader:
                     self.header = header
                     missing = [c for c in self.required_columns if c not in header]
                     if missing:
-                        raise DmsError(f"{self.path.name}: header lacks column(s) {', '.join(missing)}",
-                                       fix_hint="The daily file is not in the expected format; contact support.")
+                        raise DmsError(
+                            f"{self.path.name}: header lacks column(s) {', '.join(missing)}",
+                            fix_hint="The daily file is not in the expected format; contact support.",
+                        )
                     continue
                 raw = ",".join(cells)[:200]
                 if len(cells) != len(header):
-                    self.problems.append(ExtractProblem(
-                        start, f"expected {len(header)} columns, found {len(cells)}", raw))
+                    self.problems.append(
+                        ExtractProblem(start, f"expected {len(header)} columns, found {len(cells)}", raw)
+                    )
                     continue
                 if any("\ufffd" in cell for cell in cells):
                     self.problems.append(ExtractProblem(start, "row contains bytes that are not valid UTF-8", raw))
@@ -96,7 +100,6 @@ class ExtractReader:
                 if empty:
                     self.problems.append(ExtractProblem(start, f"empty required column(s): {', '.join(empty)}", raw))
                     continue
-                self.rows_read += 1
                 yield ExtractRow(start, values)
 
 
@@ -140,3 +143,18 @@ def latest_extract(directory: Path | str, data_type: str) -> Path | None:
         return None
     candidates = sorted(folder.glob(f"{data_type}_*.csv"))
     return candidates[-1] if candidates else None
+
+
+def resolve_drop_folder(setting: str | Path | None, root: str | Path) -> Path | None:
+    """Where a location's drop folder is on this machine: a relative setting (a name such as
+    ``northside``) under ``root``, the install's storage that every machine mounts; an absolute
+    one as it is (a single machine, or storage mounted at that same path everywhere). None when
+    unset, or when a relative name would climb out of ``root`` (``..``)."""
+    if not setting or not str(setting).strip():
+        return None
+    path = Path(str(setting).strip())
+    if path.is_absolute():
+        return path
+    if ".." in path.parts:
+        return None
+    return Path(root) / path

@@ -16,6 +16,7 @@ timeout, connection refused/reset, 5xx       :class:`TransientDmsError`
 a body that is not the JSON expected         :class:`MalformedResponseError`
 ==========================================  ==========================================
 """
+
 from __future__ import annotations
 
 import email.utils
@@ -24,17 +25,26 @@ import json
 import ssl
 import threading
 import time
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 import certifi
 import httpx
 import orjson
 
-from .base import (AuthenticationError, CatalogueEntry, ConflictError, DmsError, DmsValidationError,
-                   MalformedResponseError, NotSupportedError, TransientDmsError)
+from .base import (
+    AuthenticationError,
+    CatalogueEntry,
+    ConflictError,
+    DmsError,
+    DmsValidationError,
+    MalformedResponseError,
+    NotSupportedError,
+    TransientDmsError,
+)
 
 # Renew a token this many seconds before the DMS says it expires, so a request never
 # starts with a token that dies in flight.
@@ -54,8 +64,8 @@ def retry_after_seconds(value: str | None) -> float | None:
     except (TypeError, ValueError, IndexError):
         return None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return max(0.0, (moment - datetime.now(timezone.utc)).total_seconds())
+        moment = moment.replace(tzinfo=UTC)
+    return max(0.0, (moment - datetime.now(UTC)).total_seconds())
 
 
 @dataclass(frozen=True)
@@ -95,11 +105,11 @@ class ReadAhead:
     def __init__(self) -> None:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dms-read-ahead")
 
-    def fetch(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> "Future[Any]":
+    def fetch(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Future[Any]:
         """Start ``function(*args, **kwargs)`` in the background."""
         return self._pool.submit(function, *args, **kwargs)
 
-    def __enter__(self) -> "ReadAhead":
+    def __enter__(self) -> ReadAhead:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -108,25 +118,25 @@ class ReadAhead:
 
 @functools.cache
 def _tls_context() -> ssl.SSLContext:
-    """One verifying TLS context per process: loading the CA bundle costs ~50 ms, and a
-    connector is opened for every pull, push and live DMS lookup."""
+    """One verifying TLS context per process: loading the CA bundle is slow, and a connector
+    is opened for every pull, push and live DMS lookup."""
     return ssl.create_default_context(cafile=certifi.where())
 
 
 # A run of 19 digits may be an integer beyond 64 bits (-9223372036854775809), which orjson
-# reads as a float. Found by mapping every digit to "0" and looking for nineteen of them (a
-# regular expression, retried at every digit, cost more than the parsing it saves).
+# reads as a float: such a run is found by mapping every digit to "0" and looking for
+# nineteen of them (cheaper than a regular expression retried at every digit).
 _DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
 _LONG_DIGITS = b"0" * 19
 
 
 def loads_exact(body: bytes) -> Any:
-    """Parse JSON exactly as the standard library does, with orjson where that is the same.
+    """Parse JSON exactly as the standard library does, with orjson (several times faster)
+    where that is the same.
 
-    Decoding pages was a fifth of a pull's reading (orjson is several times faster). orjson
-    reads integers beyond 64 bits as floats and refuses what the standard library takes
-    (lone surrogates, NaN): those bodies, and any with a run of 19 digits, go through the
-    standard library, so a DMS value is never rounded or refused by the choice of parser."""
+    orjson reads integers beyond 64 bits as floats and refuses what the standard library
+    takes (lone surrogates, NaN): those bodies, and any with a run of 19 digits, go through
+    the standard library, so a DMS value is never rounded or refused by the choice of parser."""
     if _LONG_DIGITS not in body.translate(_DIGITS_TO_ZERO):
         try:
             return orjson.loads(body)
@@ -137,7 +147,7 @@ def loads_exact(body: bytes) -> Any:
 
 def preload() -> None:
     """Pay once what a process's first connector pays: loading the CA bundle and importing
-    httpx's transport modules (httpx imports them on its first client), about 0.1 s.
+    httpx's transport modules (httpx imports them on its first client).
 
     A forking worker calls this before it forks a work-horse per job, so every pull, push
     and lookup job inherits both instead of repeating them."""
@@ -152,16 +162,27 @@ class HttpTransport:
     ``last_rate_limit`` holds the latest ``RateLimit-*`` headers seen (for health pages).
     """
 
-    def __init__(self, base_url: str, account: str, api_key: str, profile: Any, timeout: float = 10.0,
-                 token_path: str = "/oauth/token") -> None:
+    def __init__(
+        self,
+        base_url: str,
+        account: str,
+        api_key: str,
+        profile: Any,
+        timeout: float = 10.0,
+        token_path: str = "/oauth/token",
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.account = account
         self.api_key = api_key
         self.profile = profile
         self.timeout = timeout
         self.token_path = token_path
-        self.client = httpx.Client(base_url=self.base_url, timeout=timeout, verify=_tls_context(),
-                                   limits=httpx.Limits(max_connections=10, max_keepalive_connections=5))
+        self.client = httpx.Client(
+            base_url=self.base_url,
+            timeout=timeout,
+            verify=_tls_context(),
+            limits=httpx.Limits(max_connections=10, max_keepalive_connections=5),
+        )
         self._token: str | None = None
         self._token_expires = 0.0
         self._token_lock = threading.Lock()
@@ -174,11 +195,19 @@ class HttpTransport:
     # ---- tokens
     def _fetch_token(self, timeout: float | None) -> str:
         """Exchange the API key for a bearer token."""
-        response = self._send("POST", self.token_path, json_body={"account": self.account, "api_key": self.api_key},
-                              headers={}, timeout=timeout)
+        response = self._send(
+            "POST",
+            self.token_path,
+            json_body={"account": self.account, "api_key": self.api_key},
+            headers={},
+            timeout=timeout,
+        )
         if response.status_code in (400, 401, 403):
-            raise AuthenticationError("the DMS rejected the account code or API key", status=response.status_code,
-                                      entry=self._entry_from(response))
+            raise AuthenticationError(
+                "the DMS rejected the account code or API key",
+                status=response.status_code,
+                entry=self._entry_from(response),
+            )
         if response.status_code >= 300:
             self._raise_for(response)
         return self._accept_token(self._json(response, "token response"))
@@ -200,16 +229,30 @@ class HttpTransport:
             return self._token
 
     # ---- requests
-    def _send(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
-              json_body: Any = None, headers: Mapping[str, str], timeout: float | None) -> Answer:
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json_body: Any = None,
+        headers: Mapping[str, str],
+        timeout: float | None,
+    ) -> Answer:
         """Send one request; network failures become :class:`TransientDmsError`."""
         try:
             content = None if json_body is None else json.dumps(json_body).encode()
             all_headers = {**headers}
             if content is not None:
                 all_headers["Content-Type"] = "application/json"
-            request = self.client.build_request(method, path, params=params, content=content, headers=all_headers,
-                                                timeout=self.timeout if timeout is None else timeout)
+            request = self.client.build_request(
+                method,
+                path,
+                params=params,
+                content=content,
+                headers=all_headers,
+                timeout=self.timeout if timeout is None else timeout,
+            )
             response = self.client.send(request, stream=True)
             try:
                 body = b"".join(response.iter_bytes())
@@ -223,9 +266,17 @@ class HttpTransport:
         except httpx.TransportError as error:
             raise TransientDmsError(f"network error talking to the DMS: {error}") from error
 
-    def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None, json_body: Any = None,
-                headers: Mapping[str, str] | None = None, timeout: float | None = None,
-                allow_404: bool = False) -> Answer:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json_body: Any = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+        allow_404: bool = False,
+    ) -> Answer:
         """Send an authenticated request and return the 2xx response (or a 404 if ``allow_404``).
 
         An expired token is renewed once and the request repeated; this is safe for creates
@@ -233,8 +284,14 @@ class HttpTransport:
         """
         for attempt in (1, 2):
             token = self.token(timeout, force=attempt == 2)
-            response = self._send(method, path, params=params, json_body=json_body,
-                                  headers={**(headers or {}), "Authorization": f"Bearer {token}"}, timeout=timeout)
+            response = self._send(
+                method,
+                path,
+                params=params,
+                json_body=json_body,
+                headers={**(headers or {}), "Authorization": f"Bearer {token}"},
+                timeout=timeout,
+            )
             rate = {k: v for k, v in response.headers.items() if k.lower().startswith("ratelimit-")}
             if rate:
                 self.last_rate_limit = rate
@@ -245,8 +302,15 @@ class HttpTransport:
             self._raise_for(response)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def get_json(self, path: str, *, params: Mapping[str, Any] | None = None, timeout: float | None = None,
-                 what: str = "response", data_type: str | None = None) -> Any:
+    def get_json(
+        self,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        timeout: float | None = None,
+        what: str = "response",
+        data_type: str | None = None,
+    ) -> Any:
         """GET and parse JSON."""
         return self._json(self.request("GET", path, params=params, timeout=timeout), what, data_type)
 
@@ -257,8 +321,11 @@ class HttpTransport:
         try:
             return loads_exact(response.content)
         except ValueError as error:
-            raise MalformedResponseError(f"the DMS sent an unreadable {what} (invalid JSON: {error})",
-                                         status=response.status_code, data_type=data_type) from error
+            raise MalformedResponseError(
+                f"the DMS sent an unreadable {what} (invalid JSON: {error})",
+                status=response.status_code,
+                data_type=data_type,
+            ) from error
 
     def _entry_from(self, response: Answer) -> CatalogueEntry | None:
         """Catalogue entry for the vendor code of a problem+json body (None without a code)."""
@@ -282,8 +349,12 @@ class HttpTransport:
         if status == 501:
             raise NotSupportedError(message, status=status, entry=entry)
         if status == 429 or status >= 500:
-            raise TransientDmsError(message, retry_after=retry_after_seconds(response.headers.get("Retry-After")),
-                                    status=status, entry=entry)
+            raise TransientDmsError(
+                message,
+                retry_after=retry_after_seconds(response.headers.get("Retry-After")),
+                status=status,
+                entry=entry,
+            )
         if status in (401, 403):
             raise AuthenticationError(message, status=status, entry=entry)
         if status == 412 or (status == 409 and code.endswith("-LOCKED")):

@@ -12,6 +12,7 @@ Each vendor profile lists the protocols it offers (its first is the default); a 
 may choose another its vendor offers. Classes are imported on first use, so importing
 this module costs nothing.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -37,7 +38,7 @@ def protocol_label(key: str) -> str:
     return PROTOCOLS.get(key, ("", "", key))[2]
 
 
-def connector_class(key: str) -> "type[DmsConnector]":
+def connector_class(key: str) -> type[DmsConnector]:
     """The connector class of protocol ``key`` (ValueError for an unknown key)."""
     try:
         module, name, _ = PROTOCOLS[key]

@@ -3,15 +3,14 @@
 Each record type is a frozen :mod:`msgspec` ``Struct`` (:class:`Customer`, :class:`Vehicle`,
 :class:`Appointment`, :class:`RepairOrder` with :class:`RepairOrderLine`,
 :class:`PartsInvoice` with :class:`PartsInvoiceLine`, :class:`SpecialOrder`, :class:`Opcode`,
-:class:`Payment`). msgspec was chosen over pydantic v2 because it validates and encodes
-several times faster (a pull builds 20,000+ records a second) and its errors name the
-failing field's path (``Expected `str`, got `int` - at `$.phones[0]```).
+:class:`Payment`). msgspec rather than pydantic: it validates and encodes several times
+faster (a pull builds every record it reads) and its errors name the failing field's path
+(``Expected `str`, got `int` - at `$.phones[0]```).
 
 * Every record has ``dms_id``, ``modified_at`` (aware UTC ``datetime``) and an optional
   ``etag``; ``raw`` is the vendor's own record as received (a JSON-able dict, or the XML
   text of the record element), kept for diagnosis only: it takes no part in equality or
-  in :meth:`~_Record.to_dict`, and nothing outside ``connectors/`` reads it except the
-  admin's run page.
+  in :meth:`~_Record.to_dict`; the mirror stores it as text, shown only on the admin's run page.
 * Adapters build records only through :func:`record_from_dict` with canonical field names;
   a record that does not validate raises :class:`~connectors.errors.MalformedResponseError`
   naming the data type, the record's id and the field.
@@ -21,12 +20,14 @@ failing field's path (``Expected `str`, got `int` - at `$.phones[0]```).
 
 This module imports nothing from ``webapp`` or ``jobs``.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import msgspec
 
@@ -46,7 +47,13 @@ PAYMENTS = "payments"
 
 #: Every data type that can be pulled with ``DmsConnector.iter_changes``.
 DATA_TYPES: tuple[str, ...] = (
-    CUSTOMERS, VEHICLES, APPOINTMENTS, REPAIR_ORDERS, PARTS_INVOICES, SPECIAL_ORDERS, OPCODES,
+    CUSTOMERS,
+    VEHICLES,
+    APPOINTMENTS,
+    REPAIR_ORDERS,
+    PARTS_INVOICES,
+    SPECIAL_ORDERS,
+    OPCODES,
 )
 
 PAY_TYPES = ("customer", "warranty", "internal")
@@ -54,6 +61,7 @@ _ZERO = Decimal("0.00")
 
 
 # --------------------------------------------------------------------------- helpers
+
 
 def parse_datetime(value: Any) -> datetime | None:
     """Parse an ISO-8601 timestamp into an aware UTC datetime (``None`` stays ``None``).
@@ -67,15 +75,15 @@ def parse_datetime(value: Any) -> datetime | None:
     else:
         moment = datetime.fromisoformat(str(value))
     if moment.tzinfo is None:
-        return moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
 
 
 def format_datetime(moment: datetime | None) -> str | None:
     """Format an aware datetime as ISO-8601 UTC with a ``Z`` suffix (the wire format)."""
     if moment is None:
         return None
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def json_ready(value: Any) -> Any:
@@ -93,10 +101,11 @@ def json_ready(value: Any) -> Any:
 
 def _in_utc(moment: datetime | None) -> bool:
     """True when ``moment`` is None or already an aware UTC datetime."""
-    return moment is None or moment.tzinfo is timezone.utc or (moment.tzinfo is not None and not moment.utcoffset())
+    return moment is None or moment.tzinfo is UTC or (moment.tzinfo is not None and not moment.utcoffset())
 
 
 # --------------------------------------------------------------------------- records
+
 
 class _Record(msgspec.Struct, frozen=True, kw_only=True, eq=False):
     """Fields every DMS record carries; not used directly."""
@@ -110,8 +119,7 @@ class _Record(msgspec.Struct, frozen=True, kw_only=True, eq=False):
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
             return NotImplemented
-        return all(getattr(self, name) == getattr(other, name)
-                   for name in self.__struct_fields__ if name != "raw")
+        return all(getattr(self, name) == getattr(other, name) for name in self.__struct_fields__ if name != "raw")
 
     def __ne__(self, other: object) -> bool:
         equal = self.__eq__(other)
@@ -321,6 +329,7 @@ DmsRecord = _Record
 
 # --------------------------------------------------------------------------- kinds
 
+
 @dataclass(frozen=True)
 class RecordKind:
     """What the console knows about one data type, whatever the protocol.
@@ -338,31 +347,61 @@ class RecordKind:
     number_field: str | None = None
     writable: Callable[[Any], frozenset[str]] | None = None
 
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The record's own canonical fields, in declaration order: all but ``dms_id``,
+        ``modified_at``, ``etag`` and ``raw``, which every record has."""
+        return tuple(name for name in self.record.__struct_fields__ if name not in _Record.__struct_fields__)
 
-KINDS: dict[str, RecordKind] = {kind.data_type: kind for kind in (
-    RecordKind(CUSTOMERS, Customer, "customer", "Customers",
-               writable=lambda profile: profile.writable_customer_fields),
-    RecordKind(VEHICLES, Vehicle, "vehicle", "Vehicles", owner_field="owner_dms_id",
-               writable=lambda profile: profile.writable_vehicle_fields),
-    RecordKind(APPOINTMENTS, Appointment, "appointment", "Appointments",
-               owner_field="customer_dms_id"),
-    RecordKind(REPAIR_ORDERS, RepairOrder, "repair order", "Repair orders",
-               owner_field="customer_dms_id", number_field="ro_number"),
-    RecordKind(PARTS_INVOICES, PartsInvoice, "parts invoice", "Parts invoices",
-               owner_field="customer_dms_id", number_field="invoice_number"),
-    RecordKind(SPECIAL_ORDERS, SpecialOrder, "special order", "Special orders",
-               owner_field="customer_dms_id"),
-    RecordKind(OPCODES, Opcode, "opcode", "Opcodes"),
-    RecordKind(PAYMENTS, Payment, "payment", "Payments"),
-)}
+
+KINDS: dict[str, RecordKind] = {
+    kind.data_type: kind
+    for kind in (
+        RecordKind(
+            CUSTOMERS, Customer, "customer", "Customers", writable=lambda profile: profile.writable_customer_fields
+        ),
+        RecordKind(
+            VEHICLES,
+            Vehicle,
+            "vehicle",
+            "Vehicles",
+            owner_field="owner_dms_id",
+            writable=lambda profile: profile.writable_vehicle_fields,
+        ),
+        RecordKind(APPOINTMENTS, Appointment, "appointment", "Appointments", owner_field="customer_dms_id"),
+        RecordKind(
+            REPAIR_ORDERS,
+            RepairOrder,
+            "repair order",
+            "Repair orders",
+            owner_field="customer_dms_id",
+            number_field="ro_number",
+        ),
+        RecordKind(
+            PARTS_INVOICES,
+            PartsInvoice,
+            "parts invoice",
+            "Parts invoices",
+            owner_field="customer_dms_id",
+            number_field="invoice_number",
+        ),
+        RecordKind(SPECIAL_ORDERS, SpecialOrder, "special order", "Special orders", owner_field="customer_dms_id"),
+        RecordKind(OPCODES, Opcode, "opcode", "Opcodes"),
+        RecordKind(PAYMENTS, Payment, "payment", "Payments"),
+    )
+}
 
 #: Record class per data type.
 RECORD_TYPES: dict[str, type[_Record]] = {data_type: kind.record for data_type, kind in KINDS.items()}
 _DATA_TYPE_OF: dict[type, str] = {kind.record: data_type for data_type, kind in KINDS.items()}
 _DATETIME_FIELDS: dict[type, tuple[str, ...]] = {
-    cls: tuple(name for name, hint in zip(cls.__struct_fields__, msgspec.structs.fields(cls))
-               if hint.type in (datetime, datetime | None))
-    for cls in RECORD_TYPES.values()}
+    cls: tuple(
+        name
+        for name, hint in zip(cls.__struct_fields__, msgspec.structs.fields(cls))
+        if hint.type in (datetime, datetime | None)
+    )
+    for cls in RECORD_TYPES.values()
+}
 
 
 def kind_of(data_type: str) -> RecordKind:
@@ -373,8 +412,9 @@ def kind_of(data_type: str) -> RecordKind:
         raise ValueError(f"unknown data type {data_type!r}") from None
 
 
-def record_from_dict(data_type: str, data: Mapping[str, Any], *, raw: Any = None,
-                     position: int | None = None) -> _Record:
+def record_from_dict(
+    data_type: str, data: Mapping[str, Any], *, raw: Any = None, position: int | None = None
+) -> _Record:
     """Validate canonical fields into the record class of ``data_type``.
 
     ``None`` and empty-string values count as absent (the field's default). Unknown keys
@@ -394,8 +434,9 @@ def record_from_dict(data_type: str, data: Mapping[str, Any], *, raw: Any = None
         dms_id = data.get("dms_id") if isinstance(data, Mapping) else None
         where = f" at position {position}" if position is not None else ""
         name = f"{data_type} record {dms_id!r}" if dms_id else f"{data_type} record"
-        raise MalformedResponseError(f"{name}{where}: {error}", data_type=data_type,
-                                     dms_id=str(dms_id) if dms_id else None, position=position) from None
+        raise MalformedResponseError(
+            f"{name}{where}: {error}", data_type=data_type, dms_id=str(dms_id) if dms_id else None, position=position
+        ) from None
     fields = _DATETIME_FIELDS[record_type]
     if not all(_in_utc(getattr(record, name)) for name in fields):
         record = msgspec.structs.replace(record, **{name: parse_datetime(getattr(record, name)) for name in fields})
@@ -403,8 +444,33 @@ def record_from_dict(data_type: str, data: Mapping[str, Any], *, raw: Any = None
 
 
 __all__ = [
-    "CUSTOMERS", "VEHICLES", "APPOINTMENTS", "REPAIR_ORDERS", "PARTS_INVOICES", "SPECIAL_ORDERS", "OPCODES",
-    "PAYMENTS", "DATA_TYPES", "PAY_TYPES", "Customer", "Vehicle", "Appointment", "RepairOrder", "RepairOrderLine",
-    "PartsInvoice", "PartsInvoiceLine", "SpecialOrder", "Opcode", "Payment", "DmsRecord", "RecordKind", "KINDS",
-    "RECORD_TYPES", "kind_of", "record_from_dict", "parse_datetime", "format_datetime", "json_ready",
+    "CUSTOMERS",
+    "VEHICLES",
+    "APPOINTMENTS",
+    "REPAIR_ORDERS",
+    "PARTS_INVOICES",
+    "SPECIAL_ORDERS",
+    "OPCODES",
+    "PAYMENTS",
+    "DATA_TYPES",
+    "PAY_TYPES",
+    "Customer",
+    "Vehicle",
+    "Appointment",
+    "RepairOrder",
+    "RepairOrderLine",
+    "PartsInvoice",
+    "PartsInvoiceLine",
+    "SpecialOrder",
+    "Opcode",
+    "Payment",
+    "DmsRecord",
+    "RecordKind",
+    "KINDS",
+    "RECORD_TYPES",
+    "kind_of",
+    "record_from_dict",
+    "parse_datetime",
+    "format_datetime",
+    "json_ready",
 ]

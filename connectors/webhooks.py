@@ -13,6 +13,7 @@ A receiver must compare in constant time and reject timestamps older (or newer) 
 tolerance, so a captured request cannot be replayed later; within the tolerance it
 refuses an ``event_id`` it has already seen.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -30,8 +31,14 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
     return f"v1={digest}"
 
 
-def verify_signature(secret: str, timestamp: str | None, body: bytes, signature: str | None,
-                     tolerance: float = 300.0, now: float | None = None) -> bool:
+def verify_signature(
+    secret: str,
+    timestamp: str | None,
+    body: bytes,
+    signature: str | None,
+    tolerance: float = 300.0,
+    now: float | None = None,
+) -> bool:
     """True when ``signature`` is valid for ``body`` and ``timestamp`` is within ``tolerance`` seconds."""
     if not secret or not timestamp or not signature:
         return False

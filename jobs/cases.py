@@ -1,110 +1,53 @@
 """Case jobs: the related-RO lookup (seed 002) and the auto-close rule.
 
-Related RO numbers are fetched from the DMS when a case is exported and again when it is
-closed — by a person or by the auto-close job — if the location has the feature enabled
-and its DMS offers it (Karmak's Alternate RO numbers). The lookup runs here, never on the
-request path; the case page polls until it is done.
+The lookup is asked for by :func:`webapp.services.related_ros.request_related_lookup` (when a
+case is exported or closed, by a person or by the auto-close job); it runs here, never on the
+request path, and the case page polls until it is done.
 
 Jobs take ids and are idempotent: a lookup replaces the stored numbers with what the DMS
 returns now; auto-close only touches cases that are still open.
 """
+
 from __future__ import annotations
 
 import logging
-import os
 from datetime import timedelta
 
-from rq import Callback, Retry
-from rq.job import Job
 from sqlalchemy import select
 
 import connectors
 from connectors import AuthenticationError, DmsError, NotSupportedError, TransientDmsError
-from jobs.dms_errors import describe_dms_error, describe_failed_try, in_about, retry_delay
-from jobs.queues import LOOKUPS, MAINTENANCE, enqueue, get_queue, superseded
+from jobs.dms_errors import describe_dms_error, describe_failed_try, in_about
+from jobs.worker import get_app
 from webapp.extensions import db
-from webapp.models import (Case, CaseStatus, DmsRecord, Location, LookupTrigger, RelatedLookupStatus,
-                           RelatedRoNumber, utcnow)
-from webapp.models.case import LOOKUPS_PENDING
-from webapp.redis_conn import get_redis
+from webapp.models import (
+    Case,
+    CaseStatus,
+    DmsRecord,
+    Location,
+    LookupTrigger,
+    RelatedLookupStatus,
+    RelatedRoNumber,
+    utcnow,
+)
+from webapp.services import retry_policy
+from webapp.services.queues import MAINTENANCE, get_queue, superseded
+from webapp.services.related_ros import (
+    NOT_OFFERED,
+    enqueue_lookup,
+    related_ro_active,
+    related_ro_availability,
+    request_related_lookup,
+)
 
 log = logging.getLogger(__name__)
 
 CALL_TIMEOUT = 10.0  # seconds per related-RO request
-MAX_ATTEMPTS = int(os.environ.get("RELATED_RO_ATTEMPTS", "4"))  # tries against a DMS failing transiently
-BACKOFF_BASE = float(os.environ.get("RELATED_RO_BACKOFF", "0.5"))  # seconds; doubles each attempt
-MAX_BACKOFF = 30.0
 CLOSED_RO_STATUSES = ("closed", "invoiced")  # an invoiced RO is closed too
 
 
-# --------------------------------------------------------------------------- capability
-def related_ro_availability(location: Location) -> tuple[bool, str | None]:
-    """(supported, reason if not): can this location's DMS return related RO numbers at all?"""
-    if not location.dms_vendor:
-        return False, "No DMS is connected to this location."
-    try:
-        profile = connectors.get_profile(location.dms_vendor)
-    except (KeyError, ValueError, LookupError):
-        return False, f"{location.dms_vendor_name} is not a DMS this console knows."
-    if not profile.related_ros:
-        return False, (f"{location.dms_vendor_name} does not offer related RO numbers; "
-                       "today only Karmak Fusion (Alternate RO Numbers) does.")
-    return True, None
-
-
-def related_ro_active(location: Location) -> bool:
-    """True when lookups run for this location: enabled here and supported by its DMS."""
-    return bool(location.related_ro_enabled) and related_ro_availability(location)[0] and location.has_dms
-
-
-# --------------------------------------------------------------------------- enqueueing
-def request_related_lookup(case: Case, trigger: LookupTrigger) -> bool:
-    """Mark ``case`` as checking and enqueue its lookup; False when the feature is off,
-    the DMS cannot do it, or the case has no RO number. Commits."""
-    location = db.session.get(Location, case.location_id)
-    if not case.ro_number or location is None or not related_ro_active(location):
-        return False
-    case.related_lookup_status = RelatedLookupStatus.PENDING
-    case.related_lookup_trigger = trigger
-    case.related_lookup_requested_at = utcnow()
-    case.related_lookup_error = case.related_lookup_fix_hint = None
-    db.session.commit()
-    _enqueue_lookup(case, description=f"related RO lookup ({trigger.value}) for case {case.id}")
-    return True
-
-
-def _enqueue_lookup(case: Case, delay: float = 0.0, attempt: int = 1, description: str = "") -> None:
-    """Queue try ``attempt`` of the case's lookup (``delay`` seconds from now) and record its job id."""
-    options = {
-        # RQ-level retries cover a lost worker; DMS hiccups queue the next try (see lookup_related_ros).
-        "job_timeout": 300, "retry": Retry(max=2, interval=[30, 120]), "on_failure": Callback(on_lookup_failure),
-        "result_ttl": 3600, "failure_ttl": 7 * 86400, "args": (case.id,),
-        "kwargs": {"attempt": attempt} if attempt > 1 else {},
-        "description": description or f"related RO lookup for case {case.id}, try {attempt}"}
-    case.related_lookup_job_id = enqueue(get_queue(LOOKUPS), lookup_related_ros, delay=delay, **options).id
-    db.session.commit()
-
-
-def recover_lost_lookups() -> int:
-    """Sweep: lookups still pending whose job is gone (Redis restarted) are queued again, so a
-    case page never shows "Checking…" for ever. Returns how many were queued again."""
-    redis = get_redis()
-    cutoff = utcnow() - timedelta(minutes=1)  # a lookup being queued this instant has no job id yet
-    pending = db.session.scalars(select(Case).where(LOOKUPS_PENDING,
-                                                    Case.related_lookup_requested_at < cutoff)).all()
-    count = 0
-    for case in pending:
-        if case.related_lookup_job_id and Job.exists(case.related_lookup_job_id, connection=redis):
-            continue
-        _enqueue_lookup(case, description=f"related RO lookup for case {case.id} (queued again: its job was lost)")
-        count += 1
-    return count
-
-
-def on_lookup_failure(job, connection, exc_type, exc_value, tb) -> None:  # noqa: ANN001 - RQ callback
+def on_lookup_failure(job, connection, exc_type, exc_value, tb) -> None:
     """The job itself crashed (not a DMS error): show a failure with Retry once no retry is left."""
-    from jobs.worker import get_app
-
     if job.retries_left:
         return
     with get_app().app_context():
@@ -139,9 +82,7 @@ def lookup_related_ros(case_id: int, attempt: int = 1) -> dict | None:
     db.session.commit()
     try:
         if not related_ro_active(location):
-            raise NotSupportedError("Related RO numbers are not enabled for this location.",
-                                    fix_hint="An Administrator or Service Manager can enable them under "
-                                             "External Interfaces (Karmak Fusion only).")
+            raise _not_available(location)
         if not case.ro_number:
             raise NotSupportedError("This case has no RO number.", fix_hint="Add the RO number, then retry.")
         try:
@@ -151,14 +92,17 @@ def lookup_related_ros(case_id: int, attempt: int = 1) -> dict | None:
             raise AuthenticationError(f"The DMS connection is not fully set up ({exc}).") from exc
     except TransientDmsError as exc:
         db.session.rollback()
-        if attempt < MAX_ATTEMPTS:
-            delay = retry_delay(attempt, exc.retry_after, base=BACKOFF_BASE, cap=MAX_BACKOFF)
+        policy = retry_policy.RELATED_RO_LOOKUPS
+        if policy.another_try(attempt):
+            delay = policy.delay(attempt, exc.retry_after)
             log.warning("case %s related-RO lookup: %s; try %s in %.1fs", case.id, exc, attempt + 1, delay)
             # The case page says so while it waits: what happened, and when the next try is.
-            case.related_lookup_error = describe_failed_try(exc, attempt, MAX_ATTEMPTS)
-            case.related_lookup_fix_hint = (f"Nothing to do: the console asks the DMS again by itself in "
-                                            f"{in_about(delay)} (try {attempt + 1} of {MAX_ATTEMPTS}).")
-            _enqueue_lookup(case, delay, attempt + 1)
+            case.related_lookup_error = describe_failed_try(exc, attempt, policy.tries)
+            case.related_lookup_fix_hint = (
+                f"Nothing to do: the console asks the DMS again by itself in "
+                f"{in_about(delay)} (try {attempt + 1} of {policy.tries})."
+            )
+            enqueue_lookup(case, delay, attempt + 1)
             return {"status": "retrying", "attempt": attempt}
         return _failed(case, exc, attempt)
     except DmsError as exc:
@@ -170,6 +114,20 @@ def lookup_related_ros(case_id: int, attempt: int = 1) -> dict | None:
     case.related_lookup_finished_at = utcnow()
     db.session.commit()
     return {"status": "done", "related_ro_numbers": numbers}
+
+
+def _not_available(location: Location) -> NotSupportedError:
+    """Why the lookup cannot run: the DMS does not offer related RO numbers (in its profile's
+    wording), or they are not enabled for this location."""
+    if location.dms_vendor and not related_ro_availability(location)[0]:
+        try:
+            return connectors.get_profile(location.dms_vendor).refusal(NOT_OFFERED)
+        except KeyError:  # a DMS this console does not know
+            pass
+    return NotSupportedError(
+        "Related RO numbers are not enabled for this location.",
+        fix_hint="An Administrator or Service Manager can enable them under External Interfaces (Karmak Fusion only).",
+    )
 
 
 def _failed(case: Case, exc: DmsError, attempts: int) -> dict:
@@ -199,35 +157,56 @@ def store_related_ros(case: Case, numbers: list[str]) -> None:
         case.related_ros.append(RelatedRoNumber(ro_number=number[:64], position=position, fetched_at=now))
 
 
-
 # --------------------------------------------------------------------------- auto-close
 def auto_close_cases() -> dict:
     """Cron entry: queue one auto-close run per location that has a rule."""
-    location_ids = list(db.session.scalars(
-        select(Location.id).where(Location.is_active.is_(True), Location.case_auto_close_days.is_not(None))))
+    location_ids = list(
+        db.session.scalars(
+            select(Location.id).where(Location.is_active.is_(True), Location.case_auto_close_days.is_not(None))
+        )
+    )
     queue = get_queue(MAINTENANCE)
     for location_id in location_ids:
-        queue.enqueue(auto_close_location, location_id, job_timeout=600, result_ttl=3600, failure_ttl=7 * 86400,
-                      description=f"auto-close cases of location {location_id}")
+        queue.enqueue(
+            auto_close_location,
+            location_id,
+            job_timeout=600,
+            result_ttl=3600,
+            failure_ttl=7 * 86400,
+            description=f"auto-close cases of location {location_id}",
+        )
     return {"locations": len(location_ids)}
 
 
-def cases_due_for_auto_close(location: Location, now=None) -> list[Case]:  # noqa: ANN001
+def cases_due_for_auto_close(location: Location, now=None) -> list[Case]:
     """Open cases of ``location`` that its rule closes now: idle ``case_auto_close_days``
     days and, when the rule asks, whose RO the DMS mirror shows closed (or invoiced)."""
     if not location.case_auto_close_days:
         return []
     cutoff = (now or utcnow()) - timedelta(days=location.case_auto_close_days)
     # The location comes from the job's argument, not a signed-in user: filter by it directly.
-    cases = list(db.session.scalars(select(Case).where(
-        Case.location_id == location.id, Case.status == CaseStatus.OPEN, Case.last_activity_at <= cutoff)))
+    cases = list(
+        db.session.scalars(
+            select(Case).where(
+                Case.location_id == location.id, Case.status == CaseStatus.OPEN, Case.last_activity_at <= cutoff
+            )
+        )
+    )
     if not location.case_auto_close_requires_closed_ro:
         return cases
     numbers = {c.ro_number for c in cases if c.ro_number}
-    closed = {row.ro_number for row in db.session.scalars(select(DmsRecord).where(
-        DmsRecord.location_id == location.id, DmsRecord.data_type == "repair_orders",
-        DmsRecord.ro_number.in_(numbers), DmsRecord.deleted_at.is_(None)))
-        if str((row.payload or {}).get("status", "")).lower() in CLOSED_RO_STATUSES}
+    closed = {
+        row.ro_number
+        for row in db.session.scalars(
+            select(DmsRecord).where(
+                DmsRecord.location_id == location.id,
+                DmsRecord.data_type == "repair_orders",
+                DmsRecord.ro_number.in_(numbers),
+                DmsRecord.deleted_at.is_(None),
+            )
+        )
+        if str((row.payload or {}).get("status", "")).lower() in CLOSED_RO_STATUSES
+    }
     return [c for c in cases if c.ro_number in closed]
 
 

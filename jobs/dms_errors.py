@@ -1,9 +1,10 @@
-"""One sentence for a DMS failure, as background jobs show it on runs and records, and the
-wait before the next try of a job whose DMS failed transiently.
+"""One sentence for a DMS failure, as background jobs show it on runs and records (the wait
+before the next try is :mod:`webapp.services.retry_policy`'s).
 
 It says what happened in plain words and blames the DMS only when the DMS is the cause; the
 fix hint shown beside it says what the console does next and what a person can do.
 """
+
 from __future__ import annotations
 
 import math
@@ -45,15 +46,6 @@ def _transient(exc: TransientDmsError, again: bool) -> str:
     if status >= 500:
         return f"the DMS {'kept answering' if again else 'answered'} with an error on its side ({exc.message})"
     return exc.message  # timeouts and connection errors name their cause themselves
-
-
-def retry_delay(attempt: int, retry_after: float | None, *, base: float, cap: float) -> float:
-    """Seconds before try ``attempt + 1`` of a job whose DMS failed transiently: the DMS's
-    Retry-After when it gave one, else ``base``, 2 × ``base``, 4 × ``base`` …; at most ``cap``.
-
-    The back-off of the jobs that queue their next try (pulls, related-RO lookups); pushes keep
-    their own (:func:`jobs.pushes.backoff_seconds`: a longer wait, never shorter than Retry-After)."""
-    return min(cap, retry_after if retry_after else base * 2 ** (attempt - 1))
 
 
 def in_about(delay: float) -> str:

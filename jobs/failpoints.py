@@ -6,6 +6,7 @@ work-horse), exactly as an operator's ``kill -9`` or an OOM kill would. In-proce
 tests use :func:`arm` with ``action="raise"``. Unset (production), a failpoint costs one
 dictionary lookup.
 """
+
 from __future__ import annotations
 
 import os

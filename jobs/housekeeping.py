@@ -1,29 +1,24 @@
-"""Small recurring jobs that let operators see the background machinery is alive.
+"""The scheduler's heartbeat: proof that the scheduler enqueues *and* a worker runs what it enqueued.
 
-``record_scheduler_heartbeat`` is enqueued every minute by the ``rq cron`` scheduler
-(jobs/cron.py) on the maintenance queue and run by a worker: its timestamp proves that the
-scheduler enqueues *and* a worker runs what it enqueued. ``webapp.background`` reads it
-(Integration health, ``/healthz``) together with the scheduler's own registration.
+``record_scheduler_heartbeat`` is enqueued every minute by the scheduler (jobs/scheduler.py,
+RQ's cron scheduler with the registrations of jobs/cron.py) on the maintenance queue and run by
+a worker. ``webapp.background`` reads its age (:mod:`webapp.services.liveness`) for the
+Background work panel and the ``scheduled_jobs`` line of ``/healthz``.
 """
+
 from __future__ import annotations
 
 import time
 
 from webapp.redis_conn import get_redis
+from webapp.services.liveness import SCHEDULER_HEARTBEAT_KEY
 
-SCHEDULER_HEARTBEAT_KEY = "dms-console:scheduler-heartbeat"
 #: Written every this many seconds (the interval registered in jobs/cron.py).
 HEARTBEAT_INTERVAL = 60
 
 
 def record_scheduler_heartbeat() -> float:
-    """Store when the scheduler last enqueued work and a worker ran it (shown by /healthz)."""
+    """Store when the scheduler last enqueued work and a worker ran it."""
     now = time.time()
     get_redis().set(SCHEDULER_HEARTBEAT_KEY, now, ex=3600)
     return now
-
-
-def scheduler_heartbeat_age(client=None, now: float | None = None) -> float | None:  # noqa: ANN001
-    """Seconds since the last heartbeat, or None when there has been none (within the hour)."""
-    value = (client or get_redis()).get(SCHEDULER_HEARTBEAT_KEY)
-    return None if value is None else max(0.0, (now or time.time()) - float(value))

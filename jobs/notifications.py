@@ -1,10 +1,11 @@
-"""E-mailing a notification to its user (queued by webapp.notifications.service after the commit).
+"""E-mailing a notification to its user (queued by webapp.services.notifications after the commit).
 
 Runs on the maintenance queue. An SMTP error raises, and RQ retries the job (see
-``RETRY_INTERVALS``); a sent e-mail is recorded on the notification (``emailed_at``) so a
+``webapp.services.notifications.RETRY_INTERVALS``); a sent e-mail is recorded on the notification (``emailed_at``) so a
 retry never sends it twice. Nothing is sent when SMTP is not configured (any more), the
 notification is gone, or the user has no active account.
 """
+
 from __future__ import annotations
 
 import smtplib
@@ -17,7 +18,7 @@ from flask import current_app
 from webapp.extensions import db
 from webapp.models.base import utcnow
 from webapp.models.notification import Notification
-from webapp.notifications.service import smtp_configured
+from webapp.services.notifications import smtp_configured
 
 SMTP_TIMEOUT = 20  # seconds per SMTP command
 
@@ -26,8 +27,7 @@ def build_message(notification: Notification, sender: str) -> EmailMessage:
     """The short plain-text e-mail about one notification."""
     user = notification.user
     message = EmailMessage()
-    message["Subject"] = (f"Update request #{notification.update_request_id}: "
-                          f"{notification.kind.label.lower()}")
+    message["Subject"] = f"Update request #{notification.update_request_id}: {notification.kind.label.lower()}"
     message["From"] = sender
     message["To"] = user.email
     message["Date"] = formatdate(localtime=False)
@@ -37,7 +37,8 @@ def build_message(notification: Notification, sender: str) -> EmailMessage:
         f"{notification.text}\n\n"
         "Sign in to the DMS Sync Console and open Notifications (at the top of every page) or "
         "My requests to see the request.\n\n"
-        "-- \nDMS Sync Console (an automatic message; replies are not read)\n")
+        "-- \nDMS Sync Console (an automatic message; replies are not read)\n"
+    )
     return message
 
 

@@ -1,25 +1,32 @@
 """The worker entry point: ``python -m jobs.worker [queue ...]``.
 
 Each job runs inside the Flask application context (models, config), with a fresh
-database session that is removed when the job ends.
+database session that is removed when the job ends, and logs with its job id and, when the job
+works for one location, that location's id (webapp/logging_setup.py).
 """
+
 from __future__ import annotations
 
 import gc
 import os
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from rq import SimpleWorker, Worker
+from rq.job import Job
+from rq.utils import import_attribute
+from sqlalchemy import select
 
-from jobs.locks import RedisLock
-from jobs.queues import ALL_QUEUES
+from webapp.logging_setup import configure_logging, log_context
 from webapp.redis_conn import get_redis
+from webapp.services.liveness import PID_NAMESPACE_KEY, pid_namespace
+from webapp.services.locks import RedisLock
+from webapp.services.queues import ALL_QUEUES
 
 _app = None
 
 
-def set_app(app) -> None:  # noqa: ANN001
+def set_app(app) -> None:
     """Use ``app`` for jobs run in this process (tests hand in their configured app)."""
     global _app
     _app = app
@@ -35,10 +42,67 @@ def get_app():
     return _app
 
 
-class AppContextMixin:
-    """Run every job inside an application context."""
+#: Jobs queued by an earlier version name a function (RQ stores a job's function and its failure
+#: callback by dotted name) that has moved since: its new home. Jobs still in Redis at an upgrade run.
+MOVED_JOBS = {
+    "jobs.pulls.run_reconcile": "jobs.reconcile.run_reconcile",
+    "jobs.pulls.on_pull_failure": "jobs.claim.on_run_failure",
+}
 
-    def perform_job(self, job, queue):  # noqa: ANN001 - RQ signature
+
+class AppJob(Job):
+    """An RQ job that finds a moved function (:data:`MOVED_JOBS`) in its new home."""
+
+    @property
+    def func(self):
+        """The job's function, where it lives now."""
+        moved = MOVED_JOBS.get(self.func_name)
+        return import_attribute(moved) if moved else super().func
+
+    @property
+    def failure_callback(self):
+        """The job's failure callback, where it lives now."""
+        self._failure_callback_name = MOVED_JOBS.get(self._failure_callback_name, self._failure_callback_name)
+        return super().failure_callback
+
+
+#: Jobs that work for one location, and how their first argument leads to it: the location's id
+#: itself, or the id of a row (a sync run, a case) that has one.
+LOCATION_OF_JOB = {
+    "jobs.pushes.deliver_pushes": None,
+    "jobs.pulls.run_pull": "SyncRun",
+    "jobs.reconcile.run_reconcile": "SyncRun",
+    "jobs.extracts.run_import": "SyncRun",
+    "jobs.cases.lookup_related_ros": "Case",
+}
+
+
+def job_location_id(job) -> int | None:
+    """The id of the location ``job`` works for (:data:`LOCATION_OF_JOB`); None for other jobs, when
+    its row is gone, or when the database cannot say (a log field never keeps a job from running:
+    the job meets the same error itself, and RQ records it)."""
+    from webapp import models
+    from webapp.extensions import db
+
+    try:
+        func_name = MOVED_JOBS.get(job.func_name, job.func_name)
+        if func_name not in LOCATION_OF_JOB or not job.args:
+            return None
+        model_name = LOCATION_OF_JOB[func_name]
+        if model_name is None:
+            return job.args[0]
+        model = getattr(models, model_name)
+        location_id = db.session.scalar(select(model.location_id).where(model.id == job.args[0]))
+    except Exception:
+        location_id = None
+    db.session.rollback()  # the job starts in a transaction of its own, as it would without this look-up
+    return location_id
+
+
+class AppContextMixin:
+    """Run every job inside an application context, logging with its job and location ids."""
+
+    def perform_job(self, job, queue):
         """Push an app context around the job and clean the session afterwards."""
         from webapp.extensions import db
 
@@ -47,7 +111,9 @@ class AppContextMixin:
             if os.getpid() != getattr(self, "_parent_pid", os.getpid()):
                 db.engine.dispose(close=False)  # a forked work-horse must not share sockets
             try:
-                return super().perform_job(job, queue)
+                with log_context(job_id=job.id):
+                    with log_context(location_id=job_location_id(job)):
+                        return super().perform_job(job, queue)
             finally:
                 db.session.remove()
 
@@ -62,8 +128,6 @@ class AppWorker(AppContextMixin, Worker):
     def register_birth(self) -> None:
         """Register, and record this worker's pid namespace: Integration health may then drop it
         at once when its process is gone (only from a process of the same namespace)."""
-        from webapp.background import PID_NAMESPACE_KEY, pid_namespace
-
         super().register_birth()
         namespace = pid_namespace()
         if namespace:
@@ -71,8 +135,6 @@ class AppWorker(AppContextMixin, Worker):
 
     def register_death(self) -> None:
         """Deregister, forgetting the recorded pid namespace."""
-        from webapp.background import PID_NAMESPACE_KEY
-
         self.connection.delete(PID_NAMESPACE_KEY.format(self.name))
         super().register_death()
 
@@ -87,7 +149,7 @@ class AppWorker(AppContextMixin, Worker):
 SCHEDULER_DEAD_AFTER = 10
 
 
-def release_dead_scheduler_locks(connection, queue_names: list[str]) -> list[str]:  # noqa: ANN001
+def release_dead_scheduler_locks(connection, queue_names: list[str]) -> list[str]:
     """Free the scheduler locks of ``queue_names`` held by a scheduler that stopped beating.
 
     Each worker runs an RQ scheduler, one per queue at a time, that moves delayed jobs (the next
@@ -106,7 +168,7 @@ def release_dead_scheduler_locks(connection, queue_names: list[str]) -> list[str
         beat = connection.hget(SCHEDULER_KEY_TEMPLATE % holder.decode(), "last_heartbeat")
         if beat is None:
             continue  # not registered yet (it is starting) or already gone with its lock
-        silent = datetime.now(timezone.utc) - utcparse(beat.decode()).replace(tzinfo=timezone.utc)
+        silent = datetime.now(UTC) - utcparse(beat.decode()).replace(tzinfo=UTC)
         if silent.total_seconds() > SCHEDULER_DEAD_AFTER and RedisLock(connection, key, owner=holder).release():
             freed.append(name)
     return freed
@@ -126,16 +188,17 @@ def make_worker(queues: list[str] | None = None, simple: bool = False) -> Worker
     return cls(
         queues or list(ALL_QUEUES),
         connection=get_redis(),
+        job_class=AppJob,
         job_monitoring_interval=int(os.environ.get("WORKER_MONITOR_INTERVAL", "10")),
         maintenance_interval=int(os.environ.get("WORKER_MAINTENANCE_INTERVAL", "15")),
     )
 
 
-def preload(app) -> None:  # noqa: ANN001
+def preload(app) -> None:
     """Do once, in the worker, the set-up every job's forked work-horse would otherwise
     repeat: mapping the models, the database dialect's first-connection queries, the DMS
-    connectors' TLS context and HTTP modules. Measured: a pull of one small page took
-    0.3-0.5 s in a work-horse against 0.15-0.25 s in a warm process."""
+    connectors' TLS context and HTTP modules (a small pull in a cold work-horse took about
+    twice as long as in a warm process)."""
     from sqlalchemy.orm import configure_mappers
 
     from connectors.http import preload as preload_http
@@ -158,6 +221,7 @@ def main(argv: list[str]) -> None:
     (``--burst``: until they are empty)."""
     burst = "--burst" in argv
     queues = [a for a in argv if not a.startswith("--")]
+    configure_logging("worker")  # before the app is built, which would name the process "web"
     preload(get_app())  # also fails fast on bad configuration
     make_worker(queues).work(with_scheduler=not burst, burst=burst)
 

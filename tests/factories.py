@@ -1,7 +1,9 @@
 """Test-data factories: plain functions that add and commit one record each."""
+
 from __future__ import annotations
 
 import itertools
+from datetime import UTC
 
 from webapp.extensions import db
 from webapp.models import Asset, Customer, Location, Role, RunStatus, RunTrigger, SyncRun, User
@@ -16,14 +18,23 @@ def _saved(obj):
     db.session.refresh(obj)
     db.session.expunge(obj)
     return obj
+
+
 _seq = itertools.count(1)
 
 
 def location(**fields) -> Location:
     """A location (CDK by default)."""
     n = next(_seq)
-    values = {"name": f"Location {n}", "code": f"L{n}", "timezone": "America/Chicago", "dms_vendor": "cdk",
-              "dms_base_url": "http://127.0.0.1:1", "dms_account": f"acct-{n}", "brands": ["Ford"]}
+    values = {
+        "name": f"Location {n}",
+        "code": f"L{n}",
+        "timezone": "America/Chicago",
+        "dms_vendor": "cdk",
+        "dms_base_url": "http://127.0.0.1:1",
+        "dms_account": f"acct-{n}",
+        "brands": ["Ford"],
+    }
     values.update(fields)
     loc = Location(**values)
     return _saved(loc)
@@ -32,8 +43,13 @@ def location(**fields) -> Location:
 def user(role: Role = Role.SERVICE_ADVISOR, location: Location | None = None, covers=(), **fields) -> User:
     """A user with password ``PASSWORD``."""
     n = next(_seq)
-    values = {"email": f"user{n}@example.test", "name": f"User {n}", "role": role,
-              "location_id": location.id if location else None, "password_hash": ""}
+    values = {
+        "email": f"user{n}@example.test",
+        "name": f"User {n}",
+        "role": role,
+        "location_id": location.id if location else None,
+        "password_hash": "",
+    }
     values.update(fields)
     u = User(**values)
     u.set_password(PASSWORD)
@@ -44,8 +60,14 @@ def user(role: Role = Role.SERVICE_ADVISOR, location: Location | None = None, co
 def customer(location: Location, **fields) -> Customer:
     """A person customer."""
     n = next(_seq)
-    values = {"location_id": location.id, "first_name": "Pat", "last_name": f"Customer{n}",
-              "phone": "+12175550100", "email": f"pat{n}@example.com", "dms_id": f"C{n}"}
+    values = {
+        "location_id": location.id,
+        "first_name": "Pat",
+        "last_name": f"Customer{n}",
+        "phone": "+12175550100",
+        "email": f"pat{n}@example.com",
+        "dms_id": f"C{n}",
+    }
     values.update(fields)
     c = Customer(**values)
     return _saved(c)
@@ -54,8 +76,15 @@ def customer(location: Location, **fields) -> Customer:
 def asset(location: Location, customer: Customer | None = None, **fields) -> Asset:
     """A vehicle."""
     n = next(_seq)
-    values = {"location_id": location.id, "customer_id": customer.id if customer else None,
-              "vin": "1FTFW1ET5DFC10312", "year": 2019, "make": "Ford", "model": "F-150", "dms_id": f"V{n}"}
+    values = {
+        "location_id": location.id,
+        "customer_id": customer.id if customer else None,
+        "vin": "1FTFW1ET5DFC10312",
+        "year": 2019,
+        "make": "Ford",
+        "model": "F-150",
+        "dms_id": f"V{n}",
+    }
     values.update(fields)
     a = Asset(**values)
     return _saved(a)
@@ -72,8 +101,13 @@ def screenshot_png(size=(64, 48), colour=(30, 90, 160)) -> bytes:
     return out.getvalue()
 
 
-def update_request(location: Location, customer: Customer, requested_by: User | None = None,
-                   requested_values: dict | None = None, **fields):
+def update_request(
+    location: Location,
+    customer: Customer,
+    requested_by: User | None = None,
+    requested_values: dict | None = None,
+    **fields,
+):
     """A pending customer-info update request with a real stored (re-encoded) screenshot."""
     import io
 
@@ -84,19 +118,32 @@ def update_request(location: Location, customer: Customer, requested_by: User | 
     values = requested_values or {"email": f"new.{next(_seq)}@example.com"}
     current = db.session.get(Customer, customer.id)
     values_before = {attr: getattr(current, attr) for attr in values}
-    row = {"location_id": location.id, "customer_id": customer.id,
-           "requested_by_id": requested_by.id if requested_by else None,
-           "requested_values": values, "previous_values": values_before,
-           "screenshot_name": stored.name, "screenshot_mime": stored.mime, "screenshot_width": stored.width,
-           "screenshot_height": stored.height, "screenshot_bytes": stored.size}
+    row = {
+        "location_id": location.id,
+        "customer_id": customer.id,
+        "requested_by_id": requested_by.id if requested_by else None,
+        "requested_values": values,
+        "previous_values": values_before,
+        "screenshot_name": stored.name,
+        "screenshot_mime": stored.mime,
+        "screenshot_width": stored.width,
+        "screenshot_height": stored.height,
+        "screenshot_bytes": stored.size,
+    }
     row.update(fields)
     return _saved(UpdateRequest(**row))
 
 
 def sync_run(location: Location, **fields) -> SyncRun:
     """A finished pull run."""
-    values = {"location_id": location.id, "data_type": "customers", "trigger": RunTrigger.SCHEDULE,
-              "status": RunStatus.SUCCEEDED, "fetched": 10, "created": 10}
+    values = {
+        "location_id": location.id,
+        "data_type": "customers",
+        "trigger": RunTrigger.SCHEDULE,
+        "status": RunStatus.SUCCEEDED,
+        "fetched": 10,
+        "created": 10,
+    }
     values.update(fields)
     return _saved(SyncRun(**values))
 
@@ -106,23 +153,35 @@ def case(location: Location, asset: Asset, **fields):
     from webapp.models import Case
 
     n = next(_seq)
-    values = {"location_id": location.id, "asset_id": asset.id, "customer_id": asset.customer_id,
-              "ro_number": f"RO{n}", "complaint": "Check engine light"}
+    values = {
+        "location_id": location.id,
+        "asset_id": asset.id,
+        "customer_id": asset.customer_id,
+        "ro_number": f"RO{n}",
+        "complaint": "Check engine light",
+    }
     values.update(fields)
     return _saved(Case(**values))
 
 
-def appointment(location: Location, customer: Customer, asset: Asset | None = None, advisor: User | None = None,
-                **fields):
+def appointment(
+    location: Location, customer: Customer, asset: Asset | None = None, advisor: User | None = None, **fields
+):
     """A scheduled appointment tomorrow at 09:00 UTC (not queued: use the pages or services for that)."""
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from webapp.models import Appointment
 
-    tomorrow = (datetime.now(timezone.utc) + timedelta(days=1)).replace(hour=9, minute=0, second=0, microsecond=0)
-    values = {"location_id": location.id, "customer_id": customer.id, "asset_id": asset.id if asset else None,
-              "advisor_id": advisor.id if advisor else None, "scheduled_at": tomorrow, "opcodes": ["LOF"],
-              "notes": "Oil change"}
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).replace(hour=9, minute=0, second=0, microsecond=0)
+    values = {
+        "location_id": location.id,
+        "customer_id": customer.id,
+        "asset_id": asset.id if asset else None,
+        "advisor_id": advisor.id if advisor else None,
+        "scheduled_at": tomorrow,
+        "opcodes": ["LOF"],
+        "notes": "Oil change",
+    }
     values.update(fields)
     return _saved(Appointment(**values))
 
@@ -132,20 +191,28 @@ def failed_push(location: Location, appointment, **fields):
     from webapp.models import OutboxKind, OutboxMessage, OutboxStatus, PushState
 
     n = next(_seq)
-    values = {"location_id": location.id, "kind": OutboxKind.APPOINTMENT_CREATE, "target_type": "appointment",
-              "target_id": appointment.id, "payload": {}, "idempotency_key": f"{location.code}-test-{n}",
-              "status": OutboxStatus.FAILED, "attempts": 1, "error_code": "CDK-NO-OPCODE-NOTES",
-              "error_title": "No opcode and no notes on the appointment", "error_kind": "refused",
-              "fix_hint": "Add at least one opcode or some text in the notes, then push the appointment again.",
-              "advisor_id": appointment.advisor_id}
+    values = {
+        "location_id": location.id,
+        "kind": OutboxKind.APPOINTMENT_CREATE,
+        "target_type": "appointment",
+        "target_id": appointment.id,
+        "payload": {},
+        "idempotency_key": f"{location.code}-test-{n}",
+        "status": OutboxStatus.FAILED,
+        "attempts": 1,
+        "error_code": "CDK-NO-OPCODE-NOTES",
+        "error_title": "No opcode and no notes on the appointment",
+        "error_kind": "refused",
+        "fix_hint": "Add at least one opcode or some text in the notes, then push the appointment again.",
+        "advisor_id": appointment.advisor_id,
+    }
     values.update(fields)
     row = _saved(OutboxMessage(**values))
-    from webapp.models import Appointment
-
     from sqlalchemy import update
 
-    db.session.execute(update(Appointment).where(Appointment.id == appointment.id)
-                       .values(push_state=PushState.FAILED))
+    from webapp.models import Appointment
+
+    db.session.execute(update(Appointment).where(Appointment.id == appointment.id).values(push_state=PushState.FAILED))
     db.session.commit()
     return row
 
@@ -156,10 +223,18 @@ def workfile(location: Location, customer: Customer | None = None, asset: Asset 
 
     from webapp.models import Workfile
 
-    values = {"location_id": location.id, "customer_id": customer.id if customer else None,
-              "asset_id": asset.id if asset else None, "customer_name": "Turpin, Sharon",
-              "total": Decimal("2877.67"), "insurer": "QUALITY INSURANCE COMPANY", "vehicle_year": 2012,
-              "vehicle_make": "Toyota", "vehicle_model": "Corolla SE 4WD", "vin": "2T1BURHE0GC123456"}
+    values = {
+        "location_id": location.id,
+        "customer_id": customer.id if customer else None,
+        "asset_id": asset.id if asset else None,
+        "customer_name": "Turpin, Sharon",
+        "total": Decimal("2877.67"),
+        "insurer": "QUALITY INSURANCE COMPANY",
+        "vehicle_year": 2012,
+        "vehicle_make": "Toyota",
+        "vehicle_model": "Corolla SE 4WD",
+        "vin": "2T1BURHE0GC123456",
+    }
     values.update(fields)
     return _saved(Workfile(**values))
 
@@ -171,15 +246,27 @@ def payment(workfile, **fields):
     from webapp.models import Payment, PaymentKind, PaymentStatus
 
     n = next(_seq)
-    values = {"location_id": workfile.location_id, "workfile_id": workfile.id, "kind": PaymentKind.CUSTOMER,
-              "amount": Decimal("1000.00"), "payer": "Sharon Turpin", "method": "card",
-              "status": PaymentStatus.READY, "idempotency_key": f"test-pay-{workfile.id}-{n}"}
+    values = {
+        "location_id": workfile.location_id,
+        "workfile_id": workfile.id,
+        "kind": PaymentKind.CUSTOMER,
+        "amount": Decimal("1000.00"),
+        "payer": "Sharon Turpin",
+        "method": "card",
+        "status": PaymentStatus.READY,
+        "idempotency_key": f"test-pay-{workfile.id}-{n}",
+    }
     values.update(fields)
     return _saved(Payment(**values))
 
 
-def dms_repair_order(location: Location, dms_id: str | None = None, customer_dms_id: str | None = None,
-                     vehicle_dms_id: str | None = None, **payload):
+def dms_repair_order(
+    location: Location,
+    dms_id: str | None = None,
+    customer_dms_id: str | None = None,
+    vehicle_dms_id: str | None = None,
+    **payload,
+):
     """A repair order in the location's DMS mirror, as a pull leaves it (canonical record dict)."""
     import hashlib
 
@@ -187,21 +274,42 @@ def dms_repair_order(location: Location, dms_id: str | None = None, customer_dms
 
     n = next(_seq)
     dms_id = dms_id or f"{location.code}-RO{n}"
-    data = {"dms_id": dms_id, "ro_number": dms_id, "status": "open", "customer_dms_id": customer_dms_id,
-            "vehicle_dms_id": vehicle_dms_id, "lines": [
-                {"line_number": 1, "opcode": "LOF", "description": "Oil change", "pay_type": "customer",
-                 "labor_hours": "0.5", "labor_amount": "40.00", "parts_amount": "29.95", "total": "69.95"}]}
+    data = {
+        "dms_id": dms_id,
+        "ro_number": dms_id,
+        "status": "open",
+        "customer_dms_id": customer_dms_id,
+        "vehicle_dms_id": vehicle_dms_id,
+        "lines": [
+            {
+                "line_number": 1,
+                "opcode": "LOF",
+                "description": "Oil change",
+                "pay_type": "customer",
+                "labor_hours": "0.5",
+                "labor_amount": "40.00",
+                "parts_amount": "29.95",
+                "total": "69.95",
+            }
+        ],
+    }
     data.update(payload)
-    row = DmsRecord(location_id=location.id, data_type="repair_orders", dms_id=dms_id, payload=data,
-                    content_hash=hashlib.sha1(repr(sorted(data.items())).encode()).hexdigest(),
-                    owner_dms_id=customer_dms_id, ro_number=data["ro_number"])
+    row = DmsRecord(
+        location_id=location.id,
+        data_type="repair_orders",
+        dms_id=dms_id,
+        payload=data,
+        content_hash=hashlib.sha1(repr(sorted(data.items())).encode()).hexdigest(),
+        owner_dms_id=customer_dms_id,
+        ro_number=data["ro_number"],
+    )
     return _saved(row)
 
 
 class DmsKey:
     """A mirror record named in URLs by its DMS id: ``.id`` is what the route takes."""
 
-    def __init__(self, record) -> None:  # noqa: ANN001
+    def __init__(self, record) -> None:
         self.record = record
         self.id = record.dms_id
         self.location_id = record.location_id
@@ -220,9 +328,12 @@ def world() -> dict:
     records = {}
     for loc in (a, b):
         c = customer(loc)
-        records[loc.code] = {"customer": c, "asset": asset(loc, c),
-                             "update_request": update_request(loc, c, users[Role.SERVICE_ADVISOR]),
-                             "sync_run": sync_run(loc)}
+        records[loc.code] = {
+            "customer": c,
+            "asset": asset(loc, c),
+            "update_request": update_request(loc, c, users[Role.SERVICE_ADVISOR]),
+            "sync_run": sync_run(loc),
+        }
         records[loc.code]["case"] = case(loc, records[loc.code]["asset"])
         advisor = users[Role.SERVICE_ADVISOR] if loc is a else user(Role.SERVICE_ADVISOR, loc, advisor_dms_id="ADV2")
         records[loc.code]["advisor"] = advisor
@@ -230,6 +341,7 @@ def world() -> dict:
         records[loc.code]["push"] = failed_push(loc, records[loc.code]["appointment"])
         records[loc.code]["workfile"] = workfile(loc, c, records[loc.code]["asset"])
         records[loc.code]["payment"] = payment(records[loc.code]["workfile"])
-        records[loc.code]["dms_repair_order"] = DmsKey(dms_repair_order(
-            loc, customer_dms_id=c.dms_id, vehicle_dms_id=records[loc.code]["asset"].dms_id))
+        records[loc.code]["dms_repair_order"] = DmsKey(
+            dms_repair_order(loc, customer_dms_id=c.dms_id, vehicle_dms_id=records[loc.code]["asset"].dms_id)
+        )
     return {"a": a, "b": b, "users": users, "records": records}

@@ -1,4 +1,5 @@
 """Admin -> Locations: protocol choice, write-only credentials, htmx swaps and Test connection."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -23,8 +24,10 @@ class FakeSoapConnector(ConsoleRestConnector):
 
     PROTOCOL = "fakesoap"
     LABEL = "Fake SOAP"
-    CREDENTIALS = (CredentialField("username", "User name", help="Given by the vendor"),
-                   CredentialField("password", "Password", secret=True))
+    CREDENTIALS = (
+        CredentialField("username", "User name", help="Given by the vendor"),
+        CredentialField("password", "Password", secret=True),
+    )
 
 
 @pytest.fixture()
@@ -50,14 +53,31 @@ def admin(make, auth):
 
 
 def _form(location: Location | None = None, **fields) -> dict:
-    data = {"name": "Eastside", "code": "EST", "timezone": "America/New_York", "brand_list": "Chevrolet",
-            "is_active": "y", "dms_vendor": "", "dms_protocol": "", "dms_fields_for": "", "dms_base_url": "",
-            "dms_account": "", "dms_extract_dir": ""}
+    data = {
+        "name": "Eastside",
+        "code": "EST",
+        "timezone": "America/New_York",
+        "brand_list": "Chevrolet",
+        "is_active": "y",
+        "dms_vendor": "",
+        "dms_protocol": "",
+        "dms_fields_for": "",
+        "dms_base_url": "",
+        "dms_account": "",
+        "dms_extract_dir": "",
+    }
     if location is not None:
-        data.update(name=location.name, code=location.code, timezone=location.timezone,
-                    dms_vendor=location.dms_vendor or "", dms_protocol=location.effective_protocol or "",
-                    dms_fields_for=location.effective_protocol or "", dms_base_url=location.dms_base_url or "",
-                    dms_account=location.dms_account or "", dms_extract_dir=location.dms_extract_dir or "")
+        data.update(
+            name=location.name,
+            code=location.code,
+            timezone=location.timezone,
+            dms_vendor=location.dms_vendor or "",
+            dms_protocol=location.effective_protocol or "",
+            dms_fields_for=location.effective_protocol or "",
+            dms_base_url=location.dms_base_url or "",
+            dms_account=location.dms_account or "",
+            dms_extract_dir=location.dms_extract_dir or "",
+        )
     data.update(fields)
     return data
 
@@ -85,9 +105,10 @@ def test_every_input_has_a_label_and_the_result_region_is_live(client, admin, ma
 def test_protocol_choices_are_the_vendors(client, admin):
     cdk = soup(client.get("/admin/locations/dms-fields?dms_vendor=cdk", htmx=True))
     assert [(o["value"], o.text) for o in cdk.select("#dms_protocol option")] == [
-        ("console", "Console REST API (default)"), ("star", "STAR REST")]
-    dealertrack = soup(client.get("/admin/locations/dms-fields?dms_vendor=dealertrack&dms_protocol=console",
-                                  htmx=True))
+        ("console", "Console REST API (default)"),
+        ("star", "STAR REST"),
+    ]
+    dealertrack = soup(client.get("/admin/locations/dms-fields?dms_vendor=dealertrack&dms_protocol=console", htmx=True))
     assert [o["value"] for o in dealertrack.select("#dms_protocol option")] == ["opentrack"]
     assert dealertrack.select_one("#dms_fields_for")["value"] == "opentrack"
     names = [i["name"] for i in dealertrack.select("#dms-credentials input:not([type=hidden])")]
@@ -98,8 +119,9 @@ def test_protocol_choices_are_the_vendors(client, admin):
 
 
 def test_protocol_change_swaps_only_the_credentials(client, admin, fake_protocol):
-    response = client.get("/admin/locations/dms-fields?dms_vendor=karmak&dms_protocol=fakesoap&part=credentials",
-                          htmx=True)
+    response = client.get(
+        "/admin/locations/dms-fields?dms_vendor=karmak&dms_protocol=fakesoap&part=credentials", htmx=True
+    )
     page = soup(response)
     assert page.select_one("#dms-credentials") and not page.select("#dms_protocol")
     assert page.select_one("#cred_username")["type"] == "text"
@@ -110,15 +132,25 @@ def test_protocol_change_swaps_only_the_credentials(client, admin, fake_protocol
 
 def test_swap_request_never_carries_a_secret(client, admin):
     page = soup(client.get("/admin/locations/new"))
-    for element in page.select("[hx-get]"):
+    swaps = page.select("[hx-get]")
+    assert swaps  # the protocol and credentials blocks swap themselves
+    for element in swaps:
         assert "password" not in element.get("hx-include", "") and "cred_" not in element.get("hx-include", "")
         assert element.get("hx-include") == "#location-form [name='dms_vendor'], #location-form [name='dms_protocol']"
 
 
 def test_create_with_console_credentials_stores_them_encrypted(app, client, admin):
-    response = client.post("/admin/locations/new", data=_form(
-        dms_vendor="cdk", dms_protocol="console", dms_fields_for="console", dms_base_url="http://dms.test",
-        dms_account="est-1", cred_api_key=TYPED_SECRET))
+    response = client.post(
+        "/admin/locations/new",
+        data=_form(
+            dms_vendor="cdk",
+            dms_protocol="console",
+            dms_fields_for="console",
+            dms_base_url="http://dms.test",
+            dms_account="est-1",
+            cred_api_key=TYPED_SECRET,
+        ),
+    )
     assert response.status_code == 303
     saved = _saved(app, "EST")
     assert saved.dms_protocol is None  # the vendor's default is stored as "follow the default"
@@ -127,8 +159,9 @@ def test_create_with_console_credentials_stores_them_encrypted(app, client, admi
 
 
 def test_secrets_are_never_rendered_but_non_secrets_are(app, client, admin, make, fake_protocol):
-    location = make.location(dms_vendor="karmak", dms_protocol="fakesoap",
-                             dms_credentials={"username": "svc-user", "password": TYPED_SECRET})
+    location = make.location(
+        dms_vendor="karmak", dms_protocol="fakesoap", dms_credentials={"username": "svc-user", "password": TYPED_SECRET}
+    )
     html = client.get(f"/admin/locations/{location.id}/edit").get_data(as_text=True)
     assert TYPED_SECRET not in html
     page = soup(client.get(f"/admin/locations/{location.id}/edit"))
@@ -136,18 +169,31 @@ def test_secrets_are_never_rendered_but_non_secrets_are(app, client, admin, make
     assert page.select_one("#cred_password")["value"] == ""
     assert "Leave empty to keep the current one" in page.select_one("#cred_password-help").text
     # A failed save does not echo the typed secret either.
-    response = client.post(f"/admin/locations/{location.id}/edit", data=_form(
-        location, dms_protocol="fakesoap", dms_fields_for="fakesoap", name="", cred_username="svc-user",
-        cred_password=TYPED_SECRET + "-new"))
+    response = client.post(
+        f"/admin/locations/{location.id}/edit",
+        data=_form(
+            location,
+            dms_protocol="fakesoap",
+            dms_fields_for="fakesoap",
+            name="",
+            cred_username="svc-user",
+            cred_password=TYPED_SECRET + "-new",
+        ),
+    )
     assert response.status_code == 422 and TYPED_SECRET not in response.get_data(as_text=True)
 
 
 def test_empty_secret_keeps_the_stored_one_and_a_typed_one_replaces_it(app, client, admin, make, fake_protocol):
-    location = make.location(code="KRM", dms_vendor="karmak", dms_protocol="fakesoap",
-                             dms_base_url="http://dms.test",
-                             dms_credentials={"username": "svc-user", "password": TYPED_SECRET})
-    data = _form(location, dms_protocol="fakesoap", dms_fields_for="fakesoap", cred_username="renamed",
-                 cred_password="")
+    location = make.location(
+        code="KRM",
+        dms_vendor="karmak",
+        dms_protocol="fakesoap",
+        dms_base_url="http://dms.test",
+        dms_credentials={"username": "svc-user", "password": TYPED_SECRET},
+    )
+    data = _form(
+        location, dms_protocol="fakesoap", dms_fields_for="fakesoap", cred_username="renamed", cred_password=""
+    )
     assert client.post(f"/admin/locations/{location.id}/edit", data=data).status_code == 303
     assert _saved(app, "KRM").credentials_plain == {"username": "renamed", "password": TYPED_SECRET}
     data["cred_password"] = "brand-new"
@@ -156,24 +202,40 @@ def test_empty_secret_keeps_the_stored_one_and_a_typed_one_replaces_it(app, clie
 
 
 def test_changing_protocol_needs_new_credentials(app, client, admin, make, fake_protocol):
-    location = make.location(code="KRM", dms_vendor="karmak", dms_base_url="http://dms.test",
-                             dms_credentials={"api_key": TYPED_SECRET})
-    response = client.post(f"/admin/locations/{location.id}/edit", data=_form(
-        location, dms_protocol="fakesoap", dms_fields_for="fakesoap", cred_username="u"), htmx=True)
+    location = make.location(
+        code="KRM", dms_vendor="karmak", dms_base_url="http://dms.test", dms_credentials={"api_key": TYPED_SECRET}
+    )
+    response = client.post(
+        f"/admin/locations/{location.id}/edit",
+        data=_form(location, dms_protocol="fakesoap", dms_fields_for="fakesoap", cred_username="u"),
+        htmx=True,
+    )
     assert response.status_code == 422
     assert "Enter the Password" in response.get_data(as_text=True)
     assert _saved(app, "KRM").credentials_plain == {"api_key": TYPED_SECRET}  # unchanged
-    ok = client.post(f"/admin/locations/{location.id}/edit", data=_form(
-        location, dms_protocol="fakesoap", dms_fields_for="fakesoap", cred_username="u", cred_password="p"))
+    ok = client.post(
+        f"/admin/locations/{location.id}/edit",
+        data=_form(location, dms_protocol="fakesoap", dms_fields_for="fakesoap", cred_username="u", cred_password="p"),
+    )
     assert ok.status_code == 303
     saved = _saved(app, "KRM")
     assert saved.dms_protocol == "fakesoap" and saved.credentials_plain == {"username": "u", "password": "p"}
 
 
 def test_protocol_the_vendor_does_not_offer_is_refused(app, client, admin):
-    response = client.post("/admin/locations/new", data=_form(
-        dms_vendor="dealertrack", dms_protocol="star", dms_fields_for="star", dms_base_url="http://dms.test",
-        dms_account="d1", cred_client_id="x", cred_client_secret="y"), htmx=True)
+    response = client.post(
+        "/admin/locations/new",
+        data=_form(
+            dms_vendor="dealertrack",
+            dms_protocol="star",
+            dms_fields_for="star",
+            dms_base_url="http://dms.test",
+            dms_account="d1",
+            cred_client_id="x",
+            cred_client_secret="y",
+        ),
+        htmx=True,
+    )
     assert response.status_code == 422
     page = soup(response)
     assert "does not offer STAR REST" in page.select_one("#dms_protocol-error").text
@@ -183,10 +245,15 @@ def test_protocol_the_vendor_does_not_offer_is_refused(app, client, admin):
 
 def test_without_javascript_a_vendor_change_shows_the_right_inputs(app, client, admin, make):
     """The page showed the console's API key input, then the vendor became Dealertrack (OpenTrack only)."""
-    location = make.location(code="CDK1", dms_vendor="cdk", dms_base_url="http://dms.test",
-                             dms_credentials={"api_key": TYPED_SECRET})
-    response = client.post(f"/admin/locations/{location.id}/edit", data=_form(
-        location, dms_vendor="dealertrack", dms_protocol="console", dms_fields_for="console", cred_api_key=""))
+    location = make.location(
+        code="CDK1", dms_vendor="cdk", dms_base_url="http://dms.test", dms_credentials={"api_key": TYPED_SECRET}
+    )
+    response = client.post(
+        f"/admin/locations/{location.id}/edit",
+        data=_form(
+            location, dms_vendor="dealertrack", dms_protocol="console", dms_fields_for="console", cred_api_key=""
+        ),
+    )
     assert response.status_code == 422
     page = soup(response)
     assert page.select_one("#dms_fields_for")["value"] == "opentrack"
@@ -196,8 +263,11 @@ def test_without_javascript_a_vendor_change_shows_the_right_inputs(app, client, 
 
 
 def test_invalid_htmx_post_is_422_with_messages(client, admin):
-    response = client.post("/admin/locations/new", data=_form(name="", dms_vendor="cdk", dms_protocol="console",
-                                                               dms_fields_for="console"), htmx=True)
+    response = client.post(
+        "/admin/locations/new",
+        data=_form(name="", dms_vendor="cdk", dms_protocol="console", dms_fields_for="console"),
+        htmx=True,
+    )
     assert response.status_code == 422
     page = soup(response)
     assert page.select_one("#name-error")
@@ -206,8 +276,13 @@ def test_invalid_htmx_post_is_422_with_messages(client, admin):
 
 def test_removing_the_dms_drops_the_credentials(app, client, admin, make):
     location = make.location(code="GONE", dms_credentials={"api_key": TYPED_SECRET})
-    assert client.post(f"/admin/locations/{location.id}/edit", data=_form(location, dms_vendor="", dms_protocol="",
-                                                                          dms_fields_for="")).status_code == 303
+    assert (
+        client.post(
+            f"/admin/locations/{location.id}/edit",
+            data=_form(location, dms_vendor="", dms_protocol="", dms_fields_for=""),
+        ).status_code
+        == 303
+    )
     saved = _saved(app, "GONE")
     assert saved.dms_vendor is None and saved.dms_credentials_token is None
 
@@ -236,8 +311,11 @@ def test_test_connection_against_the_sandbox(app, client, admin, make, sandbox, 
 def test_test_connection_with_a_wrong_key_shows_the_authentication_hint(app, client, admin, make, sandbox, caplog):
     location = make.location(**dms_settings(sandbox, "alpha-cdk"))
     caplog.set_level(logging.DEBUG)
-    response = client.post(f"/admin/locations/{location.id}/test",
-                           data=_test_form(sandbox, location, cred_api_key="wrong-" + TYPED_SECRET), htmx=True)
+    response = client.post(
+        f"/admin/locations/{location.id}/test",
+        data=_test_form(sandbox, location, cred_api_key="wrong-" + TYPED_SECRET),
+        htmx=True,
+    )
     assert response.status_code == 200
     page = soup(response)
     sign_in = page.select_one("li[data-status='failed']")
@@ -250,9 +328,14 @@ def test_test_connection_with_a_wrong_key_shows_the_authentication_hint(app, cli
 
 def test_test_connection_for_a_new_location_and_without_javascript(client, admin, sandbox):
     settings = sandbox.settings("beta-karmak")
-    data = _form(dms_vendor="karmak", dms_protocol="console", dms_fields_for="console",
-                 dms_base_url=settings["base_url"], dms_account="beta-karmak",
-                 cred_api_key=settings["credentials"]["api_key"])
+    data = _form(
+        dms_vendor="karmak",
+        dms_protocol="console",
+        dms_fields_for="console",
+        dms_base_url=settings["base_url"],
+        dms_account="beta-karmak",
+        cred_api_key=settings["credentials"]["api_key"],
+    )
     response = client.post("/admin/locations/test", data=data)  # a plain form post: the whole page
     assert response.status_code == 200
     page = soup(response)
@@ -271,8 +354,9 @@ def test_unreachable_dms_is_reported_quickly(client, admin, make):
 
 def test_test_connection_with_missing_values_is_422(client, admin, make):
     location = make.location(dms_account="", dms_credentials=None)
-    response = client.post(f"/admin/locations/{location.id}/test",
-                           data=_test_form(None, location, dms_account=""), htmx=True)
+    response = client.post(
+        f"/admin/locations/{location.id}/test", data=_test_form(None, location, dms_account=""), htmx=True
+    )
     assert response.status_code == 422
     text = soup(response).select_one("[role=alert]").text
     assert "dealer account" in text and "API key" in text

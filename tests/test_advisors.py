@@ -1,5 +1,6 @@
 """Advisors' DMS ids: duplicates and missing ids highlighted; fixing one re-queues the
 appointments that failed because of it."""
+
 from __future__ import annotations
 
 from tests.conftest import soup
@@ -14,8 +15,10 @@ def test_duplicates_and_missing_ids_are_highlighted(client, auth, make, sandbox)
     c = make.user(Role.SERVICE_ADVISOR, location, advisor_dms_id=None, name="Cat")
     auth.login(make.user(Role.SERVICE_MANAGER, location, advisor_dms_id="ADV01").email, PASSWORD)
     page = soup(client.get("/advisors/"))
-    assert "Duplicate" in page.select_one(f"#advisor-{a.id} .problem").text and "Ben" in page.select_one(
-        f"#advisor-{a.id} .problem").text
+    assert (
+        "Duplicate" in page.select_one(f"#advisor-{a.id} .problem").text
+        and "Ben" in page.select_one(f"#advisor-{a.id} .problem").text
+    )
     assert "row-highlight-error" in page.select_one(f"#advisor-{b.id}")["class"]
     assert "Missing" in page.select_one(f"#advisor-{c.id} .problem").text
 

@@ -1,5 +1,6 @@
 """Work queued on a session runs after its commit, once, and is forgotten with a rollback; a
 rolled-back savepoint inside the transaction forgets nothing the rest of it queued."""
+
 from __future__ import annotations
 
 from webapp import after_commit

@@ -1,5 +1,6 @@
 """Booking, rescheduling and cancelling through the pages; pre-flight checks stop every bad case
 before anything is queued, with the vendor's fix shown inline."""
+
 from __future__ import annotations
 
 import pytest
@@ -7,15 +8,29 @@ from sqlalchemy import func, select
 
 from tests.conftest import soup
 from tests.factories import PASSWORD
-from tests.test_pushes import (advisor, appointment_row, connected_location, created, dms_customer, messages,
-                               pull_opcodes)
+from tests.test_pushes import (
+    advisor,
+    appointment_row,
+    connected_location,
+    created,
+    dms_customer,
+    messages,
+    pull_opcodes,
+)
 from webapp.extensions import db
 from webapp.models import Appointment, OutboxMessage, OutboxStatus, PushState, Role
 
 
 def form_data(customer, advisor_user, **fields):
-    data = {"customer_id": customer.id, "scheduled_at": "2030-05-06T09:30", "advisor_id": advisor_user.id if advisor_user else 0,
-            "asset_id": 0, "opcodes": ["LOF"], "notes": "", "brand": ""}
+    data = {
+        "customer_id": customer.id,
+        "scheduled_at": "2030-05-06T09:30",
+        "advisor_id": advisor_user.id if advisor_user else 0,
+        "asset_id": 0,
+        "opcodes": ["LOF"],
+        "notes": "",
+        "brand": "",
+    }
     data.update(fields)
     return data
 
@@ -63,22 +78,38 @@ def test_opcode_search_keeps_ticked_opcodes(client, auth, make, alpha):
     assert page.select_one("input[value=LOF]").has_attr("checked")
 
 
-@pytest.mark.parametrize("case", ["no_opcode_no_notes", "unknown_opcode", "no_advisor_id", "shared_advisor_id",
-                                  "cdk_address_email", "reynolds_business_no_company"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "no_opcode_no_notes",
+        "unknown_opcode",
+        "no_advisor_id",
+        "shared_advisor_id",
+        "cdk_address_email",
+        "reynolds_business_no_company",
+    ],
+)
 def test_each_preflight_rule_stops_the_bad_case_before_it_is_sent(app, client, auth, make, sandbox, run_jobs, case):
     account = "gamma-reynolds" if case == "reynolds_business_no_company" else "alpha-cdk"
-    location = connected_location(make, sandbox, account,
-                                  dms_options={"require_address": True, "require_email": True}
-                                  if case == "cdk_address_email" else {})
+    location = connected_location(
+        make,
+        sandbox,
+        account,
+        dms_options={"require_address": True, "require_email": True} if case == "cdk_address_email" else {},
+    )
     if account == "alpha-cdk":
         pull_opcodes(app, run_jobs, location)
     adv = advisor(make, location)
     customer = dms_customer(make, sandbox, location, account)
     data = form_data(customer, adv, notes="")
-    expected = {"no_opcode_no_notes": "CDK-NO-OPCODE-NOTES", "unknown_opcode": "CDK-OPCODE-INVALID",
-                "no_advisor_id": "CDK-ADVISOR-MISSING", "shared_advisor_id": "CDK-ADVISOR-INVALID",
-                "cdk_address_email": "CDK-ADDRESS-EMAIL-REQUIRED",
-                "reynolds_business_no_company": "RR-LASTNAME-MISSING"}[case]
+    expected = {
+        "no_opcode_no_notes": "CDK-NO-OPCODE-NOTES",
+        "unknown_opcode": "CDK-OPCODE-INVALID",
+        "no_advisor_id": "CDK-ADVISOR-MISSING",
+        "shared_advisor_id": "CDK-ADVISOR-INVALID",
+        "cdk_address_email": "CDK-ADDRESS-EMAIL-REQUIRED",
+        "reynolds_business_no_company": "RR-LASTNAME-MISSING",
+    }[case]
     if case == "no_opcode_no_notes":
         data["opcodes"] = []
     elif case == "unknown_opcode":
@@ -117,8 +148,10 @@ def test_reschedule_sends_an_update_and_cancel_a_cancellation(app, client, auth,
     run_jobs(["pushes"])
     with app.app_context():
         appointment_id = db.session.scalar(select(Appointment.id))
-    response = client.post(f"/appointments/{appointment_id}/edit",
-                           data=form_data(customer, adv, scheduled_at="2030-05-07T11:00", opcodes=["LOF", "ROT"]))
+    response = client.post(
+        f"/appointments/{appointment_id}/edit",
+        data=form_data(customer, adv, scheduled_at="2030-05-07T11:00", opcodes=["LOF", "ROT"]),
+    )
     assert response.status_code == 303
     run_jobs(["pushes"])
     dms_id = appointment_row(app, appointment_id).dms_id

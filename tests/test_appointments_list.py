@@ -1,9 +1,10 @@
 """The Appointments list (issue 18): appointments pulled from the DMS beside those booked in the
 console, one list marked by source (a DMS copy of a console booking shown once), advisor and
 brand filters, times in the location's time zone, key paging."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -19,7 +20,7 @@ LIST = "/appointments/"
 
 def soon(days: int, hour: int = 15) -> datetime:
     """A whole hour ``days`` from now (UTC)."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return (now + timedelta(days=days)).replace(hour=hour, minute=0, second=0, microsecond=0)
 
 
@@ -40,20 +41,40 @@ def shop(app, make):
     amy = make.user(Role.SERVICE_ADVISOR, location, name="Amy Advisor", advisor_dms_id="A1")
     bob = make.user(Role.SERVICE_ADVISOR, location, name="Bob Booker", advisor_dms_id="B2")
     put_mirror(app, location, "customers", [{"dms_id": "C1", "first_name": "Dana", "last_name": "Driver"}])
-    put_mirror(app, location, "vehicles", [
-        {"dms_id": "V1", "vin": "1FTFW1ET5DFC10312", "year": 2019, "make": "Ford", "model": "F-150"},
-        {"dms_id": "V2", "vin": "5LMJJ2LT1LEL00001", "year": 2020, "make": "Lincoln", "model": "Navigator"}])
+    put_mirror(
+        app,
+        location,
+        "vehicles",
+        [
+            {"dms_id": "V1", "vin": "1FTFW1ET5DFC10312", "year": 2019, "make": "Ford", "model": "F-150"},
+            {"dms_id": "V2", "vin": "5LMJJ2LT1LEL00001", "year": 2020, "make": "Lincoln", "model": "Navigator"},
+        ],
+    )
     customer = make.customer(location, first_name="Dana", last_name="Driver", dms_id="C1")
     asset = make.asset(location, customer, dms_id="V1")
     booked = make.appointment(location, customer, asset, amy, scheduled_at=soon(2, 14), dms_id="P-SAME")
-    put_mirror(app, location, "appointments", [
-        appt("P1", soon(1), advisor_dms_id="b2", customer_dms_id="C1", vehicle_dms_id="V2"),
-        appt("P2", soon(3), advisor_dms_id="A1", customer_dms_id="C1", vehicle_dms_id="V1", opcodes=[],
-             notes="Rattle at the back"),
-        appt("P-SAME", soon(2, 14), advisor_dms_id="A1", customer_dms_id="C1", vehicle_dms_id="V1"),
-        appt("P-PAST", soon(-40), advisor_dms_id="A1", customer_dms_id="C1", vehicle_dms_id="V1", status="completed"),
-        appt("P-CANC", soon(5), advisor_dms_id="A1", customer_dms_id="C404", status="cancelled"),
-    ])
+    put_mirror(
+        app,
+        location,
+        "appointments",
+        [
+            appt("P1", soon(1), advisor_dms_id="b2", customer_dms_id="C1", vehicle_dms_id="V2"),
+            appt(
+                "P2",
+                soon(3),
+                advisor_dms_id="A1",
+                customer_dms_id="C1",
+                vehicle_dms_id="V1",
+                opcodes=[],
+                notes="Rattle at the back",
+            ),
+            appt("P-SAME", soon(2, 14), advisor_dms_id="A1", customer_dms_id="C1", vehicle_dms_id="V1"),
+            appt(
+                "P-PAST", soon(-40), advisor_dms_id="A1", customer_dms_id="C1", vehicle_dms_id="V1", status="completed"
+            ),
+            appt("P-CANC", soon(5), advisor_dms_id="A1", customer_dms_id="C404", status="cancelled"),
+        ],
+    )
     return {"location": location, "amy": amy, "bob": bob, "booked": booked, "customer": customer}
 
 
@@ -82,8 +103,13 @@ def test_pulled_and_booked_appointments_in_one_list(client, auth, shop):
 def test_all_and_cancelled_tabs_include_pulled_ones(client, auth, shop):
     auth.login(shop["amy"].email, PASSWORD)
     everything = rows(soup(client.get(f"{LIST}?show=all")))
-    assert everything == [("dms", "P-CANC"), ("dms", "P2"), ("console", str(shop["booked"].id)), ("dms", "P1"),
-                          ("dms", "P-PAST")]  # latest first
+    assert everything == [
+        ("dms", "P-CANC"),
+        ("dms", "P2"),
+        ("console", str(shop["booked"].id)),
+        ("dms", "P1"),
+        ("dms", "P-PAST"),
+    ]  # latest first
     cancelled = soup(client.get(f"{LIST}?show=cancelled"))
     assert rows(cancelled) == [("dms", "P-CANC")]
     customer = cancelled.select_one('tr[data-dms-id="P-CANC"] td[data-label="Customer"]')
@@ -91,13 +117,16 @@ def test_all_and_cancelled_tabs_include_pulled_ones(client, auth, shop):
     assert rows(soup(client.get(f"{LIST}?show=failed"))) == []  # push failures are the console's own
 
 
-@pytest.mark.parametrize("query, expected", [
-    ("advisor_id={amy}", ["console:{booked}", "dms:P2"]),
-    ("advisor_id={bob}", ["dms:P1"]),
-    ("brand=Lincoln", ["dms:P1"]),
-    ("brand=ford", ["console:{booked}", "dms:P2"]),
-    ("brand=Ford&advisor_id={bob}", []),
-])
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        ("advisor_id={amy}", ["console:{booked}", "dms:P2"]),
+        ("advisor_id={bob}", ["dms:P1"]),
+        ("brand=Lincoln", ["dms:P1"]),
+        ("brand=ford", ["console:{booked}", "dms:P2"]),
+        ("brand=Ford&advisor_id={bob}", []),
+    ],
+)
 def test_advisor_and_brand_filters(client, auth, shop, query, expected):
     auth.login(shop["amy"].email, PASSWORD)
     ids = {"amy": shop["amy"].id, "bob": shop["bob"].id, "booked": shop["booked"].id}
@@ -153,8 +182,8 @@ def test_other_locations_appointments_are_not_listed(app, client, auth, make, sh
 
 
 def test_pulled_from_the_sandbox_are_listed(app, client, auth, make, sandbox, run_jobs):
-    from jobs.pulls import enqueue_pull
     from webapp.models import RunTrigger
+    from webapp.services.runs import enqueue_pull
 
     location = make.location(name="Alpha Ford", code="ALPHA", **dms_settings(sandbox, "alpha-cdk"))
     advisor = make.user(Role.SERVICE_ADVISOR, location)
@@ -163,8 +192,13 @@ def test_pulled_from_the_sandbox_are_listed(app, client, auth, make, sandbox, ru
             assert enqueue_pull(location.id, data_type, RunTrigger.MANUAL) is not None
         run_jobs()
     with app.app_context():
-        pulled = set(db.session.scalars(select(DmsRecord.dms_id).where(
-            DmsRecord.location_id == location.id, DmsRecord.data_type == "appointments")))
+        pulled = set(
+            db.session.scalars(
+                select(DmsRecord.dms_id).where(
+                    DmsRecord.location_id == location.id, DmsRecord.data_type == "appointments"
+                )
+            )
+        )
     assert pulled
     auth.login(advisor.email, PASSWORD)
     seen, url = [], f"{LIST}?show=all"

@@ -1,4 +1,5 @@
 """Assets: DMS tab, add-from-DMS (owner linked, VIN normalised) and the detail page."""
+
 from __future__ import annotations
 
 import pytest
@@ -26,7 +27,9 @@ def test_add_vehicle_from_dms_links_its_owner_and_shows_already_in_portal(app, m
     vehicle = next(v for v in connected["vehicles"] if v.owner_dms_id)
     owner = make.customer(connected["loc"], dms_id=vehicle.owner_dms_id)
     auth.login(connected["advisor"].email, PASSWORD)
-    rows = soup(client.get("/assets", query_string={"tab": "dms", "q": vehicle.vin[-6:]})).select(".dms-results tr[data-dms-id]")
+    rows = soup(client.get("/assets", query_string={"tab": "dms", "q": vehicle.vin[-6:]})).select(
+        ".dms-results tr[data-dms-id]"
+    )
     assert vehicle.dms_id in [tr["data-dms-id"] for tr in rows]
     response = client.post("/assets/add-from-dms", data={"dms_id": vehicle.dms_id}, htmx=True)
     assert response.status_code == 200 and "added to the portal" in response.get_data(as_text=True)
@@ -53,15 +56,30 @@ def test_duplicate_vehicle_by_vin(make, client, auth, connected):
 def test_asset_detail_shows_fields_owner_ros_and_its_cases_section(app, make, client, auth, connected):
     loc = connected["loc"]
     owner = make.customer(loc, first_name="Ann", last_name="Lee", dms_id="C0000005")
-    asset = make.asset(loc, owner, vin="1ftfw1et5dfc10312", dms_id="V0000005",
-                       oem_build_data={"engine": "3.5L V6 <EcoBoost>"})
+    asset = make.asset(
+        loc, owner, vin="1ftfw1et5dfc10312", dms_id="V0000005", oem_build_data={"engine": "3.5L V6 <EcoBoost>"}
+    )
     with app.app_context():
-        db.session.add_all([
-            DmsRecord(location_id=loc.id, data_type="repair_orders", dms_id="RO5", content_hash="x",
-                      owner_dms_id="C0000005", payload={"ro_number": "RO5", "status": "open", "vehicle_dms_id": "V0000005"}),
-            DmsRecord(location_id=loc.id, data_type="repair_orders", dms_id="RO6", content_hash="x",
-                      owner_dms_id="C0000005", payload={"ro_number": "RO6-OTHER-VEHICLE", "vehicle_dms_id": "V9"}),
-        ])
+        db.session.add_all(
+            [
+                DmsRecord(
+                    location_id=loc.id,
+                    data_type="repair_orders",
+                    dms_id="RO5",
+                    content_hash="x",
+                    owner_dms_id="C0000005",
+                    payload={"ro_number": "RO5", "status": "open", "vehicle_dms_id": "V0000005"},
+                ),
+                DmsRecord(
+                    location_id=loc.id,
+                    data_type="repair_orders",
+                    dms_id="RO6",
+                    content_hash="x",
+                    owner_dms_id="C0000005",
+                    payload={"ro_number": "RO6-OTHER-VEHICLE", "vehicle_dms_id": "V9"},
+                ),
+            ]
+        )
         db.session.commit()
     auth.login(connected["advisor"].email, PASSWORD)
     page = soup(client.get(f"/assets/{asset.id}"))

@@ -1,6 +1,6 @@
 """The audit trail: what is recorded (who, when, from where) and Admin → Audit log."""
-from __future__ import annotations
 
+from __future__ import annotations
 
 import pytest
 
@@ -10,7 +10,6 @@ from webapp import audit
 from webapp.extensions import db
 from webapp.models import AuditEvent, Role, utcnow
 from webapp.models.audit import AuditAppendOnlyError
-
 
 pytestmark = pytest.mark.usefixtures("fresh_throttle")
 
@@ -51,37 +50,67 @@ def test_failed_sign_ins_are_recorded_with_address(app, client, make):
 def test_role_and_location_changes_are_recorded(app, client, admin, make):
     north, south = make.location(name="North"), make.location(name="South")
     user = make.user(Role.SERVICE_ADVISOR, north, email="pat@example.test", name="Pat")
-    data = {"name": "Pat", "email": "pat@example.test", "role": "service_manager", "location_id": south.id,
-            "active": "y", "password": ""}
+    data = {
+        "name": "Pat",
+        "email": "pat@example.test",
+        "role": "service_manager",
+        "location_id": south.id,
+        "active": "y",
+        "password": "",
+    }
     assert client.post(f"/admin/users/{user.id}/edit", data=data).status_code == 303
-    role, = audit_events(app, "user.role_changed")
+    (role,) = audit_events(app, "user.role_changed")
     assert role.detail == "Service Advisor → Service Manager" and role.target == "pat@example.test"
     assert role.user_id == admin.id and role.actor == "boss@example.test" and role.ip == "127.0.0.1"
-    moved, = audit_events(app, "user.locations_changed")
+    (moved,) = audit_events(app, "user.locations_changed")
     assert moved.detail == "North (home) → South (home)"
     data.pop("active")
     assert client.post(f"/admin/users/{user.id}/edit", data=data).status_code == 303
     assert [e.target for e in audit_events(app, "user.deactivated")] == ["pat@example.test"]
     assert len(audit_events(app, "user.role_changed")) == 1  # an unchanged role is not recorded again
-    new = {"name": "Fay", "email": "fay@example.test", "role": "field_manager", "location_id": 0,
-           "covered_location_ids": [north.id, south.id], "active": "y", "password": "a long enough password"}
+    new = {
+        "name": "Fay",
+        "email": "fay@example.test",
+        "role": "field_manager",
+        "location_id": 0,
+        "covered_location_ids": [north.id, south.id],
+        "active": "y",
+        "password": "a long enough password",
+    }
     assert client.post("/admin/users/new", data=new).status_code == 303
-    created, = audit_events(app, "user.created")
-    assert created.target == "fay@example.test" and "Field Manager" in created.detail and "North, South" in created.detail
+    (created,) = audit_events(app, "user.created")
+    assert (
+        created.target == "fay@example.test" and "Field Manager" in created.detail and "North, South" in created.detail
+    )
 
 
 def test_dms_connection_changes_of_a_location_are_recorded_without_secrets(app, client, admin, make):
-    location = make.location(name="Metro", code="MTC", dms_vendor="karmak", dms_base_url="http://dms.test",
-                             dms_credentials={"api_key": "old-secret-123"})
-    data = {"name": "Metro", "code": "MTC", "timezone": "America/Chicago", "brand_list": "Ford", "is_active": "y",
-            "dms_vendor": "karmak", "dms_protocol": "console", "dms_fields_for": "console",
-            "dms_base_url": "http://dms.test", "dms_account": location.dms_account, "dms_extract_dir": "",
-            "cred_api_key": ""}
+    location = make.location(
+        name="Metro",
+        code="MTC",
+        dms_vendor="karmak",
+        dms_base_url="http://dms.test",
+        dms_credentials={"api_key": "old-secret-123"},
+    )
+    data = {
+        "name": "Metro",
+        "code": "MTC",
+        "timezone": "America/Chicago",
+        "brand_list": "Ford",
+        "is_active": "y",
+        "dms_vendor": "karmak",
+        "dms_protocol": "console",
+        "dms_fields_for": "console",
+        "dms_base_url": "http://dms.test",
+        "dms_account": location.dms_account,
+        "dms_extract_dir": "",
+        "cred_api_key": "",
+    }
     assert client.post(f"/admin/locations/{location.id}/edit", data=data).status_code == 303
     assert audit_events(app, "location.dms_credentials_changed") == []  # nothing about the DMS changed
     data["cred_api_key"] = "new-secret-456"
     assert client.post(f"/admin/locations/{location.id}/edit", data=data).status_code == 303
-    event, = audit_events(app, "location.dms_credentials_changed")
+    (event,) = audit_events(app, "location.dms_credentials_changed")
     assert event.detail == "changed: credentials" and event.location_id == location.id
     assert event.target == "Metro (MTC)" and event.user_id == admin.id
     assert "secret" not in event.detail
@@ -99,12 +128,16 @@ def test_update_request_decisions_are_recorded(app, client, auth, make):
     rejected = make.update_request(location, customer, requested_by=advisor)
     auth.login(reviewer.email, PASSWORD)
     assert client.post(f"/review/update-requests/{approved.id}/approve").status_code == 303
-    assert client.post(f"/review/update-requests/{rejected.id}/reject",
-                       data={"reason": "The screenshot shows another customer."}).status_code == 303
+    assert (
+        client.post(
+            f"/review/update-requests/{rejected.id}/reject", data={"reason": "The screenshot shows another customer."}
+        ).status_code
+        == 303
+    )
     # A second decision on a decided request changes nothing and records nothing.
     client.post(f"/review/update-requests/{approved.id}/approve")
-    ok, = audit_events(app, "update_request.approved")
-    no, = audit_events(app, "update_request.rejected")
+    (ok,) = audit_events(app, "update_request.approved")
+    (no,) = audit_events(app, "update_request.rejected")
     assert ok.user_id == no.user_id == reviewer.id and ok.location_id == location.id
     assert ok.target == f"update request {approved.id} (customer {customer.id})"
     assert no.detail == "reason: The screenshot shows another customer."
@@ -136,8 +169,9 @@ def test_audit_log_page_filters_pages_and_escapes(app, client, admin, make):
     assert soup(client.get("/admin/audit?page=999")).select_one("nav.pager span").text == "Page 2 of 2"
 
 
-@pytest.mark.parametrize("role", [Role.SERVICE_MANAGER, Role.SERVICE_ADVISOR, Role.FIELD_MANAGER, Role.REVIEWER],
-                         ids=lambda r: r.value)
+@pytest.mark.parametrize(
+    "role", [Role.SERVICE_MANAGER, Role.SERVICE_ADVISOR, Role.FIELD_MANAGER, Role.REVIEWER], ids=lambda r: r.value
+)
 def test_only_global_admins_see_the_audit_log(client, auth, make, role):
     location = make.location()
     user = make.user(role, location, covers=[location] if role == Role.FIELD_MANAGER else ())

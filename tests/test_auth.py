@@ -1,4 +1,5 @@
 """Sign-in, sign-out, throttling, inactive users, password changes, session hardening."""
+
 from __future__ import annotations
 
 from tests.conftest import soup
@@ -146,11 +147,18 @@ def test_change_password_signs_out_other_sessions(app, client, auth, make):
     user = make.user(Role.SERVICE_ADVISOR, make.location())
     other_device = app.test_client()
     auth.login(user.email, PASSWORD)
-    other_device.post("/login", data={"email": user.email, "password": PASSWORD},
-                      headers={"X-CSRFToken": other_device.csrf_token()})
+    other_device.post(
+        "/login", data={"email": user.email, "password": PASSWORD}, headers={"X-CSRFToken": other_device.csrf_token()}
+    )
     assert other_device.get("/").status_code == 200
-    response = client.post("/account/password", data={
-        "current_password": PASSWORD, "new_password": "a much better passphrase", "confirm": "a much better passphrase"})
+    response = client.post(
+        "/account/password",
+        data={
+            "current_password": PASSWORD,
+            "new_password": "a much better passphrase",
+            "confirm": "a much better passphrase",
+        },
+    )
     assert response.status_code == 303
     assert client.get("/").status_code == 200  # this session continues
     assert other_device.get("/").status_code == 302  # the other one ended
@@ -161,7 +169,9 @@ def test_change_password_signs_out_other_sessions(app, client, auth, make):
 def test_change_password_validation(client, auth, make):
     user = make.user(Role.SERVICE_ADVISOR, make.location())
     auth.login(user.email, PASSWORD)
-    response = client.post("/account/password", data={"current_password": "wrong", "new_password": "short", "confirm": "x"})
+    response = client.post(
+        "/account/password", data={"current_password": "wrong", "new_password": "short", "confirm": "x"}
+    )
     assert response.status_code == 422
     page = soup(response)
     assert "at least 12" in page.select_one("#new_password-error").text

@@ -1,5 +1,6 @@
 """Sign-in and session security (issue 20): safe redirects, sign-out that really ends the
 session, throttling without lock-outs, Redis trouble, autocomplete, demo-user edits."""
+
 from __future__ import annotations
 
 import time
@@ -13,22 +14,52 @@ from webapp.auth.redirects import safe_next
 from webapp.extensions import db
 from webapp.models import Role, User
 
-
 pytestmark = pytest.mark.usefixtures("fresh_throttle")
 
 
 # --------------------------------------------------------------------------- 1. open redirect
 BYPASSES = [
-    "//evil.example/", "///evil.example/", "/\\evil.example", "\\\\evil.example", "/\t/evil.example",
-    "/%09/evil.example", "/%0d%0a/evil.example", "/\r\n/evil.example", "/x\r\nSet-Cookie: a=b",
-    "%2F%2Fevil.example", "/%2F/evil.example", "/%2f%2fevil.example", "/%5Cevil.example", "/%255C/evil.example",
-    "/%25%32%66/evil.example", "https://evil.example/", "http:/evil.example", "HTTPS://evil.example",
-    "javascript:alert(1)", "JaVaScRiPt:alert(1)", " /customers", "/customers ", "evil.example", "customers",
-    "/\x00/evil.example", "/é", "", None, "/" + "a" * 2000, "//evil.example@good/", "/\\/evil.example",
+    "//evil.example/",
+    "///evil.example/",
+    "/\\evil.example",
+    "\\\\evil.example",
+    "/\t/evil.example",
+    "/%09/evil.example",
+    "/%0d%0a/evil.example",
+    "/\r\n/evil.example",
+    "/x\r\nSet-Cookie: a=b",
+    "%2F%2Fevil.example",
+    "/%2F/evil.example",
+    "/%2f%2fevil.example",
+    "/%5Cevil.example",
+    "/%255C/evil.example",
+    "/%25%32%66/evil.example",
+    "https://evil.example/",
+    "http:/evil.example",
+    "HTTPS://evil.example",
+    "javascript:alert(1)",
+    "JaVaScRiPt:alert(1)",
+    " /customers",
+    "/customers ",
+    "evil.example",
+    "customers",
+    "/\x00/evil.example",
+    "/é",
+    "",
+    None,
+    "/" + "a" * 2000,
+    "//evil.example@good/",
+    "/\\/evil.example",
     "data:text/html,<script>alert(1)</script>",
 ]
-GOOD = ["/customers", "/customers?q=smith%20zo", "/assets/12?tab=dms#history", "/account/password",
-        "/customers?q=%C3%A9milie", "/cases?next=//x"]
+GOOD = [
+    "/customers",
+    "/customers?q=smith%20zo",
+    "/assets/12?tab=dms#history",
+    "/account/password",
+    "/customers?q=%C3%A9milie",
+    "/cases?next=//x",
+]
 
 
 @pytest.mark.parametrize("value", BYPASSES)
@@ -41,8 +72,17 @@ def test_safe_next_keeps_local_paths(value):
     assert safe_next(value) == value
 
 
-@pytest.mark.parametrize("value", ["/%09/evil.example", "/\t/evil.example", "//evil.example", "/\\evil.example",
-                                   "https://evil.example", "javascript:alert(1)"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "/%09/evil.example",
+        "/\t/evil.example",
+        "//evil.example",
+        "/\\evil.example",
+        "https://evil.example",
+        "javascript:alert(1)",
+    ],
+)
 def test_login_never_redirects_off_site(client, make, value):
     user = make.user(Role.SERVICE_ADVISOR, make.location())
     response = client.post("/login", query_string={"next": value}, data={"email": user.email, "password": PASSWORD})
@@ -51,8 +91,9 @@ def test_login_never_redirects_off_site(client, make, value):
 
 def test_crlf_in_next_is_refused_not_a_500(client, make):
     user = make.user(Role.SERVICE_ADVISOR, make.location())
-    response = client.post("/login?next=/customers%0d%0aSet-Cookie:%20x=y",
-                           data={"email": user.email, "password": PASSWORD})
+    response = client.post(
+        "/login?next=/customers%0d%0aSet-Cookie:%20x=y", data={"email": user.email, "password": PASSWORD}
+    )
     assert response.status_code == 302 and response.headers["Location"] == "/"
     assert client.get("/").status_code == 200
 
@@ -118,15 +159,18 @@ def test_attacker_cannot_lock_out_the_owner_on_a_known_device(app, client, auth,
     auth.logout()
     attacker = app.test_client()
     for _ in range(12):
-        attacker.post("/login", data={"email": admin.email, "password": "guess"},
-                      headers={"X-CSRFToken": attacker.csrf_token()})
-    blocked = attacker.post("/login", data={"email": admin.email, "password": PASSWORD},
-                            headers={"X-CSRFToken": attacker.csrf_token()})
+        attacker.post(
+            "/login", data={"email": admin.email, "password": "guess"}, headers={"X-CSRFToken": attacker.csrf_token()}
+        )
+    blocked = attacker.post(
+        "/login", data={"email": admin.email, "password": PASSWORD}, headers={"X-CSRFToken": attacker.csrf_token()}
+    )
     assert blocked.status_code == 429  # even the right password from an unknown device waits
     assert auth.login(admin.email, PASSWORD).status_code == 302  # the owner is let in
     # ... and their success did not reset the attacker's wait.
-    again = attacker.post("/login", data={"email": admin.email, "password": PASSWORD},
-                          headers={"X-CSRFToken": attacker.csrf_token()})
+    again = attacker.post(
+        "/login", data={"email": admin.email, "password": PASSWORD}, headers={"X-CSRFToken": attacker.csrf_token()}
+    )
     assert again.status_code == 429
 
 
@@ -175,8 +219,9 @@ def test_a_known_device_has_its_own_counter(app, client, auth, make):
     assert waiting.status_code == 429
     assert "on this computer" in soup(waiting).select_one(".alert-error").text
     stranger = app.test_client()  # the account's counter was not touched
-    ok = stranger.post("/login", data={"email": user.email, "password": PASSWORD},
-                       headers={"X-CSRFToken": stranger.csrf_token()})
+    ok = stranger.post(
+        "/login", data={"email": user.email, "password": PASSWORD}, headers={"X-CSRFToken": stranger.csrf_token()}
+    )
     assert ok.status_code == 302
 
 
@@ -195,11 +240,17 @@ def test_one_address_cannot_shut_out_the_known_devices_behind_it(app, client, au
         auth.logout()
         sprayer = app.test_client()
         for i in range(6):
-            sprayer.post("/login", data={"email": f"guess{i}@example.test", "password": "x"},
-                         headers={"X-CSRFToken": sprayer.csrf_token()})
+            sprayer.post(
+                "/login",
+                data={"email": f"guess{i}@example.test", "password": "x"},
+                headers={"X-CSRFToken": sprayer.csrf_token()},
+            )
         newcomer = make.user(Role.SERVICE_ADVISOR, make.location())
-        refused = sprayer.post("/login", data={"email": newcomer.email, "password": PASSWORD},
-                               headers={"X-CSRFToken": sprayer.csrf_token()})
+        refused = sprayer.post(
+            "/login",
+            data={"email": newcomer.email, "password": PASSWORD},
+            headers={"X-CSRFToken": sprayer.csrf_token()},
+        )
         assert refused.status_code == 429 and "from this network" in refused.get_data(as_text=True)
         assert auth.login(staff.email, PASSWORD).status_code == 302  # same address, known device
     finally:
@@ -213,8 +264,9 @@ def test_admin_unlock(app, client, auth, make):
     _fail(client, advisor.email, 5)
     assert client.post("/login", data={"email": advisor.email, "password": PASSWORD}).status_code == 429
     admin_browser = app.test_client()
-    admin_browser.post("/login", data={"email": admin.email, "password": PASSWORD},
-                       headers={"X-CSRFToken": admin_browser.csrf_token()})
+    admin_browser.post(
+        "/login", data={"email": admin.email, "password": PASSWORD}, headers={"X-CSRFToken": admin_browser.csrf_token()}
+    )
     page = soup(admin_browser.get("/admin/users"))
     slowed = page.select(".sign-ins-slowed")
     assert len(slowed) == 1 and "5 failed" in slowed[0].text
@@ -224,9 +276,9 @@ def test_admin_unlock(app, client, auth, make):
     assert response.status_code == 303
     assert not soup(admin_browser.get("/admin/users")).select(".sign-ins-slowed")
     assert client.post("/login", data={"email": advisor.email, "password": PASSWORD}).status_code == 302
-    lockout, = audit_events(app, "auth.lockout")
+    (lockout,) = audit_events(app, "auth.lockout")
     assert lockout.target == advisor.email and lockout.ip == "127.0.0.1" and lockout.user_id is None
-    unlock, = audit_events(app, "auth.unlock")
+    (unlock,) = audit_events(app, "auth.unlock")
     assert unlock.user_id == admin.id and unlock.target == advisor.email and "5 failed" in unlock.detail
     assert len(audit_events(app, "auth.login_failed")) == 5
 
@@ -254,8 +306,6 @@ def test_sign_in_works_and_is_throttled_when_redis_is_down(app, client, make):
         assert client.post("/login", data={"email": other.email, "password": PASSWORD}).status_code == 302
     finally:
         app.config["REDIS_URL"] = real
-
-
 
 
 def test_a_hung_redis_costs_one_short_timeout_then_is_skipped(app, client, make, silent_redis):
@@ -308,8 +358,14 @@ def test_dms_secrets_are_off_limits_to_password_managers(client, auth, make):
 
 # --------------------------------------------------------------------------- 8. demo users can be edited
 def _user_data(user, **changes):
-    data = {"name": user.name, "email": user.email, "role": user.role.value,
-            "location_id": user.location_id or 0, "advisor_dms_id": "", "password": ""}
+    data = {
+        "name": user.name,
+        "email": user.email,
+        "role": user.role.value,
+        "location_id": user.location_id or 0,
+        "advisor_dms_id": "",
+        "password": "",
+    }
     if user.active:
         data["active"] = "y"
     data.update(changes)
@@ -321,17 +377,38 @@ def test_demo_users_can_be_edited_and_deactivated(app, client, auth, make):
     demo = make.user(Role.SERVICE_ADVISOR, location, email="advisor@demo.test", name="Demo Advisor")
     auth.login(make.user(Role.GLOBAL_ADMIN).email, PASSWORD)
     assert client.post(f"/admin/users/{demo.id}/edit", data=_user_data(demo, name="Demo Advisor 2")).status_code == 303
-    assert client.post(f"/admin/users/{demo.id}/edit", data=_user_data(demo, name="Demo Advisor 2", active=None)).status_code == 303
+    assert (
+        client.post(
+            f"/admin/users/{demo.id}/edit", data=_user_data(demo, name="Demo Advisor 2", active=None)
+        ).status_code
+        == 303
+    )
     with app.app_context():
         saved = db.session.get(User, demo.id)
         assert saved.name == "Demo Advisor 2" and not saved.active
-    new = {"name": "New Demo", "email": "new.person@demo.test", "role": "service_advisor",
-           "location_id": location.id, "active": "y", "password": "a long enough password"}
+    new = {
+        "name": "New Demo",
+        "email": "new.person@demo.test",
+        "role": "service_advisor",
+        "location_id": location.id,
+        "active": "y",
+        "password": "a long enough password",
+    }
     assert client.post("/admin/users/new", data=new).status_code == 303
 
 
-@pytest.mark.parametrize("bad", ["not-an-email", "a@@demo.test", "someone@host.local", "someone@localhost",
-                                 "someone@test", "x@invalid", "<script>@demo.test"])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "not-an-email",
+        "a@@demo.test",
+        "someone@host.local",
+        "someone@localhost",
+        "someone@test",
+        "x@invalid",
+        "<script>@demo.test",
+    ],
+)
 def test_garbage_addresses_are_still_refused(client, auth, make, bad):
     location = make.location()
     user = make.user(Role.SERVICE_ADVISOR, location)

@@ -1,158 +1,183 @@
-"""Every route × {anonymous, each role}: the expected status, generated from app.url_map."""
+"""Every route × {anonymous, each role}: the exact answer, generated from app.url_map.
+
+The answers expected are in tests/routes_catalogue.py: who may use a route (``ROUTE_ROLES``) and
+what it answers them (``ANSWERS``; a plain page answers 200). Refused roles get 403, anonymous
+visitors the sign-in page, a signed DMS call without its signature 401, and a location-bound
+user asking for another location's record 404.
+"""
+
 from __future__ import annotations
 
 import pytest
+from werkzeug.exceptions import HTTPException
 
 from tests.factories import PASSWORD
-from tests.routes_catalogue import (ANSWERS, GLOBAL_ARGS, LOCATION_OWNED_ARGS, PUBLIC, ROUTE_ROLES, SAMPLE_ARGS,
-                                    SIGNED)
-from webapp.models import Role
+from tests.routes_catalogue import (
+    ACROSS_LOCATIONS,
+    ANONYMOUS_ANSWERS,
+    ANSWERS,
+    GLOBAL_ARGS,
+    LOCATION_OWNED_ARGS,
+    PUBLIC,
+    ROUTE_ROLES,
+    SAMPLE_ARGS,
+    SIGNED,
+    STATE_CHANGING,
+    app_routes,
+    build_url,
+)
+from webapp.extensions import db
+from webapp.models import Location, Role
 from webapp.permissions import ROLE_PERMISSIONS, declared_permission
 
-STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
-# What an allowed user gets from a state-changing route sent no form data: the form again with
-# its errors (422), a page (200), or the action done and a redirect (302/303).
-FORM_ANSWERS = {200, 302, 303, 422}
+
+def expected_answer(endpoint: str, method: str) -> tuple[int, str | None]:
+    """(status, endpoint a redirect lands on) that an allowed, signed-in user gets."""
+    answer = ANSWERS.get((endpoint, method))
+    if answer is None:
+        assert method not in STATE_CHANGING, f"{endpoint} {method}: add its answer to ANSWERS"
+        return 200, None
+    return answer if isinstance(answer, tuple) else (answer, None)
 
 
-def assert_allowed_answer(rule, method, response, signed_in=True) -> None:
-    """An allowed user gets the page: 200 for a GET, a form answer for a POST, or exactly the
-    status listed for that route in ``ANSWERS`` (tests/routes_catalogue.py) — never 401/403,
-    never a 404 for their own records, never a redirect to the sign-in page."""
-    status = response.status_code
-    where = (rule.endpoint, method, status)
-    expected = ANSWERS.get((rule.endpoint, method)) if signed_in else None
-    if expected is not None:
-        assert status == expected, where
-    elif method in STATE_CHANGING:
-        assert status in FORM_ANSWERS, where
-    else:
-        assert status == 200, where
-    if 300 <= status < 400:
-        assert "/login" not in response.headers.get("Location", ""), where
+def landing_endpoint(app, location: str) -> str | None:
+    """The endpoint a redirect's Location names (None when it names none of ours)."""
+    path = location.split("?", 1)[0].split("#", 1)[0]
+    if "://" in path:
+        path = "/" + path.split("://", 1)[1].partition("/")[2]
+    try:
+        endpoint, _args = app.url_map.bind("localhost").match(path, method="GET")
+    except HTTPException:
+        return None
+    return endpoint
 
 
-def app_routes(app):
-    """(rule, method) for every route of the app but static files."""
-    for rule in app.url_map.iter_rules():
-        if rule.endpoint == "static":
-            continue
-        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
-            yield rule, method
+def assert_answer(app, response, expected: tuple[int, str | None], where) -> None:
+    """The response has exactly the expected status, and a redirect lands where expected."""
+    status, lands_on = expected
+    assert response.status_code == status, (*where, response.status_code, response.headers.get("Location"))
+    if lands_on is not None:
+        assert landing_endpoint(app, response.headers["Location"]) == lands_on, (*where, response.headers["Location"])
 
 
-def build_url(app, rule, world, location_key="a") -> str:
-    """Fill the rule's arguments with records of ``location_key``'s location."""
-    values = {}
-    for arg in rule.arguments:
-        if arg in LOCATION_OWNED_ARGS:
-            values[arg] = world["records"][world[location_key].code][LOCATION_OWNED_ARGS[arg]].id
-        elif arg == "user_id":
-            values[arg] = world["users"][Role.SERVICE_ADVISOR].id
-        elif arg in SAMPLE_ARGS:
-            values[arg] = SAMPLE_ARGS[arg]
-        elif arg == "code":
-            values[arg] = world[location_key].code
-        elif arg == "location_id":
-            values[arg] = world[location_key].id
-        else:
-            raise AssertionError(f"{rule.endpoint}: add URL argument {arg!r} to tests/routes_catalogue.py")
-    with app.test_request_context():
-        from flask import url_for
-
-        return url_for(rule.endpoint, **values)
+@pytest.fixture()
+def matrix_world(app, world):
+    """The world, with a webhook secret on location A: its signed route then checks the signature
+    (a location without one answers 404 to every caller, signed or not)."""
+    with app.app_context():
+        db.session.get(Location, world["a"].id).webhook_secret = "matrix-secret"
+        db.session.commit()
+    return world
 
 
 def test_every_route_is_catalogued(app):
-    """A new route must say who may use it, here and in its decorator."""
-    endpoints = {rule.endpoint for rule, _ in app_routes(app)}
+    """A new route must say who may use it, here and in its decorator, and what it answers."""
+    routes = list(app_routes(app))
+    assert len(routes) > 100, f"the route walk found only {len(routes)} routes"
+    endpoints = {rule.endpoint for rule, _ in routes}
     missing = endpoints - set(ROUTE_ROLES)
     assert not missing, f"routes without an entry in tests/routes_catalogue.py: {sorted(missing)}"
     stale = set(ROUTE_ROLES) - endpoints
     assert not stale, f"catalogue entries for routes that no longer exist: {sorted(stale)}"
+    unanswered = {
+        (rule.endpoint, method)
+        for rule, method in routes
+        if method in STATE_CHANGING and ROUTE_ROLES[rule.endpoint] != SIGNED and (rule.endpoint, method) not in ANSWERS
+    }
+    assert not unanswered, f"state-changing routes without their answer in ANSWERS: {sorted(unanswered)}"
+    stale_answers = set(ANSWERS) - {(rule.endpoint, method) for rule, method in routes}
+    assert not stale_answers, f"ANSWERS for routes that no longer exist: {sorted(stale_answers)}"
+    for endpoint, method in ANSWERS:
+        lands_on = expected_answer(endpoint, method)[1]
+        assert lands_on is None or lands_on in endpoints, f"{endpoint} {method} lands on unknown {lands_on}"
 
 
-@pytest.mark.parametrize("endpoint", sorted(ROUTE_ROLES))
-def test_declared_permission_matches_catalogue(app, endpoint):
+def test_declared_permission_matches_catalogue(app):
     """The view's declared permission grants exactly the catalogued roles."""
-    declared = declared_permission(app, endpoint)
-    assert declared != "undeclared", f"{endpoint} declares no permission"
-    expected = ROUTE_ROLES[endpoint]
-    if expected in (PUBLIC, SIGNED):
-        assert declared is None
-    else:
-        granted = {role for role, perms in ROLE_PERMISSIONS.items() if declared in perms}
-        assert granted == set(expected), f"{endpoint}: {declared} grants {granted}, catalogue says {set(expected)}"
+    checked = 0
+    for endpoint, expected in sorted(ROUTE_ROLES.items()):
+        declared = declared_permission(app, endpoint)
+        assert declared != "undeclared", f"{endpoint} declares no permission"
+        if expected in (PUBLIC, SIGNED):
+            assert declared is None, endpoint
+        else:
+            granted = {role for role, perms in ROLE_PERMISSIONS.items() if declared in perms}
+            assert granted == set(expected), f"{endpoint}: {declared} grants {granted}, catalogue says {set(expected)}"
+        checked += 1
+    assert checked == len({rule.endpoint for rule, _ in app_routes(app)})
 
 
 def test_every_id_argument_is_known(app):
     """Each URL argument is either location-owned (404-tested) or explicitly global."""
-    for rule, _ in app_routes(app):
-        for arg in rule.arguments:
-            assert arg in LOCATION_OWNED_ARGS or arg in GLOBAL_ARGS or arg in SAMPLE_ARGS, \
-                f"{rule.endpoint}: unknown argument {arg}"
+    arguments = {arg for rule, _ in app_routes(app) for arg in rule.arguments}
+    unknown = arguments - set(LOCATION_OWNED_ARGS) - GLOBAL_ARGS - set(SAMPLE_ARGS)
+    assert not unknown, f"URL arguments without an entry in tests/routes_catalogue.py: {sorted(unknown)}"
+    assert set(LOCATION_OWNED_ARGS) <= arguments, "a location-owned argument no route takes any more"
 
 
-def test_anonymous(app, client, world):
-    """Anonymous: public routes answer; others redirect to sign-in, or HX-Redirect + 401 for htmx."""
+def test_anonymous(app, client, matrix_world):
+    """Anonymous: public routes answer; signed ones want their signature; every other route
+    redirects to sign-in, or answers 401 with HX-Redirect to an htmx request."""
     checked = 0
     for rule, method in app_routes(app):
-        url = build_url(app, rule, world)
+        url = build_url(app, rule, matrix_world)
         response = client.open(url, method=method)
+        where = (rule.endpoint, method)
         checked += 1
         if ROUTE_ROLES[rule.endpoint] == PUBLIC:
-            assert_allowed_answer(rule, method, response, signed_in=False)
+            assert_answer(app, response, (ANONYMOUS_ANSWERS.get(where, 200), None), where)
             continue
         if ROUTE_ROLES[rule.endpoint] == SIGNED:
-            assert response.status_code in (401, 404), (rule.endpoint, method)  # no valid signature
+            assert_answer(app, response, (401, None), where)
             continue
-        assert response.status_code == 302, (rule.endpoint, method, response.status_code)
-        assert "/login" in response.headers["Location"]
+        assert_answer(app, response, (302, "auth.login"), where)
         response = client.open(url, method=method, htmx=True)
-        assert response.status_code == 401, (rule.endpoint, method)
-        assert response.headers["HX-Redirect"].startswith("/login")
-    assert checked == len(list(app_routes(app))) > 0
+        assert response.status_code == 401, where
+        assert response.headers["HX-Redirect"].startswith("/login"), where
+    assert checked == len(list(app_routes(app))) > 100
 
 
 @pytest.mark.parametrize("role", list(Role), ids=lambda r: r.value)
-def test_each_role(app, client, auth, world, role):
-    """Each role gets 403 where not allowed, and the page itself where allowed (see assert_allowed_answer)."""
-    user = world["users"][role]
-    assert auth.login(user.email, PASSWORD).status_code == 302
-    allowed_checked = refused_checked = 0
-    for rule, method in app_routes(app):
-        if rule.endpoint == "auth.logout":
-            continue  # would end the session mid-test; covered in test_auth
-        url = build_url(app, rule, world)
-        response = client.open(url, method=method)
+def test_each_role(app, client, auth, matrix_world, role):
+    """Each role: 403 where not allowed; where allowed, another location's record answers 404
+    (but on routes across locations) and its own record exactly what ``ANSWERS`` lists."""
+    world = matrix_world
+    assert auth.login(world["users"][role].email, PASSWORD).status_code == 302
+    counts = {"allowed": 0, "refused": 0, "foreign": 0, "signed": 0}
+    routes = list(app_routes(app))
+    for rule, method in routes:  # first: the walk's own POSTs may change location A's DMS settings
+        if ROUTE_ROLES[rule.endpoint] == SIGNED:
+            where = (role.value, rule.endpoint, method)
+            response = client.open(build_url(app, rule, world), method=method)
+            assert_answer(app, response, (401, None), where)  # a session is not a signature
+            counts["signed"] += 1
+    for rule, method in routes:
         expected = ROUTE_ROLES[rule.endpoint]
-        if expected == SIGNED:
-            assert response.status_code in (401, 404), (rule.endpoint, method)  # a session is not a signature
+        if rule.endpoint == "auth.logout" or expected == SIGNED:
+            continue  # logout would end the session mid-walk: walked last
+        where = (role.value, rule.endpoint, method)
+        url = build_url(app, rule, world)
+        if expected != PUBLIC and role not in expected:
+            assert_answer(app, client.open(url, method=method), (403, None), where)
+            counts["refused"] += 1
             continue
-        if expected == PUBLIC or role in expected:
-            assert_allowed_answer(rule, method, response)
-            allowed_checked += 1
-        else:
-            assert response.status_code == 403, (rule.endpoint, method, response.status_code)
-            refused_checked += 1
-    assert allowed_checked > 0
-    assert refused_checked > 0 or role == Role.GLOBAL_ADMIN  # every other role is refused something
-
-
-def test_cross_location_records_answer_404(app, client, auth, world):
-    """A user of location A asking for any location-owned record of location B gets 404;
-    the same route with A's record answers what the role is allowed (test_each_role)."""
-    auth.login(world["users"][Role.SERVICE_MANAGER].email, PASSWORD)
-    checked = 0
-    for rule, method in app_routes(app):
-        if not set(rule.arguments) & set(LOCATION_OWNED_ARGS):
-            continue
-        if Role.SERVICE_MANAGER not in ROUTE_ROLES[rule.endpoint]:
-            continue  # refused with 403 before any record is read (test_each_role); e.g. reviewers' routes
-        own = client.open(build_url(app, rule, world, "a"), method=method)
-        assert_allowed_answer(rule, method, own)
-        foreign = client.open(build_url(app, rule, world, "b"), method=method)
-        assert foreign.status_code == 404, (rule.endpoint, method, foreign.status_code)
-        checked += 1
-    # Routes taking a record id exist (customers, assets, cases...): a walk that found none is a broken walk.
-    assert checked >= len(LOCATION_OWNED_ARGS), checked
+        answer = expected_answer(rule.endpoint, method)
+        if set(rule.arguments) & set(LOCATION_OWNED_ARGS):
+            # Asked first, so the own record's answer is the one the walk expects.
+            foreign = client.open(build_url(app, rule, world, "b"), method=method)
+            across = rule.endpoint in ACROSS_LOCATIONS
+            assert_answer(app, foreign, answer if across else (404, None), (*where, "another location's record"))
+            counts["foreign"] += not across
+        assert_answer(app, client.open(url, method=method), answer, where)
+        counts["allowed"] += 1
+    logout = expected_answer("auth.logout", "POST")
+    assert_answer(app, client.post("/logout"), logout, (role.value, "auth.logout", "POST"))
+    assert_answer(app, client.get("/"), (302, "auth.login"), (role.value, "signed out"))
+    walked = counts["allowed"] + counts["refused"] + counts["signed"] + 1  # + logout
+    assert walked == len(routes), counts
+    assert counts["allowed"] > 0 and counts["signed"] > 0, counts
+    if role != Role.GLOBAL_ADMIN:
+        assert counts["refused"] > 0, counts  # every other role is refused something
+    if role != Role.REVIEWER:  # a Reviewer works across locations: no record is another location's
+        # Routes taking a record id exist (customers, assets, cases...): a walk that found none is broken.
+        assert counts["foreign"] > 0, counts

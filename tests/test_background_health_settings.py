@@ -1,10 +1,11 @@
 """Review D: background health, settings, supervisor helpers, the uploads bench and the area stylesheets."""
+
 from __future__ import annotations
 
 import importlib.util
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -12,14 +13,14 @@ from flask_login import login_user
 from rq import Worker
 from rq.utils import utcformat
 
-from jobs.queues import ALL_QUEUES
 from tests.conftest import soup
 from tests.factories import PASSWORD
-from tests.test_degraded import down_app  # noqa: F401 - fixture: an app whose Redis is down
 from webapp import background
 from webapp.extensions import db
 from webapp.models import DmsRecord, Location, Role, User
 from webapp.redis_conn import get_redis
+from webapp.services import liveness
+from webapp.services.queues import ALL_QUEUES
 
 ROOT = Path(__file__).resolve().parents[1]
 CSS = ROOT / "webapp" / "static" / "css"
@@ -40,8 +41,8 @@ def _registered_worker(redis) -> Worker:
 def test_a_worker_this_process_cannot_see_counts_while_its_heartbeat_is_fresh(app, redis):
     """Same hostname, a pid this process cannot see (another container's pid namespace): alive."""
     worker = _registered_worker(redis)
-    redis.hset(worker.key, "pid", 2 ** 22 + 12345)
-    redis.set(background.PID_NAMESPACE_KEY.format(worker.name), "pid:[another-container]")
+    redis.hset(worker.key, "pid", 2**22 + 12345)
+    redis.set(liveness.PID_NAMESPACE_KEY.format(worker.name), "pid:[another-container]")
     with app.app_context():
         assert [w.name for w in background.live_workers(redis)] == [worker.name]
         check = background.background_health().checks[-1]
@@ -55,21 +56,21 @@ def test_a_dead_worker_of_this_pid_namespace_is_gone_at_once(app, redis):
 
     worker = AppWorker(list(ALL_QUEUES), connection=redis)
     worker.register_birth()
-    assert redis.get(background.PID_NAMESPACE_KEY.format(worker.name)).decode() == background.pid_namespace()
-    redis.hset(worker.key, "pid", 2 ** 22 + 12345)  # no such process here
+    assert redis.get(liveness.PID_NAMESPACE_KEY.format(worker.name)).decode() == liveness.pid_namespace()
+    redis.hset(worker.key, "pid", 2**22 + 12345)  # no such process here
     with app.app_context():
         assert background.live_workers(redis) == []
     worker.register_death()
-    assert redis.get(background.PID_NAMESPACE_KEY.format(worker.name)) is None
+    assert redis.get(liveness.PID_NAMESPACE_KEY.format(worker.name)) is None
 
 
 def test_a_worker_whose_heartbeat_lapsed_is_gone(app, redis):
     worker = _registered_worker(redis)
     assert worker.worker_ttl == 420
-    redis.hset(worker.key, "last_heartbeat", utcformat(datetime.now(timezone.utc) - timedelta(seconds=400)))
+    redis.hset(worker.key, "last_heartbeat", utcformat(datetime.now(UTC) - timedelta(seconds=400)))
     with app.app_context():
         assert [w.name for w in background.live_workers(redis)] == [worker.name]  # within its ttl
-    redis.hset(worker.key, "last_heartbeat", utcformat(datetime.now(timezone.utc) - timedelta(seconds=421)))
+    redis.hset(worker.key, "last_heartbeat", utcformat(datetime.now(UTC) - timedelta(seconds=421)))
     with app.app_context():
         assert background.live_workers(redis) == []
         check = background.background_health().checks[-1]
@@ -81,7 +82,7 @@ class _FakeControl:
     def __init__(self):
         self.sent = []
 
-    def send_webhooks(self, account, url=None, secret=None, data_type=None, dms_ids=None):  # noqa: ANN001
+    def send_webhooks(self, account, url=None, secret=None, data_type=None, dms_ids=None):
         self.sent.append(list(dms_ids))
         return [{"status": 202}]
 
@@ -118,7 +119,7 @@ def test_redis_down_is_said_in_the_same_words_everywhere(app):
     assert not hasattr(background.BackgroundHealth, "get")
 
 
-def test_banner_and_redis_line_use_the_shared_words(down_app, make):  # noqa: F811 - the imported fixture
+def test_banner_and_redis_line_use_the_shared_words(down_app, make):
     location = make.location(code="ALPHA")
     user = make.user(Role.SERVICE_MANAGER, location)
     client = down_app.test_client()
@@ -184,8 +185,9 @@ def test_a_star_location_under_the_configured_sandbox_is_recognised(app, make, m
 
 
 # --------------------------------------------------------------------------- 7. settings, wiring
-@pytest.mark.parametrize("value, required", [(None, True), ("1", True), ("0", False), ("false", False),
-                                             ("No", False), ("yes", True)])
+@pytest.mark.parametrize(
+    "value, required", [(None, True), ("1", True), ("0", False), ("false", False), ("No", False), ("yes", True)]
+)
 def test_healthz_require_background_is_a_setting(monkeypatch, value, required):
     from webapp.config import Config
 
@@ -208,7 +210,7 @@ def test_background_is_set_up_by_the_app_factory(app):
     from webapp.home import bp
 
     assert all(getattr(f, "__name__", "") != "_background_state" for f in bp.deferred_functions)
-    assert any(f.__name__ == "_background_context" for f in app.template_context_processors[None])
+    assert app.jinja_env.globals["background_paused"] is background.background_paused
 
 
 # --------------------------------------------------------------------------- 8. the uploads bench

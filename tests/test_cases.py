@@ -1,5 +1,6 @@
 """Cases: the All / My / Watching tables, case details, export, close, watching, and the
 Field Manager's read-only view across the locations they cover."""
+
 from __future__ import annotations
 
 import pytest
@@ -19,9 +20,11 @@ def shop(make):
     customer = make.customer(loc, first_name="Dana", last_name="Driver")
     truck = make.asset(loc, customer, make="Freightliner", model="Cascadia", vin="1FUJGLDR5CLBP8834")
     car = make.asset(loc, None)
-    cases = [make.case(loc, truck, ro_number="200001", assigned_to_id=advisor.id),
-             make.case(loc, truck, ro_number="200002"),
-             make.case(loc, car, ro_number="200003", assigned_to_id=manager.id)]
+    cases = [
+        make.case(loc, truck, ro_number="200001", assigned_to_id=advisor.id),
+        make.case(loc, truck, ro_number="200002"),
+        make.case(loc, car, ro_number="200003", assigned_to_id=manager.id),
+    ]
     return {"location": loc, "manager": manager, "advisor": advisor, "cases": cases, "truck": truck, "car": car}
 
 
@@ -57,8 +60,11 @@ def test_watch_and_unwatch_from_the_table_and_the_case(client, auth, shop):
     assert response.status_code == 303 and response.headers["Location"].endswith(f"/cases/{case_id}")
     assert _row_ids(client.get("/cases?view=watching")) == []
     for off_site in ("//evil.example", "/\t/evil.example", "/%09/evil.example", "/\\evil.example"):
-        assert client.post(f"/cases/{case_id}/watch", data={"next": off_site}).headers["Location"].endswith(
-            f"/cases/{case_id}"), off_site
+        assert (
+            client.post(f"/cases/{case_id}/watch", data={"next": off_site})
+            .headers["Location"]
+            .endswith(f"/cases/{case_id}")
+        ), off_site
 
 
 def test_search_sort_and_paging(app, client, auth, shop, make, monkeypatch):
@@ -121,8 +127,10 @@ def test_case_details_sections(client, auth, shop):
 def test_edit_export_and_close_by_hand(app, client, auth, shop):
     auth.login(shop["advisor"].email, PASSWORD)
     case = shop["cases"][1]
-    response = client.post(f"/cases/{case.id}/edit", data={
-        "assigned_to_id": str(shop["manager"].id), "complaint": "Brakes squeal", "notes": "Parts ordered"})
+    response = client.post(
+        f"/cases/{case.id}/edit",
+        data={"assigned_to_id": str(shop["manager"].id), "complaint": "Brakes squeal", "notes": "Parts ordered"},
+    )
     assert response.status_code == 303
     bad = client.post(f"/cases/{case.id}/edit", data={"assigned_to_id": "999999", "notes": "x" * 9000})
     assert bad.status_code == 422 and soup(bad).select_one("#notes-error")
@@ -148,13 +156,20 @@ def test_edit_export_and_close_by_hand(app, client, auth, shop):
 def test_new_case_from_an_ro_in_the_mirror_or_an_asset(app, client, auth, shop):
     auth.login(shop["advisor"].email, PASSWORD)
     with app.app_context():
-        db.session.add(DmsRecord(location_id=shop["location"].id, data_type="repair_orders", dms_id="300001",
-                                 ro_number="300001", content_hash="y" * 40,
-                                 payload={"ro_number": "300001", "status": "open",
-                                          "vehicle_dms_id": shop["truck"].dms_id}))
+        db.session.add(
+            DmsRecord(
+                location_id=shop["location"].id,
+                data_type="repair_orders",
+                dms_id="300001",
+                ro_number="300001",
+                content_hash="y" * 40,
+                payload={"ro_number": "300001", "status": "open", "vehicle_dms_id": shop["truck"].dms_id},
+            )
+        )
         db.session.commit()
-    response = client.post("/cases/new", data={"ro_number": "300001", "complaint": "No start",
-                                               "assigned_to_id": str(shop["advisor"].id)})
+    response = client.post(
+        "/cases/new", data={"ro_number": "300001", "complaint": "No start", "assigned_to_id": str(shop["advisor"].id)}
+    )
     assert response.status_code == 303
     with app.app_context():
         case = db.session.scalar(db.select(Case).where(Case.ro_number == "300001"))
@@ -244,16 +259,27 @@ def test_export_sends_the_case_with_its_ro_summary(app, client, auth, shop):
     auth.login(shop["advisor"].email, PASSWORD)
     with_ro, without_ro = shop["cases"][0], shop["cases"][2]
     with app.app_context():
-        db.session.add(DmsRecord(location_id=shop["location"].id, data_type="repair_orders", dms_id="200001",
-                                 ro_number="200001", content_hash="z" * 40,
-                                 payload={"ro_number": "200001", "status": "closed",
-                                          "lines": [{"op": "brakes"}, {"op": "oil"}, {"op": "tyres"}]}))
+        db.session.add(
+            DmsRecord(
+                location_id=shop["location"].id,
+                data_type="repair_orders",
+                dms_id="200001",
+                ro_number="200001",
+                content_hash="z" * 40,
+                payload={
+                    "ro_number": "200001",
+                    "status": "closed",
+                    "lines": [{"op": "brakes"}, {"op": "oil"}, {"op": "tyres"}],
+                },
+            )
+        )
         db.session.commit()
     client.post(f"/cases/{with_ro.id}/export")
     page = soup(client.get(f"/cases/{with_ro.id}"))
     assert "exported with the RO 200001 summary" in page.select_one("#flashes").text
     assert page.select_one("#case-information .case-export-summary").text.strip() == (
-        "Sent with the RO 200001 summary: Closed · 3 lines")
+        "Sent with the RO 200001 summary: Closed · 3 lines"
+    )
     with app.app_context():
         sent = db.session.get(Case, with_ro.id).export_summary
         assert sent["case_number"] == f"CS-{with_ro.id:06d}" and sent["ro_number"] == "200001"

@@ -1,5 +1,6 @@
 """DMS credentials at rest: Fernet round trip, key rotation, the data migration, and the
 location's connector settings."""
+
 from __future__ import annotations
 
 import json
@@ -42,8 +43,9 @@ def test_instance_key_is_created_once_and_private(app):
 def test_location_stores_only_the_token(app, make):
     location = make.location(dms_credentials={"api_key": SECRET})
     with app.app_context():
-        raw = db.session.execute(text("SELECT dms_credentials FROM location WHERE id = :id"),
-                                 {"id": location.id}).scalar_one()
+        raw = db.session.execute(
+            text("SELECT dms_credentials FROM location WHERE id = :id"), {"id": location.id}
+        ).scalar_one()
         assert raw and SECRET not in raw
         loaded = db.session.get(Location, location.id)
         assert loaded.dms_credentials == {"api_key": SECRET}
@@ -53,14 +55,22 @@ def test_location_stores_only_the_token(app, make):
 
 
 def test_connector_settings_shape_and_default_protocol(app, make):
-    location = make.location(dms_vendor="reynolds", dms_account="r1", dms_base_url="http://dms.test",
-                             dms_credentials={"client_id": "r1", "client_secret": SECRET})
+    location = make.location(
+        dms_vendor="reynolds",
+        dms_account="r1",
+        dms_base_url="http://dms.test",
+        dms_credentials={"client_id": "r1", "client_secret": SECRET},
+    )
     with app.app_context():
         loaded = db.session.get(Location, location.id)
         assert loaded.dms_protocol is None and loaded.effective_protocol == "star"  # Reynolds' default
         assert loaded.connector_settings() == {
-            "protocol": "star", "base_url": "http://dms.test", "account": "r1",
-            "credentials": {"client_id": "r1", "client_secret": SECRET}, "extract_dir": None}
+            "protocol": "star",
+            "base_url": "http://dms.test",
+            "account": "r1",
+            "credentials": {"client_id": "r1", "client_secret": SECRET},
+            "extract_dir": None,
+        }
         loaded.dms_protocol = "console"
         assert loaded.connector_settings()["protocol"] == "console"
 
@@ -149,16 +159,23 @@ def test_migration_encrypts_existing_api_keys_and_back(scratch_sqlite):
         upgrade(revision="0008_dms_activity")
         with engine.begin() as conn:
             for code, vendor, key in (("A", "cdk", "key-a"), ("R", "reynolds", "key-r"), ("N", None, None)):
-                conn.execute(text(
-                    "INSERT INTO location (name, code, timezone, brands, dms_vendor, dms_api_key, cadence_overrides,"
-                    " write_back_mode, sync_mode, oem_build_data, related_ro_enabled, case_auto_close_requires_closed_ro,"
-                    " is_active, dms_options, created_at, updated_at) VALUES (:code, :code, 'UTC', '[]', :vendor, :key,"
-                    " '{}', 'portal_only', 'review', 0, 0, 1, 1, '{}', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"),
-                    {"code": code, "vendor": vendor, "key": key})
+                conn.execute(
+                    text(
+                        "INSERT INTO location (name, code, timezone, brands, dms_vendor, dms_api_key, cadence_overrides,"
+                        " write_back_mode, sync_mode, oem_build_data, related_ro_enabled, case_auto_close_requires_closed_ro,"
+                        " is_active, dms_options, created_at, updated_at) VALUES (:code, :code, 'UTC', '[]', :vendor, :key,"
+                        " '{}', 'portal_only', 'review', 0, 0, 1, 1, '{}', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                    ),
+                    {"code": code, "vendor": vendor, "key": key},
+                )
         upgrade(revision="0009_dms_credentials")
         with engine.connect() as conn:
-            rows = {code: (protocol, token) for code, protocol, token in conn.execute(
-                text("SELECT code, dms_protocol, dms_credentials FROM location"))}
+            rows = {
+                code: (protocol, token)
+                for code, protocol, token in conn.execute(
+                    text("SELECT code, dms_protocol, dms_credentials FROM location")
+                )
+            }
             columns = {row[1] for row in conn.execute(text("PRAGMA table_info(location)"))}
         assert "dms_api_key" not in columns
         assert credentials.decrypt(rows["A"][1]) == {"api_key": "key-a"} and rows["A"][0] is None

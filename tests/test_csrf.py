@@ -1,10 +1,10 @@
 """Every state-changing route refuses a request without a valid CSRF token."""
+
 from __future__ import annotations
 
 from tests.conftest import soup
 from tests.factories import PASSWORD
-from tests.routes_catalogue import CSRF_EXEMPT
-from tests.test_authorization import STATE_CHANGING, app_routes, build_url
+from tests.routes_catalogue import CSRF_EXEMPT, STATE_CHANGING, app_routes, build_url
 from webapp.models import Role
 
 
@@ -23,8 +23,11 @@ def test_state_changing_routes_need_csrf(app, client, auth, world):
         assert "expired" in forged.get_data(as_text=True), (rule.endpoint, method)
         checked += 1
     # Every state-changing route was walked (login, logout, password, switch, admin forms, settings...).
-    expected = [(rule.endpoint, method) for rule, method in app_routes(app)
-                if method in STATE_CHANGING and rule.endpoint not in CSRF_EXEMPT]
+    expected = [
+        (rule.endpoint, method)
+        for rule, method in app_routes(app)
+        if method in STATE_CHANGING and rule.endpoint not in CSRF_EXEMPT
+    ]
     assert checked == len(expected) >= 5, (checked, len(expected))
     # Still signed in: the refused logout did not sign us out.
     assert client.get("/").status_code == 200
@@ -41,8 +44,7 @@ def test_csrf_expiry_on_htmx_request_is_a_toast(client, auth, make):
     """An htmx request with a stale token gets a readable toast, not a silent failure."""
     loc = make.location()
     auth.login(make.user(Role.SERVICE_MANAGER, loc).email, PASSWORD)
-    response = client.post("/settings/external-interfaces", csrf=False, htmx=True,
-                           headers={"X-CSRFToken": "stale"})
+    response = client.post("/settings/external-interfaces", csrf=False, htmx=True, headers={"X-CSRFToken": "stale"})
     assert response.status_code == 400
     assert "Reload the page" in response.headers["HX-Trigger"]
     assert response.headers["HX-Reswap"] == "none"

@@ -1,4 +1,5 @@
 """Customers: the DMS tab's three states, add-from-DMS against the sandbox, duplicate check, detail page."""
+
 from __future__ import annotations
 
 import pytest
@@ -12,17 +13,28 @@ from webapp.models import ChangeHistory, ChangeSource, Customer, DmsRecord, Role
 
 def put_in_mirror(app, location_id: int, data_type: str, records) -> None:
     """Copy connector records into the DMS mirror (what the pull job does)."""
-    from webapp.search import index_dms_records
-    from webapp.search.indexer import tokens_of_dms_payload
+    from webapp.services.search_index import index_dms_records, tokens_of_dms_payload
 
     with app.app_context():
-        rows = [DmsRecord(location_id=location_id, data_type=data_type, dms_id=r.dms_id, payload=r.to_dict(),
-                          content_hash="x", owner_dms_id=getattr(r, "owner_dms_id", None)
-                          or getattr(r, "customer_dms_id", None)) for r in records]
+        rows = [
+            DmsRecord(
+                location_id=location_id,
+                data_type=data_type,
+                dms_id=r.dms_id,
+                payload=r.to_dict(),
+                content_hash="x",
+                owner_dms_id=getattr(r, "owner_dms_id", None) or getattr(r, "customer_dms_id", None),
+            )
+            for r in records
+        ]
         db.session.add_all(rows)
         db.session.commit()
-        index_dms_records(db.session, location_id, data_type,  # idempotent with the flush hook
-                          {row.dms_id: tokens_of_dms_payload(data_type, row.dms_id, row.payload) for row in rows})
+        index_dms_records(
+            db.session,
+            location_id,
+            data_type,  # idempotent with the flush hook
+            {row.dms_id: tokens_of_dms_payload(data_type, row.dms_id, row.payload) for row in rows},
+        )
         db.session.commit()
 
 
@@ -53,7 +65,9 @@ def test_dms_tab_shows_dms_only_and_already_added_rows(make, client, auth, conne
     added = rows[second.dms_id].select_one("button.btn-add")
     assert added.has_attr("disabled") and added["title"] == "Already in portal"
     # Searching the DMS tab by name finds the mirrored record.
-    found = _dms_rows(client.get("/customers", query_string={"tab": "dms", "q": f"{first.last_name} {first.first_name}"}))
+    found = _dms_rows(
+        client.get("/customers", query_string={"tab": "dms", "q": f"{first.last_name} {first.first_name}"})
+    )
     assert first.dms_id in [tr["data-dms-id"] for tr in found]
 
 
@@ -129,8 +143,14 @@ def test_add_a_record_only_the_live_dms_has(app, client, auth, connected):
 
 def test_duplicate_check_shows_reasons_and_lets_the_user_add_anyway(app, make, client, auth, connected):
     record = next(c for c in connected["customers"] if c.phones)
-    make.customer(connected["loc"], first_name=record.first_name, last_name=record.last_name,
-                  phone=record.phones[0], email="someone.else@example.com", dms_id=None)
+    make.customer(
+        connected["loc"],
+        first_name=record.first_name,
+        last_name=record.last_name,
+        phone=record.phones[0],
+        email="someone.else@example.com",
+        dms_id=None,
+    )
     auth.login(connected["advisor"].email, PASSWORD)
     response = client.post("/customers/add-from-dms", data={"dms_id": record.dms_id}, htmx=True)
     panel = soup(response)
@@ -160,19 +180,40 @@ def test_detail_page_shows_profile_assets_dms_history_and_escapes_dms_text(app, 
     customer = make.customer(loc, first_name="<b>Ann</b>", last_name="Lee", dms_id="C0000001")
     make.asset(loc, customer, vin="1FTFW1ET5DFC10312", dms_id="V0000001")
     with app.app_context():
-        db.session.add_all([
-            DmsRecord(location_id=loc.id, data_type="repair_orders", dms_id="RO1", content_hash="x",
-                      owner_dms_id="C0000001", payload={"ro_number": "RO-77<script>x</script>", "status": "closed",
-                                                         "vehicle_dms_id": "V0000001"}),
-            DmsRecord(location_id=loc.id, data_type="appointments", dms_id="AP1", content_hash="x",
-                      owner_dms_id="C0000001", payload={"scheduled_at": "2024-05-01T15:00:00Z", "status": "scheduled",
-                                                         "notes": "<img src=x onerror=alert(1)>"}),
-        ])
+        db.session.add_all(
+            [
+                DmsRecord(
+                    location_id=loc.id,
+                    data_type="repair_orders",
+                    dms_id="RO1",
+                    content_hash="x",
+                    owner_dms_id="C0000001",
+                    payload={"ro_number": "RO-77<script>x</script>", "status": "closed", "vehicle_dms_id": "V0000001"},
+                ),
+                DmsRecord(
+                    location_id=loc.id,
+                    data_type="appointments",
+                    dms_id="AP1",
+                    content_hash="x",
+                    owner_dms_id="C0000001",
+                    payload={
+                        "scheduled_at": "2024-05-01T15:00:00Z",
+                        "status": "scheduled",
+                        "notes": "<img src=x onerror=alert(1)>",
+                    },
+                ),
+            ]
+        )
         entry_customer = db.session.get(Customer, customer.id)
         from webapp.models.change_history import record_change
 
-        record_change(record=entry_customer, field="email", old="old@example.com", new="new@example.com",
-                      source=ChangeSource.PORTAL)
+        record_change(
+            record=entry_customer,
+            field="email",
+            old="old@example.com",
+            new="new@example.com",
+            source=ChangeSource.PORTAL,
+        )
         db.session.commit()
     auth.login(connected["advisor"].email, PASSWORD)
     response = client.get(f"/customers/{customer.id}")
@@ -186,5 +227,6 @@ def test_detail_page_shows_profile_assets_dms_history_and_escapes_dms_text(app, 
     assert "old@example.com" in history[0].get_text() and "new@example.com" in history[0].get_text()
     assert page.select_one('a[href^="/assets/"]') is not None
     # "Sync with DMS" starts the sync wizard (its own issue) from the detail page.
-    assert [b.get_text(strip=True) for b in page.select("main button, main a") if "Sync with DMS" in b.get_text()] \
-        == ["Sync with DMS"]
+    assert [b.get_text(strip=True) for b in page.select("main button, main a") if "Sync with DMS" in b.get_text()] == [
+        "Sync with DMS"
+    ]

@@ -1,4 +1,5 @@
 """``flask seed-demo``: three locations, one user per role, a few hundred customers each."""
+
 from __future__ import annotations
 
 from sqlalchemy import func, select
@@ -21,7 +22,13 @@ def test_seed_demo_loads_and_refuses_twice(app, client):
             assert db.session.scalar(select(func.count(Asset.id)).where(Asset.location_id == loc.id)) >= 200
     again = runner.invoke(args=["seed-demo"])
     assert again.exit_code != 0 and "already has data" in again.output
-    for email in ("admin@demo.test", "manager@demo.test", "advisor@demo.test", "fieldmanager@demo.test", "reviewer@demo.test"):
+    for email in (
+        "admin@demo.test",
+        "manager@demo.test",
+        "advisor@demo.test",
+        "fieldmanager@demo.test",
+        "reviewer@demo.test",
+    ):
         response = client.post("/login", data={"email": email, "password": "demo-password"})
         assert response.status_code == 302, email
         client.post("/logout")
@@ -47,7 +54,10 @@ def test_seed_demo_books_appointments_in_the_console_queued_for_the_dms(app, cli
 
 def test_create_user_command(app):
     runner = app.test_cli_runner()
-    result = runner.invoke(args=["create-user", "--email", "Boss@Example.test", "--name", "Boss"], input="a long enough password\na long enough password\n")
+    result = runner.invoke(
+        args=["create-user", "--email", "Boss@Example.test", "--name", "Boss"],
+        input="a long enough password\na long enough password\n",
+    )
     assert result.exit_code == 0, result.output
     with app.app_context():
         user = db.session.scalar(select(User).where(User.email == "boss@example.test"))
@@ -72,17 +82,25 @@ def test_seed_demo_gives_each_location_two_workfiles_with_receipts_in_every_stat
             assert any(w.dms_repair_id is None for w in workfiles)  # one is left to Convert to RO
             for w in workfiles:
                 assert db.session.scalar(select(func.count(DmsEvent.id)).where(DmsEvent.workfile_id == w.id)) >= 3
-            voids = db.session.scalars(select(Payment).where(Payment.location_id == loc.id,
-                                                             Payment.status == PaymentStatus.VOID)).all()
+            voids = db.session.scalars(
+                select(Payment).where(Payment.location_id == loc.id, Payment.status == PaymentStatus.VOID)
+            ).all()
             assert all(p.void_reason for p in voids)
-        wf_id = db.session.scalar(select(Workfile.id).join(Location).where(Location.code == "NSF",
-                                                                           Workfile.dms_repair_id.is_not(None)))
+        wf_id = db.session.scalar(
+            select(Workfile.id).join(Location).where(Location.code == "NSF", Workfile.dms_repair_id.is_not(None))
+        )
     client.post("/login", data={"email": "advisor@demo.test", "password": "demo-password"})
-    page = BeautifulSoup(client.get(f"/repair-orders/{wf_id}/dms-activity?tab=payments").get_data(as_text=True),
-                         "html.parser")
+    page = BeautifulSoup(
+        client.get(f"/repair-orders/{wf_id}/dms-activity?tab=payments").get_data(as_text=True), "html.parser"
+    )
     assert {tr["data-status"] for tr in page.select("table.dms-payments tbody tr")} == {
-        "ready", "posted", "void", "failed"}
+        "ready",
+        "posted",
+        "void",
+        "failed",
+    }
     assert "Entered twice" in page.text
-    history = BeautifulSoup(client.get(f"/repair-orders/{wf_id}/dms-activity?tab=history").get_data(as_text=True),
-                            "html.parser")
+    history = BeautifulSoup(
+        client.get(f"/repair-orders/{wf_id}/dms-activity?tab=history").get_data(as_text=True), "html.parser"
+    )
     assert "Payment posted" in history.text and "Reason: Entered twice" in history.text

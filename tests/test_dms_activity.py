@@ -1,6 +1,7 @@
 """DMS Activity on a repair order (seed 003): Properties (Convert to RO, DMS ids by hand,
 DMS customer/vehicle search with "not listed - export as new"), History rows for every
 event, and the printable export summary with its CSV - against the sandbox DMS."""
+
 from __future__ import annotations
 
 import csv
@@ -73,8 +74,14 @@ def test_ro_list_and_page_lead_to_dms_activity_with_three_tabs(client, auth, mak
     assert activity.h1.text.strip() == "12345678 - DMS Activity"
     assert [a.text for a in activity.select("nav.dms-tabs a")] == ["Properties", "Payments", "History"]
     header = activity.select_one(".dms-header")
-    for text in ("12345678", "Turpin, Sharon", "$2,877.67", "QUALITY INSURANCE COMPANY", "2012 Toyota Corolla SE 4WD",
-                 "2T1BURHE0GC123456"):
+    for text in (
+        "12345678",
+        "Turpin, Sharon",
+        "$2,877.67",
+        "QUALITY INSURANCE COMPANY",
+        "2012 Toyota Corolla SE 4WD",
+        "2T1BURHE0GC123456",
+    ):
         assert text in header.text
     assert "CDK" in activity.select_one(".dms-connection").text
     assert client.get(f"/repair-orders/{foreign.id}/dms-activity").status_code == 404
@@ -108,18 +115,27 @@ def test_reservation_failure_is_explained_and_the_id_can_be_typed_by_hand(app, c
     error = soup(response).select_one(".dms-reservation-error")
     assert "could not reserve an RO number" in error.text and "type the DMS Repair ID by hand" in error.text
     assert workfile_row(app, workfile.id).dms_repair_id is None
-    response = client.post(url(workfile, "/properties"), data={"dms_repair_id": "RO-7781", "dms_customer_id": "",
-                                                              "dms_vehicle_id": ""})
+    response = client.post(
+        url(workfile, "/properties"), data={"dms_repair_id": "RO-7781", "dms_customer_id": "", "dms_vehicle_id": ""}
+    )
     assert response.status_code == 303
     assert workfile_row(app, workfile.id).dms_repair_id == "RO-7781"
     client.post(url(workfile, "/properties"), data={"dms_repair_id": "RO-7782"})  # corrected later
-    assert [e[:2] for e in events(app, workfile.id)] == [("ro_reservation_failed", None), ("repair_id_added", "RO-7781"),
-                                                         ("repair_id_changed", "RO-7782")]
+    assert [e[:2] for e in events(app, workfile.id)] == [
+        ("ro_reservation_failed", None),
+        ("repair_id_added", "RO-7781"),
+        ("repair_id_changed", "RO-7782"),
+    ]
 
 
 def test_vendor_without_reservation_says_so(app, client, auth, make, sandbox):
-    location = make.location(code="AUTO", dms_vendor="automate", dms_base_url=sandbox.base_url, dms_account="x",
-                             dms_credentials={"api_key": "y"})
+    location = make.location(
+        code="AUTO",
+        dms_vendor="automate",
+        dms_base_url=sandbox.base_url,
+        dms_account="x",
+        dms_credentials={"api_key": "y"},
+    )
     advisor = make.user(Role.SERVICE_ADVISOR, location)
     workfile = make.workfile(location)
     auth.login(advisor.email, PASSWORD)
@@ -145,8 +161,11 @@ def test_customer_search_pick_and_next_sets_the_dms_customer_id(app, client, aut
     auth.login(advisor.email, PASSWORD)
     panel = soup(client.get(url(workfile, "/customer-search"), htmx=True, headers={"HX-Target": "customer-search"}))
     assert panel.select_one("#customers-q")["value"] == "Turpin"  # pre-filled with the workfile customer's last name
-    results = client.get(url(workfile, "/customer-search") + f"?q={record.last_name}", htmx=True,
-                         headers={"HX-Target": "customers-results"})
+    results = client.get(
+        url(workfile, "/customer-search") + f"?q={record.last_name}",
+        htmx=True,
+        headers={"HX-Target": "customers-results"},
+    )
     page = soup(results)
     values = [i["value"] for i in page.select("input[name=choice]")]
     assert record.dms_id in values and values[-1] == "__new__"
@@ -157,8 +176,9 @@ def test_customer_search_pick_and_next_sets_the_dms_customer_id(app, client, aut
 
 
 def test_customer_not_listed_is_exported_as_new_and_its_id_filled(app, client, auth, make, sandbox, run_jobs):
-    location, advisor, workfile = setup_workfile(make, sandbox, customer_fields={"dms_id": None, "first_name": "Sharon",
-                                                                                  "last_name": "Turpin"})
+    location, advisor, workfile = setup_workfile(
+        make, sandbox, customer_fields={"dms_id": None, "first_name": "Sharon", "last_name": "Turpin"}
+    )
     auth.login(advisor.email, PASSWORD)
     assert client.post(url(workfile, "/customer"), data={"choice": "__new__"}).status_code == 303
     assert "Exporting the customer" in soup(client.get(url(workfile))).select_one(".dms-export-state").text
@@ -196,8 +216,11 @@ def test_vehicle_search_pick_sets_the_dms_vehicle_id(app, client, auth, make, sa
     with sandbox.connect("alpha-cdk") as dms:
         vehicle = dms.fetch_one("vehicles", sorted(dms.list_ids("vehicles"))[3])
     auth.login(advisor.email, PASSWORD)
-    page = soup(client.get(url(workfile, "/vehicle-search") + f"?q={vehicle.vin}", htmx=True,
-                           headers={"HX-Target": "vehicles-results"}))
+    page = soup(
+        client.get(
+            url(workfile, "/vehicle-search") + f"?q={vehicle.vin}", htmx=True, headers={"HX-Target": "vehicles-results"}
+        )
+    )
     assert vehicle.dms_id in [i["value"] for i in page.select("input[name=choice]")]
     assert "Vehicle not listed – export as new vehicle record" in page.text
     client.post(url(workfile, "/vehicle"), data={"choice": vehicle.dms_id})
@@ -206,8 +229,9 @@ def test_vehicle_search_pick_sets_the_dms_vehicle_id(app, client, auth, make, sa
 
 
 def test_vehicle_not_listed_confirms_make_model_then_exports(app, client, auth, make, sandbox, run_jobs):
-    location, advisor, workfile = setup_workfile(make, sandbox, "beta-karmak", asset_fields={"dms_id": None},
-                                                 dms_customer_id=None)
+    location, advisor, workfile = setup_workfile(
+        make, sandbox, "beta-karmak", asset_fields={"dms_id": None}, dms_customer_id=None
+    )
     auth.login(advisor.email, PASSWORD)
     response = client.post(url(workfile, "/vehicle"), data={"choice": "__new__"})
     assert response.status_code == 303 and response.headers["Location"].endswith("/new-vehicle")
@@ -215,8 +239,10 @@ def test_vehicle_not_listed_confirms_make_model_then_exports(app, client, auth, 
     assert form.select_one("#make")["value"] == "Toyota" and form.select_one("#model")["value"] == "Corolla SE 4WD"
     invalid = client.post(url(workfile, "/new-vehicle"), data={"make": "", "model": "Corolla"})
     assert invalid.status_code == 422 and "Enter the make." in soup(invalid).text
-    client.post(url(workfile, "/new-vehicle"), data={"year": "2012", "make": "Toyota", "model": "Corolla",
-                                                      "vin": "2T1BURHE0GC123456"})
+    client.post(
+        url(workfile, "/new-vehicle"),
+        data={"year": "2012", "make": "Toyota", "model": "Corolla", "vin": "2T1BURHE0GC123456"},
+    )
     run_jobs(["pushes"])
     dms_id = workfile_row(app, workfile.id).dms_vehicle_id
     assert dms_id and sandbox.control.count_created("beta-karmak")["vehicles"] == 1
@@ -228,8 +254,9 @@ def test_vehicle_not_listed_confirms_make_model_then_exports(app, client, auth, 
 def test_vehicle_export_refused_plainly_where_the_dms_needs_an_appointment(app, client, auth, make, sandbox):
     location, advisor, workfile = setup_workfile(make, sandbox, asset_fields={"dms_id": None})
     auth.login(advisor.email, PASSWORD)
-    response = client.post(url(workfile, "/new-vehicle"), data={"make": "Toyota", "model": "Corolla"},
-                           follow_redirects=True)
+    response = client.post(
+        url(workfile, "/new-vehicle"), data={"make": "Toyota", "model": "Corolla"}, follow_redirects=True
+    )
     assert "accepts new vehicle records only together with an appointment" in soup(response).select_one(".flashes").text
     with app.app_context():
         assert db.session.scalar(select(func.count(OutboxMessage.id))) == 0
@@ -244,14 +271,23 @@ def test_history_summary_page_and_csv(app, client, auth, make):
     location, advisor, workfile = setup_workfile(make, dms_repair_id="12345678")
     make.payment(workfile, amount=Decimal("1000.00"), status=PaymentStatus.POSTED, reference_id="1234567890019")
     auth.login(advisor.email, PASSWORD)
-    client.post(url(workfile, "/properties"), data={"dms_repair_id": "12345678", "dms_customer_id": "9876543",
-                                                    "dms_vehicle_id": "V-55"})
-    client.post(url(workfile, "/properties"), data={"dms_repair_id": "12345678", "dms_customer_id": "=cmd()",
-                                                    "dms_vehicle_id": "V-55"})
+    client.post(
+        url(workfile, "/properties"),
+        data={"dms_repair_id": "12345678", "dms_customer_id": "9876543", "dms_vehicle_id": "V-55"},
+    )
+    client.post(
+        url(workfile, "/properties"),
+        data={"dms_repair_id": "12345678", "dms_customer_id": "=cmd()", "dms_vehicle_id": "V-55"},
+    )
     history = soup(client.get(url(workfile) + "?tab=history"))
-    rows = [[td.get_text(" ", strip=True) for td in tr.select("td")] for tr in history.select("table.dms-history tbody tr")]
-    assert [r[2].split(" was ")[0] for r in rows] == ["DMS Customer ID changed", "DMS Vehicle ID added",
-                                                      "DMS Customer ID added"]  # newest first
+    rows = [
+        [td.get_text(" ", strip=True) for td in tr.select("td")] for tr in history.select("table.dms-history tbody tr")
+    ]
+    assert [r[2].split(" was ")[0] for r in rows] == [
+        "DMS Customer ID changed",
+        "DMS Vehicle ID added",
+        "DMS Customer ID added",
+    ]  # newest first
     assert rows[2][1] == "Janet Smith" and rows[2][5] == "9876543"
     summary_link = history.find("a", string="Print Export Summary")
     summary = soup(client.get(summary_link["href"]))
@@ -265,7 +301,9 @@ def test_history_summary_page_and_csv(app, client, auth, make):
     assert response.mimetype == "text/csv" and "attachment" in response.headers["Content-Disposition"]
     lines = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
     assert lines[0] == ["RO Number", "12345678"] and ["Total", "2877.67"] in lines
-    table = lines[lines.index(["Date", "Completed By", "Description", "Amount $", "Status", "Reference ID", "Detail"]) + 1:]
+    table = lines[
+        lines.index(["Date", "Completed By", "Description", "Amount $", "Status", "Reference ID", "Detail"]) + 1 :
+    ]
     assert [r[2] for r in table] == ["DMS Customer ID changed", "DMS Vehicle ID added", "DMS Customer ID added"]
     assert table[0][5] == "'=cmd()"  # never a live spreadsheet formula
 

@@ -1,4 +1,5 @@
 """Duplicate scoring for add-from-DMS: scores with reasons."""
+
 from __future__ import annotations
 
 from types import SimpleNamespace
@@ -7,8 +8,14 @@ from webapp.domain.duplicates import likely_duplicates, score_asset, score_custo
 
 
 def portal_customer(**fields):
-    values = {"first_name": None, "last_name": None, "company_name": None, "phone": None, "mobile_phone": None,
-              "email": None}
+    values = {
+        "first_name": None,
+        "last_name": None,
+        "company_name": None,
+        "phone": None,
+        "mobile_phone": None,
+        "email": None,
+    }
     values.update(fields)
     return SimpleNamespace(**values)
 
@@ -19,8 +26,13 @@ def portal_asset(**fields):
     return SimpleNamespace(**values)
 
 
-DMS = {"first_name": "Zoë", "last_name": "O'Brien", "company_name": "", "phones": ["(217) 555-0100"],
-       "emails": ["ZOE@example.com"]}
+DMS = {
+    "first_name": "Zoë",
+    "last_name": "O'Brien",
+    "company_name": "",
+    "phones": ["(217) 555-0100"],
+    "emails": ["ZOE@example.com"],
+}
 
 
 def test_same_phone_in_another_format_and_same_name():

@@ -1,4 +1,5 @@
 """Daily data files: a record counts as changed only when its content changed."""
+
 from __future__ import annotations
 
 import csv
@@ -7,10 +8,10 @@ import pytest
 from sqlalchemy import select
 
 from jobs.extracts import enqueue_import_if_new
-from jobs.pulls import enqueue_pull
 from tests.conftest import dms_settings
 from webapp.extensions import db
 from webapp.models import DmsRecord, Location, RunStatus, RunTrigger, SyncRun
+from webapp.services.runs import enqueue_pull
 
 
 @pytest.fixture()
@@ -23,8 +24,9 @@ def _pull_customers(app, location, run_jobs):
         enqueue_pull(location.id, "customers", RunTrigger.MANUAL)
     run_jobs()
     with app.app_context():
-        rows = db.session.scalars(select(DmsRecord).where(DmsRecord.location_id == location.id,
-                                                          DmsRecord.data_type == "customers")).all()
+        rows = db.session.scalars(
+            select(DmsRecord).where(DmsRecord.location_id == location.id, DmsRecord.data_type == "customers")
+        ).all()
         return {row.dms_id: (row.last_changed_at, row.content_hash) for row in rows}
 
 
@@ -33,16 +35,18 @@ def _import(app, run_jobs, location):
         assert enqueue_import_if_new(db.session.get(Location, location.id), "customers") is not None
     run_jobs()
     with app.app_context():
-        run = db.session.scalars(select(SyncRun).where(SyncRun.trigger == RunTrigger.FILE)
-                                 .order_by(SyncRun.id.desc())).first()
+        run = db.session.scalars(
+            select(SyncRun).where(SyncRun.trigger == RunTrigger.FILE).order_by(SyncRun.id.desc())
+        ).first()
         db.session.expunge(run)
         return run
 
 
 def _mirror(app, location):
     with app.app_context():
-        rows = db.session.scalars(select(DmsRecord).where(DmsRecord.location_id == location.id,
-                                                          DmsRecord.data_type == "customers")).all()
+        rows = db.session.scalars(
+            select(DmsRecord).where(DmsRecord.location_id == location.id, DmsRecord.data_type == "customers")
+        ).all()
         return {row.dms_id: (row.last_changed_at, row.payload) for row in rows}
 
 
@@ -67,7 +71,7 @@ def test_columns_a_file_leaves_out_do_not_count_as_changes(app, location, sandbo
         rows = list(csv.reader(handle))
     drop = rows[0].index("country")
     with open(path, "w", newline="", encoding="utf-8-sig") as handle:
-        csv.writer(handle).writerows([cells[:drop] + cells[drop + 1:] for cells in rows])
+        csv.writer(handle).writerows([cells[:drop] + cells[drop + 1 :] for cells in rows])
     run = _import(app, run_jobs, location)
     assert (run.updated, run.unchanged) == (0, 120)
 

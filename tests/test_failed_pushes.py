@@ -1,5 +1,6 @@
 """Every seed-000 error provoked through the sandbox ends in the failed-push queue with the
 catalogue's hint; Retry after a fix succeeds; Dismiss keeps its reason in history; the badge counts."""
+
 from __future__ import annotations
 
 import pytest
@@ -8,7 +9,7 @@ from sqlalchemy import select
 from connectors import get_profile
 from tests.conftest import soup
 from tests.factories import PASSWORD
-from tests.test_pushes import (advisor, appointment_row, book, connected_location, created, dms_customer, messages)
+from tests.test_pushes import advisor, appointment_row, book, connected_location, created, dms_customer, messages
 from webapp.extensions import db
 from webapp.models import ChangeHistory, OutboxStatus, Role
 
@@ -39,9 +40,18 @@ def _provoke(app, make, sandbox, code):
     return location, adv, appointment_id, account
 
 
-@pytest.mark.parametrize("code", ["RR-OPCODE-INVALID", "RR-ADVISOR-INVALID", "RR-LASTNAME-MISSING",
-                                  "RR-NO-OPCODE-NOTES", "CDK-NO-OPCODE-NOTES", "CDK-ADDRESS-EMAIL-REQUIRED",
-                                  "CDK-DISPATCH-INVALID"])
+@pytest.mark.parametrize(
+    "code",
+    [
+        "RR-OPCODE-INVALID",
+        "RR-ADVISOR-INVALID",
+        "RR-LASTNAME-MISSING",
+        "RR-NO-OPCODE-NOTES",
+        "CDK-NO-OPCODE-NOTES",
+        "CDK-ADDRESS-EMAIL-REQUIRED",
+        "CDK-DISPATCH-INVALID",
+    ],
+)
 def test_seed_000_errors_land_in_the_queue_with_their_hint(app, client, auth, make, sandbox, run_jobs, code):
     location, adv, appointment_id, account = _provoke(app, make, sandbox, code)
     run_jobs(["pushes"])
@@ -60,8 +70,9 @@ def test_seed_000_errors_land_in_the_queue_with_their_hint(app, client, auth, ma
 
 
 @pytest.mark.parametrize("account", ["alpha-cdk", "gamma-reynolds"])
-def test_locked_appointment_fails_with_close_it_then_retry_succeeds(app, client, auth, make, sandbox, run_jobs,
-                                                                     account):
+def test_locked_appointment_fails_with_close_it_then_retry_succeeds(
+    app, client, auth, make, sandbox, run_jobs, account
+):
     location = connected_location(make, sandbox, account)
     adv = advisor(make, location)
     appointment_id = book(app, location, dms_customer(make, sandbox, location, account), adv)
@@ -70,9 +81,19 @@ def test_locked_appointment_fails_with_close_it_then_retry_succeeds(app, client,
     sandbox.control.lock_appointment(account, dms_id)
     manager = make.user(Role.SERVICE_MANAGER, location)
     auth.login(manager.email, PASSWORD)
-    client.post(f"/appointments/{appointment_id}/edit", data={
-        "customer_id": appointment_row(app, appointment_id).customer_id, "scheduled_at": "2030-06-01T08:00",
-        "advisor_id": adv.id, "asset_id": 0, "opcode_text": "LOF", "opcodes": ["LOF"], "notes": "Oil", "brand": ""})
+    client.post(
+        f"/appointments/{appointment_id}/edit",
+        data={
+            "customer_id": appointment_row(app, appointment_id).customer_id,
+            "scheduled_at": "2030-06-01T08:00",
+            "advisor_id": adv.id,
+            "asset_id": 0,
+            "opcode_text": "LOF",
+            "opcodes": ["LOF"],
+            "notes": "Oil",
+            "brand": "",
+        },
+    )
     run_jobs(["pushes"])
     update = messages(app, appointment_id)[-1]
     assert update.status == OutboxStatus.FAILED and update.error_code.endswith("-LOCKED")
@@ -100,8 +121,12 @@ def test_retry_without_a_fix_is_refused_and_dismiss_needs_a_reason(app, client, 
     assert messages(app, appointment_id)[0].status == OutboxStatus.FAILED
     refused = client.post(f"/integrations/failed/{message.id}/dismiss", data={"reason": ""})
     assert refused.status_code == 422 and soup(refused).select_one(f"#reason-{message.id}-error")
-    assert client.post(f"/integrations/failed/{message.id}/dismiss",
-                       data={"reason": "Customer booked by phone in CDK"}).status_code == 303
+    assert (
+        client.post(
+            f"/integrations/failed/{message.id}/dismiss", data={"reason": "Customer booked by phone in CDK"}
+        ).status_code
+        == 303
+    )
     assert messages(app, appointment_id)[0].status == OutboxStatus.DISMISSED
     page = soup(client.get("/integrations/failed/?show=dismissed"))
     assert "Customer booked by phone in CDK" in page.select_one(f"#push-{message.id}").text
@@ -120,7 +145,10 @@ def test_filters_by_advisor_and_brand(app, client, auth, make, sandbox, run_jobs
     run_jobs(["pushes"])
     ids = {a: messages(app, a)[0].id for a in (ford, lincoln)}
     auth.login(make.user(Role.SERVICE_MANAGER, location).email, PASSWORD)
-    shown = lambda url: {int(tr["id"].split("-")[1]) for tr in soup(client.get(url, htmx=True)).select("tr.failed-push")}  # noqa: E731
+
+    def shown(url):
+        return {int(tr["id"].split("-")[1]) for tr in soup(client.get(url, htmx=True)).select("tr.failed-push")}
+
     assert shown("/integrations/failed/") == set(ids.values())
     assert shown(f"/integrations/failed/?advisor_id={dana.id}") == {ids[ford]}
     assert shown("/integrations/failed/?brand=Lincoln") == {ids[lincoln]}

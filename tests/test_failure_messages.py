@@ -1,16 +1,20 @@
 """Failure messages say what happened in plain words, what the console does next, and what a person can do."""
+
 from __future__ import annotations
+
+from dataclasses import replace
 
 import pytest
 from sqlalchemy import select
 
 from connectors import AuthenticationError, MalformedResponseError, TransientDmsError
 from jobs.dms_errors import describe_dms_error
-from jobs.pulls import enqueue_pull
 from tests.conftest import dms_settings, soup
 from tests.factories import PASSWORD
 from webapp.extensions import db
 from webapp.models import Role, RunStatus, RunTrigger, SyncRun
+from webapp.services import retry_policy
+from webapp.services.runs import enqueue_pull
 
 
 @pytest.fixture()
@@ -42,9 +46,9 @@ def test_describe_blames_the_dms_only_when_it_is_the_cause():
 def test_lost_lock_is_not_blamed_on_the_dms(app, location, run_jobs, monkeypatch):
     """The run lock lapses under a pull: the message says so, and its fix does not promise a retry
     that will not happen."""
-    monkeypatch.setattr("jobs.pulls.PAGE_SIZE", 10)
-    monkeypatch.setattr("jobs.pulls.MAX_BACKOFF", 0.0)
-    monkeypatch.setattr("jobs.pulls.RunLock.extend", lambda self, *a, **k: False)
+    monkeypatch.setattr("jobs.pull_pages.PAGE_SIZE", 10)
+    monkeypatch.setattr(retry_policy, "PULLS", replace(retry_policy.PULLS, cap=0.0))
+    monkeypatch.setattr("webapp.services.locks.RunLock.renew", lambda self, *a, **k: False)
     with app.app_context():
         enqueue_pull(location.id, "customers", RunTrigger.MANUAL)
     run_jobs()
@@ -56,9 +60,10 @@ def test_lost_lock_is_not_blamed_on_the_dms(app, location, run_jobs, monkeypatch
     assert "last saved page" in run.fix_hint and "Integration health" in run.fix_hint
 
 
-def test_dms_errors_on_the_health_page_say_what_happens_next(app, client, make, auth, location, sandbox, run_jobs,
-                                                              monkeypatch):
-    monkeypatch.setattr("jobs.pulls.MAX_BACKOFF", 0.0)
+def test_dms_errors_on_the_health_page_say_what_happens_next(
+    app, client, make, auth, location, sandbox, run_jobs, monkeypatch
+):
+    monkeypatch.setattr(retry_policy, "PULLS", replace(retry_policy.PULLS, cap=0.0))
     sandbox.control.inject_fault("503", count=20, account="alpha-cdk")
     with app.app_context():
         enqueue_pull(location.id, "customers", RunTrigger.MANUAL)

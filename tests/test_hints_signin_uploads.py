@@ -1,6 +1,7 @@
 """Review findings B: true connector hints, dead code gone, Test connection's sign-in row, what an
 unlock clears, decision audit entries in the decision's transaction, atomic sign-in counters,
 short upload waits."""
+
 from __future__ import annotations
 
 import io
@@ -11,8 +12,14 @@ import pytest
 from PIL import Image
 
 import connectors
-from connectors import (AuthenticationError, DmsValidationError, MalformedResponseError, NotSupportedError,
-                        TransientDmsError, connect)
+from connectors import (
+    AuthenticationError,
+    DmsValidationError,
+    MalformedResponseError,
+    NotSupportedError,
+    TransientDmsError,
+    connect,
+)
 from connectors.records import CUSTOMERS, KINDS, RecordKind, kind_of
 from connectors.vendors import get_profile
 from tests.conftest import audit_events, soup
@@ -63,8 +70,12 @@ def test_default_and_opentrack_credential_hints_send_readers_to_a_global_admin()
     from connectors import opentrack
     from webapp.credentials import CredentialsUnreadable
 
-    for hint in (AuthenticationError("DMS answered 401").fix_hint, opentrack.AUTH_HINT, opentrack.EXPIRED_HINT,
-                 CredentialsUnreadable("cannot be decrypted").fix_hint):
+    for hint in (
+        AuthenticationError("DMS answered 401").fix_hint,
+        opentrack.AUTH_HINT,
+        opentrack.EXPIRED_HINT,
+        CredentialsUnreadable("cannot be decrypted").fix_hint,
+    ):
         assert _names_the_global_admin(hint), hint
     # Nobody in the app can put a server key back: the hint does not ask them to.
     assert "CREDENTIALS_KEYS" not in CredentialsUnreadable("cannot be decrypted").fix_hint
@@ -168,8 +179,9 @@ def test_a_404_does_not_claim_the_sign_in_worked(monkeypatch):
 
 def test_sign_in_worked_only_once_a_read_worked(monkeypatch):
     first = _data_types()[0]
-    results = _test_connection(monkeypatch, lambda t: DmsValidationError("DMS answered 404", status=404)
-                               if t == first else 1)
+    results = _test_connection(
+        monkeypatch, lambda t: DmsValidationError("DMS answered 404", status=404) if t == first else 1
+    )
     assert results[0].name == "Sign-in" and results[0].ok
     assert results[1].name == kind_of(first).label and results[1].status == "failed"
     assert all(r.ok for r in results[2:])
@@ -183,8 +195,14 @@ def test_refusals_made_without_asking_the_dms_leave_the_sign_in_not_tried(monkey
 
 def test_no_answer_after_an_answer_is_not_called_a_failed_sign_in(monkeypatch):
     first = _data_types()[0]
-    results = _test_connection(monkeypatch, lambda t: MalformedResponseError("bad") if t == first
-                               else TransientDmsError("the DMS did not answer in time (ReadTimeout)"))
+    results = _test_connection(
+        monkeypatch,
+        lambda t: (
+            MalformedResponseError("bad")
+            if t == first
+            else TransientDmsError("the DMS did not answer in time (ReadTimeout)")
+        ),
+    )
     assert "Sign-in" not in [r.name for r in results]
     assert all(r.status == "failed" for r in results) and len(results) == len(_data_types())
 
@@ -196,6 +214,7 @@ def test_labels_come_from_the_record_kinds():
 
 
 # --------------------------------------------------------------------------- 5. what an unlock clears
+
 
 def _fail(client, email, times):
     for _ in range(times):
@@ -219,16 +238,16 @@ def test_an_address_wait_says_it_ends_by_itself_and_offers_no_unlock(app, auth, 
 def test_an_account_wait_still_offers_the_unlock(client, make):
     user = make.user(Role.SERVICE_ADVISOR, make.location())
     _fail(client, user.email, 5)
-    text = soup(client.post("/login", data={"email": user.email, "password": PASSWORD})).select_one(
-        ".alert-error").text
+    text = soup(client.post("/login", data={"email": user.email, "password": PASSWORD})).select_one(".alert-error").text
     assert "for this account" in text and "unlock your account" in text
 
 
 def _admin_browser(app, make):
     admin = make.user(Role.GLOBAL_ADMIN)
     browser = app.test_client()
-    browser.post("/login", data={"email": admin.email, "password": PASSWORD},
-                 headers={"X-CSRFToken": browser.csrf_token()})
+    browser.post(
+        "/login", data={"email": admin.email, "password": PASSWORD}, headers={"X-CSRFToken": browser.csrf_token()}
+    )
     return browser
 
 
@@ -236,8 +255,9 @@ def test_unlock_says_what_it_cleared(app, client, make):
     advisor = make.user(Role.SERVICE_ADVISOR, make.location(), name="Avery Advisor")
     _fail(client, advisor.email, 5)
     browser = _admin_browser(app, make)
-    response = browser.post(f"/admin/users/{advisor.id}/unlock", headers={"X-CSRFToken": browser.csrf_token()},
-                            follow_redirects=True)
+    response = browser.post(
+        f"/admin/users/{advisor.id}/unlock", headers={"X-CSRFToken": browser.csrf_token()}, follow_redirects=True
+    )
     flashes = soup(response).select_one("#flashes").text
     assert "from any device" not in flashes
     assert "Cleared the 5 failed sign-ins counted for Avery Advisor's account" in flashes
@@ -250,10 +270,11 @@ def test_unlock_while_redis_is_down_says_only_this_process_was_cleared(app, clie
     _fail(client, advisor.email, 5)
     browser = _admin_browser(app, make)
     monkeypatch.setattr(throttle, "unlock_account", lambda email: False)
-    response = browser.post(f"/admin/users/{advisor.id}/unlock", headers={"X-CSRFToken": browser.csrf_token()},
-                            follow_redirects=True)
+    response = browser.post(
+        f"/admin/users/{advisor.id}/unlock", headers={"X-CSRFToken": browser.csrf_token()}, follow_redirects=True
+    )
     assert "in this web process only" in soup(response).select_one("#flashes").text
-    unlock, = audit_events(app, "auth.unlock")
+    (unlock,) = audit_events(app, "auth.unlock")
     assert "one web process only" in unlock.detail
 
 
@@ -285,10 +306,11 @@ def test_approving_writes_its_audit_entry_with_the_change(app, pending):
     from webapp.update_requests import service
 
     with app.app_context():
-        decision = service.approve(db.session.get(UpdateRequest, pending["request"].id),
-                                   db.session.get(User, pending["reviewer"].id))
+        decision = service.approve(
+            db.session.get(UpdateRequest, pending["request"].id), db.session.get(User, pending["reviewer"].id)
+        )
         assert decision.ok
-    entry, = audit_events(app, "update_request.approved")
+    (entry,) = audit_events(app, "update_request.approved")
     assert entry.user_id == pending["reviewer"].id and entry.location_id == pending["location"].id
     assert entry.target == f"update request {pending['request'].id} (customer {pending['customer'].id})"
 
@@ -297,10 +319,13 @@ def test_rejecting_writes_its_audit_entry_with_the_change(app, pending):
     from webapp.update_requests import service
 
     with app.app_context():
-        decision = service.reject(db.session.get(UpdateRequest, pending["request"].id),
-                                  db.session.get(User, pending["reviewer"].id), "Screenshot shows another customer")
+        decision = service.reject(
+            db.session.get(UpdateRequest, pending["request"].id),
+            db.session.get(User, pending["reviewer"].id),
+            "Screenshot shows another customer",
+        )
         assert decision.ok
-    entry, = audit_events(app, "update_request.rejected")
+    (entry,) = audit_events(app, "update_request.rejected")
     assert entry.detail == "reason: Screenshot shows another customer"
 
 
@@ -314,11 +339,13 @@ def test_an_approval_that_fails_leaves_no_audit_entry(app, pending):
 
         def bump(session, *_args):  # someone saves the customer meanwhile
             session.connection().execute(
-                update(Customer).where(Customer.id == customer_id).values(version=Customer.version + 1))
+                update(Customer).where(Customer.id == customer_id).values(version=Customer.version + 1)
+            )
 
         event.listen(db.session, "before_flush", bump, once=True)
-        decision = service.approve(db.session.get(UpdateRequest, pending["request"].id),
-                                   db.session.get(User, pending["reviewer"].id))
+        decision = service.approve(
+            db.session.get(UpdateRequest, pending["request"].id), db.session.get(User, pending["reviewer"].id)
+        )
         assert not decision.ok
         db.session.remove()
         assert db.session.get(UpdateRequest, pending["request"].id).status is UpdateRequestStatus.PENDING
@@ -356,7 +383,7 @@ def _count_in_parallel(app, key, threads=8, each=10):
             with app.test_request_context():
                 for _ in range(each):
                     throttle.add_failure(key)
-        except Exception as error:  # noqa: BLE001 - reported below
+        except Exception as error:
             errors.append(error)
 
     workers = [threading.Thread(target=work) for _ in range(threads)]

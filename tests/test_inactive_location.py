@@ -1,7 +1,9 @@
 """An inactive location (issue 20, item 9): nobody works in it, nothing is exchanged with its DMS,
 its data is kept, and Global Admins still see it in Admin → Locations and can reactivate it."""
+
 from __future__ import annotations
 
+import importlib
 import json
 import time
 
@@ -43,8 +45,15 @@ def inactive(app, make):
 @pytest.mark.parametrize("who", ["advisor", "manager"])
 def test_staff_of_an_inactive_location_see_why_on_every_page(client, auth, inactive, who):
     assert auth.login(inactive[who].email, PASSWORD).status_code == 302
-    for url in ("/", "/customers", f"/customers/{inactive['customer'].id}", "/cases", "/appointments/",
-                "/settings/external-interfaces", "/integrations/"):
+    for url in (
+        "/",
+        "/customers",
+        f"/customers/{inactive['customer'].id}",
+        "/cases",
+        "/appointments/",
+        "/settings/external-interfaces",
+        "/integrations/",
+    ):
         response = client.get(url)
         assert response.status_code == 403, url
         page = soup(response)
@@ -107,8 +116,12 @@ def test_scopes_leave_out_inactive_locations_for_every_role(app, inactive):
 
     from webapp.models import UpdateRequest
 
-    for who, expected in (("admin", {inactive["east"].id}), ("reviewer", {inactive["east"].id}),
-                          ("field", {inactive["east"].id}), ("advisor", set())):
+    for who, expected in (
+        ("admin", {inactive["east"].id}),
+        ("reviewer", {inactive["east"].id}),
+        ("field", {inactive["east"].id}),
+        ("advisor", set()),
+    ):
         with app.test_request_context():
             login_user(db.session.get(User, inactive[who].id))
             assert scoping.allowed_location_ids() == expected, who
@@ -131,8 +144,9 @@ def test_no_pulls_imports_or_reconciliations_are_scheduled(app, make, sandbox):
     with app.app_context():
         counts = dispatch_due_pulls()
         assert counts["pulls"] > 0
-        by_location = dict(db.session.execute(
-            select(SyncRun.location_id, func.count()).group_by(SyncRun.location_id)).all())
+        by_location = dict(
+            db.session.execute(select(SyncRun.location_id, func.count()).group_by(SyncRun.location_id)).all()
+        )
     assert by_location.get(active.id) and not by_location.get(asleep.id)
 
 
@@ -160,8 +174,9 @@ def test_pending_pushes_of_an_inactive_location_are_not_woken(app, make):
 def test_the_scheduler_runs_the_active_only_push_sweep():
     from rq import cron
 
-    import jobs.cron  # noqa: F401 - registers the jobs
     from jobs.schedule import dispatch_due_pulls, wake_due_pushes
+
+    importlib.import_module("jobs.cron")  # registers the jobs
 
     registered = {entry["func"] for entry in cron._job_data_registry}
     assert wake_due_pushes in registered and dispatch_due_pulls in registered
@@ -170,11 +185,19 @@ def test_the_scheduler_runs_the_active_only_push_sweep():
 
 def test_webhooks_for_an_inactive_location_are_refused(client, inactive, app):
     with app.app_context():
-        db.session.execute(update(Location).where(Location.id == inactive["north"].id)
-                           .values(webhook_secret="s3cret", dms_vendor="reynolds"))
+        db.session.execute(
+            update(Location)
+            .where(Location.id == inactive["north"].id)
+            .values(webhook_secret="s3cret", dms_vendor="reynolds")
+        )
         db.session.commit()
     raw = json.dumps({"event_id": "e1", "data_type": "customers"}).encode()
     stamp = str(int(time.time()))
-    response = client.post("/integrations/webhooks/NSF", data=raw, csrf=False, content_type="application/json",
-                           headers={"X-DMS-Timestamp": stamp, "X-DMS-Signature": sign("s3cret", stamp, raw)})
+    response = client.post(
+        "/integrations/webhooks/NSF",
+        data=raw,
+        csrf=False,
+        content_type="application/json",
+        headers={"X-DMS-Timestamp": stamp, "X-DMS-Signature": sign("s3cret", stamp, raw)},
+    )
     assert response.status_code == 404

@@ -3,14 +3,14 @@
 psycopg refuses NUL in text, so without webapp/input_safety.py a ``%00`` in a search or a
 form field answers 500 on PostgreSQL (run this file with DATABASE_URL set to check that).
 """
+
 from __future__ import annotations
 
 from sqlalchemy import select
 
 from tests.conftest import soup
 from tests.factories import PASSWORD
-from tests.routes_catalogue import ROUTE_ROLES, SIGNED
-from tests.test_authorization import app_routes, build_url
+from tests.routes_catalogue import ROUTE_ROLES, SIGNED, app_routes, build_url
 from webapp.extensions import db
 from webapp.models import Location, Role
 
@@ -22,8 +22,9 @@ QUERY = "q=Sm%00ith&page=1%00&status=%00open&sort=name%00&next=/%00&data_type=cu
 def _form_field_names(html: str) -> set[str]:
     """The names of every input, select and textarea of a page."""
     page = soup_of(html)
-    return {tag["name"] for tag in page.select("input[name], select[name], textarea[name]")
-            if tag["name"] != "csrf_token"}
+    return {
+        tag["name"] for tag in page.select("input[name], select[name], textarea[name]") if tag["name"] != "csrf_token"
+    }
 
 
 def soup_of(html: str):
@@ -80,8 +81,16 @@ def test_form_field_with_nul_is_saved_without_it(app, client, auth, make):
     page = client.get("/admin/locations/new")
     form = soup(page).select_one("form[method=post]")
     data = {tag["name"]: tag.get("value", "") for tag in form.select("input[name]") if tag.get("type") != "checkbox"}
-    data.update({"name": "Gamma\x00 Ford", "code": "GAM\x00MA", "timezone": "America/Chicago", "dms_vendor": "",
-                 "brand_list": "Ford\x00", "is_active": "y"})
+    data.update(
+        {
+            "name": "Gamma\x00 Ford",
+            "code": "GAM\x00MA",
+            "timezone": "America/Chicago",
+            "dms_vendor": "",
+            "brand_list": "Ford\x00",
+            "is_active": "y",
+        }
+    )
     response = client.post("/admin/locations/new", data=data)
     assert response.status_code in (302, 303), soup(response).get_text()[:500]
     with app.app_context():
@@ -96,8 +105,9 @@ def test_nul_in_a_url_path_segment_is_404(client, auth, world):
 
 def test_nul_in_form_field_names_and_repeated_values(app, client, auth, make):
     """Every value of a repeated field and the field names are cleaned too."""
-    from webapp.input_safety import _cleaned
     from werkzeug.datastructures import ImmutableMultiDict
+
+    from webapp.input_safety import _cleaned
 
     data = ImmutableMultiDict([("a\x00", "1"), ("tag", "x\x00"), ("tag", "y\x00z"), ("plain", "ok")])
     cleaned = _cleaned(data)

@@ -1,4 +1,5 @@
 """The integration health page, Pull now, backfills, scheduling, webhooks and daily files."""
+
 from __future__ import annotations
 
 import json
@@ -10,17 +11,19 @@ import pytest
 from sqlalchemy import func, select
 
 from connectors.webhooks import sign
-from jobs.schedule import cadences, dispatch_due_pulls, next_due
+from jobs.schedule import dispatch_due_pulls
 from tests.conftest import dms_settings, soup
 from tests.factories import PASSWORD
 from webapp.extensions import db
 from webapp.models import DmsRecord, Role, RunStatus, RunTrigger, SyncRun
+from webapp.services.cadences import cadences, next_due
 
 
 @pytest.fixture()
 def location(make, sandbox):
-    return make.location(name="Alpha Ford", code="ALPHA", webhook_secret="s3cret-hook",
-                         **dms_settings(sandbox, "alpha-cdk"))
+    return make.location(
+        name="Alpha Ford", code="ALPHA", webhook_secret="s3cret-hook", **dms_settings(sandbox, "alpha-cdk")
+    )
 
 
 @pytest.fixture()
@@ -44,8 +47,15 @@ def runs(app, **where):
 def test_health_page_lists_every_data_type_with_its_cadence(client, manager, location):
     page = soup(client.get("/integrations/"))
     rows = {row.select_one("th").text.strip(): row for row in page.select("table.health tbody tr")}
-    assert set(rows) == {"Customers", "Vehicles", "Appointments", "Repair orders", "Parts invoices",
-                         "Special orders", "Opcodes"}
+    assert set(rows) == {
+        "Customers",
+        "Vehicles",
+        "Appointments",
+        "Repair orders",
+        "Parts invoices",
+        "Special orders",
+        "Opcodes",
+    }
     assert "Every 15 mins" in rows["Customers"].text and "Every 3 mins" in rows["Repair orders"].text
     assert "Nightly" in rows["Opcodes"].text and "Comes with RO" in rows["Vehicles"].text
     assert "Never pulled" in rows["Customers"].text
@@ -106,18 +116,19 @@ def test_backfill_shows_a_progress_bar_and_can_be_cancelled(app, client, manager
 
 def test_cancelling_a_running_backfill_stops_after_the_page(app, location, run_jobs, monkeypatch):
     from jobs import pulls
+    from webapp.services import runs as run_service
 
-    monkeypatch.setattr("jobs.pulls.PAGE_SIZE", 10)
+    monkeypatch.setattr("jobs.pull_pages.PAGE_SIZE", 10)
     original = pulls.store_page
 
     def store_and_cancel(session, loc, data_type, records, **kw):
         result = original(session, loc, data_type, records, **kw)
-        pulls.request_cancel(session.get(SyncRun, kw["run_id"]))  # a person clicks Cancel now
+        run_service.request_cancel(session.get(SyncRun, kw["run_id"]))  # a person clicks Cancel now
         return result
 
     monkeypatch.setattr("jobs.pulls.store_page", store_and_cancel)
     with app.app_context():
-        run_id = pulls.enqueue_backfill(location.id, "repair_orders").id
+        run_id = run_service.enqueue_backfill(location.id, "repair_orders").id
     run_jobs()
     run = runs(app, id=run_id)[0]
     assert run.status == RunStatus.CANCELLED and run.fetched == 10
@@ -129,8 +140,11 @@ def age_runs(app, delta: timedelta) -> None:
 
     with app.app_context():
         for run in db.session.scalars(select(SyncRun)):
-            db.session.execute(update(SyncRun).where(SyncRun.id == run.id).values(
-                started_at=run.started_at - delta, finished_at=run.finished_at and run.finished_at - delta))
+            db.session.execute(
+                update(SyncRun)
+                .where(SyncRun.id == run.id)
+                .values(started_at=run.started_at - delta, finished_at=run.finished_at and run.finished_at - delta)
+            )
         db.session.commit()
 
 
@@ -141,13 +155,17 @@ def _latest_start(app):
 
 def test_schedule_dispatches_due_pulls_once(app, location, run_jobs):
     """Due pulls are queued once each, none before its due time. Times are given explicitly: due
-    times sit on a grid (jobs/schedule.py), so "4 minutes later" may or may not cross a slot of
+    times sit on a grid (webapp/services/cadences.py), so "4 minutes later" may or may not cross a slot of
     the 15-minute data types."""
     with app.app_context():
         cadence = cadences(db.session.merge(location))
         assert cadence["customers"].minutes == 15 and cadence["opcodes"].nightly
         first = dispatch_due_pulls()
-        assert first == {"pulls": 7, "reconciliations": 0, "imports": 0}  # all CDK data types due; nothing to reconcile yet
+        assert first == {
+            "pulls": 7,
+            "reconciliations": 0,
+            "imports": 0,
+        }  # all CDK data types due; nothing to reconcile yet
         assert dispatch_due_pulls()["pulls"] == 0  # queued ones are not queued twice
     run_jobs()
     ran_at = _latest_start(app)
@@ -184,9 +202,17 @@ def test_location_override_changes_the_cadence(app, make, sandbox):
 def _post_webhook(client, location, body: dict, secret="s3cret-hook", timestamp=None, event_id="evt-1"):
     raw = json.dumps(body).encode()
     timestamp = str(int(timestamp if timestamp is not None else time.time()))
-    return client.post(f"/integrations/webhooks/{location.code}", data=raw, csrf=False, content_type="application/json",
-                       headers={"X-DMS-Timestamp": timestamp, "X-DMS-Signature": sign(secret, timestamp, raw),
-                                "X-DMS-Event-Id": event_id})
+    return client.post(
+        f"/integrations/webhooks/{location.code}",
+        data=raw,
+        csrf=False,
+        content_type="application/json",
+        headers={
+            "X-DMS-Timestamp": timestamp,
+            "X-DMS-Signature": sign(secret, timestamp, raw),
+            "X-DMS-Event-Id": event_id,
+        },
+    )
 
 
 def test_webhook_verifies_signature_and_rejects_replays(app, client, location):
@@ -197,16 +223,26 @@ def test_webhook_verifies_signature_and_rejects_replays(app, client, location):
     assert ok.status_code == 202 and ok.get_json()["run_id"]
     assert _post_webhook(client, location, body).status_code == 409  # the same event again
     assert runs(app, trigger=RunTrigger.WEBHOOK)[0].data_type == "customers"
-    assert _post_webhook(client, location, {"event_id": "evt-2", "data_type": "payments"},
-                         event_id="evt-2").status_code == 422
+    assert (
+        _post_webhook(client, location, {"event_id": "evt-2", "data_type": "payments"}, event_id="evt-2").status_code
+        == 422
+    )
     assert client.post("/integrations/webhooks/NOPE", data=b"{}", csrf=False).status_code == 404
 
 
 def _post_raw_webhook(client, location, raw: bytes, event_id_header="evt-x", secret="s3cret-hook"):
     timestamp = str(int(time.time()))
-    return client.post(f"/integrations/webhooks/{location.code}", data=raw, csrf=False, content_type="application/json",
-                       headers={"X-DMS-Timestamp": timestamp, "X-DMS-Signature": sign(secret, timestamp, raw),
-                                "X-DMS-Event-Id": event_id_header})
+    return client.post(
+        f"/integrations/webhooks/{location.code}",
+        data=raw,
+        csrf=False,
+        content_type="application/json",
+        headers={
+            "X-DMS-Timestamp": timestamp,
+            "X-DMS-Signature": sign(secret, timestamp, raw),
+            "X-DMS-Event-Id": event_id_header,
+        },
+    )
 
 
 def test_webhook_replay_is_detected_from_signed_data_only(app, client, location):
@@ -241,8 +277,10 @@ def test_webhook_with_deeply_nested_body_is_400_and_logged(app, client, location
 
 
 def test_webhook_body_with_nul_is_400(app, client, location):
-    for body in ({"event_id": "evt-\u0000", "data_type": "customers"},
-                 {"event_id": "evt-n2", "data_type": "customers", "dms_ids": ["C1\u0000"]}):
+    for body in (
+        {"event_id": "evt-\u0000", "data_type": "customers"},
+        {"event_id": "evt-n2", "data_type": "customers", "dms_ids": ["C1\u0000"]},
+    ):
         raw = json.dumps(body).encode()
         assert b"\\u0000" in raw  # the JSON escape of NUL, as a DMS would send it
         response = _post_raw_webhook(client, location, raw)
@@ -254,18 +292,24 @@ def test_dms_change_reaches_the_mirror_through_a_webhook(app, make, sandbox, run
     """A push-based DMS (Reynolds, "Auto") edits a customer; its signed webhook pulls it in."""
     location = make.location(code="GAMMA", webhook_secret="hook-secret", **dms_settings(sandbox, "gamma-reynolds"))
     with app.app_context():
-        from jobs.pulls import enqueue_pull
+        from webapp.services.runs import enqueue_pull
 
         enqueue_pull(location.id, "customers", RunTrigger.MANUAL)
     run_jobs()
     sandbox.control.edit_record("gamma-reynolds", "customers", "C0000002", {"last_name": "Changed-By-Webhook"})
-    deliveries = sandbox.control.send_webhooks("gamma-reynolds", url=f"{live_server}/integrations/webhooks/GAMMA",
-                                               secret="hook-secret", data_type="customers", dms_ids=["C0000002"])
+    deliveries = sandbox.control.send_webhooks(
+        "gamma-reynolds",
+        url=f"{live_server}/integrations/webhooks/GAMMA",
+        secret="hook-secret",
+        data_type="customers",
+        dms_ids=["C0000002"],
+    )
     assert deliveries[0]["status"] == 202
     run_jobs()
     with app.app_context():
-        row = db.session.scalar(select(DmsRecord).where(DmsRecord.location_id == location.id,
-                                                        DmsRecord.dms_id == "C0000002"))
+        row = db.session.scalar(
+            select(DmsRecord).where(DmsRecord.location_id == location.id, DmsRecord.dms_id == "C0000002")
+        )
         assert row.payload["last_name"] == "Changed-By-Webhook"
 
 

@@ -1,13 +1,14 @@
 """Last Synced badge bands (seed 001): boundaries in days and around midnight in the location's timezone."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from webapp.domain.last_synced import badge, band_for, days_since
 
-NOW = datetime(2024, 6, 15, 17, 0, tzinfo=timezone.utc)  # 12:00 in Chicago (CDT)
+NOW = datetime(2024, 6, 15, 17, 0, tzinfo=UTC)  # 12:00 in Chicago (CDT)
 
 
 def test_never_synced_is_a_tag():
@@ -16,8 +17,10 @@ def test_never_synced_is_a_tag():
     assert "tag" in b.css_class
 
 
-@pytest.mark.parametrize("days, band", [(0, "recent"), (1, "recent"), (30, "recent"), (31, "ageing"), (90, "ageing"),
-                                         (91, "stale"), (400, "stale")])
+@pytest.mark.parametrize(
+    "days, band",
+    [(0, "recent"), (1, "recent"), (30, "recent"), (31, "ageing"), (90, "ageing"), (91, "stale"), (400, "stale")],
+)
 def test_bands_at_their_boundaries(days, band):
     b = badge(NOW - timedelta(days=days), NOW, "America/Chicago")
     assert b.band == band == band_for(days)
@@ -35,8 +38,8 @@ def test_colour_is_never_the_only_signal():
 
 def test_days_count_midnights_in_the_location_timezone():
     # 23:30 in Chicago on June 14 = 04:30 UTC June 15; "now" is 00:30 Chicago June 15 = 05:30 UTC.
-    synced = datetime(2024, 6, 15, 4, 30, tzinfo=timezone.utc)
-    now = datetime(2024, 6, 15, 5, 30, tzinfo=timezone.utc)
+    synced = datetime(2024, 6, 15, 4, 30, tzinfo=UTC)
+    now = datetime(2024, 6, 15, 5, 30, tzinfo=UTC)
     assert days_since(synced, now, "America/Chicago") == 1  # a midnight passed in Chicago
     assert days_since(synced, now, "UTC") == 0  # none in UTC
     assert badge(synced, now, "America/Chicago").label == "Synced yesterday"
@@ -44,24 +47,24 @@ def test_days_count_midnights_in_the_location_timezone():
 
 def test_day_30_to_31_flips_exactly_at_local_midnight():
     tz = "America/Chicago"
-    synced = datetime(2024, 5, 1, 15, 0, tzinfo=timezone.utc)  # 10:00 May 1 in Chicago
-    last_minute_of_day_30 = datetime(2024, 6, 1, 4, 59, tzinfo=timezone.utc)  # 23:59 May 31 Chicago
-    first_minute_of_day_31 = datetime(2024, 6, 1, 5, 0, tzinfo=timezone.utc)  # 00:00 June 1 Chicago
+    synced = datetime(2024, 5, 1, 15, 0, tzinfo=UTC)  # 10:00 May 1 in Chicago
+    last_minute_of_day_30 = datetime(2024, 6, 1, 4, 59, tzinfo=UTC)  # 23:59 May 31 Chicago
+    first_minute_of_day_31 = datetime(2024, 6, 1, 5, 0, tzinfo=UTC)  # 00:00 June 1 Chicago
     assert badge(synced, last_minute_of_day_30, tz).band == "recent"
     assert badge(synced, first_minute_of_day_31, tz).band == "ageing"
 
 
 def test_day_90_to_91_flips_at_local_midnight_across_a_dst_change():
     tz = "America/New_York"
-    synced = datetime(2024, 1, 10, 17, 0, tzinfo=timezone.utc)  # noon EST, Jan 10
-    day_90_end = datetime(2024, 4, 10, 3, 59, tzinfo=timezone.utc)  # 23:59 EDT April 9
-    day_91_start = datetime(2024, 4, 10, 4, 0, tzinfo=timezone.utc)  # 00:00 EDT April 10
+    synced = datetime(2024, 1, 10, 17, 0, tzinfo=UTC)  # noon EST, Jan 10
+    day_90_end = datetime(2024, 4, 10, 3, 59, tzinfo=UTC)  # 23:59 EDT April 9
+    day_91_start = datetime(2024, 4, 10, 4, 0, tzinfo=UTC)  # 00:00 EDT April 10
     assert days_since(synced, day_90_end, tz) == 90 and badge(synced, day_90_end, tz).band == "ageing"
     assert days_since(synced, day_91_start, tz) == 91 and badge(synced, day_91_start, tz).band == "stale"
 
 
 def test_exact_time_on_hover_is_in_the_location_timezone():
-    synced = datetime(2024, 6, 10, 17, 5, tzinfo=timezone.utc)
+    synced = datetime(2024, 6, 10, 17, 5, tzinfo=UTC)
     assert badge(synced, NOW, "America/Chicago").title == "Last synced Jun 10, 2024 12:05 PM CDT"
     assert badge(synced, NOW, "Europe/Berlin").title == "Last synced Jun 10, 2024 7:05 PM CEST"
 

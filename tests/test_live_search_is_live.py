@@ -9,6 +9,7 @@ Against the sandbox DMS over HTTP: the record is edited in the DMS after the mir
 * "Not listed - export as new" is offered only after a search that worked; a stale DMS id is
   never reused; the "Exporting the customer…" line polls until the push is done.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -26,8 +27,8 @@ NEW_LAST_NAME = "Livewire"
 @pytest.fixture()
 def mirrored(make, app, sandbox):
     """A location on the sandbox's alpha-cdk account; a few DMS customers stored in the mirror
-    by the pull's own writer (jobs.mirror.store_page), then one of them edited in the DMS."""
-    from jobs.mirror import store_page
+    by the pull's own writer (webapp.services.mirror.store_page), then one of them edited in the DMS."""
+    from webapp.services.mirror import store_page
 
     loc = make.location(name="Alpha Motors", code="ALPHA", **dms_settings(sandbox, "alpha-cdk"))
     advisor = make.user(Role.SERVICE_ADVISOR, loc)
@@ -44,8 +45,13 @@ def mirrored(make, app, sandbox):
 
 def _mirror_payload(app, loc_id: int, dms_id: str) -> dict:
     with app.app_context():
-        return dict(db.session.scalar(select(DmsRecord.payload).where(
-            DmsRecord.location_id == loc_id, DmsRecord.data_type == "customers", DmsRecord.dms_id == dms_id)))
+        return dict(
+            db.session.scalar(
+                select(DmsRecord.payload).where(
+                    DmsRecord.location_id == loc_id, DmsRecord.data_type == "customers", DmsRecord.dms_id == dms_id
+                )
+            )
+        )
 
 
 def _rows(response) -> dict:
@@ -78,8 +84,11 @@ def test_a_mirror_row_newer_than_the_live_record_is_left_alone(app, mirrored):
     record, loc = mirrored["record"], mirrored["loc"]
     with app.test_request_context(), mirrored["sandbox"].connect("alpha-cdk") as dms:
         older = dms.fetch_one("customers", record.dms_id)
-        db.session.execute(DmsRecord.__table__.update().where(DmsRecord.dms_id == record.dms_id)
-                           .values(dms_modified_at=older.modified_at.replace(year=older.modified_at.year + 1)))
+        db.session.execute(
+            DmsRecord.__table__.update()
+            .where(DmsRecord.dms_id == record.dms_id)
+            .values(dms_modified_at=older.modified_at.replace(year=older.modified_at.year + 1))
+        )
         db.session.commit()
         assert live.refresh_mirror(db.session, db.session.get(Location, loc.id), "customers", [older]) == []
     assert _mirror_payload(app, loc.id, record.dms_id)["last_name"] == record.last_name
@@ -87,12 +96,12 @@ def test_a_mirror_row_newer_than_the_live_record_is_left_alone(app, mirrored):
 
 def test_a_failed_mirror_refresh_never_breaks_the_search(app, client, auth, mirrored, monkeypatch):
     """The refresh is a side effect of a GET: when it fails, the live values are still shown."""
-    import jobs.mirror
+    import webapp.services.mirror
 
     def broken(*args, **kwargs):
         raise RuntimeError("mirror write refused")
 
-    monkeypatch.setattr(jobs.mirror, "store_page", broken)
+    monkeypatch.setattr(webapp.services.mirror, "store_page", broken)
     record, loc = mirrored["record"], mirrored["loc"]
     auth.login(mirrored["advisor"].email, PASSWORD)
     response = client.get("/customers", query_string={"tab": "dms", "q": record.dms_id, "live": "1"})
@@ -131,8 +140,9 @@ def test_add_from_dms_with_the_dms_down_uses_the_copy_says_so_and_does_not_stamp
 
 # --------------------------------------------------------------------------- item 11
 def _search(client, workfile, q):
-    return soup(client.get(url(workfile, "/customer-search") + f"?q={q}", htmx=True,
-                           headers={"HX-Target": "customers-results"}))
+    return soup(
+        client.get(url(workfile, "/customer-search") + f"?q={q}", htmx=True, headers={"HX-Target": "customers-results"})
+    )
 
 
 def test_export_as_new_is_offered_only_after_a_search_that_worked(app, client, auth, make, sandbox):
@@ -151,7 +161,8 @@ def test_export_as_new_is_offered_only_after_a_search_that_worked(app, client, a
 
 def test_a_dms_id_the_dms_no_longer_has_is_not_reused(app, client, auth, make, sandbox, run_jobs):
     location, advisor, workfile = setup_workfile(
-        make, sandbox, customer_fields={"dms_id": "C9999999", "first_name": "Sharon", "last_name": "Turpin"})
+        make, sandbox, customer_fields={"dms_id": "C9999999", "first_name": "Sharon", "last_name": "Turpin"}
+    )
     auth.login(advisor.email, PASSWORD)
     response = client.post(url(workfile, "/customer"), data={"choice": "__new__"}, follow_redirects=True)
     assert "no longer has customer C9999999" in soup(response).get_text()
@@ -166,8 +177,9 @@ def test_a_dms_id_the_dms_no_longer_has_is_not_reused(app, client, auth, make, s
 
 def test_a_dms_id_the_dms_still_has_is_reused(app, client, auth, make, sandbox):
     record = sandbox_customer(sandbox)
-    location, advisor, workfile = setup_workfile(make, sandbox, customer_fields={"dms_id": record.dms_id},
-                                                 dms_customer_id=None)
+    location, advisor, workfile = setup_workfile(
+        make, sandbox, customer_fields={"dms_id": record.dms_id}, dms_customer_id=None
+    )
     auth.login(advisor.email, PASSWORD)
     client.post(url(workfile, "/customer"), data={"choice": "__new__"})
     assert workfile_row(app, workfile.id).dms_customer_id == record.dms_id

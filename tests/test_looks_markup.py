@@ -2,6 +2,7 @@
 ids unique on every key page (the review page had two ``id="csrf_token"``), the header's role label
 readable (AA contrast; it was 2.68:1), case numbers that never break ("CS-/000003"), and a Reviewer's
 header that names no location it has nothing to do with."""
+
 from __future__ import annotations
 
 import collections
@@ -23,7 +24,7 @@ def _luminance(hex_colour: str) -> float:
     value = hex_colour.lstrip("#")
     if len(value) == 3:
         value = "".join(c * 2 for c in value)
-    channels = [int(value[i:i + 2], 16) / 255 for i in (0, 2, 4)]
+    channels = [int(value[i : i + 2], 16) / 255 for i in (0, 2, 4)]
     linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
     return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
 
@@ -44,7 +45,7 @@ def _variables(css: str) -> dict[str, str]:
 
 def _resolve(value: str, variables: dict[str, str]) -> str:
     value = value.strip()
-    while (m := re.fullmatch(r"var\((--[\w-]+)(?:,[^)]*)?\)", value)):
+    while m := re.fullmatch(r"var\((--[\w-]+)(?:,[^)]*)?\)", value):
         value = variables[m.group(1)].strip()
     value = {"white": "#ffffff", "#fff": "#ffffff", "black": "#000000"}.get(value, value)
     assert re.fullmatch(r"#[0-9a-fA-F]{3}([0-9a-fA-F]{3})?", value), value
@@ -102,12 +103,26 @@ def test_review_page_has_unique_ids(client, auth, make):
 
 
 KEY_PAGES: dict[Role, list[str]] = {
-    Role.SERVICE_ADVISOR: ["/", "/customers?q=a", "/assets?q=a", "/cases", "/update-requests", "/appointments/",
-                           "/repair-orders/all", "/account/password"],
+    Role.SERVICE_ADVISOR: [
+        "/",
+        "/customers?q=a",
+        "/assets?q=a",
+        "/cases",
+        "/update-requests",
+        "/appointments/",
+        "/repair-orders/all",
+        "/account/password",
+    ],
     Role.SERVICE_MANAGER: ["/integrations/", "/integrations/failed/", "/advisors/", "/settings/external-interfaces"],
     Role.REVIEWER: ["/", "/review/update-requests"],
-    Role.GLOBAL_ADMIN: ["/admin/users", "/admin/users/new", "/admin/locations", "/admin/audit", "/integrations/",
-                        "/review/update-requests"],
+    Role.GLOBAL_ADMIN: [
+        "/admin/users",
+        "/admin/users/new",
+        "/admin/locations",
+        "/admin/audit",
+        "/integrations/",
+        "/review/update-requests",
+    ],
     Role.FIELD_MANAGER: ["/", "/cases"],
 }
 

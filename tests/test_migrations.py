@@ -3,6 +3,7 @@
 Runs on a database of its own (a temp SQLite file, or ``<db>_migrations`` next to the
 PostgreSQL test database) so the suite's database is untouched.
 """
+
 from __future__ import annotations
 
 import os
@@ -41,8 +42,17 @@ def test_upgrade_matches_models_and_downgrade_empties(app, scratch_url):
     with scratch.app_context():
         upgrade()
         tables = set(inspect(db.engine).get_table_names())
-        assert {"location", "user", "customer", "asset", "change_history", "dms_record", "sync_cursor",
-                "sync_run", "alembic_version"} <= tables
+        assert {
+            "location",
+            "user",
+            "customer",
+            "asset",
+            "change_history",
+            "dms_record",
+            "sync_cursor",
+            "sync_run",
+            "alembic_version",
+        } <= tables
         with db.engine.connect() as conn:
             diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), db.metadata)
         assert diff == [], f"models and migrations differ: {diff}"

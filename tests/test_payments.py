@@ -1,6 +1,7 @@
 """Payments tab (seed 003): receipts Ready -> Exporting -> Posted / Failed, Void; export all
 Ready through the outbox with one idempotency key per receipt; at most one posting in the
 (sandbox) DMS whatever happens; unsupported vendors send nothing."""
+
 from __future__ import annotations
 
 import threading
@@ -40,13 +41,16 @@ def ready_workfile(make, sandbox, account="alpha-cdk", count=3):
 def test_add_receipt_validates_and_saves_ready(app, client, auth, make):
     location, advisor, workfile = setup_workfile(make)
     auth.login(advisor.email, PASSWORD)
-    invalid = client.post(url(workfile, "/payments"), data={"kind": "insurance", "amount": "0", "payer": "",
-                                                            "method": "check"})
+    invalid = client.post(
+        url(workfile, "/payments"), data={"kind": "insurance", "amount": "0", "payer": "", "method": "check"}
+    )
     assert invalid.status_code == 422
     page = soup(invalid)
     assert "Enter an amount above $0.00." in page.text and "Enter who paid." in page.text
-    client.post(url(workfile, "/payments"), data={"kind": "insurance", "amount": "1000.00",
-                                                  "payer": "QUALITY INSURANCE COMPANY", "method": "check"})
+    client.post(
+        url(workfile, "/payments"),
+        data={"kind": "insurance", "amount": "1000.00", "payer": "QUALITY INSURANCE COMPANY", "method": "check"},
+    )
     assert payments(app, workfile.id) == [(PaymentStatus.READY, None)]
     row = soup(client.get(url(workfile) + "?tab=payments")).select_one("table.dms-payments tbody tr")
     assert "Insurance receipt" in row.text and "1,000.00" in row.text and "Ready" in row.text
@@ -88,8 +92,9 @@ def test_export_all_ready_posts_each_once_with_progress_then_finish(app, client,
         from webapp.models.audit import AuditEvent
 
         exported = db.session.scalars(select(AuditEvent).where(AuditEvent.kind == "payment.exported")).all()
-        assert [(e.actor, e.location_id, e.target) for e in exported] == \
-            [(advisor.email, location.id, f"workfile {workfile.id}")]
+        assert [(e.actor, e.location_id, e.target) for e in exported] == [
+            (advisor.email, location.id, f"workfile {workfile.id}")
+        ]
 
 
 def test_two_users_exporting_at_once_post_each_receipt_once(app, make, sandbox, run_jobs):
@@ -176,26 +181,40 @@ def test_transient_failure_keeps_exporting_and_retries_with_the_same_key(app, cl
 def test_void_transitions_and_forbidden_ones(app, client, auth, make, sandbox, run_jobs):
     location, advisor, workfile, (ready, posted, failed, exporting) = ready_workfile(make, sandbox, count=4)
     with app.app_context():
-        for receipt, status in ((posted, PaymentStatus.POSTED), (failed, PaymentStatus.FAILED),
-                                (exporting, PaymentStatus.EXPORTING)):
+        for receipt, status in (
+            (posted, PaymentStatus.POSTED),
+            (failed, PaymentStatus.FAILED),
+            (exporting, PaymentStatus.EXPORTING),
+        ):
             db.session.execute(update(Payment).where(Payment.id == receipt.id).values(status=status))
         db.session.commit()
     auth.login(advisor.email, PASSWORD)
 
     def void(receipt):
-        return soup(client.post(url(workfile, f"/payments/{receipt.id}/void"), data={"reason": "Entered twice"},
-                                follow_redirects=True))
+        return soup(
+            client.post(
+                url(workfile, f"/payments/{receipt.id}/void"), data={"reason": "Entered twice"}, follow_redirects=True
+            )
+        )
 
     assert "voided" in void(ready).select_one(".flashes").text
     assert "already Void" in void(ready).select_one(".flashes").text
     assert "cannot be voided here" in void(posted).select_one(".flashes").text
     assert "being exported" in void(exporting).select_one(".flashes").text
     void(failed)
-    assert [s for s, _ in payments(app, workfile.id)] == [PaymentStatus.VOID, PaymentStatus.POSTED,
-                                                          PaymentStatus.VOID, PaymentStatus.EXPORTING]
+    assert [s for s, _ in payments(app, workfile.id)] == [
+        PaymentStatus.VOID,
+        PaymentStatus.POSTED,
+        PaymentStatus.VOID,
+        PaymentStatus.EXPORTING,
+    ]
     # Forged requests: a Void receipt is never exported or retried.
-    assert "only Failed receipts can be retried" in soup(client.post(
-        url(workfile, f"/payments/{ready.id}/retry"), follow_redirects=True)).select_one(".flashes").text
+    assert (
+        "only Failed receipts can be retried"
+        in soup(client.post(url(workfile, f"/payments/{ready.id}/retry"), follow_redirects=True))
+        .select_one(".flashes")
+        .text
+    )
     client.post(url(workfile, "/payments/export"))
     run_jobs(["pushes"])
     assert outbox_count(app) == 0 and posted_in_dms(sandbox) == 0
@@ -262,14 +281,20 @@ def test_retry_and_export_all_only_move_the_right_statuses(app, client, auth, ma
         db.session.commit()
     auth.login(advisor.email, PASSWORD)
     for receipt in (ready, posted):  # forged retries of a Ready and a Posted receipt
-        flashes = soup(client.post(url(workfile, f"/payments/{receipt.id}/retry"),
-                                   follow_redirects=True)).select_one(".flashes").text
+        flashes = (
+            soup(client.post(url(workfile, f"/payments/{receipt.id}/retry"), follow_redirects=True))
+            .select_one(".flashes")
+            .text
+        )
         assert "only Failed receipts can be retried" in flashes
     assert outbox_count(app) == 0
     client.post(url(workfile, "/payments/export"))  # only the Ready one; Failed ones are retried one by one
     run_jobs(["pushes"])
-    assert [s for s, _ in payments(app, workfile.id)] == [PaymentStatus.POSTED, PaymentStatus.POSTED,
-                                                          PaymentStatus.FAILED]
+    assert [s for s, _ in payments(app, workfile.id)] == [
+        PaymentStatus.POSTED,
+        PaymentStatus.POSTED,
+        PaymentStatus.FAILED,
+    ]
     assert outbox_count(app) == 1 and posted_in_dms(sandbox) == 1
 
 
@@ -278,8 +303,10 @@ def test_closed_ro_takes_no_new_receipts(app, client, auth, make):
     auth.login(advisor.email, PASSWORD)
     page = soup(client.get(url(workfile) + "?tab=payments"))
     assert page.find("summary", string="Add a receipt") is None
-    response = client.post(url(workfile, "/payments"), data={"kind": "customer", "amount": "10.00",
-                                                             "payer": "Sharon Turpin", "method": "cash"},
-                           follow_redirects=True)
+    response = client.post(
+        url(workfile, "/payments"),
+        data={"kind": "customer", "amount": "10.00", "payer": "Sharon Turpin", "method": "cash"},
+        follow_redirects=True,
+    )
     assert "receipts can no longer be added" in soup(response).select_one(".flashes").text
     assert payments(app, workfile.id) == []

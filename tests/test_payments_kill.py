@@ -10,6 +10,7 @@ Whatever the moment, each Ready receipt must be posted in the DMS exactly once (
 carries the receipt's idempotency key, so the DMS answers with the posting it already made),
 counted in the sandbox, and the console must show every receipt Posted with its reference id.
 """
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -31,8 +32,7 @@ RECEIPTS = 4
 
 def _receipts(app, workfile_id: int) -> list[Payment]:
     with app.app_context():
-        rows = list(db.session.scalars(select(Payment).where(Payment.workfile_id == workfile_id)
-                                       .order_by(Payment.id)))
+        rows = list(db.session.scalars(select(Payment).where(Payment.workfile_id == workfile_id).order_by(Payment.id)))
         for row in rows:
             db.session.expunge(row)
         return rows
@@ -43,12 +43,15 @@ def _message_statuses(app) -> list[OutboxStatus]:
         return list(db.session.scalars(select(OutboxMessage.status).order_by(OutboxMessage.id)))
 
 
-@pytest.mark.parametrize("failpoint", [
-    "push.before_send=2",   # killed before the second receipt went out
-    "push.after_send=1",    # the DMS posted the first receipt; the console never heard
-    "push.after_send=3",    # ... the third one, after two were recorded
-    "push.after_commit=1",  # the first result was committed; killed before the rest
-])
+@pytest.mark.parametrize(
+    "failpoint",
+    [
+        "push.before_send=2",  # killed before the second receipt went out
+        "push.after_send=1",  # the DMS posted the first receipt; the console never heard
+        "push.after_send=3",  # ... the third one, after two were recorded
+        "push.after_commit=1",  # the first result was committed; killed before the rest
+    ],
+)
 def test_sigkill_mid_export_posts_each_receipt_exactly_once(app, client, auth, make, sandbox, failpoint):
     location, advisor, workfile = setup_workfile(make, sandbox, dms_repair_id="12345678")
     amounts = [Decimal(f"{100 * (n + 1)}.{n:02d}") for n in range(RECEIPTS)]

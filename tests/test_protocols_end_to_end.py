@@ -8,10 +8,12 @@ wizard writes back to the DMS, a booked appointment is pushed, receipts are expo
 and an injected fault fails a pull readably without a partial page, the next pull resuming
 from the last good cursor.
 """
+
 from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -25,8 +27,19 @@ from tests.factories import PASSWORD
 from tests.test_appointments import form_data
 from tests.test_sync_wizard import dms_record, outbox, person, portal_copy, show, start, step
 from webapp.extensions import db
-from webapp.models import (Appointment, DmsRecord, OutboxKind, Payment, PaymentStatus, Role, RunStatus, SyncCursor,
-                           SyncRun, WriteBackMode)
+from webapp.models import (
+    Appointment,
+    DmsRecord,
+    OutboxKind,
+    Payment,
+    PaymentStatus,
+    Role,
+    RunStatus,
+    SyncCursor,
+    SyncRun,
+    WriteBackMode,
+)
+from webapp.services import retry_policy
 
 ACCOUNTS = (("e2e-cdk-star", "cdk", 60, "star"), ("e2e-dealertrack", "dealertrack", 60, "opentrack"))
 ACCOUNT_OF = {"star": "e2e-cdk-star", "opentrack": "e2e-dealertrack"}
@@ -51,8 +64,9 @@ def shop(make, sandbox, protocol):
     account = ACCOUNT_OF[protocol]
     settings = dms_settings(sandbox, account)
     assert settings["dms_protocol"] == protocol
-    location = make.location(name=f"{protocol.title()} Motors", code=CODE_OF[protocol], brands=["Ford", "Lincoln"],
-                             **settings)
+    location = make.location(
+        name=f"{protocol.title()} Motors", code=CODE_OF[protocol], brands=["Ford", "Lincoln"], **settings
+    )
     manager = make.user(Role.SERVICE_MANAGER, location)
     advisor = make.user(Role.SERVICE_ADVISOR, location, advisor_dms_id="ADV03", name="Janet Smith")
     return {"account": account, "location": location, "manager": manager, "advisor": advisor}
@@ -66,9 +80,12 @@ def sign_in(client, user) -> None:
 
 def latest_run(app, location_id, data_type) -> SyncRun:
     with app.app_context():
-        run = db.session.scalar(select(SyncRun).where(SyncRun.location_id == location_id,
-                                                      SyncRun.data_type == data_type)
-                                .order_by(SyncRun.id.desc()).limit(1))
+        run = db.session.scalar(
+            select(SyncRun)
+            .where(SyncRun.location_id == location_id, SyncRun.data_type == data_type)
+            .order_by(SyncRun.id.desc())
+            .limit(1)
+        )
         db.session.expunge(run)
         return run
 
@@ -87,8 +104,11 @@ def pull_now(app, client, run_jobs, shop, data_type, expect=RunStatus.SUCCEEDED)
 
 def mirror(app, location_id, data_type) -> dict[str, DmsRecord]:
     with app.app_context():
-        rows = list(db.session.scalars(select(DmsRecord).where(DmsRecord.location_id == location_id,
-                                                               DmsRecord.data_type == data_type)))
+        rows = list(
+            db.session.scalars(
+                select(DmsRecord).where(DmsRecord.location_id == location_id, DmsRecord.data_type == data_type)
+            )
+        )
         for row in rows:
             db.session.expunge(row)
         return {row.dms_id: row for row in rows}
@@ -96,8 +116,9 @@ def mirror(app, location_id, data_type) -> dict[str, DmsRecord]:
 
 def cursor_of(app, location_id, data_type) -> str | None:
     with app.app_context():
-        return db.session.scalar(select(SyncCursor.cursor).where(SyncCursor.location_id == location_id,
-                                                                 SyncCursor.data_type == data_type))
+        return db.session.scalar(
+            select(SyncCursor.cursor).where(SyncCursor.location_id == location_id, SyncCursor.data_type == data_type)
+        )
 
 
 def dms_ids(sandbox, account, data_type) -> set[str]:
@@ -141,8 +162,9 @@ def raw_wire_id(protocol: str, raw: str, data_type: str) -> str:
 
 
 # --------------------------------------------------------------------------- 1. pull
-def test_pull_fills_the_mirror_with_canonical_records_and_the_wire_form(app, client, make, run_jobs, sandbox, shop,
-                                                                       protocol):
+def test_pull_fills_the_mirror_with_canonical_records_and_the_wire_form(
+    app, client, make, run_jobs, sandbox, shop, protocol
+):
     location, account = shop["location"], shop["account"]
     run = pull_now(app, client, run_jobs, shop, "customers")
     expected = dms_ids(sandbox, account, "customers")
@@ -168,7 +190,7 @@ def test_pull_fills_the_mirror_with_canonical_records_and_the_wire_form(app, cli
     assert_canonical_equals_dms(vehicles[some].payload, stored)
     assert vehicles[some].vin == stored["vin"] and vehicles[some].owner_dms_id == stored["owner_dms_id"]
     raw = vehicles[some].raw_payload
-    assert (isinstance(json.loads(raw), dict) if protocol == "star" else raw.lstrip().startswith("<"))
+    assert isinstance(json.loads(raw), dict) if protocol == "star" else raw.lstrip().startswith("<")
 
     # The health page shows the pull; an admin sees a run's records canonical and as received.
     page = soup(client.get("/integrations/"))
@@ -222,15 +244,40 @@ def test_sync_wizard_write_back_changes_the_record_in_the_dms(app, client, make,
         row = db.session.get(Location, location.id)
         row.write_back_mode = WriteBackMode.PORTAL_AND_DMS
         db.session.commit()
-    payload = dms_record(sandbox, account, "customers", person, phones=["(217) 555-0123"],
-                         emails=["Pat.Sample@Example.COM"], last_name="Sample", city="Springfield", company_name="")
-    customer = portal_copy(make, location, "customers", payload, phone="+12175550123",
-                           email="pat.sample@example.com", last_name="Samples", city=None,
-                           company_name="Sample Farms")
+    payload = dms_record(
+        sandbox,
+        account,
+        "customers",
+        person,
+        phones=["(217) 555-0123"],
+        emails=["Pat.Sample@Example.COM"],
+        last_name="Sample",
+        city="Springfield",
+        company_name="",
+    )
+    customer = portal_copy(
+        make,
+        location,
+        "customers",
+        payload,
+        phone="+12175550123",
+        email="pat.sample@example.com",
+        last_name="Samples",
+        city=None,
+        company_name="Sample Farms",
+    )
     sign_in(client, shop["advisor"])
     wizard = start(client, "customer", customer.id)
-    step(client, "customer", customer.id, wizard, "next", choice_last_name="portal", choice_city="dms",
-         choice_company_name="portal")
+    step(
+        client,
+        "customer",
+        customer.id,
+        wizard,
+        "next",
+        choice_last_name="portal",
+        choice_city="dms",
+        choice_company_name="portal",
+    )
     page = show(client, "customer", customer.id, wizard)
     assert {li.strong.text for li in page.select(".dms-sends li")} == {"Last name", "Company"}
     page = step(client, "customer", customer.id, wizard, "apply")
@@ -255,17 +302,24 @@ def test_sync_wizard_write_back_changes_the_record_in_the_dms(app, client, make,
 def test_booked_appointment_is_pushed_to_the_dms(app, client, make, run_jobs, sandbox, shop, protocol):
     location, account = shop["location"], shop["account"]
     pull_now(app, client, run_jobs, shop, "opcodes")
-    payload = dms_record(sandbox, account, "customers",
-                         lambda r: r.kind == "person" and r.emails and r.address_line1)
-    customer = make.customer(location, dms_id=payload["dms_id"], first_name=payload["first_name"],
-                             last_name=payload["last_name"], email=payload["emails"][0],
-                             address_line1=payload["address_line1"], postal_code=payload["postal_code"])
+    payload = dms_record(sandbox, account, "customers", lambda r: r.kind == "person" and r.emails and r.address_line1)
+    customer = make.customer(
+        location,
+        dms_id=payload["dms_id"],
+        first_name=payload["first_name"],
+        last_name=payload["last_name"],
+        email=payload["emails"][0],
+        address_line1=payload["address_line1"],
+        postal_code=payload["postal_code"],
+    )
     before = sandbox.control.count_created(account).get("appointments", 0)
     sign_in(client, shop["advisor"])
     new = soup(client.get(f"/appointments/new?customer_id={customer.id}"))
     assert "LOF" in {i["value"] for i in new.select("#opcode-options input[name=opcodes]")}
-    response = client.post(f"/appointments/new?customer_id={customer.id}",
-                           data=form_data(customer, shop["advisor"], notes="Noise at the front"))
+    response = client.post(
+        f"/appointments/new?customer_id={customer.id}",
+        data=form_data(customer, shop["advisor"], notes="Noise at the front"),
+    )
     assert response.status_code == 303, soup(response).select_one("#preflight-findings")
     with app.app_context():
         appointment_id = db.session.scalar(select(Appointment.id))
@@ -305,8 +359,10 @@ def test_exported_receipts_are_posted_to_the_dms_once(app, client, make, run_job
     progress = soup(client.get(exporting, htmx=True)).select_one("#export-progress")
     assert "Export finished: 3 posted" in progress.text, progress.text
     with app.app_context():
-        stored = [(p.status, p.reference_id) for p in db.session.scalars(
-            select(Payment).where(Payment.workfile_id == workfile.id).order_by(Payment.id))]
+        stored = [
+            (p.status, p.reference_id)
+            for p in db.session.scalars(select(Payment).where(Payment.workfile_id == workfile.id).order_by(Payment.id))
+        ]
     assert [s for s, _ in stored] == [PaymentStatus.POSTED] * 3
     refs = [r for _, r in stored]
     assert all(refs) and len(set(refs)) == 3
@@ -323,28 +379,30 @@ def test_exported_receipts_are_posted_to_the_dms_once(app, client, make, run_job
 
 
 # --------------------------------------------------------------------------- failure
-def test_malformed_page_fails_the_pull_readably_and_the_next_pull_resumes(app, client, run_jobs, sandbox, shop,
-                                                                        protocol, monkeypatch):
+def test_malformed_page_fails_the_pull_readably_and_the_next_pull_resumes(
+    app, client, run_jobs, sandbox, shop, protocol, monkeypatch
+):
     """Page 1 arrives; page 2 is cut off mid-answer. The run fails with a readable error and
     fix hint, page 2 writes nothing, the cursor stays after page 1, and the next Pull now
     continues from there."""
-    from jobs import pulls
+    from jobs import pull_pages
 
     location, account = shop["location"], shop["account"]
-    monkeypatch.setattr("jobs.pulls.PAGE_SIZE", 25)
-    monkeypatch.setattr("jobs.pulls.READER", "thread")  # the hook below runs in this process
-    monkeypatch.setattr("jobs.pulls.MAX_BACKOFF", 0.05)
-    original = pulls.prepare_page
+    monkeypatch.setattr("jobs.pull_pages.PAGE_SIZE", 25)
+    monkeypatch.setattr("jobs.pull_pages.READER", "thread")  # the hook below runs in this process
+    monkeypatch.setattr(retry_policy, "PULLS", replace(retry_policy.PULLS, cap=0.05))
+    original = pull_pages.prepare_page
     pages = []
 
     def prepare_then_break_the_next_page(data_type, records):
         pages.append(len(records))
         if len(pages) == 1:  # the next request of the DMS (page 2) gets a truncated answer
-            httpx.post(f"{sandbox.base_url}/_control/faults",
-                       json={"kind": "malformed", "count": 10, "account": account}).raise_for_status()
+            httpx.post(
+                f"{sandbox.base_url}/_control/faults", json={"kind": "malformed", "count": 10, "account": account}
+            ).raise_for_status()
         return original(data_type, records)
 
-    monkeypatch.setattr("jobs.pulls.prepare_page", prepare_then_break_the_next_page)
+    monkeypatch.setattr("jobs.pull_pages.prepare_page", prepare_then_break_the_next_page)
     failed = pull_now(app, client, run_jobs, shop, "customers", expect=RunStatus.FAILED)
     sandbox.control.clear_faults()
     assert pages[0] == 25
@@ -362,7 +420,7 @@ def test_malformed_page_fails_the_pull_readably_and_the_next_pull_resumes(app, c
     row = soup(client.get("/integrations/")).select_one("#row-customers")
     assert "Last pull failed" in row.text and failed.fix_hint in row.text, row.text
 
-    monkeypatch.setattr("jobs.pulls.prepare_page", original)
+    monkeypatch.setattr("jobs.pull_pages.prepare_page", original)
     resumed = pull_now(app, client, run_jobs, shop, "customers")
     assert resumed.cursor_before == after_page_one
     assert resumed.created == 60 - kept and resumed.fetched == 60 - kept  # from the last good cursor

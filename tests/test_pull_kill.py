@@ -7,19 +7,19 @@ maintenance (forced here instead of waiting for the heartbeat to lapse) and re-q
 and a new worker finishes it. The mirror must then equal the DMS: no lost and no
 duplicated records.
 """
-from __future__ import annotations
 
+from __future__ import annotations
 
 import pytest
 from rq.registry import FailedJobRegistry
 from sqlalchemy import func, select
 
-from jobs.pulls import enqueue_pull
 from tests.conftest import dms_settings
 from tests.worker_process import recover_abandoned, run_worker
 from webapp.extensions import db
 from webapp.models import DmsRecord, RunStatus, RunTrigger, SyncRun
 from webapp.redis_conn import get_redis
+from webapp.services.runs import enqueue_pull
 
 
 def _pull_worker(app, failpoint: str | None) -> int:

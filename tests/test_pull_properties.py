@@ -3,6 +3,7 @@
 After any sequence, a quiet pull and a reconciliation make the mirror equal the DMS:
 the same records (none lost, none duplicated, deleted ones flagged) with the same content.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -14,11 +15,13 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, rule
 from sqlalchemy import select
 
 from jobs import failpoints
-from jobs.mirror import content_hash
-from jobs.pulls import enqueue_pull, enqueue_reconcile, run_pull, run_reconcile
+from jobs.pulls import run_pull
+from jobs.reconcile import run_reconcile
 from tests.conftest import dms_settings
 from webapp.extensions import db
 from webapp.models import DmsRecord, Location, RunStatus, RunTrigger, SyncRun
+from webapp.services.mirror import content_hash
+from webapp.services.runs import enqueue_pull, enqueue_reconcile
 
 ACCOUNT = "gamma-reynolds"
 CITIES = st.sampled_from(["Springfield", "Shelbyville", "Ogdenville", "North Haverbrook", "Capital City"])
@@ -26,7 +29,7 @@ CITIES = st.sampled_from(["Springfield", "Shelbyville", "Ogdenville", "North Hav
 
 @pytest.fixture()
 def machine_env(app, sandbox, monkeypatch):
-    monkeypatch.setattr("jobs.pulls.PAGE_SIZE", 7)
+    monkeypatch.setattr("jobs.pull_pages.PAGE_SIZE", 7)
     return app, sandbox
 
 
@@ -40,8 +43,9 @@ def test_mirror_equals_dms_after_any_history(machine_env):
         def start(self):
             self.ctx = app.app_context()
             self.ctx.push()
-            location = Location(name="Prop", code=f"P{uuid.uuid4().hex[:8]}", timezone="UTC",
-                                **dms_settings(sandbox, ACCOUNT))
+            location = Location(
+                name="Prop", code=f"P{uuid.uuid4().hex[:8]}", timezone="UTC", **dms_settings(sandbox, ACCOUNT)
+            )
             db.session.add(location)
             db.session.commit()
             self.location_id = location.id
@@ -53,9 +57,11 @@ def test_mirror_equals_dms_after_any_history(machine_env):
 
         @rule(last=st.text(alphabet="abcdefghij", min_size=1, max_size=8))
         def dms_create(self, last):
-            self.dms.create_customer({"kind": "person", "first_name": "Prop", "last_name": last,
-                                      "phones": ["217-555-0101"]}, idempotency_key=str(uuid.uuid4()),
-                                     for_appointment=True)  # Reynolds takes customers with an appointment
+            self.dms.create_customer(
+                {"kind": "person", "first_name": "Prop", "last_name": last, "phones": ["217-555-0101"]},
+                idempotency_key=str(uuid.uuid4()),
+                for_appointment=True,
+            )  # Reynolds takes customers with an appointment
 
         # Records are picked by position, so what Hypothesis draws never depends on the DMS's
         # current state (earlier examples changed it): drawing stays reproducible.
@@ -114,8 +120,11 @@ def test_mirror_equals_dms_after_any_history(machine_env):
                 for page in self.dms.iter_changes("customers", cursor=None, page_size=500):
                     for record in page.records:
                         expected[record.dms_id] = content_hash(record.to_dict())
-                rows = db.session.execute(select(DmsRecord.dms_id, DmsRecord.content_hash).where(
-                    DmsRecord.location_id == self.location_id, DmsRecord.deleted_at.is_(None))).all()
+                rows = db.session.execute(
+                    select(DmsRecord.dms_id, DmsRecord.content_hash).where(
+                        DmsRecord.location_id == self.location_id, DmsRecord.deleted_at.is_(None)
+                    )
+                ).all()
                 mirrored = {dms_id: digest for dms_id, digest in rows}
                 assert len(rows) == len(mirrored)  # no duplicates
                 assert mirrored == expected  # same records, same content
@@ -125,7 +134,10 @@ def test_mirror_equals_dms_after_any_history(machine_env):
                 db.session.remove()
                 self.ctx.pop()
 
-    PullMachine.TestCase.settings = settings(max_examples=12, stateful_step_count=10, deadline=None,
-                                             suppress_health_check=[HealthCheck.too_slow,
-                                                                    HealthCheck.function_scoped_fixture])
+    PullMachine.TestCase.settings = settings(
+        max_examples=12,
+        stateful_step_count=10,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    )
     PullMachine.TestCase().runTest()

@@ -1,15 +1,28 @@
 """Pulls from the sandbox DMS into the mirror, with a real RQ worker."""
+
 from __future__ import annotations
+
+from dataclasses import replace
 
 import pytest
 from sqlalchemy import func, select
 
 from jobs import failpoints
-from jobs.pulls import enqueue_pull, enqueue_reconcile
 from tests.conftest import dms_settings
 from webapp.extensions import db
-from webapp.models import (ChangeHistory, ChangeSource, Customer, DmsRecord, RunStatus, RunTrigger, SyncCursor,
-                           SyncMode, SyncRun)
+from webapp.models import (
+    ChangeHistory,
+    ChangeSource,
+    Customer,
+    DmsRecord,
+    RunStatus,
+    RunTrigger,
+    SyncCursor,
+    SyncMode,
+    SyncRun,
+)
+from webapp.services import retry_policy
+from webapp.services.runs import enqueue_pull, enqueue_reconcile
 
 
 def dms_ids(sandbox, account, data_type):
@@ -59,7 +72,7 @@ def location(make, sandbox):
 
 @pytest.mark.parametrize("reader", ["process", "thread"])
 def test_full_pull_mirrors_every_record_once(app, run_jobs, sandbox, location, reader, monkeypatch):
-    monkeypatch.setattr("jobs.pulls.READER", reader)
+    monkeypatch.setattr("jobs.pull_pages.READER", reader)
     expected = dms_ids(sandbox, "alpha-cdk", "customers")
     run = pull(app, run_jobs, location.id, "customers")
     assert run.status == RunStatus.SUCCEEDED, run.error
@@ -127,8 +140,10 @@ def test_vehicles_and_ros_whose_customer_is_missing_still_land(app, run_jobs, sa
 
 @pytest.mark.parametrize("fault", ["500", "503", "429", "hang"])
 def test_transient_faults_are_retried_and_the_run_completes(app, run_jobs, sandbox, location, fault, monkeypatch):
-    monkeypatch.setattr("jobs.pulls.MAX_BACKOFF", 0.05)  # honour Retry-After, but do not wait 7 s in tests
-    monkeypatch.setattr("jobs.pulls.CALL_TIMEOUT", 0.5)
+    monkeypatch.setattr(
+        retry_policy, "PULLS", replace(retry_policy.PULLS, cap=0.05)
+    )  # honour Retry-After, but do not wait 7 s in tests
+    monkeypatch.setattr("jobs.pull_pages.CALL_TIMEOUT", 0.5)
     sandbox.control.inject_fault(fault, count=2, account="alpha-cdk", retry_after=1, hang_seconds=1.5)
     run = pull(app, run_jobs, location.id, "customers")
     assert run.status == RunStatus.SUCCEEDED, run.error
@@ -136,24 +151,27 @@ def test_transient_faults_are_retried_and_the_run_completes(app, run_jobs, sandb
     assert sorted(got) == sorted(dms_ids(sandbox, "alpha-cdk", "customers"))
 
 
-def test_malformed_page_fails_readably_and_keeps_earlier_pages(app, run_jobs, sandbox, location, monkeypatch):
-    monkeypatch.setattr("jobs.pulls.PAGE_SIZE", 25)
+def test_malformed_page_fails_readably_and_stores_nothing_of_it(app, run_jobs, sandbox, location, monkeypatch):
+    monkeypatch.setattr("jobs.pull_pages.PAGE_SIZE", 25)
     pull(app, run_jobs, location.id, "customers")  # a cursor to start from
     ids = sorted(dms_ids(sandbox, "alpha-cdk", "customers"))
     for dms_id in ids[:60]:
         sandbox.control.edit_record("alpha-cdk", "customers", dms_id, {"city": "Changed"})
     with app.app_context():
         before = db.session.scalar(select(SyncCursor.cursor).where(SyncCursor.location_id == location.id))
-    # First page fine, second page carries a record without modified_at.
+    # The next page read (the first of this pull) carries a record without modified_at.
     sandbox.control.inject_fault("bad_record", count=1, account="alpha-cdk")
     run = pull(app, run_jobs, location.id, "customers")
     assert run.status == RunStatus.FAILED
     assert "cannot read" in run.error and run.fix_hint
     with app.app_context():
         after = db.session.scalar(select(SyncCursor.cursor).where(SyncCursor.location_id == location.id))
-        changed = db.session.scalar(select(func.count(DmsRecord.id)).where(DmsRecord.city == "Changed")) \
-            if hasattr(DmsRecord, "city") else None
+        edited = db.session.scalars(
+            select(DmsRecord.payload).where(DmsRecord.location_id == location.id, DmsRecord.dms_id.in_(ids[:60]))
+        )
+        kept = sum(payload["city"] == "Changed" for payload in edited)
     assert after == before  # the cursor did not pass the bad page
+    assert kept == 0  # a page is stored whole or not at all
     run = pull(app, run_jobs, location.id, "customers")
     assert run.status == RunStatus.SUCCEEDED
     with app.app_context():
@@ -163,7 +181,7 @@ def test_malformed_page_fails_readably_and_keeps_earlier_pages(app, run_jobs, sa
 
 def test_crash_mid_pull_resumes_without_loss(app, run_jobs, sandbox, location, monkeypatch):
     """An exception between storing a page and committing it: the retry loses nothing."""
-    monkeypatch.setattr("jobs.pulls.PAGE_SIZE", 20)
+    monkeypatch.setattr("jobs.pull_pages.PAGE_SIZE", 20)
     failpoints.arm("pull.before_commit", nth=3, action="raise")
     try:
         with app.app_context():
@@ -214,6 +232,34 @@ def test_reconciliation_marks_deleted_not_removed(app, run_jobs, sandbox, locati
     assert victim in mirror_ids(app, location.id, "customers", include_deleted=True)
 
 
+def test_a_reconciliation_queued_under_its_old_job_name_still_runs(app, run_jobs, sandbox, location):
+    """Jobs in Redis at an upgrade name moved functions by their old dotted names (jobs.worker.MOVED_JOBS)."""
+    from rq import Callback
+
+    from jobs.claim import on_run_failure
+    from jobs.worker import AppJob
+    from webapp.redis_conn import get_redis
+    from webapp.services.runs import enqueue_run
+
+    pull(app, run_jobs, location.id, "customers")
+    victim = sorted(dms_ids(sandbox, "alpha-cdk", "customers"))[3]
+    sandbox.control.delete_record("alpha-cdk", "customers", victim)
+    with app.app_context():
+        run = SyncRun(
+            location_id=location.id, data_type="customers", trigger=RunTrigger.RECONCILE, status=RunStatus.QUEUED
+        )
+        db.session.add(run)
+        db.session.commit()
+        enqueue_run(run, "jobs.pulls.run_reconcile", on_failure=Callback("jobs.pulls.on_pull_failure"))
+        run_id = run.id
+        job = AppJob.fetch(run.job_id, connection=get_redis())
+        assert job.failure_callback is on_run_failure  # were the job to die, its run would say so
+    run_jobs()
+    with app.app_context():
+        run = db.session.get(SyncRun, run_id)
+        assert run.status == RunStatus.SUCCEEDED and run.deleted == 1
+
+
 def test_bad_credentials_fail_with_a_hint(app, run_jobs, sandbox, make):
     location = make.location(**{**dms_settings(sandbox, "alpha-cdk"), "dms_credentials": {"api_key": "wrong"}})
     run = pull(app, run_jobs, location.id, "customers")
@@ -227,10 +273,12 @@ def test_pull_confirms_approved_update_requests_the_dms_now_carries(app, run_job
 
     some_id = sorted(dms_ids(sandbox, "alpha-cdk", "customers"))[2]
     portal = make.customer(location, dms_id=some_id, first_name="Pat", last_name="Lee")
-    approved = make.update_request(location, portal, status=UpdateRequestStatus.APPROVED,
-                                   requested_values={"city": "Zenith Falls"})
-    other = make.update_request(location, portal, status=UpdateRequestStatus.APPROVED,
-                                requested_values={"city": "Nowhere Else"})
+    approved = make.update_request(
+        location, portal, status=UpdateRequestStatus.APPROVED, requested_values={"city": "Zenith Falls"}
+    )
+    other = make.update_request(
+        location, portal, status=UpdateRequestStatus.APPROVED, requested_values={"city": "Nowhere Else"}
+    )
     pull(app, run_jobs, location.id, "customers")
     with app.app_context():
         assert db.session.get(UpdateRequest, approved.id).status is UpdateRequestStatus.APPROVED
@@ -245,7 +293,7 @@ def test_prefetched_pages_keep_order_raise_errors_in_place_and_stop_early():
     import threading
 
     from connectors import TransientDmsError
-    from jobs.pulls import prefetched
+    from jobs.pull_pages import prefetched
 
     def pages(fail_after=None):
         for n in range(10):
@@ -267,7 +315,7 @@ def test_prefetched_pages_keep_order_raise_errors_in_place_and_stop_early():
 
 def _reading(sandbox, account, data_type, **overrides):
     """The pages a pull's reading process hands over, as the pull gets them."""
-    from jobs.pulls import _from_reading_process
+    from jobs.pull_pages import _from_reading_process
 
     settings = {**sandbox.settings(account), "timeout": 5, **overrides}
     return _from_reading_process(sandbox.accounts[account], settings, data_type, None)
@@ -276,7 +324,7 @@ def _reading(sandbox, account, data_type, **overrides):
 def test_reading_process_hands_over_every_page_in_order_then_ends(sandbox, monkeypatch):
     import multiprocessing
 
-    monkeypatch.setattr("jobs.pulls.PAGE_SIZE", 40)
+    monkeypatch.setattr("jobs.pull_pages.PAGE_SIZE", 40)
     pages = list(_reading(sandbox, "alpha-cdk", "vehicles"))
     seen = [dms_id for _summary, prepared in pages for dms_id in prepared.records]
     assert len(pages) > 2 and sum(summary.count for summary, _ in pages) == len(seen)
@@ -291,7 +339,7 @@ def test_reading_process_hands_over_every_page_in_order_then_ends(sandbox, monke
 def test_reading_process_stops_when_the_pull_leaves_early(sandbox, monkeypatch):
     import multiprocessing
 
-    monkeypatch.setattr("jobs.pulls.PAGE_SIZE", 10)
+    monkeypatch.setattr("jobs.pull_pages.PAGE_SIZE", 10)
     for _page in _reading(sandbox, "alpha-cdk", "customers"):
         assert multiprocessing.active_children(), "the reader runs beside the pull"
         break
@@ -313,7 +361,7 @@ def test_a_reading_process_that_dies_is_a_transient_error(sandbox, monkeypatch):
 
     from connectors import TransientDmsError
 
-    monkeypatch.setattr("jobs.pulls.PAGE_SIZE", 5)
+    monkeypatch.setattr("jobs.pull_pages.PAGE_SIZE", 5)
     pages = _reading(sandbox, "alpha-cdk", "customers")
     next(pages)
     for child in multiprocessing.active_children():
@@ -323,15 +371,16 @@ def test_a_reading_process_that_dies_is_a_transient_error(sandbox, monkeypatch):
             pass
 
 
-def test_a_growing_mirror_gets_fresh_statistics_of_its_lookup_columns_once(app, run_jobs, sandbox, location,
-                                                                     monkeypatch):
+def test_a_growing_mirror_gets_fresh_statistics_of_its_lookup_columns_once(
+    app, run_jobs, sandbox, location, monkeypatch
+):
     """PostgreSQL: a pull that grows the mirror refreshes the planner's statistics once, of
     the columns lookups use, not the payloads."""
     from sqlalchemy import text
 
     if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
         pytest.skip("statistics are refreshed on PostgreSQL only")
-    monkeypatch.setattr("jobs.pulls.PAGE_SIZE", 10)
+    monkeypatch.setattr("jobs.pull_pages.PAGE_SIZE", 10)
     monkeypatch.setattr("jobs.pulls.ANALYZE_AT", 5)
     analyzed = []
 
@@ -378,13 +427,24 @@ def test_an_edit_rewrites_search_tokens_only_when_they_change(app, run_jobs, san
     quiet_id, renamed_id = sorted(dms_ids(sandbox, "alpha-cdk", "customers"))[7:9]
     make.customer(location, dms_id=renamed_id, first_name="Portal", last_name="Person")
     with app.app_context():
-        row_ids = dict(db.session.execute(select(DmsRecord.dms_id, DmsRecord.id).where(
-            DmsRecord.location_id == location.id, DmsRecord.dms_id.in_([quiet_id, renamed_id]))).tuples().all())
+        row_ids = dict(
+            db.session.execute(
+                select(DmsRecord.dms_id, DmsRecord.id).where(
+                    DmsRecord.location_id == location.id, DmsRecord.dms_id.in_([quiet_id, renamed_id])
+                )
+            )
+            .tuples()
+            .all()
+        )
 
     def index_rows(dms_id):
         with app.app_context():
-            return set(db.session.scalars(text("SELECT token FROM search_token WHERE scope = 'dc' "
-                                               "AND record_id = :record"), {"record": row_ids[dms_id]}))
+            return set(
+                db.session.scalars(
+                    text("SELECT token FROM search_token WHERE scope = 'dc' AND record_id = :record"),
+                    {"record": row_ids[dms_id]},
+                )
+            )
 
     rewritten = set()  # the records whose index rows a statement deleted
 
@@ -405,13 +465,24 @@ def test_an_edit_rewrites_search_tokens_only_when_they_change(app, run_jobs, san
     renamed_after = index_rows(renamed_id)
     assert "nzyxwvuts" in renamed_after and renamed_after != renamed_before
     with app.app_context():
-        rows = {row.dms_id: row for row in db.session.scalars(select(DmsRecord).where(
-            DmsRecord.location_id == location.id, DmsRecord.dms_id.in_([quiet_id, renamed_id])))}
+        rows = {
+            row.dms_id: row
+            for row in db.session.scalars(
+                select(DmsRecord).where(
+                    DmsRecord.location_id == location.id, DmsRecord.dms_id.in_([quiet_id, renamed_id])
+                )
+            )
+        }
         assert rows[quiet_id].payload["city"] == "Quietville"
         assert rows[renamed_id].payload["last_name"] == "Zyxwvuts" and "zyxwvuts" in rows[renamed_id].name_key
         assert "last_name" in rows[renamed_id].drift_fields and rows[quiet_id].drift_fields is None
-        found = search_mirror(db.session, select(DmsRecord).where(DmsRecord.location_id == location.id),
-                              location.id, "customers", "Zyxwvuts")
+        found = search_mirror(
+            db.session,
+            select(DmsRecord).where(DmsRecord.location_id == location.id),
+            location.id,
+            "customers",
+            "Zyxwvuts",
+        )
         assert [row.dms_id for row in found.rows] == [renamed_id]
 
 
@@ -422,7 +493,7 @@ def test_key_lookups_probe_the_unique_index_even_with_stale_statistics(app, make
     from sqlalchemy import text
 
     from webapp.models.base import keyed
-    from webapp.search.indexer import tokens_delete
+    from webapp.services.search_index import tokens_delete
 
     if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
         pytest.skip("a PostgreSQL planner question")
@@ -430,24 +501,32 @@ def test_key_lookups_probe_the_unique_index_even_with_stale_statistics(app, make
     insert_rows = text(
         "INSERT INTO dms_record (location_id, data_type, dms_id, payload, content_hash, first_pulled_at, "
         "last_changed_at) SELECT :location, 'customers', 'C' || n, '{}', 'x', now(), now() "
-        "FROM generate_series(CAST(:first AS integer), CAST(:last AS integer)) AS n")
+        "FROM generate_series(CAST(:first AS integer), CAST(:last AS integer)) AS n"
+    )
     insert_tokens = text(
         "INSERT INTO search_token (scope, location_id, token, record_id) SELECT 'dc', :location, "
         "'n' || word, id FROM dms_record, unnest(ARRAY['ann', 'lee', 'moss']) AS word "
-        "WHERE location_id = :location AND id > :after")
+        "WHERE location_id = :location AND id > :after"
+    )
     with app.app_context():
         db.session.execute(insert_rows, {"location": location.id, "first": 1, "last": 20})
         db.session.execute(insert_tokens, {"location": location.id, "after": 0})
-        last_id = db.session.scalar(text("SELECT max(id) FROM dms_record WHERE location_id = :location"),
-                                    {"location": location.id})
+        last_id = db.session.scalar(
+            text("SELECT max(id) FROM dms_record WHERE location_id = :location"), {"location": location.id}
+        )
         db.session.commit()
         db.session.execute(text("ANALYZE dms_record"))
         db.session.execute(text("ANALYZE search_token"))
         db.session.execute(insert_rows, {"location": location.id, "first": 21, "last": 20_000})
         db.session.execute(insert_tokens, {"location": location.id, "after": last_id})
-        statement = keyed(db.session, select(DmsRecord.id, DmsRecord.dms_id).where(
-            DmsRecord.location_id == location.id, DmsRecord.data_type == "customers"),
-            DmsRecord.dms_id, [f"C{n}" for n in range(5_000, 6_000)])
+        statement = keyed(
+            db.session,
+            select(DmsRecord.id, DmsRecord.dms_id).where(
+                DmsRecord.location_id == location.id, DmsRecord.data_type == "customers"
+            ),
+            DmsRecord.dms_id,
+            [f"C{n}" for n in range(5_000, 6_000)],
+        )
         compiled = statement.compile(db.engine, compile_kwargs={"literal_binds": True})
         lookup = db.session.execute(text(f"EXPLAIN (FORMAT JSON) {compiled}")).scalar()[0]["Plan"]
         record_ids = [row.id for row in db.session.execute(statement)]
@@ -456,8 +535,9 @@ def test_key_lookups_probe_the_unique_index_even_with_stale_statistics(app, make
         compiled = removal.compile(db.engine, compile_kwargs={"literal_binds": True})
         removal_plan = db.session.execute(text(f"EXPLAIN (FORMAT JSON) {compiled}")).scalar()[0]["Plan"]
         db.session.execute(removal)
-        left = db.session.scalar(text("SELECT count(*) FROM search_token WHERE location_id = :location"),
-                                 {"location": location.id})
+        left = db.session.scalar(
+            text("SELECT count(*) FROM search_token WHERE location_id = :location"), {"location": location.id}
+        )
         db.session.rollback()
     assert left == 3 * 19_000
 

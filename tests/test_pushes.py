@@ -1,29 +1,46 @@
 """Delivery of outbox messages to the sandbox DMS with a real RQ worker: sent once, in order,
 retried with backoff when the DMS is down, refused pushes parked with the vendor's fix hint,
 and nothing sent that the vendor does not accept."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from rq import Queue
 from rq.registry import ScheduledJobRegistry
 from sqlalchemy import select, update
 
-from jobs.pulls import enqueue_pull
+from connectors import get_profile
+from jobs import pushes
 from tests.conftest import dms_settings
+from tests.waiting import wait_for
 from webapp.extensions import db
-from webapp.models import (Appointment, Customer, Location, OutboxKind, OutboxMessage, OutboxStatus, PushState, Role,
-                           User, utcnow)
+from webapp.models import (
+    Appointment,
+    Customer,
+    Location,
+    OutboxKind,
+    OutboxMessage,
+    OutboxStatus,
+    PushState,
+    Role,
+    User,
+    utcnow,
+)
 from webapp.redis_conn import get_redis
+from webapp.services import retry_policy
+from webapp.services.runs import enqueue_pull
 
 
 # --------------------------------------------------------------------------- helpers (used by other test files)
 def connected_location(make, sandbox, account="alpha-cdk", **fields):
     """A location connected to a sandbox account."""
     code = {"alpha-cdk": "ALPHA", "beta-karmak": "BETA", "gamma-reynolds": "GAMMA"}[account]
-    return make.location(name=f"{code.title()} Motors", code=code, brands=["Ford", "Lincoln"],
-                         **dms_settings(sandbox, account), **fields)
+    return make.location(
+        name=f"{code.title()} Motors", code=code, brands=["Ford", "Lincoln"], **dms_settings(sandbox, account), **fields
+    )
 
 
 def pull_opcodes(app, run_jobs, location):
@@ -41,8 +58,14 @@ def dms_customer(make, sandbox, location, account="alpha-cdk", index=3, **fields
             record = dms.fetch_one("customers", dms_id)
             if record.kind == "person" and record.emails and record.address_line1:
                 break
-    values = {"dms_id": record.dms_id, "first_name": record.first_name, "last_name": record.last_name,
-              "email": record.emails[0], "address_line1": record.address_line1, "postal_code": record.postal_code}
+    values = {
+        "dms_id": record.dms_id,
+        "first_name": record.first_name,
+        "last_name": record.last_name,
+        "email": record.emails[0],
+        "address_line1": record.address_line1,
+        "postal_code": record.postal_code,
+    }
     values.update(fields)
     return make.customer(location, **values)
 
@@ -58,11 +81,17 @@ def book(app, location, customer, advisor_user, opcodes=("LOF",), notes="Oil cha
 
     with app.app_context():
         appointment = service.book(
-            db.session.get(Location, location.id), customer=db.session.get(Customer, customer.id),
-            asset=fields.pop("asset", None), advisor=db.session.get(User, advisor_user.id) if advisor_user else None,
-            scheduled_at=fields.pop("scheduled_at", datetime(2030, 5, 6, 14, 30, tzinfo=timezone.utc)),
-            opcodes=list(opcodes), notes=notes, dispatch_code=fields.pop("dispatch_code", None),
-            brand=fields.pop("brand", None), user_id=None)
+            db.session.get(Location, location.id),
+            customer=db.session.get(Customer, customer.id),
+            asset=fields.pop("asset", None),
+            advisor=db.session.get(User, advisor_user.id) if advisor_user else None,
+            scheduled_at=fields.pop("scheduled_at", datetime(2030, 5, 6, 14, 30, tzinfo=UTC)),
+            opcodes=list(opcodes),
+            notes=notes,
+            dispatch_code=fields.pop("dispatch_code", None),
+            brand=fields.pop("brand", None),
+            user_id=None,
+        )
         return appointment.id
 
 
@@ -88,8 +117,11 @@ def appointment_row(app, appointment_id) -> Appointment:
 def time_passes(app) -> None:
     """As if the backoff delays were over: waiting messages are due and scheduled retries queued."""
     with app.app_context():
-        db.session.execute(update(OutboxMessage).where(OutboxMessage.status == OutboxStatus.PENDING)
-                           .values(next_attempt_at=utcnow() - timedelta(seconds=1)))
+        db.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.status == OutboxStatus.PENDING)
+            .values(next_attempt_at=utcnow() - timedelta(seconds=1))
+        )
         db.session.commit()
     redis = get_redis(app.config["REDIS_URL"])
     scheduled = ScheduledJobRegistry("pushes", connection=redis)
@@ -147,8 +179,6 @@ def test_a_backlog_is_sent_in_chunks_each_once(app, run_jobs, sandbox, alpha, ma
     """Queued pushes are claimed and recorded in chunks: a new customer shared by several
     appointments of one chunk is created once, a refusal inside the chunk fails only its
     own message, and every appointment reaches the DMS exactly once with its id recorded."""
-    from jobs import pushes
-
     monkeypatch.setattr(pushes, "CHUNK_START", 50)
     new_customer = make.customer(alpha, dms_id=None, first_name="Ada", last_name="Byrne")
     adv = advisor(make, alpha)
@@ -189,9 +219,8 @@ def test_dms_down_waits_and_goes_through_once(app, run_jobs, sandbox, alpha, mak
 
 
 def test_rate_limit_retry_after_is_honoured(app, run_jobs, sandbox, alpha, make, monkeypatch):
-    from jobs import pushes
 
-    monkeypatch.setattr(pushes, "BACKOFF_BASE", 1.0)
+    monkeypatch.setattr(retry_policy, "PUSHES", replace(retry_policy.PUSHES, first=1.0))
     customer = dms_customer(make, sandbox, alpha)
     appointment_id = book(app, alpha, customer, advisor(make, alpha))
     sandbox.control.inject_fault("429", count=1, account="alpha-cdk", retry_after=120)
@@ -209,17 +238,13 @@ def test_rate_limit_retry_after_is_honoured(app, run_jobs, sandbox, alpha, make,
 def test_timeout_after_the_dms_created_it_does_not_duplicate(app, run_jobs, sandbox, alpha, make, monkeypatch):
     """The DMS answers too late: the console gives up, but the DMS made the appointment.
     The resend carries the same idempotency key, so the DMS returns the first result."""
-    from jobs import pushes
-
     monkeypatch.setattr(pushes, "CALL_TIMEOUT", 0.5)
     customer = dms_customer(make, sandbox, alpha)
     appointment_id = book(app, alpha, customer, advisor(make, alpha))
     sandbox.control.inject_fault("hang", count=1, account="alpha-cdk", hang_seconds=1.5)
     run_jobs(["pushes"])
     assert messages(app, appointment_id)[0].status == OutboxStatus.PENDING
-    import time
-
-    time.sleep(1.5)  # let the sandbox finish the request it was holding
+    wait_for(lambda: created(sandbox) == 1, what="the DMS to finish the request it was holding")
     time_passes(app)
     run_jobs(["pushes"])
     [message] = messages(app, appointment_id)
@@ -228,9 +253,8 @@ def test_timeout_after_the_dms_created_it_does_not_duplicate(app, run_jobs, sand
 
 
 def test_gives_up_after_many_attempts_and_parks_it_for_a_person(app, run_jobs, sandbox, alpha, make, monkeypatch):
-    from jobs import pushes
 
-    monkeypatch.setattr(pushes, "MAX_TRANSIENT_ATTEMPTS", 2)
+    monkeypatch.setattr(retry_policy, "PUSHES", replace(retry_policy.PUSHES, tries=2))
     appointment_id = book(app, alpha, dms_customer(make, sandbox, alpha), advisor(make, alpha))
     sandbox.control.inject_fault("503", count=5, account="alpha-cdk")
     run_jobs(["pushes"])
@@ -278,18 +302,36 @@ def test_what_the_vendor_does_not_accept_is_never_sent(app, run_jobs, sandbox, m
     customer = make.customer(reynolds, dms_id=None)
     karmak_customer = make.customer(karmak)
     with app.app_context():
-        enqueue_push(db.session, db.session.get(Location, reynolds.id), OutboxKind.CUSTOMER_PUSH,
-                     db.session.get(Customer, customer.id))
-        enqueue_push(db.session, db.session.get(Location, karmak.id), OutboxKind.PAYMENT_EXPORT,
-                     db.session.get(Customer, karmak_customer.id), payload={"ro_number": "1", "amount": "9"})
+        enqueue_push(
+            db.session,
+            db.session.get(Location, reynolds.id),
+            OutboxKind.CUSTOMER_PUSH,
+            db.session.get(Customer, customer.id),
+        )
+        enqueue_push(
+            db.session,
+            db.session.get(Location, karmak.id),
+            OutboxKind.PAYMENT_EXPORT,
+            db.session.get(Customer, karmak_customer.id),
+            payload={"ro_number": "1", "amount": "9"},
+        )
         db.session.commit()
     run_jobs(["pushes"])
     customer_push, payment = messages(app)
     assert customer_push.status == OutboxStatus.FAILED and customer_push.error_kind == "unsupported"
-    assert customer_push.error_code == "RR-PUSH-NEEDS-APPOINTMENT" and "only together with an appointment" in \
-        customer_push.error_message
+    # In the vendor profile's one wording of what it does not do, with its catalogue entry.
+    assert customer_push.error_code == "RR-PUSH-NEEDS-APPOINTMENT" and customer_push.error_message == (
+        get_profile("reynolds").refusal_text("accepts customers only together with an appointment.")
+    )
     assert payment.status == OutboxStatus.FAILED and payment.error_code == "KAR-NOT-SUPPORTED"
+    assert payment.error_message == get_profile("karmak").refusal_text(pushes.PAYMENT_EXPORT_REFUSED)
+    assert payment.error_message.startswith("Karmak Fusion does not take payment exports")
     assert customer_push.attempts == 1 and not sandbox.control.count_created("gamma-reynolds").get("customers")
+
+
+def test_every_kind_of_outbox_message_has_one_handler():
+    """A kind without a handler could be queued and never sent: the one table covers every kind."""
+    assert set(pushes.HANDLERS) == set(OutboxKind)
 
 
 def test_cron_sweep_delivers_rows_whose_wake_up_was_lost(app, run_jobs, sandbox, alpha, make):

@@ -1,8 +1,8 @@
 """A real worker process SIGKILLed between sending an appointment and recording the result,
 at several points: after recovery each appointment exists in the DMS exactly once, with its
 DMS id recorded in the console (the resend carries the same idempotency key)."""
-from __future__ import annotations
 
+from __future__ import annotations
 
 import pytest
 from rq.registry import FailedJobRegistry
@@ -13,8 +13,9 @@ from webapp.models import OutboxStatus
 from webapp.redis_conn import get_redis
 
 
-@pytest.mark.parametrize("failpoint", ["push.after_send=1", "push.after_send=3", "push.before_send=2",
-                                       "push.after_commit=2"])
+@pytest.mark.parametrize(
+    "failpoint", ["push.after_send=1", "push.after_send=3", "push.before_send=2", "push.after_commit=2"]
+)
 def test_sigkill_between_send_and_record_creates_each_appointment_once(app, make, sandbox, failpoint):
     location = connected_location(make, sandbox)
     customer = dms_customer(make, sandbox, location)

@@ -3,6 +3,7 @@
 The conflict is produced as in tests/test_sync_wizard.py: a staff edit in the sandbox DMS
 between the wizard's read and the delivery of its write-back.
 """
+
 from __future__ import annotations
 
 from urllib.parse import parse_qs, urlparse
@@ -11,26 +12,41 @@ from sqlalchemy import select
 
 from tests.conftest import soup
 from tests.factories import PASSWORD
-from tests.test_sync_wizard import (apply_after_a_dms_edit, customer_case, load, outbox, show,  # noqa: F401
-                                    start, step)
+from tests.test_sync_wizard import apply_after_a_dms_edit, load, outbox, show, start, step
 from webapp.extensions import db
 from webapp.models import Customer, OutboxStatus, Role, SyncSession, WriteBackMode
 
 
-def _refused_write_back(customer_case, client, app, sandbox, run_jobs):  # noqa: F811
+def _refused_write_back(customer_case, client, app, sandbox, run_jobs):
     """Apply a write-back after someone changed the record in the DMS; the DMS refuses it."""
     location, advisor, customer, payload = customer_case(write_back_mode=WriteBackMode.PORTAL_AND_DMS)
     wizard = start(client, "customer", customer.id, next_url="/customers?q=sample")
-    message = apply_after_a_dms_edit(client, app, sandbox, run_jobs, customer, payload, wizard,
-                                     choice_last_name="portal", choice_city="dms", choice_company_name="portal")
+    message = apply_after_a_dms_edit(
+        client,
+        app,
+        sandbox,
+        run_jobs,
+        customer,
+        payload,
+        wizard,
+        choice_last_name="portal",
+        choice_city="dms",
+        choice_company_name="portal",
+    )
     assert message.status == OutboxStatus.FAILED and message.error_code.endswith("ETAG-MISMATCH")
     return location, advisor, customer, payload, wizard, message
 
 
-def test_conflict_summary_explains_and_offers_start_the_sync_again(customer_case, client, app, sandbox,  # noqa: F811
-                                                                    run_jobs):
-    location, advisor, customer, payload, wizard, message = _refused_write_back(customer_case, client, app, sandbox,
-                                                                                run_jobs)
+def test_conflict_summary_explains_and_offers_start_the_sync_again(
+    customer_case,
+    client,
+    app,
+    sandbox,
+    run_jobs,
+):
+    location, advisor, customer, payload, wizard, message = _refused_write_back(
+        customer_case, client, app, sandbox, run_jobs
+    )
     page = show(client, "customer", customer.id, wizard)
     conflict = page.select_one(".writeback-conflict")
     assert conflict is not None
@@ -56,20 +72,39 @@ def test_conflict_summary_explains_and_offers_start_the_sync_again(customer_case
     assert old.status == OutboxStatus.DISMISSED and "replaced by a new comparison" in old.dismissed_reason.lower()
 
 
-def test_last_synced_is_stamped_only_when_both_sides_agree(customer_case, client, app, sandbox,  # noqa: F811
-                                                           run_jobs):
+def test_last_synced_is_stamped_only_when_both_sides_agree(
+    customer_case,
+    client,
+    app,
+    sandbox,
+    run_jobs,
+):
     # A refused write-back: the systems still differ, so Last Synced stays unset.
-    location, advisor, customer, payload, wizard, message = _refused_write_back(customer_case, client, app, sandbox,
-                                                                                run_jobs)
+    location, advisor, customer, payload, wizard, message = _refused_write_back(
+        customer_case, client, app, sandbox, run_jobs
+    )
     assert load(app, Customer, customer.id).last_synced_at is None
 
 
-def test_last_synced_waits_for_the_dms_to_take_the_write_back(customer_case, client, app, sandbox,  # noqa: F811
-                                                              run_jobs):
+def test_last_synced_waits_for_the_dms_to_take_the_write_back(
+    customer_case,
+    client,
+    app,
+    sandbox,
+    run_jobs,
+):
     location, advisor, customer, payload = customer_case(write_back_mode=WriteBackMode.PORTAL_AND_DMS)
     wizard = start(client, "customer", customer.id)
-    step(client, "customer", customer.id, wizard, "next", choice_last_name="portal", choice_city="dms",
-         choice_company_name="portal")
+    step(
+        client,
+        "customer",
+        customer.id,
+        wizard,
+        "next",
+        choice_last_name="portal",
+        choice_city="dms",
+        choice_company_name="portal",
+    )
     page = step(client, "customer", customer.id, wizard, "apply")
     assert "Last Synced is set when the DMS confirms" in page.select_one(".writeback-status").text
     assert load(app, Customer, customer.id).last_synced_at is None  # still on its way to the DMS
@@ -82,10 +117,18 @@ def test_last_synced_waits_for_the_dms_to_take_the_write_back(customer_case, cli
     assert "Last Synced was set" in status.select_one(".writeback-status").text
 
 
-def test_retry_of_a_conflict_opens_a_new_comparison(customer_case, client, app, sandbox, run_jobs, make,  # noqa: F811
-                                                    auth):
-    location, advisor, customer, payload, wizard, message = _refused_write_back(customer_case, client, app, sandbox,
-                                                                                run_jobs)
+def test_retry_of_a_conflict_opens_a_new_comparison(
+    customer_case,
+    client,
+    app,
+    sandbox,
+    run_jobs,
+    make,
+    auth,
+):
+    location, advisor, customer, payload, wizard, message = _refused_write_back(
+        customer_case, client, app, sandbox, run_jobs
+    )
     # An advisor may not act on Failed pushes at all.
     assert client.post(f"/integrations/failed/{message.id}/retry").status_code == 403
     # A manager of another location does not see the push.

@@ -1,53 +1,40 @@
 """Related RO numbers (seed 002): fetched from the real sandbox DMS on export, on manual close
 and on auto-close; never when disabled or unsupported; DMS failures retried, then Retry;
 the numbers shown in every place the seed lists."""
+
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 from flask import render_template
+from sqlalchemy.orm import selectinload
 
 from tests.conftest import dms_settings, soup
 from tests.factories import PASSWORD
+from tests.fixtures import ALTERNATE, ORIGINAL
 from webapp.extensions import db
-from webapp.models import (Case, CaseStatus, DmsRecord, Location, LookupTrigger, RelatedLookupStatus, Role, User,
-                           utcnow)
-
-# In the sandbox's generated Karmak data every fifth RO is an alternate of the one before it:
-# 100005 is an (open) alternate of 100004, so each finds the other.
-ORIGINAL, ALTERNATE = "100004", "100005"
+from webapp.models import Case, CaseStatus, DmsRecord, Location, LookupTrigger, RelatedLookupStatus, Role, User, utcnow
+from webapp.services import retry_policy
 
 
 @pytest.fixture(autouse=True)
 def _quick_backoff(monkeypatch):
     """Keep the transient-failure backoff short (the delays are not what is tested)."""
-    import jobs.cases
 
-    monkeypatch.setattr(jobs.cases, "BACKOFF_BASE", 0.01)
-
-
-@pytest.fixture()
-def karmak(make, sandbox):
-    """A Karmak location with the feature on, a manager, an advisor and a case on RO 100004."""
-    loc = make.location(name="Beta Trucks", **dms_settings(sandbox, "beta-karmak"), related_ro_enabled=True)
-    manager = make.user(Role.SERVICE_MANAGER, loc)
-    customer = make.customer(loc)
-    asset = make.asset(loc, customer)
-    case = make.case(loc, asset, ro_number=ORIGINAL)
-    return {"location": loc, "manager": manager, "asset": asset, "case": case}
+    monkeypatch.setattr(retry_policy, "RELATED_RO_LOOKUPS", replace(retry_policy.RELATED_RO_LOOKUPS, first=0.01))
 
 
 def _case(app, case_id) -> Case:
     with app.app_context():
-        case = db.session.get(Case, case_id)
-        case.related_ro_numbers  # load while the session is open
+        case = db.session.get(Case, case_id, options=[selectinload(Case.related_ros)])  # read once detached
         db.session.expunge(case)
         return case
 
 
 def _lookups_queued() -> int:
-    from jobs.queues import LOOKUPS, get_queue
+    from webapp.services.queues import LOOKUPS, get_queue
 
     return get_queue(LOOKUPS).count
 
@@ -103,9 +90,16 @@ def test_manual_close_fetches_again(app, client, auth, karmak, run_jobs):
 
 def _mirror_ro(app, location_id, ro_number, status):
     with app.app_context():
-        db.session.add(DmsRecord(location_id=location_id, data_type="repair_orders", dms_id=ro_number,
-                                 ro_number=ro_number, content_hash="x" * 40,
-                                 payload={"ro_number": ro_number, "status": status, "lines": []}))
+        db.session.add(
+            DmsRecord(
+                location_id=location_id,
+                data_type="repair_orders",
+                dms_id=ro_number,
+                ro_number=ro_number,
+                content_hash="x" * 40,
+                payload={"ro_number": ro_number, "status": status, "lines": []},
+            )
+        )
         db.session.commit()
 
 
@@ -196,8 +190,10 @@ def test_vendor_without_the_capability(app, client, auth, make, vendor_fields):
     help_text = page.select_one("#related_ro_enabled-help").text
     assert "Not available" in help_text and ("does not offer related RO numbers" in help_text or "No DMS" in help_text)
     # ...and a forged POST cannot switch it on (the save still goes through for the rest).
-    response = client.post("/settings/external-interfaces", data={
-        "write_back_mode": "portal_only", "sync_mode": "review", "related_ro_enabled": "enabled"})
+    response = client.post(
+        "/settings/external-interfaces",
+        data={"write_back_mode": "portal_only", "sync_mode": "review", "related_ro_enabled": "enabled"},
+    )
     assert response.status_code == 303
     with app.app_context():
         assert db.session.get(Location, loc.id).related_ro_enabled is False
@@ -212,17 +208,30 @@ def test_manager_enables_the_setting_for_karmak(app, client, auth, make, sandbox
     assert not select.has_attr("disabled")
     assert [o.text for o in select.select("option")] == ["DISABLED", "ENABLED"]
     assert fieldset.find_parent("form").select_one("button[type=submit]").text.strip() == "Save External Interfaces"
-    response = client.post("/settings/external-interfaces", data={
-        "write_back_mode": "portal_only", "sync_mode": "review", "related_ro_enabled": "enabled",
-        "case_auto_close_days": "14", "case_auto_close_requires_closed_ro": "y"})
+    response = client.post(
+        "/settings/external-interfaces",
+        data={
+            "write_back_mode": "portal_only",
+            "sync_mode": "review",
+            "related_ro_enabled": "enabled",
+            "case_auto_close_days": "14",
+            "case_auto_close_requires_closed_ro": "y",
+        },
+    )
     assert response.status_code == 303
     with app.app_context():
         row = db.session.get(Location, loc.id)
         assert row.related_ro_enabled is True
         assert row.case_auto_close_days == 14 and row.case_auto_close_requires_closed_ro is True
-    bad = client.post("/settings/external-interfaces", data={
-        "write_back_mode": "portal_only", "sync_mode": "review", "related_ro_enabled": "enabled",
-        "case_auto_close_days": "0"})
+    bad = client.post(
+        "/settings/external-interfaces",
+        data={
+            "write_back_mode": "portal_only",
+            "sync_mode": "review",
+            "related_ro_enabled": "enabled",
+            "case_auto_close_days": "0",
+        },
+    )
     assert bad.status_code == 422
     assert soup(bad).select_one("#case_auto_close_days-error")
 
@@ -304,7 +313,8 @@ def test_numbers_on_case_details_link_to_other_cases_at_the_location(client, aut
     page = soup(client.get(f"/cases/{looked_up['case'].id}"))
     assert _numbers(page.select_one("#additional-info")) == [
         (ALTERNATE, f"/cases/{looked_up['linked'].id}"),  # another case has this RO: a link
-        ("100999", None)]  # no case here: plain text
+        ("100999", None),
+    ]  # no case here: plain text
 
 
 def test_numbers_in_the_optional_table_column(client, auth, looked_up):
@@ -322,10 +332,15 @@ def test_numbers_in_the_optional_table_column(client, auth, looked_up):
             db.session.commit()
         page = soup(client.get(f"/cases?view={view}"))
         assert [th.text.strip() for th in page.select("thead th[data-column]")] == [
-            "RO Number", "Related RO Number(s)", "Status"]
+            "RO Number",
+            "Related RO Number(s)",
+            "Status",
+        ]
         row = page.select_one(f'tr[data-case-id="{looked_up["case"].id}"]')
         assert _numbers(row.select_one('td[data-column="related_ros"]')) == [
-            (ALTERNATE, f"/cases/{looked_up['linked'].id}"), ("100999", None)]
+            (ALTERNATE, f"/cases/{looked_up['linked'].id}"),
+            ("100999", None),
+        ]
     client.post("/cases/columns", data={"columns": ["ro_number", "status"]})
     assert not soup(client.get("/cases")).select('[data-column="related_ros"]')
 
@@ -366,16 +381,24 @@ def test_field_manager_sees_them_in_case_information(client, auth, make, looked_
     auth.login(field.email, PASSWORD)
     page = soup(client.get(f"/cases/{looked_up['case'].id}"))
     assert _numbers(page.select_one("#case-information")) == [
-        (ALTERNATE, f"/cases/{looked_up['linked'].id}"), ("100999", None)]
+        (ALTERNATE, f"/cases/{looked_up['linked'].id}"),
+        ("100999", None),
+    ]
     assert not page.select("#additional-info")
     assert not page.select("form[method=post] button:-soup-contains('Retry')")
 
 
-@pytest.mark.parametrize("role, allowed", [(Role.GLOBAL_ADMIN, True), (Role.SERVICE_MANAGER, True),
-                                           (Role.SERVICE_ADVISOR, False), (Role.FIELD_MANAGER, False),
-                                           (Role.REVIEWER, False)])
-def test_only_an_administrator_or_service_manager_changes_the_setting(app, client, auth, make, sandbox, role,
-                                                                      allowed):
+@pytest.mark.parametrize(
+    "role, allowed",
+    [
+        (Role.GLOBAL_ADMIN, True),
+        (Role.SERVICE_MANAGER, True),
+        (Role.SERVICE_ADVISOR, False),
+        (Role.FIELD_MANAGER, False),
+        (Role.REVIEWER, False),
+    ],
+)
+def test_only_an_administrator_or_service_manager_changes_the_setting(app, client, auth, make, sandbox, role, allowed):
     loc = make.location(**dms_settings(sandbox, "beta-karmak"))
     if role == Role.FIELD_MANAGER:
         user = make.user(role, None, covers=[loc])
@@ -384,11 +407,13 @@ def test_only_an_administrator_or_service_manager_changes_the_setting(app, clien
     else:
         user = make.user(role, loc)
     auth.login(user.email, PASSWORD)
-    response = client.post("/settings/external-interfaces", data={
-        "write_back_mode": "portal_only", "sync_mode": "review", "related_ro_enabled": "enabled"})
+    response = client.post(
+        "/settings/external-interfaces",
+        data={"write_back_mode": "portal_only", "sync_mode": "review", "related_ro_enabled": "enabled"},
+    )
     if allowed:
         assert response.status_code == 303, response.get_data(as_text=True)[:1000]
     else:
-        assert response.status_code in (403, 404)
+        assert response.status_code == 403
     with app.app_context():
         assert db.session.get(Location, loc.id).related_ro_enabled is allowed

@@ -5,6 +5,7 @@
 changes with Change History, without stamping Last Synced. Unlink clears it. A failed push
 refused with NOT-FOUND points to the record's page.
 """
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -15,8 +16,17 @@ from sqlalchemy import select
 from tests.conftest import dms_settings, soup
 from tests.factories import PASSWORD
 from webapp.extensions import db
-from webapp.models import (Asset, ChangeHistory, ChangeSource, Customer, OutboxKind, OutboxMessage, OutboxStatus,
-                           Role, utcnow)
+from webapp.models import (
+    Asset,
+    ChangeHistory,
+    ChangeSource,
+    Customer,
+    OutboxKind,
+    OutboxMessage,
+    OutboxStatus,
+    Role,
+    utcnow,
+)
 
 DMS_CUSTOMER = "C0000100"
 
@@ -26,8 +36,9 @@ def connected(make, sandbox):
     """A location on the sandbox's alpha-cdk account, an advisor, and a customer whose DMS record is gone."""
     loc = make.location(name="Alpha Motors", code="ALPHA", **dms_settings(sandbox, "alpha-cdk"))
     advisor = make.user(Role.SERVICE_ADVISOR, loc)
-    stale = make.customer(loc, first_name="Gone", last_name="Record", dms_id="GONE-1",
-                          last_synced_at=utcnow() - timedelta(days=3))  # in step with the old record once
+    stale = make.customer(
+        loc, first_name="Gone", last_name="Record", dms_id="GONE-1", last_synced_at=utcnow() - timedelta(days=3)
+    )  # in step with the old record once
     with sandbox.connect("alpha-cdk") as dms:
         wanted = dms.fetch_one("customers", DMS_CUSTOMER)
         vehicle = next(dms.iter_changes("vehicles", page_size=5)).records[0]
@@ -41,9 +52,17 @@ def _customer(app, customer_id: int) -> Customer:
 
 def _history(app, record_type: str, record_id: int) -> list[ChangeHistory]:
     with app.app_context():
-        return list(db.session.scalars(select(ChangeHistory).where(
-            ChangeHistory.record_type == record_type, ChangeHistory.record_id == record_id,
-            ChangeHistory.field == "dms_id").order_by(ChangeHistory.id)))
+        return list(
+            db.session.scalars(
+                select(ChangeHistory)
+                .where(
+                    ChangeHistory.record_type == record_type,
+                    ChangeHistory.record_id == record_id,
+                    ChangeHistory.field == "dms_id",
+                )
+                .order_by(ChangeHistory.id)
+            )
+        )
 
 
 def test_relink_a_customer_by_searching_the_dms(app, client, auth, connected):
@@ -67,8 +86,12 @@ def test_relink_a_customer_by_searching_the_dms(app, client, auth, connected):
     assert linked.last_synced_at is None  # values not compared: not marked as synced
     assert linked.last_name == "Record"  # no values copied
     [entry] = _history(app, "customer", stale.id)
-    assert (entry.old_value, entry.new_value, entry.source, entry.changed_by_id) == \
-        ("GONE-1", DMS_CUSTOMER, ChangeSource.PORTAL, connected["advisor"].id)
+    assert (entry.old_value, entry.new_value, entry.source, entry.changed_by_id) == (
+        "GONE-1",
+        DMS_CUSTOMER,
+        ChangeSource.PORTAL,
+        connected["advisor"].id,
+    )
 
     detail = client.get(response.headers["Location"])
     text = detail.get_data(as_text=True)
@@ -176,11 +199,22 @@ def test_failed_push_not_found_offers_the_record_page(app, make, client, auth, c
     stale = connected["stale"]
     manager = make.user(Role.SERVICE_MANAGER, connected["loc"])
     with app.app_context():
-        db.session.add(OutboxMessage(
-            location_id=connected["loc"].id, kind=OutboxKind.CUSTOMER_PUSH, target_type="customer",
-            target_id=stale.id, payload={}, idempotency_key="ALPHA-relink-1", status=OutboxStatus.FAILED,
-            attempts=1, error_code="CDK-NOT-FOUND", error_title="Record not found in the DMS", error_kind="refused",
-            fix_hint="The record no longer exists in the DMS."))
+        db.session.add(
+            OutboxMessage(
+                location_id=connected["loc"].id,
+                kind=OutboxKind.CUSTOMER_PUSH,
+                target_type="customer",
+                target_id=stale.id,
+                payload={},
+                idempotency_key="ALPHA-relink-1",
+                status=OutboxStatus.FAILED,
+                attempts=1,
+                error_code="CDK-NOT-FOUND",
+                error_title="Record not found in the DMS",
+                error_kind="refused",
+                fix_hint="The record no longer exists in the DMS.",
+            )
+        )
         db.session.commit()
     auth.login(manager.email, PASSWORD)
     row = soup(client.get("/integrations/failed/")).select_one("tr.failed-push")

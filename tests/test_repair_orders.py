@@ -1,61 +1,24 @@
 """Repair orders (issue 18): the DMS mirror's ROs and the console's workfiles in one list, with
 status / advisor / brand filters, search, keyset paging to the last page, and a pulled RO's page."""
+
 from __future__ import annotations
 
-import hashlib
-import json
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from sqlalchemy import select, update
 
-from connectors.records import record_from_dict
 from tests.conftest import dms_settings, soup
 from tests.factories import PASSWORD
-from webapp.domain.normalise import customer_name_key
+from tests.fixtures import T0, put_mirror, ro
 from webapp.extensions import db
 from webapp.models import DmsRecord, Role, Workfile
-from webapp.search import index_dms_records
-from webapp.search.indexer import tokens_of_dms_payload
 
 LIST = "/repair-orders/all"
-T0 = datetime(2026, 11, 2, 15, 0, tzinfo=timezone.utc)
 
 
 # --------------------------------------------------------------------------- helpers
-def put_mirror(app, location, data_type: str, records: list[dict], deleted: set[str] = frozenset()) -> None:
-    """Store canonical records in the location's mirror as a pull would (payload = to_dict(), search tokens)."""
-    with app.app_context():
-        tokens = {}
-        for fields in records:
-            record = record_from_dict(data_type, {"modified_at": T0, **fields})
-            payload = record.to_dict()
-            row = DmsRecord(location_id=location.id, data_type=data_type, dms_id=record.dms_id, payload=payload,
-                            content_hash=hashlib.sha1(json.dumps(payload, sort_keys=True).encode()).hexdigest(),
-                            deleted_at=T0 if record.dms_id in deleted else None)
-            if data_type == "customers":
-                row.name_key = customer_name_key(record.first_name, record.last_name, record.company_name)
-            elif data_type == "vehicles":
-                row.vin, row.owner_dms_id = record.vin or None, record.owner_dms_id
-            elif data_type == "repair_orders":
-                row.ro_number, row.owner_dms_id = record.ro_number, record.customer_dms_id
-            db.session.add(row)
-            tokens[record.dms_id] = tokens_of_dms_payload(data_type, record.dms_id, payload)
-        db.session.flush()
-        index_dms_records(db.session, location.id, data_type, tokens)
-        db.session.commit()
-
-
-def ro(number: str, opened: datetime, **fields) -> dict:
-    """A canonical repair order with one customer-pay line."""
-    values = {"dms_id": f"D{number}", "ro_number": number, "status": "open", "opened_at": opened,
-              "lines": [{"line_number": 1, "opcode": "LOF", "description": "Oil change", "pay_type": "customer",
-                         "labor_hours": "0.5", "labor_amount": "40.00", "parts_amount": "29.95"}]}
-    values.update(fields)
-    return values
-
-
 def numbers(page) -> list[str]:
     """RO numbers of the list's rows, in order."""
     return [tr["data-number"] for tr in page.select("tr.ro-row")]
@@ -65,56 +28,11 @@ def row_of(page, number: str):
     return page.select_one(f'tr.ro-row[data-number="{number}"]')
 
 
-@pytest.fixture()
-def shop(app, make):
-    """Northside-like location (CDK, Chicago time, Ford + Lincoln) with two advisors, a mirror of
-    customers, vehicles and ROs, a portal customer/asset linked to one of them, and a workfile."""
-    location = make.location(name="Northside Ford", code="NSF", brands=["Ford", "Lincoln"])
-    advisor = make.user(Role.SERVICE_ADVISOR, location, name="Amy Advisor", advisor_dms_id="A1")
-    other = make.user(Role.SERVICE_ADVISOR, location, name="Bob Booker", advisor_dms_id="a2")
-    nodms = make.user(Role.SERVICE_ADVISOR, location, name="Cal Nodms")
-    put_mirror(app, location, "customers", [
-        {"dms_id": "C1", "first_name": "Zoë", "last_name": "O'Brien-Smith", "phones": ["+13125550100"]},
-        {"dms_id": "C2", "kind": "business", "company_name": "Acme Fleet", "first_name": "Joe"},
-    ])
-    put_mirror(app, location, "vehicles", [
-        {"dms_id": "V1", "vin": "1FTFW1ET5DFC10312", "year": 2019, "make": "Ford", "model": "F-150", "plate": "ABC123",
-         "owner_dms_id": "C1"},
-        {"dms_id": "V2", "vin": "5LMJJ2LT1LEL00001", "year": 2020, "make": "Lincoln", "model": "Navigator",
-         "plate": "LUX1", "owner_dms_id": "C2"},
-    ])
-    portal_customer = make.customer(location, first_name="Zoe", last_name="Obrien", dms_id="C1")
-    portal_asset = make.asset(location, portal_customer, dms_id="V1")
-    # V9 is only in the portal (the DMS vehicle was never pulled): its make comes from the asset.
-    make.asset(location, None, dms_id="V9", vin="5LMJJ2LT1LEL00099", make="Lincoln", model="Aviator", year=2021)
-    put_mirror(app, location, "repair_orders", [
-        ro("1001", T0, advisor_dms_id="A1", customer_dms_id="C1", vehicle_dms_id="V1"),
-        ro("1002", T0 + timedelta(hours=1), status="invoiced", advisor_dms_id="A2", customer_dms_id="C2",
-           vehicle_dms_id="V2", closed_at=T0 + timedelta(days=1), lines=[
-               {"line_number": 1, "opcode": "WAR1", "description": "Warranty repair", "pay_type": "warranty",
-                "labor_hours": "2.0", "labor_amount": "300.00", "parts_amount": "120.50"},
-               {"line_number": 2, "opcode": "INT", "description": "Get ready", "pay_type": "internal",
-                "labor_hours": "1.0", "labor_amount": "80.00", "parts_amount": "0"}]),
-        ro("1003", T0 + timedelta(hours=2), status="closed", advisor_dms_id="ZZ", customer_dms_id="C404",
-           vehicle_dms_id="V9", closed_at=T0 + timedelta(hours=5)),
-        ro("0999", T0 - timedelta(days=3), customer_dms_id="C1", vehicle_dms_id="V1"),
-    ], deleted={"D0999"})
-    workfile = make.workfile(location, portal_customer, portal_asset, dms_repair_id=None,
-                             customer_name="Turpin, Sharon",
-                             vehicle_make="Ford", vin="2T1BURHE0GC123456")
-    with app.app_context():
-        db.session.execute(update(Workfile).where(Workfile.id == workfile.id)
-                           .values(created_at=T0 + timedelta(hours=3)))
-        db.session.commit()
-    return {"location": location, "advisor": advisor, "other": other, "nodms": nodms, "workfile": workfile,
-            "customer": portal_customer, "asset": portal_asset}
-
-
 # --------------------------------------------------------------------------- the list
-def test_list_shows_pulled_ros_and_workfiles_in_one_list(client, auth, shop):
-    auth.login(shop["advisor"].email, PASSWORD)
+def test_list_shows_pulled_ros_and_workfiles_in_one_list(client, auth, repair_order_shop):
+    auth.login(repair_order_shop["advisor"].email, PASSWORD)
     page = soup(client.get(LIST))
-    wf = f"WF-{shop['workfile'].id}"
+    wf = f"WF-{repair_order_shop['workfile'].id}"
     assert numbers(page) == [wf, "1003", "1002", "1001", "0999"]  # newest open date first
     assert "No repair orders" not in page.text
 
@@ -125,7 +43,7 @@ def test_list_shows_pulled_ros_and_workfiles_in_one_list(client, auth, shop):
     # The mirror's name (accents kept), linked to the portal customer with that DMS id.
     customer_link = first.select_one('td[data-label="Customer"] a')
     assert customer_link.text == "Zoë O'Brien-Smith"
-    assert customer_link["href"] == f"/customers/{shop['customer'].id}"
+    assert customer_link["href"] == f"/customers/{repair_order_shop['customer'].id}"
     vehicle = first.select_one('td[data-label="Vehicle"]').text
     assert "2019 Ford F-150" in vehicle and "1FTFW1ET5DFC10312" in vehicle and "ABC123" in vehicle
     assert first.select_one('td[data-label="Brand"]').text.strip() == "Ford"
@@ -150,7 +68,7 @@ def test_list_shows_pulled_ros_and_workfiles_in_one_list(client, auth, shop):
     workfile = row_of(page, wf)
     assert workfile["data-source"] == "workfile"
     assert workfile.select_one(".ro-source").text.strip() == "Workfile in the console"
-    assert workfile.select_one('td[data-label="RO"] a')["href"] == f"/repair-orders/{shop['workfile'].id}"
+    assert workfile.select_one('td[data-label="RO"] a')["href"] == f"/repair-orders/{repair_order_shop['workfile'].id}"
     assert "2,877.67" in workfile.select_one('td[data-label="Totals"]').text
 
     deleted = row_of(page, "0999")
@@ -158,8 +76,8 @@ def test_list_shows_pulled_ros_and_workfiles_in_one_list(client, auth, shop):
     assert deleted.select_one(".ro-deleted-tag").text == "Deleted in the DMS"
 
 
-def test_navigation_opens_the_list(client, auth, shop):
-    auth.login(shop["advisor"].email, PASSWORD)
+def test_navigation_opens_the_list(client, auth, repair_order_shop):
+    auth.login(repair_order_shop["advisor"].email, PASSWORD)
     home = soup(client.get("/"))
     link = next(a for a in home.select("nav.nav a") if a.text.strip() == "Repair orders")
     assert link["href"] == LIST
@@ -167,60 +85,69 @@ def test_navigation_opens_the_list(client, auth, shop):
     assert old.status_code == 302 and old.headers["Location"] == f"{LIST}?q=1001"
 
 
-@pytest.mark.parametrize("query, expected", [
-    ("status=open", ["WF", "1001", "0999"]),  # 0999 is open but deleted in the DMS: shown, marked
-    ("status=closed", ["1003"]),
-    ("status=invoiced", ["1002"]),
-    ("status=deleted", ["0999"]),
-    ("brand=Lincoln", ["1003", "1002"]),  # 1003 by its portal asset, 1002 by the mirror vehicle
-    ("brand=ford", ["WF", "1001", "0999"]),
-    ("brand=Ford&status=open", ["WF", "1001", "0999"]),
-    ("q=1002", ["1002"]),
-    ("q=obrien", ["1001", "0999"]),  # the customer's name, accents and apostrophe ignored
-    ("q=acme", ["1002"]),
-    ("q=5LMJJ2LT1LEL00001", ["1002"]),  # VIN
-    ("q=00001", ["1002"]),  # end of the VIN
-    ("q=ABC123", ["1001", "0999"]),  # plate
-    ("q=turpin", ["WF"]),  # a workfile's customer
-    ("q=2T1BURHE0GC123456", ["WF"]),
-    ("q=nothing-like-this", []),
-])
-def test_filters_and_search(client, auth, shop, query, expected):
-    auth.login(shop["advisor"].email, PASSWORD)
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        ("status=open", ["WF", "1001", "0999"]),  # 0999 is open but deleted in the DMS: shown, marked
+        ("status=closed", ["1003"]),
+        ("status=invoiced", ["1002"]),
+        ("status=deleted", ["0999"]),
+        ("brand=Lincoln", ["1003", "1002"]),  # 1003 by its portal asset, 1002 by the mirror vehicle
+        ("brand=ford", ["WF", "1001", "0999"]),
+        ("brand=Ford&status=open", ["WF", "1001", "0999"]),
+        ("q=1002", ["1002"]),
+        ("q=obrien", ["1001", "0999"]),  # the customer's name, accents and apostrophe ignored
+        ("q=acme", ["1002"]),
+        ("q=5LMJJ2LT1LEL00001", ["1002"]),  # VIN
+        ("q=00001", ["1002"]),  # end of the VIN
+        ("q=ABC123", ["1001", "0999"]),  # plate
+        ("q=turpin", ["WF"]),  # a workfile's customer
+        ("q=2T1BURHE0GC123456", ["WF"]),
+        ("q=nothing-like-this", []),
+    ],
+)
+def test_filters_and_search(client, auth, repair_order_shop, query, expected):
+    auth.login(repair_order_shop["advisor"].email, PASSWORD)
     response = client.get(f"{LIST}?{query}")
     assert response.status_code == 200
     page = soup(response)
-    wf = f"WF-{shop['workfile'].id}"
+    wf = f"WF-{repair_order_shop['workfile'].id}"
     assert numbers(page) == [wf if n == "WF" else n for n in expected]
     if not expected:
         assert "No repair orders match these filters." in page.text
 
 
-def test_advisor_filter_uses_the_advisors_dms_id(client, auth, shop):
-    auth.login(shop["advisor"].email, PASSWORD)
-    page = soup(client.get(f"{LIST}?advisor_id={shop['other'].id}"))
+def test_advisor_filter_uses_the_advisors_dms_id(client, auth, repair_order_shop):
+    auth.login(repair_order_shop["advisor"].email, PASSWORD)
+    page = soup(client.get(f"{LIST}?advisor_id={repair_order_shop['other'].id}"))
     assert numbers(page) == ["1002"]
-    assert page.select_one(f'#ro-advisor option[value="{shop["other"].id}"]').has_attr("selected")
-    page = soup(client.get(f"{LIST}?advisor_id={shop['advisor'].id}&status=open"))
+    assert page.select_one(f'#ro-advisor option[value="{repair_order_shop["other"].id}"]').has_attr("selected")
+    page = soup(client.get(f"{LIST}?advisor_id={repair_order_shop['advisor'].id}&status=open"))
     assert numbers(page) == ["1001"]  # workfiles carry no DMS advisor
-    page = soup(client.get(f"{LIST}?advisor_id={shop['nodms'].id}"))
+    page = soup(client.get(f"{LIST}?advisor_id={repair_order_shop['nodms'].id}"))
     assert numbers(page) == []
     assert "Cal Nodms has no DMS ID" in page.text
     assert "A Service Manager can enter it under Advisors." in page.text  # an advisor cannot open Advisors
 
 
-def test_manager_is_pointed_at_the_advisors_page(client, auth, make, shop):
-    manager = make.user(Role.SERVICE_MANAGER, shop["location"])
+def test_manager_is_pointed_at_the_advisors_page(client, auth, make, repair_order_shop):
+    manager = make.user(Role.SERVICE_MANAGER, repair_order_shop["location"])
     auth.login(manager.email, PASSWORD)
-    page = soup(client.get(f"{LIST}?advisor_id={shop['nodms'].id}"))
+    page = soup(client.get(f"{LIST}?advisor_id={repair_order_shop['nodms'].id}"))
     assert page.select_one('a[href="/advisors/"], a[href="/advisors"]') is not None
 
 
-@pytest.mark.parametrize("query, field", [("status=lost", "#ro-status-error"), ("brand=Toyota", "#ro-brand-error"),
-                                          ("advisor_id=999999", "#ro-advisor-error"),
-                                          ("q=" + "x" * 101, "#ro-q-error")])
-def test_bad_filters_are_named_on_their_field(client, auth, shop, query, field):
-    auth.login(shop["advisor"].email, PASSWORD)
+@pytest.mark.parametrize(
+    "query, field",
+    [
+        ("status=lost", "#ro-status-error"),
+        ("brand=Toyota", "#ro-brand-error"),
+        ("advisor_id=999999", "#ro-advisor-error"),
+        ("q=" + "x" * 101, "#ro-q-error"),
+    ],
+)
+def test_bad_filters_are_named_on_their_field(client, auth, repair_order_shop, query, field):
+    auth.login(repair_order_shop["advisor"].email, PASSWORD)
     response = client.get(f"{LIST}?{query}")
     assert response.status_code == 422
     page = soup(response)
@@ -228,15 +155,15 @@ def test_bad_filters_are_named_on_their_field(client, auth, shop, query, field):
     assert len(numbers(page)) == 5  # the filter is not applied; nothing is lost
 
 
-def test_another_advisor_location_is_refused(client, auth, make, shop):
+def test_another_advisor_location_is_refused(client, auth, make, repair_order_shop):
     foreign_advisor = make.user(Role.SERVICE_ADVISOR, make.location(), name="Foreign")
-    auth.login(shop["advisor"].email, PASSWORD)
+    auth.login(repair_order_shop["advisor"].email, PASSWORD)
     response = client.get(f"{LIST}?advisor_id={foreign_advisor.id}")
     assert response.status_code == 422
 
 
-def test_live_search_returns_the_results_region_only(client, auth, shop):
-    auth.login(shop["advisor"].email, PASSWORD)
+def test_live_search_returns_the_results_region_only(client, auth, repair_order_shop):
+    auth.login(repair_order_shop["advisor"].email, PASSWORD)
     response = client.get(f"{LIST}?q=acme", headers={"HX-Request": "true"})
     body = response.get_data(as_text=True)
     assert 'id="ro-results"' in body and "<html" not in body and 'id="ro-q"' not in body
@@ -244,11 +171,11 @@ def test_live_search_returns_the_results_region_only(client, auth, shop):
     assert "HX-Request" in response.headers["Vary"]
 
 
-def test_other_locations_ros_are_not_listed(app, client, auth, make, shop):
+def test_other_locations_ros_are_not_listed(app, client, auth, make, repair_order_shop):
     other = make.location(name="Elsewhere")
     put_mirror(app, other, "repair_orders", [ro("7777", T0 + timedelta(days=1))])
     make.workfile(other, customer_name="Someone Else")
-    auth.login(shop["advisor"].email, PASSWORD)
+    auth.login(repair_order_shop["advisor"].email, PASSWORD)
     page = soup(client.get(LIST))
     assert "7777" not in numbers(page) and "Someone Else" not in page.text
     assert client.get("/repair-orders/dms/D7777").status_code == 404
@@ -263,28 +190,40 @@ def test_empty_location_says_so(client, auth, make):
     assert page.select("tr.ro-row") == []
 
 
-@pytest.mark.parametrize("role, status", [(Role.FIELD_MANAGER, 403), (Role.REVIEWER, 403),
-                                          (Role.SERVICE_MANAGER, 200), (Role.GLOBAL_ADMIN, 200)])
+@pytest.mark.parametrize(
+    "role, status",
+    [(Role.FIELD_MANAGER, 403), (Role.REVIEWER, 403), (Role.SERVICE_MANAGER, 200), (Role.GLOBAL_ADMIN, 200)],
+)
 def test_who_may_read(client, auth, world, role, status):
     auth.login(world["users"][role].email, PASSWORD)
     assert client.get(LIST).status_code == status
 
 
 # --------------------------------------------------------------------------- keyset paging
-def test_next_page_links_reach_every_record_without_offset(app, client, auth, make, shop):
+def test_next_page_links_reach_every_record_without_offset(app, client, auth, make, repair_order_shop):
     """Several hundred ROs (some sharing an open second) and the workfile: following Next page
     shows each exactly once, newest first, and ends with 'End of the list.'."""
-    location = shop["location"]
-    many = [ro(f"5{i:04d}", T0 - timedelta(days=10) + timedelta(minutes=7 * (i // 3)), advisor_dms_id="A1",
-               vehicle_dms_id="V2" if i % 4 == 0 else "V1") for i in range(320)]
+    location = repair_order_shop["location"]
+    many = [
+        ro(
+            f"5{i:04d}",
+            T0 - timedelta(days=10) + timedelta(minutes=7 * (i // 3)),
+            advisor_dms_id="A1",
+            vehicle_dms_id="V2" if i % 4 == 0 else "V1",
+        )
+        for i in range(320)
+    ]
     many.append(ro("NODATE", None))
     put_mirror(app, location, "repair_orders", many)
     extra = make.workfile(location, customer_name="Paged Person", vehicle_make="Lincoln")
     with app.app_context():
-        db.session.execute(update(Workfile).where(Workfile.id == extra.id).values(
-            created_at=T0 - timedelta(days=10) + timedelta(minutes=7 * 50)))  # the same second as three ROs
+        db.session.execute(
+            update(Workfile)
+            .where(Workfile.id == extra.id)
+            .values(created_at=T0 - timedelta(days=10) + timedelta(minutes=7 * 50))
+        )  # the same second as three ROs
         db.session.commit()
-    auth.login(shop["advisor"].email, PASSWORD)
+    auth.login(repair_order_shop["advisor"].email, PASSWORD)
 
     def walk(url: str) -> tuple[list[str], list[str]]:
         seen, urls = [], []
@@ -306,8 +245,12 @@ def test_next_page_links_reach_every_record_without_offset(app, client, auth, ma
     assert "NODATE" == seen[-1]  # no open date: after every dated RO
     assert all("page=" not in u and "offset" not in u for u in urls) and any("after=" in u for u in urls[1:])
     with app.app_context():
-        opened = {r.ro_number: r.payload.get("opened_at") for r in db.session.scalars(
-            select(DmsRecord).where(DmsRecord.location_id == location.id, DmsRecord.data_type == "repair_orders"))}
+        opened = {
+            r.ro_number: r.payload.get("opened_at")
+            for r in db.session.scalars(
+                select(DmsRecord).where(DmsRecord.location_id == location.id, DmsRecord.data_type == "repair_orders")
+            )
+        }
     dated = [n for n in seen if n in opened and opened[n]]
     assert dated == sorted(dated, key=lambda n: (opened[n][:19], n), reverse=True)
     assert f"WF-{extra.id}" in seen
@@ -317,23 +260,24 @@ def test_next_page_links_reach_every_record_without_offset(app, client, auth, ma
     assert set(filtered) == {f"5{i:04d}" for i in range(0, 320, 4)} | {f"WF-{extra.id}"}
 
 
-def test_a_malformed_page_key_starts_from_the_newest(client, auth, shop):
-    auth.login(shop["advisor"].email, PASSWORD)
+def test_a_malformed_page_key_starts_from_the_newest(client, auth, repair_order_shop):
+    auth.login(repair_order_shop["advisor"].email, PASSWORD)
     for bad in ("nonsense", "2026-13-45T00:00:00~0~1", "~9~1", "x~y~z"):
         response = client.get(f"{LIST}?after={bad}")
         assert response.status_code == 200
-        assert numbers(soup(response))[0] == f"WF-{shop['workfile'].id}"
+        assert numbers(soup(response))[0] == f"WF-{repair_order_shop['workfile'].id}"
 
 
 # --------------------------------------------------------------------------- a pulled RO's page
-def test_ro_page_shows_lines_totals_customer_vehicle_and_the_cdk_note(client, auth, shop):
-    auth.login(shop["advisor"].email, PASSWORD)
+def test_ro_page_shows_lines_totals_customer_vehicle_and_the_cdk_note(client, auth, repair_order_shop):
+    auth.login(repair_order_shop["advisor"].email, PASSWORD)
     page = soup(client.get("/repair-orders/dms/D1002"))
     assert page.select_one("h1").text.strip() == "Repair order 1002"
     lines = page.select("tr.ro-line")
     assert [[td.text.strip() for td in tr.select("td")] for tr in lines] == [
         ["1", "WAR1", "Warranty repair", "2.00", "300.00", "120.50", "420.50", "Warranty"],
-        ["2", "INT", "Get ready", "1.00", "80.00", "0.00", "80.00", "Internal"]]
+        ["2", "INT", "Get ready", "1.00", "80.00", "0.00", "80.00", "Internal"],
+    ]
     totals = {div["data-pay-type"]: div.select_one("dd").text for div in page.select(".ro-pay-totals div")}
     assert totals == {"customer": "0.00", "warranty": "420.50", "internal": "80.00"}
     assert page.select_one(".ro-customer").text.count("Acme Fleet") == 1
@@ -345,17 +289,17 @@ def test_ro_page_shows_lines_totals_customer_vehicle_and_the_cdk_note(client, au
     assert page.select_one("form button") is None or "Open DMS Activity" not in page.text  # invoiced: not open
 
 
-def test_ro_page_links_the_portal_customer_and_vehicle(client, auth, shop):
-    auth.login(shop["advisor"].email, PASSWORD)
+def test_ro_page_links_the_portal_customer_and_vehicle(client, auth, repair_order_shop):
+    auth.login(repair_order_shop["advisor"].email, PASSWORD)
     page = soup(client.get("/repair-orders/dms/D1001"))
-    assert page.select_one(".ro-customer a")["href"] == f"/customers/{shop['customer'].id}"
-    assert page.select_one(".ro-vehicle a")["href"] == f"/assets/{shop['asset'].id}"
+    assert page.select_one(".ro-customer a")["href"] == f"/customers/{repair_order_shop['customer'].id}"
+    assert page.select_one(".ro-vehicle a")["href"] == f"/assets/{repair_order_shop['asset'].id}"
     assert "Zoë O'Brien-Smith" in page.select_one(".ro-customer").text
     assert "+13125550100" in page.select_one(".ro-customer").text
 
 
-def test_open_ro_offers_dms_activity_as_a_csrf_form(app, client, auth, shop):
-    auth.login(shop["advisor"].email, PASSWORD)
+def test_open_ro_offers_dms_activity_as_a_csrf_form(app, client, auth, repair_order_shop):
+    auth.login(repair_order_shop["advisor"].email, PASSWORD)
     page = soup(client.get("/repair-orders/dms/D1001"))
     form = next(f for f in page.select("form[method=post]") if "Open DMS Activity" in f.text)
     assert form["action"] == "/repair-orders/dms/D1001/dms-activity"
@@ -367,8 +311,8 @@ def test_open_ro_offers_dms_activity_as_a_csrf_form(app, client, auth, shop):
         assert "Open DMS Activity" not in client.get(f"/repair-orders/dms/{closed}").get_data(as_text=True)
 
 
-def test_deleted_ro_page_says_so(client, auth, shop):
-    auth.login(shop["advisor"].email, PASSWORD)
+def test_deleted_ro_page_says_so(client, auth, repair_order_shop):
+    auth.login(repair_order_shop["advisor"].email, PASSWORD)
     page = soup(client.get("/repair-orders/dms/D0999"))
     assert "Deleted in the DMS." in page.select_one(".ro-deleted-notice").text
     assert page.select("tr.ro-line")  # the last version pulled is still shown
@@ -386,12 +330,28 @@ def test_ro_page_of_unknown_or_foreign_ro_is_404(client, auth, world):
     assert client.get(f"/repair-orders/dms/{own}").status_code == 403
 
 
-def test_dms_text_is_escaped(app, client, auth, shop):
-    put_mirror(app, shop["location"], "repair_orders", [ro(
-        "<b>X</b>", T0 + timedelta(days=2), dms_id="DX",
-        lines=[{"line_number": 1, "opcode": "<i>", "description": "<script>alert(1)</script>",
-                "pay_type": "customer"}])])
-    auth.login(shop["advisor"].email, PASSWORD)
+def test_dms_text_is_escaped(app, client, auth, repair_order_shop):
+    put_mirror(
+        app,
+        repair_order_shop["location"],
+        "repair_orders",
+        [
+            ro(
+                "<b>X</b>",
+                T0 + timedelta(days=2),
+                dms_id="DX",
+                lines=[
+                    {
+                        "line_number": 1,
+                        "opcode": "<i>",
+                        "description": "<script>alert(1)</script>",
+                        "pay_type": "customer",
+                    }
+                ],
+            )
+        ],
+    )
+    auth.login(repair_order_shop["advisor"].email, PASSWORD)
     listing = client.get(LIST).get_data(as_text=True)
     assert "<b>X</b>" not in listing and "&lt;b&gt;X&lt;/b&gt;" in listing
     body = client.get("/repair-orders/dms/DX").get_data(as_text=True)
@@ -400,8 +360,8 @@ def test_dms_text_is_escaped(app, client, auth, shop):
 
 # --------------------------------------------------------------------------- from the sandbox DMS
 def test_ros_pulled_from_the_sandbox_are_listed_and_open(app, client, auth, make, sandbox, run_jobs):
-    from jobs.pulls import enqueue_pull
     from webapp.models import RunTrigger
+    from webapp.services.runs import enqueue_pull
 
     location = make.location(name="Alpha Ford", code="ALPHA", **dms_settings(sandbox, "alpha-cdk"))
     advisor = make.user(Role.SERVICE_ADVISOR, location)
@@ -410,8 +370,11 @@ def test_ros_pulled_from_the_sandbox_are_listed_and_open(app, client, auth, make
             assert enqueue_pull(location.id, data_type, RunTrigger.MANUAL) is not None
         run_jobs()
     with app.app_context():
-        pulled = list(db.session.scalars(select(DmsRecord).where(
-            DmsRecord.location_id == location.id, DmsRecord.data_type == "repair_orders")))
+        pulled = list(
+            db.session.scalars(
+                select(DmsRecord).where(DmsRecord.location_id == location.id, DmsRecord.data_type == "repair_orders")
+            )
+        )
     assert pulled
     auth.login(advisor.email, PASSWORD)
     seen, url = [], LIST
@@ -424,8 +387,10 @@ def test_ros_pulled_from_the_sandbox_are_listed_and_open(app, client, auth, make
     sample = max(pulled, key=lambda r: len(r.payload.get("lines") or []))
     page = soup(client.get(f"/repair-orders/dms/{sample.dms_id}"))
     assert len(page.select("tr.ro-line")) == len(sample.payload["lines"])
-    totals = {div["data-pay-type"]: Decimal(div.select_one("dd").text.replace(",", ""))
-              for div in page.select(".ro-pay-totals div")}
+    totals = {
+        div["data-pay-type"]: Decimal(div.select_one("dd").text.replace(",", ""))
+        for div in page.select(".ro-pay-totals div")
+    }
     assert totals == {k: Decimal(v) for k, v in sample.payload["totals_by_pay_type"].items()}
     with_vehicle = next((r for r in pulled if r.payload.get("vehicle_dms_id")), None)
     if with_vehicle is not None:
@@ -433,7 +398,7 @@ def test_ros_pulled_from_the_sandbox_are_listed_and_open(app, client, auth, make
         assert row.select_one('td[data-label="Vehicle"]').text.strip() != "—"
 
 
-def test_postgresql_pages_through_the_lists_indexes(app, shop):
+def test_postgresql_pages_through_the_lists_indexes(app, repair_order_shop):
     """On PostgreSQL a page of either list reads its expression index (migration 0012) in order:
     no sort of the location's rows, whichever page."""
     from flask_login import login_user
@@ -445,11 +410,11 @@ def test_postgresql_pages_through_the_lists_indexes(app, shop):
     with app.test_request_context():
         if db.engine.dialect.name != "postgresql":
             pytest.skip("the lists' expression indexes exist on PostgreSQL only (see migration 0012)")
-        login_user(db.session.get(User, shop["advisor"].id))
-        location = db.session.get(Location, shop["location"].id)
+        login_user(db.session.get(User, repair_order_shop["advisor"].id))
+        location = db.session.get(Location, repair_order_shop["location"].id)
         statements = []
 
-        def listener(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001
+        def listener(conn, cursor, statement, parameters, context, executemany):
             if "FROM dms_record" in statement and "ORDER BY" in statement:
                 statements.append((statement, parameters))
 

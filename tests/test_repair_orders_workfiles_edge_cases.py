@@ -5,9 +5,10 @@ advisor started; an appointment has one workfile even when two check-ins race; a
 whose stored copy no longer reads cannot start DMS Activity and its page says truly when the
 copy is replaced; fix hints name who can act; one customer-name helper; each list loads the
 location's advisors once; History rows can be dated."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -17,8 +18,9 @@ from sqlalchemy.exc import IntegrityError
 from connectors.records import record_from_dict
 from tests.conftest import soup
 from tests.factories import PASSWORD
+from tests.fixtures import T0, put_mirror
 from tests.test_dms_activity import events, url, workfile_row
-from tests.test_repair_orders import LIST, T0, numbers, put_mirror, row_of, shop  # noqa: F401 - shop is a fixture
+from tests.test_repair_orders import LIST, numbers, row_of
 from tests.test_workfiles import field_error, workfiles
 from tests.test_workfiles import shop as workfile_shop
 from webapp.extensions import db
@@ -36,13 +38,27 @@ def _login_in(app, user_id: int):
 
 
 # --------------------------------------------------------------------------- the Repair orders list
-def test_a_pulled_ro_linked_to_a_workfile_is_listed_once(client, auth, make, shop):  # noqa: F811
-    location = shop["location"]
-    linked = make.workfile(location, shop["customer"], shop["asset"], dms_ro_id="D1001", dms_repair_id="1001",
-                           vehicle_make="Ford", customer_name="Zoe Obrien")
-    make.workfile(location, None, None, dms_ro_id="D1002", dms_repair_id="1002", customer_name="Acme Fleet",
-                  vehicle_make="Lincoln")
-    auth.login(shop["advisor"].email, PASSWORD)
+def test_a_pulled_ro_linked_to_a_workfile_is_listed_once(client, auth, make, repair_order_shop):
+    location = repair_order_shop["location"]
+    linked = make.workfile(
+        location,
+        repair_order_shop["customer"],
+        repair_order_shop["asset"],
+        dms_ro_id="D1001",
+        dms_repair_id="1001",
+        vehicle_make="Ford",
+        customer_name="Zoe Obrien",
+    )
+    make.workfile(
+        location,
+        None,
+        None,
+        dms_ro_id="D1002",
+        dms_repair_id="1002",
+        customer_name="Acme Fleet",
+        vehicle_make="Lincoln",
+    )
+    auth.login(repair_order_shop["advisor"].email, PASSWORD)
 
     page = soup(client.get(LIST))
     listed = numbers(page)
@@ -61,43 +77,58 @@ def test_a_pulled_ro_linked_to_a_workfile_is_listed_once(client, auth, make, sho
     assert numbers(page) == ["1002"] and row_of(page, "1002")["data-source"] == "dms"
 
 
-def test_the_advisor_filter_lists_the_workfiles_the_advisor_started(client, auth, make, shop):  # noqa: F811
-    location = shop["location"]
-    started = make.workfile(location, None, None, customer_name="Cal's customer", created_by_id=shop["nodms"].id)
-    by_amy = make.workfile(location, None, None, customer_name="Amy's customer", created_by_id=shop["advisor"].id)
-    auth.login(shop["advisor"].email, PASSWORD)
+def test_the_advisor_filter_lists_the_workfiles_the_advisor_started(client, auth, make, repair_order_shop):
+    location = repair_order_shop["location"]
+    started = make.workfile(
+        location, None, None, customer_name="Cal's customer", created_by_id=repair_order_shop["nodms"].id
+    )
+    by_amy = make.workfile(
+        location, None, None, customer_name="Amy's customer", created_by_id=repair_order_shop["advisor"].id
+    )
+    auth.login(repair_order_shop["advisor"].email, PASSWORD)
 
-    page = soup(client.get(f"{LIST}?advisor_id={shop['nodms'].id}"))
+    page = soup(client.get(f"{LIST}?advisor_id={repair_order_shop['nodms'].id}"))
     assert numbers(page) == [f"WF-{started.id}"]
     # The notice speaks of DMS ROs only, and that is what it leaves out.
     assert "Cal Nodms has no DMS ID, so no repair order from the DMS can be matched to them." in page.text
 
-    page = soup(client.get(f"{LIST}?advisor_id={shop['advisor'].id}"))
+    page = soup(client.get(f"{LIST}?advisor_id={repair_order_shop['advisor'].id}"))
     assert f"WF-{by_amy.id}" in numbers(page) and "1001" in numbers(page)
-    assert f"WF-{started.id}" not in numbers(page) and f"WF-{shop['workfile'].id}" not in numbers(page)
+    assert f"WF-{started.id}" not in numbers(page) and f"WF-{repair_order_shop['workfile'].id}" not in numbers(page)
 
 
-def test_each_list_loads_the_locations_advisors_once(app, client, auth, make, shop, monkeypatch):  # noqa: F811
+def test_each_list_loads_the_locations_advisors_once(app, client, auth, make, repair_order_shop, monkeypatch):
     import webapp.appointments.service as appointment_service
 
-    put_mirror(app, shop["location"], "appointments", [
-        {"dms_id": "P1", "scheduled_at": datetime.now(timezone.utc) + timedelta(days=1), "status": "scheduled",
-         "advisor_dms_id": "A1", "customer_dms_id": "C1", "vehicle_dms_id": "V1"}])
-    auth.login(shop["advisor"].email, PASSWORD)
+    put_mirror(
+        app,
+        repair_order_shop["location"],
+        "appointments",
+        [
+            {
+                "dms_id": "P1",
+                "scheduled_at": datetime.now(UTC) + timedelta(days=1),
+                "status": "scheduled",
+                "advisor_dms_id": "A1",
+                "customer_dms_id": "C1",
+                "vehicle_dms_id": "V1",
+            }
+        ],
+    )
+    auth.login(repair_order_shop["advisor"].email, PASSWORD)
     calls = []
     real = appointment_service.advisors
     monkeypatch.setattr(appointment_service, "advisors", lambda location: calls.append(location.id) or real(location))
 
-    page = soup(client.get(f"{LIST}?advisor_id={shop['advisor'].id}"))
-    assert "1001" in numbers(page) and calls == [shop["location"].id]
+    page = soup(client.get(f"{LIST}?advisor_id={repair_order_shop['advisor'].id}"))
+    assert "1001" in numbers(page) and calls == [repair_order_shop["location"].id]
     calls.clear()
-    page = soup(client.get(f"/appointments/?show=all&advisor_id={shop['advisor'].id}"))
-    assert page.select_one('tr[data-dms-id="P1"]') is not None and calls == [shop["location"].id]
+    page = soup(client.get(f"/appointments/?show=all&advisor_id={repair_order_shop['advisor'].id}"))
+    assert page.select_one('tr[data-dms-id="P1"]') is not None and calls == [repair_order_shop["location"].id]
 
 
 # --------------------------------------------------------------------------- a pulled RO's page
-def test_an_unreadable_pulled_ro_says_when_its_copy_is_replaced_and_cannot_start_dms_activity(app, client, auth,
-                                                                                               make):
+def test_an_unreadable_pulled_ro_says_when_its_copy_is_replaced_and_cannot_start_dms_activity(app, client, auth, make):
     location, advisor, *_ = workfile_shop(make)
     record = make.dms_repair_order(location, dms_id="RO-BAD", opened_at="last tuesday")
     auth.login(advisor.email, PASSWORD)
@@ -118,28 +149,54 @@ def test_an_unreadable_pulled_ro_says_when_its_copy_is_replaced_and_cannot_start
 def test_dms_activity_from_a_pulled_ro_reads_the_parsed_ro(app, client, auth, make):
     """The workfile's total is the RO's totals by pay type added up, its name the mirror's."""
     location, advisor, *_ = workfile_shop(make)
-    put_mirror(app, location, "customers", [{"dms_id": "C77", "kind": "business", "company_name": "Acme Fleet",
-                                             "first_name": "Joe", "last_name": "Driver"}])
-    record = make.dms_repair_order(location, customer_dms_id="C77", lines=[
-        {"line_number": 1, "pay_type": "customer", "labor_amount": "40.00", "parts_amount": "29.95"},
-        {"line_number": 2, "pay_type": "warranty", "labor_amount": "300.00", "parts_amount": "120.50"}])
+    put_mirror(
+        app,
+        location,
+        "customers",
+        [
+            {
+                "dms_id": "C77",
+                "kind": "business",
+                "company_name": "Acme Fleet",
+                "first_name": "Joe",
+                "last_name": "Driver",
+            }
+        ],
+    )
+    record = make.dms_repair_order(
+        location,
+        customer_dms_id="C77",
+        lines=[
+            {"line_number": 1, "pay_type": "customer", "labor_amount": "40.00", "parts_amount": "29.95"},
+            {"line_number": 2, "pay_type": "warranty", "labor_amount": "300.00", "parts_amount": "120.50"},
+        ],
+    )
     auth.login(advisor.email, PASSWORD)
     assert client.post(f"/repair-orders/dms/{record.dms_id}/dms-activity").status_code == 303
     (workfile,) = workfiles(app, location.id)
-    assert (workfile.customer_name, workfile.total, workfile.dms_customer_id) == ("Acme Fleet", Decimal("490.45"),
-                                                                                   "C77")
+    assert (workfile.customer_name, workfile.total, workfile.dms_customer_id) == (
+        "Acme Fleet",
+        Decimal("490.45"),
+        "C77",
+    )
 
     from webapp.dms_activity import service
 
-    ro = record_from_dict("repair_orders", {"dms_id": "RO-LIVE", "ro_number": "5005", "modified_at": T0,
-                                            "customer_dms_id": "C77", "lines": [
-                                                {"pay_type": "internal", "labor_amount": "80.00"}]})
+    ro = record_from_dict(
+        "repair_orders",
+        {
+            "dms_id": "RO-LIVE",
+            "ro_number": "5005",
+            "modified_at": T0,
+            "customer_dms_id": "C77",
+            "lines": [{"pay_type": "internal", "labor_amount": "80.00"}],
+        },
+    )
     context = _login_in(app, advisor.id)
     try:
         found, created = service.start_from_dms_ro(db.session.get(Location, location.id), ro, advisor.id)
         db.session.commit()
-        assert created and (found.dms_ro_id, found.dms_repair_id, found.total) == ("RO-LIVE", "5005",
-                                                                                   Decimal("80.00"))
+        assert created and (found.dms_ro_id, found.dms_repair_id, found.total) == ("RO-LIVE", "5005", Decimal("80.00"))
     finally:
         context.pop()
 
@@ -154,12 +211,14 @@ def test_two_check_ins_of_one_appointment_at_once_make_one_workfile(app, make):
     try:
         here = db.session.get(Location, location.id)
         booked = db.session.get(Appointment, appointment.id)
-        first, created = service.new_workfile(here, customer=booked.customer, asset=booked.asset,
-                                              user_id=advisor.id, appointment=booked)
+        first, created = service.new_workfile(
+            here, customer=booked.customer, asset=booked.asset, user_id=advisor.id, appointment=booked
+        )
         db.session.commit()
         # The second check-in read "not checked in yet" before the first one saved its workfile.
-        second, again = service.new_workfile(here, customer=booked.customer, asset=booked.asset,
-                                             user_id=advisor.id, appointment=booked)
+        second, again = service.new_workfile(
+            here, customer=booked.customer, asset=booked.asset, user_id=advisor.id, appointment=booked
+        )
         db.session.commit()
         assert created and not again and second.id == first.id
     finally:
@@ -182,8 +241,12 @@ def test_the_database_refuses_a_second_workfile_for_an_appointment(app, make):
         # Workfiles without an appointment are not limited.
         db.session.add_all([Workfile(location_id=other.id, customer_name=n) for n in "CD"])
         db.session.commit()
-        assert db.session.scalar(select(func.count()).select_from(Workfile).where(
-            Workfile.appointment_id == appointment.id)) == 1
+        assert (
+            db.session.scalar(
+                select(func.count()).select_from(Workfile).where(Workfile.appointment_id == appointment.id)
+            )
+            == 1
+        )
 
 
 # --------------------------------------------------------------------------- fix hints name who can act
@@ -193,7 +256,7 @@ def test_a_failed_ro_lookup_sends_an_advisor_to_a_service_manager(app, client, a
     location, advisor, customer, car, _truck = workfile_shop(make)
     workfile = make.workfile(location, customer, car)
 
-    def unreachable(location):  # noqa: ANN001, ANN202
+    def unreachable(location):
         raise ValueError("The DMS address is not a URL.")
 
     monkeypatch.setattr(service, "connect", unreachable)
@@ -220,12 +283,15 @@ def test_convert_to_ro_without_a_dms_names_who_sets_it_up(app, client, auth, mak
 
 
 # --------------------------------------------------------------------------- written once
-@pytest.mark.parametrize("payload, expected", [
-    ({"kind": "business", "company_name": "Acme Fleet", "first_name": "Joe"}, "Acme Fleet"),
-    ({"first_name": " Zoë ", "last_name": "O'Brien"}, "Zoë O'Brien"),
-    ({"first_name": "", "last_name": "", "company_name": "Solo Co"}, "Solo Co"),
-    ({}, "(no name)"),
-])
+@pytest.mark.parametrize(
+    "payload, expected",
+    [
+        ({"kind": "business", "company_name": "Acme Fleet", "first_name": "Joe"}, "Acme Fleet"),
+        ({"first_name": " Zoë ", "last_name": "O'Brien"}, "Zoë O'Brien"),
+        ({"first_name": "", "last_name": "", "company_name": "Solo Co"}, "Solo Co"),
+        ({}, "(no name)"),
+    ],
+)
 def test_one_customer_name_for_every_screen(payload, expected):
     from webapp.repair_orders import queries
     from webapp.search import web
@@ -268,14 +334,15 @@ def test_history_rows_can_be_dated(app, make):
 
     location, *_ = workfile_shop(make)
     workfile = make.workfile(location)
-    when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
     with app.app_context():
         stored = db.session.get(Workfile, workfile.id)
         record_event(stored, DmsEventKind.WORKFILE_CREATED, occurred_at=when)
         record_event(stored, DmsEventKind.RO_LINKED)
         db.session.commit()
-        dated, now = db.session.scalars(select(DmsEvent.occurred_at).where(DmsEvent.workfile_id == workfile.id)
-                                        .order_by(DmsEvent.id)).all()
+        dated, now = db.session.scalars(
+            select(DmsEvent.occurred_at).where(DmsEvent.workfile_id == workfile.id).order_by(DmsEvent.id)
+        ).all()
     assert dated == when and now > when
 
 
@@ -284,4 +351,4 @@ def test_receipts_cannot_be_dated_after_today_in_a_location_with_a_broken_time_z
 
     location = make.location(timezone="Not/AZone")
     with app.app_context():
-        assert location_today(db.session.get(Location, location.id)) == datetime.now(timezone.utc).date()
+        assert location_today(db.session.get(Location, location.id)) == datetime.now(UTC).date()

@@ -6,6 +6,7 @@ pull); the header counts the unread ones; the Notifications page lists them, new
 maintenance queue e-mails the requester after the commit, here through a real SMTP server
 (aiosmtpd) on a free loopback port.
 """
+
 from __future__ import annotations
 
 import socket
@@ -23,7 +24,7 @@ from webapp.models import DmsRecord, Role
 from webapp.models.notification import Notification, NotificationKind
 from webapp.models.update_request import UpdateRequestStatus
 from webapp.redis_conn import get_redis
-from webapp.update_requests.confirm import confirm_from_mirror
+from webapp.services.update_request_confirmation import confirm_from_mirror
 
 
 @pytest.fixture()
@@ -32,7 +33,9 @@ def shop(make):
     customer = make.customer(alpha, first_name="Jon", last_name="Smyth", dms_id="C-100", city="Springfield")
     advisor = make.user(Role.SERVICE_ADVISOR, alpha, name="Avery Advisor", email="avery@example.test")
     return {
-        "alpha": alpha, "customer": customer, "advisor": advisor,
+        "alpha": alpha,
+        "customer": customer,
+        "advisor": advisor,
         "other": make.user(Role.SERVICE_ADVISOR, alpha, name="Sam Second"),
         "reviewer": make.user(Role.REVIEWER, None, name="Riley Reviewer"),
         "request": make.update_request(alpha, customer, advisor, requested_values={"city": "Chicago"}),
@@ -72,8 +75,11 @@ def _mirror(app, location, dms_id, **payload):
     base = {"dms_id": dms_id, "first_name": "Jon", "last_name": "Smyth", "city": "Springfield"}
     base.update(payload)
     with app.app_context():
-        db.session.add(DmsRecord(location_id=location.id, data_type="customers", dms_id=dms_id, payload=base,
-                                 content_hash="x" * 40))
+        db.session.add(
+            DmsRecord(
+                location_id=location.id, data_type="customers", dms_id=dms_id, payload=base, content_hash="x" * 40
+            )
+        )
         db.session.commit()
 
 
@@ -81,8 +87,11 @@ def _mirror(app, location, dms_id, **payload):
 def test_approve_notifies_the_requester(app, client, shop):
     assert _approve(client, shop).status_code == 303
     (note,) = _notifications(app)
-    assert (note.user_id, note.update_request_id, note.kind) == (shop["advisor"].id, shop["request"].id,
-                                                                 NotificationKind.APPROVED)
+    assert (note.user_id, note.update_request_id, note.kind) == (
+        shop["advisor"].id,
+        shop["request"].id,
+        NotificationKind.APPROVED,
+    )
     assert note.read_at is None and note.created_at is not None
     assert f"#{shop['request'].id}" in note.text and "approved by Riley Reviewer" in note.text
     assert "City updated" in note.text
@@ -99,8 +108,13 @@ def test_reject_notifies_the_requester_with_the_reason(app, client, shop):
 
 
 def test_dms_confirmation_notifies_in_the_pulls_transaction(app, make, shop):
-    approved = make.update_request(shop["alpha"], shop["customer"], shop["advisor"],
-                                   status=UpdateRequestStatus.APPROVED, requested_values={"first_name": "John"})
+    approved = make.update_request(
+        shop["alpha"],
+        shop["customer"],
+        shop["advisor"],
+        status=UpdateRequestStatus.APPROVED,
+        requested_values={"first_name": "John"},
+    )
     _mirror(app, shop["alpha"], "C-100", first_name="JOHN", city="chicago")
     with app.app_context():  # a rolled-back page leaves no notification
         assert confirm_from_mirror(db.session, shop["alpha"].id, ["C-100"])
@@ -184,7 +198,7 @@ class _Inbox:
     def __init__(self):
         self.envelopes = []
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, N802 - aiosmtpd's hook
+    async def handle_DATA(self, server, session, envelope):
         self.envelopes.append(envelope)
         return "250 Message accepted for delivery"
 
@@ -201,8 +215,14 @@ def smtp(app, monkeypatch):
     inbox = _Inbox()
     controller = Controller(inbox, hostname="127.0.0.1", port=_free_port())
     controller.start()
-    for key, value in {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": controller.port, "SMTP_FROM": "console@dealer.test",
-                       "SMTP_STARTTLS": False, "SMTP_USER": "", "SMTP_PASSWORD": ""}.items():
+    for key, value in {
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": controller.port,
+        "SMTP_FROM": "console@dealer.test",
+        "SMTP_STARTTLS": False,
+        "SMTP_USER": "",
+        "SMTP_PASSWORD": "",
+    }.items():
         monkeypatch.setitem(app.config, key, value)
     yield inbox
     controller.stop()
@@ -225,6 +245,7 @@ def test_email_goes_out_from_a_job_after_the_commit(app, client, shop, smtp, run
     assert note.emailed_at is not None
     # A job run again (a retry after a crash) does not send it twice.
     from jobs.notifications import send_notification_email
+
     with app.app_context():
         assert send_notification_email(note.id) == "already sent"
     assert len(smtp.envelopes) == 1
@@ -254,8 +275,12 @@ def test_no_email_job_without_smtp_settings(app, client, shop, run_jobs):
 
 
 def test_smtp_failure_is_retried_by_rq(app, client, shop, monkeypatch, run_jobs):
-    for key, value in {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": _free_port(), "SMTP_FROM": "console@dealer.test",
-                       "SMTP_STARTTLS": False}.items():
+    for key, value in {
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": _free_port(),
+        "SMTP_FROM": "console@dealer.test",
+        "SMTP_STARTTLS": False,
+    }.items():
         monkeypatch.setitem(app.config, key, value)  # nothing listens there
     _approve(client, shop)
     run_jobs()
@@ -271,8 +296,14 @@ def test_smtp_settings_come_from_the_environment(monkeypatch, tmp_path):
     from webapp.config import Config
 
     monkeypatch.setenv("SECRET_KEY", "x")
-    for name, value in {"SMTP_HOST": "mail.dealer.test", "SMTP_PORT": "2525", "SMTP_FROM": "console@dealer.test",
-                        "SMTP_USER": "console", "SMTP_PASSWORD": "s3cret", "SMTP_STARTTLS": "0"}.items():
+    for name, value in {
+        "SMTP_HOST": "mail.dealer.test",
+        "SMTP_PORT": "2525",
+        "SMTP_FROM": "console@dealer.test",
+        "SMTP_USER": "console",
+        "SMTP_PASSWORD": "s3cret",
+        "SMTP_STARTTLS": "0",
+    }.items():
         monkeypatch.setenv(name, value)
     config = Config()
     assert (config.SMTP_HOST, config.SMTP_PORT, config.SMTP_FROM) == ("mail.dealer.test", 2525, "console@dealer.test")

@@ -1,4 +1,5 @@
 """A finished run's page shows admins the records it wrote: canonical beside what the DMS sent."""
+
 from __future__ import annotations
 
 from sqlalchemy import select
@@ -25,8 +26,7 @@ def _pull_and_open_the_run(app, client, auth, make, sandbox, run_jobs, account: 
 
 
 def test_admins_see_what_a_star_dms_sent_beside_the_canonical_record(app, client, auth, make, sandbox, run_jobs):
-    page, raws = _pull_and_open_the_run(app, client, auth, make, sandbox, run_jobs, "gamma-reynolds",
-                                        Role.GLOBAL_ADMIN)
+    page, raws = _pull_and_open_the_run(app, client, auth, make, sandbox, run_jobs, "gamma-reynolds", Role.GLOBAL_ADMIN)
     assert raws and all(raw and '"customer_key"' in raw for raw in raws.values())  # STAR's own JSON
     shown = page.select_one("details.as-received")
     assert shown is not None and "Canonical record" in shown.text and '"customer_key"' in shown.text
@@ -40,6 +40,5 @@ def test_the_console_dialect_keeps_no_second_copy_and_says_why(app, client, auth
 
 
 def test_managers_do_not_see_raw_records(app, client, auth, make, sandbox, run_jobs):
-    page, _ = _pull_and_open_the_run(app, client, auth, make, sandbox, run_jobs, "gamma-reynolds",
-                                     Role.SERVICE_MANAGER)
+    page, _ = _pull_and_open_the_run(app, client, auth, make, sandbox, run_jobs, "gamma-reynolds", Role.SERVICE_MANAGER)
     assert page.select_one("details.as-received") is None

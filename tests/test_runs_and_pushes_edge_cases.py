@@ -1,4 +1,5 @@
 """Review findings on the jobs and the integration routes (fixer A): each test fails without its fix."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -13,13 +14,13 @@ import redis as redis_lib
 from sqlalchemy import select, update
 
 from connectors.webhooks import sign
-from jobs.locks import RunLock
-from jobs.pulls import enqueue_pull, enqueue_reconcile
 from tests.conftest import dms_settings
 from tests.test_pushes import advisor, book, connected_location, created, dms_customer, messages
 from webapp.extensions import db
 from webapp.models import Location, OutboxStatus, RunStatus, RunTrigger, SyncRun, utcnow
 from webapp.redis_conn import get_redis
+from webapp.services.locks import RunLock
+from webapp.services.runs import enqueue_pull, enqueue_reconcile
 
 
 @pytest.fixture()
@@ -55,8 +56,8 @@ def test_a_lost_lock_ends_the_run_without_retrying_or_writing(app, alpha, run_jo
 
     stored, slept = [], []
     real_store = jobs.pulls.store_page
-    monkeypatch.setattr("jobs.pulls.PAGE_SIZE", 10)
-    monkeypatch.setattr("jobs.pulls.RunLock.extend", lambda self, *a, **k: False)
+    monkeypatch.setattr("jobs.pull_pages.PAGE_SIZE", 10)
+    monkeypatch.setattr("webapp.services.locks.RunLock.renew", lambda self, *a, **k: False)
     monkeypatch.setattr("jobs.pulls.store_page", lambda *a, **k: stored.append(1) or real_store(*a, **k))
     monkeypatch.setattr("jobs.pulls.retry_later", lambda *a, **k: slept.append(a))  # no retry is queued
     with app.app_context():
@@ -126,35 +127,50 @@ def _live_run(make, trigger=RunTrigger.SCHEDULE):
     return make.sync_run(location, status=RunStatus.RUNNING, trigger=trigger)
 
 
-@pytest.mark.parametrize("func, interval, expected", [
-    ("jobs.pulls.run_pull", 300, "within 5 minutes, continuing from the last saved page."),
-    ("jobs.pulls.run_pull", 10, "within a minute, continuing from the last saved page."),
-    ("jobs.extracts.run_import", 60, "within a minute, reading the file again"),
-    ("jobs.pulls.run_reconcile", 60, "within a minute, reading the DMS's list of records again."),
-])
+@pytest.mark.parametrize(
+    "func, interval, expected",
+    [
+        ("jobs.pulls.run_pull", 300, "within 5 minutes, continuing from the last saved page."),
+        ("jobs.pulls.run_pull", 10, "within a minute, continuing from the last saved page."),
+        ("jobs.extracts.run_import", 60, "within a minute, reading the file again"),
+        ("jobs.reconcile.run_reconcile", 60, "within a minute, reading the DMS's list of records again."),
+    ],
+)
 def test_the_retry_hint_names_the_jobs_own_retry(app, make, func, interval, expected):
-    from jobs.pulls import on_pull_failure
+    from jobs.claim import on_run_failure
 
     run = _live_run(make)
     job = SimpleNamespace(args=(run.id,), retries_left=2, func_name=func, get_retry_interval=lambda: interval)
-    on_pull_failure(job, None, RuntimeError, RuntimeError("boom"), None)
+    on_run_failure(job, None, RuntimeError, RuntimeError("boom"), None)
     hint = _run(app, run.id).fix_hint
     assert hint.startswith("Nothing to do: the console runs it again by itself") and expected in hint, hint
 
 
-@pytest.mark.parametrize("func, trigger, expected, false", [
-    ("jobs.pulls.run_pull", RunTrigger.SCHEDULE, "the next pull of this data continues", "historical"),
-    ("jobs.pulls.run_pull", RunTrigger.BACKFILL, "start the historical backfill again under Integration health",
-     "next pull"),
-    ("jobs.extracts.run_import", RunTrigger.FILE, "imports it again at its next check of the folder", "Pull now"),
-    ("jobs.pulls.run_reconcile", RunTrigger.RECONCILE, "next reconciliation runs by itself at 03:00", "Pull now"),
-])
+@pytest.mark.parametrize(
+    "func, trigger, expected, false",
+    [
+        ("jobs.pulls.run_pull", RunTrigger.SCHEDULE, "the next pull of this data continues", "historical"),
+        (
+            "jobs.pulls.run_pull",
+            RunTrigger.BACKFILL,
+            "start the historical backfill again under Integration health",
+            "next pull",
+        ),
+        ("jobs.extracts.run_import", RunTrigger.FILE, "imports it again at its next check of the folder", "Pull now"),
+        (
+            "jobs.reconcile.run_reconcile",
+            RunTrigger.RECONCILE,
+            "next reconciliation runs by itself at 03:00",
+            "Pull now",
+        ),
+    ],
+)
 def test_the_final_hint_fits_the_kind_of_run(app, make, func, trigger, expected, false):
-    from jobs.pulls import on_pull_failure
+    from jobs.claim import on_run_failure
 
     run = _live_run(make, trigger)
     job = SimpleNamespace(args=(run.id,), retries_left=0, func_name=func)
-    on_pull_failure(job, None, RuntimeError, RuntimeError("boom"), None)
+    on_run_failure(job, None, RuntimeError, RuntimeError("boom"), None)
     run = _run(app, run.id)
     assert run.status == RunStatus.FAILED
     assert expected in run.fix_hint and false not in run.fix_hint, run.fix_hint
@@ -182,11 +198,14 @@ def test_the_reader_keeps_the_header_it_parsed(tmp_path):
 # --------------------------------------------------------------------------- 7. one "skipped" message
 def test_every_kind_of_run_is_skipped_with_the_same_words(app, make, tmp_path):
     from jobs.extracts import run_import
-    from jobs.pulls import run_pull, run_reconcile
+    from jobs.pulls import run_pull
+    from jobs.reconcile import run_reconcile
 
     location = make.location()
-    runs = [make.sync_run(location, status=RunStatus.QUEUED, trigger=trigger, cursor_before=str(tmp_path / "x.csv"))
-            for trigger in (RunTrigger.MANUAL, RunTrigger.RECONCILE, RunTrigger.FILE)]
+    runs = [
+        make.sync_run(location, status=RunStatus.QUEUED, trigger=trigger, cursor_before=str(tmp_path / "x.csv"))
+        for trigger in (RunTrigger.MANUAL, RunTrigger.RECONCILE, RunTrigger.FILE)
+    ]
     with app.app_context():
         RunLock(get_redis(), location.id, "customers", owner="another-run").acquire()
         for job, run in zip((run_pull, run_reconcile, run_import), runs):
@@ -198,17 +217,18 @@ def test_every_kind_of_run_is_skipped_with_the_same_words(app, make, tmp_path):
 # --------------------------------------------------------------------------- 8. write-back methods named explicitly
 def test_write_back_does_not_build_the_method_from_the_staff_noun(monkeypatch):
     from connectors.records import KINDS
-    from jobs import pushes
+    from jobs import push_handlers
 
     renamed = {**KINDS, "customers": dataclasses.replace(KINDS["customers"], noun="client")}
-    monkeypatch.setattr(pushes, "KINDS", renamed)
+    monkeypatch.setattr(push_handlers, "KINDS", renamed)
     calls = []
     dms = SimpleNamespace(
         profile=SimpleNamespace(writable_customer_fields=frozenset({"email"})),
         update_customer=lambda dms_id, fields, etag: calls.append((dms_id, fields)) or SimpleNamespace(dms_id=dms_id),
-        update_vehicle=lambda *a: pytest.fail("a customer's write-back went to update_vehicle"))
+        update_vehicle=lambda *a: pytest.fail("a customer's write-back went to update_vehicle"),
+    )
     message = SimpleNamespace(payload={"data_type": "customers", "dms_id": "C7", "fields": {"email": "a@b.test"}})
-    assert pushes.send_write_back(dms, message, None) == "C7"
+    assert push_handlers.send_write_back(dms, message, None) == "C7"
     assert calls == [("C7", {"email": "a@b.test"})]
 
 
@@ -243,26 +263,26 @@ def test_a_queued_run_whose_job_was_lost_no_longer_blocks_its_data(app, make):
 
 
 def test_a_queued_run_never_enqueued_is_dead_after_a_minute_not_two_hours(app, make):
-    from jobs.pulls import active_run
+    from webapp.services.runs import active_run
 
     location = make.location()
     fresh = make.sync_run(location, status=RunStatus.QUEUED, job_id=None)  # being queued this instant
     with app.app_context():
         assert active_run(location.id, "customers").id == fresh.id
-        db.session.execute(update(SyncRun).where(SyncRun.id == fresh.id)
-                           .values(started_at=utcnow() - timedelta(minutes=5)))
+        db.session.execute(
+            update(SyncRun).where(SyncRun.id == fresh.id).values(started_at=utcnow() - timedelta(minutes=5))
+        )
         db.session.commit()
         assert active_run(location.id, "customers") is None
     assert _run(app, fresh.id).status == RunStatus.CANCELLED
 
 
 @pytest.mark.parametrize("kind", ["pull", "backfill", "reconcile", "import"])
-def test_a_run_that_could_not_be_queued_is_cancelled_by_its_enqueue(app, make, sandbox, monkeypatch, tmp_path,
-                                                                    kind):
+def test_a_run_that_could_not_be_queued_is_cancelled_by_its_enqueue(app, make, sandbox, monkeypatch, tmp_path, kind):
     from jobs.extracts import enqueue_import_if_new
-    from jobs.pulls import enqueue_backfill
+    from webapp.services.runs import enqueue_backfill
 
-    monkeypatch.setattr("jobs.pulls.get_queue", lambda name: _BrokenQueue())
+    monkeypatch.setattr("webapp.services.runs.get_queue", lambda name: _BrokenQueue())
     (tmp_path / "customers_20990101.csv").write_text("dms_id,modified_at\nC1,2026-01-01T00:00:00Z\n")
     location = make.location(**{**dms_settings(sandbox, "alpha-cdk"), "dms_extract_dir": str(tmp_path)})
     with app.app_context():
@@ -287,7 +307,7 @@ def test_pull_now_without_a_queue_answers_and_leaves_no_live_run(app, client, au
 
     location = make.location(**dms_settings(sandbox, "alpha-cdk"))
     auth.login(make.user(Role.SERVICE_MANAGER, location).email, PASSWORD)
-    monkeypatch.setattr("jobs.pulls.get_queue", lambda name: _BrokenQueue())
+    monkeypatch.setattr("webapp.services.runs.get_queue", lambda name: _BrokenQueue())
     response = client.post("/integrations/pull", data={"data_type": "customers"}, htmx=True)
     assert response.status_code == 200
     assert "nothing was started" in response.headers["HX-Trigger"]
@@ -295,18 +315,22 @@ def test_pull_now_without_a_queue_answers_and_leaves_no_live_run(app, client, au
     assert run.status == RunStatus.CANCELLED
 
 
-def test_a_webhook_whose_pull_could_not_be_queued_is_accepted_when_the_dms_retries(app, client, make,
-                                                                                   monkeypatch):
+def test_a_webhook_whose_pull_could_not_be_queued_is_accepted_when_the_dms_retries(app, client, make, monkeypatch):
     location = make.location(code="AUTO", webhook_secret="s3cret", dms_vendor="reynolds")
     raw = json.dumps({"event_id": "evt-1", "data_type": "customers"}).encode()
 
     def deliver():
         stamp = str(int(time.time()))
-        return client.post("/integrations/webhooks/AUTO", data=raw, csrf=False, content_type="application/json",
-                           headers={"X-DMS-Timestamp": stamp, "X-DMS-Signature": sign("s3cret", stamp, raw)})
+        return client.post(
+            "/integrations/webhooks/AUTO",
+            data=raw,
+            csrf=False,
+            content_type="application/json",
+            headers={"X-DMS-Timestamp": stamp, "X-DMS-Signature": sign("s3cret", stamp, raw)},
+        )
 
     with monkeypatch.context() as patch:
-        patch.setattr("jobs.pulls.get_queue", lambda name: _BrokenQueue())
+        patch.setattr("webapp.services.runs.get_queue", lambda name: _BrokenQueue())
         response = deliver()
         assert response.status_code == 503
     response = deliver()  # the DMS's retry
@@ -314,6 +338,8 @@ def test_a_webhook_whose_pull_could_not_be_queued_is_accepted_when_the_dms_retri
     assert response.get_json()["run_id"]
     assert deliver().status_code == 409  # a replay after that is still a duplicate
     with app.app_context():
-        statuses = [r.status for r in db.session.scalars(select(SyncRun).where(SyncRun.location_id == location.id)
-                                                         .order_by(SyncRun.id))]
+        statuses = [
+            r.status
+            for r in db.session.scalars(select(SyncRun).where(SyncRun.location_id == location.id).order_by(SyncRun.id))
+        ]
     assert statuses == [RunStatus.CANCELLED, RunStatus.QUEUED]

@@ -4,27 +4,30 @@ once, and a DMS that fails or hangs delays only its own location's work.
 Real Redis and RQ: in-process workers (``run_jobs``) and, where a process must die or two
 must work at once, real ``python -m jobs.worker`` processes.
 """
+
 from __future__ import annotations
 
 import os
 import subprocess
 import time
+from datetime import UTC
 
 import pytest
 from rq.job import Job, JobStatus
 from rq.registry import ScheduledJobRegistry
 from sqlalchemy import select
 
-from jobs.cases import recover_lost_lookups, request_related_lookup
-from jobs.locks import LocationSlot, RunLock
-from jobs.pulls import MAX_ATTEMPTS, enqueue_backfill, enqueue_pull, recover_dead_runs
-from jobs.queues import PULLS
 from tests.conftest import dms_settings, soup
 from tests.factories import PASSWORD
 from tests.worker_process import run_worker, start_worker, worker_env
 from webapp.extensions import db
 from webapp.models import DmsRecord, LookupTrigger, RelatedLookupStatus, Role, RunStatus, RunTrigger, SyncRun
 from webapp.redis_conn import get_redis
+from webapp.services import retry_policy
+from webapp.services.locks import LocationSlot, RunLock
+from webapp.services.queues import PULLS
+from webapp.services.related_ros import recover_lost_lookups, request_related_lookup
+from webapp.services.runs import enqueue_backfill, enqueue_pull, recover_dead_runs
 
 
 def _run(app, run_id: int) -> SyncRun:
@@ -36,8 +39,13 @@ def _run(app, run_id: int) -> SyncRun:
 
 def _runs(app, location_id: int, data_type: str) -> list[SyncRun]:
     with app.app_context():
-        runs = list(db.session.scalars(select(SyncRun).where(SyncRun.location_id == location_id,
-                                                             SyncRun.data_type == data_type).order_by(SyncRun.id)))
+        runs = list(
+            db.session.scalars(
+                select(SyncRun)
+                .where(SyncRun.location_id == location_id, SyncRun.data_type == data_type)
+                .order_by(SyncRun.id)
+            )
+        )
         for run in runs:
             db.session.expunge(run)
         return runs
@@ -45,8 +53,11 @@ def _runs(app, location_id: int, data_type: str) -> list[SyncRun]:
 
 def _mirror(app, location_id: int, data_type: str) -> list[str]:
     with app.app_context():
-        return list(db.session.scalars(select(DmsRecord.dms_id).where(DmsRecord.location_id == location_id,
-                                                                      DmsRecord.data_type == data_type)))
+        return list(
+            db.session.scalars(
+                select(DmsRecord.dms_id).where(DmsRecord.location_id == location_id, DmsRecord.data_type == data_type)
+            )
+        )
 
 
 def _dms_ids(sandbox, account: str, data_type: str) -> list[str]:
@@ -106,8 +117,12 @@ def test_a_backfill_started_again_continues_from_where_it_got(app, alpha, run_jo
         Job.fetch(dead.job_id, connection=get_redis()).set_status(JobStatus.STARTED)
         get_redis().delete(f"rq:queue:{PULLS}")
         [again] = recover_dead_runs()
-        assert (again.trigger, again.cursor_after, again.fetched, again.expected_total) == \
-            (RunTrigger.BACKFILL, "40", 40, 120)
+        assert (again.trigger, again.cursor_after, again.fetched, again.expected_total) == (
+            RunTrigger.BACKFILL,
+            "40",
+            40,
+            120,
+        )
 
 
 def test_a_live_run_is_left_alone(app, alpha):
@@ -133,8 +148,9 @@ def test_a_worker_killed_mid_pull_is_replaced_within_the_lock_time(app, alpha, s
     sweep starts the pull again, without waiting for RQ's maintenance; nothing lost or doubled."""
     with app.app_context():
         run_id = enqueue_pull(alpha.id, "customers", RunTrigger.SCHEDULE).id
-    code = run_worker(app, "pulls", "pull.after_commit=3", "heal-kill.log",
-                      extra_env={"PULL_PAGE_SIZE": "15", "RUN_LOCK_TTL": "2"})
+    code = run_worker(
+        app, "pulls", "pull.after_commit=3", "heal-kill.log", extra_env={"PULL_PAGE_SIZE": "15", "RUN_LOCK_TTL": "2"}
+    )
     assert code == -9
     redis = get_redis(app.config["REDIS_URL"])
     with app.app_context():
@@ -157,8 +173,9 @@ def test_a_worker_killed_mid_pull_is_replaced_within_the_lock_time(app, alpha, s
 
 
 # --------------------------------------------------------------------------- 2. retries are rescheduled
-def test_a_failing_dms_queues_the_next_try_and_the_worker_moves_on(app, client, auth, make, alpha, beta, sandbox,
-                                                                   run_jobs):
+def test_a_failing_dms_queues_the_next_try_and_the_worker_moves_on(
+    app, client, auth, make, alpha, beta, sandbox, run_jobs
+):
     sandbox.control.inject_fault("503", count=1, account="alpha-cdk")
     with app.app_context():
         a = enqueue_pull(alpha.id, "customers", RunTrigger.MANUAL).id
@@ -166,7 +183,9 @@ def test_a_failing_dms_queues_the_next_try_and_the_worker_moves_on(app, client, 
     run_jobs(retries_within=0)  # the tries due later are not worked yet
     waiting = _run(app, a)
     assert waiting.status == RunStatus.QUEUED
-    assert waiting.error.startswith(f"Try 1 of {MAX_ATTEMPTS} did not get through: the DMS answered with an error")
+    assert waiting.error.startswith(
+        f"Try 1 of {retry_policy.PULLS.tries} did not get through: the DMS answered with an error"
+    )
     assert "tries again by itself about a second after that try (try 2 of 6)" in waiting.fix_hint
     assert _run(app, b).status == RunStatus.SUCCEEDED  # the other location's pull did not wait
     scheduled = ScheduledJobRegistry(PULLS, connection=get_redis(app.config["REDIS_URL"]))
@@ -287,7 +306,7 @@ def test_make_run_starts_pull_workers_apart_from_the_interactive_ones():
 def test_a_dead_schedulers_lock_is_freed_so_delayed_work_resumes(app):
     """A killed worker's RQ scheduler keeps the queue's scheduler lock for 61 s; a worker's
     maintenance frees it once the scheduler has missed 10 s of heartbeats, and only then."""
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from rq.scheduler import SCHEDULER_KEY_TEMPLATE, RQScheduler
     from rq.utils import utcformat
@@ -295,7 +314,7 @@ def test_a_dead_schedulers_lock_is_freed_so_delayed_work_resumes(app):
     from jobs.worker import release_dead_scheduler_locks
 
     redis = get_redis(app.config["REDIS_URL"])
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     for queue, holder, beat in (("pulls", "dead", now - timedelta(seconds=30)), ("pushes", "alive", now)):
         redis.set(RQScheduler.get_locking_key(queue), holder, ex=61)
         redis.hset(SCHEDULER_KEY_TEMPLATE % holder, "last_heartbeat", utcformat(beat))

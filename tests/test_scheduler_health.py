@@ -1,10 +1,11 @@
 """A dead or late scheduler, late scheduled jobs and queues without workers show on
 Integration health and make ``/healthz`` answer 503 with the reason.
 
-The states are computed from what the real processes write to Redis (the ``rq cron``
+The states are computed from what the real processes write to Redis (RQ's cron-scheduler
 registry, the heartbeat job's key, RQ's worker registry); the first tests write those
 entries with chosen ages, the last one runs a real scheduler and a real worker.
 """
+
 from __future__ import annotations
 
 import os
@@ -17,14 +18,14 @@ from pathlib import Path
 import pytest
 from rq import Worker
 
-from jobs.housekeeping import SCHEDULER_HEARTBEAT_KEY
-from jobs.queues import ALL_QUEUES, MAINTENANCE, PULLS
 from tests.conftest import soup
 from tests.factories import PASSWORD
 from tests.waiting import wait_for
 from tests.worker_process import worker_env
 from webapp.models import Role
 from webapp.redis_conn import get_redis
+from webapp.services.liveness import SCHEDULER_HEARTBEAT_KEY
+from webapp.services.queues import ALL_QUEUES, MAINTENANCE, PULLS
 
 ROOT = Path(__file__).resolve().parents[1]
 REGISTRY = "rq:cron_schedulers"
@@ -75,8 +76,19 @@ def test_all_running_is_200(client, strict, redis):
     worker(redis)
     status, body = healthz(client)
     assert status == 200, body
-    assert body == {"database": "ok", "redis": "ok", "scheduler": "ok", "scheduled_jobs": "ok",
-                    "workers": "ok", "status": "ok"}
+    details = body.pop("details")
+    assert body == {
+        "database": "ok",
+        "redis": "ok",
+        "scheduler": "ok",
+        "scheduled_jobs": "ok",
+        "workers": "ok",
+        "status": "ok",
+    }
+    # What the checks saw, ok as they are: the scheduler's check-in and the heartbeat job's last run.
+    assert details["scheduler"] == "Running: last seen 20 s ago."
+    assert details["scheduled_jobs"] == "Running: the every-minute check job ran 30 s ago."
+    assert details["workers"].startswith("1 worker serving every queue")
 
 
 def test_no_scheduler_ever_is_503(client, strict, redis):
@@ -116,7 +128,7 @@ def test_queue_without_worker_and_dead_worker(client, strict, redis):
     status, body = healthz(client)
     assert status == 503 and body["workers"].startswith("down: No worker serves the pulls queue")
     # A worker of this machine whose process is gone (SIGKILL leaves its entry for minutes).
-    redis.hset(partial.key, "pid", 2 ** 22 + 12345)
+    redis.hset(partial.key, "pid", 2**22 + 12345)
     status, body = healthz(client)
     assert status == 503 and body["workers"].startswith("down: No worker is running")
 
@@ -152,18 +164,31 @@ def test_health_page_panel(client, manager, redis):
 
 
 def test_real_scheduler_and_worker_then_killed(app, client, strict, redis):
-    """A real `rq cron` and a real worker make /healthz green; killing each turns it red."""
+    """A real scheduler (``python -m jobs.scheduler``) and a real worker make /healthz green;
+    killing each turns it red."""
     env = worker_env(app)
     (ROOT / "test-artifacts").mkdir(exist_ok=True)
     with open(ROOT / "test-artifacts" / "scheduler_health.log", "ab") as log:
-        scheduler = subprocess.Popen([str(Path(sys.executable).parent / "rq"), "cron", "jobs.cron", "--url",
-                                      app.config["REDIS_URL"], "--path", str(ROOT)], cwd=ROOT, env=env,
-                                     stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        worker_proc = subprocess.Popen([sys.executable, "-m", "jobs.worker"], cwd=ROOT, env=env,
-                                       stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        scheduler = subprocess.Popen(
+            [sys.executable, "-m", "jobs.scheduler", "--url", app.config["REDIS_URL"]],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        worker_proc = subprocess.Popen(
+            [sys.executable, "-m", "jobs.worker"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
-        body = wait_for(lambda: (lambda s, b: b if s == 200 else None)(*healthz(client)), timeout=45, poll=0.25,
-                        what="all green")
+        body = wait_for(
+            lambda: (lambda s, b: b if s == 200 else None)(*healthz(client)), timeout=45, poll=0.25, what="all green"
+        )
         assert body["status"] == "ok"
         assert redis.get(SCHEDULER_HEARTBEAT_KEY) is not None  # the worker ran the scheduler's job
 

@@ -1,4 +1,5 @@
 """The location-scoping helper: one location's records are invisible to another's users."""
+
 from __future__ import annotations
 
 import pytest
@@ -6,9 +7,9 @@ from werkzeug.exceptions import NotFound
 
 from tests.conftest import soup
 from tests.factories import PASSWORD
+from webapp import scoping
 from webapp.extensions import db
 from webapp.models import Asset, ChangeHistory, Customer, LocationOwned, Role, User
-from webapp import scoping
 
 
 def _as(app, user_id):
@@ -92,9 +93,23 @@ def test_switching_to_a_foreign_location_over_http_is_404(client, auth, world):
 def test_every_location_owned_model_is_known():
     """New location-owned models are listed here so their routes get 404 tests."""
     owned = {cls.__name__ for cls in LocationOwned.__subclasses__()}
-    assert owned == {"Customer", "Asset", "ChangeHistory", "DmsRecord", "SyncCursor", "SyncRun",
-                     "UpdateRequest", "SearchToken", "Case", "Appointment", "OutboxMessage", "SyncSession",
-                     "Workfile", "Payment", "DmsEvent"}
+    assert owned == {
+        "Customer",
+        "Asset",
+        "ChangeHistory",
+        "DmsRecord",
+        "SyncCursor",
+        "SyncRun",
+        "UpdateRequest",
+        "SearchToken",
+        "Case",
+        "Appointment",
+        "OutboxMessage",
+        "SyncSession",
+        "Workfile",
+        "Payment",
+        "DmsEvent",
+    }
 
 
 def test_change_history_is_append_only(app, world):

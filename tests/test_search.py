@@ -1,4 +1,5 @@
 """Customer and asset search: every kind of term, hostile input, paging and the URL state."""
+
 from __future__ import annotations
 
 import pytest
@@ -15,19 +16,52 @@ def shop(make):
     loc = make.location(name="Alpha Motors", code="ALPHA")
     other = make.location(name="Beta Trucks", code="BETA")
     advisor = make.user(Role.SERVICE_ADVISOR, loc)
-    zoe = make.customer(loc, first_name="Zoë", last_name="O'Brien-Smith", phone="(217) 555-0100",
-                        email="Zoe.OBrien@Example.COM", dms_id="C0000042")
-    acme = make.customer(loc, first_name=None, last_name=None, company_name="Acme Hauling LLC", is_business=True,
-                         phone="+1 312 555 7788", email="fleet@acme.test", dms_id="C0000077")
-    bob = make.customer(loc, first_name="Robert", last_name="Smith", phone="217.555.0199", email="bob@example.com",
-                        dms_id="C0000100")
-    truck = make.asset(loc, acme, vin="1fuj gldr 5 cl bt 1234", unit_number="u-417", license_plate="abc 123",
-                       dms_id="V0000077")
-    legacy = make.asset(loc, zoe, vin="CE1234567890", unit_number=None, license_plate="ZOE1", dms_id="V0000042",
-                        year=1979, make="Peterbilt", model="359")
+    zoe = make.customer(
+        loc,
+        first_name="Zoë",
+        last_name="O'Brien-Smith",
+        phone="(217) 555-0100",
+        email="Zoe.OBrien@Example.COM",
+        dms_id="C0000042",
+    )
+    acme = make.customer(
+        loc,
+        first_name=None,
+        last_name=None,
+        company_name="Acme Hauling LLC",
+        is_business=True,
+        phone="+1 312 555 7788",
+        email="fleet@acme.test",
+        dms_id="C0000077",
+    )
+    bob = make.customer(
+        loc, first_name="Robert", last_name="Smith", phone="217.555.0199", email="bob@example.com", dms_id="C0000100"
+    )
+    truck = make.asset(
+        loc, acme, vin="1fuj gldr 5 cl bt 1234", unit_number="u-417", license_plate="abc 123", dms_id="V0000077"
+    )
+    legacy = make.asset(
+        loc,
+        zoe,
+        vin="CE1234567890",
+        unit_number=None,
+        license_plate="ZOE1",
+        dms_id="V0000042",
+        year=1979,
+        make="Peterbilt",
+        model="359",
+    )
     foreign = make.customer(other, first_name="Zoë", last_name="Elsewhere", phone="(217) 555-0100")
-    return {"loc": loc, "advisor": advisor, "zoe": zoe, "acme": acme, "bob": bob, "truck": truck,
-            "legacy": legacy, "foreign": foreign}
+    return {
+        "loc": loc,
+        "advisor": advisor,
+        "zoe": zoe,
+        "acme": acme,
+        "bob": bob,
+        "truck": truck,
+        "legacy": legacy,
+        "foreign": foreign,
+    }
 
 
 def _names(response) -> list[str]:
@@ -38,19 +72,22 @@ def _customers(client, q, **params):
     return client.get("/customers", query_string={"q": q, **params})
 
 
-@pytest.mark.parametrize("term, expected", [
-    ("zoe", ["Zoë O'Brien-Smith"]),                 # accent-free
-    ("OBRIEN", ["Zoë O'Brien-Smith"]),              # apostrophe dropped, case ignored
-    ("smith zo", ["Zoë O'Brien-Smith"]),            # any order, partial words
-    ("smi", ["Zoë O'Brien-Smith", "Robert Smith"]),  # prefix of a word
-    ("acme haul", ["Acme Hauling LLC"]),            # company
-    ("217-555-0100", ["Zoë O'Brien-Smith"]),        # phone, another format
-    ("+12175550100", ["Zoë O'Brien-Smith"]),        # phone, E.164
-    ("555 0199", ["Robert Smith"]),                 # end of a phone number
-    ("zoe.obrien@example.com", ["Zoë O'Brien-Smith"]),  # e-mail, stored lower-case
-    ("fleet@", ["Acme Hauling LLC"]),               # start of an e-mail
-    ("C0000100", ["Robert Smith"]),                 # DMS id
-])
+@pytest.mark.parametrize(
+    "term, expected",
+    [
+        ("zoe", ["Zoë O'Brien-Smith"]),  # accent-free
+        ("OBRIEN", ["Zoë O'Brien-Smith"]),  # apostrophe dropped, case ignored
+        ("smith zo", ["Zoë O'Brien-Smith"]),  # any order, partial words
+        ("smi", ["Zoë O'Brien-Smith", "Robert Smith"]),  # prefix of a word
+        ("acme haul", ["Acme Hauling LLC"]),  # company
+        ("217-555-0100", ["Zoë O'Brien-Smith"]),  # phone, another format
+        ("+12175550100", ["Zoë O'Brien-Smith"]),  # phone, E.164
+        ("555 0199", ["Robert Smith"]),  # end of a phone number
+        ("zoe.obrien@example.com", ["Zoë O'Brien-Smith"]),  # e-mail, stored lower-case
+        ("fleet@", ["Acme Hauling LLC"]),  # start of an e-mail
+        ("C0000100", ["Robert Smith"]),  # DMS id
+    ],
+)
 def test_customer_search_understands_each_kind_of_term(client, auth, shop, term, expected):
     auth.login(shop["advisor"].email, PASSWORD)
     response = _customers(client, term)
@@ -58,18 +95,21 @@ def test_customer_search_understands_each_kind_of_term(client, auth, shop, term,
     assert sorted(_names(response)) == sorted(expected)
 
 
-@pytest.mark.parametrize("term, expected_vin", [
-    ("1FUJGLDR5CLBT1234", "1FUJGLDR5CLBT1234"),  # full VIN
-    ("1fujgl", "1FUJGLDR5CLBT1234"),             # start
-    ("LBT1234", "1FUJGLDR5CLBT1234"),            # end (last 7)
-    ("CLBT1234", "1FUJGLDR5CLBT1234"),           # last 8
-    ("U417", "1FUJGLDR5CLBT1234"),               # unit number
-    ("abc-123", "1FUJGLDR5CLBT1234"),            # plate
-    ("acme", "1FUJGLDR5CLBT1234"),               # owner's company
-    ("o'brien", "CE1234567890"),                 # owner's name
-    ("567890", "CE1234567890"),                  # end of a legacy VIN
-    ("V0000042", "CE1234567890"),                # DMS id
-])
+@pytest.mark.parametrize(
+    "term, expected_vin",
+    [
+        ("1FUJGLDR5CLBT1234", "1FUJGLDR5CLBT1234"),  # full VIN
+        ("1fujgl", "1FUJGLDR5CLBT1234"),  # start
+        ("LBT1234", "1FUJGLDR5CLBT1234"),  # end (last 7)
+        ("CLBT1234", "1FUJGLDR5CLBT1234"),  # last 8
+        ("U417", "1FUJGLDR5CLBT1234"),  # unit number
+        ("abc-123", "1FUJGLDR5CLBT1234"),  # plate
+        ("acme", "1FUJGLDR5CLBT1234"),  # owner's company
+        ("o'brien", "CE1234567890"),  # owner's name
+        ("567890", "CE1234567890"),  # end of a legacy VIN
+        ("V0000042", "CE1234567890"),  # DMS id
+    ],
+)
 def test_asset_search_understands_each_kind_of_term(client, auth, shop, term, expected_vin):
     auth.login(shop["advisor"].email, PASSWORD)
     page = soup(client.get("/assets", query_string={"q": term}))
@@ -102,8 +142,26 @@ def test_renaming_a_customer_reindexes_it(app, client, auth, shop):
     assert _names(_customers(client, "robert smith")) == []
 
 
-@pytest.mark.parametrize("term", ["%", "_", "%%__", "'", '"; DROP TABLE customer; --', "\\", "\\%", "x" * 10_000,
-                                  "🚚 zoë", "\x00\x01\x1b[31m", "<script>alert(1)</script>", "   ", "@", "+", "-- --"])
+@pytest.mark.parametrize(
+    "term",
+    [
+        "%",
+        "_",
+        "%%__",
+        "'",
+        '"; DROP TABLE customer; --',
+        "\\",
+        "\\%",
+        "x" * 10_000,
+        "🚚 zoë",
+        "\x00\x01\x1b[31m",
+        "<script>alert(1)</script>",
+        "   ",
+        "@",
+        "+",
+        "-- --",
+    ],
+)
 def test_hostile_terms_never_fail(client, auth, shop, term):
     auth.login(shop["advisor"].email, PASSWORD)
     for url in ("/customers", "/assets"):
@@ -118,7 +176,7 @@ def test_hostile_terms_never_fail(client, auth, shop, term):
 def test_search_box_caps_what_can_be_typed_at_what_is_searched(client, auth, shop):
     """A pasted 10,000-character term is cut in the browser: the URL stays under the web
     server's request-line limit (gunicorn answers 414 beyond ~4 KB)."""
-    from webapp.search.tokens import QUERY_MAX
+    from webapp.domain.search_tokens import QUERY_MAX
 
     auth.login(shop["advisor"].email, PASSWORD)
     for url in ("/customers", "/assets"):
@@ -150,7 +208,8 @@ def test_paging_and_sort(make, client, auth, shop):
     next_link = first.select_one(".pager a[rel=next]")["href"]
     second = soup(client.get(next_link))
     assert [a.get_text(strip=True) for a in second.select(".results-table tbody td:first-child a")] == [
-        f"Pat{n} Paging" for n in range(25, 30)]
+        f"Pat{n} Paging" for n in range(25, 30)
+    ]
     newest = soup(_customers(client, "paging", sort="newest"))
     assert newest.select_one(".results-table tbody td:first-child a").get_text(strip=True) == "Pat29 Paging"
 

@@ -1,5 +1,6 @@
 """One search everywhere: the booking form finds customers as the Customers page does, assets are
 found by year/make/model, customers by e-mail domain, and DMS-tab phones read as the portal's."""
+
 from __future__ import annotations
 
 import pytest
@@ -7,9 +8,9 @@ from sqlalchemy import delete, select
 
 from tests.conftest import soup
 from tests.factories import PASSWORD
+from webapp.domain.search_tokens import ASSET, asset_plan, asset_tokens, customer_plan, customer_tokens
 from webapp.extensions import db
 from webapp.models import Asset, DmsRecord, Role, SearchToken
-from webapp.search.tokens import ASSET, asset_plan, asset_tokens, customer_plan, customer_tokens
 
 
 @pytest.fixture()
@@ -17,20 +18,47 @@ def shop(make):
     loc = make.location(name="Alpha Motors", code="ALPHA")
     other = make.location(name="Beta Trucks", code="BETA")
     advisor = make.user(Role.SERVICE_ADVISOR, loc)
-    betty = make.customer(loc, first_name="Betty", last_name="Bryant", phone="(608) 933-1162",
-                          email="betty@acme.com", dms_id="C0000501")
-    carl = make.customer(loc, first_name="Carl", last_name="Mendez", phone="+1 414 555 0190",
-                         email="carl.mendez@mail.acme.com", dms_id="C0000502")
-    dora = make.customer(loc, first_name="Dora", last_name="Acme", phone="+1 414 555 0111",
-                         email="dora@example.org", dms_id="C0000503")
-    outsider = make.customer(other, first_name="Betty", last_name="Bryant", phone="(608) 933-1162",
-                             email="betty.b@acme.com")
-    cascadia = make.asset(loc, betty, vin="1FUJGLDR5CSBM1234", year=2019, make="Freightliner",
-                          model="Cascadia", unit_number="T-12", license_plate="WI 123")
+    betty = make.customer(
+        loc, first_name="Betty", last_name="Bryant", phone="(608) 933-1162", email="betty@acme.com", dms_id="C0000501"
+    )
+    carl = make.customer(
+        loc,
+        first_name="Carl",
+        last_name="Mendez",
+        phone="+1 414 555 0190",
+        email="carl.mendez@mail.acme.com",
+        dms_id="C0000502",
+    )
+    dora = make.customer(
+        loc, first_name="Dora", last_name="Acme", phone="+1 414 555 0111", email="dora@example.org", dms_id="C0000503"
+    )
+    outsider = make.customer(
+        other, first_name="Betty", last_name="Bryant", phone="(608) 933-1162", email="betty.b@acme.com"
+    )
+    cascadia = make.asset(
+        loc,
+        betty,
+        vin="1FUJGLDR5CSBM1234",
+        year=2019,
+        make="Freightliner",
+        model="Cascadia",
+        unit_number="T-12",
+        license_plate="WI 123",
+    )
     older = make.asset(loc, carl, vin="1FUJGLDR7ASBM5678", year=2017, make="Freightliner", model="Cascadia")
     pete = make.asset(loc, dora, vin="1XPWD40X1ED215307", year=2019, make="Peterbilt", model="579")
-    return {"loc": loc, "other": other, "advisor": advisor, "betty": betty, "carl": carl, "dora": dora,
-            "outsider": outsider, "cascadia": cascadia, "older": older, "pete": pete}
+    return {
+        "loc": loc,
+        "other": other,
+        "advisor": advisor,
+        "betty": betty,
+        "carl": carl,
+        "dora": dora,
+        "outsider": outsider,
+        "cascadia": cascadia,
+        "older": older,
+        "pete": pete,
+    }
 
 
 def _booking_names(client, q):
@@ -85,14 +113,17 @@ def test_e_mail_domain_tokens_and_plan():
 
 
 # ----------------------------------------------------------------------------- year / make / model
-@pytest.mark.parametrize("term, expected", [
-    ("2019 Freightliner Cascadia", ["1FUJGLDR5CSBM1234"]),
-    ("cascadia 2019", ["1FUJGLDR5CSBM1234"]),
-    ("Freightliner", ["1FUJGLDR5CSBM1234", "1FUJGLDR7ASBM5678"]),
-    ("freight casc", ["1FUJGLDR5CSBM1234", "1FUJGLDR7ASBM5678"]),
-    ("2019", ["1FUJGLDR5CSBM1234", "1XPWD40X1ED215307"]),
-    ("peterbilt 579", ["1XPWD40X1ED215307"]),
-])
+@pytest.mark.parametrize(
+    "term, expected",
+    [
+        ("2019 Freightliner Cascadia", ["1FUJGLDR5CSBM1234"]),
+        ("cascadia 2019", ["1FUJGLDR5CSBM1234"]),
+        ("Freightliner", ["1FUJGLDR5CSBM1234", "1FUJGLDR7ASBM5678"]),
+        ("freight casc", ["1FUJGLDR5CSBM1234", "1FUJGLDR7ASBM5678"]),
+        ("2019", ["1FUJGLDR5CSBM1234", "1XPWD40X1ED215307"]),
+        ("peterbilt 579", ["1XPWD40X1ED215307"]),
+    ],
+)
 def test_assets_are_found_by_year_make_and_model(client, auth, shop, term, expected):
     auth.login(shop["advisor"].email, PASSWORD)
     response = client.get("/assets", query_string={"q": term})
@@ -116,16 +147,19 @@ def test_vehicle_tokens_and_plan():
 
 
 def test_dms_vehicles_are_found_by_year_make_and_model(app, client, auth, make, shop):
-    from webapp.search import index_dms_records
-    from webapp.search.indexer import tokens_of_dms_payload
+    from webapp.services.search_index import index_dms_records, tokens_of_dms_payload
 
     payload = {"vin": "3AKJHHDR9LSLA4321", "year": 2020, "make": "Freightliner", "model": "Cascadia"}
     with app.app_context():
-        db.session.add(DmsRecord(location_id=shop["loc"].id, data_type="vehicles", dms_id="V9001", payload=payload,
-                                 content_hash="x"))
+        db.session.add(
+            DmsRecord(
+                location_id=shop["loc"].id, data_type="vehicles", dms_id="V9001", payload=payload, content_hash="x"
+            )
+        )
         db.session.commit()
-        index_dms_records(db.session, shop["loc"].id, "vehicles",
-                          {"V9001": tokens_of_dms_payload("vehicles", "V9001", payload)})
+        index_dms_records(
+            db.session, shop["loc"].id, "vehicles", {"V9001": tokens_of_dms_payload("vehicles", "V9001", payload)}
+        )
         db.session.commit()
     auth.login(shop["advisor"].email, PASSWORD)
     response = client.get("/assets", query_string={"q": "2020 cascadia", "tab": "dms"})
@@ -139,8 +173,9 @@ def test_reindex_gives_existing_assets_their_vehicle_words(app, client, auth, sh
         stale = asset_tokens(vin="1FUJGLDR5CSBM1234", unit_number="T12", plate="WI123")
         cascadia_id = shop["cascadia"].id
         db.session.execute(delete(SearchToken).where(SearchToken.scope == ASSET, SearchToken.record_id == cascadia_id))
-        db.session.add_all(SearchToken(scope=ASSET, location_id=location_id, token=t, record_id=cascadia_id)
-                           for t in stale)
+        db.session.add_all(
+            SearchToken(scope=ASSET, location_id=location_id, token=t, record_id=cascadia_id) for t in stale
+        )
         db.session.commit()
     auth.login(shop["advisor"].email, PASSWORD)
     assert "1FUJGLDR5CSBM1234" not in client.get("/assets", query_string={"q": "2019 cascadia"}).get_data(as_text=True)
@@ -167,9 +202,15 @@ def test_dms_tab_phones_read_as_the_portal_shows_them(app, client, auth, shop):
     raw = {"C9001": ["608.933.1162"], "C9002": ["+14145550190"], "C9003": ["(414)555-0111 "]}
     with app.app_context():
         for dms_id, phones in raw.items():
-            db.session.add(DmsRecord(location_id=shop["loc"].id, data_type="customers", dms_id=dms_id,
-                                     payload={"first_name": "Dms", "last_name": dms_id, "phones": phones},
-                                     content_hash="x"))
+            db.session.add(
+                DmsRecord(
+                    location_id=shop["loc"].id,
+                    data_type="customers",
+                    dms_id=dms_id,
+                    payload={"first_name": "Dms", "last_name": dms_id, "phones": phones},
+                    content_hash="x",
+                )
+            )
         db.session.commit()
     auth.login(shop["advisor"].email, PASSWORD)
     rows = soup(client.get("/customers", query_string={"tab": "dms"})).select(".dms-results tbody tr")

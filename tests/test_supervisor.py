@@ -7,6 +7,7 @@ The supervisor runs in a subprocess of its own (it becomes a child subreaper and
 signal handlers), with small fake children — and, in the last test, the real embedded Redis
 and the real worker.
 """
+
 from __future__ import annotations
 
 import json
@@ -26,7 +27,7 @@ from tests.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 
-SUPERVISOR = r'''
+SUPERVISOR = r"""
 import json, sys
 from pathlib import Path
 from webapp.runner import Child, Supervisor, become_subreaper, install_stop_signals
@@ -50,7 +51,7 @@ try:
 finally:
     supervisor.stop_all()
     print("[make run] all stopped", flush=True)
-'''
+"""
 
 # Writes its pid to a file, then waits.
 SLEEPER = "import os, sys, time; open(sys.argv[1], 'a').write(f'{os.getpid()}\\n'); time.sleep(600)"
@@ -88,8 +89,13 @@ class Running:
         self.dir = tmp_path
         self.log_path = tmp_path / "supervisor.log"
         self._log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen([sys.executable, "-c", SUPERVISOR, json.dumps(spec)], cwd=ROOT,
-                                     stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", SUPERVISOR, json.dumps(spec)],
+            cwd=ROOT,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         wait_for(lambda: "[make run] started" in self.log, what="supervisor start")
 
     @property
@@ -151,16 +157,22 @@ def test_a_killed_child_is_restarted_with_back_off_and_logged(tmp_path, supervis
 
 
 def test_sigterm_stops_every_child_and_grandchild(tmp_path, supervise):
-    horse = {"name": "worker", "argv": [sys.executable, "-c", HORSE_PARENT, str(tmp_path / "worker.pids"),
-                                        str(tmp_path / "horse.pids")]}
+    horse = {
+        "name": "worker",
+        "argv": [sys.executable, "-c", HORSE_PARENT, str(tmp_path / "worker.pids"), str(tmp_path / "horse.pids")],
+    }
     running = supervise([sleeper(tmp_path, "redis", stop_last=True), horse, sleeper(tmp_path, "web")])
     wait_for(lambda: pids(running.file("horse.pids")), what="work-horse")
     first_worker = pids(running.file("worker.pids"))[0]
     # Kill the worker: its work-horse is orphaned (re-parented to the supervisor) and a new pair starts.
     os.kill(first_worker, signal.SIGKILL)
     wait_for(lambda: len(pids(running.file("horse.pids"))) == 2, what="second work-horse")
-    everything = [*pids(running.file("redis.pids")), *pids(running.file("worker.pids")),
-                  *pids(running.file("horse.pids")), *pids(running.file("web.pids"))]
+    everything = [
+        *pids(running.file("redis.pids")),
+        *pids(running.file("worker.pids")),
+        *pids(running.file("horse.pids")),
+        *pids(running.file("web.pids")),
+    ]
     assert sum(alive(pid) for pid in everything) == 5  # redis, worker, 2 horses, web
     horse_groups = {os.getpgid(pid) for pid in pids(running.file("horse.pids"))}
     assert os.getpgid(running.proc.pid) not in horse_groups  # really in groups of their own
@@ -174,16 +186,20 @@ def test_sigterm_stops_every_child_and_grandchild(tmp_path, supervise):
 
 
 def test_a_redis_restart_restarts_its_dependants(tmp_path, supervise):
-    running = supervise([sleeper(tmp_path, "redis", stop_last=True),
-                         sleeper(tmp_path, "worker", after=["redis"]),
-                         sleeper(tmp_path, "scheduler", after=["redis"]),
-                         sleeper(tmp_path, "web")])
+    running = supervise(
+        [
+            sleeper(tmp_path, "redis", stop_last=True),
+            sleeper(tmp_path, "worker", after=["redis"]),
+            sleeper(tmp_path, "scheduler", after=["redis"]),
+            sleeper(tmp_path, "web"),
+        ]
+    )
     for name in ("redis", "worker", "scheduler", "web"):
-        wait_for(lambda: pids(running.file(f"{name}.pids")), what=name)
+        wait_for(lambda name=name: pids(running.file(f"{name}.pids")), what=name)
     web = pids(running.file("web.pids"))[0]
     os.kill(pids(running.file("redis.pids"))[0], signal.SIGKILL)
     for name in ("redis", "worker", "scheduler"):
-        wait_for(lambda: len(pids(running.file(f"{name}.pids"))) == 2, what=f"{name} restarted")
+        wait_for(lambda name=name: len(pids(running.file(f"{name}.pids"))) == 2, what=f"{name} restarted")
         assert alive(pids(running.file(f"{name}.pids"))[1])
         assert not alive(pids(running.file(f"{name}.pids"))[0])
     assert "redis restarted: restarting worker, scheduler" in running.log
@@ -225,10 +241,18 @@ def test_real_redis_and_worker_come_back(app, tmp_path, supervise):
     redis_dir = Path(tempfile.mkdtemp(prefix="sup-redis-"))
     url = f"unix://{redis_dir / 'redis.sock'}"
     env = {k: v for k, v in os.environ.items() if k != "DMS_FAILPOINTS"}
-    env.update({"DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"], "REDIS_URL": url,
-                "SECRET_KEY": "test-secret-key", "INSTANCE_PATH": str(app.config["INSTANCE_DIR"])})
-    running = supervise([{"name": "worker", "argv": [sys.executable, "-m", "jobs.worker"], "after": ["redis"],
-                          "env": env}], redis_dir=str(redis_dir))
+    env.update(
+        {
+            "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
+            "REDIS_URL": url,
+            "SECRET_KEY": "test-secret-key",
+            "INSTANCE_PATH": str(app.config["INSTANCE_DIR"]),
+        }
+    )
+    running = supervise(
+        [{"name": "worker", "argv": [sys.executable, "-m", "jobs.worker"], "after": ["redis"], "env": env}],
+        redis_dir=str(redis_dir),
+    )
     client = redis_lib.Redis.from_url(url, socket_timeout=2)
 
     def registered_pids() -> set[int]:
@@ -243,8 +267,7 @@ def test_real_redis_and_worker_come_back(app, tmp_path, supervise):
     second = wait_for(lambda: registered_pids() - {worker_pid}, timeout=60, what="worker restarted")
     assert "worker exited with code -9" in running.log
 
-    redis_pid = next(p.pid for p in psutil.Process(running.proc.pid).children()
-                     if "redis" in p.name())
+    redis_pid = next(p.pid for p in psutil.Process(running.proc.pid).children() if "redis" in p.name())
     os.kill(redis_pid, signal.SIGKILL)
     third = wait_for(lambda: registered_pids() - second - {worker_pid}, timeout=60, what="worker after Redis restart")
     assert "redis restarted: restarting worker" in running.log

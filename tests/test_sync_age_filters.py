@@ -4,6 +4,7 @@ The Customers and Assets lists filter by Last Synced band (never / â‰¤ 30 / 31â€
 the bands of the badge) with a count per band, page to the last record of any list, and the
 home page's "never synced" count links to the filtered list. Demo assets cover every band.
 """
+
 from __future__ import annotations
 
 import re
@@ -45,15 +46,20 @@ def shop(app, make):
     """A location with customers (and one asset each) in every band: never 2, recent 3, ageing 1, stale 4."""
     location = make.location(timezone=TZ)
     advisor = make.user(Role.SERVICE_ADVISOR, location)
-    plan = {"never": [None, None], "recent": [_ago(1), _ago(10), _ago(25)], "ageing": [_ago(60)],
-            "stale": [_ago(100), _ago(200), _ago(400), _ago(1000)]}
+    plan = {
+        "never": [None, None],
+        "recent": [_ago(1), _ago(10), _ago(25)],
+        "ageing": [_ago(60)],
+        "stale": [_ago(100), _ago(200), _ago(400), _ago(1000)],
+    }
     names: dict[str, list[str]] = {}
     vins: dict[str, list[str]] = {}
     vin_n = 0
     for band, moments in plan.items():
         for n, moment in enumerate(moments):
-            customer = make.customer(location, first_name=f"{band.title()}{n}", last_name="Bandson",
-                                     last_synced_at=moment)
+            customer = make.customer(
+                location, first_name=f"{band.title()}{n}", last_name="Bandson", last_synced_at=moment
+            )
             vin_n += 1
             vin = f"1FTFW1ET5DF{vin_n:06d}"
             make.asset(location, customer, vin=vin, last_synced_at=moment)
@@ -140,8 +146,9 @@ def _many_customers(app, location, count: int, never_every: int = 8) -> list[int
         now = utcnow()
         for n in range(count):
             moment = None if n % never_every == 0 else now - timedelta(days=n % 200, hours=1)
-            customer = Customer(location_id=location.id, first_name=f"Many{n}", last_name="Pager",
-                                dms_id=f"M{n}", last_synced_at=moment)
+            customer = Customer(
+                location_id=location.id, first_name=f"Many{n}", last_name="Pager", dms_id=f"M{n}", last_synced_at=moment
+            )
             db.session.add(customer)
             db.session.flush()
             ids.append(customer.id)
@@ -207,8 +214,9 @@ def test_the_home_pages_never_synced_count_links_to_the_filtered_list(client, au
     url = urlparse(link["href"])
     assert url.path == "/customers" and parse_qs(url.query) == {"band": ["never"]}
     listed = soup(client.get(link["href"]))
-    assert sorted(_text(a) for a in listed.select("table.results-table tbody td:first-child a")) == \
-        sorted(shop["names"]["never"])
+    assert sorted(_text(a) for a in listed.select("table.results-table tbody td:first-child a")) == sorted(
+        shop["names"]["never"]
+    )
 
 
 def test_demo_assets_cover_every_band(app):
@@ -217,8 +225,12 @@ def test_demo_assets_cover_every_band(app):
         now = utcnow()
         for location in db.session.scalars(select(Location)):
             for model in (Customer, Asset):
-                bands = {badge(moment, now, location.timezone).band for moment in db.session.scalars(
-                    select(model.last_synced_at).where(model.location_id == location.id))}
+                bands = {
+                    badge(moment, now, location.timezone).band
+                    for moment in db.session.scalars(
+                        select(model.last_synced_at).where(model.location_id == location.id)
+                    )
+                }
                 assert bands == set(BANDS), (location.code, model.__name__, bands)
 
 

@@ -3,6 +3,7 @@
 Each test walks the wizard as a person would (start, choose, confirm, apply) and checks
 what the person sees and what lands in the portal database and in the DMS.
 """
+
 from __future__ import annotations
 
 import re
@@ -11,62 +12,25 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import dms_settings, soup
+from tests.conftest import soup
 from tests.factories import PASSWORD
-from webapp.domain.fields import portal_values
+from tests.fixtures import _set_owner, connected, dms_record, person, portal_copy
 from webapp.extensions import db
-from webapp.models import (Asset, ChangeHistory, ChangeSource, Customer, OutboxKind, OutboxMessage, OutboxStatus, Role,
-                           SyncSession, WriteBackMode)
+from webapp.models import (
+    Asset,
+    ChangeHistory,
+    ChangeSource,
+    Customer,
+    OutboxKind,
+    OutboxMessage,
+    OutboxStatus,
+    Role,
+    SyncSession,
+    WriteBackMode,
+)
 
 
 # --------------------------------------------------------------------------- helpers
-def connected(make, sandbox, account="alpha-cdk", **fields):
-    """A location connected to a sandbox account, and a signed-in-able advisor of it."""
-    location = make.location(**dms_settings(sandbox, account), **fields)
-    advisor = make.user(Role.SERVICE_ADVISOR, location)
-    return location, advisor
-
-
-def dms_record(sandbox, account, data_type, pick=lambda r: True, **edits):
-    """A DMS record of the account (edited in the DMS first when ``edits`` are given), as a dict."""
-    with sandbox.connect(account) as dms:
-        for dms_id in sorted(dms.list_ids(data_type)):
-            record = dms.fetch_one(data_type, dms_id)
-            if pick(record):
-                break
-    if edits:
-        sandbox.control.edit_record(account, data_type, record.dms_id, edits)
-        with sandbox.connect(account) as dms:
-            record = dms.fetch_one(data_type, record.dms_id)
-    return record.to_dict()
-
-
-def portal_copy(factories, location, data_type, payload, **overrides):
-    """A portal record holding exactly the DMS values, then ``overrides``."""
-    values = {k: v for k, v in portal_values(data_type, payload).items()}
-    values.update(overrides)
-    if data_type == "customers":
-        return factories.customer(location, dms_id=payload["dms_id"], **values)
-    customer_id = values.pop("customer_id", None)
-    asset = factories.asset(location, None, dms_id=payload["dms_id"], **values)
-    return asset if customer_id is None else _set_owner(factories, asset, customer_id)
-
-
-def _set_owner(make, asset, customer_id):
-    with make._app.app_context():
-        row = db.session.get(Asset, asset.id)
-        row.customer_id = customer_id
-        db.session.commit()
-        db.session.refresh(row)
-        db.session.expunge(row)
-        return row
-
-
-def person(record):
-    """A DMS customer that is a person with an e-mail, a phone and an address."""
-    return record.kind == "person" and record.emails and record.phones and record.address_line1
-
-
 def start(client, kind, record_id, next_url=None, status=303):
     """Start the wizard (as the Sync with DMS button does); returns the wizard id."""
     response = client.post(f"/{kind}s/{record_id}/sync", data={"next": next_url or ""})
@@ -100,14 +64,19 @@ def shown_fields(page):
 
 def checked(page):
     """{field: side} of the checked radios."""
-    return {i["name"][len("choice-"):]: i["value"] for i in page.select("input[type=radio][name^=choice-][checked]")}
+    return {i["name"][len("choice-") :]: i["value"] for i in page.select("input[type=radio][name^=choice-][checked]")}
 
 
 def history(app, record_type, record_id, syncs=False):
     """Change History of a record: field changes only, or only the sync stamps (``syncs=True``)."""
     with app.app_context():
-        rows = list(db.session.scalars(select(ChangeHistory).where(
-            ChangeHistory.record_type == record_type, ChangeHistory.record_id == record_id).order_by(ChangeHistory.id)))
+        rows = list(
+            db.session.scalars(
+                select(ChangeHistory)
+                .where(ChangeHistory.record_type == record_type, ChangeHistory.record_id == record_id)
+                .order_by(ChangeHistory.id)
+            )
+        )
     return [r for r in rows if (r.field == "last_synced_at") == syncs]
 
 
@@ -124,26 +93,6 @@ def outbox(app):
         for row in rows:
             db.session.expunge(row)
         return rows
-
-
-@pytest.fixture()
-def customer_case(make, sandbox, auth):
-    """A CDK location, its advisor (signed in), and a portal customer differing from the DMS in a known way.
-
-    The DMS holds the phone written differently and the e-mail in other case (not differences),
-    a different last name (both sides have a value), a city (the portal has none) and no
-    company (the portal has one).
-    """
-    def build(**location_fields):
-        location, advisor = connected(make, sandbox, **location_fields)
-        payload = dms_record(sandbox, "alpha-cdk", "customers", person,
-                             phones=["(217) 555-0123"], emails=["Pat.Sample@Example.COM"], last_name="Sample",
-                             city="Springfield", company_name="")
-        customer = portal_copy(make, location, "customers", payload, phone="+12175550123",
-                               email="pat.sample@example.com", last_name="Samples", city=None, company_name="Sample Farms")
-        auth.login(advisor.email, PASSWORD)
-        return location, advisor, customer, payload
-    return build
 
 
 # --------------------------------------------------------------------------- comparing
@@ -163,8 +112,9 @@ def test_single_sided_values_are_preselected(customer_case, client):
     page = show(client, "customer", customer.id, wizard)
     # City only in the DMS, company only in the portal: pre-selected; last name (both) is left to the person.
     assert checked(page) == {"city": "dms", "company_name": "portal"}
-    page = step(client, "customer", customer.id, wizard, "next", status=422, choice_city="dms",
-                choice_company_name="portal")
+    page = step(
+        client, "customer", customer.id, wizard, "next", status=422, choice_city="dms", choice_company_name="portal"
+    )
     assert "Last name" in page.select_one(".wizard-error").text
     assert page.select_one("li[aria-current=step]").text.strip() == "Compare fields"
 
@@ -176,8 +126,16 @@ def test_select_all_both_ways_and_back_keeps_choices(customer_case, client):
     assert checked(page) == {"last_name": "dms", "city": "dms", "company_name": "dms"}
     page = step(client, "customer", customer.id, wizard, "select_all_portal")
     assert checked(page) == {"last_name": "portal", "city": "portal", "company_name": "portal"}
-    page = step(client, "customer", customer.id, wizard, "next", choice_last_name="dms", choice_city="dms",
-                choice_company_name="portal")
+    page = step(
+        client,
+        "customer",
+        customer.id,
+        wizard,
+        "next",
+        choice_last_name="dms",
+        choice_city="dms",
+        choice_company_name="portal",
+    )
     assert page.select_one("li[aria-current=step]").text.strip() == "Confirm"
     page = step(client, "customer", customer.id, wizard, "back")
     assert checked(page) == {"last_name": "dms", "city": "dms", "company_name": "portal"}
@@ -202,8 +160,16 @@ def test_records_that_match_just_stamp_last_synced(make, sandbox, auth, client, 
 def test_portal_only_applies_locally_with_change_history(customer_case, client, app, sandbox, run_jobs):
     location, advisor, customer, payload = customer_case()
     wizard = start(client, "customer", customer.id, next_url="/customers?q=sample")
-    step(client, "customer", customer.id, wizard, "next", choice_last_name="dms", choice_city="dms",
-         choice_company_name="portal")
+    step(
+        client,
+        "customer",
+        customer.id,
+        wizard,
+        "next",
+        choice_last_name="dms",
+        choice_city="dms",
+        choice_company_name="portal",
+    )
     page = show(client, "customer", customer.id, wizard)
     assert "Portal Only" in page.select_one(".dms-nothing").text
     assert "Company" in page.select_one(".kept-in-dms").text
@@ -216,8 +182,10 @@ def test_portal_only_applies_locally_with_change_history(customer_case, client, 
     assert (after.last_name, after.city, after.company_name) == ("Sample", "Springfield", "Sample Farms")
     assert after.last_synced_at is not None
     rows = history(app, "customer", customer.id)
-    assert {(r.field, r.old_value, r.new_value) for r in rows} == {("last_name", "Samples", "Sample"),
-                                                                  ("city", None, "Springfield")}
+    assert {(r.field, r.old_value, r.new_value) for r in rows} == {
+        ("last_name", "Samples", "Sample"),
+        ("city", None, "Springfield"),
+    }
     assert {r.source for r in rows} == {ChangeSource.SYNC_WIZARD} and {r.changed_by_id for r in rows} == {advisor.id}
     assert len(history(app, "customer", customer.id, syncs=True)) == 1
     assert outbox(app) == []
@@ -228,8 +196,16 @@ def test_portal_only_applies_locally_with_change_history(customer_case, client, 
 def test_write_back_sends_portal_values_to_the_dms(customer_case, client, app, sandbox, run_jobs):
     location, advisor, customer, payload = customer_case(write_back_mode=WriteBackMode.PORTAL_AND_DMS)
     wizard = start(client, "customer", customer.id)
-    step(client, "customer", customer.id, wizard, "next", choice_last_name="portal", choice_city="dms",
-         choice_company_name="portal")
+    step(
+        client,
+        "customer",
+        customer.id,
+        wizard,
+        "next",
+        choice_last_name="portal",
+        choice_city="dms",
+        choice_company_name="portal",
+    )
     page = show(client, "customer", customer.id, wizard)
     assert {li.strong.text for li in page.select(".dms-sends li")} == {"Last name", "Company"}
     assert not page.select(".dms-skipped li")
@@ -263,8 +239,18 @@ def apply_after_a_dms_edit(client, app, sandbox, run_jobs, customer, payload, wi
 def test_dms_changed_since_start_is_reported(customer_case, client, app, sandbox, run_jobs):
     location, advisor, customer, payload = customer_case(write_back_mode=WriteBackMode.PORTAL_AND_DMS)
     wizard = start(client, "customer", customer.id)
-    message = apply_after_a_dms_edit(client, app, sandbox, run_jobs, customer, payload, wizard,
-                                     choice_last_name="portal", choice_city="dms", choice_company_name="dms")
+    message = apply_after_a_dms_edit(
+        client,
+        app,
+        sandbox,
+        run_jobs,
+        customer,
+        payload,
+        wizard,
+        choice_last_name="portal",
+        choice_city="dms",
+        choice_company_name="dms",
+    )
     assert message.status == OutboxStatus.FAILED
     page = soup(client.get(f"/customers/{customer.id}/sync?wizard={wizard}"))
     alert = page.select_one(".writeback-status .alert-error")
@@ -283,10 +269,26 @@ def test_concurrent_apply_gets_changed_by_someone_else(customer_case, client, ap
     second.post("/login", data={"email": other.email, "password": PASSWORD})
     mine = start(client, "customer", customer.id)
     theirs = start(second, "customer", customer.id)
-    step(client, "customer", customer.id, mine, "next", choice_last_name="dms", choice_city="dms",
-         choice_company_name="portal")
-    step(second, "customer", customer.id, theirs, "next", choice_last_name="portal", choice_city="portal",
-         choice_company_name="dms")
+    step(
+        client,
+        "customer",
+        customer.id,
+        mine,
+        "next",
+        choice_last_name="dms",
+        choice_city="dms",
+        choice_company_name="portal",
+    )
+    step(
+        second,
+        "customer",
+        customer.id,
+        theirs,
+        "next",
+        choice_last_name="portal",
+        choice_city="portal",
+        choice_company_name="dms",
+    )
     step(client, "customer", customer.id, mine, "apply")
     page = step(second, "customer", customer.id, theirs, "apply", status=422)
     assert "changed by someone else" in page.select_one(".wizard-error").text
@@ -301,8 +303,12 @@ def test_forged_choices_are_refused(customer_case, client, app):
     location, advisor, customer, payload = customer_case()
     wizard = start(client, "customer", customer.id)
     base = {"choice_last_name": "dms", "choice_city": "dms", "choice_company_name": "portal"}
-    for forged in ({"choice_email": "dms"}, {"choice_dms_id": "dms"}, {"choice_last_name": "browser"},
-                   {"choice_location_id": "dms"}):
+    for forged in (
+        {"choice_email": "dms"},
+        {"choice_dms_id": "dms"},
+        {"choice_last_name": "browser"},
+        {"choice_location_id": "dms"},
+    ):
         page = step(client, "customer", customer.id, wizard, "next", status=422, **{**base, **forged})
         assert page.select_one(".wizard-error") is not None
     # A DMS value posted by the browser is never used: the DMS side comes from the server.
@@ -354,8 +360,17 @@ def test_unknown_or_someone_elses_wizard_is_not_used(customer_case, client, make
     other = make.user(Role.SERVICE_ADVISOR, location)
     auth.logout()
     auth.login(other.email, PASSWORD)
-    page = step(client, "customer", customer.id, wizard, "next", status=422, choice_last_name="dms",
-                choice_city="dms", choice_company_name="dms")
+    page = step(
+        client,
+        "customer",
+        customer.id,
+        wizard,
+        "next",
+        status=422,
+        choice_last_name="dms",
+        choice_city="dms",
+        choice_company_name="dms",
+    )
     assert "no longer open" in page.select_one(".alert-error").text
     assert load(app, Customer, customer.id).last_name == "Samples"
 
@@ -376,9 +391,17 @@ def test_oem_build_data_locks_year_make_model_engine(make, sandbox, auth, client
     payload, owner_payload = vehicle_and_owner(sandbox)
     owner = portal_copy(make, location, "customers", owner_payload)
     oem_year = (payload["year"] or 2000) - 1
-    asset = portal_copy(make, location, "vehicles", payload, customer_id=owner.id, year=oem_year,
-                        model="OEM Model", mileage=(payload["mileage"] or 0) + 500,
-                        oem_build_data={"year": oem_year, "model": "OEM Model"})
+    asset = portal_copy(
+        make,
+        location,
+        "vehicles",
+        payload,
+        customer_id=owner.id,
+        year=oem_year,
+        model="OEM Model",
+        mileage=(payload["mileage"] or 0) + 500,
+        oem_build_data={"year": oem_year, "model": "OEM Model"},
+    )
     auth.login(advisor.email, PASSWORD)
     wizard = start(client, "asset", asset.id)
     page = show(client, "asset", asset.id, wizard)
@@ -389,8 +412,17 @@ def test_oem_build_data_locks_year_make_model_engine(make, sandbox, auth, client
     assert not page.select_one("tr[data-field=mileage]").select(".oem-locked")
     page = step(client, "asset", asset.id, wizard, "select_all_dms")
     assert checked(page) == {"year": "portal", "model": "portal", "mileage": "dms"}
-    page = step(client, "asset", asset.id, wizard, "next", status=422, choice_year="dms", choice_model="portal",
-                choice_mileage="dms")
+    page = step(
+        client,
+        "asset",
+        asset.id,
+        wizard,
+        "next",
+        status=422,
+        choice_year="dms",
+        choice_model="portal",
+        choice_mileage="dms",
+    )
     assert "OEM" in page.select_one(".wizard-error").text
     step(client, "asset", asset.id, wizard, "next", choice_year="portal", choice_model="portal", choice_mileage="dms")
     step(client, "asset", asset.id, wizard, "apply")
@@ -427,10 +459,21 @@ def test_fields_the_dms_does_not_accept_are_skipped_others_sent(make, auth, clie
         payload = dms_record(pbs, "delta-pbs", "vehicles", lambda r: bool(r.vin))
         owner = None
         if payload.get("owner_dms_id"):
-            owner = portal_copy(make, location, "customers",
-                                dms_record(pbs, "delta-pbs", "customers", lambda r: r.dms_id == payload["owner_dms_id"]))
-        asset = portal_copy(make, location, "vehicles", payload, customer_id=owner.id if owner else None,
-                            make="Portal Make", mileage=(payload["mileage"] or 0) + 42)
+            owner = portal_copy(
+                make,
+                location,
+                "customers",
+                dms_record(pbs, "delta-pbs", "customers", lambda r: r.dms_id == payload["owner_dms_id"]),
+            )
+        asset = portal_copy(
+            make,
+            location,
+            "vehicles",
+            payload,
+            customer_id=owner.id if owner else None,
+            make="Portal Make",
+            mileage=(payload["mileage"] or 0) + 42,
+        )
         auth.login(advisor.email, PASSWORD)
         wizard = start(client, "asset", asset.id)
         step(client, "asset", asset.id, wizard, "next", choice_make="portal", choice_mileage="portal")
@@ -450,16 +493,19 @@ def test_fields_the_dms_does_not_accept_are_skipped_others_sent(make, auth, clie
 @pytest.fixture()
 def owner_case(make, sandbox, auth):
     """A Karmak location whose asset's owner differs: the portal has customer A, the DMS says B."""
+
     def build(dms_owner_in_portal=True, **location_fields):
         location, advisor = connected(make, sandbox, account="beta-karmak", **location_fields)
         payload, dms_owner = vehicle_and_owner(sandbox)
-        portal_owner_payload = dms_record(sandbox, "beta-karmak", "customers",
-                                          lambda r: r.dms_id != payload["owner_dms_id"])
+        portal_owner_payload = dms_record(
+            sandbox, "beta-karmak", "customers", lambda r: r.dms_id != payload["owner_dms_id"]
+        )
         portal_owner = portal_copy(make, location, "customers", portal_owner_payload)
         in_portal = portal_copy(make, location, "customers", dms_owner) if dms_owner_in_portal else None
         asset = portal_copy(make, location, "vehicles", payload, customer_id=portal_owner.id)
         auth.login(advisor.email, PASSWORD)
         return location, asset, payload, portal_owner, dms_owner, in_portal
+
     return build
 
 
@@ -477,7 +523,9 @@ def test_owner_keep_the_portal_customer_and_write_it_back(owner_case, client, ap
     step(client, "asset", asset.id, wizard, "apply")
     assert load(app, Asset, asset.id).customer_id == portal_owner.id
     run_jobs()
-    assert sandbox.control.get_record("beta-karmak", "vehicles", payload["dms_id"])["owner_dms_id"] == portal_owner.dms_id
+    assert (
+        sandbox.control.get_record("beta-karmak", "vehicles", payload["dms_id"])["owner_dms_id"] == portal_owner.dms_id
+    )
 
 
 def test_owner_take_the_dms_customer_adding_it_first(owner_case, client, app):
@@ -493,13 +541,15 @@ def test_owner_take_the_dms_customer_adding_it_first(owner_case, client, app):
     assert "Customer" in page.select_one(".portal-changes").text
     step(client, "asset", asset.id, wizard, "apply")
     with app.app_context():
-        added = db.session.scalar(select(Customer).where(Customer.location_id == location.id,
-                                                          Customer.dms_id == payload["owner_dms_id"]))
+        added = db.session.scalar(
+            select(Customer).where(Customer.location_id == location.id, Customer.dms_id == payload["owner_dms_id"])
+        )
         assert added is not None and added.last_name == dms_owner["last_name"]
         assert db.session.get(Asset, asset.id).customer_id == added.id
     rows = history(app, "asset", asset.id)
     assert [(r.field, r.old_value, r.new_value, r.source) for r in rows] == [
-        ("customer_id", str(portal_owner.id), str(added.id), ChangeSource.SYNC_WIZARD)]
+        ("customer_id", str(portal_owner.id), str(added.id), ChangeSource.SYNC_WIZARD)
+    ]
 
 
 def test_owner_search_for_another_customer(owner_case, client, app, make):
@@ -575,8 +625,16 @@ def test_apply_racing_another_save_loses_at_the_database(customer_case, client, 
 
     location, advisor, customer, payload = customer_case()
     wizard = start(client, "customer", customer.id)
-    step(client, "customer", customer.id, wizard, "next", choice_last_name="dms", choice_city="dms",
-         choice_company_name="portal")
+    step(
+        client,
+        "customer",
+        customer.id,
+        wizard,
+        "next",
+        choice_last_name="dms",
+        choice_city="dms",
+        choice_company_name="portal",
+    )
     raced = []
 
     def someone_else_saves(session, flush_context, instances):
@@ -584,8 +642,10 @@ def test_apply_racing_another_save_loses_at_the_database(customer_case, client, 
             return
         raced.append(True)
         with db.engine.begin() as conn:
-            conn.execute(text("UPDATE customer SET version = version + 1, city = 'Shelbyville' WHERE id = :id"),
-                         {"id": customer.id})
+            conn.execute(
+                text("UPDATE customer SET version = version + 1, city = 'Shelbyville' WHERE id = :id"),
+                {"id": customer.id},
+            )
 
     event.listen(Session, "before_flush", someone_else_saves)
     try:

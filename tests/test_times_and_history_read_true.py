@@ -1,9 +1,10 @@
 """Issue 19, "What the screens say is true": one time filter, every time in the record's
 location's zone (update requests, failed pushes, the 7-day table), and a Change History
 that reads like the rest of the portal (form labels, formatted phones, names, local times)."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -14,7 +15,7 @@ from webapp.models import ChangeHistory, ChangeSource, Role
 
 LA = ZoneInfo("America/Los_Angeles")
 # 23:30 UTC on Jan 15 is 15:30 on Jan 15 in Los Angeles (PST) and 18:30 in New York (EST).
-LATE_UTC = datetime(2026, 1, 15, 23, 30, tzinfo=timezone.utc)
+LATE_UTC = datetime(2026, 1, 15, 23, 30, tzinfo=UTC)
 
 
 # --------------------------------------------------------------------------- one filter
@@ -51,8 +52,14 @@ def two_zones(make):
     advisor = make.user(Role.SERVICE_ADVISOR, west, name="Wes Advisor")
     customer = make.customer(west, first_name="Dana", last_name="West")
     request = make.update_request(west, customer, requested_by=advisor, created_at=LATE_UTC)
-    return {"west": west, "east": east, "advisor": advisor, "customer": customer, "request": request,
-            "reviewer": make.user(Role.REVIEWER, None, name="Riley Reviewer")}
+    return {
+        "west": west,
+        "east": east,
+        "advisor": advisor,
+        "customer": customer,
+        "request": request,
+        "reviewer": make.user(Role.REVIEWER, None, name="Riley Reviewer"),
+    }
 
 
 def test_update_request_times_are_the_locations_on_list_detail_and_review(client, two_zones):
@@ -90,12 +97,11 @@ def test_failed_push_times_are_the_locations(client, make):
 def test_records_per_day_are_the_locations_seven_days(client, make):
     west = make.location(name="West Coast Ford", code="WEST", timezone="America/Los_Angeles")
     manager = make.user(Role.SERVICE_MANAGER, west)
-    today_utc = datetime.now(timezone.utc).date()
+    today_utc = datetime.now(UTC).date()
     expected: dict[str, int] = {}
     for days_ago in range(1, 6):
         # 02:00 UTC is the previous evening in Los Angeles: counted on that local day.
-        started = datetime.combine(today_utc - timedelta(days=days_ago), datetime.min.time(), timezone.utc) \
-            + timedelta(hours=2)
+        started = datetime.combine(today_utc - timedelta(days=days_ago), datetime.min.time(), UTC) + timedelta(hours=2)
         make.sync_run(west, started_at=started, finished_at=started + timedelta(minutes=1), fetched=100 + days_ago)
         expected[started.astimezone(LA).strftime("%a %d %b")] = 100 + days_ago
     _login(client, manager)
@@ -126,13 +132,16 @@ def test_change_history_reads_like_the_rest_of_the_portal(app, client, make):
     asset = make.asset(west, new_owner)
     with app.app_context():
         person = db.session.get(Customer, customer.id)
-        record_change(record=person, field="mobile_phone", old=None, new="+12085557728",
-                      source=ChangeSource.PORTAL).changed_at = LATE_UTC
-        record_change(record=person, field="last_synced_at", old=None, new=LATE_UTC.isoformat(),
-                      source=ChangeSource.SYNC_WIZARD)
+        record_change(
+            record=person, field="mobile_phone", old=None, new="+12085557728", source=ChangeSource.PORTAL
+        ).changed_at = LATE_UTC
+        record_change(
+            record=person, field="last_synced_at", old=None, new=LATE_UTC.isoformat(), source=ChangeSource.SYNC_WIZARD
+        )
         vehicle = db.session.get(Asset, asset.id)
-        record_change(record=vehicle, field="customer_id", old=first_owner.id, new=new_owner.id,
-                      source=ChangeSource.SYNC_WIZARD)
+        record_change(
+            record=vehicle, field="customer_id", old=first_owner.id, new=new_owner.id, source=ChangeSource.SYNC_WIZARD
+        )
         record_change(record=vehicle, field="engine_type", old="V6", new="V8", source=ChangeSource.DMS)
         db.session.commit()
         assert db.session.query(ChangeHistory).count() == 4

@@ -3,6 +3,7 @@
 Found by the freshness benchmark: an address on a special-use domain (``x@demo.test``) failed
 validation and was copied to the portal as nothing, with Last Synced stamped.
 """
+
 from __future__ import annotations
 
 from sqlalchemy import select
@@ -36,7 +37,8 @@ def test_an_unreadable_dms_value_keeps_the_portal_value_and_the_difference(app, 
         assert customer.email == "new@demo.test"  # an address the validator refuses is still an address
         assert customer.phone == "+12175550100"  # "12" is not a phone number: the portal keeps its own
         assert customer.last_synced_at is None  # the two systems still differ: not marked synced
-        drift = db.session.scalar(select(DmsRecord.drift_fields).where(DmsRecord.dms_id == dms_id,
-                                                                        DmsRecord.location_id == location.id))
+        drift = db.session.scalar(
+            select(DmsRecord.drift_fields).where(DmsRecord.dms_id == dms_id, DmsRecord.location_id == location.id)
+        )
         assert drift == ["phone"]
     assert any("phone could not be read; the portal's value was kept" in note for note in run.notes)

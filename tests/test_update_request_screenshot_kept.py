@@ -5,6 +5,7 @@ server as *pending* and the re-rendered form carries a signed token for it (this
 this location, expiring): "Screenshot <name> kept — you need not upload it again", with a
 way to replace it.
 """
+
 from __future__ import annotations
 
 import io
@@ -14,7 +15,7 @@ import pytest
 
 from tests.conftest import soup
 from tests.factories import screenshot_png
-from tests.test_update_requests import _login, _only_request, shop  # noqa: F401 - the fixture
+from tests.test_update_requests import _login, _only_request
 from webapp import uploads
 from webapp.extensions import db
 from webapp.models import UpdateRequest
@@ -27,8 +28,9 @@ def _post(client, customer, file=None, htmx=False, **fields):
     data = dict(fields)
     if file is not None:
         data["screenshot"] = file
-    return client.post(f"/customers/{customer.id}/update-request", data=data, content_type="multipart/form-data",
-                       htmx=htmx)
+    return client.post(
+        f"/customers/{customer.id}/update-request", data=data, content_type="multipart/form-data", htmx=htmx
+    )
 
 
 def _png(name="dms-record.png", colour=(30, 90, 160)):
@@ -60,9 +62,11 @@ def _kept_token(response):
 
 
 @pytest.mark.parametrize("htmx", [False, True])
-def test_screenshot_is_kept_when_another_field_fails_and_used_on_the_next_submit(app, client, shop, htmx):
-    customer = shop["customer"]
-    _login(client, shop["advisor"])
+def test_screenshot_is_kept_when_another_field_fails_and_used_on_the_next_submit(
+    app, client, update_request_shop, htmx
+):
+    customer = update_request_shop["customer"]
+    _login(client, update_request_shop["advisor"])
     response = _post(client, customer, _png(), htmx=htmx, **BAD_PHONE)
     assert response.status_code == 422
     page, kept, token = _kept_token(response)
@@ -87,12 +91,11 @@ def test_screenshot_is_kept_when_another_field_fails_and_used_on_the_next_submit
     assert _pending_files(app) == []  # moved among the stored screenshots, not copied
 
 
-def test_a_new_file_replaces_the_kept_one(app, client, shop):
-    customer = shop["customer"]
-    _login(client, shop["advisor"])
+def test_a_new_file_replaces_the_kept_one(app, client, update_request_shop):
+    customer = update_request_shop["customer"]
+    _login(client, update_request_shop["advisor"])
     _, _, first = _kept_token(_post(client, customer, _png("first.png"), **BAD_PHONE))
-    response = _post(client, customer, _png("second.png", colour=(200, 10, 10)), screenshot_token=first,
-                     **BAD_PHONE)
+    response = _post(client, customer, _png("second.png", colour=(200, 10, 10)), screenshot_token=first, **BAD_PHONE)
     assert response.status_code == 422
     _, kept, second = _kept_token(response)
     assert "second.png" in kept.text and second != first
@@ -106,13 +109,19 @@ def test_a_new_file_replaces_the_kept_one(app, client, shop):
             assert image.convert("RGB").getpixel((0, 0)) == (200, 10, 10)
 
 
-def test_a_refused_replacement_keeps_the_earlier_screenshot(app, client, shop):
-    customer = shop["customer"]
-    _login(client, shop["advisor"])
-    _, _, token = _kept_token(_post(client, customer, _png("good.png"), **GOOD_PHONE, update_email="y",
-                                    email="jon@@example"))
-    response = _post(client, customer, (io.BytesIO(b"%PDF-1.4 not an image"), "x.pdf", "application/pdf"),
-                     screenshot_token=token, **GOOD_PHONE)
+def test_a_refused_replacement_keeps_the_earlier_screenshot(app, client, update_request_shop):
+    customer = update_request_shop["customer"]
+    _login(client, update_request_shop["advisor"])
+    _, _, token = _kept_token(
+        _post(client, customer, _png("good.png"), **GOOD_PHONE, update_email="y", email="jon@@example")
+    )
+    response = _post(
+        client,
+        customer,
+        (io.BytesIO(b"%PDF-1.4 not an image"), "x.pdf", "application/pdf"),
+        screenshot_token=token,
+        **GOOD_PHONE,
+    )
     assert response.status_code == 422
     page, kept, again = _kept_token(response)
     assert "not a PNG, JPEG or WebP" in page.select_one("#screenshot-error").text
@@ -120,11 +129,11 @@ def test_a_refused_replacement_keeps_the_earlier_screenshot(app, client, shop):
     assert _post(client, customer, screenshot_token=token, **GOOD_PHONE).status_code == 303
 
 
-def test_the_token_is_for_the_same_person_and_location_only(app, client, shop, make):
-    customer = shop["customer"]
-    _login(client, shop["advisor"])
+def test_the_token_is_for_the_same_person_and_location_only(app, client, update_request_shop, make):
+    customer = update_request_shop["customer"]
+    _login(client, update_request_shop["advisor"])
     _, _, token = _kept_token(_post(client, customer, _png(), **BAD_PHONE))
-    _login(client, shop["advisor2"])  # a colleague at the same location
+    _login(client, update_request_shop["advisor2"])  # a colleague at the same location
     response = _post(client, customer, screenshot_token=token, **GOOD_PHONE)
     assert response.status_code == 422
     page, kept, _ = _kept_token(response)
@@ -132,14 +141,14 @@ def test_the_token_is_for_the_same_person_and_location_only(app, client, shop, m
     with app.app_context():
         assert db.session.query(UpdateRequest).count() == 0
         # Nor at another location, for the same person (the token names the location).
-        assert uploads.pending(token, shop["advisor"].id, shop["beta"].id) is None
-        assert uploads.pending(token, shop["advisor"].id, shop["alpha"].id) is not None
-        assert uploads.pending(token + "x", shop["advisor"].id, shop["alpha"].id) is None
+        assert uploads.pending(token, update_request_shop["advisor"].id, update_request_shop["beta"].id) is None
+        assert uploads.pending(token, update_request_shop["advisor"].id, update_request_shop["alpha"].id) is not None
+        assert uploads.pending(token + "x", update_request_shop["advisor"].id, update_request_shop["alpha"].id) is None
 
 
-def test_an_expired_token_says_so(app, client, shop, monkeypatch):
-    customer = shop["customer"]
-    _login(client, shop["advisor"])
+def test_an_expired_token_says_so(app, client, update_request_shop, monkeypatch):
+    customer = update_request_shop["customer"]
+    _login(client, update_request_shop["advisor"])
     _, _, token = _kept_token(_post(client, customer, _png(), **BAD_PHONE))
     monkeypatch.setattr(uploads, "PENDING_SECONDS", -1)
     response = _post(client, customer, screenshot_token=token, **GOOD_PHONE)

@@ -1,5 +1,6 @@
 """Customer-info update requests: request → approve / reject, the DMS wording, races, scoping,
 "confirmed by DMS", and the partials the customer page includes."""
+
 from __future__ import annotations
 
 import io
@@ -14,28 +15,7 @@ from tests.factories import PASSWORD, screenshot_png
 from webapp.extensions import db
 from webapp.models import ChangeHistory, ChangeSource, Customer, DmsRecord, Role, UpdateRequest, User
 from webapp.models.update_request import UpdateRequestStatus
-from webapp.update_requests.confirm import confirm_from_mirror
-
-
-@pytest.fixture()
-def shop(make):
-    """Two locations; people of each role; a customer in each."""
-    alpha = make.location(name="Alpha Motors", code="ALPHA", dms_vendor="dealertrack")
-    beta = make.location(name="Beta Trucks", code="BETA", dms_vendor="karmak")
-    return {
-        "alpha": alpha,
-        "beta": beta,
-        "advisor": make.user(Role.SERVICE_ADVISOR, alpha, name="Avery Advisor"),
-        "advisor2": make.user(Role.SERVICE_ADVISOR, alpha, name="Sam Second"),
-        "manager": make.user(Role.SERVICE_MANAGER, alpha, name="Morgan Manager"),
-        "beta_advisor": make.user(Role.SERVICE_ADVISOR, beta, name="Blake Beta"),
-        "reviewer": make.user(Role.REVIEWER, None, name="Riley Reviewer"),
-        "reviewer2": make.user(Role.REVIEWER, None, name="Quinn Reviewer"),
-        "customer": make.customer(alpha, first_name="Jon", last_name="Smyth", phone="+12175550100",
-                                  email="jon.old@example.com", address_line1="1 Old Road", city="Springfield",
-                                  state="IL", postal_code="62701", dms_id="C-100"),
-        "beta_customer": make.customer(beta, first_name="Bea", last_name="Trucker", dms_id="C-100"),
-    }
+from webapp.services.update_request_confirmation import confirm_from_mirror
 
 
 def _login(client, user):
@@ -66,18 +46,32 @@ def _only_request(app) -> UpdateRequest:
 
 
 FULL_CHANGE = {
-    "update_name": "y", "first_name": "John", "last_name": "Smith",
-    "update_phones": "y", "phone": "(217) 555-0199", "mobile_phone": "",
-    "update_email": "y", "email": "John.Smith@Example.COM",
+    "update_name": "y",
+    "first_name": "John",
+    "last_name": "Smith",
+    "update_phones": "y",
+    "phone": "(217) 555-0199",
+    "mobile_phone": "",
+    "update_email": "y",
+    "email": "John.Smith@Example.COM",
 }
 
 
 # ----------------------------------------------------------------------------- the request page
-@pytest.mark.parametrize("vendor, kind", [
-    ("pbs", "daily_file"), ("cdk", "daily_file"), ("reynolds", "daily_file"), ("tekion", "daily_file"),
-    ("dealertrack", "next_transaction"), ("dealerbuilt", "next_transaction"), ("automate", "next_transaction"),
-    ("karmak", "next_transaction"), (None, "none"),
-])
+@pytest.mark.parametrize(
+    "vendor, kind",
+    [
+        ("pbs", "daily_file"),
+        ("cdk", "daily_file"),
+        ("reynolds", "daily_file"),
+        ("tekion", "daily_file"),
+        ("dealertrack", "next_transaction"),
+        ("dealerbuilt", "next_transaction"),
+        ("automate", "next_transaction"),
+        ("karmak", "next_transaction"),
+        (None, "none"),
+    ],
+)
 def test_request_page_says_how_the_dms_updates(client, make, vendor, kind):
     location = make.location(dms_vendor=vendor)
     customer = make.customer(location)
@@ -100,27 +94,33 @@ def test_request_page_says_how_the_dms_updates(client, make, vendor, kind):
     assert page.select_one("#screenshot")["accept"] == "image/png,image/jpeg,image/webp"
 
 
-def test_form_is_prefilled_with_current_values(client, shop):
-    _login(client, shop["advisor"])
-    page = soup(client.get(f"/customers/{shop['customer'].id}/update-request"))
+def test_form_is_prefilled_with_current_values(client, update_request_shop):
+    _login(client, update_request_shop["advisor"])
+    page = soup(client.get(f"/customers/{update_request_shop['customer'].id}/update-request"))
     assert page.select_one("#first_name")["value"] == "Jon"
     assert page.select_one("#phone")["value"] == "(217) 555-0100"
     assert not page.select_one("#update_name").has_attr("checked")
 
 
-@pytest.mark.parametrize("fields, field_id, message", [
-    ({}, "ur-form-error", "Tick at least one group"),
-    ({"update_phones": "y", "phone": "12", "mobile_phone": ""}, "phone-error", "not a valid phone number"),
-    ({"update_phones": "y", "phone": "", "mobile_phone": ""}, "phone-error", "at least one phone"),
-    ({"update_email": "y", "email": "jon@@example"}, "email-error", "not a valid e-mail address"),
-    ({"update_email": "y", "email": "JON.OLD@example.com"}, "update_email-error", "already has"),
-    ({"update_name": "y", "first_name": "", "last_name": ""}, "last_name-error", "first and/or last name"),
-    ({"update_address": "y", "address_line1": "", "city": "X", "postal_code": "1"}, "address_line1-error",
-     "street address"),
-])
-def test_invalid_values_are_explained_in_place(app, client, shop, fields, field_id, message):
-    _login(client, shop["advisor"])
-    response = _submit(client, shop["customer"], **fields)
+@pytest.mark.parametrize(
+    "fields, field_id, message",
+    [
+        ({}, "ur-form-error", "Tick at least one group"),
+        ({"update_phones": "y", "phone": "12", "mobile_phone": ""}, "phone-error", "not a valid phone number"),
+        ({"update_phones": "y", "phone": "", "mobile_phone": ""}, "phone-error", "at least one phone"),
+        ({"update_email": "y", "email": "jon@@example"}, "email-error", "not a valid e-mail address"),
+        ({"update_email": "y", "email": "JON.OLD@example.com"}, "update_email-error", "already has"),
+        ({"update_name": "y", "first_name": "", "last_name": ""}, "last_name-error", "first and/or last name"),
+        (
+            {"update_address": "y", "address_line1": "", "city": "X", "postal_code": "1"},
+            "address_line1-error",
+            "street address",
+        ),
+    ],
+)
+def test_invalid_values_are_explained_in_place(app, client, update_request_shop, fields, field_id, message):
+    _login(client, update_request_shop["advisor"])
+    response = _submit(client, update_request_shop["customer"], **fields)
     assert response.status_code == 422
     error = soup(response).select_one(f"#{field_id}")
     assert error is not None and message in error.text
@@ -128,13 +128,20 @@ def test_invalid_values_are_explained_in_place(app, client, shop, fields, field_
         assert db.session.query(UpdateRequest).count() == 0
 
 
-def test_htmx_renders_the_form_and_the_queue_alone_with_their_macros(app, client, shop, make):
+def test_htmx_renders_the_form_and_the_queue_alone_with_their_macros(app, client, update_request_shop, make):
     """htmx asks for one block of a page; the block must bring the macros it uses (was a 500)."""
-    _login(client, shop["advisor"])
-    data = {"screenshot": (io.BytesIO(screenshot_png()), "dms.png", "image/png"), "update_email": "y",
-            "email": "jon@@example"}
-    response = client.post(f"/customers/{shop['customer'].id}/update-request", data=data,
-                           content_type="multipart/form-data", htmx=True)
+    _login(client, update_request_shop["advisor"])
+    data = {
+        "screenshot": (io.BytesIO(screenshot_png()), "dms.png", "image/png"),
+        "update_email": "y",
+        "email": "jon@@example",
+    }
+    response = client.post(
+        f"/customers/{update_request_shop['customer'].id}/update-request",
+        data=data,
+        content_type="multipart/form-data",
+        htmx=True,
+    )
     assert response.status_code == 422
     assert "not a valid e-mail address" in soup(response).select_one("#email-error").text
     _login(client, make.user(Role.REVIEWER, None))
@@ -143,17 +150,22 @@ def test_htmx_renders_the_form_and_the_queue_alone_with_their_macros(app, client
 
 
 # ----------------------------------------------------------------------------- request → approve
-def test_request_then_approve_applies_values_with_change_history(app, client, shop):
-    customer = shop["customer"]
-    _login(client, shop["advisor"])
+def test_request_then_approve_applies_values_with_change_history(app, client, update_request_shop):
+    customer = update_request_shop["customer"]
+    _login(client, update_request_shop["advisor"])
     response = _submit(client, customer, note="Customer called to correct the spelling.", **FULL_CHANGE)
     assert response.status_code == 303
     request_row = _only_request(app)
     assert request_row.status is UpdateRequestStatus.PENDING
-    assert request_row.requested_values == {"first_name": "John", "last_name": "Smith", "phone": "+12175550199",
-                                            "mobile_phone": None, "email": "john.smith@example.com"}
+    assert request_row.requested_values == {
+        "first_name": "John",
+        "last_name": "Smith",
+        "phone": "+12175550199",
+        "mobile_phone": None,
+        "email": "john.smith@example.com",
+    }
     assert request_row.previous_values["email"] == "jon.old@example.com"
-    assert request_row.requested_by_id == shop["advisor"].id
+    assert request_row.requested_by_id == update_request_shop["advisor"].id
 
     # The requester sees it, pending, under My requests and on the request page.
     detail = soup(client.get(response.headers["Location"]))
@@ -162,7 +174,7 @@ def test_request_then_approve_applies_values_with_change_history(app, client, sh
     assert [t.text for t in mine.select(".ur-status")] == ["Pending review"]
 
     # The reviewer's queue: location, customer, age; the review page compares side by side.
-    _login(client, shop["reviewer"])
+    _login(client, update_request_shop["reviewer"])
     queue = soup(client.get("/review/update-requests"))
     row = queue.select_one("table.ur-queue tbody tr")
     assert "Alpha Motors" in row.text and "Jon Smyth" in row.text and "min" in row.select_one(".ur-age").text
@@ -179,41 +191,51 @@ def test_request_then_approve_applies_values_with_change_history(app, client, sh
 
     decided = client.post(f"/review/update-requests/{request_row.id}/approve", follow_redirects=True)
     assert decided.status_code == 200
-    assert "Approved: First name, Last name, Phone, E-mail updated for John Smith" in soup(decided).select_one(".flash").text
+    assert (
+        "Approved: First name, Last name, Phone, E-mail updated for John Smith"
+        in soup(decided).select_one(".flash").text
+    )
     assert not soup(decided).select("table.ur-queue")  # queue is empty again
 
     with app.app_context():
         saved = db.session.get(Customer, customer.id)
         assert (saved.first_name, saved.last_name, saved.phone, saved.email) == (
-            "John", "Smith", "+12175550199", "john.smith@example.com")
+            "John",
+            "Smith",
+            "+12175550199",
+            "john.smith@example.com",
+        )
         assert saved.version == customer.version + 1
         history = db.session.query(ChangeHistory).filter_by(record_type="customer", record_id=customer.id).all()
         assert {h.field for h in history} == {"first_name", "last_name", "phone", "email"}  # mobile was empty already
         for entry in history:
             assert entry.source is ChangeSource.UPDATE_REQUEST
-            assert entry.changed_by_id == shop["reviewer"].id
+            assert entry.changed_by_id == update_request_shop["reviewer"].id
             assert entry.context == {"update_request_id": request_row.id}
         row = db.session.get(UpdateRequest, request_row.id)
-        assert row.status is UpdateRequestStatus.APPROVED and row.decided_by_id == shop["reviewer"].id
+        assert row.status is UpdateRequestStatus.APPROVED and row.decided_by_id == update_request_shop["reviewer"].id
 
-    _login(client, shop["advisor"])
+    _login(client, update_request_shop["advisor"])
     assert [t.text for t in soup(client.get("/update-requests")).select(".ur-status")] == ["Approved"]
 
 
-def test_request_then_reject_needs_a_reason_and_tells_the_requester(app, client, shop):
-    customer = shop["customer"]
-    _login(client, shop["advisor"])
+def test_request_then_reject_needs_a_reason_and_tells_the_requester(app, client, update_request_shop):
+    customer = update_request_shop["customer"]
+    _login(client, update_request_shop["advisor"])
     _submit(client, customer, update_email="y", email="someone.else@example.com")
     request_row = _only_request(app)
 
-    _login(client, shop["reviewer"])
+    _login(client, update_request_shop["reviewer"])
     no_reason = client.post(f"/review/update-requests/{request_row.id}/reject", data={"reason": "  "})
     assert no_reason.status_code == 422
     assert "Say why" in soup(no_reason).select_one("#reason-error").text
     assert _only_request(app).status is UpdateRequestStatus.PENDING
 
-    rejected = client.post(f"/review/update-requests/{request_row.id}/reject",
-                           data={"reason": "The screenshot shows a different customer."}, follow_redirects=True)
+    rejected = client.post(
+        f"/review/update-requests/{request_row.id}/reject",
+        data={"reason": "The screenshot shows a different customer."},
+        follow_redirects=True,
+    )
     assert "Rejected" in soup(rejected).select_one(".flash").text
     with app.app_context():
         assert db.session.get(Customer, customer.id).email == customer.email  # untouched
@@ -222,7 +244,7 @@ def test_request_then_reject_needs_a_reason_and_tells_the_requester(app, client,
     assert row.status is UpdateRequestStatus.REJECTED and row.reject_reason.startswith("The screenshot")
 
     # The requester and their manager see the status and the reason.
-    for person in (shop["advisor"], shop["manager"]):
+    for person in (update_request_shop["advisor"], update_request_shop["manager"]):
         _login(client, person)
         page = soup(client.get("/update-requests?who=location"))
         assert page.select_one(".ur-status").text == "Rejected"
@@ -233,17 +255,22 @@ def test_request_then_reject_needs_a_reason_and_tells_the_requester(app, client,
 
 
 # ----------------------------------------------------------------------------- two reviewers at once
-def test_second_reviewer_is_told_who_decided(app, client, make, shop):
-    request_row = make.update_request(shop["alpha"], shop["customer"], shop["advisor"],
-                                      requested_values={"email": "first@example.com"})
-    _login(client, shop["reviewer"])
+def test_second_reviewer_is_told_who_decided(app, client, make, update_request_shop):
+    request_row = make.update_request(
+        update_request_shop["alpha"],
+        update_request_shop["customer"],
+        update_request_shop["advisor"],
+        requested_values={"email": "first@example.com"},
+    )
+    _login(client, update_request_shop["reviewer"])
     page_seen_by_second = client.get(f"/review/update-requests/{request_row.id}")  # both have it open
     assert soup(page_seen_by_second).select_one(".ur-decide")
     assert client.post(f"/review/update-requests/{request_row.id}/approve").status_code == 303
 
-    _login(client, shop["reviewer2"])
-    late = client.post(f"/review/update-requests/{request_row.id}/reject", data={"reason": "Wrong customer"},
-                       follow_redirects=True)
+    _login(client, update_request_shop["reviewer2"])
+    late = client.post(
+        f"/review/update-requests/{request_row.id}/reject", data={"reason": "Wrong customer"}, follow_redirects=True
+    )
     message = soup(late).select_one(".flash-error").text
     assert "already decided by Riley Reviewer (approved)" in message
     late_approve = client.post(f"/review/update-requests/{request_row.id}/approve", follow_redirects=True)
@@ -254,12 +281,16 @@ def test_second_reviewer_is_told_who_decided(app, client, make, shop):
         assert db.session.get(UpdateRequest, request_row.id).reject_reason is None
 
 
-def test_concurrent_decisions_exactly_one_wins(app, make, shop):
+def test_concurrent_decisions_exactly_one_wins(app, make, update_request_shop):
     """Two reviewers in two threads (two database connections) decide the same request at once."""
     from webapp.update_requests import service
 
-    request_row = make.update_request(shop["alpha"], shop["customer"], shop["advisor"],
-                                      requested_values={"email": "race@example.com", "city": "Chicago"})
+    request_row = make.update_request(
+        update_request_shop["alpha"],
+        update_request_shop["customer"],
+        update_request_shop["advisor"],
+        requested_values={"email": "race@example.com", "city": "Chicago"},
+    )
     barrier = threading.Barrier(2)
     results: dict[str, service.Decision] = {}
     errors: list[BaseException] = []
@@ -276,11 +307,13 @@ def test_concurrent_decisions_exactly_one_wins(app, make, shop):
                 else:
                     results[how] = service.reject(loaded, reviewer, "Duplicate")
                 db.session.remove()
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             errors.append(exc)
 
-    threads = [threading.Thread(target=decide, args=(shop["reviewer"].id, "approve")),
-               threading.Thread(target=decide, args=(shop["reviewer2"].id, "reject"))]
+    threads = [
+        threading.Thread(target=decide, args=(update_request_shop["reviewer"].id, "approve")),
+        threading.Thread(target=decide, args=(update_request_shop["reviewer2"].id, "reject")),
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -291,29 +324,33 @@ def test_concurrent_decisions_exactly_one_wins(app, make, shop):
     assert "already decided by" in loser.message
     with app.app_context():
         final = db.session.get(UpdateRequest, request_row.id)
-        customer = db.session.get(Customer, shop["customer"].id)
+        customer = db.session.get(Customer, update_request_shop["customer"].id)
         history = db.session.query(ChangeHistory).count()
         if final.status is UpdateRequestStatus.APPROVED:
             assert results["approve"].ok and customer.email == "race@example.com" and history == 2
             assert final.reject_reason is None
         else:
-            assert results["reject"].ok and customer.email == shop["customer"].email and history == 0
+            assert results["reject"].ok and customer.email == update_request_shop["customer"].email and history == 0
             assert final.reject_reason == "Duplicate"
 
 
 # ----------------------------------------------------------------------------- location scoping
-def test_reviewer_sees_every_location_dealership_users_only_their_own(app, client, make, shop):
-    alpha_request = make.update_request(shop["alpha"], shop["customer"], shop["advisor"])
-    beta_request = make.update_request(shop["beta"], shop["beta_customer"], shop["beta_advisor"])
+def test_reviewer_sees_every_location_dealership_users_only_their_own(app, client, make, update_request_shop):
+    alpha_request = make.update_request(
+        update_request_shop["alpha"], update_request_shop["customer"], update_request_shop["advisor"]
+    )
+    beta_request = make.update_request(
+        update_request_shop["beta"], update_request_shop["beta_customer"], update_request_shop["beta_advisor"]
+    )
 
-    _login(client, shop["reviewer"])
+    _login(client, update_request_shop["reviewer"])
     queue = soup(client.get("/review/update-requests"))
     assert {"Alpha Motors", "Beta Trucks"} <= {td.text for td in queue.select("table.ur-queue td")}
     for row in (alpha_request, beta_request):
         assert client.get(f"/review/update-requests/{row.id}").status_code == 200
         assert client.get(f"/review/update-requests/{row.id}/screenshot").status_code == 200
 
-    _login(client, shop["manager"])
+    _login(client, update_request_shop["manager"])
     listing = soup(client.get("/update-requests?who=location"))
     assert len(listing.select("table.ur-list tbody tr")) == 1
     assert client.get(f"/update-requests/{alpha_request.id}").status_code == 200
@@ -322,63 +359,106 @@ def test_reviewer_sees_every_location_dealership_users_only_their_own(app, clien
     assert client.get(f"/update-requests/{beta_request.id}").status_code == 404
     assert client.get(f"/update-requests/{beta_request.id}/screenshot").status_code == 404
     assert client.get(f"/update-requests/{beta_request.id + 1000}/screenshot").status_code == 404
-    assert client.get(f"/customers/{shop['beta_customer'].id}/update-request").status_code == 404
+    assert client.get(f"/customers/{update_request_shop['beta_customer'].id}/update-request").status_code == 404
     # Dealership users cannot use the reviewers' URLs at all.
     assert client.get(f"/review/update-requests/{alpha_request.id}/screenshot").status_code == 403
     assert client.post(f"/review/update-requests/{alpha_request.id}/approve").status_code == 403
 
 
-def test_my_requests_are_mine_and_location_shows_colleagues(app, client, make, shop):
-    make.update_request(shop["alpha"], shop["customer"], shop["advisor"])
-    make.update_request(shop["alpha"], shop["customer"], shop["advisor2"])
-    _login(client, shop["advisor2"])
+def test_my_requests_are_mine_and_location_shows_colleagues(app, client, make, update_request_shop):
+    make.update_request(update_request_shop["alpha"], update_request_shop["customer"], update_request_shop["advisor"])
+    make.update_request(update_request_shop["alpha"], update_request_shop["customer"], update_request_shop["advisor2"])
+    _login(client, update_request_shop["advisor2"])
     assert len(soup(client.get("/update-requests")).select("table.ur-list tbody tr")) == 1
     colleagues = soup(client.get("/update-requests?who=location"))
     assert {"Avery Advisor", "Sam Second"} <= {td.text for td in colleagues.select("table.ur-list td")}
 
 
-def test_field_manager_has_no_access(client, make, shop):
-    field = make.user(Role.FIELD_MANAGER, None, covers=[shop["alpha"]])
-    request_row = make.update_request(shop["alpha"], shop["customer"], shop["advisor"])
+def test_field_manager_has_no_access(client, make, update_request_shop):
+    field = make.user(Role.FIELD_MANAGER, None, covers=[update_request_shop["alpha"]])
+    request_row = make.update_request(
+        update_request_shop["alpha"], update_request_shop["customer"], update_request_shop["advisor"]
+    )
     _login(client, field)
-    for url in (f"/update-requests/{request_row.id}/screenshot", f"/review/update-requests/{request_row.id}/screenshot",
-                "/review/update-requests", f"/customers/{shop['customer'].id}/update-request"):
+    for url in (
+        f"/update-requests/{request_row.id}/screenshot",
+        f"/review/update-requests/{request_row.id}/screenshot",
+        "/review/update-requests",
+        f"/customers/{update_request_shop['customer'].id}/update-request",
+    ):
         assert client.get(url).status_code == 403, url
 
 
 # ----------------------------------------------------------------------------- confirmed by DMS
 def _mirror(make_app, location, dms_id, **payload):
-    base = {"dms_id": dms_id, "first_name": "Jon", "last_name": "Smyth", "company_name": None,
-            "phones": ["217-555-0100"], "emails": ["jon.old@example.com"], "address_line1": "1 Old Road",
-            "city": "Springfield", "state": "IL", "postal_code": "62701"}
+    base = {
+        "dms_id": dms_id,
+        "first_name": "Jon",
+        "last_name": "Smyth",
+        "company_name": None,
+        "phones": ["217-555-0100"],
+        "emails": ["jon.old@example.com"],
+        "address_line1": "1 Old Road",
+        "city": "Springfield",
+        "state": "IL",
+        "postal_code": "62701",
+    }
     base.update(payload)
     with make_app.app_context():
-        existing = db.session.query(DmsRecord).filter_by(location_id=location.id, data_type="customers",
-                                                         dms_id=dms_id).one_or_none()
+        existing = (
+            db.session.query(DmsRecord)
+            .filter_by(location_id=location.id, data_type="customers", dms_id=dms_id)
+            .one_or_none()
+        )
         if existing:
             existing.payload = base
         else:
-            db.session.add(DmsRecord(location_id=location.id, data_type="customers", dms_id=dms_id, payload=base,
-                                     content_hash="x" * 40))
+            db.session.add(
+                DmsRecord(
+                    location_id=location.id, data_type="customers", dms_id=dms_id, payload=base, content_hash="x" * 40
+                )
+            )
         db.session.commit()
 
 
-def test_confirm_from_mirror(app, make, shop):
-    alpha, customer = shop["alpha"], shop["customer"]
-    approved = make.update_request(alpha, customer, shop["advisor"], status=UpdateRequestStatus.APPROVED,
-                                   requested_values={"email": "john.smith@example.com", "phone": "+12175550199"})
-    pending = make.update_request(alpha, customer, shop["advisor"],
-                                  requested_values={"first_name": "John", "last_name": "Smith"})
-    unrelated = make.update_request(alpha, customer, shop["advisor"], requested_values={"city": "Chicago"})
+def test_confirm_from_mirror(app, make, update_request_shop):
+    alpha, customer = update_request_shop["alpha"], update_request_shop["customer"]
+    approved = make.update_request(
+        alpha,
+        customer,
+        update_request_shop["advisor"],
+        status=UpdateRequestStatus.APPROVED,
+        requested_values={"email": "john.smith@example.com", "phone": "+12175550199"},
+    )
+    pending = make.update_request(
+        alpha, customer, update_request_shop["advisor"], requested_values={"first_name": "John", "last_name": "Smith"}
+    )
+    unrelated = make.update_request(
+        alpha, customer, update_request_shop["advisor"], requested_values={"city": "Chicago"}
+    )
     # The other location's customer has the same DMS id: its mirror must not confirm Alpha's requests.
-    _mirror(app, shop["beta"], "C-100", first_name="JOHN", last_name="smith", emails=["john.smith@example.com"],
-            phones=["2175550199"])
+    _mirror(
+        app,
+        update_request_shop["beta"],
+        "C-100",
+        first_name="JOHN",
+        last_name="smith",
+        emails=["john.smith@example.com"],
+        phones=["2175550199"],
+    )
     with app.app_context():
         assert confirm_from_mirror(db.session, alpha.id, ["C-100"]) == []
 
     # The DMS now has the new e-mail (different case) and phone (different format), and the new name.
-    _mirror(app, alpha, "C-100", first_name="JOHN", last_name="Smith", emails=["John.Smith@EXAMPLE.com"],
-            phones=["(217) 555-0123", "217.555.0199"])
+    _mirror(
+        app,
+        alpha,
+        "C-100",
+        first_name="JOHN",
+        last_name="Smith",
+        emails=["John.Smith@EXAMPLE.com"],
+        phones=["(217) 555-0123", "217.555.0199"],
+    )
     with app.app_context():
         changed = confirm_from_mirror(db.session, alpha.id, ["C-100", "C-999"])
         db.session.commit()
@@ -391,17 +471,24 @@ def test_confirm_from_mirror(app, make, shop):
         assert confirm_from_mirror(db.session, alpha.id, ["C-100"]) == []  # idempotent
 
 
-def test_confirmed_by_dms_is_shown_to_requester(app, client, make, shop):
-    row = make.update_request(shop["alpha"], shop["customer"], shop["advisor"], status=UpdateRequestStatus.APPROVED,
-                              requested_values={"city": "Chicago"})
-    _mirror(app, shop["alpha"], "C-100", city="chicago")
+def test_confirmed_by_dms_is_shown_to_requester(app, client, make, update_request_shop):
+    row = make.update_request(
+        update_request_shop["alpha"],
+        update_request_shop["customer"],
+        update_request_shop["advisor"],
+        status=UpdateRequestStatus.APPROVED,
+        requested_values={"city": "Chicago"},
+    )
+    _mirror(app, update_request_shop["alpha"], "C-100", city="chicago")
     with app.app_context():
-        confirm_from_mirror(db.session, shop["alpha"].id, ["C-100"])
+        confirm_from_mirror(db.session, update_request_shop["alpha"].id, ["C-100"])
         db.session.commit()
-    _login(client, shop["advisor"])
+    _login(client, update_request_shop["advisor"])
     assert soup(client.get("/update-requests")).select_one(".ur-status").text == "Confirmed by DMS"
-    assert "brought the approved values" in soup(client.get(f"/update-requests/{row.id}")).select_one(
-        ".ur-closed-reason").text
+    assert (
+        "brought the approved values"
+        in soup(client.get(f"/update-requests/{row.id}")).select_one(".ur-closed-reason").text
+    )
 
 
 # ----------------------------------------------------------------------------- partials for the customer page
@@ -418,45 +505,61 @@ def soup_text(html):
     return BeautifulSoup(html, "html.parser")
 
 
-def test_pencil_and_customer_requests_partials(app, make, shop):
-    customer = shop["customer"]
-    make.update_request(shop["alpha"], customer, shop["advisor"], status=UpdateRequestStatus.REJECTED,
-                        reject_reason="Blurry screenshot")
-    make.update_request(shop["beta"], shop["beta_customer"], shop["beta_advisor"])
+def test_pencil_and_customer_requests_partials(app, make, update_request_shop):
+    customer = update_request_shop["customer"]
+    make.update_request(
+        update_request_shop["alpha"],
+        customer,
+        update_request_shop["advisor"],
+        status=UpdateRequestStatus.REJECTED,
+        reject_reason="Blurry screenshot",
+    )
+    make.update_request(
+        update_request_shop["beta"], update_request_shop["beta_customer"], update_request_shop["beta_advisor"]
+    )
 
-    pencil = _render_partial(app, shop["advisor"].id, customer.id, "update_requests/_pencil.html")
+    pencil = _render_partial(app, update_request_shop["advisor"].id, customer.id, "update_requests/_pencil.html")
     link = pencil.select_one("a.ur-pencil")
     assert link["href"] == f"/customers/{customer.id}/update-request"
     assert "Request an update of Jon Smyth" in link.text
 
-    listing = _render_partial(app, shop["manager"].id, customer.id, "update_requests/_customer_requests.html")
+    listing = _render_partial(
+        app, update_request_shop["manager"].id, customer.id, "update_requests/_customer_requests.html"
+    )
     rows = listing.select("tbody tr")
     assert len(rows) == 1 and "Rejected" in rows[0].text and "Blurry screenshot" in rows[0].text
     assert "Avery Advisor" in rows[0].text
 
     # A reviewer never sees the dealership's pencil (they review, they do not request).
-    assert not _render_partial(app, shop["reviewer"].id, customer.id, "update_requests/_pencil.html").select("a")
+    assert not _render_partial(
+        app, update_request_shop["reviewer"].id, customer.id, "update_requests/_pencil.html"
+    ).select("a")
 
 
-def test_customer_changed_meanwhile_is_not_overwritten_silently(app, client, make, shop):
+def test_customer_changed_meanwhile_is_not_overwritten_silently(app, client, make, update_request_shop):
     """Optimistic locking on the customer: a save racing the approval fails the approval cleanly."""
     from sqlalchemy import update
 
     from webapp.update_requests import service
 
-    row = make.update_request(shop["alpha"], shop["customer"], shop["advisor"],
-                              requested_values={"email": "race@example.com"})
+    row = make.update_request(
+        update_request_shop["alpha"],
+        update_request_shop["customer"],
+        update_request_shop["advisor"],
+        requested_values={"email": "race@example.com"},
+    )
     with app.app_context():
-        reviewer = db.session.get(User, shop["reviewer"].id)
+        reviewer = db.session.get(User, update_request_shop["reviewer"].id)
         loaded = db.session.get(UpdateRequest, row.id)
-        customer = db.session.get(Customer, shop["customer"].id)
+        customer = db.session.get(Customer, update_request_shop["customer"].id)
         assert customer.version == 1
 
         # Someone saves the customer between our load of it and our commit (on PostgreSQL another
         # connection can; SQLite's write lock forbids it, so the bump is made on our connection).
         def bump(session, *_args):
             session.connection().execute(
-                update(Customer).where(Customer.id == customer.id).values(version=Customer.version + 1))
+                update(Customer).where(Customer.id == customer.id).values(version=Customer.version + 1)
+            )
 
         from sqlalchemy import event
 
@@ -478,10 +581,20 @@ def test_confirmed_by_dms_after_a_sandbox_edit_and_a_pull(app, client, make, san
     advisor = make.user(Role.SERVICE_ADVISOR, location, name="Avery Advisor")
     reviewer = make.user(Role.REVIEWER, None, name="Riley Reviewer")
     with sandbox.connect("alpha-cdk") as dms:
-        person = next(r for r in (dms.fetch_one("customers", i) for i in sorted(dms.list_ids("customers")))
-                      if r.kind == "person" and r.emails and r.last_name)
-    customer = make.customer(location, dms_id=person.dms_id, first_name=person.first_name, last_name=person.last_name,
-                             email=person.emails[0], phone="+12175550100", city="Springfield")
+        person = next(
+            r
+            for r in (dms.fetch_one("customers", i) for i in sorted(dms.list_ids("customers")))
+            if r.kind == "person" and r.emails and r.last_name
+        )
+    customer = make.customer(
+        location,
+        dms_id=person.dms_id,
+        first_name=person.first_name,
+        last_name=person.last_name,
+        email=person.emails[0],
+        phone="+12175550100",
+        city="Springfield",
+    )
 
     def pull() -> None:
         pull_customers(app, run_jobs, location.id)
@@ -490,8 +603,18 @@ def test_confirmed_by_dms_after_a_sandbox_edit_and_a_pull(app, client, make, san
 
     _login(client, advisor)
     assert _submit(client, customer, update_email="y", email="New.Address@Example.COM").status_code == 303
-    assert _submit(client, customer, update_address="y", address_line1="9 New Street", city="Chicago",
-                   state="IL", postal_code="60601").status_code == 303
+    assert (
+        _submit(
+            client,
+            customer,
+            update_address="y",
+            address_line1="9 New Street",
+            city="Chicago",
+            state="IL",
+            postal_code="60601",
+        ).status_code
+        == 303
+    )
     with app.app_context():
         email_request, address_request = db.session.query(UpdateRequest).order_by(UpdateRequest.id).all()
         db.session.expunge_all()
@@ -505,9 +628,18 @@ def test_confirmed_by_dms_after_a_sandbox_edit_and_a_pull(app, client, make, san
         assert db.session.get(UpdateRequest, address_request.id).status is UpdateRequestStatus.PENDING
 
     # The dealership saves the changes in the DMS; the next pull brings them.
-    sandbox.control.edit_record("alpha-cdk", "customers", person.dms_id, {
-        "emails": ["new.address@example.com"], "address_line1": "9 New Street", "city": "CHICAGO", "state": "IL",
-        "postal_code": "60601"})
+    sandbox.control.edit_record(
+        "alpha-cdk",
+        "customers",
+        person.dms_id,
+        {
+            "emails": ["new.address@example.com"],
+            "address_line1": "9 New Street",
+            "city": "CHICAGO",
+            "state": "IL",
+            "postal_code": "60601",
+        },
+    )
     pull()
     with app.app_context():
         confirmed = db.session.get(UpdateRequest, email_request.id)

@@ -6,6 +6,7 @@ re-renders the form with a message on the screenshot field (422, or 413 above Fl
 MAX_CONTENT_LENGTH) and stores nothing; an accepted one is stored re-encoded, under a
 random name, without metadata or anything a polyglot had hidden in it.
 """
+
 from __future__ import annotations
 
 import io
@@ -101,8 +102,9 @@ def mpo_bytes() -> bytes:
     exif = Image.Exif()
     exif.get_ifd(0x8825)[2] = GPS_LATITUDE
     out = io.BytesIO()
-    Image.new("RGB", (50, 40), (5, 5, 5)).save(out, "MPO", save_all=True, exif=exif,
-                                                append_images=[Image.new("RGB", (50, 40), (9, 9, 9))])
+    Image.new("RGB", (50, 40), (5, 5, 5)).save(
+        out, "MPO", save_all=True, exif=exif, append_images=[Image.new("RGB", (50, 40), (9, 9, 9))]
+    )
     return out.getvalue()
 
 
@@ -119,8 +121,10 @@ def tiff_bytes() -> bytes:
 
 
 def pdf_bytes() -> bytes:
-    return (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R/OpenAction<</S/JavaScript/JS(app.alert(1))>>>>endobj\n"
-            b"2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n")
+    return (
+        b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R/OpenAction<</S/JavaScript/JS(app.alert(1))>>>>endobj\n"
+        b"2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+    )
 
 
 NOT_AN_IMAGE = "not a PNG, JPEG or WebP image"
@@ -129,16 +133,34 @@ TOO_MANY_PIXELS = "too many pixels"
 
 # (id, file name, browser's Content-Type, bytes-or-factory, expected message or None for "accepted")
 HOSTILE = [
-    ("html-with-script", "screenshot.png", "image/png",
-     lambda: b"<!doctype html><html><body><script>alert(document.cookie)</script></body></html>", NOT_AN_IMAGE),
-    ("svg-with-script", "dms.svg", "image/svg+xml",
-     lambda: b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"><script>alert(2)</script></svg>',
-     NOT_AN_IMAGE),
-    ("svg-renamed-png", "dms.png", "image/png",
-     lambda: b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>',
-     NOT_AN_IMAGE),
-    ("png-magic-then-html", "dms.png", "image/png",
-     lambda: b"\x89PNG\r\n\x1a\n<html><script>alert(1)</script></html>", None),  # message checked below
+    (
+        "html-with-script",
+        "screenshot.png",
+        "image/png",
+        lambda: b"<!doctype html><html><body><script>alert(document.cookie)</script></body></html>",
+        NOT_AN_IMAGE,
+    ),
+    (
+        "svg-with-script",
+        "dms.svg",
+        "image/svg+xml",
+        lambda: b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"><script>alert(2)</script></svg>',
+        NOT_AN_IMAGE,
+    ),
+    (
+        "svg-renamed-png",
+        "dms.png",
+        "image/png",
+        lambda: b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>',
+        NOT_AN_IMAGE,
+    ),
+    (
+        "png-magic-then-html",
+        "dms.png",
+        "image/png",
+        lambda: b"\x89PNG\r\n\x1a\n<html><script>alert(1)</script></html>",
+        None,
+    ),  # message checked below
     ("gif-renamed-png", "dms.png", "image/png", gif_bytes, NOT_AN_IMAGE),
     ("tiff", "dms.tiff", "image/tiff", tiff_bytes, NOT_AN_IMAGE),
     ("pdf", "dms-record.pdf", "application/pdf", pdf_bytes, NOT_AN_IMAGE),
@@ -150,8 +172,13 @@ HOSTILE = [
     ("png-bomb-100-megapixels", "bomb.png", "image/png", lambda: png_bomb(10_000, 10_000), TOO_MANY_PIXELS),
     ("png-49-megapixels", "huge.png", "image/png", lambda: png_bomb(7_000, 7_000), TOO_MANY_PIXELS),
     ("png-too-tall", "scroll.png", "image/png", lambda: png_bomb(2, 30_000), TOO_MANY_PIXELS),
-    ("eleven-megabytes", "big.png", "image/png", lambda: _png((16, 16)) + b"\x00" * (11 * 1024 * 1024),
-     "larger than 10 MB"),
+    (
+        "eleven-megabytes",
+        "big.png",
+        "image/png",
+        lambda: _png((16, 16)) + b"\x00" * (11 * 1024 * 1024),
+        "larger than 10 MB",
+    ),
 ]
 # Accepted after re-encoding: (id, file name, Content-Type, factory, expected stored MIME type)
 CLEANED = [
@@ -178,8 +205,7 @@ def _post(client, customer, filename, content_type, data, **fields):
     form = {"update_email": "y", "email": "new.address@example.com", **fields}
     if data is not None:
         form["screenshot"] = (io.BytesIO(data), filename, content_type)
-    return client.post(f"/customers/{customer.id}/update-request", data=form,
-                       content_type="multipart/form-data")
+    return client.post(f"/customers/{customer.id}/update-request", data=form, content_type="multipart/form-data")
 
 
 def _stored_files(app) -> set[Path]:
@@ -199,8 +225,9 @@ def test_there_are_at_least_fifteen_hostile_files():
 
 
 @pytest.mark.parametrize("name, filename, content_type, factory, expected", HOSTILE, ids=[h[0] for h in HOSTILE])
-def test_hostile_file_is_refused_with_a_clear_message(app, client, auth, advisor_and_customer,
-                                                      name, filename, content_type, factory, expected):
+def test_hostile_file_is_refused_with_a_clear_message(
+    app, client, auth, advisor_and_customer, name, filename, content_type, factory, expected
+):
     advisor, customer = advisor_and_customer
     auth.login(advisor.email, PASSWORD)
     before = _stored_files(app)
@@ -221,8 +248,9 @@ def test_hostile_file_is_refused_with_a_clear_message(app, client, auth, advisor
 
 
 @pytest.mark.parametrize("name, filename, content_type, factory, mime", CLEANED, ids=[c[0] for c in CLEANED])
-def test_image_is_accepted_only_as_a_clean_reencoded_copy(app, client, auth, advisor_and_customer,
-                                                          name, filename, content_type, factory, mime):
+def test_image_is_accepted_only_as_a_clean_reencoded_copy(
+    app, client, auth, advisor_and_customer, name, filename, content_type, factory, mime
+):
     advisor, customer = advisor_and_customer
     auth.login(advisor.email, PASSWORD)
     original = factory()
@@ -287,9 +315,13 @@ def test_fifty_megabyte_upload_is_refused_on_the_form(app, client, auth, advisor
     assert "10 MB" in page.select_one("#screenshot-error").text
     assert page.select_one("h1").text == "Customer Info Update Request"
     assert _request_count(app) == 0
-    boosted = client.post(f"/customers/{customer.id}/update-request", data=b"x" * (13 * 1024 * 1024),
-                          content_type="multipart/form-data; boundary=zzz", htmx=True,
-                          headers={"HX-Boosted": "true"})
+    boosted = client.post(
+        f"/customers/{customer.id}/update-request",
+        data=b"x" * (13 * 1024 * 1024),
+        content_type="multipart/form-data; boundary=zzz",
+        htmx=True,
+        headers={"HX-Boosted": "true"},
+    )
     assert boosted.status_code == 422  # htmx swaps 422: the message shows on the form
     assert "too large" in soup(boosted).select_one("#screenshot-error").text
 
@@ -364,8 +396,18 @@ def test_transparency_and_orientation_survive_cleaning():
     assert not Image.open(io.BytesIO(clean.data)).getexif()
 
 
-@pytest.mark.parametrize("name", ["../secret_key", "x.php", "../../etc/passwd", "a" * 32 + ".html",
-                                  "A" * 32 + ".png", "", "0" * 32 + ".png/../../x"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "../secret_key",
+        "x.php",
+        "../../etc/passwd",
+        "a" * 32 + ".html",
+        "A" * 32 + ".png",
+        "",
+        "0" * 32 + ".png/../../x",
+    ],
+)
 def test_stored_names_cannot_be_steered(app, name):
     with app.app_context(), pytest.raises(FileNotFoundError):
         uploads.path_of(name)
@@ -411,7 +453,6 @@ def test_a_large_jpeg_is_decoded_at_a_reduced_scale(monkeypatch):
         uploads.clean_screenshot(io.BytesIO(_jpeg(size=(2500, 1700))))  # above MAX_JPEG_PIXELS
 
 
-
 def test_webp_has_its_own_lower_pixel_limit(monkeypatch):
     """WebP decodes through several full-size buffers: its limit is lower than PNG's."""
     assert uploads.MAX_WEBP_PIXELS < uploads.MAX_PIXELS
@@ -450,7 +491,7 @@ def test_concurrent_decodes_share_one_memory_budget(monkeypatch):
     def upload():
         try:
             results.append(uploads.clean_screenshot(io.BytesIO(_png(size=(100, 80)))))
-        except Exception as exc:  # noqa: BLE001 - reported below
+        except Exception as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=upload) for _ in range(6)]
@@ -471,8 +512,7 @@ def test_concurrent_decodes_share_one_memory_budget(monkeypatch):
     assert uploads.MemoryBudget(10).acquire(1_000, timeout=0)  # larger than the budget: runs alone
 
 
-def test_an_upload_that_cannot_get_the_budget_is_refused_as_busy(app, client, auth, advisor_and_customer,
-                                                                monkeypatch):
+def test_an_upload_that_cannot_get_the_budget_is_refused_as_busy(app, client, auth, advisor_and_customer, monkeypatch):
     advisor, customer = advisor_and_customer
     auth.login(advisor.email, PASSWORD)
     budget = uploads.MemoryBudget(1000)

@@ -1,4 +1,5 @@
 """External Interfaces → webhook: the address, the secret (shown once), recent deliveries, a test event."""
+
 from __future__ import annotations
 
 import json
@@ -38,8 +39,13 @@ def _stored_secret(app, location_id):
 def _post_webhook(client, code, body, secret):
     raw = json.dumps(body).encode()
     timestamp = str(int(time.time()))
-    return client.post(f"/integrations/webhooks/{code}", data=raw, csrf=False, content_type="application/json",
-                       headers={"X-DMS-Timestamp": timestamp, "X-DMS-Signature": sign(secret, timestamp, raw)})
+    return client.post(
+        f"/integrations/webhooks/{code}",
+        data=raw,
+        csrf=False,
+        content_type="application/json",
+        headers={"X-DMS-Timestamp": timestamp, "X-DMS-Signature": sign(secret, timestamp, raw)},
+    )
 
 
 def test_page_shows_the_address_and_that_no_secret_is_set(client, make, auth, reynolds):
@@ -109,8 +115,13 @@ def test_recent_deliveries_list_each_result(app, client, make, auth, reynolds):
     assert _post_webhook(client, "GAMMA", {"event_id": "<b>x</b>", "data_type": "payments"}, secret).status_code == 422
     rows = soup(client.get(PAGE)).select("#webhook tr.delivery")
     results = [row["class"][1] for row in rows]
-    assert results == ["delivery-refused", "delivery-refused", "delivery-bad_signature", "delivery-duplicate",
-                       "delivery-accepted"]  # newest first
+    assert results == [
+        "delivery-refused",
+        "delivery-refused",
+        "delivery-bad_signature",
+        "delivery-duplicate",
+        "delivery-accepted",
+    ]  # newest first
     assert "Accepted" in rows[4].text and "pull queued" in rows[4].text and "evt-a" in rows[4].text
     assert "Customers" in rows[4].text and rows[4].select_one("time") is not None
     assert "Duplicate" in rows[3].text and "Bad or expired signature" in rows[2].text
@@ -148,8 +159,9 @@ def test_test_event_reports_a_console_the_dms_cannot_reach(app, client, make, au
 
 
 def test_a_real_dms_gets_instructions_instead_of_a_test_button(app, client, make, auth):
-    location = make.location(code="REAL", dms_vendor="reynolds", dms_base_url="https://dms.example.com/api",
-                             webhook_secret="already-set")
+    location = make.location(
+        code="REAL", dms_vendor="reynolds", dms_base_url="https://dms.example.com/api", webhook_secret="already-set"
+    )
     _login(make, auth, location)
     section = soup(client.get(PAGE)).select_one("#webhook")
     assert section.select_one("form[hx-post$='webhook-test']") is None

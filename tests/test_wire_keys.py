@@ -7,8 +7,10 @@ schemas, less the names that are canonical field names too. A quoted wire name, 
 template attribute of that name, anywhere in ``webapp/`` or ``jobs/`` fails the test; so does
 reading the mirror's ``raw_payload`` outside the admin's diagnosis view.
 """
+
 from __future__ import annotations
 
+import importlib
 import re
 from pathlib import Path
 
@@ -18,9 +20,15 @@ from connectors.records import KINDS, PartsInvoiceLine, RepairOrderLine, record_
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMAS = ROOT / "tests" / "schemas"
-SOURCES = [path for folder in ("webapp", "jobs") for path in sorted((ROOT / folder).rglob("*"))
-           if path.suffix in (".py", ".html", ".js") and "vendor" not in path.parts and path.is_file()
-           and not path.name.startswith("htmx")]
+SOURCES = [
+    path
+    for folder in ("webapp", "jobs")
+    for path in sorted((ROOT / folder).rglob("*"))
+    if path.suffix in (".py", ".html", ".js")
+    and "vendor" not in path.parts
+    and path.is_file()
+    and not path.name.startswith("htmx")
+]
 # The console dialect's token answer (its record keys are the canonical names; its page envelope's
 # next_cursor / has_more are also the names of the connector's Page, which features may read).
 CONSOLE_WIRE = {"access_token", "expires_in"}
@@ -29,8 +37,12 @@ CONSOLE_WIRE = {"access_token", "expires_in"}
 OWN_WORDS = {"location_code"}
 # Where the vendor's raw record may be named: the mirror model and writer, the admin's run page, and the
 # pull's statistics refresh (which names it to leave it out).
-RAW_READERS = {"webapp/models/dms_mirror.py", "jobs/mirror.py", "webapp/templates/integrations/run.html",
-               "jobs/pulls.py"}
+RAW_READERS = {
+    "webapp/models/dms_mirror.py",
+    "webapp/services/mirror.py",
+    "webapp/templates/integrations/run.html",
+    "jobs/pulls.py",
+}
 
 
 def _canonical_names() -> set[str]:
@@ -44,7 +56,8 @@ def _canonical_names() -> set[str]:
 
 def _portal_columns() -> set[str]:
     from webapp.extensions import db
-    import webapp.models  # noqa: F401 - registers every table
+
+    importlib.import_module("webapp.models")  # registers every table
 
     return {column.name for table in db.metadata.tables.values() for column in table.columns}
 
@@ -101,6 +114,7 @@ def test_raw_vendor_records_are_read_only_for_diagnosis():
 
 def test_canonical_records_encode_without_vendor_keys():
     # A record's stored form holds its canonical fields only: the vendor's raw record stays beside it.
-    customer = record_from_dict("customers", {"dms_id": "C1", "modified_at": "2026-01-01T00:00:00Z"},
-                                raw={"givenName": "X"})
+    customer = record_from_dict(
+        "customers", {"dms_id": "C1", "modified_at": "2026-01-01T00:00:00Z"}, raw={"givenName": "X"}
+    )
     assert "raw" not in customer.to_dict() and customer.raw == {"givenName": "X"}

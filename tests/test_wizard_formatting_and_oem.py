@@ -8,6 +8,7 @@ differences and OEM build data is true (sandbox DMS over HTTP, as tests/test_syn
 * The OEM lock covers only the fields the asset's own OEM build data holds, and a locked
   value reaches the DMS only when the person ticks "Also write it to the DMS" for it.
 """
+
 from __future__ import annotations
 
 from sqlalchemy import select
@@ -15,20 +16,42 @@ from sqlalchemy import select
 from tests.conftest import dms_settings
 from tests.factories import PASSWORD
 from tests.test_pulls import pull
-from tests.test_sync_wizard import (checked, connected, dms_record, history, load, outbox, person, portal_copy,
-                                    show, shown_fields, start, step, vehicle_and_owner)
+from tests.test_sync_wizard import (
+    checked,
+    connected,
+    dms_record,
+    history,
+    load,
+    outbox,
+    person,
+    portal_copy,
+    show,
+    shown_fields,
+    start,
+    step,
+    vehicle_and_owner,
+)
 from webapp.extensions import db
 from webapp.models import Asset, ChangeHistory, ChangeSource, Customer, DmsRecord, SyncMode, WriteBackMode
 
 
 # --------------------------------------------------------------------------- item 7: formatting only
-def test_formatting_only_differences_are_shown_unselected_and_sync_both_ways(make, sandbox, auth, client, app,
-                                                                            run_jobs):
+def test_formatting_only_differences_are_shown_unselected_and_sync_both_ways(
+    make, sandbox, auth, client, app, run_jobs
+):
     location, advisor = connected(make, sandbox, write_back_mode=WriteBackMode.PORTAL_AND_DMS)
-    payload = dms_record(sandbox, "alpha-cdk", "customers", person, first_name="Zoë", last_name="Mcdonald",
-                         address_line1="12 O'Brien Road")
-    customer = portal_copy(make, location, "customers", payload, first_name="Zoe", last_name="McDonald",
-                           address_line1="12 OBRIEN ROAD")
+    payload = dms_record(
+        sandbox,
+        "alpha-cdk",
+        "customers",
+        person,
+        first_name="Zoë",
+        last_name="Mcdonald",
+        address_line1="12 O'Brien Road",
+    )
+    customer = portal_copy(
+        make, location, "customers", payload, first_name="Zoe", last_name="McDonald", address_line1="12 OBRIEN ROAD"
+    )
     auth.login(advisor.email, PASSWORD)
     wizard = start(client, "customer", customer.id)
     page = show(client, "customer", customer.id, wizard)
@@ -50,8 +73,16 @@ def test_formatting_only_differences_are_shown_unselected_and_sync_both_ways(mak
     page = step(client, "customer", customer.id, wizard, "select_all_dms")
     assert checked(page) == {"first_name": "dms", "last_name": "dms", "address_line1": "dms"}
 
-    step(client, "customer", customer.id, wizard, "next", choice_first_name="dms", choice_last_name="portal",
-         choice_address_line1="dms")
+    step(
+        client,
+        "customer",
+        customer.id,
+        wizard,
+        "next",
+        choice_first_name="dms",
+        choice_last_name="portal",
+        choice_address_line1="dms",
+    )
     page = show(client, "customer", customer.id, wizard)
     assert {li.strong.text for li in page.select(".portal-changes li")} == {"First name", "Address"}
     assert [li.strong.text for li in page.select(".dms-sends li")] == ["Last name"]
@@ -60,7 +91,9 @@ def test_formatting_only_differences_are_shown_unselected_and_sync_both_ways(mak
     after = load(app, Customer, customer.id)
     assert (after.first_name, after.last_name, after.address_line1) == ("Zoë", "McDonald", "12 O'Brien Road")
     assert {(r.field, r.old_value, r.new_value) for r in history(app, "customer", customer.id)} == {
-        ("first_name", "Zoe", "Zoë"), ("address_line1", "12 OBRIEN ROAD", "12 O'Brien Road")}
+        ("first_name", "Zoe", "Zoë"),
+        ("address_line1", "12 OBRIEN ROAD", "12 O'Brien Road"),
+    }
     [message] = outbox(app)
     assert message.payload["fields"] == {"last_name": "McDonald"}
     run_jobs()
@@ -69,8 +102,9 @@ def test_formatting_only_differences_are_shown_unselected_and_sync_both_ways(mak
 
 def _case_swapped(make, sandbox, location):
     """A portal customer equal to its DMS record but for the case of the last name."""
-    payload = dms_record(sandbox, "alpha-cdk", "customers",
-                         lambda r: person(r) and r.last_name and r.last_name != r.last_name.upper())
+    payload = dms_record(
+        sandbox, "alpha-cdk", "customers", lambda r: person(r) and r.last_name and r.last_name != r.last_name.upper()
+    )
     customer = portal_copy(make, location, "customers", payload, last_name=payload["last_name"].upper())
     return payload, customer
 
@@ -80,8 +114,9 @@ def test_review_mode_pull_flags_a_formatting_only_difference(app, run_jobs, sand
     payload, customer = _case_swapped(make, sandbox, location)
     pull(app, run_jobs, location.id, "customers")
     with app.app_context():
-        row = db.session.scalar(select(DmsRecord).where(DmsRecord.location_id == location.id,
-                                                        DmsRecord.dms_id == payload["dms_id"]))
+        row = db.session.scalar(
+            select(DmsRecord).where(DmsRecord.location_id == location.id, DmsRecord.dms_id == payload["dms_id"])
+        )
         assert row.drift_fields == ["last_name"]
         assert db.session.get(Customer, customer.id).last_name == payload["last_name"].upper()
 
@@ -92,9 +127,13 @@ def test_automatic_mode_pull_takes_the_dms_formatting_with_change_history(app, r
     pull(app, run_jobs, location.id, "customers")
     with app.app_context():
         assert db.session.get(Customer, customer.id).last_name == payload["last_name"]
-        [change] = db.session.scalars(select(ChangeHistory).where(
-            ChangeHistory.record_type == "customer", ChangeHistory.record_id == customer.id,
-            ChangeHistory.field == "last_name")).all()
+        [change] = db.session.scalars(
+            select(ChangeHistory).where(
+                ChangeHistory.record_type == "customer",
+                ChangeHistory.record_id == customer.id,
+                ChangeHistory.field == "last_name",
+            )
+        ).all()
         assert change.source == ChangeSource.DMS
         assert (change.old_value, change.new_value) == (payload["last_name"].upper(), payload["last_name"])
 
@@ -103,19 +142,34 @@ def test_automatic_mode_pull_takes_the_dms_formatting_with_change_history(app, r
 def _oem_asset(make, sandbox, **location_fields):
     """A Karmak location with OEM build data and write-back; an asset whose OEM build data holds
     Year and Model (not Make); Year, Model and Make differ from the DMS."""
-    location, advisor = connected(make, sandbox, account="beta-karmak", oem_build_data=True,
-                                  write_back_mode=WriteBackMode.PORTAL_AND_DMS, **location_fields)
+    location, advisor = connected(
+        make,
+        sandbox,
+        account="beta-karmak",
+        oem_build_data=True,
+        write_back_mode=WriteBackMode.PORTAL_AND_DMS,
+        **location_fields,
+    )
     payload, owner_payload = vehicle_and_owner(sandbox)
     owner = portal_copy(make, location, "customers", owner_payload)
     oem_year = (payload["year"] or 2000) - 1
-    asset = portal_copy(make, location, "vehicles", payload, customer_id=owner.id, year=oem_year,
-                        model="OEM Model", make="Portal Make",
-                        oem_build_data={"year": oem_year, "model": "OEM Model", "trim": "Sleeper"})
+    asset = portal_copy(
+        make,
+        location,
+        "vehicles",
+        payload,
+        customer_id=owner.id,
+        year=oem_year,
+        model="OEM Model",
+        make="Portal Make",
+        oem_build_data={"year": oem_year, "model": "OEM Model", "trim": "Sleeper"},
+    )
     return location, advisor, payload, asset
 
 
-def test_oem_lock_only_what_the_asset_has_oem_data_for_and_never_send_it_unasked(make, sandbox, auth, client,
-                                                                                 app, run_jobs):
+def test_oem_lock_only_what_the_asset_has_oem_data_for_and_never_send_it_unasked(
+    make, sandbox, auth, client, app, run_jobs
+):
     location, advisor, payload, asset = _oem_asset(make, sandbox)
     auth.login(advisor.email, PASSWORD)
     wizard = start(client, "asset", asset.id)
@@ -151,15 +205,33 @@ def test_a_locked_value_is_sent_when_the_person_ticks_it(make, sandbox, auth, cl
     location, advisor, payload, asset = _oem_asset(make, sandbox)
     auth.login(advisor.email, PASSWORD)
     wizard = start(client, "asset", asset.id)
-    step(client, "asset", asset.id, wizard, "next", choice_year="portal", choice_model="portal",
-         choice_make="dms", **{"send-year": "1"})
+    step(
+        client,
+        "asset",
+        asset.id,
+        wizard,
+        "next",
+        choice_year="portal",
+        choice_model="portal",
+        choice_make="dms",
+        **{"send-year": "1"},
+    )
     page = show(client, "asset", asset.id, wizard)
     assert [li.strong.text for li in page.select(".dms-sends li")] == ["Year"]
     assert "Model" in page.select_one(".oem-kept").text
     page = step(client, "asset", asset.id, wizard, "back")
     assert page.select_one("input[type=checkbox][name=send-year][checked]")
-    step(client, "asset", asset.id, wizard, "next", choice_year="portal", choice_model="portal",
-         choice_make="dms", **{"send-year": "1"})
+    step(
+        client,
+        "asset",
+        asset.id,
+        wizard,
+        "next",
+        choice_year="portal",
+        choice_model="portal",
+        choice_make="dms",
+        **{"send-year": "1"},
+    )
     step(client, "asset", asset.id, wizard, "apply")
     [message] = outbox(app)
     assert message.payload["fields"] == {"year": asset.year}
@@ -173,6 +245,15 @@ def test_send_is_refused_for_a_field_that_is_not_locked(make, sandbox, auth, cli
     location, advisor, payload, asset = _oem_asset(make, sandbox)
     auth.login(advisor.email, PASSWORD)
     wizard = start(client, "asset", asset.id)
-    step(client, "asset", asset.id, wizard, "next", status=422, choice_year="portal", choice_model="portal",
-         choice_make="send")
+    step(
+        client,
+        "asset",
+        asset.id,
+        wizard,
+        "next",
+        status=422,
+        choice_year="portal",
+        choice_model="portal",
+        choice_make="send",
+    )
     assert outbox(app) == []

@@ -2,6 +2,7 @@
 or an appointment check-in; receipts with reference and date, voided with a reason; linking a
 workfile to an RO the DMS already has (looked up live); DMS Activity on a pulled RO - through
 HTTP, against the sandbox DMS and a real RQ worker."""
+
 from __future__ import annotations
 
 from datetime import date, timedelta
@@ -19,8 +20,9 @@ from webapp.models import DmsRecord, Payment, PaymentStatus, Role, Workfile
 
 def workfiles(app, location_id) -> list[Workfile]:
     with app.app_context():
-        rows = list(db.session.scalars(select(Workfile).where(Workfile.location_id == location_id)
-                                       .order_by(Workfile.id)))
+        rows = list(
+            db.session.scalars(select(Workfile).where(Workfile.location_id == location_id).order_by(Workfile.id))
+        )
         for row in rows:
             db.session.expunge(row)
         return rows
@@ -50,10 +52,10 @@ def shop(make, sandbox=None, account="alpha-cdk"):
     location = make.location(name="Alpha Collision", code="ALPHA", **settings)
     advisor = make.user(Role.SERVICE_ADVISOR, location, name="Janet Smith")
     customer = make.customer(location, first_name="Sharon", last_name="Turpin", dms_id="C900")
-    car = make.asset(location, customer, year=2012, make="Toyota", model="Corolla", vin="2T1BURHE0GC123456",
-                     dms_id="V900")
-    truck = make.asset(location, customer, year=2019, make="Ford", model="F-150", vin="1FTFW1ET5DFC10312",
-                       dms_id=None)
+    car = make.asset(
+        location, customer, year=2012, make="Toyota", model="Corolla", vin="2T1BURHE0GC123456", dms_id="V900"
+    )
+    truck = make.asset(location, customer, year=2019, make="Ford", model="F-150", vin="1FTFW1ET5DFC10312", dms_id=None)
     return location, advisor, customer, car, truck
 
 
@@ -70,8 +72,7 @@ def test_new_repair_order_from_the_customer_page(app, client, auth, make):
     assert form_page.select_one("label[for=insurer]") and form_page.select_one("label[for=total]")
 
     # Bad input: a clear message on the field, nothing created, what was typed kept.
-    bad = client.post(link["href"], data={"asset_id": car.id, "insurer": "QUALITY INSURANCE COMPANY",
-                                          "total": "lots"})
+    bad = client.post(link["href"], data={"asset_id": car.id, "insurer": "QUALITY INSURANCE COMPANY", "total": "lots"})
     assert bad.status_code == 422
     bad_page = soup(bad)
     assert "Enter the amount as a number" in field_error(bad_page, "total")
@@ -79,8 +80,9 @@ def test_new_repair_order_from_the_customer_page(app, client, auth, make):
     assert client.post(link["href"], data={"asset_id": car.id, "total": "-5"}).status_code == 422
     assert workfiles(app, location.id) == []
 
-    response = client.post(link["href"], data={"asset_id": car.id, "insurer": "QUALITY INSURANCE COMPANY",
-                                               "total": "2,877.67"})
+    response = client.post(
+        link["href"], data={"asset_id": car.id, "insurer": "QUALITY INSURANCE COMPANY", "total": "2,877.67"}
+    )
     assert response.status_code == 303
     (workfile,) = workfiles(app, location.id)
     assert response.headers["Location"].endswith(f"/repair-orders/{workfile.id}/dms-activity?tab=properties")
@@ -88,8 +90,11 @@ def test_new_repair_order_from_the_customer_page(app, client, auth, make):
     assert workfile.total == Decimal("2877.67") and workfile.insurer == "QUALITY INSURANCE COMPANY"
     assert (workfile.vin, workfile.dms_customer_id, workfile.dms_vehicle_id) == ("2T1BURHE0GC123456", "C900", "V900")
     assert workfile.dms_repair_id is None and workfile.created_by_id == advisor.id
-    assert [e[:2] for e in events(app, workfile.id)] == [("workfile_created", None), ("customer_id_added", "C900"),
-                                                         ("vehicle_id_added", "V900")]
+    assert [e[:2] for e in events(app, workfile.id)] == [
+        ("workfile_created", None),
+        ("customer_id_added", "C900"),
+        ("vehicle_id_added", "V900"),
+    ]
     activity = soup(client.get(response.headers["Location"]))
     assert activity.h1.text.strip() == f"WF-{workfile.id} - DMS Activity"
     header = activity.select_one(".dms-header").text
@@ -160,16 +165,24 @@ def test_field_managers_and_reviewers_cannot_create_or_edit(app, client, auth, m
     appointment = make.appointment(location, customer, car, advisor)
     workfile = make.workfile(location, customer, car)
     receipt = make.payment(workfile)
-    user = make.user(role, location if role == Role.FIELD_MANAGER else None,
-                     covers=[location] if role == Role.FIELD_MANAGER else ())
+    user = make.user(
+        role, location if role == Role.FIELD_MANAGER else None, covers=[location] if role == Role.FIELD_MANAGER else ()
+    )
     auth.login(user.email, PASSWORD)
-    for path in (f"/repair-orders/new/customer/{customer.id}", f"/repair-orders/new/asset/{car.id}",
-                 f"/repair-orders/new/appointment/{appointment.id}"):
+    for path in (
+        f"/repair-orders/new/customer/{customer.id}",
+        f"/repair-orders/new/asset/{car.id}",
+        f"/repair-orders/new/appointment/{appointment.id}",
+    ):
         assert client.get(path).status_code == 403
         assert client.post(path, data={"asset_id": car.id}).status_code == 403
     assert client.post(url(workfile, "/link-ro"), data={"ro_number": "100001"}).status_code == 403
-    assert client.post(url(workfile, "/payments"), data={"kind": "customer", "amount": "5", "payer": "x",
-                                                         "method": "cash"}).status_code == 403
+    assert (
+        client.post(
+            url(workfile, "/payments"), data={"kind": "customer", "amount": "5", "payer": "x", "method": "cash"}
+        ).status_code
+        == 403
+    )
     assert client.post(url(workfile, f"/payments/{receipt.id}/void"), data={"reason": "x"}).status_code == 403
     assert len(workfiles(app, location.id)) == 1 and receipts(app, workfile.id)[0].status == PaymentStatus.READY
 
@@ -182,8 +195,11 @@ def test_another_locations_customer_vehicle_appointment_and_ro_are_404(app, clie
     their_appointment = make.appointment(other, their_customer, their_car)
     their_ro = make.dms_repair_order(other)
     auth.login(advisor.email, PASSWORD)
-    for path in (f"/repair-orders/new/customer/{their_customer.id}", f"/repair-orders/new/asset/{their_car.id}",
-                 f"/repair-orders/new/appointment/{their_appointment.id}"):
+    for path in (
+        f"/repair-orders/new/customer/{their_customer.id}",
+        f"/repair-orders/new/asset/{their_car.id}",
+        f"/repair-orders/new/appointment/{their_appointment.id}",
+    ):
         assert client.get(path).status_code == 404
         assert client.post(path, data={"asset_id": 0}).status_code == 404
     assert client.post(f"/repair-orders/dms/{their_ro.dms_id}/dms-activity").status_code == 404
@@ -197,8 +213,14 @@ def test_another_locations_customer_vehicle_appointment_and_ro_are_404(app, clie
 def test_receipt_with_reference_and_date_and_the_refusals(app, client, auth, make):
     location, advisor, workfile = setup_workfile(make)
     auth.login(advisor.email, PASSWORD)
-    good = {"kind": "insurance", "amount": "1000.00", "payer": "QUALITY INSURANCE COMPANY", "method": "check",
-            "reference": "Check 20931", "received_on": (date.today() - timedelta(days=2)).isoformat()}
+    good = {
+        "kind": "insurance",
+        "amount": "1000.00",
+        "payer": "QUALITY INSURANCE COMPANY",
+        "method": "check",
+        "reference": "Check 20931",
+        "received_on": (date.today() - timedelta(days=2)).isoformat(),
+    }
     cases = [
         ({"amount": "-25.00"}, "amount", "cannot be negative"),
         ({"amount": "twelve"}, "amount", "Enter the amount as a number"),
@@ -216,7 +238,11 @@ def test_receipt_with_reference_and_date_and_the_refusals(app, client, auth, mak
     assert client.post(url(workfile, "/payments"), data=good).status_code == 303
     (receipt,) = receipts(app, workfile.id)
     assert (receipt.amount, receipt.method, receipt.reference, receipt.status) == (
-        Decimal("1000.00"), "check", "Check 20931", PaymentStatus.READY)
+        Decimal("1000.00"),
+        "check",
+        "Check 20931",
+        PaymentStatus.READY,
+    )
     assert receipt.received_at.date() == date.today() - timedelta(days=2)
     row = soup(client.get(url(workfile) + "?tab=payments")).select_one("table.dms-payments tbody tr")
     assert "ref. Check 20931" in row.text and "1,000.00" in row.text
@@ -241,8 +267,9 @@ def test_void_needs_a_reason_which_history_shows_and_posted_is_refused(app, clie
         assert "Say why the receipt is voided." in field_error(soup(blank), f"void-reason-{ready.id}")
         assert receipts(app, workfile.id)[0].status == PaymentStatus.READY
 
-    done = client.post(url(workfile, f"/payments/{ready.id}/void"), data={"reason": "Entered twice"},
-                       follow_redirects=True)
+    done = client.post(
+        url(workfile, f"/payments/{ready.id}/void"), data={"reason": "Entered twice"}, follow_redirects=True
+    )
     assert "voided" in soup(done).select_one(".flashes").text
     voided = receipts(app, workfile.id)[0]
     assert (voided.status, voided.void_reason, voided.voided_by_id) == (PaymentStatus.VOID, "Entered twice", advisor.id)
@@ -252,8 +279,9 @@ def test_void_needs_a_reason_which_history_shows_and_posted_is_refused(app, clie
     assert "Receipt voided" in row.text and "Reason: Entered twice" in row.text and "250.00" in row.text
     assert "Reason: Entered twice" in soup(client.get(url(workfile, "/summary"))).text
 
-    refused = client.post(url(workfile, f"/payments/{posted.id}/void"), data={"reason": "customer changed mind"},
-                          follow_redirects=True)
+    refused = client.post(
+        url(workfile, f"/payments/{posted.id}/void"), data={"reason": "customer changed mind"}, follow_redirects=True
+    )
     assert "it must be reversed in the DMS" in soup(refused).select_one(".flashes").text
     assert receipts(app, workfile.id)[1].status == PaymentStatus.POSTED
 
@@ -318,8 +346,8 @@ def test_link_when_the_dms_cannot_be_reached_at_all(app, client, auth, make):
 
 # --------------------------------------------------------------------------- DMS Activity from a pulled RO
 def pull(app, run_jobs, location_id, data_type):
-    from jobs.pulls import enqueue_pull
     from webapp.models import RunTrigger
+    from webapp.services.runs import enqueue_pull
 
     with app.app_context():
         assert enqueue_pull(location_id, data_type, RunTrigger.MANUAL) is not None
@@ -332,22 +360,36 @@ def test_dms_activity_from_a_pulled_ro_then_receipt_posted(app, client, auth, ma
         pull(app, run_jobs, location.id, data_type)
     ro = an_open_ro(sandbox)
     with app.app_context():
-        record = db.session.scalar(select(DmsRecord).where(DmsRecord.location_id == location.id,
-                                                           DmsRecord.data_type == "repair_orders",
-                                                           DmsRecord.dms_id == ro.dms_id))
+        record = db.session.scalar(
+            select(DmsRecord).where(
+                DmsRecord.location_id == location.id,
+                DmsRecord.data_type == "repair_orders",
+                DmsRecord.dms_id == ro.dms_id,
+            )
+        )
         assert record is not None  # the pull mirrored it
-        names = db.session.scalar(select(DmsRecord.payload).where(DmsRecord.location_id == location.id,
-                                                                  DmsRecord.data_type == "customers",
-                                                                  DmsRecord.dms_id == ro.customer_dms_id))
+        names = db.session.scalar(
+            select(DmsRecord.payload).where(
+                DmsRecord.location_id == location.id,
+                DmsRecord.data_type == "customers",
+                DmsRecord.dms_id == ro.customer_dms_id,
+            )
+        )
     auth.login(advisor.email, PASSWORD)
     response = client.post(f"/repair-orders/dms/{ro.dms_id}/dms-activity")
     assert response.status_code == 303
     (workfile,) = workfiles(app, location.id)
     assert response.headers["Location"].endswith(f"/repair-orders/{workfile.id}/dms-activity?tab=properties")
     assert (workfile.dms_ro_id, workfile.dms_repair_id, workfile.dms_customer_id) == (
-        ro.dms_id, ro.ro_number, ro.customer_dms_id)
-    expected_name = names["company_name"] if names.get("kind") == "business" and names.get("company_name") else \
-        f"{names['first_name']} {names['last_name']}".strip()
+        ro.dms_id,
+        ro.ro_number,
+        ro.customer_dms_id,
+    )
+    expected_name = (
+        names["company_name"]
+        if names.get("kind") == "business" and names.get("company_name")
+        else f"{names['first_name']} {names['last_name']}".strip()
+    )
     assert workfile.customer_name == expected_name
     assert workfile.total == sum((line.total for line in ro.lines), Decimal("0.00"))
     page = soup(client.get(response.headers["Location"]))
@@ -358,8 +400,10 @@ def test_dms_activity_from_a_pulled_ro_then_receipt_posted(app, client, auth, ma
     assert client.post("/repair-orders/dms/NOT-PULLED/dms-activity").status_code == 404
 
     # Seed 003 step 3 on it: a receipt, exported for real, Posted.
-    client.post(url(workfile, "/payments"), data={"kind": "customer", "amount": "100.00", "payer": expected_name,
-                                                  "method": "card", "reference": "AUTH 1"})
+    client.post(
+        url(workfile, "/payments"),
+        data={"kind": "customer", "amount": "100.00", "payer": expected_name, "method": "card", "reference": "AUTH 1"},
+    )
     exported = client.post(url(workfile, "/payments/export"))
     assert exported.status_code == 303
     run_jobs(["pushes"])
@@ -376,8 +420,13 @@ def test_pulled_ro_with_its_customer_in_the_portal_links_the_portal_records(app,
     (workfile,) = workfiles(app, location.id)
     assert (workfile.customer_id, workfile.asset_id, workfile.customer_name) == (customer.id, car.id, "Sharon Turpin")
     assert workfile.vin == "2T1BURHE0GC123456" and workfile.total == Decimal("69.95")
-    assert [e[0] for e in events(app, workfile.id)] == ["workfile_created", "ro_linked", "repair_id_added",
-                                                        "customer_id_added", "vehicle_id_added"]
+    assert [e[0] for e in events(app, workfile.id)] == [
+        "workfile_created",
+        "ro_linked",
+        "repair_id_added",
+        "customer_id_added",
+        "vehicle_id_added",
+    ]
 
 
 def test_link_keeps_the_workfiles_dms_ids_and_says_where_the_ro_differs(app, client, auth, make, sandbox):

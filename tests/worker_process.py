@@ -5,6 +5,7 @@ group at the chosen moment. Recovery is RQ's own: the abandoned job is found in 
 started-job registry during maintenance (forced here instead of waiting for the heartbeat
 to lapse) and re-queued, and the next worker finishes it.
 """
+
 from __future__ import annotations
 
 import os
@@ -19,8 +20,9 @@ from rq.registry import ScheduledJobRegistry, StartedJobRegistry
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_worker(app, queue: str, failpoint: str | None, log_name: str, timeout: float = 60,
-               extra_env: dict | None = None) -> int:
+def run_worker(
+    app, queue: str, failpoint: str | None, log_name: str, timeout: float = 60, extra_env: dict | None = None
+) -> int:
     """Run a burst worker on ``queue`` against the test database and Redis; its exit code
     (-9 when the failpoint killed it)."""
     env = worker_env(app, extra_env)
@@ -37,9 +39,15 @@ def run_worker(app, queue: str, failpoint: str | None, log_name: str, timeout: f
 def worker_env(app, extra_env: dict | None = None) -> dict:
     """The environment of a worker (or scheduler) process on the test database and Redis."""
     env = {k: v for k, v in os.environ.items() if k != "DMS_FAILPOINTS"}
-    env.update({"DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"], "REDIS_URL": app.config["REDIS_URL"],
-                "SECRET_KEY": "test-secret-key", "INSTANCE_PATH": str(app.config["INSTANCE_DIR"]),
-                **(extra_env or {})})
+    env.update(
+        {
+            "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
+            "REDIS_URL": app.config["REDIS_URL"],
+            "SECRET_KEY": "test-secret-key",
+            "INSTANCE_PATH": str(app.config["INSTANCE_DIR"]),
+            **(extra_env or {}),
+        }
+    )
     return env
 
 
@@ -47,8 +55,14 @@ def start_worker(env: dict, queue: str, log_name: str) -> subprocess.Popen:
     """A burst worker process on ``queue`` in its own process group, logging to test-artifacts/."""
     (ROOT / "test-artifacts").mkdir(exist_ok=True)
     with open(ROOT / "test-artifacts" / log_name, "ab") as log:
-        return subprocess.Popen([sys.executable, "-m", "jobs.worker", "--burst", queue], cwd=ROOT, env=env,
-                                start_new_session=True, stdout=log, stderr=subprocess.STDOUT)
+        return subprocess.Popen(
+            [sys.executable, "-m", "jobs.worker", "--burst", queue],
+            cwd=ROOT,
+            env=env,
+            start_new_session=True,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
 
 
 def recover_abandoned(redis, queue_name: str) -> None:

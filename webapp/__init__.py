@@ -1,4 +1,5 @@
 """DMS Sync Console: the Flask application factory."""
+
 from __future__ import annotations
 
 import os
@@ -17,13 +18,16 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config.update(test_config)
     os.makedirs(app.instance_path, exist_ok=True)
 
+    from webapp import logging_setup
+
+    logging_setup.init_app(app)  # first: every request has its id before any other hook runs
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)
     register_commands(app)
     from webapp import background, input_safety, security, template_filters
 
-    background.init_app(app)  # the "Background work is paused" banner; readable answers when Redis is down
+    background.init_app(app)  # readable answers when a request needs Redis and it is down
     security.init_app(app)
     template_filters.init_app(app)
     input_safety.init_app(app)  # NUL never reaches the database
@@ -32,14 +36,20 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
 def register_extensions(app: Flask) -> None:
     """Bind every extension singleton to ``app``."""
-    from webapp import models  # noqa: F401 - registers the mappers before Alembic looks
+    from webapp import models
     from webapp.auth import login as login_setup
     from webapp.extensions import csrf, db, htmx, limiter, migrate
     from webapp.redis_conn import limiter_storage_uri
 
+    models.configure()  # every table mapped before Alembic or a query looks
     db.init_app(app)
-    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"),
-                     render_as_batch=True, compare_type=True)
+    migrate.init_app(
+        app,
+        db,
+        directory=os.path.join(os.path.dirname(app.root_path), "migrations"),
+        render_as_batch=True,
+        compare_type=True,
+    )
     csrf.init_app(app)
     htmx.init_app(app)
     login_setup.init_app(app)
@@ -70,7 +80,7 @@ def _tune_sqlite(app: Flask) -> None:
         engine = db.engine
 
         @event.listens_for(engine, "connect")
-        def _on_connect(dbapi_connection, _record) -> None:  # noqa: ANN001
+        def _on_connect(dbapi_connection, _record) -> None:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA busy_timeout=15000")
@@ -81,56 +91,49 @@ def _tune_sqlite(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    """One blueprint per area."""
-    from webapp.admin import bp as admin_bp
-    from webapp.assets import bp as assets_bp
-    from webapp.auth import bp as auth_bp
-    from webapp.customers import bp as customers_bp
-    from webapp.home import bp as home_bp
-    from webapp.settings import bp as settings_bp
-    from webapp.update_requests import bp as update_requests_bp
-
-    app.register_blueprint(auth_bp)
-    app.register_blueprint(home_bp)
-    app.register_blueprint(admin_bp, url_prefix="/admin")
-    app.register_blueprint(settings_bp, url_prefix="/settings")
-    app.register_blueprint(customers_bp, url_prefix="/customers")
-    app.register_blueprint(assets_bp, url_prefix="/assets")
-    from webapp.integrations import bp as integrations_bp
-
-    app.register_blueprint(integrations_bp, url_prefix="/integrations")
-    app.register_blueprint(update_requests_bp)
-    from webapp.notifications import bp as notifications_bp
-
-    app.register_blueprint(notifications_bp)
-    from webapp.advisors import bp as advisors_bp
-    from webapp.appointments import bp as appointments_bp
-    from webapp.failed_pushes import bp as failed_pushes_bp
-
-    app.register_blueprint(appointments_bp, url_prefix="/appointments")
-    app.register_blueprint(failed_pushes_bp, url_prefix="/integrations/failed")
-    app.register_blueprint(advisors_bp, url_prefix="/advisors")
-    from webapp.cases import bp as cases_bp
-
-    app.register_blueprint(cases_bp, url_prefix="/cases")
-    from webapp.dms_activity import bp as dms_activity_bp
-
-    app.register_blueprint(dms_activity_bp, url_prefix="/repair-orders")
-    from webapp.repair_orders import bp as repair_orders_bp
-
-    app.register_blueprint(repair_orders_bp, url_prefix="/repair-orders")
-    from webapp.sync_wizard import bp as sync_wizard_bp
-    app.register_blueprint(sync_wizard_bp)  # /customers/<id>/sync, /assets/<id>/sync
-
+    """One blueprint per area (each defined in its package's routes.py), at its URL prefix."""
+    from webapp import (
+        admin,
+        advisors,
+        appointments,
+        assets,
+        auth,
+        cases,
+        customers,
+        dms_activity,
+        failed_pushes,
+        home,
+        integrations,
+        notifications,
+        permissions,
+        repair_orders,
+        settings,
+        sync_wizard,
+        update_requests,
+    )
     from webapp.admin import rq_dashboard
 
-    rq_dashboard.init_app(app)
-
-    from webapp import navigation
-    from webapp.permissions import init_app as permissions_init
-
-    permissions_init(app)
-    navigation.init_app(app)
+    for package, url_prefix in (
+        (auth, None),
+        (home, None),
+        (admin, "/admin"),
+        (settings, "/settings"),
+        (customers, "/customers"),
+        (assets, "/assets"),
+        (integrations, "/integrations"),
+        (update_requests, None),
+        (notifications, None),
+        (appointments, "/appointments"),
+        (failed_pushes, "/integrations/failed"),
+        (advisors, "/advisors"),
+        (cases, "/cases"),
+        (dms_activity, "/repair-orders"),
+        (repair_orders, "/repair-orders"),
+        (sync_wizard, None),  # /customers/<id>/sync, /assets/<id>/sync
+    ):
+        app.register_blueprint(package.bp, url_prefix=url_prefix)
+    rq_dashboard.init_app(app)  # /admin/rq, when Redis is configured
+    permissions.init_app(app)  # every endpoint registered above declares who may use it
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -6,6 +6,7 @@ be queued before those rows are visible, nor at all when they are not written. A
 registers a handler for its kind of work (:func:`handler`) and queues items with :func:`defer`.
 A savepoint rolled back inside the transaction does not forget what the rest of it queued.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -20,6 +21,7 @@ _HANDLERS: dict[str, Callable[[list[Any]], None]] = {}
 
 def handler(kind: str) -> Callable[[Callable[[list[Any]], None]], Callable[[list[Any]], None]]:
     """Register the function run with the items of ``kind`` after each commit that has some."""
+
     def register(func: Callable[[list[Any]], None]) -> Callable[[list[Any]], None]:
         _HANDLERS[kind] = func
         return func

@@ -6,6 +6,7 @@ caller's own change (so an entry exists exactly when the change does). Callers t
 nothing else commit themselves. The time is now; the address is the request's client
 address when there is a request. ``user`` is who did it: by default (None) the signed-in user.
 """
+
 from __future__ import annotations
 
 from flask import has_request_context, request
@@ -32,6 +33,7 @@ KINDS: dict[str, str] = {
     "payment.exported": "Payment exported",
 }
 
+
 def client_ip() -> str:
     """The request's client address ('' outside a request). Behind a reverse proxy set
     ``PROXY_HOPS`` (webapp.security) so this is the visitor's address, not the proxy's."""
@@ -40,8 +42,7 @@ def client_ip() -> str:
     return (request.remote_addr or "")[:64]
 
 
-def record(kind: str, *, user=None, location_id: int | None = None, target: str = "",  # noqa: ANN001
-           detail: str = "") -> AuditEvent:
+def record(kind: str, *, user=None, location_id: int | None = None, target: str = "", detail: str = "") -> AuditEvent:
     """Add an audit entry for ``kind`` to the session (committed with the caller's transaction).
 
     ``user``: who acted; None = the signed-in user, if any (nobody for an anonymous visitor).
@@ -51,8 +52,15 @@ def record(kind: str, *, user=None, location_id: int | None = None, target: str 
 
         if current_user.is_authenticated:
             user = current_user._get_current_object()
-    event = AuditEvent(kind=kind[:64], created_at=utcnow(), user_id=getattr(user, "id", None),
-                       actor=(getattr(user, "email", "") or "")[:254], location_id=location_id,
-                       target=(target or "")[:255], detail=detail or "", ip=client_ip())
+    event = AuditEvent(
+        kind=kind[:64],
+        created_at=utcnow(),
+        user_id=getattr(user, "id", None),
+        actor=(getattr(user, "email", "") or "")[:254],
+        location_id=location_id,
+        target=(target or "")[:255],
+        detail=detail or "",
+        ip=client_ip(),
+    )
     db.session.add(event)
     return event

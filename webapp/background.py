@@ -1,4 +1,4 @@
-"""Is the background machinery working: Redis (the job queue), the ``rq cron`` scheduler, the
+"""Is the background machinery working: Redis (the job queue), the scheduler (jobs/scheduler.py), the
 scheduled jobs, the workers? Read by the Integration health page, ``/healthz`` and the
 "Background work is paused" banner; and what a request answers when Redis is unreachable.
 
@@ -7,9 +7,10 @@ and never raises: a dead Redis is a state to show, not a 500.
 
 How each state is known:
 
-- the scheduler: ``rq cron`` checks in to the ``rq:cron_schedulers`` registry at least
-  every minute; late after ``SCHEDULER_LATE_AFTER`` s, not running after
-  ``SCHEDULER_DEAD_AFTER`` s (or when it has no entry: it deregisters when stopped);
+- the scheduler: the one holding the scheduler lock (jobs/scheduler.py) checks in to RQ's
+  ``rq:cron_schedulers`` registry at least every minute; late after ``SCHEDULER_LATE_AFTER`` s,
+  not running after ``SCHEDULER_DEAD_AFTER`` s (or when it has no entry: it deregisters when
+  stopped or when it loses the lock); the lock's holder and the standbys are named when running;
 - scheduled jobs: the heartbeat job it enqueues every minute (jobs/housekeeping.py) must
   have been run by a worker within ``HEARTBEAT_LATE_AFTER`` s;
 - workers: RQ's worker registry, minus workers whose last heartbeat is older than their
@@ -18,17 +19,26 @@ How each state is known:
   wherever the worker runs (another machine, or a container with this hostname but its own
   process ids, where asking this machine for the worker's pid would wrongly find none).
 """
+
 from __future__ import annotations
 
-import os
 import socket
 import time
 from dataclasses import dataclass
-from datetime import timezone
+from datetime import UTC
 
 import psutil
 import redis
 from flask import Flask, current_app
+
+from webapp.services.liveness import (
+    PID_NAMESPACE_KEY,
+    pid_namespace,
+    scheduler_heartbeat_age,
+    scheduler_lock_holder,
+    scheduler_standbys,
+)
+from webapp.services.queues import ALL_QUEUES
 
 #: Errors that mean "Redis cannot be reached" (or no Redis is configured).
 UNREACHABLE = (redis.RedisError, OSError, RuntimeError)
@@ -42,7 +52,7 @@ BANNER_CACHE_SECONDS = 5.0
 #: Each check's name (``/healthz``) and label (Integration health), in display order.
 LABELS = {
     "redis": "Redis (job queue)",
-    "scheduler": "Scheduler (rq cron)",
+    "scheduler": "Scheduler",
     "scheduled_jobs": "Scheduled jobs",
     "workers": "Workers",
 }
@@ -57,14 +67,15 @@ PAUSED_MESSAGE = f"the console cannot reach Redis, its job queue. Pages keep wor
 ACTION_PAUSED_MESSAGE = (
     f"{PAUSED_TITLE}: the console cannot reach Redis, its job queue, so this could not start its background "
     f"work. {REDIS_DOWN_CONSEQUENCES} Try again in a few minutes; if it lasts, tell a Service Manager or "
-    "Global Admin (their Integration health page shows the cause).")
+    "Global Admin (their Integration health page shows the cause)."
+)
 
 
 @dataclass
 class Check:
     """One line of the Background work panel (and one field of ``/healthz``)."""
 
-    name: str   # a key of LABELS
+    name: str  # a key of LABELS
     state: str  # ok, late, down, unknown
     text: str
     fix: str = ""
@@ -123,7 +134,7 @@ def redis_reachable() -> bool:
         return False
 
 
-def heartbeat_lapsed(worker, now: float) -> bool:  # noqa: ANN001
+def heartbeat_lapsed(worker, now: float) -> bool:
     """True when the worker has not sent its heartbeat within its ``worker_ttl``: it is gone.
 
     A running worker sends one at least every ``worker_ttl - 15`` s (after each wait for a
@@ -133,23 +144,11 @@ def heartbeat_lapsed(worker, now: float) -> bool:  # noqa: ANN001
     if last is None:
         return True
     if last.tzinfo is None:
-        last = last.replace(tzinfo=timezone.utc)
+        last = last.replace(tzinfo=UTC)
     return now - last.timestamp() > worker.worker_ttl
 
 
-#: Where each of the console's workers records its pid namespace (see jobs.worker).
-PID_NAMESPACE_KEY = "dms-console:worker-pid-namespace:{}"
-
-
-def pid_namespace() -> str | None:
-    """This process's pid namespace (Linux), or None where it cannot be read."""
-    try:
-        return os.readlink("/proc/self/ns/pid")
-    except OSError:
-        return None
-
-
-def process_gone(worker, client, host: str, namespace: str | None) -> bool:  # noqa: ANN001
+def process_gone(worker, client, host: str, namespace: str | None) -> bool:
     """True when ``worker`` ran in this machine's process table and its process has died.
 
     Only when the worker shares our host name and, where it recorded one, our pid namespace:
@@ -168,74 +167,102 @@ def process_gone(worker, client, host: str, namespace: str | None) -> bool:  # n
         return False
 
 
-def live_workers(client, now: float | None = None) -> list:  # noqa: ANN001
+def live_workers(client, now: float | None = None) -> list:
     """Registered RQ workers, without those whose heartbeat has lapsed or whose process is seen to be gone."""
     from rq import Worker
 
     now = time.time() if now is None else now
     host, namespace = socket.gethostname(), pid_namespace()
-    return [worker for worker in Worker.all(connection=client)
-            if not heartbeat_lapsed(worker, now) and not process_gone(worker, client, host, namespace)]
+    return [
+        worker
+        for worker in Worker.all(connection=client)
+        if not heartbeat_lapsed(worker, now) and not process_gone(worker, client, host, namespace)
+    ]
 
 
-def _scheduler_check(client, now: float) -> Check:  # noqa: ANN001
+def _scheduler_check(client, now: float) -> Check:
     from rq.cron_scheduler_registry import get_registry_key
 
-    fix = ("make run restarts a stopped scheduler by itself (its log says so); if the console's "
-           "processes are run some other way, start `rq cron jobs.cron` again.")
+    fix = (
+        "make run restarts a stopped scheduler by itself (its log says so); if the console's "
+        "processes are run some other way, start `python -m jobs.scheduler` again."
+    )
     seen = [score for _name, score in client.zrange(get_registry_key(), 0, -1, withscores=True)]
     if not seen:
-        return Check("scheduler", "down",
-                     "Not running: no scheduler is registered, so scheduled pulls and push retries are not started.",
-                     fix)
+        return Check(
+            "scheduler",
+            "down",
+            "Not running: no scheduler is registered, so scheduled pulls and push retries are not started.",
+            fix,
+        )
     age = max(0.0, now - max(seen))
     if age > SCHEDULER_DEAD_AFTER:
-        return Check("scheduler", "down",
-                     f"Not running: last seen {ago(age)} ago (it checks in every minute). Scheduled pulls "
-                     "and push retries are not started.", fix)
+        return Check(
+            "scheduler",
+            "down",
+            f"Not running: last seen {ago(age)} ago (it checks in every minute). Scheduled pulls "
+            "and push retries are not started.",
+            fix,
+        )
     if age > SCHEDULER_LATE_AFTER:
-        return Check("scheduler", "late",
-                     f"Last seen {ago(age)} ago; it checks in every minute.", fix)
-    return Check("scheduler", "ok", f"Running: last seen {ago(age)} ago.")
+        return Check("scheduler", "late", f"Last seen {ago(age)} ago; it checks in every minute.", fix)
+    return Check("scheduler", "ok", f"Running: last seen {ago(age)} ago{_holder_text(client, now)}.")
 
 
-def _heartbeat_check(client, now: float) -> Check:  # noqa: ANN001
-    from jobs.housekeeping import scheduler_heartbeat_age
+def _holder_text(client, now: float) -> str:
+    """`` (host:pid:id holds the scheduler lock; 1 standby waiting)`` (jobs/scheduler.py), or
+    nothing when no process holds it."""
+    holder = scheduler_lock_holder(client)
+    if holder is None:
+        return ""
+    standbys = len(scheduler_standbys(client, now))
+    return f" ({holder} holds the scheduler lock; {standbys} standby{'s' if standbys != 1 else ''} waiting)"
 
+
+def _heartbeat_check(client, now: float) -> Check:
     fix = "Check the Scheduler and Workers lines of this panel: one of them has stopped, or every worker is busy."
     age = scheduler_heartbeat_age(client, now)
     if age is None:
-        return Check("scheduled_jobs", "down",
-                     "None has run in the last hour, or since Redis started (the scheduler enqueues one every "
-                     "minute for a worker to run).",
-                     fix)
+        return Check(
+            "scheduled_jobs",
+            "down",
+            "None has run in the last hour, or since Redis started (the scheduler enqueues one every "
+            "minute for a worker to run).",
+            fix,
+        )
     if age > HEARTBEAT_LATE_AFTER:
-        return Check("scheduled_jobs", "late",
-                     f"Waiting: the every-minute check job last ran {ago(age)} ago.", fix)
+        return Check("scheduled_jobs", "late", f"Waiting: the every-minute check job last ran {ago(age)} ago.", fix)
     return Check("scheduled_jobs", "ok", f"Running: the every-minute check job ran {ago(age)} ago.")
 
 
-def _workers_check(client, now: float) -> Check:  # noqa: ANN001
+def _workers_check(client, now: float) -> Check:
     from rq import Queue
 
-    from jobs.queues import ALL_QUEUES
-
-    fix = ("make run restarts a stopped worker by itself (its log says so); if the console's processes "
-           "are run some other way, start `python -m jobs.worker` again.")
+    fix = (
+        "make run restarts a stopped worker by itself (its log says so); if the console's processes "
+        "are run some other way, start `python -m jobs.worker` again."
+    )
     workers = live_workers(client, now)
     waiting = sum(Queue(name, connection=client).count for name in ALL_QUEUES)
     waiting_text = f"{waiting} job{'s' if waiting != 1 else ''} waiting"
     served = {name for worker in workers for name in worker.queue_names()}
     unserved = [name for name in ALL_QUEUES if name not in served]
     if not workers:
-        return Check("workers", "down",
-                     f"No worker is running: pulls, DMS pushes and lookups wait ({waiting_text}).", fix)
+        return Check(
+            "workers", "down", f"No worker is running: pulls, DMS pushes and lookups wait ({waiting_text}).", fix
+        )
     if unserved:
-        return Check("workers", "down",
-                     f"No worker serves the {', '.join(unserved)} queue{'s' if len(unserved) > 1 else ''} "
-                     f"({waiting_text}).", fix)
-    return Check("workers", "ok",
-                 f"{len(workers)} worker{'s' if len(workers) != 1 else ''} serving every queue ({waiting_text}).")
+        return Check(
+            "workers",
+            "down",
+            f"No worker serves the {', '.join(unserved)} queue{'s' if len(unserved) > 1 else ''} ({waiting_text}).",
+            fix,
+        )
+    return Check(
+        "workers",
+        "ok",
+        f"{len(workers)} worker{'s' if len(workers) != 1 else ''} serving every queue ({waiting_text}).",
+    )
 
 
 def background_health() -> BackgroundHealth:
@@ -244,16 +271,26 @@ def background_health() -> BackgroundHealth:
         client = _client()
         client.ping()
     except UNREACHABLE as error:
-        redis_down = Check("redis", "down", f"Unreachable ({type(error).__name__}): {REDIS_DOWN_CONSEQUENCES}",
-                           "make run restarts its embedded Redis by itself; a separate Redis server (REDIS_URL) "
-                           "must be restarted by whoever runs it.")
-        unknown = [Check(name, "unknown", "Cannot be checked while Redis is unreachable.")
-                   for name in LABELS if name != "redis"]
+        redis_down = Check(
+            "redis",
+            "down",
+            f"Unreachable ({type(error).__name__}): {REDIS_DOWN_CONSEQUENCES}",
+            "make run restarts its embedded Redis by itself; a separate Redis server (REDIS_URL) "
+            "must be restarted by whoever runs it.",
+        )
+        unknown = [
+            Check(name, "unknown", "Cannot be checked while Redis is unreachable.")
+            for name in LABELS
+            if name != "redis"
+        ]
         return BackgroundHealth([redis_down, *unknown])
     checks = [Check("redis", "ok", "Reachable.")]
     now = time.time()
-    for name, ask in (("scheduler", _scheduler_check), ("scheduled_jobs", _heartbeat_check),
-                      ("workers", _workers_check)):
+    for name, ask in (
+        ("scheduler", _scheduler_check),
+        ("scheduled_jobs", _heartbeat_check),
+        ("workers", _workers_check),
+    ):
         try:
             checks.append(ask(client, now))
         except UNREACHABLE as error:  # Redis went away between two questions
@@ -283,14 +320,9 @@ def forget_cached_state() -> None:
 
 
 def init_app(app: Flask) -> None:
-    """The banner's check for templates, and a readable answer when a request needs Redis."""
+    """A readable answer when a request needs Redis and cannot reach it (the banner's check,
+    :func:`background_paused`, is a template global: webapp/template_filters.py)."""
     from webapp.errors import respond
-
-    @app.context_processor
-    def _background_context() -> dict:
-        # A callable: only pages that show the banner (signed in, full page) pay for the check.
-        return {"background_paused": background_paused, "background_paused_title": PAUSED_TITLE,
-                "background_paused_message": PAUSED_MESSAGE}
 
     def _unreachable(error: Exception):
         app.logger.warning("Redis unreachable during a request (%s: %s)", type(error).__name__, error)

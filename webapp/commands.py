@@ -1,4 +1,5 @@
 """Command-line tools: ``flask --app wsgi <command>``."""
+
 from __future__ import annotations
 
 import click
@@ -7,6 +8,7 @@ from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from webapp import search
+from webapp.admin import commands as admin_commands
 from webapp.extensions import db
 from webapp.models import Location, Role, User
 
@@ -16,6 +18,8 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(create_user_command)
     app.cli.add_command(is_empty_command)
+    app.cli.add_command(admin_commands.rotate_credentials_command)
+    app.cli.add_command(admin_commands.new_credentials_key_command)
     search.init_app(app)  # flask reindex-search
 
 

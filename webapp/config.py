@@ -4,13 +4,14 @@ Nothing here silently falls back to an unsafe production value: the secret key c
 from ``SECRET_KEY`` or, on a self-hosted single machine, from a random key generated
 once into ``instance/secret_key`` (readable by the owner only).
 """
+
 from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import Callable, Mapping
 
 ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = Path(os.environ.get("INSTANCE_PATH", ROOT / "instance"))
@@ -55,12 +56,22 @@ def database_url(instance_dir: Path = INSTANCE_DIR) -> str:
     if url:
         # Heroku-style URLs name the driver "postgres://"; we use psycopg 3.
         if url.startswith("postgres://"):
-            url = "postgresql+psycopg://" + url[len("postgres://"):]
+            url = "postgresql+psycopg://" + url[len("postgres://") :]
         elif url.startswith("postgresql://"):
-            url = "postgresql+psycopg://" + url[len("postgresql://"):]
+            url = "postgresql+psycopg://" + url[len("postgresql://") :]
         return url
     instance_dir.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{instance_dir / 'console.sqlite'}"
+
+
+def storage_dir_setting(environ: Mapping[str, str] | None = None) -> str:
+    """``STORAGE_DIR`` as an absolute path (a relative one is taken from the project folder, so
+    every process reads the same folder whatever its working directory); empty when unset."""
+    value = ((os.environ if environ is None else environ).get("STORAGE_DIR") or "").strip()
+    if not value:
+        return ""
+    path = Path(value).expanduser()
+    return str(path if path.is_absolute() else ROOT / path)
 
 
 class Config:
@@ -71,7 +82,7 @@ class Config:
         self.SECRET_KEY = _secret_key(INSTANCE_DIR)
         self.SQLALCHEMY_DATABASE_URI = database_url(INSTANCE_DIR)
         self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
-        # Set by jobs.redis_conn at start-up when REDIS_URL is absent (embedded Redis).
+        # Empty: `make run` (webapp/runner.py) starts an embedded Redis and sets REDIS_URL for its processes.
         self.REDIS_URL = os.environ.get("REDIS_URL", "")
         self.PREFERRED_URL_SCHEME = os.environ.get("PREFERRED_URL_SCHEME", "http")
         https = self.PREFERRED_URL_SCHEME == "https"
@@ -117,8 +128,13 @@ class Config:
         self.DMS_TEST_TIMEOUT = float(os.environ.get("DMS_TEST_TIMEOUT", "20"))
         # Fernet keys for the DMS credentials stored at rest, comma-separated: the first
         # encrypts, all decrypt (rotation). Empty = a key generated once into
-        # instance/credentials_key (webapp.credentials).
+        # instance/credentials_key (webapp.credentials): that machine's alone, so an install on
+        # several machines sets the same CREDENTIALS_KEYS on each.
         self.CREDENTIALS_KEYS = os.environ.get("CREDENTIALS_KEYS", "")
+        # Files every machine of an install needs (screenshots, daily data files): under this
+        # folder, shared storage when there are several machines. Empty = <instance>/uploads
+        # (webapp.storage).
+        self.STORAGE_DIR = storage_dir_setting()
         # The sandbox DMS of `make run`: External Interfaces offers its test event to locations whose
         # DMS address is under it (webapp/settings/webhook_setup.py).
         self.SANDBOX_URL = sandbox_url()
@@ -127,8 +143,12 @@ class Config:
         self.WEBHOOK_BASE_URL = os.environ.get("WEBHOOK_BASE_URL", "").strip()
         # /healthz answers 503 when the scheduler, the scheduled jobs or the workers are not ok;
         # HEALTHZ_REQUIRE_BACKGROUND=0 (a web-only deployment) reports them without failing on them.
-        self.HEALTHZ_REQUIRE_BACKGROUND = (os.environ.get("HEALTHZ_REQUIRE_BACKGROUND", "1").strip().lower()
-                                           not in ("0", "false", "no", "off"))
+        self.HEALTHZ_REQUIRE_BACKGROUND = os.environ.get("HEALTHZ_REQUIRE_BACKGROUND", "1").strip().lower() not in (
+            "0",
+            "false",
+            "no",
+            "off",
+        )
         # E-mail to requesters when their update request is decided (webapp/notifications): only when
         # SMTP_HOST and SMTP_FROM are set. Sent by a background job, never on the request path.
         self.SMTP_HOST = os.environ.get("SMTP_HOST", "").strip()
@@ -136,5 +156,4 @@ class Config:
         self.SMTP_FROM = os.environ.get("SMTP_FROM", "").strip()
         self.SMTP_USER = os.environ.get("SMTP_USER", "")
         self.SMTP_PASSWORD = os.environ.get("SMTP_PASSWORD", "")
-        self.SMTP_STARTTLS = (os.environ.get("SMTP_STARTTLS", "1").strip().lower()
-                              not in ("0", "false", "no", "off"))
+        self.SMTP_STARTTLS = os.environ.get("SMTP_STARTTLS", "1").strip().lower() not in ("0", "false", "no", "off")

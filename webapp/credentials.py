@@ -7,17 +7,20 @@ ones stay until ``flask rotate-credentials`` has re-encrypted every location). W
 setting, a self-hosted install uses a random key generated once into
 ``instance/credentials_key`` (owner-readable only, never committed) — kept apart from the
 secret key so that rotating ``SECRET_KEY`` (which signs sessions) does not lose the
-credentials.
+credentials. That file is one machine's: an install whose web servers and workers run on several
+machines sets the same ``CREDENTIALS_KEYS`` on each (README, "Production deployment").
 
 Plaintext credentials are only ever held in memory to build a connector; they are never
 logged, never put in exceptions and never rendered back into a page.
 """
+
 from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from flask import Flask, current_app
@@ -35,8 +38,10 @@ class CredentialsUnreadable(AuthenticationError):
     a refused sign-in show its fix hint instead of failing with a crash.
     """
 
-    default_hint = ("The stored DMS credentials can no longer be read (the server's encryption key changed). "
-                    "Ask a Global Admin to enter this location's DMS credentials again (Admin → Locations).")
+    default_hint = (
+        "The stored DMS credentials can no longer be read (the server's encryption key changed). "
+        "Ask a Global Admin to enter this location's DMS credentials again (Admin → Locations)."
+    )
 
 
 def _instance_key(instance_dir: Path) -> str:
@@ -63,8 +68,10 @@ def _multi_fernet(keys: tuple[str, ...]) -> MultiFernet:
         return MultiFernet([Fernet(key.encode()) for key in keys])
     except (ValueError, TypeError):
         # Never echo the key itself.
-        raise ValueError("CREDENTIALS_KEYS holds a value that is not a Fernet key (32 url-safe "
-                         "base64-encoded bytes; make one with `flask new-credentials-key`)") from None
+        raise ValueError(
+            "CREDENTIALS_KEYS holds a value that is not a Fernet key (32 url-safe "
+            "base64-encoded bytes; make one with `flask new-credentials-key`)"
+        ) from None
 
 
 def _box(app: Flask | None = None) -> MultiFernet:
@@ -98,4 +105,3 @@ def rotate(token: str, app: Flask | None = None) -> str:
 def new_key() -> str:
     """A fresh Fernet key (for CREDENTIALS_KEYS)."""
     return Fernet.generate_key().decode()
-

@@ -3,18 +3,23 @@
 A full-page request gets a page; a targeted htmx request gets a small toast (htmx 2
 does not swap 4xx/5xx, so the page stays as it was and nothing typed is lost).
 """
+
 from __future__ import annotations
 
-from flask import Flask, make_response, render_template, request
+from flask import Flask, render_template, request
+from flask_htmx import make_response
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from webapp.rendering import toast, wants_fragment
+from webapp.rendering import toast_event, wants_fragment
 
 MESSAGES = {
     400: ("Bad request", "The request could not be understood."),
     403: ("Not allowed", "Your role does not allow this. Ask a Service Manager or Global Admin if you need it."),
-    404: ("Not found", "We could not find that page or record. It may have been removed, or belong to another location."),
+    404: (
+        "Not found",
+        "We could not find that page or record. It may have been removed, or belong to another location.",
+    ),
     405: ("Not allowed", "That action is not available here."),
     413: ("Too large", "That upload is too large."),
     429: ("Too many requests", "Too many attempts. Wait a few minutes and try again."),
@@ -27,9 +32,7 @@ CSRF_MESSAGE = "This page has expired. Reload the page and try again — nothing
 def respond(status: int, title: str, message: str):
     """Render the error page, or a toast for a targeted htmx request."""
     if wants_fragment():
-        response = make_response("", status)
-        response.headers["HX-Reswap"] = "none"
-        return toast(response, message, "error")
+        return make_response("", status, reswap="none", trigger=toast_event(message, "error"))
     return render_template("errors/error.html", status=status, title=title, message=message), status
 
 

@@ -1,11 +1,12 @@
 """Every Flask extension singleton, created unbound and wired up in ``create_app``."""
+
+from flask_htmx import HTMX
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
-from htmx_flask import Htmx
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
@@ -29,5 +30,5 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
-htmx = Htmx()
+htmx = HTMX()  # truthy in an htmx request; .target, .boosted ... read its headers
 limiter = Limiter(key_func=get_remote_address)

@@ -14,6 +14,7 @@ NUL has no meaning in anything staff type, so one request hook, registered app-w
   signature on the raw bytes first and then refuses a body containing NUL with
   :func:`contains_nul` (400).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -33,8 +34,9 @@ def _cleaned(data: MultiDict) -> MultiDict | None:
     """A copy of ``data`` (same class) without NULs, or None when it had none."""
     if not any(NUL in key or (isinstance(value, str) and NUL in value) for key, value in data.items(multi=True)):
         return None
-    items = [(strip_nul(key), strip_nul(value) if isinstance(value, str) else value)
-             for key, value in data.items(multi=True)]
+    items = [
+        (strip_nul(key), strip_nul(value) if isinstance(value, str) else value) for key, value in data.items(multi=True)
+    ]
     return type(data)(items)
 
 
@@ -66,7 +68,9 @@ def _strip_request_nuls() -> None:
     if args is not None:
         request.args = args  # werkzeug's cached_property accepts the replacement
     if request.method in ("POST", "PUT", "PATCH", "DELETE") and request.mimetype in (
-            "application/x-www-form-urlencoded", "multipart/form-data"):
+        "application/x-www-form-urlencoded",
+        "multipart/form-data",
+    ):
         form = _cleaned(request.form)
         if form is not None:
             request.form = form

@@ -1,9 +1,10 @@
 """The navigation bar: each area once, shown only to roles that may use it."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import Flask, current_app, request
+from flask import current_app, request
 from flask_login import current_user
 
 from webapp.permissions import Permission, can
@@ -19,7 +20,8 @@ class NavItem:
     section: str = "main"  # "main" or "admin"
 
 
-# Later areas add their entry here; entries whose endpoint does not exist are not shown.
+# A new area adds its entry here; an entry whose endpoint is not registered (the job queues
+# without Redis) is not shown.
 NAV_ITEMS: list[NavItem] = [
     NavItem("Home", "home.index", Permission.SIGNED_IN),
     NavItem("Customers", "customers.index", Permission.VIEW_RECORDS),
@@ -57,21 +59,3 @@ def is_current(item: NavItem) -> bool:
     return endpoint == item.endpoint or (
         item.endpoint.split(".")[0] == endpoint.split(".")[0] and item.endpoint.split(".")[0] not in ("home", "admin")
     )
-
-
-def init_app(app: Flask) -> None:
-    """Expose the navigation helpers to templates."""
-
-    @app.context_processor
-    def _nav():
-        from webapp.scoping import allowed_locations, current_location
-
-        if not current_user.is_authenticated:
-            return {}
-        return {
-            "nav_main": visible_items("main"),
-            "nav_admin": visible_items("admin"),
-            "nav_is_current": is_current,
-            "current_location": current_location(),
-            "switchable_locations": allowed_locations() if can(current_user, Permission.SWITCH_LOCATION) else [],
-        }

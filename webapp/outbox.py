@@ -16,11 +16,12 @@ the DMS without being saved, nor be saved without being queued. After the commit
 location's delivery job is woken (``jobs.pushes.deliver_pushes``); if Redis is down at
 that moment, the every-minute sweep (``jobs.schedule.wake_due_pushes``) finds the row.
 
-What each kind sends is defined by the handlers in ``jobs/pushes.py``
-(``register_handler`` for new kinds); ``jobs.pushes.AFTER_DELIVERY_HOOKS`` tells other
-areas when a message was sent or refused. People act on refused messages with
+What each kind sends is defined by its handler in ``jobs.pushes.HANDLERS`` (a new kind adds
+its entry there); ``jobs.pushes.AFTER_DELIVERY_HOOKS`` tells other areas when a message was
+sent or refused. People act on refused messages with
 :func:`retry_message` and :func:`dismiss_message` (the Failed pushes page).
 """
+
 from __future__ import annotations
 
 import logging
@@ -32,9 +33,20 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
 from webapp import after_commit
-from webapp.models import (Appointment, ChangeSource, Location, OutboxKind, OutboxMessage, OutboxStatus, PushState,
-                           utcnow)
+from webapp.models import (
+    Appointment,
+    ChangeSource,
+    Location,
+    OutboxKind,
+    OutboxMessage,
+    OutboxStatus,
+    PushState,
+    utcnow,
+)
 from webapp.models.change_history import record_change
+from webapp.redis_conn import get_redis
+from webapp.services import retry_policy
+from webapp.services.queues import PUSHES, get_queue
 
 log = logging.getLogger(__name__)
 
@@ -52,10 +64,18 @@ def new_idempotency_key(location: Location, kind: OutboxKind, target_type: str, 
     return f"{location.code}-{kind.value}-{target_type}-{target_id}-{uuid.uuid4().hex[:16]}"[:80]
 
 
-def enqueue_push(session, location: Location, kind: OutboxKind | str, record: Any,
-                 payload: dict[str, Any] | None = None, idempotency_key: str | None = None, *,
-                 advisor_id: int | None = None, brand: str | None = None,
-                 user_id: int | None = None) -> OutboxMessage:
+def enqueue_push(
+    session,
+    location: Location,
+    kind: OutboxKind | str,
+    record: Any,
+    payload: dict[str, Any] | None = None,
+    idempotency_key: str | None = None,
+    *,
+    advisor_id: int | None = None,
+    brand: str | None = None,
+    user_id: int | None = None,
+) -> OutboxMessage:
     """Add an outbox row for ``record`` to ``session`` (the caller commits).
 
     ``record`` is any model instance with ``id`` and ``__tablename__`` (flushed here if
@@ -67,10 +87,18 @@ def enqueue_push(session, location: Location, kind: OutboxKind | str, record: An
         session.flush()
     target_type = record.__tablename__
     message = OutboxMessage(
-        location_id=location.id, kind=kind, target_type=target_type, target_id=record.id,
-        payload=payload or {}, status=OutboxStatus.PENDING, attempts=0, next_attempt_at=utcnow(),
+        location_id=location.id,
+        kind=kind,
+        target_type=target_type,
+        target_id=record.id,
+        payload=payload or {},
+        status=OutboxStatus.PENDING,
+        attempts=0,
+        next_attempt_at=utcnow(),
         idempotency_key=idempotency_key or new_idempotency_key(location, kind, target_type, record.id),
-        advisor_id=advisor_id, brand=brand, created_by_id=user_id,
+        advisor_id=advisor_id,
+        brand=brand,
+        created_by_id=user_id,
     )
     session.add(message)
     after_commit.defer(session, WAKE, location.id)
@@ -79,10 +107,6 @@ def enqueue_push(session, location: Location, kind: OutboxKind | str, record: An
 
 def wake(location_id: int) -> bool:
     """Make sure a delivery job for the location is queued; False if Redis could not be reached."""
-    from rq import Retry
-
-    from webapp.redis_conn import get_redis
-
     try:
         redis = get_redis()
         key = WAKE_KEY.format(location_id)
@@ -93,16 +117,19 @@ def wake(location_id: int) -> bool:
         if queued > MAX_QUEUED_DRAINS:
             redis.decr(key)
             return True
-        from rq import Queue
-
-        Queue("pushes", connection=redis).enqueue(
-            DELIVERY_JOB, location_id, job_timeout=JOB_TIMEOUT, result_ttl=60, failure_ttl=7 * 86400,
+        get_queue(PUSHES).enqueue(
+            DELIVERY_JOB,
+            location_id,
+            job_timeout=JOB_TIMEOUT,
+            result_ttl=60,
+            failure_ttl=7 * 86400,
             # Only a crashed worker makes this job fail (DMS errors are recorded on the rows):
             # the retry re-claims the messages the dead job was sending.
-            retry=Retry(max=3, interval=[10, 60, 300]),
-            description=f"deliver DMS pushes of location {location_id}")
+            retry=retry_policy.CRASHED_JOBS.rq_retry(),
+            description=f"deliver DMS pushes of location {location_id}",
+        )
         return True
-    except Exception:  # noqa: BLE001 - Redis down: the sweep delivers it later
+    except Exception:
         log.exception("could not wake the push delivery of location %s; the sweep will", location_id)
         return False
 
@@ -117,8 +144,13 @@ def _wake_after_commit(location_ids: list[int]) -> None:
 # --------------------------------------------------------------------------- state of a record
 def messages_of(session, target_type: str, target_id: int) -> list[OutboxMessage]:
     """Every outbox message of one record, oldest first."""
-    return list(session.scalars(select(OutboxMessage).where(
-        OutboxMessage.target_type == target_type, OutboxMessage.target_id == target_id).order_by(OutboxMessage.id)))
+    return list(
+        session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.target_type == target_type, OutboxMessage.target_id == target_id)
+            .order_by(OutboxMessage.id)
+        )
+    )
 
 
 def summarise(messages) -> PushState:
@@ -153,14 +185,23 @@ def refresh_push_states(session, targets) -> None:
     session.flush()
     by_target: dict[int, list] = {target_id: [] for target_id in ids}
     for start in range(0, len(ids), 500):
-        for row in session.execute(select(OutboxMessage.target_id, OutboxMessage.status).where(
+        for row in session.execute(
+            select(OutboxMessage.target_id, OutboxMessage.status)
+            .where(
                 OutboxMessage.target_type == Appointment.__tablename__,
-                OutboxMessage.target_id.in_(ids[start:start + 500])).order_by(OutboxMessage.id)):
+                OutboxMessage.target_id.in_(ids[start : start + 500]),
+            )
+            .order_by(OutboxMessage.id)
+        ):
             by_target[row.target_id].append(row)  # rows with .status, as summarise reads
     table = Appointment.__table__
     rows = [{"b_id": target_id, "b_state": summarise(messages)} for target_id, messages in by_target.items()]
-    session.execute(update(table).where(table.c.id == bindparam("b_id"))
-                    .values(push_state=bindparam("b_state", type_=table.c.push_state.type)), rows)
+    session.execute(
+        update(table)
+        .where(table.c.id == bindparam("b_id"))
+        .values(push_state=bindparam("b_state", type_=table.c.push_state.type)),
+        rows,
+    )
     for row in rows:  # keep appointments already in the session in step, as a fetch would
         appointment = session.identity_map.get(identity_key(Appointment, row["b_id"]))
         if appointment is not None:
@@ -193,9 +234,15 @@ def retry_message(session, message: OutboxMessage, user_id: int | None) -> None:
     """Retry a failed message now (after the cause was fixed); history keeps who did it."""
     if message.status != OutboxStatus.FAILED:
         return
-    record_change(record=message, field="status", old=message.status.value, new=OutboxStatus.PENDING.value,
-                  source=ChangeSource.PORTAL, user_id=user_id,
-                  context={"action": "retry", "error_code": message.error_code})
+    record_change(
+        record=message,
+        field="status",
+        old=message.status.value,
+        new=OutboxStatus.PENDING.value,
+        source=ChangeSource.PORTAL,
+        user_id=user_id,
+        context={"action": "retry", "error_code": message.error_code},
+    )
     requeue(session, message)
     refresh_push_state(session, message.target_type, message.target_id)
 
@@ -204,10 +251,20 @@ def dismiss_message(session, message: OutboxMessage, reason: str, user_id: int |
     """Give up on a message (it will not be sent); the reason and who decided stay in history."""
     if message.status not in (OutboxStatus.FAILED, OutboxStatus.PENDING):
         return
-    record_change(record=message, field="status", old=message.status.value, new=OutboxStatus.DISMISSED.value,
-                  source=ChangeSource.PORTAL, user_id=user_id,
-                  context={"action": "dismiss", "reason": reason, "error_code": message.error_code,
-                           "target": f"{message.target_type}:{message.target_id}"})
+    record_change(
+        record=message,
+        field="status",
+        old=message.status.value,
+        new=OutboxStatus.DISMISSED.value,
+        source=ChangeSource.PORTAL,
+        user_id=user_id,
+        context={
+            "action": "dismiss",
+            "reason": reason,
+            "error_code": message.error_code,
+            "target": f"{message.target_type}:{message.target_id}",
+        },
+    )
     message.status = OutboxStatus.DISMISSED
     message.dismissed_reason = reason
     message.dismissed_by_id = user_id

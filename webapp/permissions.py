@@ -5,11 +5,12 @@ Each view declares what it needs with ``@require(Permission.X)`` (or ``@public``
 closed until someone decides who may use it; the authorization-matrix test checks the
 declarations and the real responses for every role.
 """
+
 from __future__ import annotations
 
 import enum
 import functools
-from typing import Callable
+from collections.abc import Callable
 
 from flask import Flask, abort, current_app, request
 from flask_login import current_user
@@ -49,9 +50,7 @@ _STAFF = {
 # The one table. DESIGN.md §1 describes each role.
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.GLOBAL_ADMIN: frozenset(Permission),
-    Role.SERVICE_MANAGER: frozenset(
-        _STAFF | {Permission.MANAGE_LOCATION_SETTINGS, Permission.VIEW_INTEGRATIONS}
-    ),
+    Role.SERVICE_MANAGER: frozenset(_STAFF | {Permission.MANAGE_LOCATION_SETTINGS, Permission.VIEW_INTEGRATIONS}),
     Role.SERVICE_ADVISOR: frozenset(_STAFF),
     Role.FIELD_MANAGER: frozenset({Permission.SIGNED_IN, Permission.SWITCH_LOCATION, Permission.VIEW_CASES}),
     Role.REVIEWER: frozenset({Permission.SIGNED_IN, Permission.REVIEW_REQUESTS}),
@@ -110,7 +109,3 @@ def init_app(app: Flask) -> None:
             app.logger.error("endpoint %s declares no permission; refusing", request.endpoint)
             abort(403)
         return None
-
-    @app.context_processor
-    def _inject_can():
-        return {"can": lambda perm: can(current_user, Permission(perm)), "Permission": Permission}

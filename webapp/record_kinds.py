@@ -5,10 +5,11 @@ The connector side of a kind (record class, nouns, owner field, writable fields)
 portal model, the blueprint and page that show it, its search and duplicate check. Code
 that used to branch on ``data_type == "customers"`` looks its kind up here.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from flask import url_for
 
@@ -43,24 +44,32 @@ class PortalKind:
         """The detail page of the portal record with id ``record_id``."""
         return url_for(f"{self.blueprint}.detail", **{self.id_arg: record_id})
 
-    def search_portal(self) -> Callable[..., Any]:
-        """The portal search function of this kind."""
-        from webapp.search import engine
-
-        return getattr(engine, self.portal_search)
-
-    def find_duplicates(self) -> Callable[..., Any]:
-        """The likely-duplicate finder used before adding a DMS record to the portal."""
-        from webapp.search import adding
-
-        return getattr(adding, self.duplicates)
-
 
 PORTAL_KINDS: dict[str, PortalKind] = {
-    CUSTOMERS: PortalKind(CUSTOMERS, Customer, "customers", "customer_id", "customers/index.html", "name",
-                          "search_customers", "display_name", "search_customers", "duplicate_customers"),
-    VEHICLES: PortalKind(VEHICLES, Asset, "assets", "asset_id", "assets/index.html", "vin",
-                         "search_vehicles", "description", "search_assets", "duplicate_assets"),
+    CUSTOMERS: PortalKind(
+        CUSTOMERS,
+        Customer,
+        "customers",
+        "customer_id",
+        "customers/index.html",
+        "name",
+        "search_customers",
+        "display_name",
+        "search_customers",
+        "duplicate_customers",
+    ),
+    VEHICLES: PortalKind(
+        VEHICLES,
+        Asset,
+        "assets",
+        "asset_id",
+        "assets/index.html",
+        "vin",
+        "search_vehicles",
+        "description",
+        "search_assets",
+        "duplicate_assets",
+    ),
 }
 
 #: Portal model per data type (the pull applies mirror records to these).

@@ -11,10 +11,12 @@ Two kinds of client (both from :func:`get_redis`):
   (``REDIS_REQUEST_TIMEOUT`` seconds, default 1) and no retries: a slow or dead Redis
   costs a page at most about that long and raises ``redis.RedisError``, which the
   callers (and, as a last resort, :mod:`webapp.background`) turn into a readable message;
-- everywhere else (workers, the scheduler, commands) a client that retries a lost
-  connection with back-off and checks idle connections before use, so it reconnects by
-  itself after Redis restarts.
+- everywhere else (workers, commands) a client that retries a lost connection with back-off
+  and checks idle connections before use, so it reconnects by itself after Redis restarts;
+- the scheduler (jobs/scheduler.py) asks for short time-outs without retries: it must notice
+  at once when it can no longer renew its lock.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -68,14 +70,22 @@ def start_embedded_redis(directory: Path) -> tuple[subprocess.Popen, str]:
     proc = subprocess.Popen(
         [
             embedded_redis_binary(),
-            "--port", "0",
-            "--unixsocket", str(socket_path),
-            "--unixsocketperm", "700",
-            "--save", "",
-            "--appendonly", "no",
-            "--maxmemory-policy", "noeviction",
-            "--dir", str(directory),
-            "--loglevel", "warning",
+            "--port",
+            "0",
+            "--unixsocket",
+            str(socket_path),
+            "--unixsocketperm",
+            "700",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--maxmemory-policy",
+            "noeviction",
+            "--dir",
+            str(directory),
+            "--loglevel",
+            "warning",
         ],
         stdout=subprocess.DEVNULL,
         # Its own session: a Ctrl-C in the terminal reaches the workers, not Redis, which is
@@ -113,7 +123,7 @@ def redis_url() -> str:
 def limiter_storage_uri(url: str) -> str:
     """Translate a redis-py URL into the ``limits`` storage URI for Flask-Limiter."""
     if url.startswith("unix://"):
-        return "redis+unix://" + url[len("unix://"):]
+        return "redis+unix://" + url[len("unix://") :]
     return url
 
 
@@ -127,8 +137,11 @@ def request_timeout() -> float:
     """How long a web request waits for Redis (app config, else environment, else 1 s)."""
     from flask import current_app, has_app_context
 
-    value = (has_app_context() and current_app.config.get("REDIS_REQUEST_TIMEOUT")) \
-        or os.environ.get("REDIS_REQUEST_TIMEOUT") or DEFAULT_REQUEST_TIMEOUT
+    value = (
+        (has_app_context() and current_app.config.get("REDIS_REQUEST_TIMEOUT"))
+        or os.environ.get("REDIS_REQUEST_TIMEOUT")
+        or DEFAULT_REQUEST_TIMEOUT
+    )
     return float(value)
 
 
@@ -147,12 +160,21 @@ def get_redis(url: str | None = None, *, timeout: float | None = None) -> redis.
     client = _clients.get(key)
     if client is None:
         if timeout is not None:
-            client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout,
-                                          retry=Retry(NoBackoff(), 0), retry_on_timeout=False)
+            client = redis.Redis.from_url(
+                url,
+                socket_timeout=timeout,
+                socket_connect_timeout=timeout,
+                retry=Retry(NoBackoff(), 0),
+                retry_on_timeout=False,
+            )
         else:
             # Blocking reads (a worker waiting for jobs) may take minutes: no read time-out,
             # but a bounded connect, idle connections checked, and up to 5 retries with back-off.
-            client = redis.Redis.from_url(url, socket_connect_timeout=5, health_check_interval=30,
-                                          retry=Retry(ExponentialBackoff(cap=10, base=0.5), 5))
+            client = redis.Redis.from_url(
+                url,
+                socket_connect_timeout=5,
+                health_check_interval=30,
+                retry=Retry(ExponentialBackoff(cap=10, base=0.5), 5),
+            )
         client = _clients.setdefault(key, client)
     return client

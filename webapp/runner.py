@@ -2,8 +2,8 @@
 
 Starts (when not configured to use existing servers) an embedded Redis, applies the
 database migrations, loads the demo data into an empty database, then runs the sandbox
-DMS, the RQ workers (see :func:`worker_processes`), the ``rq cron`` scheduler and the web server
-under a small supervisor:
+DMS, the RQ workers (see :func:`worker_processes`), the scheduler (:func:`scheduler_command`) and
+the web server under a small supervisor:
 
 - a child that exits (crash, kill, out of memory) is started again after a back-off
   (1 s, doubling up to 60 s; back to 1 s once it has run for a minute), and each exit and
@@ -17,6 +17,7 @@ under a small supervisor:
   (SIGTERM), then SIGKILL after ``STOP_TIMEOUT`` seconds — Redis last. Children also get
   SIGTERM from the kernel if ``make run`` itself is killed outright.
 """
+
 from __future__ import annotations
 
 import os
@@ -24,9 +25,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import psutil
 import redis
@@ -46,16 +47,23 @@ def worker_processes(env: dict[str, str]) -> list[tuple[str, tuple[str, ...]]]:
 
     Pulls and the interactive work (pushes, related-RO lookups, exports) have workers of their
     own, ``PULL_WORKERS`` and ``INTERACTIVE_WORKERS`` of each (default 2): a run holds the DMS
-    of its location alone (jobs.locks.LocationSlot), so a DMS that hangs holds one pull worker
+    of its location alone (webapp.services.locks.LocationSlot), so a DMS that hangs holds one pull worker
     and the other keeps every other location's pulls moving; a push to a hung DMS holds one
     interactive worker for at most its call time-out. Every worker also serves the scheduler's
     quick maintenance jobs (the due-pull dispatch, the heartbeat), first."""
-    from jobs.queues import LOOKUPS, MAINTENANCE, PULLS, PUSHES
+    from webapp.services.queues import LOOKUPS, MAINTENANCE, PULLS, PUSHES
 
     pulls = max(1, int(env.get("PULL_WORKERS", "2")))
     interactive = max(1, int(env.get("INTERACTIVE_WORKERS", "2")))
-    return ([(f"worker pulls-{n}", (MAINTENANCE, PULLS)) for n in range(1, pulls + 1)]
-            + [(f"worker pushes-{n}", (MAINTENANCE, PUSHES, LOOKUPS)) for n in range(1, interactive + 1)])
+    return [(f"worker pulls-{n}", (MAINTENANCE, PULLS)) for n in range(1, pulls + 1)] + [
+        (f"worker pushes-{n}", (MAINTENANCE, PUSHES, LOOKUPS)) for n in range(1, interactive + 1)
+    ]
+
+
+def scheduler_command(redis_url: str) -> list[str]:
+    """The scheduler ``make run`` starts (jobs/scheduler.py): RQ's cron scheduler behind the
+    scheduler lock, so a second one started on another machine only stands by."""
+    return [PY, "-m", "jobs.scheduler", "--url", redis_url]
 
 
 def _log(message: str) -> None:
@@ -90,8 +98,9 @@ class Child:
         """Start the process in a new session (its own process group)."""
         if self.start is not None:
             return self.start()
-        return subprocess.Popen(self.argv, env=self.env, cwd=self.cwd, start_new_session=True,
-                                preexec_fn=die_with_parent)
+        return subprocess.Popen(
+            self.argv, env=self.env, cwd=self.cwd, start_new_session=True, preexec_fn=die_with_parent
+        )
 
     @property
     def running(self) -> bool:
@@ -102,9 +111,17 @@ class Child:
 class Supervisor:
     """Start children, restart the ones that die, stop them all (descendants included)."""
 
-    def __init__(self, children: list[Child], log: Callable[[str], None] = _log, backoff_start: float = 1.0,
-                 backoff_max: float = 60.0, stable_after: float = 60.0, stop_timeout: float = STOP_TIMEOUT,
-                 redis_url: str | None = None, redis_check_every: float = REDIS_CHECK_EVERY):
+    def __init__(
+        self,
+        children: list[Child],
+        log: Callable[[str], None] = _log,
+        backoff_start: float = 1.0,
+        backoff_max: float = 60.0,
+        stable_after: float = 60.0,
+        stop_timeout: float = STOP_TIMEOUT,
+        redis_url: str | None = None,
+        redis_check_every: float = REDIS_CHECK_EVERY,
+    ):
         self.children = children
         self.log = log
         self.backoff_start, self.backoff_max, self.stable_after = backoff_start, backoff_max, stable_after
@@ -191,8 +208,10 @@ class Supervisor:
         dependants = [c for c in self.children if restarted in c.after and c.running]
         if not dependants:
             return
-        self.log(f"{restarted} restarted: restarting {', '.join(c.name for c in dependants)} "
-                 "(their connections and registrations were in the old one)")
+        self.log(
+            f"{restarted} restarted: restarting {', '.join(c.name for c in dependants)} "
+            "(their connections and registrations were in the old one)"
+        )
         self._stop_group(dependants)
         for child in dependants:
             child.backoff = 0.0
@@ -255,8 +274,11 @@ class Supervisor:
         self._stop_group([c for c in self.children if not c.stop_last])
         orphans = []
         try:
-            orphans = [p for p in psutil.Process().children(recursive=True)
-                       if p.pid not in {c.proc.pid for c in self.children if c.proc is not None}]
+            orphans = [
+                p
+                for p in psutil.Process().children(recursive=True)
+                if p.pid not in {c.proc.pid for c in self.children if c.proc is not None}
+            ]
         except psutil.Error:
             pass
         for proc in orphans:  # left behind by a child that crashed earlier
@@ -293,7 +315,8 @@ def _name(proc: psutil.Process) -> str:
 
 def install_stop_signals(supervisor: Supervisor) -> None:
     """Ctrl-C, SIGTERM and SIGHUP all stop every child."""
-    def handler(signum, _frame) -> None:  # noqa: ANN001
+
+    def handler(signum, _frame) -> None:
         if not supervisor.stopping:
             supervisor.log(f"{signal.Signals(signum).name} received: stopping")
         supervisor.request_stop()
@@ -337,24 +360,58 @@ def main() -> int:
 
         new = []
         if (ROOT / "connectors" / "sandbox" / "__main__.py").exists():
-            new.append(child("sandbox DMS", [
-                PY, "-m", "connectors.sandbox", "--host", "127.0.0.1", "--port", sandbox_port,
-                "--data-dir", str(INSTANCE_DIR / "sandbox"), "--seed", "42",
-                "--account", "demo-cdk:cdk:300:star", "--account", "demo-karmak:karmak:240:console",
-                "--account", "demo-dealertrack:dealertrack:280:opentrack"]))
+            new.append(
+                child(
+                    "sandbox DMS",
+                    [
+                        PY,
+                        "-m",
+                        "connectors.sandbox",
+                        "--host",
+                        "127.0.0.1",
+                        "--port",
+                        sandbox_port,
+                        "--data-dir",
+                        str(INSTANCE_DIR / "sandbox"),
+                        "--seed",
+                        "42",
+                        "--account",
+                        "demo-cdk:cdk:300:star",
+                        "--account",
+                        "demo-karmak:karmak:240:console",
+                        "--account",
+                        "demo-dealertrack:dealertrack:280:opentrack",
+                    ],
+                )
+            )
         for name, queues in worker_processes(env):
             new.append(child(name, [PY, "-m", "jobs.worker", *queues], after=("redis",)))
-        new.append(child("scheduler", [str(BIN / "rq"), "cron", "jobs.cron", "--url", env["REDIS_URL"],
-                                       "--path", str(ROOT)], after=("redis",)))
-        new.append(child("web", [
-            str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "2", "--threads", "4",
-            "--access-logfile", "-", "--graceful-timeout", "5", "wsgi:app"]))
+        new.append(child("scheduler", scheduler_command(env["REDIS_URL"]), after=("redis",)))
+        new.append(
+            child(
+                "web",
+                [
+                    str(BIN / "gunicorn"),
+                    "--bind",
+                    f"127.0.0.1:{port}",
+                    "--workers",
+                    "2",
+                    "--threads",
+                    "4",
+                    "--graceful-timeout",
+                    "5",
+                    "wsgi:app",
+                ],
+            )
+        )
         children.extend(new)
         for item in new:
             supervisor.start_child(item)
         _log(f"console: http://127.0.0.1:{port}   (Ctrl-C stops everything; a process that stops is restarted)")
-        _log("demo sign-ins, password 'demo-password': admin@demo.test, manager@demo.test, "
-             "advisor@demo.test, fieldmanager@demo.test, reviewer@demo.test")
+        _log(
+            "demo sign-ins, password 'demo-password': admin@demo.test, manager@demo.test, "
+            "advisor@demo.test, fieldmanager@demo.test, reviewer@demo.test"
+        )
         supervisor.run(parent_pid=os.getppid())
         return 0
     except KeyboardInterrupt:

@@ -16,6 +16,7 @@ it in Admin → Locations, where they can reactivate it. Staff whose only locati
 inactive get a page saying so instead of any other page (see
 :func:`inactive_locations_of_current_user` and ``webapp/home/routes.py``).
 """
+
 from __future__ import annotations
 
 from typing import TypeVar
@@ -38,8 +39,11 @@ def allowed_location_ids() -> set[int]:
         return set()
     if "allowed_location_ids" not in g:
         ids = current_user.allowed_location_ids()
-        g.allowed_location_ids = set(db.session.scalars(
-            select(Location.id).where(Location.id.in_(ids), Location.is_active.is_(True)))) if ids else set()
+        g.allowed_location_ids = (
+            set(db.session.scalars(select(Location.id).where(Location.id.in_(ids), Location.is_active.is_(True))))
+            if ids
+            else set()
+        )
     return g.allowed_location_ids
 
 
@@ -51,8 +55,11 @@ def inactive_locations_of_current_user() -> list[Location]:
     ids = current_user.allowed_location_ids()
     if not ids:
         return []
-    return list(db.session.scalars(select(Location).where(Location.id.in_(ids), Location.is_active.is_(False))
-                                   .order_by(Location.name)))
+    return list(
+        db.session.scalars(
+            select(Location).where(Location.id.in_(ids), Location.is_active.is_(False)).order_by(Location.name)
+        )
+    )
 
 
 def allowed_locations() -> list[Location]:

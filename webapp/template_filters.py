@@ -1,55 +1,22 @@
-"""Jinja filters and globals shared by every page, registered in one place (:func:`init_app`).
+"""Every Jinja filter, global and context processor, registered in one place (:func:`init_app`).
 
 Times: :func:`local_time` is the one filter that shows a moment. It shows it in the zone of the
 location the record belongs to, with the zone's abbreviation when the viewer works across
 locations in more than one zone (a Reviewer, a Global Admin).
 """
+
 from __future__ import annotations
 
-from datetime import datetime
+import functools
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flask import Flask, g, has_request_context
+from flask import Flask, g, has_request_context, url_for
+from flask_login import current_user
 
-from connectors.records import parse_datetime
-
-#: "Nov 02, 2026 09:30", the format every screen uses unless it asks for a date alone.
-DEFAULT_FORMAT = "%b %d, %Y %H:%M"
-UTC = ZoneInfo("UTC")
+from webapp.domain.times import DEFAULT_FORMAT, format_local, zone_of
 
 
-def zone_of(location: Any) -> ZoneInfo:
-    """The location's time zone (UTC when none is set or the name is unknown)."""
-    name = getattr(location, "timezone", None) if location is not None else None
-    try:
-        return ZoneInfo(name) if name else UTC
-    except (ZoneInfoNotFoundError, ValueError):
-        return UTC
-
-
-def as_moment(value: Any) -> datetime | None:
-    """A datetime from a datetime or the ISO text DMS payloads carry (naive values are UTC);
-    None when ``value`` is empty or not a time."""
-    try:
-        return parse_datetime(value)
-    except (ValueError, TypeError):
-        return None
-
-
-def format_local(value: Any, location: Any, fmt: str = DEFAULT_FORMAT, *, with_zone: bool = False) -> str:
-    """``value`` (datetime or ISO text) in ``location``'s zone; "" when empty, the text itself
-    when it is not a time. ``with_zone`` adds the zone's abbreviation ("PST"); a moment of no
-    location is in UTC and says so."""
-    moment = as_moment(value)
-    if moment is None:
-        return "" if value in (None, "") else str(value)
-    if (with_zone or location is None) and "%Z" not in fmt:
-        fmt += " %Z"
-    return moment.astimezone(zone_of(location)).strftime(fmt)
-
-
-def _location_of(where: Any):  # noqa: ANN202 - a Location or None
+def _location_of(where: Any):
     """The Location meant by ``where``: a Location, a location id, or a record that has a
     ``location`` or a ``location_id``; the viewer's current location when ``where`` is None."""
     from webapp.extensions import db
@@ -109,19 +76,123 @@ def page_assets(app: Flask) -> dict[str, list[str]]:
     static = Path(app.static_folder)
     found = {}
     for kind in ("css", "js"):
-        found[kind] = sorted(
-            f"{kind}/{path.name}" for path in (static / kind).glob(f"*.{kind}")
-            if f"{kind}/{path.name}" not in _NOT_GLOBAL
-        ) if (static / kind).is_dir() else []
+        found[kind] = (
+            sorted(
+                f"{kind}/{path.name}"
+                for path in (static / kind).glob(f"*.{kind}")
+                if f"{kind}/{path.name}" not in _NOT_GLOBAL
+            )
+            if (static / kind).is_dir()
+            else []
+        )
     return found
 
 
-def init_app(app: Flask) -> None:
-    """Register the filters and globals every template may use, and the list of page assets."""
-    from webapp.domain.normalise import format_phone
-    from webapp.search.web import last_synced_badge  # it reads the current location
+def customer_link(customer: Any) -> str | None:
+    """Template global: the customer's page (None without a customer)."""
+    return url_for("customers.detail", customer_id=customer.id) if customer is not None else None
 
-    app.add_template_filter(local_time, "local_time")  # the one time filter
-    app.add_template_filter(format_phone, "phone_display")
-    app.add_template_global(last_synced_badge, "last_synced_badge")
-    app.jinja_env.globals["page_assets"] = page_assets(app)
+
+def _signed_in() -> bool:
+    return has_request_context() and bool(getattr(current_user, "is_authenticated", False))
+
+
+def may(permission: str) -> bool:
+    """Template global ``can``: may the signed-in user do ``permission`` (a Permission or its value)?"""
+    from webapp.permissions import Permission, can
+
+    return can(current_user, Permission(permission))
+
+
+def navigation_context() -> dict[str, Any]:
+    """The navigation bar's entries and the location switcher, for a signed-in user."""
+    from webapp.navigation import visible_items
+    from webapp.permissions import Permission, can
+    from webapp.scoping import allowed_locations, current_location
+
+    if not _signed_in():
+        return {}
+    return {
+        "nav_main": visible_items("main"),
+        "nav_admin": visible_items("admin"),
+        "current_location": current_location(),
+        "switchable_locations": allowed_locations() if can(current_user, Permission.SWITCH_LOCATION) else [],
+    }
+
+
+def header_counts() -> dict[str, Any]:
+    """``failed_push_count()`` (the navigation badge) and ``notification_count()`` (unread; None for
+    users without notifications). Functions, counted once when called: only a full page's header
+    calls them, not the fragments htmx swaps in."""
+    from webapp.extensions import db
+    from webapp.failed_pushes.routes import failed_count
+    from webapp.notifications.service import unread_count
+    from webapp.permissions import Permission, can
+
+    signed_in = _signed_in()
+    counts: dict[str, Any] = {"failed_push_count": lambda: 0, "notification_count": lambda: None}
+    if signed_in and can(current_user, Permission.VIEW_INTEGRATIONS):
+        counts["failed_push_count"] = functools.cache(failed_count)
+    if signed_in and can(current_user, Permission.REQUEST_UPDATES):
+        user_id = current_user.id
+        counts["notification_count"] = functools.cache(lambda: unread_count(db.session, user_id))
+    return counts
+
+
+#: Values that depend on the request's user, computed per render.
+CONTEXT_PROCESSORS = (navigation_context, header_counts)
+
+
+def filters() -> dict[str, Any]:
+    """Every filter the templates use, by name."""
+    from webapp.domain.normalise import format_phone
+
+    return {
+        "local_time": local_time,  # the one time filter
+        "phone_display": format_phone,
+    }
+
+
+def template_globals(app: Flask) -> dict[str, Any]:
+    """Every global the templates use, by name."""
+    from webapp import background, navigation
+    from webapp.cases.queries import cases_for_asset, related_links
+    from webapp.domain.update_request_fields import label
+    from webapp.permissions import Permission
+    from webapp.search.web import last_synced_badge  # it reads the current location
+    from webapp.update_requests.service import customer_update_requests
+
+    return {
+        "page_assets": page_assets(app),
+        "can": may,
+        "Permission": Permission,
+        "nav_is_current": navigation.is_current,
+        "last_synced_badge": last_synced_badge,
+        "customer_link": customer_link,
+        "customer_update_requests": customer_update_requests,
+        "ur_field_label": label,
+        "related_links": related_links,
+        "cases_for_asset": cases_for_asset,
+        # A callable: only pages that show the banner (signed in, full page) pay for the check.
+        "background_paused": background.background_paused,
+        "background_paused_title": background.PAUSED_TITLE,
+        "background_paused_message": background.PAUSED_MESSAGE,
+    }
+
+
+def _add(table: dict[str, Any], kind: str, name: str, value: Any) -> None:
+    """Put ``value`` in the Jinja ``table`` under ``name``, refusing a name that is already taken."""
+    if name in table:
+        raise RuntimeError(f"template {kind} {name!r} is registered twice")
+    table[name] = value
+
+
+def init_app(app: Flask) -> None:
+    """Register every filter, global and context processor the templates use: the one place
+    they are registered (tests/test_template_helpers.py checks it)."""
+    for name, value in filters().items():
+        _add(app.jinja_env.filters, "filter", name, value)
+    for name, value in template_globals(app).items():
+        _add(app.jinja_env.globals, "global", name, value)
+    for processor in CONTEXT_PROCESSORS:
+        app.context_processor(processor)

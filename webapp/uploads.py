@@ -22,10 +22,11 @@ What a screenshot has to get through before anyone sees it:
    extra full-size copies: EXIF (GPS position included), ICC profiles, comments, text
    chunks and anything appended after the image (polyglots) do not survive. A 16-bit
    greyscale PNG stays 16-bit (converting it to 8-bit RGB would clip it to white).
-5. It is written under the instance folder (never ``static/``) with a random name; the
+5. It is written under the storage folder (never ``static/``) with a random name; the
    client's file name is never used. Views serve it with the re-encoded type, ``nosniff``
    and a ``Content-Disposition`` after checking the viewer may see the request.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -44,7 +45,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 MAX_BYTES = 10 * 1024 * 1024
 # A 5K display is 14.7 megapixels, a full-page capture of 1920 x 8000 15.4: 16 is room enough for
-# a screenshot, and 16 MP RGBA is 64 MB once decoded (40 MP was 160 MB, plus copies, per upload).
+# a screenshot, and 16 MP RGBA is 64 MB once decoded.
 MAX_PIXELS = 16_000_000
 MAX_SIDE = 20_000
 # JPEGs (camera photos of a screen) may be larger: they are decoded at 1/2, 1/4 or 1/8 scale
@@ -70,8 +71,10 @@ FORMATS: dict[str, tuple[str, str]] = {
 }
 MIME_TO_EXT = {mime: ext for mime, ext in FORMATS.values()}
 
-NOT_AN_IMAGE = ("This file is not a PNG, JPEG or WebP image. Take a screenshot of the updated DMS record "
-                "and upload that image file (PDFs, Word files and other formats are not accepted).")
+NOT_AN_IMAGE = (
+    "This file is not a PNG, JPEG or WebP image. Take a screenshot of the updated DMS record "
+    "and upload that image file (PDFs, Word files and other formats are not accepted)."
+)
 
 
 class ScreenshotError(ValueError):
@@ -130,8 +133,11 @@ def _give_memory_back() -> None:
     if _malloc_trim is not None:
         _malloc_trim(0)
 
-BUSY = ("The server is busy checking other screenshots right now. Wait a minute and upload the screenshot "
-        "again (your other entries are kept).")
+
+BUSY = (
+    "The server is busy checking other screenshots right now. Wait a minute and upload the screenshot "
+    "again (your other entries are kept)."
+)
 
 
 @dataclass(frozen=True)
@@ -160,8 +166,10 @@ def _read_limited(stream: BinaryIO) -> bytes:
     """Read at most one byte past the limit, so a huge stream is never held in memory."""
     data = stream.read(MAX_BYTES + 1)
     if len(data) > MAX_BYTES:
-        raise ScreenshotError(f"The screenshot is larger than {MAX_BYTES // (1024 * 1024)} MB. "
-                              "Crop it to the customer's details, or save it as JPEG, and upload it again.")
+        raise ScreenshotError(
+            f"The screenshot is larger than {MAX_BYTES // (1024 * 1024)} MB. "
+            "Crop it to the customer's details, or save it as JPEG, and upload it again."
+        )
     if not data:
         raise ScreenshotError("The file is empty (0 bytes). Choose the screenshot file again.")
     return data
@@ -184,16 +192,20 @@ def clean_screenshot(stream: BinaryIO) -> CleanScreenshot:
             raise ScreenshotError(_too_many_pixels()) from exc
         except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, MemoryError) as exc:
             # Pillow reports truncated/corrupt data with any of these.
-            raise ScreenshotError("The image is damaged or incomplete (the upload may have been cut short). "
-                                  "Save the screenshot again and upload the new file.") from exc
+            raise ScreenshotError(
+                "The image is damaged or incomplete (the upload may have been cut short). "
+                "Save the screenshot again and upload the new file."
+            ) from exc
 
 
 def _too_many_pixels() -> str:
     """The message for a bomb or an absurdly large picture."""
-    return (f"The image has too many pixels (at most {MAX_PIXELS // 1_000_000} megapixels for a PNG, "
-            f"{MAX_WEBP_PIXELS // 1_000_000} for a WebP, {MAX_JPEG_PIXELS // 1_000_000} for a JPEG photo, and "
-            f"{MAX_SIDE:,} pixels a side). Crop the screenshot to the DMS record, or save it as JPEG, which "
-            "allows the most pixels, then upload it again.")
+    return (
+        f"The image has too many pixels (at most {MAX_PIXELS // 1_000_000} megapixels for a PNG, "
+        f"{MAX_WEBP_PIXELS // 1_000_000} for a WebP, {MAX_JPEG_PIXELS // 1_000_000} for a JPEG photo, and "
+        f"{MAX_SIDE:,} pixels a side). Crop the screenshot to the DMS record, or save it as JPEG, which "
+        "allows the most pixels, then upload it again."
+    )
 
 
 def _reencode(image: Image.Image) -> CleanScreenshot:
@@ -263,12 +275,15 @@ def _decode_and_encode(image: Image.Image, fmt: str) -> CleanScreenshot:
 
 # ----------------------------------------------------------------------------- storage
 def upload_dir() -> Path:
-    """Where screenshots live: ``<instance>/uploads/update_requests`` (outside ``static/``)."""
+    """Where screenshots live: ``<storage>/update_requests`` (webapp.storage: ``STORAGE_DIR``,
+    shared by every machine, default ``<instance>/uploads``), never under ``static/``. The app
+    setting ``SCREENSHOT_DIR`` overrides it."""
+    from webapp.storage import storage_dir
+
     configured = current_app.config.get("SCREENSHOT_DIR")
     if configured:
         return Path(configured)
-    instance = current_app.config.get("INSTANCE_DIR") or current_app.instance_path
-    return Path(instance) / "uploads" / "update_requests"
+    return storage_dir() / "update_requests"
 
 
 def store(clean: CleanScreenshot) -> StoredScreenshot:
@@ -310,8 +325,10 @@ def remove(name: str) -> None:
 # form carries a signed token for it (who, where, which file, until when).
 PENDING_SECONDS = 2 * 3600
 _PENDING_SALT = "pending-screenshot"
-PENDING_EXPIRED = ("The screenshot you attached earlier has expired (it is kept for "
-                   f"{PENDING_SECONDS // 3600} hours). Attach it again.")
+PENDING_EXPIRED = (
+    "The screenshot you attached earlier has expired (it is kept for "
+    f"{PENDING_SECONDS // 3600} hours). Attach it again."
+)
 
 
 @dataclass(frozen=True)
@@ -350,9 +367,18 @@ def keep_pending(clean: CleanScreenshot, filename: str | None, user_id: int, loc
     only for ``user_id`` at ``location_id``). Expired pending files are swept on the way."""
     sweep_pending()
     name = _write_new(pending_dir(), clean)
-    return _serializer().dumps({"n": name, "m": clean.mime, "w": clean.width, "h": clean.height,
-                                "s": len(clean.data), "f": display_filename(filename), "u": user_id,
-                                "l": location_id})
+    return _serializer().dumps(
+        {
+            "n": name,
+            "m": clean.mime,
+            "w": clean.width,
+            "h": clean.height,
+            "s": len(clean.data),
+            "f": display_filename(filename),
+            "u": user_id,
+            "l": location_id,
+        }
+    )
 
 
 def pending(token: str | None, user_id: int, location_id: int) -> PendingScreenshot | None:
@@ -372,8 +398,9 @@ def pending(token: str | None, user_id: int, location_id: int) -> PendingScreens
         path = _pending_path(data.get("n"))
         if not path.is_file():
             return None
-        return PendingScreenshot(data["n"], data["m"], int(data["w"]), int(data["h"]), int(data["s"]),
-                                 display_filename(data.get("f")))
+        return PendingScreenshot(
+            data["n"], data["m"], int(data["w"]), int(data["h"]), int(data["s"]), display_filename(data.get("f"))
+        )
     except (FileNotFoundError, KeyError, TypeError, ValueError):
         return None
 

@@ -15,6 +15,7 @@ Flags:
   --verbose                 log every request
 The server prints ``Sandbox DMS listening on <url>`` when ready and stops on SIGINT/SIGTERM.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -52,9 +53,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     accounts = args.account or [("demo-cdk", "cdk", 300), ("demo-karmak", "karmak", 300)]
     api_keys = dict(item.split("=", 1) for item in args.api_key)
-    server = build_server(args.host, args.port, args.data_dir, accounts, seed=args.seed, token_ttl=args.token_ttl,
-                          rate_limit=args.rate_limit, rate_window=args.rate_window, api_keys=api_keys,
-                          verbose=args.verbose)
+    server = build_server(
+        args.host,
+        args.port,
+        args.data_dir,
+        accounts,
+        seed=args.seed,
+        token_ttl=args.token_ttl,
+        rate_limit=args.rate_limit,
+        rate_window=args.rate_window,
+        api_keys=api_keys,
+        verbose=args.verbose,
+    )
 
     def stop(signum: int, frame: object) -> None:
         """Signal handler: stop serving (the main loop then closes the database)."""

@@ -10,14 +10,16 @@ another format), phones in mixed formats, business customers without a company n
 customers without address or e-mail, trucks with non-17-character legacy VINs, and two
 advisors sharing one DMS id.
 """
+
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta, timezone
-from typing import Any, Iterator
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 # Generated history sits well before any live edit, so live edits always sort last.
-HISTORY_START = datetime(2023, 1, 2, 8, 0, tzinfo=timezone.utc)
+HISTORY_START = datetime(2023, 1, 2, 8, 0, tzinfo=UTC)
 HISTORY_SPAN = timedelta(days=600)
 
 FIRST_NAMES = (
@@ -49,18 +51,61 @@ LAST_NAMES = (
     "Owens Harrison Fernandez McDonald Woods Washington Kennedy Wells Vargas Henry Chen Freeman Webb "
     "Tucker Guzman Burns Crawford Olson Simpson Porter Hunter Gordon Mendez Silva Shaw Snyder Mason"
 ).split()
-COMPANY_WORDS = ("Summit Blue Ridge Lakeside Prairie Iron Horse Eagle Valley Northern Coastal Redline "
-                 "Pioneer Keystone Liberty Granite Silver Creek Great Plains Canyon Harbor Timberline").split()
-COMPANY_KINDS = ("Trucking LLC", "Logistics Inc", "Plumbing Co", "Landscaping", "Construction LLC",
-                 "Fleet Services", "Electric Inc", "Rentals", "Delivery Co", "Farms")
-STREETS = ("Main St", "Oak Ave", "Maple Dr", "Cedar Ln", "Pine St", "Elm St", "Washington Blvd",
-           "Lake Rd", "Hill St", "Park Ave", "Sunset Blvd", "River Rd", "Church St", "Highland Ave",
-           "Mill Rd", "Forest Dr", "Jefferson St", "Lincoln Way", "Airport Rd", "Industrial Pkwy")
-CITIES = (("Springfield", "IL", "627"), ("Columbus", "OH", "432"), ("Austin", "TX", "787"),
-          ("Denver", "CO", "802"), ("Madison", "WI", "537"), ("Boise", "ID", "837"),
-          ("Raleigh", "NC", "276"), ("Tulsa", "OK", "741"), ("Omaha", "NE", "681"),
-          ("Fresno", "CA", "937"), ("Knoxville", "TN", "379"), ("Spokane", "WA", "992"),
-          ("Des Moines", "IA", "503"), ("Albany", "NY", "122"), ("Reno", "NV", "895"))
+COMPANY_WORDS = (
+    "Summit Blue Ridge Lakeside Prairie Iron Horse Eagle Valley Northern Coastal Redline "
+    "Pioneer Keystone Liberty Granite Silver Creek Great Plains Canyon Harbor Timberline"
+).split()
+COMPANY_KINDS = (
+    "Trucking LLC",
+    "Logistics Inc",
+    "Plumbing Co",
+    "Landscaping",
+    "Construction LLC",
+    "Fleet Services",
+    "Electric Inc",
+    "Rentals",
+    "Delivery Co",
+    "Farms",
+)
+STREETS = (
+    "Main St",
+    "Oak Ave",
+    "Maple Dr",
+    "Cedar Ln",
+    "Pine St",
+    "Elm St",
+    "Washington Blvd",
+    "Lake Rd",
+    "Hill St",
+    "Park Ave",
+    "Sunset Blvd",
+    "River Rd",
+    "Church St",
+    "Highland Ave",
+    "Mill Rd",
+    "Forest Dr",
+    "Jefferson St",
+    "Lincoln Way",
+    "Airport Rd",
+    "Industrial Pkwy",
+)
+CITIES = (
+    ("Springfield", "IL", "627"),
+    ("Columbus", "OH", "432"),
+    ("Austin", "TX", "787"),
+    ("Denver", "CO", "802"),
+    ("Madison", "WI", "537"),
+    ("Boise", "ID", "837"),
+    ("Raleigh", "NC", "276"),
+    ("Tulsa", "OK", "741"),
+    ("Omaha", "NE", "681"),
+    ("Fresno", "CA", "937"),
+    ("Knoxville", "TN", "379"),
+    ("Spokane", "WA", "992"),
+    ("Des Moines", "IA", "503"),
+    ("Albany", "NY", "122"),
+    ("Reno", "NV", "895"),
+)
 EMAIL_DOMAINS = ("gmail.com", "yahoo.com", "outlook.com", "icloud.com", "aol.com", "comcast.net")
 AREA_CODES = ("217", "614", "512", "303", "608", "208", "919", "918", "402", "559", "865", "509")
 
@@ -84,35 +129,60 @@ TRUCKS = (
 )
 
 OPCODES = (
-    ("LOF", "Lube, oil and filter", "0.5"), ("ROT", "Tire rotation", "0.4"),
-    ("BRKF", "Front brake pads and rotors", "1.8"), ("BRKR", "Rear brake pads", "1.5"),
-    ("ALIGN", "Four-wheel alignment", "1.0"), ("BATT", "Battery test and replace", "0.5"),
-    ("DIAG", "Diagnose check-engine light", "1.0"), ("AC", "A/C performance check", "0.8"),
-    ("TRANS", "Transmission fluid service", "1.2"), ("COOL", "Coolant flush", "1.0"),
-    ("WIPER", "Replace wiper blades", "0.2"), ("MPI", "Multi-point inspection", "0.3"),
-    ("SPARK", "Replace spark plugs", "1.5"), ("STRUT", "Replace front struts", "2.5"),
-    ("RECALL", "Manufacturer recall campaign", "1.0"), ("WARR", "Warranty repair", "2.0"),
-    ("PDI", "Pre-delivery inspection", "1.5"), ("DOT", "DOT annual inspection", "2.0"),
-    ("PM-A", "Preventive maintenance A", "2.5"), ("PM-B", "Preventive maintenance B", "4.0"),
-    ("DPF", "DPF clean and regen", "3.0"), ("AIRBRK", "Air brake adjustment", "1.2"),
-    ("5THW", "Fifth wheel service", "1.0"), ("TIRE", "Mount and balance tires", "1.0"),
+    ("LOF", "Lube, oil and filter", "0.5"),
+    ("ROT", "Tire rotation", "0.4"),
+    ("BRKF", "Front brake pads and rotors", "1.8"),
+    ("BRKR", "Rear brake pads", "1.5"),
+    ("ALIGN", "Four-wheel alignment", "1.0"),
+    ("BATT", "Battery test and replace", "0.5"),
+    ("DIAG", "Diagnose check-engine light", "1.0"),
+    ("AC", "A/C performance check", "0.8"),
+    ("TRANS", "Transmission fluid service", "1.2"),
+    ("COOL", "Coolant flush", "1.0"),
+    ("WIPER", "Replace wiper blades", "0.2"),
+    ("MPI", "Multi-point inspection", "0.3"),
+    ("SPARK", "Replace spark plugs", "1.5"),
+    ("STRUT", "Replace front struts", "2.5"),
+    ("RECALL", "Manufacturer recall campaign", "1.0"),
+    ("WARR", "Warranty repair", "2.0"),
+    ("PDI", "Pre-delivery inspection", "1.5"),
+    ("DOT", "DOT annual inspection", "2.0"),
+    ("PM-A", "Preventive maintenance A", "2.5"),
+    ("PM-B", "Preventive maintenance B", "4.0"),
+    ("DPF", "DPF clean and regen", "3.0"),
+    ("AIRBRK", "Air brake adjustment", "1.2"),
+    ("5THW", "Fifth wheel service", "1.0"),
+    ("TIRE", "Mount and balance tires", "1.0"),
 )
 #: An opcode that exists but is inactive: booking it is an "incorrect opcode".
 INACTIVE_OPCODE = "OLDLOF"
 
 #: Advisors of every sandbox account: (DMS id, name). ADV09 is deliberately shared by two
 #: advisors, so booking with it provokes the "incorrect/duplicate advisor DMS ID" error.
-ADVISORS = (("ADV01", "Dana Whitfield"), ("ADV02", "Marco Ruiz"), ("ADV03", "Priya Shah"),
-            ("ADV04", "Tom Becker"), ("ADV05", "Keisha Grant"), ("ADV06", "Luis Ortega"),
-            ("ADV07", "Hannah Cole"), ("ADV08", "Omar Haddad"), ("ADV09", "Sam Keller"),
-            ("ADV09", "Sam Kelly"))
+ADVISORS = (
+    ("ADV01", "Dana Whitfield"),
+    ("ADV02", "Marco Ruiz"),
+    ("ADV03", "Priya Shah"),
+    ("ADV04", "Tom Becker"),
+    ("ADV05", "Keisha Grant"),
+    ("ADV06", "Luis Ortega"),
+    ("ADV07", "Hannah Cole"),
+    ("ADV08", "Omar Haddad"),
+    ("ADV09", "Sam Keller"),
+    ("ADV09", "Sam Kelly"),
+)
 #: CDK dispatch codes the sandbox accepts.
 DISPATCH_CODES = ("WAIT", "DROP", "LOANER", "SHUTTLE", "EXPRESS")
 
 VIN_CHARS = "ABCDEFGHJKLMNPRSTUVWXYZ0123456789"
-_VIN_VALUES = {**{str(d): d for d in range(10)},
-               **dict(zip("ABCDEFGH", range(1, 9))), **dict(zip("JKLMN", range(1, 6))), "P": 7, "R": 9,
-               **dict(zip("STUVWXYZ", range(2, 10)))}
+_VIN_VALUES = {
+    **{str(d): d for d in range(10)},
+    **dict(zip("ABCDEFGH", range(1, 9))),
+    **dict(zip("JKLMN", range(1, 6))),
+    "P": 7,
+    "R": 9,
+    **dict(zip("STUVWXYZ", range(2, 10))),
+}
 _VIN_WEIGHTS = (8, 7, 6, 5, 4, 3, 2, 10, 0, 9, 8, 7, 6, 5, 4, 3, 2)
 _YEAR_CODES = "123456789ABCDEFGHJKLMNPRST"  # 2001..2026
 
@@ -136,8 +206,9 @@ def make_vin(rng: random.Random, wmi: str, year: int) -> str:
 def _phone(rng: random.Random, digits: str, style: int) -> str:
     """Format 10 digits in one of the styles found in real DMS data."""
     a, b, c = digits[:3], digits[3:6], digits[6:]
-    return (f"({a}) {b}-{c}", f"{a}-{b}-{c}", f"{a}{b}{c}", f"+1 {a} {b} {c}", f"{a}.{b}.{c}",
-            f"1-{a}-{b}-{c}")[style % 6]
+    return (f"({a}) {b}-{c}", f"{a}-{b}-{c}", f"{a}{b}{c}", f"+1 {a} {b} {c}", f"{a}.{b}.{c}", f"1-{a}-{b}-{c}")[
+        style % 6
+    ]
 
 
 def _history_time(index: int, count: int) -> datetime:
@@ -147,16 +218,31 @@ def _history_time(index: int, count: int) -> datetime:
 
 def type_counts(customers: int) -> dict[str, int]:
     """How many records of each type an account with ``customers`` customers gets."""
+
     def scaled(ratio: float, floor: int) -> int:
         """``ratio`` x customers, at least ``floor`` (none without customers)."""
         return 0 if customers <= 0 else max(int(customers * ratio), floor)
-    return {"customers": customers, "vehicles": scaled(1.2, 1), "appointments": scaled(0.3, 5),
-            "repair_orders": scaled(0.8, 5), "parts_invoices": scaled(0.2, 3),
-            "special_orders": scaled(0.05, 3), "opcodes": len(OPCODES) + 1}
+
+    return {
+        "customers": customers,
+        "vehicles": scaled(1.2, 1),
+        "appointments": scaled(0.3, 5),
+        "repair_orders": scaled(0.8, 5),
+        "parts_invoices": scaled(0.2, 3),
+        "special_orders": scaled(0.05, 3),
+        "opcodes": len(OPCODES) + 1,
+    }
 
 
-GENERATED_TYPES = ("customers", "vehicles", "appointments", "repair_orders", "parts_invoices", "special_orders",
-                   "opcodes")
+GENERATED_TYPES = (
+    "customers",
+    "vehicles",
+    "appointments",
+    "repair_orders",
+    "parts_invoices",
+    "special_orders",
+    "opcodes",
+)
 
 
 def customer_id(n: int) -> str:
@@ -184,9 +270,15 @@ def generate(seed: int, account: str, vendor: str, data_type: str, customers: in
     """
     rng = random.Random(f"{seed}:{account}:{data_type}")
     count = type_counts(customers)[data_type]
-    maker = {"customers": _customers, "vehicles": _vehicles, "appointments": _appointments,
-             "repair_orders": _repair_orders, "parts_invoices": _parts_invoices,
-             "special_orders": _special_orders, "opcodes": _opcodes}[data_type]
+    maker = {
+        "customers": _customers,
+        "vehicles": _vehicles,
+        "appointments": _appointments,
+        "repair_orders": _repair_orders,
+        "parts_invoices": _parts_invoices,
+        "special_orders": _special_orders,
+        "opcodes": _opcodes,
+    }[data_type]
     yield from maker(rng, count, customers, vendor)
 
 
@@ -205,13 +297,21 @@ def _customers(rng: random.Random, count: int, customers: int, vendor: str) -> I
             city, state, zip3 = choice(CITIES)
             digits = choice(AREA_CODES) + f"{randrange(200, 1000)}{randrange(10000):04d}"
             business = n % 50 == 7 or randrange(100) < 12
-            body = {"kind": "business" if business else "person", "first_name": "" if business else first,
-                    "last_name": last, "company_name": "",
-                    "phones": [_phone(rng, digits, randrange(6))], "emails": [],
-                    "address_line1": f"{randrange(1, 9999)} {choice(STREETS)}",
-                    "address_line2": "" if randrange(10) else f"Apt {randrange(1, 400)}",
-                    "city": city, "state": state, "postal_code": f"{zip3}{randrange(100):02d}",
-                    "country": "US", "_digits": digits}
+            body = {
+                "kind": "business" if business else "person",
+                "first_name": "" if business else first,
+                "last_name": last,
+                "company_name": "",
+                "phones": [_phone(rng, digits, randrange(6))],
+                "emails": [],
+                "address_line1": f"{randrange(1, 9999)} {choice(STREETS)}",
+                "address_line2": "" if randrange(10) else f"Apt {randrange(1, 400)}",
+                "city": city,
+                "state": state,
+                "postal_code": f"{zip3}{randrange(100):02d}",
+                "country": "US",
+                "_digits": digits,
+            }
             if business and n % 50 != 7 and randrange(6):
                 body["company_name"] = f"{choice(COMPANY_WORDS)} {choice(COMPANY_KINDS)}"
             if randrange(3):
@@ -223,9 +323,16 @@ def _customers(rng: random.Random, count: int, customers: int, vendor: str) -> I
                 body.update(address_line1="", address_line2="", city="", state="", postal_code="")
         previous = body
         fields = {k: v for k, v in body.items() if k != "_digits"}
-        search = " ".join((dms_id, fields["first_name"], fields["last_name"], fields["company_name"],
-                           *fields["emails"], *("".join(ch for ch in p if ch.isdigit())[-10:]
-                                                for p in fields["phones"]))).lower()
+        search = " ".join(
+            (
+                dms_id,
+                fields["first_name"],
+                fields["last_name"],
+                fields["company_name"],
+                *fields["emails"],
+                *("".join(ch for ch in p if ch.isdigit())[-10:] for p in fields["phones"]),
+            )
+        ).lower()
         yield dms_id, None, search, fields, _history_time(n, count)
 
 
@@ -243,12 +350,18 @@ def _vehicles(rng: random.Random, count: int, customers: int, vendor: str) -> It
         else:
             vin = make_vin(rng, wmi, year)
         state = rng.choice(CITIES)[1]
-        fields = {"vin": vin, "unit_number": f"U{rng.randrange(100, 9999)}" if truck else "",
-                  "year": year, "make": make, "model": rng.choice(models), "engine": rng.choice(engines),
-                  "plate": f"{rng.choice(VIN_CHARS[:24])}{rng.choice(VIN_CHARS[:24])}{rng.randrange(1000, 99999)}",
-                  "plate_state": state,
-                  "mileage": rng.randrange(1000, 900000 if truck else 180000),
-                  "owner_dms_id": customer_id(((n - 1) % customers) + 1)}
+        fields = {
+            "vin": vin,
+            "unit_number": f"U{rng.randrange(100, 9999)}" if truck else "",
+            "year": year,
+            "make": make,
+            "model": rng.choice(models),
+            "engine": rng.choice(engines),
+            "plate": f"{rng.choice(VIN_CHARS[:24])}{rng.choice(VIN_CHARS[:24])}{rng.randrange(1000, 99999)}",
+            "plate_state": state,
+            "mileage": rng.randrange(1000, 900000 if truck else 180000),
+            "owner_dms_id": customer_id(((n - 1) % customers) + 1),
+        }
         dms_id = vehicle_id(n)
         search = f"{dms_id} {vin} {fields['unit_number']} {fields['plate']}".lower()
         yield dms_id, None, search, fields, _history_time(n, count)
@@ -258,14 +371,21 @@ def _appointments(rng: random.Random, count: int, customers: int, vendor: str) -
     """Appointments spread over the coming weeks with valid opcodes and advisors."""
     for n in range(1, count + 1):
         owner = (n * 37 % customers) + 1
-        scheduled = datetime(2026, 1, 5, 8, tzinfo=timezone.utc) + timedelta(
-            days=rng.randrange(0, 120), minutes=15 * rng.randrange(0, 36))
+        scheduled = datetime(2026, 1, 5, 8, tzinfo=UTC) + timedelta(
+            days=rng.randrange(0, 120), minutes=15 * rng.randrange(0, 36)
+        )
         opcodes = [rng.choice(OPCODES)[0] for _ in range(rng.randrange(0, 3))]
-        fields = {"customer_dms_id": customer_id(owner), "vehicle_dms_id": vehicle_id(owner),
-                  "advisor_dms_id": ADVISORS[rng.randrange(8)][0], "scheduled_at": scheduled.isoformat(),
-                  "opcodes": opcodes, "notes": "" if opcodes else "Customer reports noise when braking",
-                  "status": rng.choice(("scheduled", "scheduled", "scheduled", "arrived", "completed")),
-                  "dispatch_code": rng.choice(DISPATCH_CODES) if vendor == "cdk" else "", "locked": False}
+        fields = {
+            "customer_dms_id": customer_id(owner),
+            "vehicle_dms_id": vehicle_id(owner),
+            "advisor_dms_id": ADVISORS[rng.randrange(8)][0],
+            "scheduled_at": scheduled.isoformat(),
+            "opcodes": opcodes,
+            "notes": "" if opcodes else "Customer reports noise when braking",
+            "status": rng.choice(("scheduled", "scheduled", "scheduled", "arrived", "completed")),
+            "dispatch_code": rng.choice(DISPATCH_CODES) if vendor == "cdk" else "",
+            "locked": False,
+        }
         yield f"A{n:07d}", None, "", fields, _history_time(n, count)
 
 
@@ -280,9 +400,17 @@ def _repair_orders(rng: random.Random, count: int, customers: int, vendor: str) 
             code, description, hours = rng.choice(OPCODES)
             pay_type = rng.choice(("customer", "customer", "customer", "warranty", "internal"))
             labor = float(hours) * 145
-            lines.append({"line_number": line_number, "opcode": code, "description": description,
-                          "pay_type": pay_type, "labor_hours": hours, "labor_amount": f"{labor:.2f}",
-                          "parts_amount": f"{rng.randrange(0, 60000) / 100:.2f}"})
+            lines.append(
+                {
+                    "line_number": line_number,
+                    "opcode": code,
+                    "description": description,
+                    "pay_type": pay_type,
+                    "labor_hours": hours,
+                    "labor_amount": f"{labor:.2f}",
+                    "parts_amount": f"{rng.randrange(0, 60000) / 100:.2f}",
+                }
+            )
         alternate_of = ro_number(n - 1) if vendor == "karmak" and n > 1 and n % 5 == 0 else None
         if alternate_of:
             # Alternate billing: warranty lines split off onto their own RO, often still open.
@@ -290,11 +418,18 @@ def _repair_orders(rng: random.Random, count: int, customers: int, vendor: str) 
                 line["pay_type"] = "warranty"
             status = "open"
         number = ro_number(n)
-        fields = {"ro_number": number, "status": status, "opened_at": opened.isoformat(),
-                  "closed_at": None if status == "open" else (opened + timedelta(days=rng.randrange(0, 4))).isoformat(),
-                  "advisor_dms_id": ADVISORS[rng.randrange(8)][0], "customer_dms_id": customer_id(owner),
-                  "vehicle_dms_id": vehicle_id(owner), "mileage_in": rng.randrange(1000, 200000),
-                  "lines": lines, "alternate_of": alternate_of}
+        fields = {
+            "ro_number": number,
+            "status": status,
+            "opened_at": opened.isoformat(),
+            "closed_at": None if status == "open" else (opened + timedelta(days=rng.randrange(0, 4))).isoformat(),
+            "advisor_dms_id": ADVISORS[rng.randrange(8)][0],
+            "customer_dms_id": customer_id(owner),
+            "vehicle_dms_id": vehicle_id(owner),
+            "mileage_in": rng.randrange(1000, 200000),
+            "lines": lines,
+            "alternate_of": alternate_of,
+        }
         yield number, alternate_of, number, fields, _history_time(n, count)
 
 
@@ -305,14 +440,32 @@ def _parts_invoices(rng: random.Random, count: int, customers: int, vendor: str)
         for _ in range(rng.randrange(1, 4)):
             price, qty = rng.randrange(500, 40000) / 100, rng.randrange(1, 5)
             total += price * qty
-            lines.append({"part_number": f"{rng.randrange(10000, 99999)}-{rng.choice(VIN_CHARS[:24])}",
-                          "description": rng.choice(("Oil filter", "Brake pad set", "Air filter", "Wiper blade",
-                                                     "Serpentine belt", "Headlamp bulb", "Battery")),
-                          "quantity": qty, "unit_price": f"{price:.2f}"})
-        fields = {"invoice_number": f"P{200000 + n}", "customer_dms_id": customer_id((n * 7 % customers) + 1),
-                  "ro_number": ro_number(n) if rng.randrange(2) else None,
-                  "invoiced_at": (HISTORY_START + timedelta(days=rng.randrange(600))).isoformat(),
-                  "lines": lines, "total": f"{total:.2f}"}
+            lines.append(
+                {
+                    "part_number": f"{rng.randrange(10000, 99999)}-{rng.choice(VIN_CHARS[:24])}",
+                    "description": rng.choice(
+                        (
+                            "Oil filter",
+                            "Brake pad set",
+                            "Air filter",
+                            "Wiper blade",
+                            "Serpentine belt",
+                            "Headlamp bulb",
+                            "Battery",
+                        )
+                    ),
+                    "quantity": qty,
+                    "unit_price": f"{price:.2f}",
+                }
+            )
+        fields = {
+            "invoice_number": f"P{200000 + n}",
+            "customer_dms_id": customer_id((n * 7 % customers) + 1),
+            "ro_number": ro_number(n) if rng.randrange(2) else None,
+            "invoiced_at": (HISTORY_START + timedelta(days=rng.randrange(600))).isoformat(),
+            "lines": lines,
+            "total": f"{total:.2f}",
+        }
         yield f"PI{n:07d}", None, "", fields, _history_time(n, count)
 
 
@@ -320,11 +473,16 @@ def _special_orders(rng: random.Random, count: int, customers: int, vendor: str)
     """Parts special-ordered for customers."""
     for n in range(1, count + 1):
         ordered = HISTORY_START + timedelta(days=rng.randrange(600))
-        fields = {"part_number": f"{rng.randrange(10000, 99999)}-SO", "description": "Special order part",
-                  "quantity": rng.randrange(1, 3),
-                  "status": rng.choice(("ordered", "received", "notified", "picked_up")),
-                  "customer_dms_id": customer_id((n * 11 % customers) + 1), "ro_number": ro_number(n),
-                  "ordered_at": ordered.isoformat(), "expected_at": (ordered + timedelta(days=5)).isoformat()}
+        fields = {
+            "part_number": f"{rng.randrange(10000, 99999)}-SO",
+            "description": "Special order part",
+            "quantity": rng.randrange(1, 3),
+            "status": rng.choice(("ordered", "received", "notified", "picked_up")),
+            "customer_dms_id": customer_id((n * 11 % customers) + 1),
+            "ro_number": ro_number(n),
+            "ordered_at": ordered.isoformat(),
+            "expected_at": (ordered + timedelta(days=5)).isoformat(),
+        }
         yield f"SO{n:06d}", None, "", fields, _history_time(n, count)
 
 
@@ -333,6 +491,10 @@ def _opcodes(rng: random.Random, count: int, customers: int, vendor: str) -> Ite
     rows = [(code, description, hours, True) for code, description, hours in OPCODES]
     rows.append((INACTIVE_OPCODE, "Oil change (retired code)", "0.5", False))
     for n, (code, description, hours, active) in enumerate(rows, 1):
-        fields = {"description": description, "labor_hours": hours,
-                  "default_pay_type": "warranty" if code in ("WARR", "RECALL") else "customer", "active": active}
+        fields = {
+            "description": description,
+            "labor_hours": hours,
+            "default_pay_type": "warranty" if code in ("WARR", "RECALL") else "customer",
+            "active": active,
+        }
         yield code, None, code.lower(), fields, _history_time(n, len(rows))

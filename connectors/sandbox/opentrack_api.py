@@ -4,10 +4,11 @@ Each request is one envelope (WS-Security UsernameToken = account code + passwor
 ``Dealer`` element's ``CompanyNumber`` must be the same account). The request element
 names the operation; the work is done by :class:`~connectors.sandbox.operations.Operations`
 and the answer rendered from the stored canonical bodies with plain string functions
-(:mod:`connectors.opentrack_xml`). Errors: an ``Error`` element (``Code`` = our catalogue
+(:mod:`connectors.opentrack_records`). Errors: an ``Error`` element (``Code`` = our catalogue
 code such as ``DT-LOCKED``, ``Message``) inside the response element, HTTP 200, as
 OpenTrack does; authentication failures, server errors, 503 and 429 are SOAP Faults.
 """
+
 from __future__ import annotations
 
 import json
@@ -15,6 +16,7 @@ from typing import Any
 
 from lxml import etree
 
+from .. import opentrack_records as otr
 from .. import opentrack_xml as ox
 from ..vendors import VendorProfile, get_profile
 from .operations import Problem, fingerprint, vendor_code
@@ -22,25 +24,30 @@ from .operations import Problem, fingerprint, vendor_code
 _AUTH_CODES = ("AUTH-FAILED", "TOKEN-EXPIRED")
 
 
-def _send_fault(handler: Any, status: int, faultcode: str, message: str, code: str = "",
-                headers: dict[str, str] | None = None) -> None:
+def _send_fault(
+    handler: Any, status: int, faultcode: str, message: str, code: str = "", headers: dict[str, str] | None = None
+) -> None:
     """Answer a SOAP 1.1 Fault (our catalogue code in ``detail/Error/Code``)."""
     handler.send(status, ox.fault_envelope(faultcode, message, code), "text/xml; charset=utf-8", headers)
 
 
 def _send_answer(handler: Any, response_element: str, inner: str) -> None:
     """Answer HTTP 200 with ``inner`` wrapped in the response element and the envelope."""
-    handler.send(200, ox.response_envelope(f"<{response_element}>{inner}</{response_element}>", response_element),
-                 "text/xml; charset=utf-8")
+    handler.send(
+        200,
+        ox.response_envelope(f"<{response_element}>{inner}</{response_element}>", response_element),
+        "text/xml; charset=utf-8",
+    )
 
 
 def route(handler: Any, method: str, parts: list[str], query: dict[str, str]) -> None:
     """Serve one OpenTrack SOAP request (POST ``/opentrack`` or ``/opentrack/webservice.asmx``)."""
     if method != "POST" or parts not in ([], ["webservice.asmx"], ["WebService.asmx"]):
-        return _send_fault(handler, 405 if method != "POST" else 404, "soap:Client",
-                           "POST a SOAP envelope to /opentrack")
+        return _send_fault(
+            handler, 405 if method != "POST" else 404, "soap:Client", "POST a SOAP envelope to /opentrack"
+        )
     try:
-        root = ox.parse_xml(handler._raw_body)
+        root = ox.parse_xml(handler.raw_body)
         fault, request = ox.open_envelope(root, response=False)
         if request is None:
             raise ox.XmlRefused("a request cannot be a Fault")
@@ -57,21 +64,32 @@ def route(handler: Any, method: str, parts: list[str], query: dict[str, str]) ->
     known = handler.state.store.account(username)
     profile = get_profile(known["vendor"]) if known else None
     account = ops.check_secret(username, password)
-    if account is None or account["settings"].get("protocol") != "opentrack" \
-            or dealer.get("CompanyNumber") != account["code"] or not dealer.get("EnterpriseCode"):
+    if (
+        account is None
+        or account["settings"].get("protocol") != "opentrack"
+        or dealer.get("CompanyNumber") != account["code"]
+        or not dealer.get("EnterpriseCode")
+    ):
         code = vendor_code(Problem(401, "AUTH-FAILED", ""), profile)
-        return _send_fault(handler, 500, "wsse:FailedAuthentication",
-                           "The security token could not be authenticated or authorized", code)
+        return _send_fault(
+            handler,
+            500,
+            "wsse:FailedAuthentication",
+            "The security token could not be authenticated or authorized",
+            code,
+        )
     operation = ox.local(request.tag)
     response_element = _RESPONSE.get(operation, operation + "Response")
     try:
         headers, fault = ops.admit(account)
-        handler._extra_headers.update(headers)
+        handler.extra_headers.update(headers)
         if fault is not None and fault["kind"] == "malformed":
-            body = ox.response_envelope(f"<{response_element}><CustomerSearchResult><CustomerNumber>C00",
-                                        response_element)
-            return handler.send(200, body[: len(body) // 2], "text/xml; charset=utf-8",
-                                {"X-Injected-Fault": "malformed"})
+            body = ox.response_envelope(
+                f"<{response_element}><CustomerSearchResult><CustomerNumber>C00", response_element
+            )
+            return handler.send(
+                200, body[: len(body) // 2], "text/xml; charset=utf-8", {"X-Injected-Fault": "malformed"}
+            )
         bad_record = fault is not None and fault["kind"] == "bad_record"
         inner = _dispatch(handler, account, profile, operation, request, bad_record)
     except Problem as problem:
@@ -81,14 +99,18 @@ def route(handler: Any, method: str, parts: list[str], query: dict[str, str]) ->
             return _send_fault(handler, 500, "wsse:FailedAuthentication", problem.detail, code)
         if problem.status in (429, 500, 503):
             return _send_fault(handler, problem.status, "soap:Server", problem.detail, code, problem.headers)
-        return _send_answer(handler, response_element,
-                            f"<Error>{ox.el('Code', code)}{ox.el('Message', problem.detail)}</Error>")
+        return _send_answer(
+            handler, response_element, f"<Error>{ox.el('Code', code)}{ox.el('Message', problem.detail)}</Error>"
+        )
     return _send_answer(handler, response_element, inner)
 
 
-_RESPONSE = {"ServiceLaborOpcodesTableRequest": "ServiceLaborOpcodesTable",
-             "ServiceWritersTableRequest": "ServiceWritersTable", "PartsTransactions": "PartsTransactionsResponse"}
-_FEED_BY_REQUEST = {feed.request: (data_type, feed) for data_type, feed in ox.FEEDS.items()}
+_RESPONSE = {
+    "ServiceLaborOpcodesTableRequest": "ServiceLaborOpcodesTable",
+    "ServiceWritersTableRequest": "ServiceWritersTable",
+    "PartsTransactions": "PartsTransactionsResponse",
+}
+_FEED_BY_REQUEST = {feed.request: (data_type, feed) for data_type, feed in otr.FEEDS.items()}
 
 
 def _parms(request: etree._Element, name: str | None) -> dict[str, str]:
@@ -96,8 +118,14 @@ def _parms(request: etree._Element, name: str | None) -> dict[str, str]:
     return ox.children(node) if node is not None else ox.children(request)
 
 
-def _dispatch(handler: Any, account: dict[str, Any], profile: VendorProfile, operation: str,
-              request: etree._Element, bad_record: bool) -> str:
+def _dispatch(
+    handler: Any,
+    account: dict[str, Any],
+    profile: VendorProfile,
+    operation: str,
+    request: etree._Element,
+    bad_record: bool,
+) -> str:
     """Run one operation; returns the inner XML of the response element."""
     ops = handler.state.ops
     company = account["code"]
@@ -112,7 +140,7 @@ def _dispatch(handler: Any, account: dict[str, Any], profile: VendorProfile, ope
             query = " ".join(parms.get(n, "") for n in ("LastName", "FirstName", "Phone", "Email") if parms.get(n))
             limit = int(parms.get("MaxRecords") or 25)
             texts = ops.search_texts(account, "customers", query, limit)
-            return "".join(ox.customer_search_result(json.loads(t), company) for t in texts)
+            return "".join(otr.customer_search_result(json.loads(t), company) for t in texts)
         return _feed_page(ops, account, profile, data_type, feed, parms, company, bad_record)
     if operation == "VehicleSearch":
         parms = _parms(request, "SearchParms")
@@ -120,7 +148,7 @@ def _dispatch(handler: Any, account: dict[str, Any], profile: VendorProfile, ope
         if not query:
             return ""
         texts = ops.search_texts(account, "vehicles", query, int(parms.get("MaxRecords") or 25))
-        return "".join(ox.vehicle_search_result(json.loads(t), company) for t in texts)
+        return "".join(otr.vehicle_search_result(json.loads(t), company) for t in texts)
     if operation == "CustomerLookup":
         return _lookup(ops, account, "customers", ox.children(request).get("CustomerNumber", ""), company)
     if operation == "VehicleLookup":
@@ -133,28 +161,52 @@ def _dispatch(handler: Any, account: dict[str, Any], profile: VendorProfile, ope
     if operation == "AddRepairOrder":
         f = ox.children(ox.find(request, "RepairOrder") if ox.find(request, "RepairOrder") is not None else request)
         number, _ = ops.reserve_ro_number(account, profile, idempotency_key=f.get("ExternalCrossReferenceKey", ""))
-        return (ox.el("RepairOrderNumber", number)
-                + "<Success><Message>Repair Order successfully created.</Message></Success>")
+        return (
+            ox.el("RepairOrderNumber", number)
+            + "<Success><Message>Repair Order successfully created.</Message></Success>"
+        )
     if operation == "PaymentAdd":
         node = ox.find(request, "Payment")
         f = ox.children(node) if node is not None else {}
-        data = {"ro_number": f.get("RepairOrderNumber"), "amount": f.get("Amount"), "method": f.get("PaymentMethod"),
-                "payer": f.get("Payer"), "received_at": f.get("ReceivedDateTime") or None}
-        _, body, _ = ops.export_payment(account, profile, data, idempotency_key=f.get("ExternalCrossReferenceKey", ""),
-                                        request_hash=fingerprint("PaymentAdd", data))
-        return ("<Success><Message>Payment successfully added.</Message>" + ox.el("ReceiptNumber", body["dms_id"])
-                + "</Success>" + ox.payment_element(body))
+        data = {
+            "ro_number": f.get("RepairOrderNumber"),
+            "amount": f.get("Amount"),
+            "method": f.get("PaymentMethod"),
+            "payer": f.get("Payer"),
+            "received_at": f.get("ReceivedDateTime") or None,
+        }
+        _, body, _ = ops.export_payment(
+            account,
+            profile,
+            data,
+            idempotency_key=f.get("ExternalCrossReferenceKey", ""),
+            request_hash=fingerprint("PaymentAdd", data),
+        )
+        return (
+            "<Success><Message>Payment successfully added.</Message>"
+            + ox.el("ReceiptNumber", body["dms_id"])
+            + "</Success>"
+            + otr.payment_element(body)
+        )
     raise Problem(400, "BAD-REQUEST", f"unknown OpenTrack operation {operation}")
 
 
 def _lookup(ops: Any, account: dict[str, Any], data_type: str, key: str, company: str) -> str:
     """One record rendered for a lookup answer (``NOT-FOUND`` Error when absent)."""
     body = ops.get(account, data_type, key)
-    return ox.LOOKUP_RENDERERS[data_type](body, company)
+    return otr.LOOKUP_RENDERERS[data_type](body, company)
 
 
-def _feed_page(ops: Any, account: dict[str, Any], profile: VendorProfile, data_type: str, feed: ox.Feed,
-               parms: dict[str, str], company: str, bad_record: bool) -> str:
+def _feed_page(
+    ops: Any,
+    account: dict[str, Any],
+    profile: VendorProfile,
+    data_type: str,
+    feed: otr.Feed,
+    parms: dict[str, str],
+    company: str,
+    bad_record: bool,
+) -> str:
     """One page of changes, oldest change first: records + ``DataToken`` + ``MoreData``."""
     since = parms.get(feed.since) or parms.get("UpdatedDateTimeStart") or None
     token = parms.get("DataToken") or None
@@ -162,12 +214,13 @@ def _feed_page(ops: Any, account: dict[str, Any], profile: VendorProfile, data_t
         limit = int(parms.get("MaxRecords") or 500)
     except ValueError:
         raise Problem(400, "BAD-REQUEST", "MaxRecords is not a number") from None
-    bodies, next_token, has_more = ops.changes(account, profile, data_type, cursor=token, modified_since=since,
-                                               limit=limit, bad_record=bad_record)
-    render = ox.RENDERERS[data_type]
+    bodies, next_token, has_more = ops.changes(
+        account, profile, data_type, cursor=token, modified_since=since, limit=limit, bad_record=bad_record
+    )
+    render = otr.RENDERERS[data_type]
     records = "".join(render(body, company) for body in bodies)
     head = ox.el("DataToken", next_token)
-    more = ox.el("MoreData", ox.yn(has_more))
+    more = ox.el("MoreData", otr.yn(has_more))
     # CustomerSearchResponse.xsd lists DataToken first; elsewhere it is our extension, sent last.
     return head + records + more if data_type == "customers" else records + head + more
 
@@ -176,38 +229,54 @@ def _key(node: etree._Element | None) -> str:
     return ox.children(node).get("ExternalCrossReferenceKey", "") if node is not None else ""
 
 
-def _create(handler: Any, account: dict[str, Any], profile: VendorProfile, operation: str,
-            request: etree._Element) -> str:
+def _create(
+    handler: Any, account: dict[str, Any], profile: VendorProfile, operation: str, request: etree._Element
+) -> str:
     ops = handler.state.ops
     if operation == "CustomerAdd":
         node, data_type = ox.find(request, "Customer"), "customers"
-        data = ox.customer_fields_from_wire(node) if node is not None else {}
+        data = otr.customer_fields_from_wire(node) if node is not None else {}
     elif operation == "VehicleAdd":
         node, data_type = ox.find(request, "Vehicle"), "vehicles"
-        data = ox.vehicle_fields_from_wire(node) if node is not None else {}
+        data = otr.vehicle_fields_from_wire(node) if node is not None else {}
     else:
         node, data_type = ox.find(request, "Appointment"), "appointments"
-        data = ox.appointment_fields_from_wire(node) if node is not None else {}
-    for_appointment = ox.flag(ox.children(node).get("ForAppointment")) if node is not None else False
-    _, body, _ = ops.create(account, profile, data_type, data, idempotency_key=_key(node),
-                            request_hash=fingerprint(operation, data), for_appointment=for_appointment)
+        data = otr.appointment_fields_from_wire(node) if node is not None else {}
+    for_appointment = otr.flag(ox.children(node).get("ForAppointment")) if node is not None else False
+    _, body, _ = ops.create(
+        account,
+        profile,
+        data_type,
+        data,
+        idempotency_key=_key(node),
+        request_hash=fingerprint(operation, data),
+        for_appointment=for_appointment,
+    )
     number = {"customers": "CustomerNumber", "vehicles": "StockNumber", "appointments": "AppointmentNumber"}[data_type]
     noun = {"customers": "Customer", "vehicles": "Vehicle", "appointments": "Appointment"}[data_type]
     return f"<Success><Message>{noun} successfully added.</Message>{ox.el(number, body['dms_id'])}</Success>"
 
 
-def _update(handler: Any, account: dict[str, Any], profile: VendorProfile, operation: str,
-            request: etree._Element) -> str:
+def _update(
+    handler: Any, account: dict[str, Any], profile: VendorProfile, operation: str, request: etree._Element
+) -> str:
     ops = handler.state.ops
     if operation == "AppointmentDelete":
         f = ox.children(request)
-        ops.update(account, profile, "appointments", f.get("AppointmentNumber", ""), {},
-                   if_match=f.get("RecordVersion") or None, cancel=True)
+        ops.update(
+            account,
+            profile,
+            "appointments",
+            f.get("AppointmentNumber", ""),
+            {},
+            if_match=f.get("RecordVersion") or None,
+            cancel=True,
+        )
         return "<Success><Message>Appointment successfully deleted.</Message></Success>"
     name, data_type, key, reader = {
-        "CustomerUpdate": ("Customer", "customers", "CustomerNumber", ox.customer_fields_from_wire),
-        "VehicleUpdate": ("Vehicle", "vehicles", "StockNumber", ox.vehicle_fields_from_wire),
-        "AppointmentUpdate": ("Appointment", "appointments", "AppointmentNumber", ox.appointment_fields_from_wire),
+        "CustomerUpdate": ("Customer", "customers", "CustomerNumber", otr.customer_fields_from_wire),
+        "VehicleUpdate": ("Vehicle", "vehicles", "StockNumber", otr.vehicle_fields_from_wire),
+        "AppointmentUpdate": ("Appointment", "appointments", "AppointmentNumber", otr.appointment_fields_from_wire),
     }[operation]
     node = ox.find(request, name)
     if node is None:
@@ -215,6 +284,13 @@ def _update(handler: Any, account: dict[str, Any], profile: VendorProfile, opera
     f = ox.children(node)
     data = reader(node)
     data.pop("dms_id", None)
-    ops.update(account, profile, data_type, f.get(key, ""), data, if_match=f.get("RecordVersion") or None,
-               for_appointment=ox.flag(f.get("ForAppointment")))
+    ops.update(
+        account,
+        profile,
+        data_type,
+        f.get(key, ""),
+        data,
+        if_match=f.get("RecordVersion") or None,
+        for_appointment=otr.flag(f.get("ForAppointment")),
+    )
     return f"<Success><Message>{name} successfully updated.</Message></Success>"

@@ -1,27 +1,28 @@
 """What the sandbox DMS does, whatever wire protocol asked: the protocol-neutral operations.
 
-Each protocol front end (:mod:`.server` for the console dialect and the control API,
-:mod:`.star_api` for STAR REST, :mod:`.opentrack_api` for OpenTrack SOAP) parses its
-request into canonical field dicts (the store's record bodies use the canonical field
-names of :mod:`connectors.base`), calls one method here, and renders the canonical body it
-gets back - or the :class:`Problem` it raises - in its own wire format.
+Each protocol front end (:mod:`.console_api` for the console dialect, :mod:`.star_api` for
+STAR REST, :mod:`.opentrack_api` for OpenTrack SOAP) parses its request into canonical field
+dicts (the store's record bodies use the canonical field names of :mod:`connectors.records`),
+calls one method here, and renders the canonical body it gets back - or the :class:`Problem`
+it raises - in its own wire format.
 
 A :class:`Problem` carries an HTTP status, the vendor's error code (a suffix such as
 ``LOCKED`` becomes ``CDK-LOCKED``; :func:`vendor_code` does that) and a detail text.
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
 import secrets
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from ..base import DATA_TYPES, format_datetime
-from ..vendors import PUSH_NOT_AVAILABLE, PUSH_WITH_APPOINTMENT, VendorProfile
+from ..base import APPOINTMENTS, CUSTOMERS, DATA_TYPES, KINDS, VEHICLES, format_datetime
+from ..vendors import VendorProfile
 from . import generate
 from .store import decode_cursor, encode_cursor
 
@@ -29,12 +30,14 @@ if TYPE_CHECKING:  # pragma: no cover
     from .server import SandboxState
 
 MAX_PAGE = 5000
-CUSTOMER_FIELDS = ("kind", "first_name", "last_name", "company_name", "phones", "emails", "address_line1",
-                   "address_line2", "city", "state", "postal_code", "country")
-VEHICLE_FIELDS = ("vin", "unit_number", "year", "make", "model", "engine", "plate", "plate_state", "mileage",
-                  "owner_dms_id")
-APPOINTMENT_FIELDS = ("customer_dms_id", "vehicle_dms_id", "advisor_dms_id", "scheduled_at", "opcodes", "notes",
-                      "status", "dispatch_code")
+#: The fields a create or update may carry, per data type: the canonical records' own fields
+#: (:attr:`connectors.records.RecordKind.fields`), less an appointment's ``locked``, which
+#: only staff in the DMS set (the control API's lock and unlock).
+REQUEST_FIELDS: dict[str, tuple[str, ...]] = {
+    CUSTOMERS: KINDS[CUSTOMERS].fields,
+    VEHICLES: KINDS[VEHICLES].fields,
+    APPOINTMENTS: tuple(name for name in KINDS[APPOINTMENTS].fields if name != "locked"),
+}
 
 
 class Problem(Exception):
@@ -56,11 +59,21 @@ def search_text(data_type: str, dms_id: str, fields: dict[str, Any]) -> str:
     """Lower-case text the DMS-side search matches against (phones as bare digits)."""
     if data_type == "customers":
         phones = ("".join(ch for ch in phone if ch.isdigit())[-10:] for phone in fields.get("phones") or [])
-        return " ".join((dms_id, fields.get("first_name") or "", fields.get("last_name") or "",
-                         fields.get("company_name") or "", *(fields.get("emails") or []), *phones)).lower()
+        return " ".join(
+            (
+                dms_id,
+                fields.get("first_name") or "",
+                fields.get("last_name") or "",
+                fields.get("company_name") or "",
+                *(fields.get("emails") or []),
+                *phones,
+            )
+        ).lower()
     if data_type == "vehicles":
-        return " ".join(str(fields.get(name) or "") for name in ("vin", "unit_number", "plate")).lower() \
+        return (
+            " ".join(str(fields.get(name) or "") for name in ("vin", "unit_number", "plate")).lower()
             + f" {dms_id.lower()}"
+        )
     return ""
 
 
@@ -78,7 +91,7 @@ def fingerprint(*parts: Any) -> str:
 class Operations:
     """The DMS behind every protocol: accounts, tokens, faults, reads and vendor-checked writes."""
 
-    def __init__(self, state: "SandboxState") -> None:
+    def __init__(self, state: SandboxState) -> None:
         self.state = state
         self.store = state.store
 
@@ -104,11 +117,19 @@ class Operations:
         with self.state.lock:
             owner = self.state.tokens.get(token)
         if owner is None or owner[0] != code:
-            raise Problem(401, "AUTH-FAILED", "missing or invalid bearer token for this account",
-                          {"WWW-Authenticate": 'Bearer error="invalid_token"'})
+            raise Problem(
+                401,
+                "AUTH-FAILED",
+                "missing or invalid bearer token for this account",
+                {"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            )
         if owner[1] < time.time():
-            raise Problem(401, "TOKEN-EXPIRED", "bearer token expired",
-                          {"WWW-Authenticate": 'Bearer error="invalid_token", error_description="expired"'})
+            raise Problem(
+                401,
+                "TOKEN-EXPIRED",
+                "bearer token expired",
+                {"WWW-Authenticate": 'Bearer error="invalid_token", error_description="expired"'},
+            )
 
     # ---- limits and faults
     def admit(self, account: dict[str, Any]) -> tuple[dict[str, str], dict[str, Any] | None]:
@@ -120,8 +141,11 @@ class Operations:
         to play in its own format (a truncated body; a record without its change time).
         """
         limit, remaining, reset = self.state.rate(account["code"])
-        headers = {"RateLimit-Limit": str(limit), "RateLimit-Remaining": str(max(remaining, 0)),
-                   "RateLimit-Reset": str(reset)}
+        headers = {
+            "RateLimit-Limit": str(limit),
+            "RateLimit-Remaining": str(max(remaining, 0)),
+            "RateLimit-Reset": str(reset),
+        }
         if remaining < 0:
             raise Problem(429, "RATE-LIMITED", "request limit reached", {"Retry-After": str(reset), **headers})
         fault = self.state.take_fault(account["code"])
@@ -133,11 +157,16 @@ class Operations:
         if kind == "503":
             raise Problem(503, "SERVER-ERROR", "injected fault: service unavailable")
         if kind == "429":
-            raise Problem(429, "RATE-LIMITED", "injected fault: rate limited",
-                          {"Retry-After": str(fault.get("retry_after", 7))})
+            raise Problem(
+                429, "RATE-LIMITED", "injected fault: rate limited", {"Retry-After": str(fault.get("retry_after", 7))}
+            )
         if kind == "expired_token":
-            raise Problem(401, "TOKEN-EXPIRED", "injected fault: bearer token expired",
-                          {"WWW-Authenticate": 'Bearer error="invalid_token", error_description="expired"'})
+            raise Problem(
+                401,
+                "TOKEN-EXPIRED",
+                "injected fault: bearer token expired",
+                {"WWW-Authenticate": 'Bearer error="invalid_token", error_description="expired"'},
+            )
         if kind == "hang":
             time.sleep(float(fault.get("hang_seconds", 3.0)))
             return headers, None  # then answer normally: the client has long given up
@@ -146,9 +175,17 @@ class Operations:
         raise Problem(500, "SERVER-ERROR", f"unknown injected fault {kind!r}")
 
     # ---- reads
-    def changes(self, account: dict[str, Any], profile: VendorProfile, data_type: str, *, cursor: str | None = None,
-                modified_since: str | None = None, limit: int = 500,
-                bad_record: bool = False) -> tuple[list[dict[str, Any]], str, bool]:
+    def changes(
+        self,
+        account: dict[str, Any],
+        profile: VendorProfile,
+        data_type: str,
+        *,
+        cursor: str | None = None,
+        modified_since: str | None = None,
+        limit: int = 500,
+        bad_record: bool = False,
+    ) -> tuple[list[dict[str, Any]], str, bool]:
         """The next page of changes: ``(bodies, next cursor, has_more)``, oldest change first.
 
         ``cursor`` is the opaque cursor of the last page (or ``since:<ISO>``);
@@ -173,8 +210,9 @@ class Operations:
             next_cursor = cursor or "since:" + since  # nothing yet: keep the caller's window
         return bodies, next_cursor, has_more
 
-    def page_texts(self, account: dict[str, Any], profile: VendorProfile, data_type: str, after: int,
-                   since: str | None, limit: int) -> tuple[list[str], int, bool]:
+    def page_texts(
+        self, account: dict[str, Any], profile: VendorProfile, data_type: str, after: int, since: str | None, limit: int
+    ) -> tuple[list[str], int, bool]:
         """Like :meth:`changes` but the stored JSON texts and the last seq (the console dialect's fast path)."""
         self.check_pull(profile, data_type)
         return self.store.page(account["code"], data_type, after, since, max(1, min(int(limit), MAX_PAGE)))
@@ -184,7 +222,7 @@ class Operations:
         if data_type not in DATA_TYPES:
             raise Problem(404, "NOT-FOUND", f"unknown data type {data_type}")
         if not profile.can_pull(data_type):
-            raise Problem(501, "NOT-SUPPORTED", f"{profile.display_name} does not deliver {data_type}")
+            raise Problem(501, "NOT-SUPPORTED", profile.refusal_text(f"does not deliver {data_type}"))
 
     def ids(self, account: dict[str, Any], data_type: str, after: str = "", limit: int = 5000) -> list[str]:
         """DMS ids in id order after ``after``."""
@@ -206,7 +244,7 @@ class Operations:
     def related(self, account: dict[str, Any], profile: VendorProfile, ro_number: str) -> list[str]:
         """Related (alternate) RO numbers of ``ro_number``."""
         if not profile.related_ros:
-            raise Problem(501, "NOT-SUPPORTED", f"{profile.display_name} has no related RO lookup")
+            raise Problem(501, "NOT-SUPPORTED", profile.refusal_text("has no related RO numbers"))
         if self.store.get(account["code"], "repair_orders", ro_number) is None:
             raise Problem(404, "NOT-FOUND", f"RO {ro_number} not found")
         return self.store.related(account["code"], ro_number)
@@ -224,9 +262,17 @@ class Operations:
         return stored[1], json.loads(stored[2])
 
     # ---- writes
-    def create(self, account: dict[str, Any], profile: VendorProfile, data_type: str, data: dict[str, Any], *,
-               idempotency_key: str, request_hash: str,
-               for_appointment: bool = False) -> tuple[int, dict[str, Any], bool]:
+    def create(
+        self,
+        account: dict[str, Any],
+        profile: VendorProfile,
+        data_type: str,
+        data: dict[str, Any],
+        *,
+        idempotency_key: str,
+        request_hash: str,
+        for_appointment: bool = False,
+    ) -> tuple[int, dict[str, Any], bool]:
         """Create a customer, vehicle or appointment under the vendor's rules.
 
         Returns ``(status, body, replayed)``; a replayed ``idempotency_key`` returns the first
@@ -240,21 +286,27 @@ class Operations:
             self.check_push_allowed(profile, data_type, for_appointment)
             code = account["code"]
             if data_type == "customers":
-                fields = {name: data.get(name, "" if name not in ("phones", "emails") else [])
-                          for name in CUSTOMER_FIELDS}
+                fields = {
+                    name: data.get(name, "" if name not in ("phones", "emails") else [])
+                    for name in REQUEST_FIELDS[CUSTOMERS]
+                }
                 fields["kind"] = fields["kind"] or "person"
                 self.raise_first(profile.validate_customer(fields, account["settings"]))
                 dms_id = f"C9{store.last_seq + 1:08d}"
             elif data_type == "vehicles":
-                fields = {name: data.get(name) for name in VEHICLE_FIELDS}
+                fields = {name: data.get(name) for name in REQUEST_FIELDS[VEHICLES]}
                 if not fields["vin"] and not fields["unit_number"]:
                     raise Problem(422, "REQUIRED-FIELD", "a vehicle needs a VIN or a unit number")
                 dms_id = f"V9{store.last_seq + 1:08d}"
             elif data_type == "appointments":
-                fields = {name: data.get(name) for name in APPOINTMENT_FIELDS}
-                fields.update(opcodes=list(fields["opcodes"] or []), notes=fields["notes"] or "",
-                              status=fields["status"] or "scheduled", dispatch_code=fields["dispatch_code"] or "",
-                              locked=False)
+                fields = {name: data.get(name) for name in REQUEST_FIELDS[APPOINTMENTS]}
+                fields.update(
+                    opcodes=list(fields["opcodes"] or []),
+                    notes=fields["notes"] or "",
+                    status=fields["status"] or "scheduled",
+                    dispatch_code=fields["dispatch_code"] or "",
+                    locked=False,
+                )
                 self.check_appointment(account, profile, fields)
                 dms_id = f"A9{store.last_seq + 1:08d}"
             else:
@@ -264,9 +316,18 @@ class Operations:
             store.idempotent_put(code, idempotency_key, request_hash, 201, json.dumps(body))
         return 201, body, False
 
-    def update(self, account: dict[str, Any], profile: VendorProfile, data_type: str, dms_id: str,
-               data: dict[str, Any], *, if_match: str | None = None, for_appointment: bool = False,
-               cancel: bool = False) -> dict[str, Any]:
+    def update(
+        self,
+        account: dict[str, Any],
+        profile: VendorProfile,
+        data_type: str,
+        dms_id: str,
+        data: dict[str, Any],
+        *,
+        if_match: str | None = None,
+        for_appointment: bool = False,
+        cancel: bool = False,
+    ) -> dict[str, Any]:
         """Update (or cancel) a record: If-Match, lock and write-back rules; returns the new body."""
         store = self.store
         code = account["code"]
@@ -277,17 +338,15 @@ class Operations:
             if data_type == "appointments" and current.get("locked"):
                 raise Problem(409, "LOCKED", f"appointment {dms_id} is locked: it is open in the DMS")
             if if_match and if_match.strip() not in (current["etag"], "*"):
-                raise Problem(412, "ETAG-MISMATCH", f"{data_type} {dms_id} changed since it was read",
-                              {"ETag": current["etag"]})
+                raise Problem(
+                    412, "ETAG-MISMATCH", f"{data_type} {dms_id} changed since it was read", {"ETag": current["etag"]}
+                )
             self.check_push_allowed(profile, data_type, for_appointment)
-            if data_type == "customers":
-                allowed, names = profile.writable_customer_fields, CUSTOMER_FIELDS
-            elif data_type == "vehicles":
-                allowed, names = profile.writable_vehicle_fields, VEHICLE_FIELDS
-            elif data_type == "appointments":
-                allowed = names = APPOINTMENT_FIELDS
-            else:
+            if data_type not in REQUEST_FIELDS:
                 raise Problem(405, "BAD-REQUEST", f"{data_type} cannot be changed from outside")
+            names = REQUEST_FIELDS[data_type]
+            writable = KINDS[data_type].writable
+            allowed = writable(profile) if writable else names
             unknown = set(data) - set(names)
             if unknown:
                 raise Problem(400, "BAD-REQUEST", f"unknown fields: {', '.join(sorted(unknown))}")
@@ -305,14 +364,10 @@ class Operations:
             return store.put(code, data_type, dms_id, fields, search=search_text(data_type, dms_id, fields))
 
     def check_push_allowed(self, profile: VendorProfile, data_type: str, for_appointment: bool) -> None:
-        """Refuse pushes the vendor does not take (Reynolds: customer/vehicle only with an appointment)."""
-        mode = profile.push_mode(data_type)
-        if mode == PUSH_NOT_AVAILABLE:
-            raise Problem(501, "NOT-SUPPORTED", f"{profile.display_name} does not accept {data_type} from outside")
-        if mode == PUSH_WITH_APPOINTMENT and not for_appointment:
-            code = "PUSH-NEEDS-APPOINTMENT" if profile.code_for("PUSH-NEEDS-APPOINTMENT") in profile.catalogue \
-                else "NOT-SUPPORTED"
-            raise Problem(501, code, f"{profile.display_name} accepts {data_type} only with an appointment")
+        """Refuse pushes the vendor does not take (:meth:`~connectors.vendors.VendorProfile.push_refusal`)."""
+        refusal = profile.push_refusal(data_type, for_appointment)
+        if refusal is not None:
+            raise Problem(501, refusal.vendor_code or "NOT-SUPPORTED", refusal.message)
 
     def check_appointment(self, account: dict[str, Any], profile: VendorProfile, fields: dict[str, Any]) -> None:
         """The vendor's appointment rules, then checks only the DMS can make (opcodes, advisors...)."""
@@ -327,8 +382,11 @@ class Operations:
                 raise Problem(422, "OPCODE-INVALID", f"opcode {opcode!r} is not valid")
         advisor_ids = [adv_id for adv_id, _ in generate.ADVISORS]
         if advisor_ids.count(fields.get("advisor_dms_id")) != 1:
-            raise Problem(422, "ADVISOR-INVALID",
-                          f"advisor DMS id {fields.get('advisor_dms_id')!r} is unknown or shared by several users")
+            raise Problem(
+                422,
+                "ADVISOR-INVALID",
+                f"advisor DMS id {fields.get('advisor_dms_id')!r} is unknown or shared by several users",
+            )
         dispatch_code = fields.get("dispatch_code")
         if profile.code == "cdk" and dispatch_code and dispatch_code not in generate.DISPATCH_CODES:
             raise Problem(422, "DISPATCH-INVALID", f"dispatch code {fields['dispatch_code']!r} is not set up")
@@ -339,11 +397,12 @@ class Operations:
         if entries:
             raise Problem(422, entries[0].code, entries[0].title)
 
-    def reserve_ro_number(self, account: dict[str, Any], profile: VendorProfile, *,
-                          idempotency_key: str) -> tuple[str, bool]:
+    def reserve_ro_number(
+        self, account: dict[str, Any], profile: VendorProfile, *, idempotency_key: str
+    ) -> tuple[str, bool]:
         """Reserve the next RO number: ``(number, replayed)``; a replayed key gets the same number."""
         if not profile.ro_number_reservation:
-            raise Problem(501, "NOT-SUPPORTED", f"{profile.display_name} does not reserve RO numbers")
+            raise Problem(501, "NOT-SUPPORTED", profile.refusal_text("does not reserve RO numbers"))
         store = self.store
         request_hash = fingerprint("reserve")
         with store.lock:
@@ -352,15 +411,21 @@ class Operations:
                 return str(replay[1]["ro_number"]), True
             number = store.next_ro_number(account["code"])
             store.count_created(account["code"], "ro_reservations")
-            store.idempotent_put(account["code"], idempotency_key, request_hash, 201,
-                                 json.dumps({"ro_number": number}))
+            store.idempotent_put(account["code"], idempotency_key, request_hash, 201, json.dumps({"ro_number": number}))
         return number, False
 
-    def export_payment(self, account: dict[str, Any], profile: VendorProfile, data: dict[str, Any], *,
-                       idempotency_key: str, request_hash: str) -> tuple[int, dict[str, Any], bool]:
+    def export_payment(
+        self,
+        account: dict[str, Any],
+        profile: VendorProfile,
+        data: dict[str, Any],
+        *,
+        idempotency_key: str,
+        request_hash: str,
+    ) -> tuple[int, dict[str, Any], bool]:
         """Post a receipt against an RO: ``(status, body, replayed)``."""
         if not profile.payment_export:
-            raise Problem(501, "NOT-SUPPORTED", f"{profile.display_name} does not take payment exports")
+            raise Problem(501, "NOT-SUPPORTED", profile.refusal_text("does not take payment exports"))
         store, code = self.store, account["code"]
         with store.lock:
             replay = self._replay(account, idempotency_key, request_hash)
@@ -372,10 +437,14 @@ class Operations:
                 amount = 0.0
             if amount <= 0 or not data.get("ro_number"):
                 raise Problem(422, "PAYMENT-INVALID", "a payment needs an RO number and a positive amount")
-            fields = {"ro_number": str(data["ro_number"]), "amount": f"{amount:.2f}",
-                      "method": data.get("method") or "cash", "payer": data.get("payer") or "customer",
-                      "received_at": data.get("received_at") or format_datetime(datetime.now(timezone.utc)),
-                      "status": "posted"}
+            fields = {
+                "ro_number": str(data["ro_number"]),
+                "amount": f"{amount:.2f}",
+                "method": data.get("method") or "cash",
+                "payer": data.get("payer") or "customer",
+                "received_at": data.get("received_at") or format_datetime(datetime.now(UTC)),
+                "status": "posted",
+            }
             dms_id = f"RCPT{store.last_seq + 1:09d}"
             body = store.put(code, "payments", dms_id, fields)
             store.count_created(code, "payments")

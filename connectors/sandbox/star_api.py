@@ -18,29 +18,37 @@ Resources: customers, service-vehicles, service-appointments, repair-orders, lab
 (published documents) and parts-invoices, special-orders, payments (guideline style).
 Errors are ``application/problem+json`` carrying both RFC 7807 members and the documents'
 ``ErrorDetail`` members. Records are rendered from the stored canonical dicts with
-:func:`connectors.star.to_star` (no schema work per record).
+:func:`connectors.star_records.to_star` (no schema work per record).
 """
+
 from __future__ import annotations
 
 import base64
 import binascii
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, quote
 
 import orjson
 
 from ..base import format_datetime
-from ..star import DATA_TYPE_OF_PATH, RESOURCES, from_star, to_star
+from ..star_records import DATA_TYPE_OF_PATH, RESOURCES, from_star, to_star
 from ..vendors import VendorProfile, get_profile
-from .operations import APPOINTMENT_FIELDS, CUSTOMER_FIELDS, VEHICLE_FIELDS, Problem, fingerprint, vendor_code
+from .operations import REQUEST_FIELDS, Problem, fingerprint, vendor_code
 
 PREFIX = "/star"
-CATEGORY = {400: "VALIDATION", 401: "AUTHENTICATION", 403: "AUTHORIZATION", 404: "DATA_INTEGRITY",
-            409: "BUSINESS_LOGIC", 412: "DATA_INTEGRITY", 422: "VALIDATION", 429: "INFRASTRUCTURE",
-            501: "BUSINESS_LOGIC"}
-WRITABLE = {"customers": CUSTOMER_FIELDS, "vehicles": VEHICLE_FIELDS, "appointments": APPOINTMENT_FIELDS}
+CATEGORY = {
+    400: "VALIDATION",
+    401: "AUTHENTICATION",
+    403: "AUTHORIZATION",
+    404: "DATA_INTEGRITY",
+    409: "BUSINESS_LOGIC",
+    412: "DATA_INTEGRITY",
+    422: "VALIDATION",
+    429: "INFRASTRUCTURE",
+    501: "BUSINESS_LOGIC",
+}
 
 
 class _Done(Exception):
@@ -55,19 +63,31 @@ def problem_body(problem: Problem, profile: VendorProfile | None, instance: str)
     """An RFC 7807 problem that also satisfies the STAR ``ErrorDetail`` schema."""
     code = vendor_code(problem, profile)
     entry = profile.entry(code) if profile is not None else None
-    body = {"type": f"https://sandbox-dms.invalid/problems/{code.lower()}", "title": entry.title if entry else code,
-            "status": problem.status, "detail": problem.detail, "instance": instance, "error_code": code,
-            "code": code, "message": problem.detail,
-            "category": CATEGORY.get(problem.status, "INFRASTRUCTURE"),
-            "timestamp": format_datetime(datetime.now(timezone.utc)), "trace_id": str(uuid.uuid4())}
+    body = {
+        "type": f"https://sandbox-dms.invalid/problems/{code.lower()}",
+        "title": entry.title if entry else code,
+        "status": problem.status,
+        "detail": problem.detail,
+        "instance": instance,
+        "error_code": code,
+        "code": code,
+        "message": problem.detail,
+        "category": CATEGORY.get(problem.status, "INFRASTRUCTURE"),
+        "timestamp": format_datetime(datetime.now(UTC)),
+        "trace_id": str(uuid.uuid4()),
+    }
     if entry:
         body["fix_hint"] = entry.fix_hint
     return body
 
 
 def _send_problem(handler: Any, problem: Problem, profile: VendorProfile | None) -> None:
-    handler.send(problem.status, _dumps(problem_body(problem, profile, handler.path)), "application/problem+json",
-                 problem.headers)
+    handler.send(
+        problem.status,
+        _dumps(problem_body(problem, profile, handler.path)),
+        "application/problem+json",
+        problem.headers,
+    )
 
 
 def route(handler: Any, method: str, parts: list[str], query: dict[str, str]) -> None:
@@ -79,7 +99,7 @@ def route(handler: Any, method: str, parts: list[str], query: dict[str, str]) ->
         account = _authenticate(handler)
         profile = get_profile(account["vendor"])
         headers, fault = handler.state.ops.admit(account)
-        handler._extra_headers.update(headers)
+        handler.extra_headers.update(headers)
         if fault is not None and fault["kind"] == "malformed":
             handler.send(200, b'{"data":[{"customer_key":"C00', headers={"X-Injected-Fault": "malformed"})
             return None
@@ -94,7 +114,7 @@ def route(handler: Any, method: str, parts: list[str], query: dict[str, str]) ->
 # ---- auth
 def _token(handler: Any) -> None:
     """OAuth2 client-credentials grant (form body; HTTP Basic client authentication also accepted)."""
-    form = {k: v[-1] for k, v in parse_qs(handler._raw_body.decode("utf-8", "replace")).items()}
+    form = {k: v[-1] for k, v in parse_qs(handler.raw_body.decode("utf-8", "replace")).items()}
     client_id, secret = form.get("client_id", ""), form.get("client_secret", "")
     auth = handler.headers.get("Authorization", "")
     if auth.startswith("Basic "):
@@ -103,17 +123,32 @@ def _token(handler: Any) -> None:
         except (binascii.Error, UnicodeDecodeError):
             pass
     if form.get("grant_type") != "client_credentials":
-        handler.send(400, _dumps({"error": "unsupported_grant_type",
-                                  "error_description": "only client_credentials is supported"}))
+        handler.send(
+            400,
+            _dumps({"error": "unsupported_grant_type", "error_description": "only client_credentials is supported"}),
+        )
         return
     account = handler.state.ops.check_secret(client_id, secret)
     if account is None or account["settings"].get("protocol") != "star":
-        handler.send(401, _dumps({"error": "invalid_client", "error_description": "unknown client or wrong secret"}),
-                     headers={"WWW-Authenticate": 'Basic realm="star"'})
+        handler.send(
+            401,
+            _dumps({"error": "invalid_client", "error_description": "unknown client or wrong secret"}),
+            headers={"WWW-Authenticate": 'Basic realm="star"'},
+        )
         return
     token, ttl = handler.state.ops.issue_token(account)
-    handler.send(200, _dumps({"access_token": token, "token_type": "Bearer", "expires_in": int(ttl),
-                              "scope": "standard:read standard:write"}), headers={"Cache-Control": "no-store"})
+    handler.send(
+        200,
+        _dumps(
+            {
+                "access_token": token,
+                "token_type": "Bearer",
+                "expires_in": int(ttl),
+                "scope": "standard:read standard:write",
+            }
+        ),
+        headers={"Cache-Control": "no-store"},
+    )
 
 
 def _authenticate(handler: Any) -> dict[str, Any]:
@@ -125,8 +160,9 @@ def _authenticate(handler: Any) -> dict[str, Any]:
         owner = state.tokens.get(token)
     account = state.store.account(owner[0]) if owner else None
     if account is None or account["settings"].get("protocol") != "star":
-        raise Problem(401, "AUTH-FAILED", "missing or invalid bearer token",
-                      {"WWW-Authenticate": 'Bearer error="invalid_token"'})
+        raise Problem(
+            401, "AUTH-FAILED", "missing or invalid bearer token", {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+        )
     try:
         state.ops.check_token(account["code"], token)
     except Problem as problem:
@@ -141,7 +177,7 @@ def _send_json(handler: Any, status: int, data: Any, headers: dict[str, str] | N
 
 
 def _json_body(handler: Any) -> dict[str, Any]:
-    raw = handler._raw_body
+    raw = handler.raw_body
     if not raw:
         return {}
     try:
@@ -164,8 +200,15 @@ def _filter(query: dict[str, str]) -> tuple[str, str] | None:
     return name, rest
 
 
-def _serve(handler: Any, method: str, account: dict[str, Any], profile: VendorProfile, parts: list[str],
-           query: dict[str, str], bad_record: bool) -> None:
+def _serve(
+    handler: Any,
+    method: str,
+    account: dict[str, Any],
+    profile: VendorProfile,
+    parts: list[str],
+    query: dict[str, str],
+    bad_record: bool,
+) -> None:
     ops = handler.state.ops
     if not parts:
         raise Problem(404, "NOT-FOUND", "no resource")
@@ -173,8 +216,9 @@ def _serve(handler: Any, method: str, account: dict[str, Any], profile: VendorPr
     idem = handler.headers.get("Idempotency-Key", "").strip()
     if head == "repair-order-number-reservations" and method == "POST" and not rest:
         number, replayed = ops.reserve_ro_number(account, profile, idempotency_key=idem)
-        return _send_json(handler, 201, {"repair_order_number": number},
-                          {"Idempotent-Replayed": "true"} if replayed else None)
+        return _send_json(
+            handler, 201, {"repair_order_number": number}, {"Idempotent-Replayed": "true"} if replayed else None
+        )
     if head.endswith("-keys") and head[:-5] in DATA_TYPE_OF_PATH and method == "GET" and not rest:
         data_type = DATA_TYPE_OF_PATH[head[:-5]]
         ops.check_pull(profile, data_type)
@@ -188,34 +232,49 @@ def _serve(handler: Any, method: str, account: dict[str, Any], profile: VendorPr
     if data_type == "payments":
         if method == "POST" and not rest:
             data = _json_body(handler)
-            status, body, replayed = ops.export_payment(account, profile, data, idempotency_key=idem,
-                                                        request_hash=fingerprint("star-payment", data))
-            return _send_json(handler, status, to_star("payments", body),
-                              {"ETag": body["etag"], **({"Idempotent-Replayed": "true"} if replayed else {})})
+            status, body, replayed = ops.export_payment(
+                account, profile, data, idempotency_key=idem, request_hash=fingerprint("star-payment", data)
+            )
+            return _send_json(
+                handler,
+                status,
+                to_star("payments", body),
+                {"ETag": body["etag"], **({"Idempotent-Replayed": "true"} if replayed else {})},
+            )
         if method == "GET" and len(rest) == 1:
             body = ops.get(account, "payments", rest[0])
             return _send_json(handler, 200, to_star("payments", body), {"ETag": body["etag"]})
         raise Problem(405, "BAD-REQUEST", f"{method} not allowed here")
     if data_type == "repair_orders" and len(rest) == 2 and rest[1] == "related-repair-orders" and method == "GET":
         numbers = ops.related(account, profile, rest[0])
-        return _send_json(handler, 200, {"data": [{"repair_order_key": n, "repair_order_id": n} for n in numbers],
-                                         "has_more": False})
+        return _send_json(
+            handler, 200, {"data": [{"repair_order_key": n, "repair_order_id": n} for n in numbers], "has_more": False}
+        )
     if method == "GET" and not rest:
         return _list(handler, account, profile, data_type, head, query, bad_record)
     if method == "GET" and len(rest) == 1:
         body = ops.get(account, data_type, rest[0])
         return _send_json(handler, 200, to_star(data_type, body), {"ETag": body["etag"]})
-    if data_type in WRITABLE:
+    if data_type in REQUEST_FIELDS:
         if method == "POST" and not rest:
             resource = _json_body(handler)
             key_name = RESOURCES[data_type][1]
             if not resource.get(key_name):
                 raise Problem(422, "REQUIRED-FIELD", f"{key_name} is required")
-            fields = {k: v for k, v in from_star(data_type, resource).items()
-                      if k in WRITABLE[data_type] and v is not None}
-            status, body, replayed = ops.create(account, profile, data_type, fields, idempotency_key=idem,
-                                                request_hash=fingerprint("star-create", head, resource),
-                                                for_appointment=for_appointment)
+            fields = {
+                k: v
+                for k, v in from_star(data_type, resource).items()
+                if k in REQUEST_FIELDS[data_type] and v is not None
+            }
+            status, body, replayed = ops.create(
+                account,
+                profile,
+                data_type,
+                fields,
+                idempotency_key=idem,
+                request_hash=fingerprint("star-create", head, resource),
+                for_appointment=for_appointment,
+            )
             headers = {"ETag": body["etag"], "Location": f"{PREFIX}/{head}/{quote(body['dms_id'], safe='')}"}
             if replayed:
                 headers["Idempotent-Replayed"] = "true"
@@ -223,14 +282,31 @@ def _serve(handler: Any, method: str, account: dict[str, Any], profile: VendorPr
         if method == "PUT" and len(rest) == 1:
             current = ops.get(account, data_type, rest[0])
             wanted = from_star(data_type, _json_body(handler))
-            changes = {name: wanted.get(name) for name in WRITABLE[data_type]
-                       if _differs(wanted.get(name), current.get(name))}
-            body = ops.update(account, profile, data_type, rest[0], changes, if_match=handler.headers.get("If-Match"),
-                              for_appointment=for_appointment)
+            changes = {
+                name: wanted.get(name)
+                for name in REQUEST_FIELDS[data_type]
+                if _differs(wanted.get(name), current.get(name))
+            }
+            body = ops.update(
+                account,
+                profile,
+                data_type,
+                rest[0],
+                changes,
+                if_match=handler.headers.get("If-Match"),
+                for_appointment=for_appointment,
+            )
             return _send_json(handler, 200, to_star(data_type, body), {"ETag": body["etag"]})
         if data_type == "appointments" and method == "POST" and len(rest) == 1 and rest[0].endswith(":cancel"):
-            body = ops.update(account, profile, data_type, rest[0][:-len(":cancel")], {},
-                              if_match=handler.headers.get("If-Match"), cancel=True)
+            body = ops.update(
+                account,
+                profile,
+                data_type,
+                rest[0][: -len(":cancel")],
+                {},
+                if_match=handler.headers.get("If-Match"),
+                cancel=True,
+            )
             return _send_json(handler, 200, to_star(data_type, body), {"ETag": body["etag"]})
     raise Problem(405, "BAD-REQUEST", f"{method} not allowed here")
 
@@ -245,8 +321,15 @@ def _differs(new: Any, old: Any) -> bool:
     return new != old and str(new) != str(old)
 
 
-def _list(handler: Any, account: dict[str, Any], profile: VendorProfile, data_type: str, head: str,
-          query: dict[str, str], bad_record: bool) -> None:
+def _list(
+    handler: Any,
+    account: dict[str, Any],
+    profile: VendorProfile,
+    data_type: str,
+    head: str,
+    query: dict[str, str],
+    bad_record: bool,
+) -> None:
     """A page of changes (or of search results for ``filter=q:``)."""
     ops = handler.state.ops
     try:
@@ -259,9 +342,15 @@ def _list(handler: Any, account: dict[str, Any], profile: VendorProfile, data_ty
             raise Problem(400, "BAD-REQUEST", "q: filters only customers and service-vehicles")
         bodies = [orjson.loads(t) for t in ops.search_texts(account, data_type, term[1], limit)]
         return _send_json(handler, 200, {"data": [to_star(data_type, b) for b in bodies], "has_more": False})
-    bodies, next_cursor, has_more = ops.changes(account, profile, data_type, cursor=query.get("page_token") or None,
-                                                modified_since=term[1] if term else None, limit=limit,
-                                                bad_record=bad_record)
+    bodies, next_cursor, has_more = ops.changes(
+        account,
+        profile,
+        data_type,
+        cursor=query.get("page_token") or None,
+        modified_since=term[1] if term else None,
+        limit=limit,
+        bad_record=bad_record,
+    )
     data = [to_star(data_type, body) for body in bodies]
     if next_cursor.startswith("since:"):
         link_query = "filter=" + quote("updated_since:" + next_cursor[6:], safe=":")

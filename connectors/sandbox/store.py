@@ -12,15 +12,17 @@ order by ``seq`` is also an order by ``modified_at``, which is what makes paging
 
 Record bodies are stored as ready-made JSON text so a page is served by joining strings.
 """
+
 from __future__ import annotations
 
 import base64
 import json
 import sqlite3
 import threading
-from datetime import datetime, timezone
+from collections.abc import Iterable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from ..base import format_datetime
 from . import generate
@@ -58,7 +60,7 @@ def decode_cursor(cursor: str) -> tuple[int, str | None]:
     if cursor.startswith("since:"):
         moment = datetime.fromisoformat(cursor[6:])
         if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=timezone.utc)
+            moment = moment.replace(tzinfo=UTC)
         return 0, format_datetime(moment)
     raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
     kind, _, value = raw.partition(":")
@@ -96,16 +98,28 @@ class Store:
             self.db.execute("BEGIN")
             for table in ("records", "generated", "idempotency", "created"):
                 self.db.execute(f"DELETE FROM {table} WHERE account=?", (code,))
-            self.db.execute("INSERT OR REPLACE INTO accounts (code, vendor, customers, seed, api_key, settings) "
-                            "VALUES (?, ?, ?, ?, ?, '{}')", (code, vendor, customers, seed, api_key))
+            self.db.execute(
+                "INSERT OR REPLACE INTO accounts (code, vendor, customers, seed, api_key, settings) "
+                "VALUES (?, ?, ?, ?, ?, '{}')",
+                (code, vendor, customers, seed, api_key),
+            )
             self.db.execute("COMMIT")
 
     def accounts(self) -> dict[str, dict[str, Any]]:
         """All accounts as dicts (code, vendor, customers, seed, api_key, settings)."""
         with self.lock:
             rows = self.db.execute("SELECT code, vendor, customers, seed, api_key, settings FROM accounts").fetchall()
-        return {r[0]: {"code": r[0], "vendor": r[1], "customers": r[2], "seed": r[3], "api_key": r[4],
-                       "settings": json.loads(r[5])} for r in rows}
+        return {
+            r[0]: {
+                "code": r[0],
+                "vendor": r[1],
+                "customers": r[2],
+                "seed": r[3],
+                "api_key": r[4],
+                "settings": json.loads(r[5]),
+            }
+            for r in rows
+        }
 
     def account(self, code: str) -> dict[str, Any] | None:
         """One account or None."""
@@ -132,8 +146,7 @@ class Store:
         if data_type not in generate.GENERATED_TYPES:
             return  # payments only exist once exported
         with self.lock:
-            if self.db.execute("SELECT 1 FROM generated WHERE account=? AND data_type=?",
-                               (code, data_type)).fetchone():
+            if self.db.execute("SELECT 1 FROM generated WHERE account=? AND data_type=?", (code, data_type)).fetchone():
                 return
             account = self.account(code)
             dumps = json.JSONEncoder(separators=(",", ":")).encode
@@ -141,7 +154,8 @@ class Store:
             self.db.execute("BEGIN")
             seq = self.last_seq
             for dms_id, ref, search, fields, moment in generate.generate(
-                    account["seed"], code, account["vendor"], data_type, account["customers"]):
+                account["seed"], code, account["vendor"], data_type, account["customers"]
+            ):
                 seq += 1
                 stamp = format_datetime(moment)
                 body = {"dms_id": dms_id, "modified_at": stamp, "etag": f'"{seq}"', **fields}
@@ -156,8 +170,9 @@ class Store:
             self.last_seq = seq
 
     # ---- reads
-    def page(self, code: str, data_type: str, after_seq: int, since: str | None,
-             limit: int) -> tuple[list[str], int, bool]:
+    def page(
+        self, code: str, data_type: str, after_seq: int, since: str | None, limit: int
+    ) -> tuple[list[str], int, bool]:
         """Bodies of the next ``limit`` changes; returns ``(bodies, last_seq, has_more)``."""
         self.ensure_generated(code, data_type)
         sql = "SELECT seq, body FROM records WHERE account=? AND data_type=? AND seq>?"
@@ -178,16 +193,21 @@ class Store:
         """Next ``limit`` DMS ids in id order after ``after``."""
         self.ensure_generated(code, data_type)
         with self.lock:
-            return [r[0] for r in self.db.execute(
-                "SELECT dms_id FROM records WHERE account=? AND data_type=? AND dms_id>? ORDER BY dms_id LIMIT ?",
-                (code, data_type, after, limit))]
+            return [
+                r[0]
+                for r in self.db.execute(
+                    "SELECT dms_id FROM records WHERE account=? AND data_type=? AND dms_id>? ORDER BY dms_id LIMIT ?",
+                    (code, data_type, after, limit),
+                )
+            ]
 
     def get(self, code: str, data_type: str, dms_id: str) -> dict[str, Any] | None:
         """One record's body as a dict, or None."""
         self.ensure_generated(code, data_type)
         with self.lock:
-            row = self.db.execute("SELECT body FROM records WHERE account=? AND data_type=? AND dms_id=?",
-                                  (code, data_type, dms_id)).fetchone()
+            row = self.db.execute(
+                "SELECT body FROM records WHERE account=? AND data_type=? AND dms_id=?", (code, data_type, dms_id)
+            ).fetchone()
         return json.loads(row[0]) if row else None
 
     def search(self, code: str, data_type: str, terms: Iterable[str], limit: int) -> list[str]:
@@ -207,13 +227,19 @@ class Store:
         """RO numbers related to ``number``: its original and every alternate of the same original."""
         self.ensure_generated(code, "repair_orders")
         with self.lock:
-            row = self.db.execute("SELECT ref FROM records WHERE account=? AND data_type='repair_orders' AND dms_id=?",
-                                  (code, number)).fetchone()
+            row = self.db.execute(
+                "SELECT ref FROM records WHERE account=? AND data_type='repair_orders' AND dms_id=?", (code, number)
+            ).fetchone()
             if row is None:
                 return []
             original = row[0] or number
-            found = {original} | {r[0] for r in self.db.execute(
-                "SELECT dms_id FROM records WHERE account=? AND data_type='repair_orders' AND ref=?", (code, original))}
+            found = {original} | {
+                r[0]
+                for r in self.db.execute(
+                    "SELECT dms_id FROM records WHERE account=? AND data_type='repair_orders' AND ref=?",
+                    (code, original),
+                )
+            }
         found.discard(number)
         return sorted(found)
 
@@ -221,49 +247,70 @@ class Store:
         """Ids changed after ``after_seq`` (for webhooks) and the highest seq seen."""
         self.ensure_generated(code, data_type)
         with self.lock:
-            rows = self.db.execute("SELECT dms_id, seq FROM records WHERE account=? AND data_type=? AND seq>? "
-                                   "ORDER BY seq", (code, data_type, after_seq)).fetchall()
+            rows = self.db.execute(
+                "SELECT dms_id, seq FROM records WHERE account=? AND data_type=? AND seq>? ORDER BY seq",
+                (code, data_type, after_seq),
+            ).fetchall()
         return [r[0] for r in rows], (rows[-1][1] if rows else after_seq)
 
     def iter_bodies(self, code: str, data_type: str) -> list[dict[str, Any]]:
         """Every record of a type (for writing a daily extract)."""
         self.ensure_generated(code, data_type)
         with self.lock:
-            return [json.loads(r[0]) for r in self.db.execute(
-                "SELECT body FROM records WHERE account=? AND data_type=? ORDER BY dms_id", (code, data_type))]
+            return [
+                json.loads(r[0])
+                for r in self.db.execute(
+                    "SELECT body FROM records WHERE account=? AND data_type=? ORDER BY dms_id", (code, data_type)
+                )
+            ]
 
     # ---- writes
     def _stamp(self) -> tuple[int, str]:
         """Next seq and a modified_at never earlier than the last one handed out."""
         self.last_seq += 1
-        now = format_datetime(datetime.now(timezone.utc))
+        now = format_datetime(datetime.now(UTC))
         self.last_modified = max(now, self.last_modified)
         return self.last_seq, self.last_modified
 
-    def put(self, code: str, data_type: str, dms_id: str, fields: dict[str, Any], *, search: str = "",
-            ref: str | None = None) -> dict[str, Any]:
+    def put(
+        self,
+        code: str,
+        data_type: str,
+        dms_id: str,
+        fields: dict[str, Any],
+        *,
+        search: str = "",
+        ref: str | None = None,
+    ) -> dict[str, Any]:
         """Insert or replace a record with a new seq, modified_at and ETag; returns the body."""
         with self.lock:
             self.ensure_generated(code, data_type)
             seq, stamp = self._stamp()
             body = {**fields, "dms_id": dms_id, "modified_at": stamp, "etag": f'"{seq}"'}
-            self.db.execute("INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                            (code, data_type, dms_id, seq, stamp, ref, search,
-                             json.dumps(body, separators=(",", ":"))))
+            self.db.execute(
+                "INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (code, data_type, dms_id, seq, stamp, ref, search, json.dumps(body, separators=(",", ":"))),
+            )
             return body
 
     def delete(self, code: str, data_type: str, dms_id: str) -> bool:
         """Delete a record (as staff deleting it in the DMS); True if it existed."""
         with self.lock:
             self.ensure_generated(code, data_type)
-            return self.db.execute("DELETE FROM records WHERE account=? AND data_type=? AND dms_id=?",
-                                   (code, data_type, dms_id)).rowcount > 0
+            return (
+                self.db.execute(
+                    "DELETE FROM records WHERE account=? AND data_type=? AND dms_id=?", (code, data_type, dms_id)
+                ).rowcount
+                > 0
+            )
 
     def count_created(self, code: str, data_type: str) -> None:
         """Count one record created through the API (tests prove "no duplicates" with it)."""
         with self.lock:
-            self.db.execute("INSERT INTO created VALUES (?, ?, 1) ON CONFLICT (account, data_type) "
-                            "DO UPDATE SET count=count+1", (code, data_type))
+            self.db.execute(
+                "INSERT INTO created VALUES (?, ?, 1) ON CONFLICT (account, data_type) DO UPDATE SET count=count+1",
+                (code, data_type),
+            )
 
     def created_counts(self, code: str) -> dict[str, int]:
         """Records created through the API, per data type."""
@@ -273,11 +320,13 @@ class Store:
     def idempotent_get(self, code: str, key: str) -> tuple[str, int, str] | None:
         """The stored ``(request_hash, status, body)`` of an idempotency key, if any."""
         with self.lock:
-            return self.db.execute("SELECT request_hash, status, body FROM idempotency WHERE account=? AND key=?",
-                                   (code, key)).fetchone()
+            return self.db.execute(
+                "SELECT request_hash, status, body FROM idempotency WHERE account=? AND key=?", (code, key)
+            ).fetchone()
 
     def idempotent_put(self, code: str, key: str, request_hash: str, status: int, body: str) -> None:
         """Remember the first result of an idempotency key."""
         with self.lock:
-            self.db.execute("INSERT OR IGNORE INTO idempotency VALUES (?, ?, ?, ?, ?)",
-                            (code, key, request_hash, status, body))
+            self.db.execute(
+                "INSERT OR IGNORE INTO idempotency VALUES (?, ?, ?, ?, ?)", (code, key, request_hash, status, body)
+            )

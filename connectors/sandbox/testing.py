@@ -16,14 +16,16 @@ the dict ``connectors.connect`` expects (``protocol``, ``base_url``, ``account``
 ``credentials``, ``extract_dir``, ``timeout``), ready to store as a location's DMS settings.
 An account tuple may name a protocol as its fourth item; it defaults to the vendor's.
 """
+
 from __future__ import annotations
 
 import contextlib
 import tempfile
 import threading
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import httpx
 
@@ -40,12 +42,19 @@ def connection_settings(base_url: str, code: str, protocol: str, secret: str) ->
     one secret is the console API key, the STAR client secret and the OpenTrack password.
     """
     if protocol == "star":
-        return {"protocol": protocol, "base_url": f"{base_url}/star", "account": code,
-                "credentials": {"client_id": code, "client_secret": secret}}
+        return {
+            "protocol": protocol,
+            "base_url": f"{base_url}/star",
+            "account": code,
+            "credentials": {"client_id": code, "client_secret": secret},
+        }
     if protocol == "opentrack":
-        return {"protocol": protocol, "base_url": f"{base_url}/opentrack", "account": code,
-                "credentials": {"enterprise_code": "ZE", "server_name": "sandbox", "username": code,
-                                "password": secret}}
+        return {
+            "protocol": protocol,
+            "base_url": f"{base_url}/opentrack",
+            "account": code,
+            "credentials": {"enterprise_code": "ZE", "server_name": "sandbox", "username": code, "password": secret},
+        }
     return {"protocol": protocol, "base_url": base_url, "account": code, "credentials": {"api_key": secret}}
 
 
@@ -78,16 +87,26 @@ class ControlClient:
         response.raise_for_status()
         return response.json()
 
-    def inject_fault(self, kind: str, count: int = 1, account: str | None = None, retry_after: int = 7,
-                     hang_seconds: float = 3.0) -> Any:
+    def inject_fault(
+        self, kind: str, count: int = 1, account: str | None = None, retry_after: int = 7, hang_seconds: float = 3.0
+    ) -> Any:
         """Make the next ``count`` API requests fail.
 
         ``kind``: ``"500"``, ``"503"``, ``"429"`` (with ``Retry-After: retry_after``), ``"hang"``
         (sleeps ``hang_seconds`` before answering), ``"malformed"`` (broken JSON), ``"bad_record"``
         (one record in the page lacks ``modified_at``) or ``"expired_token"`` (401 token expired).
         """
-        return self._call("POST", "/faults", {"kind": kind, "count": count, "account": account,
-                                              "retry_after": retry_after, "hang_seconds": hang_seconds})
+        return self._call(
+            "POST",
+            "/faults",
+            {
+                "kind": kind,
+                "count": count,
+                "account": account,
+                "retry_after": retry_after,
+                "hang_seconds": hang_seconds,
+            },
+        )
 
     def clear_faults(self) -> Any:
         """Disarm every pending fault."""
@@ -129,8 +148,14 @@ class ControlClient:
         """Set account options: ``require_address``, ``require_email``, ``webhook_url``, ``webhook_secret``."""
         return self._call("PUT", f"/accounts/{account}/settings", settings)
 
-    def send_webhooks(self, account: str, url: str | None = None, secret: str | None = None,
-                      data_type: str | None = None, dms_ids: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    def send_webhooks(
+        self,
+        account: str,
+        url: str | None = None,
+        secret: str | None = None,
+        data_type: str | None = None,
+        dms_ids: Sequence[str] | None = None,
+    ) -> list[dict[str, Any]]:
         """Send signed change webhooks now (all changes since the last send unless ``dms_ids``).
 
         Returns one delivery per data type: ``{"data_type", "event_id", "status", "count"}``.
@@ -146,13 +171,15 @@ class ControlClient:
             accounts = self._call("GET", "/accounts")
         except (httpx.HTTPError, ValueError):
             return False
-        return isinstance(accounts, list) and any(
-            isinstance(a, dict) and a.get("code") == account for a in accounts)
+        return isinstance(accounts, list) and any(isinstance(a, dict) and a.get("code") == account for a in accounts)
 
     def write_extract(self, account: str, data_type: str = "customers", directory: str | Path | None = None) -> Path:
         """Write a daily extract CSV into the drop folder; returns its path."""
-        result = self._call("POST", f"/accounts/{account}/extract",
-                            {"data_type": data_type, "directory": str(directory) if directory else None})
+        result = self._call(
+            "POST",
+            f"/accounts/{account}/extract",
+            {"data_type": data_type, "directory": str(directory) if directory else None},
+        )
         return Path(result["path"])
 
 
@@ -174,28 +201,50 @@ class RunningSandbox:
 
     def settings(self, code: str, timeout: float = 5.0) -> dict[str, Any]:
         """The settings dict for :func:`connectors.connect` for account ``code``."""
-        return {**connection_settings(self.base_url, code, self.protocols[code], self.api_keys[code]),
-                "extract_dir": str(self.extract_dir(code)), "timeout": timeout}
+        return {
+            **connection_settings(self.base_url, code, self.protocols[code], self.api_keys[code]),
+            "extract_dir": str(self.extract_dir(code)),
+            "timeout": timeout,
+        }
 
     def connect(self, code: str, timeout: float = 5.0) -> DmsConnector:
         """A connector for account ``code`` (close it, or use it as a context manager)."""
         return connect(self.accounts[code], self.settings(code, timeout))
 
 
-def start_sandbox(accounts: Sequence[tuple], data_dir: str | Path, seed: int = 42,
-                  token_ttl: float = 3600.0, rate_limit: int = 100000, rate_window: float = 60.0) -> RunningSandbox:
+def start_sandbox(
+    accounts: Sequence[tuple],
+    data_dir: str | Path,
+    seed: int = 42,
+    token_ttl: float = 3600.0,
+    rate_limit: int = 100000,
+    rate_window: float = 60.0,
+) -> RunningSandbox:
     """Start a sandbox in a daemon thread on a free loopback port; stop it with :func:`stop_sandbox`."""
-    server = build_server("127.0.0.1", 0, data_dir, list(accounts), seed=seed, token_ttl=token_ttl,
-                          rate_limit=rate_limit, rate_window=rate_window)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True,
-                              name="sandbox-dms")
+    server = build_server(
+        "127.0.0.1",
+        0,
+        data_dir,
+        list(accounts),
+        seed=seed,
+        token_ttl=token_ttl,
+        rate_limit=rate_limit,
+        rate_window=rate_window,
+    )
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True, name="sandbox-dms"
+    )
     thread.start()
     server._thread = thread  # type: ignore[attr-defined]
-    return RunningSandbox(base_url=server.base_url, accounts={c: v for c, v, *_ in accounts},
-                          api_keys={c: f"sandbox-key-{c}" for c, *_ in accounts},
-                          protocols={c: account_protocol(v, rest[0] if rest else None) for c, v, _, *rest in accounts},
-                          data_dir=Path(data_dir),
-                          control=ControlClient(server.base_url), server=server)
+    return RunningSandbox(
+        base_url=server.base_url,
+        accounts={c: v for c, v, *_ in accounts},
+        api_keys={c: f"sandbox-key-{c}" for c, *_ in accounts},
+        protocols={c: account_protocol(v, rest[0] if rest else None) for c, v, _, *rest in accounts},
+        data_dir=Path(data_dir),
+        control=ControlClient(server.base_url),
+        server=server,
+    )
 
 
 def stop_sandbox(sandbox: RunningSandbox) -> None:
@@ -208,16 +257,24 @@ def stop_sandbox(sandbox: RunningSandbox) -> None:
 
 
 @contextlib.contextmanager
-def running_sandbox(accounts: Sequence[tuple] = (("demo-cdk", "cdk", 300),), seed: int = 42,
-                    data_dir: str | Path | None = None, token_ttl: float = 3600.0, rate_limit: int = 100000,
-                    rate_window: float = 60.0) -> Iterator[RunningSandbox]:
+def running_sandbox(
+    accounts: Sequence[tuple] = (("demo-cdk", "cdk", 300),),
+    seed: int = 42,
+    data_dir: str | Path | None = None,
+    token_ttl: float = 3600.0,
+    rate_limit: int = 100000,
+    rate_window: float = 60.0,
+) -> Iterator[RunningSandbox]:
     """Context manager: a sandbox with ``accounts`` = [(code, vendor, customers)] for the block.
 
     Without ``data_dir`` the database lives in a temporary directory deleted afterwards.
     """
     with contextlib.ExitStack() as stack:
-        directory = Path(data_dir) if data_dir else Path(stack.enter_context(
-            tempfile.TemporaryDirectory(prefix="sandbox-dms-")))
+        directory = (
+            Path(data_dir)
+            if data_dir
+            else Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="sandbox-dms-")))
+        )
         sandbox = start_sandbox(accounts, directory, seed, token_ttl, rate_limit, rate_window)
         try:
             yield sandbox

@@ -15,14 +15,26 @@ Pull modes (DESIGN.md §5, seed 000):
 
 ``get_profile(code)`` returns a profile; ``ALL`` lists all eight in display order.
 """
+
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
-from ..base import (APPOINTMENTS, CUSTOMERS, OPCODES, PARTS_INVOICES, REPAIR_ORDERS, SPECIAL_ORDERS,
-                    VEHICLES, CatalogueEntry)
+from ..base import (
+    APPOINTMENTS,
+    CUSTOMERS,
+    OPCODES,
+    PARTS_INVOICES,
+    REPAIR_ORDERS,
+    SPECIAL_ORDERS,
+    VEHICLES,
+    CatalogueEntry,
+)
+from ..errors import NotSupportedError
+from ._common import Rule
 
 
 @dataclass(frozen=True)
@@ -36,8 +48,12 @@ class PullMode:
     def label(self) -> str:
         """The wording of the cadence table ("Every 15 mins", "Auto", "Comes with RO" ...)."""
         return {
-            "minutes": f"Every {self.minutes} mins", "nightly": "Nightly", "dms_push": "Auto",
-            "on_demand": "On demand", "with_ro": "Comes with RO", "not_available": "—",
+            "minutes": f"Every {self.minutes} mins",
+            "nightly": "Nightly",
+            "dms_push": "Auto",
+            "on_demand": "On demand",
+            "with_ro": "Comes with RO",
+            "not_available": "—",
         }[self.kind]
 
     @property
@@ -61,10 +77,6 @@ NOT_AVAILABLE = PullMode("not_available")
 PUSH_ON_DEMAND = "on_demand"
 PUSH_WITH_APPOINTMENT = "with_appointment"  # only together with an appointment push
 PUSH_NOT_AVAILABLE = "not_available"
-
-#: A validation rule: (record fields, related customer fields or None, location options)
-#: -> a catalogue code when the rule is broken, else None.
-Rule = Callable[[Mapping[str, Any], Mapping[str, Any] | None, Mapping[str, Any]], "str | None"]
 
 
 @dataclass(frozen=True)
@@ -128,32 +140,68 @@ class VendorProfile:
         found = self.catalogue.get(code)
         if found is not None:
             return found
-        return CatalogueEntry(code, f"{self.display_name} error {code}",
-                              "The DMS refused the request. Check the record in the DMS and retry; "
-                              "if it keeps failing, contact support with this code.")
+        return CatalogueEntry(
+            code,
+            f"{self.display_name} error {code}",
+            "The DMS refused the request. Check the record in the DMS and retry; "
+            "if it keeps failing, contact support with this code.",
+        )
+
+    def refusal_text(self, what: str) -> str:
+        """The one wording of something this vendor does not do: ``refusal_text("does not accept
+        vehicle updates")`` -> "Karmak Fusion does not accept vehicle updates"."""
+        return f"{self.display_name} {what}"
+
+    def refusal(self, what: str, suffix: str = "NOT-SUPPORTED") -> NotSupportedError:
+        """A :class:`NotSupportedError` for something this vendor does not do, carrying the
+        catalogue row of ``code_for(suffix)`` (its fix hint names what the reader can do)."""
+        return NotSupportedError(self.refusal_text(what), entry=self.entry(self.code_for(suffix)))
+
+    def push_refusal(self, data_type: str, for_appointment: bool = False) -> NotSupportedError | None:
+        """Why this vendor does not take a push of ``data_type`` (None when it does): it takes none
+        from outside, or (Reynolds' customers, CDK's vehicles...) only together with an appointment
+        - then the refusal carries ``PUSH-NEEDS-APPOINTMENT`` when the catalogue has that row."""
+        mode = self.push_mode(data_type)
+        noun = data_type.replace("_", " ")
+        if mode == PUSH_NOT_AVAILABLE:
+            return self.refusal(f"does not accept {noun} from outside")
+        if mode == PUSH_WITH_APPOINTMENT and not for_appointment:
+            suffix = "PUSH-NEEDS-APPOINTMENT" if self.code_for("PUSH-NEEDS-APPOINTMENT") in self.catalogue else None
+            return self.refusal(f"accepts {noun} only together with an appointment", suffix or "NOT-SUPPORTED")
+        return None
 
     def code_for(self, suffix: str) -> str:
         """This vendor's code for a shared error kind, e.g. ``code_for("LOCKED")`` -> ``CDK-LOCKED``."""
         return f"{self.code_prefix}-{suffix}"
 
     # ---- validation
-    def validate_customer(self, customer: Mapping[str, Any],
-                          options: Mapping[str, Any] | None = None) -> list[CatalogueEntry]:
+    def validate_customer(
+        self, customer: Mapping[str, Any], options: Mapping[str, Any] | None = None
+    ) -> list[CatalogueEntry]:
         """Catalogue entries for every rule the customer's fields break (empty = valid)."""
         opts = {**self.default_options, **(options or {})}
-        return [self.entry(code) for rule in self.customer_rules
-                if (code := rule(customer, customer, opts))]
+        return [self.entry(code) for rule in self.customer_rules if (code := rule(customer, customer, opts))]
 
-    def validate_appointment(self, appointment: Mapping[str, Any], customer: Mapping[str, Any] | None = None,
-                             options: Mapping[str, Any] | None = None) -> list[CatalogueEntry]:
+    def validate_appointment(
+        self,
+        appointment: Mapping[str, Any],
+        customer: Mapping[str, Any] | None = None,
+        options: Mapping[str, Any] | None = None,
+    ) -> list[CatalogueEntry]:
         """Catalogue entries for every rule the appointment (and its customer) breaks."""
         opts = {**self.default_options, **(options or {})}
-        return [self.entry(code) for rule in self.appointment_rules
-                if (code := rule(appointment, customer, opts))]
+        return [self.entry(code) for rule in self.appointment_rules if (code := rule(appointment, customer, opts))]
 
 
 VENDOR_CODES: tuple[str, ...] = (
-    "reynolds", "cdk", "dealertrack", "dealerbuilt", "pbs", "automate", "tekion", "karmak",
+    "reynolds",
+    "cdk",
+    "dealertrack",
+    "dealerbuilt",
+    "pbs",
+    "automate",
+    "tekion",
+    "karmak",
 )
 
 
@@ -169,8 +217,25 @@ def get_profile(code: str) -> VendorProfile:
 ALL: tuple[VendorProfile, ...] = tuple(get_profile(code) for code in VENDOR_CODES)
 
 __all__ = [
-    "PullMode", "minutes", "NIGHTLY", "DMS_PUSH", "ON_DEMAND", "WITH_RO", "NOT_AVAILABLE",
-    "PUSH_ON_DEMAND", "PUSH_WITH_APPOINTMENT", "PUSH_NOT_AVAILABLE", "VendorProfile",
-    "VENDOR_CODES", "get_profile", "ALL", "APPOINTMENTS", "CUSTOMERS", "OPCODES", "PARTS_INVOICES",
-    "REPAIR_ORDERS", "SPECIAL_ORDERS", "VEHICLES",
+    "PullMode",
+    "minutes",
+    "NIGHTLY",
+    "DMS_PUSH",
+    "ON_DEMAND",
+    "WITH_RO",
+    "NOT_AVAILABLE",
+    "PUSH_ON_DEMAND",
+    "PUSH_WITH_APPOINTMENT",
+    "PUSH_NOT_AVAILABLE",
+    "VendorProfile",
+    "VENDOR_CODES",
+    "get_profile",
+    "ALL",
+    "APPOINTMENTS",
+    "CUSTOMERS",
+    "OPCODES",
+    "PARTS_INVOICES",
+    "REPAIR_ORDERS",
+    "SPECIAL_ORDERS",
+    "VEHICLES",
 ]

@@ -15,12 +15,12 @@ Revises: 0011_workfiles
 Create Date: 2026-12-01 12:20:00
 
 """
-from alembic import op
+
 import sqlalchemy as sa  # noqa: F401
+from alembic import op
 
-
-revision = '0012_repair_orders'
-down_revision = '0011_workfiles'
+revision = "0012_repair_orders"
+down_revision = "0011_workfiles"
 branch_labels = None
 depends_on = None
 
@@ -36,8 +36,10 @@ def upgrade():
     if not _postgresql():
         return
     for name, field in INDEXES.items():
-        op.execute(f"CREATE INDEX {name} ON dms_record "
-                   f"(location_id, data_type, (coalesce(substr(payload ->> '{field}', 1, 19), '')), id)")
+        op.execute(
+            f"CREATE INDEX {name} ON dms_record "
+            f"(location_id, data_type, (coalesce(substr(payload ->> '{field}', 1, 19), '')), id)"
+        )
 
 
 def downgrade():

@@ -13,6 +13,7 @@ Targets: STAR >= 20,000 records/s, OpenTrack >= 8,000/s, console dialect >= 20,0
 every ``rss_ratio <= 1.2``. The last line is exactly
 ``star_records_per_s=<n> opentrack_records_per_s=<n> console_records_per_s=<n> rss_ratio=<max>``.
 """
+
 from __future__ import annotations
 
 import json
@@ -50,8 +51,13 @@ def client(base_url: str, account: str, vendor: str, protocol: str) -> None:
 
 def run_client(base_url: str, account: str, vendor: str, protocol: str) -> dict:
     """Run :func:`client` in a fresh interpreter and return its figures."""
-    out = subprocess.run([sys.executable, __file__, "--client", base_url, account, vendor, protocol], check=True,
-                         capture_output=True, text=True, cwd=ROOT)
+    out = subprocess.run(
+        [sys.executable, __file__, "--client", base_url, account, vendor, protocol],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -70,14 +76,28 @@ def main() -> None:
     """Start the sandbox, warm every account, measure each protocol, print the figures."""
     scale = float(os.environ.get("BENCH_SCALE", "1"))
     small, big = int(20000 * scale), int(200000 * scale)
-    accounts = [f"bench-{protocol}-{size}:{vendor}:{count}:{protocol}" for protocol, vendor in PROTOCOLS
-                for size, count in (("small", small), ("big", big))]
+    accounts = [
+        f"bench-{protocol}-{size}:{vendor}:{count}:{protocol}"
+        for protocol, vendor in PROTOCOLS
+        for size, count in (("small", small), ("big", big))
+    ]
     results: dict[str, tuple[float, float]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-sandbox-") as data_dir:
         server = subprocess.Popen(
-            [sys.executable, "-m", "connectors.sandbox", "--port", "0", "--data-dir", data_dir,
-             *[arg for account in accounts for arg in ("--account", account)]],
-            cwd=ROOT, stdout=subprocess.PIPE, text=True)
+            [
+                sys.executable,
+                "-m",
+                "connectors.sandbox",
+                "--port",
+                "0",
+                "--data-dir",
+                data_dir,
+                *[arg for account in accounts for arg in ("--account", account)],
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         try:
             line = server.stdout.readline()
             if "listening on" not in line:
@@ -95,16 +115,21 @@ def main() -> None:
                 rate = big_run["count"] / big_run["seconds"]
                 ratio = big_run["peak_rss_kib"] / small_run["peak_rss_kib"]
                 results[protocol] = (rate, ratio)
-                print(f"{protocol}: small {small_run['count']} in {small_run['seconds']:.2f}s "
-                      f"(peak {small_run['peak_rss_kib'] / 1024:.1f} MiB); big {big_run['count']} in "
-                      f"{big_run['seconds']:.2f}s (peak {big_run['peak_rss_kib'] / 1024:.1f} MiB): "
-                      f"{rate:.0f} records/s, rss_ratio {ratio:.3f}", flush=True)
+                print(
+                    f"{protocol}: small {small_run['count']} in {small_run['seconds']:.2f}s "
+                    f"(peak {small_run['peak_rss_kib'] / 1024:.1f} MiB); big {big_run['count']} in "
+                    f"{big_run['seconds']:.2f}s (peak {big_run['peak_rss_kib'] / 1024:.1f} MiB): "
+                    f"{rate:.0f} records/s, rss_ratio {ratio:.3f}",
+                    flush=True,
+                )
         finally:
             server.terminate()
             server.wait(timeout=30)
-    print(f"star_records_per_s={results['star'][0]:.0f} opentrack_records_per_s={results['opentrack'][0]:.0f} "
-          f"console_records_per_s={results['console'][0]:.0f} "
-          f"rss_ratio={max(ratio for _, ratio in results.values()):.3f}")
+    print(
+        f"star_records_per_s={results['star'][0]:.0f} opentrack_records_per_s={results['opentrack'][0]:.0f} "
+        f"console_records_per_s={results['console'][0]:.0f} "
+        f"rss_ratio={max(ratio for _, ratio in results.values()):.3f}"
+    )
 
 
 if __name__ == "__main__":

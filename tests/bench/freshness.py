@@ -5,7 +5,7 @@ location of step 3; ``BENCH_KEEP=1`` keeps the temporary directory, with the sta
 
 The whole stack runs as ``make run`` runs it: ``python -m webapp.runner`` (embedded Redis or
 ``REDIS_URL``, migrations, demo data, the sandbox DMS, the RQ workers — however many it starts —, the
-``rq cron`` scheduler and gunicorn) in its own process group, with a temporary ``INSTANCE_PATH`` and
+scheduler (``python -m jobs.scheduler``) and gunicorn) in its own process group, with a temporary ``INSTANCE_PATH`` and
 free ``PORT`` / ``SANDBOX_PORT``; it is stopped (SIGTERM to its group, then SIGKILL) at the end, also on
 error. With ``DATABASE_URL`` (PostgreSQL) set, the bench uses a database ``bench_freshness`` on that
 server (dropped and created again); with ``REDIS_URL`` set, that server's database 15
@@ -56,17 +56,14 @@ still within those bounds; recovery <= 120 s. The line before the figures says w
 exit status is 0 unless the bench itself broke. Progress goes to stderr. Last line:
 ``webhook_p95_s=<n> poll_p95_s=<n> poll_cadence_s=<n> hung_neighbour_p95_s=<n> recovery_s=<n>``.
 """
+
 from __future__ import annotations
 
-import math
 import os
 import random
 import re
 import shutil
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -75,13 +72,9 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
-import psutil
-
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
+from _stack import SEED, ConsoleApp, Stack, log, p95, prepare_environment, seed_sandbox
 
 SCALE = float(os.environ.get("BENCH_SCALE", "1"))
 KEEP = os.environ.get("BENCH_KEEP") == "1"
@@ -91,10 +84,11 @@ BENCH_DB = "bench_freshness"
 BENCH_REDIS_DB = os.environ.get("BENCH_REDIS_DB", "15")
 PASSWORD = "demo-password"  # every demo account's (webapp/demo.py)
 
-SEED = 42  # the runner starts the sandbox with --seed 42
 WEBHOOK_ACCOUNT, BIG_ACCOUNT, HUNG_ACCOUNT = "bench-reynolds", "bench-big", "demo-cdk"
-EXTRA_ACCOUNTS = ((WEBHOOK_ACCOUNT, "reynolds", 300, "console"),
-                  (BIG_ACCOUNT, "karmak", max(2000, int(40_000 * SCALE)), "console"))
+EXTRA_ACCOUNTS = (
+    (WEBHOOK_ACCOUNT, "reynolds", 300, "console"),
+    (BIG_ACCOUNT, "karmak", max(2000, int(40_000 * SCALE)), "console"),
+)
 WEBHOOK_CODE, POLLED_CODE, HUNG_CODE, BIG_CODE = "BRR", "MTC", "NSF", "BIG"
 WEBHOOK_USER, POLLED_USER = "bench.reynolds@bench.test", "metro.advisor@demo.test"
 WEBHOOK_PORTAL_CUSTOMERS = 60
@@ -113,230 +107,6 @@ TARGET_WEBHOOK = 5.0
 TARGET_POLL = POLL_CADENCE_S + 30.0
 TARGET_RECOVERY = 120.0
 
-T0 = time.monotonic()
-
-
-def log(message: str) -> None:
-    """Progress, to stderr."""
-    print(f"[bench freshness {time.monotonic() - T0:6.1f}s] {message}", file=sys.stderr, flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def p95(values: list[float]) -> float:
-    """Nearest-rank 95th percentile."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
-
-
-# --------------------------------------------------------------------------- environment
-def _postgres_database(url: str) -> str:
-    """A fresh ``bench_freshness`` database on the server of ``url``; its URL."""
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    for prefix in ("postgres://", "postgresql://"):
-        if url.startswith(prefix):
-            url = "postgresql+psycopg://" + url[len(prefix):]
-    server = make_url(url)
-    admin = create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{BENCH_DB}"'))
-    admin.dispose()
-    return server.set(database=BENCH_DB).render_as_string(hide_password=False)
-
-
-def _redis_database(url: str) -> str:
-    """``url`` pointed at database BENCH_REDIS_DB of the same server, flushed."""
-    import redis
-
-    parts = urlsplit(url)
-    if parts.scheme == "unix":
-        query = dict(parse_qsl(parts.query))
-        query["db"] = BENCH_REDIS_DB
-        url = urlunsplit(parts._replace(query=urlencode(query)))
-    else:
-        url = urlunsplit(parts._replace(path=f"/{BENCH_REDIS_DB}"))
-    redis.Redis.from_url(url).flushdb()
-    return url
-
-
-def prepare_environment(tmp: Path) -> dict[str, str]:
-    """The runner's environment; this process's is set in os.environ (before webapp is imported)."""
-    env = os.environ.copy()
-    env.pop("SANDBOX_URL", None)  # derived from SANDBOX_PORT by the runner
-    env.update({"INSTANCE_PATH": str(tmp / "instance"), "PORT": str(free_port()),
-                "SANDBOX_PORT": str(free_port()), "FLASK_APP": "wsgi"})
-    if env.get("DATABASE_URL", "").startswith("postgres"):
-        env["DATABASE_URL"] = _postgres_database(env["DATABASE_URL"])
-        log(f"database: PostgreSQL, database {BENCH_DB} (dropped and created)")
-    else:
-        env.pop("DATABASE_URL", None)
-        log("database: embedded SQLite")
-    if env.get("REDIS_URL"):
-        env["REDIS_URL"] = _redis_database(env["REDIS_URL"])
-        redis_url = env["REDIS_URL"]
-        log(f"Redis: {redis_url} (flushed)")
-    else:
-        # The runner starts the embedded Redis with its socket here (webapp.redis_conn).
-        redis_url = f"unix://{tmp / 'instance' / 'redis' / 'redis.sock'}"
-        log("Redis: embedded")
-    for name in ("SANDBOX_URL", "DATABASE_URL"):
-        os.environ.pop(name, None)
-    os.environ.update({k: v for k, v in env.items()
-                       if k in ("INSTANCE_PATH", "PORT", "SANDBOX_PORT", "DATABASE_URL")})
-    os.environ["REDIS_URL"] = redis_url
-    return env
-
-
-def seed_sandbox(data_dir: Path) -> None:
-    """Add the bench's accounts to the sandbox DMS's store, their records generated now (the
-    sandbox would otherwise generate them on first use, holding its store meanwhile)."""
-    from connectors.sandbox import generate
-    from connectors.sandbox.store import Store
-
-    data_dir.mkdir(parents=True, exist_ok=True)
-    store = Store(data_dir / "sandbox.sqlite3")
-    try:
-        for code, vendor, customers, protocol in EXTRA_ACCOUNTS:
-            store.ensure_account(code, vendor, customers, SEED, f"sandbox-key-{code}")
-            store.update_settings(code, {"protocol": protocol})
-            for data_type in generate.GENERATED_TYPES:
-                store.ensure_generated(code, data_type)
-    finally:
-        store.close()
-
-
-# --------------------------------------------------------------------------- the stack
-class Stack:
-    """``python -m webapp.runner`` in its own process group, its log in a file."""
-
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
-        self.env = env
-        self.port = int(env["PORT"])
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        self.sandbox_url = f"http://127.0.0.1:{env['SANDBOX_PORT']}"
-        self.log_path = log_path
-        self._log = open(log_path, "ab")
-        self.proc: subprocess.Popen | None = None
-
-    def start(self, timeout: float = 240.0) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-m", "webapp.runner"], cwd=ROOT, env=self.env,
-                                     stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"the runner exited with code {self.proc.returncode}; see {self.log_path}")
-            try:
-                if httpx.get(f"{self.base_url}/login", timeout=2).status_code == 200 and self.workers():
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-        raise RuntimeError(f"the console did not answer within {timeout:.0f} s; see {self.log_path}")
-
-    def _worker_processes(self) -> list[tuple[psutil.Process, bool]]:
-        """Every live worker process under the runner: (process, is a worker the runner started).
-
-        Work-horses and pull readers are forks of a worker (same command line) whose parent is one."""
-        found = []
-        try:
-            runner = psutil.Process(self.proc.pid)
-            for proc in runner.children(recursive=True):
-                try:
-                    if proc.status() == psutil.STATUS_ZOMBIE or "jobs.worker" not in " ".join(proc.cmdline()):
-                        continue
-                    parent = proc.parent()
-                    top = parent is None or parent.pid == runner.pid or "jobs.worker" not in " ".join(parent.cmdline())
-                    found.append((proc, top))
-                except psutil.Error:
-                    continue
-        except psutil.Error:
-            pass
-        return found
-
-    def workers(self) -> list[psutil.Process]:
-        """The worker processes the runner started (however many), not their work-horses."""
-        return [proc for proc, top in self._worker_processes() if top]
-
-    def kill_workers(self) -> tuple[int, int]:
-        """SIGKILL every worker and all its descendants (work-horses, pull readers), again until
-        none of them is left (a work-horse forked meanwhile). Returns (workers, processes) killed."""
-        moment = time.time()
-        workers, killed = set(), set()
-        for _ in range(20):
-            victims = {}
-            for proc, top in self._worker_processes():
-                try:
-                    if proc.create_time() > moment:
-                        continue  # started by the supervisor after the kill
-                    if top:
-                        workers.add(proc.pid)
-                    victims[proc.pid] = proc
-                    for child in proc.children(recursive=True):
-                        victims[child.pid] = child
-                except psutil.Error:
-                    continue
-            if not victims:
-                break
-            for proc in victims.values():
-                try:
-                    proc.kill()
-                    killed.add(proc.pid)
-                except psutil.Error:
-                    pass
-            time.sleep(0.05)
-        return len(workers), len(killed)
-
-    def workers_started_after(self, moment: float) -> int:
-        """How many workers the runner started after ``moment`` (time.time()) are running."""
-        count = 0
-        for proc in self.workers():
-            try:
-                count += proc.create_time() > moment
-            except psutil.Error:
-                pass
-        return count
-
-    def log_text(self) -> str:
-        self._log.flush()
-        return self.log_path.read_text(errors="replace")
-
-    def stop(self) -> None:
-        """SIGTERM to the runner's group (it stops its children), then SIGKILL whatever is left."""
-        if self.proc is None:
-            return
-        descendants = []
-        try:
-            descendants = psutil.Process(self.proc.pid).children(recursive=True)
-        except psutil.Error:
-            pass
-        if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            try:
-                self.proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                try:
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                self.proc.wait(timeout=10)
-        for proc in descendants:
-            try:
-                if proc.is_running():
-                    proc.kill()
-            except psutil.Error:
-                pass
-        self._log.close()
-
 
 class Browser:
     """A signed-in staff member reading customer pages over HTTP."""
@@ -344,12 +114,12 @@ class Browser:
     def __init__(self, base_url: str, email: str) -> None:
         self.client = httpx.Client(base_url=base_url, timeout=30)
         form = self.client.get("/login")
-        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', form.text) or \
-            re.search(r'value="([^"]+)"[^>]*name="csrf_token"', form.text)
+        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', form.text) or re.search(
+            r'value="([^"]+)"[^>]*name="csrf_token"', form.text
+        )
         if token is None:
             raise RuntimeError("no CSRF token on the sign-in form")
-        answer = self.client.post("/login", data={"csrf_token": token.group(1), "email": email,
-                                                   "password": PASSWORD})
+        answer = self.client.post("/login", data={"csrf_token": token.group(1), "email": email, "password": PASSWORD})
         if answer.status_code != 302:
             raise RuntimeError(f"sign-in as {email} answered {answer.status_code}")
 
@@ -390,15 +160,26 @@ class Series:
     def describe(self) -> str:
         if not self.seconds:
             return f"{self.name}: no samples"
-        text = (f"{self.name}: n={len(self.seconds)} p50={statistics.median(self.seconds):.1f} s "
-                f"p95={self.p95:.1f} s max={max(self.seconds):.1f} s")
+        text = (
+            f"{self.name}: n={len(self.seconds)} p50={statistics.median(self.seconds):.1f} s "
+            f"p95={self.p95:.1f} s max={max(self.seconds):.1f} s"
+        )
         if self.timed_out:
             text += f" ({self.timed_out} not seen within the time-out, counted as the time-out)"
         return text
 
 
-def measure(series: Series, stack: Stack, email: str, account: str, webhook: bool,
-            customers: list[tuple[int, str]], offsets: list[float], check_every: float, timeout: float) -> None:
+def measure(
+    series: Series,
+    stack: Stack,
+    email: str,
+    account: str,
+    webhook: bool,
+    customers: list[tuple[int, str]],
+    offsets: list[float],
+    check_every: float,
+    timeout: float,
+) -> None:
     """Edit one customer at each offset (seconds from now) and watch each page until it shows the edit."""
     from connectors.sandbox.testing import ControlClient
 
@@ -418,8 +199,10 @@ def measure(series: Series, stack: Stack, email: str, account: str, webhook: boo
                 if webhook:  # the DMS pushes its change notice, as a Reynolds DMS does
                     for delivery in control.send_webhooks(account, data_type="customers", dms_ids=[dms_id]):
                         if delivery.get("status") != 202:
-                            log(f"{series.name}: webhook delivery answered {delivery.get('status')} "
-                                f"{delivery.get('error', '')}")
+                            log(
+                                f"{series.name}: webhook delivery answered {delivery.get('status')} "
+                                f"{delivery.get('error', '')}"
+                            )
                 pending.append(Sample(customer_id, dms_id, value, edited_at, time.monotonic()))
                 now = time.monotonic()
             for sample in [s for s in pending if now >= s.next_check]:
@@ -445,8 +228,9 @@ def measure(series: Series, stack: Stack, email: str, account: str, webhook: boo
         control.close()
 
 
-def run_phase(label: str, stack: Stack, webhook_customers: list, polled_customers: list,
-              rng: random.Random) -> tuple[Series, Series]:
+def run_phase(
+    label: str, stack: Stack, webhook_customers: list, polled_customers: list, rng: random.Random
+) -> tuple[Series, Series]:
     """The webhook and the polled measurements, at the same time."""
     webhook = Series(f"webhook ({WEBHOOK_CODE}, Reynolds)", f"webhook{label}")
     polled = Series(f"polled ({POLLED_CODE}, Karmak, customers every {POLL_CADENCE_MIN} min)", f"polled{label}")
@@ -456,12 +240,36 @@ def run_phase(label: str, stack: Stack, webhook_customers: list, polled_customer
         at += rng.uniform(*WEBHOOK_GAP)
     polled_offsets = [rng.uniform(0, POLL_CADENCE_S) for _ in polled_customers]
     threads = [
-        threading.Thread(daemon=True, target=measure, args=(
-            webhook, stack, WEBHOOK_USER, WEBHOOK_ACCOUNT, True, webhook_customers, offsets, WEBHOOK_CHECK,
-            WEBHOOK_TIMEOUT)),
-        threading.Thread(daemon=True, target=measure, args=(
-            polled, stack, POLLED_USER, "demo-karmak", False, polled_customers, polled_offsets, POLL_CHECK,
-            POLL_TIMEOUT)),
+        threading.Thread(
+            daemon=True,
+            target=measure,
+            args=(
+                webhook,
+                stack,
+                WEBHOOK_USER,
+                WEBHOOK_ACCOUNT,
+                True,
+                webhook_customers,
+                offsets,
+                WEBHOOK_CHECK,
+                WEBHOOK_TIMEOUT,
+            ),
+        ),
+        threading.Thread(
+            daemon=True,
+            target=measure,
+            args=(
+                polled,
+                stack,
+                POLLED_USER,
+                "demo-karmak",
+                False,
+                polled_customers,
+                polled_offsets,
+                POLL_CHECK,
+                POLL_TIMEOUT,
+            ),
+        ),
     ]
     for thread in threads:
         thread.start()
@@ -475,30 +283,8 @@ def run_phase(label: str, stack: Stack, webhook_customers: list, polled_customer
 
 
 # --------------------------------------------------------------------------- console state
-class Console:
+class Console(ConsoleApp):
     """The console's database, read and set through its own models (as ``flask shell`` would)."""
-
-    def __init__(self) -> None:
-        from webapp import create_app
-
-        self.app = create_app()
-        self.ctx = self.app.app_context()
-        self.ctx.push()
-
-    def close(self) -> None:
-        from webapp.extensions import db
-
-        db.session.remove()
-        self.ctx.pop()
-
-    @staticmethod
-    def location(code: str):
-        from sqlalchemy import select
-
-        from webapp.extensions import db
-        from webapp.models import Location
-
-        return db.session.scalar(select(Location).where(Location.code == code))
 
     def set_up(self, sandbox_url: str, console_url: str) -> dict:
         """Add BRR (webhook) and BIG (inactive), make MTC polled at the bench's cadence."""
@@ -510,24 +296,42 @@ class Console:
         from webapp.settings.webhook_setup import new_secret
 
         made = {}
-        for code, name, account, vendor, active in ((WEBHOOK_CODE, "Bench Reynolds", WEBHOOK_ACCOUNT, "reynolds", True),
-                                                    (BIG_CODE, "Bench Big Karmak", BIG_ACCOUNT, "karmak", True)):
+        for code, name, account, vendor, active in (
+            (WEBHOOK_CODE, "Bench Reynolds", WEBHOOK_ACCOUNT, "reynolds", True),
+            (BIG_CODE, "Bench Big Karmak", BIG_ACCOUNT, "karmak", True),
+        ):
             dms = connection_settings(sandbox_url, account, "console", f"sandbox-key-{account}")
-            location = Location(code=code, name=name, timezone="America/Chicago", brands=["Ford"], dms_vendor=vendor,
-                                dms_protocol=dms["protocol"], dms_base_url=dms["base_url"], dms_account=account,
-                                dms_credentials=dms["credentials"], sync_mode=SyncMode.AUTOMATIC, is_active=active)
+            location = Location(
+                code=code,
+                name=name,
+                timezone="America/Chicago",
+                brands=["Ford"],
+                dms_vendor=vendor,
+                dms_protocol=dms["protocol"],
+                dms_base_url=dms["base_url"],
+                dms_account=account,
+                dms_credentials=dms["credentials"],
+                sync_mode=SyncMode.AUTOMATIC,
+                is_active=active,
+            )
             db.session.add(location)
             db.session.flush()
             made[code] = location
         brr = made[WEBHOOK_CODE]
         brr.webhook_secret = new_secret()
         for n, (dms_id, _ref, _search, fields, _modified) in enumerate(
-                generate(SEED, WEBHOOK_ACCOUNT, "reynolds", "customers", EXTRA_ACCOUNTS[0][2])):
+            generate(SEED, WEBHOOK_ACCOUNT, "reynolds", "customers", EXTRA_ACCOUNTS[0][2])
+        ):
             if n >= WEBHOOK_PORTAL_CUSTOMERS:
                 break
             db.session.add(Customer(location_id=brr.id, dms_id=dms_id, **portal_values("customers", fields)))
-        user = User(email=WEBHOOK_USER, name="Bench Reynolds Advisor", role=Role.SERVICE_ADVISOR, location_id=brr.id,
-                    password_hash="")
+        user = User(
+            email=WEBHOOK_USER,
+            name="Bench Reynolds Advisor",
+            role=Role.SERVICE_ADVISOR,
+            location_id=brr.id,
+            password_hash="",
+        )
         user.set_password(PASSWORD)
         db.session.add(user)
         mtc = self.location(POLLED_CODE)
@@ -535,8 +339,11 @@ class Console:
         mtc.cadence_overrides = {"customers": POLL_CADENCE_MIN}
         db.session.commit()
         control = ControlClient(sandbox_url)
-        control.configure(WEBHOOK_ACCOUNT, webhook_url=f"{console_url}/integrations/webhooks/{WEBHOOK_CODE}",
-                          webhook_secret=brr.webhook_secret)
+        control.configure(
+            WEBHOOK_ACCOUNT,
+            webhook_url=f"{console_url}/integrations/webhooks/{WEBHOOK_CODE}",
+            webhook_secret=brr.webhook_secret,
+        )
         control.close()
         self.pull_now(WEBHOOK_CODE)
         self.pull_now(BIG_CODE)
@@ -544,20 +351,21 @@ class Console:
 
     def pull_now(self, code: str) -> int:
         """Queue a pull of every data type of a location, as Pull now does; returns how many."""
-        from jobs.pulls import enqueue_pull
-        from jobs.schedule import cadences
         from webapp.models import RunTrigger
+        from webapp.services.cadences import cadences
+        from webapp.services.runs import enqueue_pull
 
         location = self.location(code)
-        queued = sum(1 for data_type in cadences(location)
-                     if enqueue_pull(location.id, data_type, RunTrigger.MANUAL) is not None)
+        queued = sum(
+            1 for data_type in cadences(location) if enqueue_pull(location.id, data_type, RunTrigger.MANUAL) is not None
+        )
         self.done()
         return queued
 
     def set_cadences(self, code: str, minutes: int | None, active: bool | None = None) -> None:
         """Every data type of a location pulled every ``minutes`` (None: the vendor's cadences)."""
-        from jobs.schedule import cadences
         from webapp.extensions import db
+        from webapp.services.cadences import cadences
 
         location = self.location(code)
         if active is not None:
@@ -575,28 +383,13 @@ class Console:
         from webapp.models import Customer
 
         location = self.location(code)
-        rows = db.session.execute(select(Customer.id, Customer.dms_id).where(
-            Customer.location_id == location.id, Customer.dms_id.is_not(None)).order_by(Customer.id)).all()
+        rows = db.session.execute(
+            select(Customer.id, Customer.dms_id)
+            .where(Customer.location_id == location.id, Customer.dms_id.is_not(None))
+            .order_by(Customer.id)
+        ).all()
         self.done()
         return [tuple(row) for row in rng.sample(rows, count)]
-
-    def runs(self, code: str | None = None, since: datetime | None = None, data_type: str | None = None) -> list:
-        from sqlalchemy import select
-
-        from webapp.extensions import db
-        from webapp.models import SyncRun
-
-        query = select(SyncRun).order_by(SyncRun.id)
-        if code is not None:
-            query = query.where(SyncRun.location_id == self.location(code).id)
-        if since is not None:
-            query = query.where(SyncRun.started_at >= since)
-        if data_type is not None:
-            query = query.where(SyncRun.data_type == data_type)
-        runs = list(db.session.scalars(query))
-        db.session.expunge_all()
-        self.done()
-        return runs
 
     def wait_succeeded(self, pairs: list[tuple[str, str]], timeout: float) -> None:
         """Wait until each (location code, data type) has had a successful pull."""
@@ -604,9 +397,14 @@ class Console:
 
         deadline = time.monotonic() + timeout
         while True:
-            missing = [pair for pair in pairs if not any(
-                r.status == RunStatus.SUCCEEDED and r.trigger != RunTrigger.RECONCILE
-                for r in self.runs(pair[0], data_type=pair[1]))]
+            missing = [
+                pair
+                for pair in pairs
+                if not any(
+                    r.status == RunStatus.SUCCEEDED and r.trigger != RunTrigger.RECONCILE
+                    for r in self.runs(pair[0], data_type=pair[1])
+                )
+            ]
             if not missing:
                 return
             if time.monotonic() > deadline:
@@ -614,7 +412,7 @@ class Console:
             time.sleep(1)
 
     def data_types(self, code: str) -> list[str]:
-        from jobs.schedule import cadences
+        from webapp.services.cadences import cadences
 
         found = list(cadences(self.location(code)))
         self.done()
@@ -622,7 +420,7 @@ class Console:
 
     def backfill(self, code: str, data_type: str):
         """Start a historical backfill, as Integration health's button does."""
-        from jobs.pulls import enqueue_backfill
+        from webapp.services.runs import enqueue_backfill
 
         run = enqueue_backfill(self.location(code).id, data_type)
         self.done()
@@ -637,13 +435,19 @@ class Console:
         """(location, data type) of the active locations without a successful pull finished after ``since``."""
         from sqlalchemy import select
 
-        from jobs.schedule import cadences
         from webapp.extensions import db
         from webapp.models import Location, RunStatus, RunTrigger, SyncRun
+        from webapp.services.cadences import cadences
 
-        fresh = set(db.session.execute(select(SyncRun.location_id, SyncRun.data_type).where(
-            SyncRun.status == RunStatus.SUCCEEDED, SyncRun.finished_at > since,
-            SyncRun.trigger.not_in((RunTrigger.RECONCILE, RunTrigger.BACKFILL)))).all())
+        fresh = set(
+            db.session.execute(
+                select(SyncRun.location_id, SyncRun.data_type).where(
+                    SyncRun.status == RunStatus.SUCCEEDED,
+                    SyncRun.finished_at > since,
+                    SyncRun.trigger.not_in((RunTrigger.RECONCILE, RunTrigger.BACKFILL)),
+                )
+            ).all()
+        )
         stale = []
         for location in db.session.scalars(select(Location).where(Location.is_active.is_(True))):
             if not location.has_dms:
@@ -653,13 +457,6 @@ class Console:
                     stale.append((location.code, data_type))
         self.done()
         return stale
-
-    @staticmethod
-    def done() -> None:
-        """End the read transaction (SQLite: a long one would hold the writers' checkpoints back)."""
-        from webapp.extensions import db
-
-        db.session.rollback()
 
 
 def run_summary(console: Console, code: str, data_type: str | None, since: datetime) -> str:
@@ -708,21 +505,32 @@ def recovery(console: Console, stack: Stack, spares: dict[str, tuple[int, str]])
         if backfill.status == RunStatus.RUNNING and backfill.fetched >= KILL_AFTER:
             break
         if backfill.status not in (RunStatus.QUEUED, RunStatus.RUNNING) or time.monotonic() > deadline:
-            raise RuntimeError(f"the backfill of {BIG_CODE} did not get under way ({backfill.status.value}, "
-                               f"{backfill.fetched} records)")
+            raise RuntimeError(
+                f"the backfill of {BIG_CODE} did not get under way ({backfill.status.value}, "
+                f"{backfill.fetched} records)"
+            )
         time.sleep(0.1)
     killed_at, kill_clock, kill_wall = utcnow(), time.monotonic(), time.time()
     workers, processes = stack.kill_workers()
     active = [r for code in codes for r in console.active_runs(code)]
     scheduler_locks = rq_scheduler_locks()
-    log(f"recovery: killed {workers} worker(s) with their work-horses ({processes} processes) during the backfill "
+    log(
+        f"recovery: killed {workers} worker(s) with their work-horses ({processes} processes) during the backfill "
         f"of {BIG_CODE} repair orders ({backfill.fetched} of {backfill.expected_total} read); "
-        f"{len(active)} run(s) queued or running")
-    notes.append(f"killed {workers} workers ({processes} processes with their work-horses and pull readers) "
-                 f"{backfill.fetched} records into the historical backfill of {BIG_CODE} repair orders "
-                 f"({backfill.expected_total} records); runs queued or running then: "
-                 + (", ".join(f"{console_code(console, r.location_id)} {r.data_type} ({r.trigger.value} "
-                              f"{r.status.value})" for r in active) or "none (the backfill had just finished)"))
+        f"{len(active)} run(s) queued or running"
+    )
+    notes.append(
+        f"killed {workers} workers ({processes} processes with their work-horses and pull readers) "
+        f"{backfill.fetched} records into the historical backfill of {BIG_CODE} repair orders "
+        f"({backfill.expected_total} records); runs queued or running then: "
+        + (
+            ", ".join(
+                f"{console_code(console, r.location_id)} {r.data_type} ({r.trigger.value} {r.status.value})"
+                for r in active
+            )
+            or "none (the backfill had just finished)"
+        )
+    )
     # Right after the kill, a staff edit at each measured location: when does the page show it?
     after_kill: dict[str, float | None] = {}
 
@@ -731,8 +539,10 @@ def recovery(console: Console, stack: Stack, spares: dict[str, tuple[int, str]])
         measure(series, stack, email, account, webhook, [spares[code]], [0.0], 0.5, RECOVERY_TIMEOUT)
         after_kill[code] = None if series.timed_out or not series.seconds else series.seconds[0]
 
-    watchers = [threading.Thread(daemon=True, target=watch, args=(WEBHOOK_CODE, WEBHOOK_USER, WEBHOOK_ACCOUNT, True)),
-                threading.Thread(daemon=True, target=watch, args=(POLLED_CODE, POLLED_USER, "demo-karmak", False))]
+    watchers = [
+        threading.Thread(daemon=True, target=watch, args=(WEBHOOK_CODE, WEBHOOK_USER, WEBHOOK_ACCOUNT, True)),
+        threading.Thread(daemon=True, target=watch, args=(POLLED_CODE, POLLED_USER, "demo-karmak", False)),
+    ]
     for thread in watchers:
         thread.start()
     workers_back = scheduler_back = None
@@ -746,8 +556,9 @@ def recovery(console: Console, stack: Stack, spares: dict[str, tuple[int, str]])
             workers_back = elapsed
             log(f"recovery: {workers} worker(s) running again after {workers_back:.1f} s")
         now_locks = rq_scheduler_locks()
-        if scheduler_back is None and all(now_locks[q] not in (None, holder)
-                                          for q, holder in scheduler_locks.items() if holder):
+        if scheduler_back is None and all(
+            now_locks[q] not in (None, holder) for q, holder in scheduler_locks.items() if holder
+        ):
             scheduler_back = elapsed
             log(f"recovery: RQ's scheduler (delayed jobs) taken over by a new worker after {elapsed:.1f} s")
         previous, stale = stale, console.stale_pairs(killed_at)
@@ -759,8 +570,11 @@ def recovery(console: Console, stack: Stack, spares: dict[str, tuple[int, str]])
             break
         if time.monotonic() - last_report >= 15:
             last_report = time.monotonic()
-            log(f"recovery: {elapsed:.0f} s after the kill, {len(stale)} not fresh yet: "
-                + ", ".join(f"{c} {t}" for c, t in stale[:8]) + (" ..." if len(stale) > 8 else ""))
+            log(
+                f"recovery: {elapsed:.0f} s after the kill, {len(stale)} not fresh yet: "
+                + ", ".join(f"{c} {t}" for c, t in stale[:8])
+                + (" ..." if len(stale) > 8 else "")
+            )
         time.sleep(1)
     if met:
         log(f"recovery: every data type of every active location fresh again {result:.1f} s after the kill")
@@ -771,30 +585,36 @@ def recovery(console: Console, stack: Stack, spares: dict[str, tuple[int, str]])
         notes.append("not fresh within the time-out: " + ", ".join(f"{c} {t}" for c, t in stale))
     for thread in watchers:
         thread.join(timeout=RECOVERY_TIMEOUT)
-    notes.append("workers running again after " + (f"{workers_back:.1f} s" if workers_back is not None else "?")
-                 + "; RQ's scheduler lock, held by a killed worker (the delayed jobs: retries, waits for a busy "
-                 "DMS), taken over after "
-                 + (f"{scheduler_back:.1f} s" if scheduler_back is not None else "more than the measurement"))
+    notes.append(
+        "workers running again after "
+        + (f"{workers_back:.1f} s" if workers_back is not None else "?")
+        + "; RQ's scheduler lock, held by a killed worker (the delayed jobs: retries, waits for a busy "
+        "DMS), taken over after "
+        + (f"{scheduler_back:.1f} s" if scheduler_back is not None else "more than the measurement")
+    )
     for code in (WEBHOOK_CODE, POLLED_CODE):
         seen = after_kill.get(code)
-        notes.append(f"customer edited right after the kill shown at {code} after "
-                     + (f"{seen:.1f} s" if seen is not None else f"more than {RECOVERY_TIMEOUT:.0f} s"))
+        notes.append(
+            f"customer edited right after the kill shown at {code} after "
+            + (f"{seen:.1f} s" if seen is not None else f"more than {RECOVERY_TIMEOUT:.0f} s")
+        )
     for run in active:
         after = next((r for r in console.runs(data_type=run.data_type) if r.id == run.id), None)
         if after is None:
             continue
-        ended = (f" {(after.finished_at - killed_at).total_seconds():.1f} s after the kill"
-                 if after.finished_at else "")
-        notes.append(f"killed run {after.id} ({console_code(console, after.location_id)} {after.data_type}, "
-                     f"{after.trigger.value}): {after.status.value}{ended}, {after.fetched} records"
-                     + (f"; {after.error}" if after.error else ""))
+        ended = f" {(after.finished_at - killed_at).total_seconds():.1f} s after the kill" if after.finished_at else ""
+        notes.append(
+            f"killed run {after.id} ({console_code(console, after.location_id)} {after.data_type}, "
+            f"{after.trigger.value}): {after.status.value}{ended}, {after.fetched} records"
+            + (f"; {after.error}" if after.error else "")
+        )
     return result, met, notes
 
 
 def rq_scheduler_locks() -> dict[str, str | None]:
     """Which worker holds RQ's scheduler lock of each queue (it moves delayed jobs to their queue)."""
-    from jobs.queues import ALL_QUEUES
     from webapp.redis_conn import get_redis
+    from webapp.services.queues import ALL_QUEUES
 
     redis = get_redis()
     return {queue: (redis.get(f"rq:scheduler-lock:{queue}") or b"").decode() or None for queue in ALL_QUEUES}
@@ -811,10 +631,10 @@ def console_code(console: Console, location_id: int) -> str:
 
 def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="bench-fresh-"))
-    env = prepare_environment(tmp)
+    env = prepare_environment(tmp, BENCH_DB, BENCH_REDIS_DB)
     accounts = ", ".join(f"{code} {customers} customers" for code, _v, customers, _p in EXTRA_ACCOUNTS)
     log(f"seeding the sandbox DMS's extra accounts ({accounts})")
-    seed_sandbox(tmp / "instance" / "sandbox")
+    seed_sandbox(tmp / "instance" / "sandbox", EXTRA_ACCOUNTS)
     stack = Stack(env, tmp / "runner.log")
     console = None
     broke = False
@@ -824,8 +644,11 @@ def main() -> int:
         log(f"console up at {stack.base_url} with {len(stack.workers())} worker process(es)")
         console = Console()
         console.set_up(stack.sandbox_url, stack.base_url)
-        console.wait_succeeded([(WEBHOOK_CODE, "customers"), (POLLED_CODE, "customers")]
-                               + [(BIG_CODE, data_type) for data_type in console.data_types(BIG_CODE)], timeout=400)
+        console.wait_succeeded(
+            [(WEBHOOK_CODE, "customers"), (POLLED_CODE, "customers")]
+            + [(BIG_CODE, data_type) for data_type in console.data_types(BIG_CODE)],
+            timeout=400,
+        )
         log(f"first pulls done (of {BIG_CODE} too); measuring")
         rng = random.Random(17)
         webhook_customers = console.linked_customers(WEBHOOK_CODE, 2 * WEBHOOK_EDITS + 1, rng)
@@ -835,10 +658,13 @@ def main() -> int:
 
         # 1. normal
         normal_from = utcnow()
-        webhook, polled = run_phase("normal", stack, webhook_customers[:WEBHOOK_EDITS],
-                                    polled_customers[:POLL_EDITS], rng)
-        normal_runs = [run_summary(console, WEBHOOK_CODE, "customers", normal_from),
-                       run_summary(console, POLLED_CODE, "customers", normal_from)]
+        webhook, polled = run_phase(
+            "normal", stack, webhook_customers[:WEBHOOK_EDITS], polled_customers[:POLL_EDITS], rng
+        )
+        normal_runs = [
+            run_summary(console, WEBHOOK_CODE, "customers", normal_from),
+            run_summary(console, POLLED_CODE, "customers", normal_from),
+        ]
         # 2. hung neighbour
         from connectors.sandbox.testing import ControlClient
 
@@ -848,11 +674,18 @@ def main() -> int:
         hung_from = utcnow()
         queued = console.pull_now(HUNG_CODE)
         log(f"{HUNG_CODE}'s DMS hangs ({HANG_SECONDS:.0f} s a request); {queued} pulls of it queued")
-        webhook_hung, polled_hung = run_phase("hung", stack, webhook_customers[WEBHOOK_EDITS:2 * WEBHOOK_EDITS],
-                                              polled_customers[POLL_EDITS:2 * POLL_EDITS], rng)
-        hung_runs = [run_summary(console, HUNG_CODE, None, hung_from),
-                     run_summary(console, WEBHOOK_CODE, "customers", hung_from),
-                     run_summary(console, POLLED_CODE, "customers", hung_from)]
+        webhook_hung, polled_hung = run_phase(
+            "hung",
+            stack,
+            webhook_customers[WEBHOOK_EDITS : 2 * WEBHOOK_EDITS],
+            polled_customers[POLL_EDITS : 2 * POLL_EDITS],
+            rng,
+        )
+        hung_runs = [
+            run_summary(console, HUNG_CODE, None, hung_from),
+            run_summary(console, WEBHOOK_CODE, "customers", hung_from),
+            run_summary(console, POLLED_CODE, "customers", hung_from),
+        ]
         control.clear_faults()
         control.close()
         console.set_cadences(HUNG_CODE, None)
@@ -878,8 +711,10 @@ def main() -> int:
         else:
             shutil.rmtree(tmp, ignore_errors=True)
 
-    print(f"stack: python -m webapp.runner; {'PostgreSQL' if env.get('DATABASE_URL') else 'SQLite'}, "
-          f"{'Redis ' + env['REDIS_URL'] if env.get('REDIS_URL') else 'embedded Redis'}")
+    print(
+        f"stack: python -m webapp.runner; {'PostgreSQL' if env.get('DATABASE_URL') else 'SQLite'}, "
+        f"{'Redis ' + env['REDIS_URL'] if env.get('REDIS_URL') else 'embedded Redis'}"
+    )
     print(webhook.describe())
     print(polled.describe())
     for line in normal_runs:
@@ -894,15 +729,19 @@ def main() -> int:
     checks = [
         (f"webhook p95 {webhook.p95:.1f} <= {TARGET_WEBHOOK:g} s", webhook.p95 <= TARGET_WEBHOOK),
         (f"poll p95 {polled.p95:.1f} <= {TARGET_POLL:g} s", polled.p95 <= TARGET_POLL),
-        (f"hung neighbour: webhook p95 {webhook_hung.p95:.1f} <= {TARGET_WEBHOOK:g} s",
-         webhook_hung.p95 <= TARGET_WEBHOOK),
+        (
+            f"hung neighbour: webhook p95 {webhook_hung.p95:.1f} <= {TARGET_WEBHOOK:g} s",
+            webhook_hung.p95 <= TARGET_WEBHOOK,
+        ),
         (f"hung neighbour: poll p95 {polled_hung.p95:.1f} <= {TARGET_POLL:g} s", polled_hung.p95 <= TARGET_POLL),
         (f"recovery {recovery_s:.1f} <= {TARGET_RECOVERY:g} s", recovery_met and recovery_s <= TARGET_RECOVERY),
     ]
     print("targets: " + "; ".join(f"{text} {'met' if ok else 'MISSED'}" for text, ok in checks))
     hung = max(webhook_hung.p95, polled_hung.p95)
-    print(f"webhook_p95_s={webhook.p95:.1f} poll_p95_s={polled.p95:.1f} poll_cadence_s={POLL_CADENCE_S} "
-          f"hung_neighbour_p95_s={hung:.1f} recovery_s={recovery_s:.1f}")
+    print(
+        f"webhook_p95_s={webhook.p95:.1f} poll_p95_s={polled.p95:.1f} poll_cadence_s={POLL_CADENCE_S} "
+        f"hung_neighbour_p95_s={hung:.1f} recovery_s={recovery_s:.1f}"
+    )
     return 0
 
 

@@ -27,6 +27,7 @@ Targets (issue 4): >= 0.5 x raw, >= 10 x naive, incremental <= 5%, peak RSS <= 2
 Last line: ``pg_ratio_vs_raw= pg_ratio_vs_naive= sqlite_ratio_vs_raw= sqlite_ratio_vs_naive=
 incremental_fraction= peak_rss_mb=``.
 """
+
 from __future__ import annotations
 
 import json
@@ -51,8 +52,17 @@ def log(message: str) -> None:
 
 
 def start_sandbox(data_dir: str, accounts: list[str]) -> tuple[subprocess.Popen, str]:
-    args = [sys.executable, "-m", "connectors.sandbox", "--port", "0", "--data-dir", data_dir,
-            "--rate-limit", "100000000"]
+    args = [
+        sys.executable,
+        "-m",
+        "connectors.sandbox",
+        "--port",
+        "0",
+        "--data-dir",
+        data_dir,
+        "--rate-limit",
+        "100000000",
+    ]
     for account in accounts:
         args += ["--account", account]
     proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, text=True)
@@ -86,8 +96,13 @@ def job_seconds(redis_url: str) -> float:
 def run_worker(env: dict) -> tuple[float, float]:
     """Run a burst worker until the queue is empty; return (seconds, peak RSS MB of worker + horses)."""
     started = time.perf_counter()
-    proc = psutil.Popen([sys.executable, "-m", "jobs.worker", "--burst", "pulls"], cwd=ROOT, env=env,
-                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = psutil.Popen(
+        [sys.executable, "-m", "jobs.worker", "--burst", "pulls"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     peak = 0
     while proc.poll() is None:
         try:
@@ -129,8 +144,7 @@ def raw_copy(engine, table: str, key: str, *, indexed: bool, where: str = "1 = 1
             if item.name:
                 item.name = f"{item.name}_rawcopy"
     else:
-        copy = Table(copy_name, metadata, *[Column(c.name, c.type, primary_key=c.name == key)
-                                              for c in source.columns])
+        copy = Table(copy_name, metadata, *[Column(c.name, c.type, primary_key=c.name == key) for c in source.columns])
     copy.drop(engine, checkfirst=True)
     copy.create(engine)
     names = ", ".join(c.name for c in source.columns)
@@ -139,8 +153,13 @@ def raw_copy(engine, table: str, key: str, *, indexed: bool, where: str = "1 = 1
     while True:
         with engine.connect() as conn:
             after = "" if last is None else f" AND {key} > {int(last)}"
-            keys = conn.exec_driver_sql(f"SELECT DISTINCT {key} FROM {table} WHERE {where}{after} "
-                                        f"ORDER BY {key} LIMIT {per_batch}").scalars().all()
+            keys = (
+                conn.exec_driver_sql(
+                    f"SELECT DISTINCT {key} FROM {table} WHERE {where}{after} ORDER BY {key} LIMIT {per_batch}"
+                )
+                .scalars()
+                .all()
+            )
             if not keys:
                 break
             last = keys[-1]
@@ -156,8 +175,9 @@ def raw_copy(engine, table: str, key: str, *, indexed: bool, where: str = "1 = 1
             else:  # the rows as stored, written back with the driver's executemany
                 batch = raw.execute(batch_sql).fetchall()
                 started = time.perf_counter()
-                raw.executemany(f"INSERT INTO {copy_name} ({names}) VALUES ({', '.join('?' * len(source.columns))})",
-                                batch)
+                raw.executemany(
+                    f"INSERT INTO {copy_name} ({names}) VALUES ({', '.join('?' * len(source.columns))})", batch
+                )
                 rows += len(batch)
             raw.commit()
             seconds += time.perf_counter() - started
@@ -170,24 +190,38 @@ def measure(db_url: str, sandbox_url: str, redis_url: str, accounts: dict, tmp: 
     from flask_migrate import upgrade
     from sqlalchemy import func, select, text
 
-    from jobs.pulls import enqueue_pull
     from webapp import create_app
-    from webapp.extensions import db
     from webapp.credentials import configured_keys
+    from webapp.extensions import db
     from webapp.models import DmsRecord, Location
+    from webapp.services.runs import enqueue_pull
 
     prepare_database(db_url)
-    app = create_app({"SQLALCHEMY_DATABASE_URI": db_url, "REDIS_URL": redis_url, "SECRET_KEY": "bench",
-                      "TESTING": True})
-    env = {**os.environ, "DATABASE_URL": db_url, "REDIS_URL": redis_url, "SECRET_KEY": "bench",
-           "INSTANCE_PATH": tmp, "PULL_PAGE_SIZE": "1000",
-           "CREDENTIALS_KEYS": ",".join(configured_keys(app))}  # workers decrypt what this app encrypts
+    app = create_app(
+        {"SQLALCHEMY_DATABASE_URI": db_url, "REDIS_URL": redis_url, "SECRET_KEY": "bench", "TESTING": True}
+    )
+    env = {
+        **os.environ,
+        "DATABASE_URL": db_url,
+        "REDIS_URL": redis_url,
+        "SECRET_KEY": "bench",
+        "INSTANCE_PATH": tmp,
+        "PULL_PAGE_SIZE": "1000",
+        "CREDENTIALS_KEYS": ",".join(configured_keys(app)),
+    }  # workers decrypt what this app encrypts
     with app.app_context():
         upgrade()
         locations = {}
         for code, (vendor, _types) in accounts.items():
-            loc = Location(name=code, code=code.upper().replace("-", ""), timezone="UTC", dms_vendor=vendor,
-                           dms_base_url=sandbox_url, dms_account=code, dms_credentials={"api_key": f"sandbox-key-{code}"})
+            loc = Location(
+                name=code,
+                code=code.upper().replace("-", ""),
+                timezone="UTC",
+                dms_vendor=vendor,
+                dms_base_url=sandbox_url,
+                dms_account=code,
+                dms_credentials={"api_key": f"sandbox-key-{code}"},
+            )
             db.session.add(loc)
             db.session.commit()
             locations[code] = loc.id
@@ -201,9 +235,11 @@ def measure(db_url: str, sandbox_url: str, redis_url: str, accounts: dict, tmp: 
         full_wall, full_rss = pull_all()
         full_seconds = job_seconds(redis_url)
         records = db.session.scalar(select(func.count(DmsRecord.id)))
-        log(f"{db_url.split(':')[0]}: full pull of {records} records in {full_seconds:.1f}s of pull jobs "
+        log(
+            f"{db_url.split(':')[0]}: full pull of {records} records in {full_seconds:.1f}s of pull jobs "
             f"({records / full_seconds:,.0f}/s; {full_wall:.1f}s with the burst worker's start-up), "
-            f"worker peak {full_rss:.0f} MB")
+            f"worker peak {full_rss:.0f} MB"
+        )
 
         # 1% of the records change in the DMS, then the regular pull.
         import httpx
@@ -212,17 +248,24 @@ def measure(db_url: str, sandbox_url: str, redis_url: str, accounts: dict, tmp: 
         with httpx.Client(base_url=sandbox_url, timeout=30) as control:
             for code, (_vendor, types) in accounts.items():
                 for data_type in types:
-                    ids = list(db.session.scalars(select(DmsRecord.dms_id).where(
-                        DmsRecord.location_id == locations[code], DmsRecord.data_type == data_type)))
+                    ids = list(
+                        db.session.scalars(
+                            select(DmsRecord.dms_id).where(
+                                DmsRecord.location_id == locations[code], DmsRecord.data_type == data_type
+                            )
+                        )
+                    )
                     field = {"customers": "city", "vehicles": "plate", "repair_orders": "status"}[data_type]
                     value = {"customers": "Bench City", "vehicles": "BENCH1", "repair_orders": "closed"}[data_type]
-                    for dms_id in ids[:: 100]:
+                    for dms_id in ids[::100]:
                         control.patch(f"/_control/accounts/{code}/records/{data_type}/{dms_id}", json={field: value})
                         changed += 1
         incremental_wall, _ = pull_all()
         incremental_seconds = job_seconds(redis_url)
-        log(f"incremental pull after {changed} changes: {incremental_seconds:.2f}s of pull jobs "
-            f"({incremental_wall:.2f}s with the burst worker's start-up)")
+        log(
+            f"incremental pull after {changed} changes: {incremental_seconds:.2f}s of pull jobs "
+            f"({incremental_wall:.2f}s with the burst worker's start-up)"
+        )
 
         # Raw limit: the same rows straight into the same database by its fastest bulk path,
         # with no pipeline: the mirror rows, and the search-index rows the pull writes with
@@ -235,22 +278,32 @@ def measure(db_url: str, sandbox_url: str, redis_url: str, accounts: dict, tmp: 
         bare_seconds, _ = raw_copy(db.engine, "dms_record", "id", indexed=False)
         token_seconds, tokens = 0.0, 0
         for scope, location_id in db.session.execute(text("SELECT DISTINCT scope, location_id FROM search_token")):
-            seconds, count = raw_copy(db.engine, "search_token", "record_id", indexed=True, per_batch=600,
-                                      where=f"scope = '{scope}' AND location_id = {int(location_id)}")
+            seconds, count = raw_copy(
+                db.engine,
+                "search_token",
+                "record_id",
+                indexed=True,
+                per_batch=600,
+                where=f"scope = '{scope}' AND location_id = {int(location_id)}",
+            )
             token_seconds, tokens = token_seconds + seconds, tokens + count
         raw_rate = records / (mirror_seconds + token_seconds)
         mirror_rate, bare_rate = records / mirror_seconds, records / bare_seconds
-        log(f"raw limit: {records} mirror rows in {mirror_seconds:.1f}s + their {tokens} search-index rows "
-            f"in {token_seconds:.1f}s")
+        log(
+            f"raw limit: {records} mirror rows in {mirror_seconds:.1f}s + their {tokens} search-index rows "
+            f"in {token_seconds:.1f}s"
+        )
 
         # Naive: row-by-row ORM upserts, one commit each, over a sample of customers.
         import connectors
-        from jobs.mirror import content_hash, search_fields
+        from webapp.services.mirror import content_hash, search_fields
 
         code = next(iter(accounts))
         sample = []
-        with connectors.connect(accounts[code][0], {"base_url": sandbox_url, "account": code,
-                                                    "api_key": f"sandbox-key-{code}", "timeout": 60}) as dms:
+        with connectors.connect(
+            accounts[code][0],
+            {"base_url": sandbox_url, "account": code, "api_key": f"sandbox-key-{code}", "timeout": 60},
+        ) as dms:
             for page in dms.iter_changes("customers", page_size=1000):
                 sample.extend(page.records)
                 if len(sample) >= NAIVE_SAMPLE:
@@ -261,9 +314,13 @@ def measure(db_url: str, sandbox_url: str, redis_url: str, accounts: dict, tmp: 
         started = time.perf_counter()
         for record in sample[:NAIVE_SAMPLE]:
             payload = record.to_dict()
-            row = db.session.scalar(select(DmsRecord).where(
-                DmsRecord.location_id == naive_location.id, DmsRecord.data_type == "customers",
-                DmsRecord.dms_id == record.dms_id))
+            row = db.session.scalar(
+                select(DmsRecord).where(
+                    DmsRecord.location_id == naive_location.id,
+                    DmsRecord.data_type == "customers",
+                    DmsRecord.dms_id == record.dms_id,
+                )
+            )
             if row is None:
                 row = DmsRecord(location_id=naive_location.id, data_type="customers", dms_id=record.dms_id)
                 db.session.add(row)
@@ -276,14 +333,20 @@ def measure(db_url: str, sandbox_url: str, redis_url: str, accounts: dict, tmp: 
         db.session.remove()
         db.engine.dispose()
     pipeline_rate = records / full_seconds
-    log(f"pipeline {pipeline_rate:,.0f}/s, raw {raw_rate:,.0f}/s (ratio {pipeline_rate / raw_rate:.2f}; "
+    log(
+        f"pipeline {pipeline_rate:,.0f}/s, raw {raw_rate:,.0f}/s (ratio {pipeline_rate / raw_rate:.2f}; "
         f"the mirror rows alone: {mirror_rate:,.0f}/s, ratio {pipeline_rate / mirror_rate:.2f}; into a bare table "
         f"without the mirror's indexes: {bare_rate:,.0f}/s, ratio {pipeline_rate / bare_rate:.2f}), "
-        f"naive {naive_rate:,.0f}/s")
-    return {"ratio_vs_raw": pipeline_rate / raw_rate, "ratio_vs_mirror_rows_only": pipeline_rate / mirror_rate,
-            "ratio_vs_bare_table": pipeline_rate / bare_rate,
-            "ratio_vs_naive": pipeline_rate / naive_rate,
-            "incremental_fraction": incremental_seconds / full_seconds, "peak_rss_mb": full_rss}
+        f"naive {naive_rate:,.0f}/s"
+    )
+    return {
+        "ratio_vs_raw": pipeline_rate / raw_rate,
+        "ratio_vs_mirror_rows_only": pipeline_rate / mirror_rate,
+        "ratio_vs_bare_table": pipeline_rate / bare_rate,
+        "ratio_vs_naive": pipeline_rate / naive_rate,
+        "incremental_fraction": incremental_seconds / full_seconds,
+        "peak_rss_mb": full_rss,
+    }
 
 
 def main() -> None:
@@ -296,14 +359,16 @@ def main() -> None:
     results = {}
     with tempfile.TemporaryDirectory(prefix="bench-pull-") as tmp:
         redis_proc, redis_url = start_embedded_redis(Path(tmp) / "redis")
-        sandbox, sandbox_url = start_sandbox(str(Path(tmp) / "sandbox"),
-                                             [f"bench-a:cdk:{customers}", f"bench-b:cdk:{ro_customers}"])
+        sandbox, sandbox_url = start_sandbox(
+            str(Path(tmp) / "sandbox"), [f"bench-a:cdk:{customers}", f"bench-b:cdk:{ro_customers}"]
+        )
         try:
             import connectors
 
             for code, (vendor, types) in accounts.items():  # generate the DMS data before timing
-                with connectors.connect(vendor, {"base_url": sandbox_url, "account": code,
-                                                 "api_key": f"sandbox-key-{code}", "timeout": 600}) as dms:
+                with connectors.connect(
+                    vendor, {"base_url": sandbox_url, "account": code, "api_key": f"sandbox-key-{code}", "timeout": 600}
+                ) as dms:
                     for data_type in types:
                         log(f"sandbox {code} {data_type}: {sum(1 for _ in dms.list_ids(data_type)):,} records")
             results["sqlite"] = measure(f"sqlite:///{tmp}/bench.sqlite", sandbox_url, redis_url, accounts, tmp)
@@ -312,7 +377,7 @@ def main() -> None:
             redis_lib.Redis.from_url(redis_url).flushdb()
             try:
                 results["pg"] = measure(PG_URL, sandbox_url, redis_url, accounts, tmp)
-            except Exception as exc:  # noqa: BLE001 - report, keep the SQLite figures
+            except Exception as exc:
                 log(f"PostgreSQL skipped: {exc}")
         finally:
             sandbox.terminate()
@@ -322,10 +387,12 @@ def main() -> None:
     incremental = max(r["incremental_fraction"] for r in results.values())
     peak = max(r["peak_rss_mb"] for r in results.values())
     log(json.dumps(results))
-    print(f"pg_ratio_vs_raw={pg.get('ratio_vs_raw', float('nan')):.2f} "
-          f"pg_ratio_vs_naive={pg.get('ratio_vs_naive', float('nan')):.1f} "
-          f"sqlite_ratio_vs_raw={sq['ratio_vs_raw']:.2f} sqlite_ratio_vs_naive={sq['ratio_vs_naive']:.1f} "
-          f"incremental_fraction={incremental:.3f} peak_rss_mb={peak:.0f}")
+    print(
+        f"pg_ratio_vs_raw={pg.get('ratio_vs_raw', float('nan')):.2f} "
+        f"pg_ratio_vs_naive={pg.get('ratio_vs_naive', float('nan')):.1f} "
+        f"sqlite_ratio_vs_raw={sq['ratio_vs_raw']:.2f} sqlite_ratio_vs_naive={sq['ratio_vs_naive']:.1f} "
+        f"incremental_fraction={incremental:.3f} peak_rss_mb={peak:.0f}"
+    )
 
 
 if __name__ == "__main__":

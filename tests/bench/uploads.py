@@ -25,6 +25,7 @@ A low peak only counts when the uploads were really done: refusing one (for exam
 budget's "busy" answer) would lower it. So the run fails, with no ``peak_rss_mb`` line, unless
 every file was stored except :data:`REFUSED`, which must be refused.
 """
+
 from __future__ import annotations
 
 import io
@@ -55,8 +56,7 @@ def _flat_png(width: int, height: int, colour_type: int, bit_depth: int, pixel: 
     compressor = zlib.compressobj(9)
     idat = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
     ihdr = struct.pack(">IIBBBBB", width, height, bit_depth, colour_type, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + extra + _chunk(b"IDAT", idat)
-            + _chunk(b"IEND", b""))
+    return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + extra + _chunk(b"IDAT", idat) + _chunk(b"IEND", b"")
 
 
 def make_files(folder: Path) -> None:
@@ -66,8 +66,9 @@ def make_files(folder: Path) -> None:
     side = 4000  # 16,000,000 pixels: webapp.uploads.MAX_PIXELS
     files = {
         "rgba.png": _flat_png(side, side, 6, 8, b"\x80\x40\x20\xff"),
-        "palette_transparent.png": _flat_png(side, side, 3, 8, b"\x00",
-                                             _chunk(b"PLTE", b"\x10\x20\x30") + _chunk(b"tRNS", b"\x80")),
+        "palette_transparent.png": _flat_png(
+            side, side, 3, 8, b"\x00", _chunk(b"PLTE", b"\x10\x20\x30") + _chunk(b"tRNS", b"\x80")
+        ),
         "grey_alpha.png": _flat_png(side, side, 4, 8, b"\x80\xff"),
         "grey16.png": _flat_png(side, side, 0, 16, b"\x80\x00"),
         "reported_6320.png": _flat_png(6320, 6320, 2, 8, b"\x80\x80\x80"),
@@ -91,8 +92,16 @@ def measure(folder: Path, unbounded: bool) -> None:
     from webapp import create_app, uploads
 
     instance = Path(tempfile.mkdtemp(prefix="bench-uploads-"))
-    app = create_app({"TESTING": True, "SECRET_KEY": "bench", "SQLALCHEMY_DATABASE_URI": f"sqlite:///{instance}/db",
-                      "REDIS_URL": None, "INSTANCE_DIR": instance, "SCREENSHOT_DIR": str(instance / "shots")})
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "bench",
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{instance}/db",
+            "REDIS_URL": None,
+            "INSTANCE_DIR": instance,
+            "SCREENSHOT_DIR": str(instance / "shots"),
+        }
+    )
     if unbounded:
         uploads._budget = uploads.MemoryBudget(10**12)
     payloads = {path.name: path.read_bytes() for path in sorted(folder.iterdir())}
@@ -121,8 +130,11 @@ def measure(folder: Path, unbounded: bool) -> None:
 
 def unexpected(outcome: dict[str, str]) -> list[str]:
     """The files whose outcome is not the expected one: every file stored, only :data:`REFUSED` refused."""
-    wrong = [f"{name}: {what}" for name, what in sorted(outcome.items())
-             if not what.startswith("refused: " if name == REFUSED else "stored ")]
+    wrong = [
+        f"{name}: {what}"
+        for name, what in sorted(outcome.items())
+        if not what.startswith("refused: " if name == REFUSED else "stored ")
+    ]
     if REFUSED not in outcome:
         wrong.append(f"{REFUSED}: missing")
     return wrong
@@ -136,22 +148,31 @@ def main() -> None:
         print(f"files: {sizes}")
         results = {}
         for label, flag in (("unbounded", "--unbounded"), ("budgeted", "--budgeted")):
-            out = subprocess.run([sys.executable, __file__, flag, tmp], check=True, capture_output=True, text=True,
-                                 env={**os.environ, "PYTHONWARNINGS": "ignore"})
+            out = subprocess.run(
+                [sys.executable, __file__, flag, tmp],
+                check=True,
+                capture_output=True,
+                text=True,
+                env={**os.environ, "PYTHONWARNINGS": "ignore"},
+            )
             results[label] = json.loads(out.stdout.strip().splitlines()[-1])
         for name, what in sorted(results["budgeted"]["outcome"].items()):
             print(f"  {name}: {what[:110]}")
         for label in ("unbounded", "budgeted"):
             r = results[label]
-            print(f"{label}: baseline {r['baseline_mb']} MB after loading the console, peak {r['peak_mb']} MB "
-                  f"with {THREADS} uploads at once")
+            print(
+                f"{label}: baseline {r['baseline_mb']} MB after loading the console, peak {r['peak_mb']} MB "
+                f"with {THREADS} uploads at once"
+            )
         failed = {label: unexpected(results[label]["outcome"]) for label in results}
         if any(failed.values()):
             for label, wrong in failed.items():
                 for line in wrong:
                     print(f"FAILED ({label}): {line[:160]}")
-            sys.exit(f"uploads bench: every file but {REFUSED} must be stored (and it refused); the peak "
-                     "of a run that refused uploads does not count")
+            sys.exit(
+                f"uploads bench: every file but {REFUSED} must be stored (and it refused); the peak "
+                "of a run that refused uploads does not count"
+            )
         print(f"peak_rss_mb={results['budgeted']['peak_mb']}")
 
 

@@ -15,6 +15,7 @@ Accounts: ``contract-<vendor>`` (read contract, edited by those tests only) and 
 (pushes, faults, conflicts) for each of the eight vendors on its default protocol, plus
 ``contract-cdk-star`` and ``write-cdk-star``: CDK over its second protocol, STAR.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -34,9 +35,11 @@ PROTOCOLS = (CONSOLE, STAR, OPENTRACK)
 #: protocol -> the vendor whose accounts run that protocol (CDK offers console and STAR)
 PROTOCOL_VENDOR = {CONSOLE: "cdk", STAR: "cdk", OPENTRACK: "dealertrack"}
 #: protocol -> (read-contract account, write/fault account)
-PROTOCOL_ACCOUNTS = {CONSOLE: ("contract-cdk", "write-cdk"),
-                     STAR: ("contract-cdk-star", "write-cdk-star"),
-                     OPENTRACK: ("contract-dealertrack", "write-dealertrack")}
+PROTOCOL_ACCOUNTS = {
+    CONSOLE: ("contract-cdk", "write-cdk"),
+    STAR: ("contract-cdk-star", "write-cdk-star"),
+    OPENTRACK: ("contract-dealertrack", "write-dealertrack"),
+}
 
 #: Each vendor on its default protocol, for capability tests: ``@pytest.mark.parametrize("vendor", VENDOR_DEFAULTS)``.
 VENDOR_DEFAULTS = [pytest.param(v, id=f"{v}-{get_profile(v).protocols[0]}") for v in VENDOR_CODES]
@@ -45,9 +48,11 @@ VENDOR_DEFAULTS = [pytest.param(v, id=f"{v}-{get_profile(v).protocols[0]}") for 
 @pytest.fixture(scope="session")
 def sandbox(tmp_path_factory):
     """A running sandbox with a contract and a write account per vendor, and CDK over STAR."""
-    accounts = [(f"contract-{v}", v, CONTRACT_CUSTOMERS) for v in VENDOR_CODES] + \
-               [(f"write-{v}", v, WRITE_CUSTOMERS) for v in VENDOR_CODES] + \
-               [("contract-cdk-star", "cdk", CONTRACT_CUSTOMERS, STAR), ("write-cdk-star", "cdk", WRITE_CUSTOMERS, STAR)]
+    accounts = (
+        [(f"contract-{v}", v, CONTRACT_CUSTOMERS) for v in VENDOR_CODES]
+        + [(f"write-{v}", v, WRITE_CUSTOMERS) for v in VENDOR_CODES]
+        + [("contract-cdk-star", "cdk", CONTRACT_CUSTOMERS, STAR), ("write-cdk-star", "cdk", WRITE_CUSTOMERS, STAR)]
+    )
     with running_sandbox(accounts, data_dir=tmp_path_factory.mktemp("sandbox")) as running:
         assert {running.protocols[code] for code, _ in PROTOCOL_ACCOUNTS.values()} == set(PROTOCOLS)
         yield running

@@ -1,4 +1,5 @@
 """The daily-extract CSV reader: quoting, BOM, blank lines, bad rows with line numbers."""
+
 from __future__ import annotations
 
 import pytest
@@ -16,11 +17,15 @@ def write(tmp_path, text: str | bytes, name="customers_20260101.csv"):
 
 
 def test_bom_quoting_and_blank_lines(tmp_path):
-    path = write(tmp_path, "\ufeff" + HEADER +
-                 'C1,2026-01-01T00:00:00Z,person,Ann,"O\'Neil, Jr.",,"(555) 123-4567|555.987.6543",ann@x.com,'
-                 '"1 Main St\nSuite 4",Austin\r\n'
-                 "\r\n\r\n"
-                 'C2,2026-01-02T00:00:00Z,business,,Smith,"Smith ""Big"" Hauling",,,,Reno\r\n')
+    path = write(
+        tmp_path,
+        "\ufeff"
+        + HEADER
+        + 'C1,2026-01-01T00:00:00Z,person,Ann,"O\'Neil, Jr.",,"(555) 123-4567|555.987.6543",ann@x.com,'
+        '"1 Main St\nSuite 4",Austin\r\n'
+        "\r\n\r\n"
+        'C2,2026-01-02T00:00:00Z,business,,Smith,"Smith ""Big"" Hauling",,,,Reno\r\n',
+    )
     extract = DailyExtract(path, CUSTOMERS)
     records = list(extract)
     assert extract.problems == []
@@ -32,23 +37,28 @@ def test_bom_quoting_and_blank_lines(tmp_path):
 
 def test_bad_rows_are_reported_with_line_numbers_and_the_rest_is_read(tmp_path):
     lines = [
-        HEADER.strip(),                                                        # 1
-        "C1,2026-01-01T00:00:00Z,person,Ann,Lee,,,,,Austin",                   # 2 good
-        "C2,2026-01-01T00:00:00Z,person,Bob",                                   # 3 too few columns
-        "",                                                                     # 4 blank
-        ',2026-01-01T00:00:00Z,person,No,Id,,,,,Austin',                        # 5 empty dms_id
-        'C3,2026-01-01T00:00:00Z,person,Cy,"Multi\nLine",,,,,Austin',           # 6-7 good, two lines
-        "C4,not-a-date,person,Dee,Fox,,,,,Austin",                              # 8 bad timestamp
-        "C5,2026-01-01T00:00:00Z,person,Eve,Gray,,,,,Austin,EXTRA",             # 9 too many columns
-        "C6,2026-01-01T00:00:00Z,person,Fay,Hill,,,,,Austin",                   # 10 good
+        HEADER.strip(),  # 1
+        "C1,2026-01-01T00:00:00Z,person,Ann,Lee,,,,,Austin",  # 2 good
+        "C2,2026-01-01T00:00:00Z,person,Bob",  # 3 too few columns
+        "",  # 4 blank
+        ",2026-01-01T00:00:00Z,person,No,Id,,,,,Austin",  # 5 empty dms_id
+        'C3,2026-01-01T00:00:00Z,person,Cy,"Multi\nLine",,,,,Austin',  # 6-7 good, two lines
+        "C4,not-a-date,person,Dee,Fox,,,,,Austin",  # 8 bad timestamp
+        "C5,2026-01-01T00:00:00Z,person,Eve,Gray,,,,,Austin,EXTRA",  # 9 too many columns
+        "C6,2026-01-01T00:00:00Z,person,Fay,Hill,,,,,Austin",  # 10 good
     ]
     raw = ("\r\n".join(lines) + "\r\n").encode()
-    raw += b"C7,2026-01-01T00:00:00Z,person,Gil,\xff\xfeBad,,,,,Austin\r\n"       # 11 invalid UTF-8
-    raw += b"C8,2026-01-01T00:00:00Z,person,Hal,Ives,,,,,Austin\r\n"             # 12 good
+    raw += b"C7,2026-01-01T00:00:00Z,person,Gil,\xff\xfeBad,,,,,Austin\r\n"  # 11 invalid UTF-8
+    raw += b"C8,2026-01-01T00:00:00Z,person,Hal,Ives,,,,,Austin\r\n"  # 12 good
     extract = DailyExtract(write(tmp_path, raw), CUSTOMERS)
     assert [r.dms_id for r in extract] == ["C1", "C3", "C6", "C8"]
     assert [(p.line_number, p.message.split(":")[0].split(" ")[0]) for p in extract.problems] == [
-        (3, "expected"), (5, "empty"), (8, "bad"), (9, "expected"), (11, "row")]
+        (3, "expected"),
+        (5, "empty"),
+        (8, "bad"),
+        (9, "expected"),
+        (11, "row"),
+    ]
     assert "C2" in extract.problems[0].raw
 
 

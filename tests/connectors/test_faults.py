@@ -5,6 +5,7 @@ instead of being skipped: OpenTrack sends its user name and password with every 
 so it has no bearer token to renew (an expiry is the DMS refusing the credentials, see
 :mod:`connectors.opentrack`), and its connector keeps no ``RateLimit-*`` headers.
 """
+
 from __future__ import annotations
 
 import json
@@ -15,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connectors import (CUSTOMERS, AuthenticationError, MalformedResponseError, TransientDmsError, connect)
+from connectors import CUSTOMERS, AuthenticationError, MalformedResponseError, TransientDmsError, connect
 from connectors.http import loads_exact
 from connectors.protocols import CONSOLE, OPENTRACK, STAR
 from connectors.sandbox.testing import connection_settings, running_sandbox
@@ -37,10 +38,17 @@ def first_page(dms, timeout=None):
 
 
 @per_protocol
-@pytest.mark.parametrize("kind, error", [
-    ("500", TransientDmsError), ("503", TransientDmsError), ("429", TransientDmsError),
-    ("malformed", MalformedResponseError), ("bad_record", MalformedResponseError),
-], ids=["500", "503", "429", "malformed", "bad_record"])
+@pytest.mark.parametrize(
+    "kind, error",
+    [
+        ("500", TransientDmsError),
+        ("503", TransientDmsError),
+        ("429", TransientDmsError),
+        ("malformed", MalformedResponseError),
+        ("bad_record", MalformedResponseError),
+    ],
+    ids=["500", "503", "429", "malformed", "bad_record"],
+)
 def test_injected_fault_maps_to_error_class(kind, error, writer, sandbox):
     dms = writer.dms
     first_page(dms)  # token obtained, connection warm
@@ -117,9 +125,10 @@ def test_token_that_is_already_expired_is_refused(protocol, tmp_path):
 @per_protocol
 def test_wrong_secret_is_an_authentication_error(protocol, writer, sandbox):
     settings = sandbox.settings(writer.code)
-    settings["credentials"] = {**settings["credentials"],
-                               **{name: "not-the-key" for name in ("api_key", "client_secret", "password")
-                                  if name in settings["credentials"]}}
+    settings["credentials"] = {
+        **settings["credentials"],
+        **{name: "not-the-key" for name in ("api_key", "client_secret", "password") if name in settings["credentials"]},
+    }
     assert settings["credentials"] != sandbox.settings(writer.code)["credentials"]
     with connect(writer.vendor, settings) as dms:
         with pytest.raises(AuthenticationError) as caught:
@@ -160,7 +169,8 @@ def test_rate_limit_headers_and_429(protocol, tmp_path):
 _json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
-    max_leaves=20)
+    max_leaves=20,
+)
 
 
 @settings(max_examples=300, deadline=None)
@@ -171,13 +181,16 @@ def test_bodies_are_read_exactly_as_the_standard_library_reads_them(value, ascii
     assert repr(loads_exact(body)) == repr(json.loads(body))  # 1 stays 1, 1.0 stays 1.0
 
 
-@pytest.mark.parametrize("body, expected", [
-    (b'{"mileage": 123456789012345678901234567890}', {"mileage": 123456789012345678901234567890}),
-    (b'[18446744073709551616, -9223372036854775809]', [18446744073709551616, -9223372036854775809]),
-    (b'[9223372036854775807, -9223372036854775808]', [9223372036854775807, -9223372036854775808]),
-    (b'{"name": "\\ud800"}', {"name": "\ud800"}),  # a lone surrogate: orjson refuses it
-    ('{"name": "Zoë"}'.encode("utf-16"), {"name": "Zoë"}),  # not UTF-8: orjson refuses it
-])
+@pytest.mark.parametrize(
+    "body, expected",
+    [
+        (b'{"mileage": 123456789012345678901234567890}', {"mileage": 123456789012345678901234567890}),
+        (b"[18446744073709551616, -9223372036854775809]", [18446744073709551616, -9223372036854775809]),
+        (b"[9223372036854775807, -9223372036854775808]", [9223372036854775807, -9223372036854775808]),
+        (b'{"name": "\\ud800"}', {"name": "\ud800"}),  # a lone surrogate: orjson refuses it
+        ('{"name": "Zoë"}'.encode("utf-16"), {"name": "Zoë"}),  # not UTF-8: orjson refuses it
+    ],
+)
 def test_bodies_orjson_would_round_or_refuse_go_through_the_standard_library(body, expected):
     assert loads_exact(body) == expected
     assert type(loads_exact(body)) is type(expected)

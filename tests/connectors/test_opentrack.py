@@ -4,8 +4,9 @@ Real sample responses and the inferred XSDs are vendored under ``tests/schemas/o
 (MIT, see LICENSE.md and SOURCE_COMMIT there). Sandbox answers are validated against the
 XSDs after removing the elements a schema does not declare (our documented extensions:
 ``LastModified``, ``RecordVersion``, ``DataToken``/``MoreData`` ...); the removed names must
-all be in :data:`connectors.opentrack_xml.EXTENSIONS`.
+all be in :data:`connectors.opentrack_records.EXTENSIONS`.
 """
+
 from __future__ import annotations
 
 import copy
@@ -18,11 +19,24 @@ import httpx
 import pytest
 from lxml import etree
 
-from connectors import (APPOINTMENTS, CUSTOMERS, REPAIR_ORDERS, VEHICLES, AuthenticationError, ConflictError,
-                        DmsValidationError, MalformedResponseError, NotSupportedError, TransientDmsError, connect)
+from connectors import (
+    APPOINTMENTS,
+    CUSTOMERS,
+    REPAIR_ORDERS,
+    VEHICLES,
+    AuthenticationError,
+    ConflictError,
+    DmsValidationError,
+    MalformedResponseError,
+    NotSupportedError,
+    TransientDmsError,
+    connect,
+)
+from connectors import opentrack_records as otr
 from connectors import opentrack_xml as ox
 from connectors.base import record_from_dict
 from connectors.opentrack import OpenTrackConnector
+from tests.waiting import wait_for
 
 SCHEMAS = Path(__file__).resolve().parents[1] / "schemas" / "opentrack"
 XS = "{http://www.w3.org/2001/XMLSchema}"
@@ -56,7 +70,7 @@ def assert_valid(xsd_name: str, element: etree._Element) -> None:
         if isinstance(node.tag, str) and ox.local(node.tag) not in declared and node.getparent() is not None:
             removed.add(ox.local(node.tag))
             node.getparent().remove(node)
-    assert removed <= ox.EXTENSIONS, f"undeclared elements that are not extensions: {removed - ox.EXTENSIONS}"
+    assert removed <= otr.EXTENSIONS, f"undeclared elements that are not extensions: {removed - otr.EXTENSIONS}"
     schema = etree.XMLSchema(xsd)
     assert schema.validate(element), f"{xsd_name}: {schema.error_log}"
 
@@ -97,8 +111,9 @@ def assert_request_shape(body: bytes, operation: str, account: str) -> None:
 
 # --------------------------------------------------------------------------- golden: real samples
 
+
 def test_real_customer_lookup_sample_maps_to_the_canonical_customer():
-    data_type, data = ox.read_record(sample("CustomerLookupResponse.xml")[0])
+    data_type, data = otr.read_record(sample("CustomerLookupResponse.xml")[0])
     customer = record_from_dict(data_type, data)
     assert data_type == CUSTOMERS and customer.dms_id == "1000171"
     assert (customer.first_name, customer.last_name) == ("PAUL", "SHIER")  # the DMS's upper case is kept
@@ -111,7 +126,7 @@ def test_real_customer_lookup_sample_maps_to_the_canonical_customer():
 
 
 def test_real_vehicle_lookup_sample_maps_to_the_canonical_vehicle():
-    data_type, data = ox.read_record(sample("VehicleLookupResponse.xml")[0])
+    data_type, data = otr.read_record(sample("VehicleLookupResponse.xml")[0])
     assert data_type == VEHICLES and data["modified_at"] is None  # the sample carries no change time
     vehicle = record_from_dict(data_type, {**data, "modified_at": "2020-01-01T00:00:00Z"})
     assert (vehicle.dms_id, vehicle.vin) == ("1234", "JF1GD67656G511824")
@@ -123,7 +138,7 @@ def test_real_vehicle_lookup_sample_maps_to_the_canonical_vehicle():
 
 def test_real_closed_repair_order_sample_maps_lines_and_pay_types():
     root = sample("ClosedRepairOrderLookupResponse.xml")
-    records = [record_from_dict(*ox.read_record(node)) for node in root]
+    records = [record_from_dict(*otr.read_record(node)) for node in root]
     assert len(records) == 57
     ro = records[0]
     assert (ro.dms_id, ro.ro_number, ro.status) == ("36001544", "36001544", "closed")
@@ -132,26 +147,35 @@ def test_real_closed_repair_order_sample_maps_lines_and_pay_types():
     first = ro.lines[0]
     assert (first.line_number, first.opcode, first.pay_type) == (1, "GC", "internal")
     # the "A" labor row counts; the technician's "L" row repeats it and is not added again
-    assert (first.labor_hours, first.labor_amount, first.parts_amount) == (Decimal("0.8"), Decimal("65"),
-                                                                         Decimal("291.2"))
+    assert (first.labor_hours, first.labor_amount, first.parts_amount) == (
+        Decimal("0.8"),
+        Decimal("65"),
+        Decimal("291.2"),
+    )
     assert [line.opcode for line in ro.lines[:4]] == ["GC", "SI", "OF", "NITRO"]
 
 
 def test_real_opcode_table_and_parts_transaction_samples():
-    records = [ox.read_record(node)[1] for node in sample("ServiceLaborOpcodesTable.xml")]
+    records = [otr.read_record(node)[1] for node in sample("ServiceLaborOpcodesTable.xml")]
     first = record_from_dict("opcodes", {**records[0], "modified_at": "2020-01-01T00:00:00Z"})
     assert (first.dms_id, first.description, first.labor_hours) == ("LABOR10", "LABOR10", Decimal("5"))
     assert first.default_pay_type == "customer" and first.active  # DefLinePaymentMethod CP
     assert records[1]["dms_id"] == "LABOR1" and records[1]["description"] == "LABOR OP 1"
-    _, part = ox.read_record(sample("PartsTransactionRequestResponse.xml"))
+    _, part = otr.read_record(sample("PartsTransactionRequestResponse.xml"))
     invoice = record_from_dict("parts_invoices", {**part, "modified_at": "2020-01-01T00:00:00Z"})
     assert invoice.invoice_number == "6007778" and invoice.customer_dms_id == "1070078"  # padding trimmed
     assert invoice.lines[0].part_number == "9655" and invoice.lines[0].unit_price == Decimal("8.65")
 
 
 def test_real_samples_validate_against_their_own_xsds_except_the_documented_one():
-    for name in ("CustomerLookupResponse", "VehicleLookupResponse", "ServiceLaborOpcodesTable",
-                 "ServiceWritersTable", "CustomerAddResponse", "AppointmentDeleteResponse"):
+    for name in (
+        "CustomerLookupResponse",
+        "VehicleLookupResponse",
+        "ServiceLaborOpcodesTable",
+        "ServiceWritersTable",
+        "CustomerAddResponse",
+        "AppointmentDeleteResponse",
+    ):
         schema = etree.XMLSchema(etree.parse(str(SCHEMAS / f"{name}.xsd")))
         assert schema.validate(sample(f"{name}.xml")), name
     # specs/README.md: this real response fails its own inferred schema; we read it anyway
@@ -160,6 +184,7 @@ def test_real_samples_validate_against_their_own_xsds_except_the_documented_one(
 
 
 # --------------------------------------------------------------------------- stubbed transport
+
 
 def stub(connector: OpenTrackConnector, reply) -> list[httpx.Request]:
     """Route the connector's HTTP through ``reply(request) -> httpx.Response``; returns the requests seen."""
@@ -187,10 +212,10 @@ def answer(inner: bytes | str, element: str, status: int = 200) -> httpx.Respons
 
 def test_real_add_answers_give_the_new_numbers_and_real_errors_map(sandbox):
     dms = stub_connector(sandbox)
-    for name, element, field, expected in (("CustomerAddResponse.xml", "CustomerAddResponse", "CustomerNumber",
-                                            "123456789"),
-                                           ("AppointmentAddResponse.xml", "AppointmentAddResponse",
-                                            "AppointmentNumber", "1387")):
+    for name, element, field, expected in (
+        ("CustomerAddResponse.xml", "CustomerAddResponse", "CustomerNumber", "123456789"),
+        ("AppointmentAddResponse.xml", "AppointmentAddResponse", "AppointmentNumber", "1387"),
+    ):
         stub(dms, lambda request, n=name, e=element: answer((SCHEMAS / n).read_bytes(), e))
         assert dms._success_key(dms.call(element[:-8], ""), field, element) == expected
     # AddRepairOrder: the real answer has the RO number, Success, and a Failure for its lines: the number counts
@@ -199,7 +224,8 @@ def test_real_add_answers_give_the_new_numbers_and_real_errors_map(sandbox):
     assert dms.reserve_ro_number(key()) == "7080706"
     # without Success it is a refusal: a validation error carrying Dealertrack's own code
     refused = real.replace(b"<RepairOrderNumber>7080706</RepairOrderNumber>", b"").replace(
-        b"<Success>\n    <Message>Repair Order successfully created.</Message>\n  </Success>", b"")
+        b"<Success>\n    <Message>Repair Order successfully created.</Message>\n  </Success>", b""
+    )
     assert b"Success" not in refused
     stub(dms, lambda request: answer(refused, "AddRepairOrderResponse"))
     with pytest.raises(DmsValidationError) as caught:
@@ -210,8 +236,12 @@ def test_real_add_answers_give_the_new_numbers_and_real_errors_map(sandbox):
 
 def test_request_envelope_and_soap_action(sandbox):
     dms = stub_connector(sandbox)
-    seen = stub(dms, lambda request: answer("<CustomerSearchResponse><MoreData>N</MoreData></CustomerSearchResponse>",
-                                            "CustomerSearchResponse"))
+    seen = stub(
+        dms,
+        lambda request: answer(
+            "<CustomerSearchResponse><MoreData>N</MoreData></CustomerSearchResponse>", "CustomerSearchResponse"
+        ),
+    )
     assert list(dms.iter_changes(CUSTOMERS))[0].records == ()
     request = seen[0]
     assert request.headers["SOAPAction"].strip('"') == ox.SOAP_ACTION
@@ -226,16 +256,24 @@ BOMB = b"""<?xml version="1.0"?>
 <soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>&lol3;</soap:Body></soap:Envelope>"""
 XXE = b"""<?xml version="1.0"?><!DOCTYPE x [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>
 <soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>&xxe;</soap:Body></soap:Envelope>"""
-GOOD = ox.response_envelope("<CustomerSearchResponse><DataToken>x</DataToken></CustomerSearchResponse>",
-                            "CustomerSearchResponse")
+GOOD = ox.response_envelope(
+    "<CustomerSearchResponse><DataToken>x</DataToken></CustomerSearchResponse>", "CustomerSearchResponse"
+)
 
 
-@pytest.mark.parametrize("body, words", [
-    (BOMB, "DTD"), (XXE, "DTD"), (b"<soap:Envelope", "not well-formed"), (GOOD[:len(GOOD) // 2], "not well-formed"),
-    (b"", "empty"), (b"{\"items\": []}", "not well-formed"),
-    (GOOD.replace(ox.SOAP_NS.encode(), b"http://www.w3.org/2003/05/soap-envelope"), "SOAP 1.1"),
-    (GOOD.replace(ox.TRAN_NS.encode(), b"urn:wrong"), "STAR transport namespace"),
-])
+@pytest.mark.parametrize(
+    "body, words",
+    [
+        (BOMB, "DTD"),
+        (XXE, "DTD"),
+        (b"<soap:Envelope", "not well-formed"),
+        (GOOD[: len(GOOD) // 2], "not well-formed"),
+        (b"", "empty"),
+        (b'{"items": []}', "not well-formed"),
+        (GOOD.replace(ox.SOAP_NS.encode(), b"http://www.w3.org/2003/05/soap-envelope"), "SOAP 1.1"),
+        (GOOD.replace(ox.TRAN_NS.encode(), b"urn:wrong"), "STAR transport namespace"),
+    ],
+)
 def test_hostile_or_broken_xml_is_a_malformed_response(sandbox, body, words):
     dms = stub_connector(sandbox)
     stub(dms, lambda request: httpx.Response(200, content=body))
@@ -255,10 +293,17 @@ def test_parser_never_expands_entities_even_without_the_doctype_guard():
 
 def test_unknown_elements_any_order_and_missing_elements_are_tolerated(sandbox):
     dms = stub_connector(sandbox)
-    record = ("<CustomerSearchResult><Surprise><Deep>1</Deep></Surprise><LastModified>2024-01-02T03:04:05Z"
-              "</LastModified><ZipCode>123456789</ZipCode><CustomerNumber>77</CustomerNumber></CustomerSearchResult>")
-    stub(dms, lambda request: answer(f"<CustomerSearchResponse><MoreData>N</MoreData>{record}<DataToken>t1</DataToken>"
-                                     f"</CustomerSearchResponse>", "CustomerSearchResponse"))
+    record = (
+        "<CustomerSearchResult><Surprise><Deep>1</Deep></Surprise><LastModified>2024-01-02T03:04:05Z"
+        "</LastModified><ZipCode>123456789</ZipCode><CustomerNumber>77</CustomerNumber></CustomerSearchResult>"
+    )
+    stub(
+        dms,
+        lambda request: answer(
+            f"<CustomerSearchResponse><MoreData>N</MoreData>{record}<DataToken>t1</DataToken></CustomerSearchResponse>",
+            "CustomerSearchResponse",
+        ),
+    )
     page = next(iter(dms.iter_changes(CUSTOMERS)))
     customer = page.records[0]
     assert customer.dms_id == "77" and customer.postal_code == "12345-6789" and customer.first_name == ""
@@ -268,11 +313,17 @@ def test_unknown_elements_any_order_and_missing_elements_are_tolerated(sandbox):
 
 # --------------------------------------------------------------------------- against the sandbox
 
-@pytest.mark.parametrize("data_type, xsd", [
-    (CUSTOMERS, "CustomerSearchResponse.xsd"), (VEHICLES, "VehicleInventoryResponse.xsd"),
-    (APPOINTMENTS, "AppointmentLookupResponse.xsd"), (REPAIR_ORDERS, "OpenRepairOrderLookupResponse.xsd"),
-    ("opcodes", "ServiceLaborOpcodesTable.xsd"),
-])
+
+@pytest.mark.parametrize(
+    "data_type, xsd",
+    [
+        (CUSTOMERS, "CustomerSearchResponse.xsd"),
+        (VEHICLES, "VehicleInventoryResponse.xsd"),
+        (APPOINTMENTS, "AppointmentLookupResponse.xsd"),
+        (REPAIR_ORDERS, "OpenRepairOrderLookupResponse.xsd"),
+        ("opcodes", "ServiceLaborOpcodesTable.xsd"),
+    ],
+)
 def test_sandbox_pages_validate_against_the_xsds_and_requests_match_the_wsdl(data_type, xsd, connector_for):
     dms = connector_for("contract-dealertrack")
     pages = dms.iter_changes(data_type, page_size=7)
@@ -280,7 +331,7 @@ def test_sandbox_pages_validate_against_the_xsds_and_requests_match_the_wsdl(dat
         page = next(pages)
         assert page.records
         assert_valid(xsd, payload(dms.last_response))
-        assert_request_shape(dms.last_request, ox.FEEDS[data_type].request, "contract-dealertrack")
+        assert_request_shape(dms.last_request, otr.FEEDS[data_type].request, "contract-dealertrack")
 
 
 def test_sandbox_parts_transactions_validate_per_document(connector_for):
@@ -309,14 +360,20 @@ def test_sandbox_lookups_and_searches_validate(connector_for):
 
 def test_sandbox_records_equal_what_the_dms_stores(sandbox, connector_for):
     dms = connector_for("contract-dealertrack")
-    for data_type, dms_id in ((CUSTOMERS, "C0000002"), (VEHICLES, "V0000003"), (APPOINTMENTS, "A0000002"),
-                              (REPAIR_ORDERS, "100001"), ("parts_invoices", "PI0000001"), ("opcodes", "LOF")):
+    for data_type, dms_id in (
+        (CUSTOMERS, "C0000002"),
+        (VEHICLES, "V0000003"),
+        (APPOINTMENTS, "A0000002"),
+        (REPAIR_ORDERS, "100001"),
+        ("parts_invoices", "PI0000001"),
+        ("opcodes", "LOF"),
+    ):
         stored = sandbox.control.get_record("contract-dealertrack", data_type, dms_id)
         record = dms.fetch_one(data_type, dms_id)
         assert record.etag == stored["etag"] and record.modified_at == record_from_dict(data_type, stored).modified_at
         assert isinstance(record.raw, str) and record.raw.startswith("<")
         if data_type == CUSTOMERS:  # OpenTrack keeps phone digits only; everything else round-trips
-            assert list(record.phones) == [ox.phone_to_wire(p) for p in stored["phones"]]
+            assert list(record.phones) == [otr.phone_to_wire(p) for p in stored["phones"]]
             stored = {**stored, "phones": list(record.phones)}
         if data_type == APPOINTMENTS:  # AppointmentDateTime is YYYYMMDDHHMM
             assert record.scheduled_at == record_from_dict(data_type, stored).scheduled_at
@@ -328,11 +385,18 @@ def test_sandbox_records_equal_what_the_dms_stores(sandbox, connector_for):
 
 # --------------------------------------------------------------------------- faults
 
-@pytest.mark.parametrize("kind, error", [
-    ("500", TransientDmsError), ("503", TransientDmsError), ("429", TransientDmsError),
-    ("malformed", MalformedResponseError), ("bad_record", MalformedResponseError),
-    ("expired_token", AuthenticationError),
-])
+
+@pytest.mark.parametrize(
+    "kind, error",
+    [
+        ("500", TransientDmsError),
+        ("503", TransientDmsError),
+        ("429", TransientDmsError),
+        ("malformed", MalformedResponseError),
+        ("bad_record", MalformedResponseError),
+        ("expired_token", AuthenticationError),
+    ],
+)
 def test_every_injected_fault_maps(kind, error, sandbox, connector_for):
     dms = connector_for(CODE)
     next(iter(dms.iter_changes(CUSTOMERS, page_size=10)))
@@ -376,9 +440,18 @@ def test_an_account_of_another_protocol_is_refused_like_bad_credentials(sandbox)
 
 # --------------------------------------------------------------------------- writes
 
-NEW = {"kind": "person", "first_name": "Ada", "last_name": "Lovelace", "phones": ["(555) 010-0199"],
-       "emails": ["ada@example.com"], "address_line1": "1 Analytical Way", "city": "Austin", "state": "TX",
-       "postal_code": "78701", "country": "US"}
+NEW = {
+    "kind": "person",
+    "first_name": "Ada",
+    "last_name": "Lovelace",
+    "phones": ["(555) 010-0199"],
+    "emails": ["ada@example.com"],
+    "address_line1": "1 Analytical Way",
+    "city": "Austin",
+    "state": "TX",
+    "postal_code": "78701",
+    "country": "US",
+}
 
 
 def test_a_create_retried_after_a_lost_answer_yields_one_record(sandbox, connector_for):
@@ -388,7 +461,7 @@ def test_a_create_retried_after_a_lost_answer_yields_one_record(sandbox, connect
     sandbox.control.inject_fault("hang", account=CODE, hang_seconds=0.8)  # the DMS works on, the answer is lost
     with pytest.raises(TransientDmsError):
         dms.create_customer(NEW, same, timeout=0.2)
-    time.sleep(1.0)
+    wait_for(lambda: sandbox.control.count_created(CODE).get(CUSTOMERS, 0) == before + 1, what="the held create")
     created = dms.create_customer(NEW, same)  # the retry, with the same key in ExternalCrossReferenceKey
     assert sandbox.control.count_created(CODE)[CUSTOMERS] == before + 1
     assert created.last_name == "Lovelace" and created.phones == ("5550100199",) and created.postal_code == "78701"
@@ -429,18 +502,26 @@ def test_update_with_a_stale_version_is_a_conflict_and_writable_fields_are_check
     with pytest.raises(NotSupportedError):
         dms.update_vehicle("V0000001", {"plate": "X"}, etag=None)  # vehicles only with an appointment
     vehicle = dms.fetch_one(VEHICLES, "V0000001")
-    moved = dms.update_vehicle("V0000001", {"mileage": 99999, "plate": "NEW1"}, etag=vehicle.etag,
-                               for_appointment=True)
+    moved = dms.update_vehicle("V0000001", {"mileage": 99999, "plate": "NEW1"}, etag=vehicle.etag, for_appointment=True)
     assert (moved.mileage, moved.plate) == (99999, "NEW1")
-    made = dms.create_vehicle({"vin": "1FTFW1E50PFA00001", "year": 2023, "make": "FORD", "model": "F-150",
-                               "owner_dms_id": "C0000011"}, key(), for_appointment=True)
+    made = dms.create_vehicle(
+        {"vin": "1FTFW1E50PFA00001", "year": 2023, "make": "FORD", "model": "F-150", "owner_dms_id": "C0000011"},
+        key(),
+        for_appointment=True,
+    )
     assert made.vin == "1FTFW1E50PFA00001" and made.owner_dms_id == "C0000011" and made.year == 2023
 
 
 def test_appointments_add_update_locked_and_delete(sandbox, connector_for):
     dms = connector_for(CODE)
-    fields = {"customer_dms_id": "C0000001", "vehicle_dms_id": "V0000001", "advisor_dms_id": "ADV02",
-              "scheduled_at": "2026-12-01T15:30:00Z", "opcodes": ["LOF", "ROT"], "notes": "Noise at 40 mph"}
+    fields = {
+        "customer_dms_id": "C0000001",
+        "vehicle_dms_id": "V0000001",
+        "advisor_dms_id": "ADV02",
+        "scheduled_at": "2026-12-01T15:30:00Z",
+        "opcodes": ["LOF", "ROT"],
+        "notes": "Noise at 40 mph",
+    }
     same = key()
     created = dms.create_appointment(fields, same)
     assert dms.create_appointment(fields, same).dms_id == created.dms_id

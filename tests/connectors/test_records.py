@@ -1,8 +1,10 @@
 """Record types round-trip through JSON; the package keeps its documented boundaries."""
+
 from __future__ import annotations
 
 import ast
 import json
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -63,8 +65,11 @@ def test_every_module_class_and_public_function_has_a_docstring():
         if not ast.get_docstring(tree):
             missing.append(f"{path.name}: module")
         for node in ast.walk(tree):
-            if isinstance(node, (ast.ClassDef, ast.FunctionDef)) and not node.name.startswith("_") \
-                    and not ast.get_docstring(node):
+            if (
+                isinstance(node, (ast.ClassDef, ast.FunctionDef))
+                and not node.name.startswith("_")
+                and not ast.get_docstring(node)
+            ):
                 missing.append(f"{path.name}:{node.lineno} {node.name}")
     assert missing == []
 
@@ -73,8 +78,9 @@ def test_record_errors_name_the_data_type_the_record_its_position_and_the_field(
     from connectors import MalformedResponseError
 
     with pytest.raises(MalformedResponseError) as caught:
-        record_from_dict("customers", {"dms_id": "C9", "modified_at": "2026-01-01T00:00:00Z", "phones": [7]},
-                         position=4)
+        record_from_dict(
+            "customers", {"dms_id": "C9", "modified_at": "2026-01-01T00:00:00Z", "phones": [7]}, position=4
+        )
     message = caught.value.message
     assert "customers record 'C9' at position 4" in message and "$.phones[0]" in message
     assert (caught.value.data_type, caught.value.dms_id, caught.value.position) == ("customers", "C9", 4)
@@ -84,12 +90,19 @@ def test_record_errors_name_the_data_type_the_record_its_position_and_the_field(
 
 
 def test_timestamps_become_utc_and_empty_values_take_the_defaults():
-    from datetime import timezone
 
-    shifted = record_from_dict("appointments", {"dms_id": "A1", "modified_at": "2026-01-01T02:00:00+02:00",
-                                                "scheduled_at": "2026-01-02T09:00:00", "notes": None, "opcodes": ""})
-    assert shifted.modified_at.isoformat() == "2026-01-01T00:00:00+00:00" and shifted.modified_at.tzinfo == timezone.utc
-    assert shifted.scheduled_at.tzinfo == timezone.utc and shifted.notes == "" and shifted.opcodes == ()
+    shifted = record_from_dict(
+        "appointments",
+        {
+            "dms_id": "A1",
+            "modified_at": "2026-01-01T02:00:00+02:00",
+            "scheduled_at": "2026-01-02T09:00:00",
+            "notes": None,
+            "opcodes": "",
+        },
+    )
+    assert shifted.modified_at.isoformat() == "2026-01-01T00:00:00+00:00" and shifted.modified_at.tzinfo == UTC
+    assert shifted.scheduled_at.tzinfo == UTC and shifted.notes == "" and shifted.opcodes == ()
     ro = record_from_dict("repair_orders", {"dms_id": "100", "modified_at": "2026-01-01T00:00:00Z"})
     assert ro.ro_number == "100"  # a DMS that sends no RO number: staff search by its key
 

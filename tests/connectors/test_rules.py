@@ -1,4 +1,5 @@
 """Vendor profiles: cadences as in DESIGN.md §5 and the validation rules as pure functions."""
+
 from __future__ import annotations
 
 import pytest
@@ -7,8 +8,15 @@ from connectors.vendors import ALL, VENDOR_CODES, get_profile
 
 CADENCE = {  # DESIGN.md §5 / seed 000, as labels
     "reynolds": ("Auto", "Comes with RO", "Auto", "Auto", "Auto", "Auto", "—"),
-    "cdk": ("Every 15 mins", "Comes with RO", "Every 15 mins", "Every 3 mins", "Every 15 mins", "Every 5 mins",
-            "Nightly"),
+    "cdk": (
+        "Every 15 mins",
+        "Comes with RO",
+        "Every 15 mins",
+        "Every 3 mins",
+        "Every 15 mins",
+        "Every 5 mins",
+        "Nightly",
+    ),
     "dealertrack": ("Every 5 mins", "On demand", "Every 15 mins", "Every 2 mins", "Every 5 mins", "—", "Nightly"),
     "dealerbuilt": ("Every 5 mins", "Comes with RO", "Every 5 mins", "Every 2 mins", "Every 5 mins", "—", "Nightly"),
     "automate": ("Auto", "Comes with RO", "—", "Auto", "—", "—", "—"),
@@ -35,8 +43,11 @@ def test_push_and_file_facts():
     assert {p.code for p in ALL if p.daily_data_file} == {"pbs", "cdk", "reynolds", "tekion"}
     assert [p.code for p in ALL if p.related_ros] == ["karmak"]
     assert get_profile("dealertrack").historical_customers.kind == "on_demand"
-    assert all(p.pull_mode(t).kind in {"minutes", "nightly", "dms_push", "on_demand", "with_ro", "not_available"}
-               for p in ALL for t in TYPES)
+    assert all(
+        p.pull_mode(t).kind in {"minutes", "nightly", "dms_push", "on_demand", "with_ro", "not_available"}
+        for p in ALL
+        for t in TYPES
+    )
 
 
 def codes(entries):
@@ -53,10 +64,12 @@ def test_reynolds_business_customer_needs_company_name():
 
 
 def test_person_needs_last_name_everywhere():
-    for profile in ALL:
-        if profile.customer_rules:
-            assert codes(profile.validate_customer({"kind": "person", "first_name": "Al", "last_name": " "})) == \
-                [profile.code_for("REQUIRED-FIELD")]
+    with_rules = [profile for profile in ALL if profile.customer_rules]
+    assert with_rules
+    for profile in with_rules:
+        assert codes(profile.validate_customer({"kind": "person", "first_name": "Al", "last_name": " "})) == [
+            profile.code_for("REQUIRED-FIELD")
+        ]
 
 
 @pytest.mark.parametrize("vendor", ["reynolds", "cdk"])
@@ -74,10 +87,11 @@ def test_other_vendors_accept_appointment_without_opcode_or_notes():
 
 
 def test_advisor_dms_id_missing():
-    for profile in ALL:
-        if profile.appointment_rules:
-            found = codes(profile.validate_appointment({"advisor_dms_id": None, "notes": "x"}))
-            assert profile.code_for("ADVISOR-MISSING") in found
+    with_rules = [profile for profile in ALL if profile.appointment_rules]
+    assert with_rules
+    for profile in with_rules:
+        found = codes(profile.validate_appointment({"advisor_dms_id": None, "notes": "x"}))
+        assert profile.code_for("ADVISOR-MISSING") in found
 
 
 def test_cdk_address_and_email_requirement_is_a_location_option():
@@ -85,14 +99,20 @@ def test_cdk_address_and_email_requirement_is_a_location_option():
     appointment = {"advisor_dms_id": "ADV01", "opcodes": ["LOF"]}
     bare = {"kind": "person", "last_name": "Doe", "address_line1": "", "postal_code": "", "emails": []}
     assert cdk.validate_appointment(appointment, bare) == []  # default: CDK setting off
-    assert codes(cdk.validate_appointment(appointment, bare, {"require_address": True})) == \
-        ["CDK-ADDRESS-EMAIL-REQUIRED"]
+    assert codes(cdk.validate_appointment(appointment, bare, {"require_address": True})) == [
+        "CDK-ADDRESS-EMAIL-REQUIRED"
+    ]
     with_address = {**bare, "address_line1": "1 Main St", "postal_code": "78701"}
     assert cdk.validate_appointment(appointment, with_address, {"require_address": True}) == []
-    assert codes(cdk.validate_appointment(appointment, with_address, {"require_email": True})) == \
-        ["CDK-ADDRESS-EMAIL-REQUIRED"]
-    assert cdk.validate_appointment(appointment, {**with_address, "emails": ["a@b.c"]},
-                                    {"require_address": True, "require_email": True}) == []
+    assert codes(cdk.validate_appointment(appointment, with_address, {"require_email": True})) == [
+        "CDK-ADDRESS-EMAIL-REQUIRED"
+    ]
+    assert (
+        cdk.validate_appointment(
+            appointment, {**with_address, "emails": ["a@b.c"]}, {"require_address": True, "require_email": True}
+        )
+        == []
+    )
 
 
 def test_unknown_code_gets_a_generic_entry_naming_it():

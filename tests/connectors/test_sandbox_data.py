@@ -1,4 +1,5 @@
 """The sandbox's generated data: deterministic, realistic, and messy on purpose."""
+
 from __future__ import annotations
 
 import re
@@ -61,7 +62,9 @@ def test_problem_json_and_unknown_routes(sandbox):
 
 def test_server_starts_fast_and_stops_cleanly(tmp_path):
     import threading
+
     from connectors.sandbox.testing import running_sandbox
+
     before = threading.active_count()
     with running_sandbox([("quick", "tekion", 300)], data_dir=tmp_path) as box:
         with box.connect("quick") as dms:

@@ -1,4 +1,5 @@
 """Every appointment error of seed 000 can be provoked in the sandbox and carries its fix hint."""
+
 from __future__ import annotations
 
 import uuid
@@ -8,8 +9,15 @@ import pytest
 from connectors import APPOINTMENTS, ConflictError, DmsValidationError
 from connectors.vendors import ALL, get_profile
 
-GOOD = {"customer_dms_id": "C0000001", "vehicle_dms_id": "V0000001", "advisor_dms_id": "ADV01",
-        "scheduled_at": "2026-12-02T14:30:00Z", "opcodes": ["LOF"], "notes": "", "dispatch_code": ""}
+GOOD = {
+    "customer_dms_id": "C0000001",
+    "vehicle_dms_id": "V0000001",
+    "advisor_dms_id": "ADV01",
+    "scheduled_at": "2026-12-02T14:30:00Z",
+    "opcodes": ["LOF"],
+    "notes": "",
+    "dispatch_code": "",
+}
 
 # (vendor, code, appointment changes, account options) - one row per seed 000 error.
 SEED_ROWS = [
@@ -20,8 +28,12 @@ SEED_ROWS = [
     ("reynolds", "RR-LOCKED", None, {}),
     ("cdk", "CDK-NO-OPCODE-NOTES", {"opcodes": [], "notes": ""}, {}),
     ("cdk", "CDK-LOCKED", None, {}),
-    ("cdk", "CDK-ADDRESS-EMAIL-REQUIRED", {"customer_dms_id": "C0000013"},
-     {"require_address": True, "require_email": True}),
+    (
+        "cdk",
+        "CDK-ADDRESS-EMAIL-REQUIRED",
+        {"customer_dms_id": "C0000013"},
+        {"require_address": True, "require_email": True},
+    ),
     ("cdk", "CDK-DISPATCH-INVALID", {"dispatch_code": "BOGUS"}, {}),
 ]
 

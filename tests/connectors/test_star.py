@@ -4,14 +4,15 @@ Every response body the sandbox sends and every request body the adapter sends i
 tests is validated with jsonschema against the STAR OpenAPI 3.0 documents vendored in
 ``tests/schemas/star`` (Eclipse Public License 1.0, see its LICENSE).
 """
+
 from __future__ import annotations
 
 import json
 import re
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime as http_date
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -19,21 +20,53 @@ import jsonschema
 import pytest
 import yaml
 
-from connectors import (APPOINTMENTS, CUSTOMERS, OPCODES, REPAIR_ORDERS, VEHICLES, AuthenticationError, ConflictError,
-                        DmsValidationError, MalformedResponseError, NotSupportedError, TransientDmsError, connect)
+from connectors import (
+    APPOINTMENTS,
+    CUSTOMERS,
+    OPCODES,
+    REPAIR_ORDERS,
+    VEHICLES,
+    AuthenticationError,
+    ConflictError,
+    DmsValidationError,
+    MalformedResponseError,
+    NotSupportedError,
+    TransientDmsError,
+    connect,
+)
 from connectors.base import record_from_dict
-from connectors.sandbox.testing import running_sandbox
 from connectors.http import retry_after_seconds
-from connectors.star import RESOURCES, StarConnector, _link_next, from_star, to_star
+from connectors.sandbox.testing import running_sandbox
+from connectors.star import StarConnector, _link_next
+from connectors.star_records import RESOURCES, from_star, to_star
 
 SCHEMAS = Path(__file__).resolve().parents[1] / "schemas" / "star"
-DOCUMENTS = {CUSTOMERS: "customer", VEHICLES: "service_vehicle", APPOINTMENTS: "service_appointment",
-             REPAIR_ORDERS: "repair_order", OPCODES: "labor_operation"}
-RESOURCE_SCHEMA = {CUSTOMERS: "Customer", VEHICLES: "ServiceVehicle", APPOINTMENTS: "ServiceAppointment",
-                   REPAIR_ORDERS: "RepairOrder", OPCODES: "LaborOperation"}
-NEW_CUSTOMER = {"kind": "person", "first_name": "Ada", "last_name": "Lovelace", "phones": ["(555) 010-0199"],
-                "emails": ["ada@example.com"], "address_line1": "1 Analytical Way", "city": "Austin",
-                "state": "TX", "postal_code": "78701", "country": "US"}
+DOCUMENTS = {
+    CUSTOMERS: "customer",
+    VEHICLES: "service_vehicle",
+    APPOINTMENTS: "service_appointment",
+    REPAIR_ORDERS: "repair_order",
+    OPCODES: "labor_operation",
+}
+RESOURCE_SCHEMA = {
+    CUSTOMERS: "Customer",
+    VEHICLES: "ServiceVehicle",
+    APPOINTMENTS: "ServiceAppointment",
+    REPAIR_ORDERS: "RepairOrder",
+    OPCODES: "LaborOperation",
+}
+NEW_CUSTOMER = {
+    "kind": "person",
+    "first_name": "Ada",
+    "last_name": "Lovelace",
+    "phones": ["(555) 010-0199"],
+    "emails": ["ada@example.com"],
+    "address_line1": "1 Analytical Way",
+    "city": "Austin",
+    "state": "TX",
+    "postal_code": "78701",
+    "country": "US",
+}
 
 
 # --------------------------------------------------------------------------- schemas
@@ -48,8 +81,11 @@ def _convert(node: Any, name: str | None = None) -> Any:
         return node
     if name and node.get("$ref") == f"#/components/schemas/{name}":
         return {}  # a schema defined as a reference to itself (VehicleReference in service_vehicle) means "any"
-    out = {k: _convert(v) for k, v in node.items() if k not in _DROP or not isinstance(v, (str, bool, dict, list))
-           or k == "properties"}
+    out = {
+        k: _convert(v)
+        for k, v in node.items()
+        if k not in _DROP or not isinstance(v, (str, bool, dict, list)) or k == "properties"
+    }
     for key in _DROP:
         if key in node and key != "properties":
             out.pop(key, None)
@@ -63,7 +99,7 @@ def _convert(node: Any, name: str | None = None) -> Any:
     return out
 
 
-@lru_cache(maxsize=None)
+@cache
 def document(name: str) -> dict[str, Any]:
     """One STAR OpenAPI document with its component schemas converted to JSON Schema."""
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -84,7 +120,7 @@ def validate_component(doc_name: str, component: str, instance: Any) -> None:
     validate(doc_name, {"$ref": f"#/components/schemas/{component}"}, instance)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _operations() -> list[tuple[re.Pattern, str, str, dict[str, Any]]]:
     """(path regex, document, method, operation) for the resource operations of every document."""
     found = []
@@ -112,11 +148,11 @@ def _content_schema(doc_name: str, holder: dict[str, Any]) -> dict[str, Any] | N
 
 def check_exchange(method: str, path: str, body: Any, status: int, content: bytes) -> str:
     """Validate one recorded request/response pair; returns what it was checked against."""
-    for pattern, doc_name, op_method, operation in _operations():
+    doc_name, operation = "customer", None
+    for pattern, op_doc, op_method, op in _operations():
         if op_method == method and pattern.match(path):
+            doc_name, operation = op_doc, op
             break
-    else:
-        doc_name, operation = "customer", None
     if body is not None and operation is not None and "requestBody" in operation:
         schema = _content_schema(doc_name, operation["requestBody"])
         assert schema is not None
@@ -168,8 +204,12 @@ class Recorder:
 @pytest.fixture(scope="module")
 def star_box(tmp_path_factory):
     """A sandbox with STAR accounts of its own (CDK's second protocol included) and a console one."""
-    accounts = [("star-tekion", "tekion", 45, "star"), ("star-reynolds", "reynolds", 30, "star"),
-                ("star-cdk", "cdk", 30, "star"), ("console-cdk", "cdk", 10, "console")]
+    accounts = [
+        ("star-tekion", "tekion", 45, "star"),
+        ("star-reynolds", "reynolds", 30, "star"),
+        ("star-cdk", "cdk", 30, "star"),
+        ("console-cdk", "cdk", 10, "console"),
+    ]
     with running_sandbox(accounts, data_dir=tmp_path_factory.mktemp("star")) as box:
         yield box
 
@@ -224,6 +264,7 @@ def test_pages_and_records_validate_against_the_published_schemas(data_type, sta
 def test_mapping_round_trips_canonical_to_star_and_back(data_type, star_box):
     with star_box.connect("star-tekion") as dms:
         page = next(iter(dms.iter_changes(data_type, page_size=25)))
+    assert page.records
     for record in page.records:
         canonical = record.to_dict()
         resource = to_star(data_type, canonical)
@@ -237,20 +278,46 @@ def test_mapping_round_trips_canonical_to_star_and_back(data_type, star_box):
 
 
 def test_mapping_uses_the_spec_field_names():
-    customer = to_star(CUSTOMERS, {"dms_id": "C1", "modified_at": "2026-01-01T00:00:00Z", "etag": '"1"',
-                                   **NEW_CUSTOMER})
+    customer = to_star(
+        CUSTOMERS, {"dms_id": "C1", "modified_at": "2026-01-01T00:00:00Z", "etag": '"1"', **NEW_CUSTOMER}
+    )
     party = customer["party_references"][0]
     assert party["individual_name"] == {"given_name": "Ada", "family_name": "Lovelace"}
     assert {c["communication_channel_type"] for c in party["communication_channels"]} == {"PHONE", "EMAIL"}
     assert party["address_references"][0]["state_province"] == "TX"
-    vehicle = to_star(VEHICLES, {"dms_id": "V1", "vin": "1FTFW1E50PFA00000", "year": 2020, "plate": "ABC123",
-                                 "mileage": 1200, "owner_dms_id": "C1"})
+    vehicle = to_star(
+        VEHICLES,
+        {
+            "dms_id": "V1",
+            "vin": "1FTFW1E50PFA00000",
+            "year": 2020,
+            "plate": "ABC123",
+            "mileage": 1200,
+            "owner_dms_id": "C1",
+        },
+    )
     assert vehicle["vehicle_identifier"]["vin"] == "1FTFW1E50PFA00000"
     assert vehicle["vehicle_identifier"]["model_year"] == "2020"
     assert vehicle["garage_item_reference"]["parties"][0]["party_key"] == "C1"
-    ro = to_star(REPAIR_ORDERS, {"dms_id": "100001", "ro_number": "100001", "status": "invoiced", "lines": [
-        {"line_number": 1, "opcode": "LOF", "description": "Oil", "pay_type": "warranty", "labor_hours": "0.5",
-         "labor_amount": "40.00", "parts_amount": "25.10"}]})
+    ro = to_star(
+        REPAIR_ORDERS,
+        {
+            "dms_id": "100001",
+            "ro_number": "100001",
+            "status": "invoiced",
+            "lines": [
+                {
+                    "line_number": 1,
+                    "opcode": "LOF",
+                    "description": "Oil",
+                    "pay_type": "warranty",
+                    "labor_hours": "0.5",
+                    "labor_amount": "40.00",
+                    "parts_amount": "25.10",
+                }
+            ],
+        },
+    )
     assert ro["repair_order_line_items"][0]["pay_types"] == ["WARRANTY"]
     assert from_star(REPAIR_ORDERS, ro)["status"] == "invoiced"
     for data_type, resource in ((CUSTOMERS, customer), (VEHICLES, vehicle), (REPAIR_ORDERS, ro)):
@@ -271,7 +338,7 @@ def test_paging_resume_and_modified_since_over_star(star):
     pivot = records[len(records) // 2]
     since = [r for p in dms.iter_changes(CUSTOMERS, cursor=dms.cursor_at(pivot.modified_at)) for r in p.records]
     assert {r.dms_id for r in since} == {r.dms_id for r in records if r.modified_at >= pivot.modified_at}
-    future = dms.cursor_at(datetime.now(timezone.utc) + timedelta(days=1))
+    future = dms.cursor_at(datetime.now(UTC) + timedelta(days=1))
     assert [r for p in dms.iter_changes(CUSTOMERS, cursor=future) for r in p.records] == []
 
 
@@ -314,23 +381,39 @@ def test_idempotent_create_replay_creates_one_record(star, star_box):
     with pytest.raises(DmsValidationError) as caught:
         dms.create_customer({**NEW_CUSTOMER, "last_name": "Byron"}, same)
     assert caught.value.vendor_code == "TEK-IDEMPOTENCY-MISMATCH" or caught.value.vendor_code.endswith(
-        "IDEMPOTENCY-MISMATCH")
+        "IDEMPOTENCY-MISMATCH"
+    )
     assert star_box.control.count_created("star-tekion")[CUSTOMERS] == before + 1
 
 
 def test_appointment_vehicle_create_update_cancel(star, star_box):
     dms = star()
-    vehicle = dms.create_vehicle({"vin": "1FTFW1E50PFA00000", "year": 2023, "make": "Ford", "model": "F-150",
-                                  "owner_dms_id": "C0000001", "mileage": 10}, key())
+    vehicle = dms.create_vehicle(
+        {
+            "vin": "1FTFW1E50PFA00000",
+            "year": 2023,
+            "make": "Ford",
+            "model": "F-150",
+            "owner_dms_id": "C0000001",
+            "mileage": 10,
+        },
+        key(),
+    )
     assert vehicle.vin == "1FTFW1E50PFA00000" and vehicle.year == 2023 and vehicle.owner_dms_id == "C0000001"
-    fields = {"customer_dms_id": "C0000001", "vehicle_dms_id": vehicle.dms_id, "advisor_dms_id": "ADV02",
-              "scheduled_at": "2026-12-01T15:00:00Z", "opcodes": ["LOF"], "notes": "wait"}
+    fields = {
+        "customer_dms_id": "C0000001",
+        "vehicle_dms_id": vehicle.dms_id,
+        "advisor_dms_id": "ADV02",
+        "scheduled_at": "2026-12-01T15:00:00Z",
+        "opcodes": ["LOF"],
+        "notes": "wait",
+    }
     same = key()
     created = dms.create_appointment(fields, same)
     assert dms.create_appointment(fields, same).dms_id == created.dms_id
     assert created.opcodes == ("LOF",) and created.vehicle_dms_id == vehicle.dms_id and created.notes == "wait"
     moved = dms.update_appointment(created.dms_id, {"scheduled_at": "2026-12-02T15:00:00Z"}, etag=created.etag)
-    assert moved.scheduled_at == datetime(2026, 12, 2, 15, tzinfo=timezone.utc)
+    assert moved.scheduled_at == datetime(2026, 12, 2, 15, tzinfo=UTC)
     with pytest.raises(ConflictError):
         dms.cancel_appointment(created.dms_id, created.etag)
     cancelled = dms.cancel_appointment(created.dms_id, moved.etag)
@@ -397,15 +480,26 @@ def test_wrong_secret_and_other_protocol_accounts_are_refused(star_box):
         dms.fetch_one(CUSTOMERS, "C0000001")
     assert "client secret" in caught.value.fix_hint and caught.value.status == 401
     console = star_box.settings("console-cdk")
-    as_star = {**console, "protocol": "star", "base_url": console["base_url"] + "/star",
-               "credentials": {"client_id": "console-cdk", "client_secret": star_box.api_keys["console-cdk"]}}
+    as_star = {
+        **console,
+        "protocol": "star",
+        "base_url": console["base_url"] + "/star",
+        "credentials": {"client_id": "console-cdk", "client_secret": star_box.api_keys["console-cdk"]},
+    }
     with connect("cdk", as_star) as dms, pytest.raises(AuthenticationError):
         dms.fetch_one(CUSTOMERS, "C0000001")
 
 
-@pytest.mark.parametrize("kind, error", [("500", TransientDmsError), ("503", TransientDmsError),
-                                         ("429", TransientDmsError), ("malformed", MalformedResponseError),
-                                         ("bad_record", MalformedResponseError)])
+@pytest.mark.parametrize(
+    "kind, error",
+    [
+        ("500", TransientDmsError),
+        ("503", TransientDmsError),
+        ("429", TransientDmsError),
+        ("malformed", MalformedResponseError),
+        ("bad_record", MalformedResponseError),
+    ],
+)
 def test_faults_map_to_error_classes(kind, error, star, star_box):
     dms = star("star-cdk")
     next(iter(dms.iter_changes(CUSTOMERS, page_size=10)))
@@ -433,11 +527,13 @@ def test_hang_past_the_timeout_is_transient(star, star_box):
 
 def test_retry_after_seconds_or_http_date_and_link_header():
     assert retry_after_seconds("7") == 7.0
-    later = datetime.now(timezone.utc) + timedelta(seconds=120)
+    later = datetime.now(UTC) + timedelta(seconds=120)
     assert 100 < retry_after_seconds(http_date(later, usegmt=True)) <= 120
     assert retry_after_seconds("not a date") is None and retry_after_seconds(None) is None
-    assert _link_next('<https://x/a?page_token=abc>; rel="next", <https://x/a>; rel="self"') == \
-        "https://x/a?page_token=abc"
+    assert (
+        _link_next('<https://x/a?page_token=abc>; rel="next", <https://x/a>; rel="self"')
+        == "https://x/a?page_token=abc"
+    )
     assert _link_next('<https://x/a>; rel="self"') is None
 
 

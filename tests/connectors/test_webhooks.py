@@ -1,4 +1,5 @@
 """Signed change webhooks from push-based ("Auto") vendors."""
+
 from __future__ import annotations
 
 import json
@@ -19,7 +20,7 @@ def receiver():
     received = []
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802
+        def do_POST(self):
             body = self.rfile.read(int(self.headers["Content-Length"]))
             received.append((self.headers, body))  # case-insensitive lookup
             self.send_response(204)
@@ -67,8 +68,10 @@ def test_signature_scheme_and_replay_window():
 
 
 def test_only_push_vendors_send_webhooks(sandbox):
-    response = httpx.post(f"{sandbox.base_url}/_control/accounts/write-cdk/webhooks/send",
-                          json={"url": "http://127.0.0.1:9/", "secret": "x"})
+    response = httpx.post(
+        f"{sandbox.base_url}/_control/accounts/write-cdk/webhooks/send",
+        json={"url": "http://127.0.0.1:9/", "secret": "x"},
+    )
     assert response.status_code == 409
     assert response.headers["Content-Type"] == "application/problem+json"
     assert response.json()["code"] == "CDK-NOT-SUPPORTED"

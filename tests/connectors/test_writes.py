@@ -5,32 +5,59 @@ reservations, payments) runs once per wire protocol (``[console]``, ``[star]``,
 ``[opentrack]``; see ``conftest.py``). What a vendor takes (push modes, writable fields,
 exports) runs per vendor on its default protocol.
 """
+
 from __future__ import annotations
 
-import time
 import uuid
 from decimal import Decimal
 
 import pytest
 
-from connectors import (APPOINTMENTS, CUSTOMERS, VEHICLES, ConflictError, DmsValidationError, NotSupportedError,
-                        TransientDmsError)
+from connectors import (
+    APPOINTMENTS,
+    CUSTOMERS,
+    VEHICLES,
+    ConflictError,
+    DmsValidationError,
+    NotSupportedError,
+    TransientDmsError,
+)
 from connectors.protocols import CONSOLE, OPENTRACK, STAR
 from connectors.vendors import PUSH_NOT_AVAILABLE, PUSH_WITH_APPOINTMENT, get_profile
 from tests.connectors.conftest import PROTOCOLS, VENDOR_DEFAULTS
+from tests.waiting import wait_for
 
-NEW_CUSTOMER = {"kind": "person", "first_name": "Ada", "last_name": "Lovelace", "phones": ["(555) 010-0199"],
-                "emails": ["ada@example.com"], "address_line1": "1 Analytical Way", "city": "Austin",
-                "state": "TX", "postal_code": "78701", "country": "US"}
-APPOINTMENT = {"customer_dms_id": "C0000001", "vehicle_dms_id": "V0000001", "advisor_dms_id": "ADV02",
-               "scheduled_at": "2026-12-01T15:00:00Z", "opcodes": ["LOF", "ROT"], "notes": "", "dispatch_code": "WAIT"}
+NEW_CUSTOMER = {
+    "kind": "person",
+    "first_name": "Ada",
+    "last_name": "Lovelace",
+    "phones": ["(555) 010-0199"],
+    "emails": ["ada@example.com"],
+    "address_line1": "1 Analytical Way",
+    "city": "Austin",
+    "state": "TX",
+    "postal_code": "78701",
+    "country": "US",
+}
+APPOINTMENT = {
+    "customer_dms_id": "C0000001",
+    "vehicle_dms_id": "V0000001",
+    "advisor_dms_id": "ADV02",
+    "scheduled_at": "2026-12-01T15:00:00Z",
+    "opcodes": ["LOF", "ROT"],
+    "notes": "",
+    "dispatch_code": "WAIT",
+}
 
 per_protocol = pytest.mark.parametrize("protocol", PROTOCOLS)
 
 #: protocol -> (data type, a field the protocol's vendor refuses on write-back). CDK (console and STAR)
 #: takes no VIN; Dealertrack takes every vehicle field, so its refused field is a customer's kind.
-REFUSED_FIELD = {CONSOLE: (VEHICLES, {"vin": "1FTFW1E50PFA00000"}), STAR: (VEHICLES, {"vin": "1FTFW1E50PFA00000"}),
-                 OPENTRACK: (CUSTOMERS, {"kind": "business"})}
+REFUSED_FIELD = {
+    CONSOLE: (VEHICLES, {"vin": "1FTFW1E50PFA00000"}),
+    STAR: (VEHICLES, {"vin": "1FTFW1E50PFA00000"}),
+    OPENTRACK: (CUSTOMERS, {"kind": "business"}),
+}
 
 
 def key() -> str:
@@ -44,6 +71,7 @@ def vehicle_extra(vendor: str) -> dict:
 
 
 # --------------------------------------------------------------------------- the write contract, per protocol
+
 
 @per_protocol
 def test_idempotency_key_replay_creates_nothing(writer, sandbox):
@@ -70,7 +98,7 @@ def test_a_create_retried_after_a_lost_answer_yields_one_record(writer, sandbox)
     sandbox.control.inject_fault("hang", account=code, hang_seconds=0.8)  # the DMS works on, the answer is lost
     with pytest.raises(TransientDmsError):
         dms.create_customer(NEW_CUSTOMER, same_key, timeout=0.2)
-    time.sleep(1.0)
+    wait_for(lambda: sandbox.control.count_created(code).get(CUSTOMERS, 0) == before + 1, what="the held create")
     created = dms.create_customer(NEW_CUSTOMER, same_key)  # the job's retry, with the same key
     assert sandbox.control.count_created(code)[CUSTOMERS] == before + 1
     assert created.last_name == "Lovelace" and created.postal_code == "78701"
@@ -161,6 +189,7 @@ def test_export_payment_is_idempotent(writer, sandbox):
 
 # --------------------------------------------------------------------------- what each vendor takes
 
+
 def test_reynolds_takes_customers_only_with_an_appointment(connector_for):
     dms = connector_for("write-reynolds")
     with pytest.raises(NotSupportedError) as caught:
@@ -175,9 +204,11 @@ def test_capabilities_absent_are_not_supported(vendor, sandbox, connector_for):
     code = f"write-{vendor}"
     dms = connector_for(code)
     profile = get_profile(vendor)
-    checks = [(profile.payment_export, lambda: dms.export_payment({"ro_number": "100001", "amount": "5"}, key())),
-              (profile.ro_number_reservation, lambda: dms.reserve_ro_number(key())),
-              (profile.related_ros, lambda: dms.related_ro_numbers("100005"))]
+    checks = [
+        (profile.payment_export, lambda: dms.export_payment({"ro_number": "100001", "amount": "5"}, key())),
+        (profile.ro_number_reservation, lambda: dms.reserve_ro_number(key())),
+        (profile.related_ros, lambda: dms.related_ro_numbers("100005")),
+    ]
     for supported, call in checks:
         if supported:
             call()
@@ -204,8 +235,10 @@ def test_capabilities_absent_are_not_supported(vendor, sandbox, connector_for):
         with pytest.raises(NotSupportedError):
             dms.update_vehicle("V0000004", {"mileage": 1})
     # write-back refuses the fields the vendor does not take, before any request
-    for data_type, update, fields in ((CUSTOMERS, dms.update_customer, {"kind": "business"}),
-                                      (VEHICLES, dms.update_vehicle, {"vin": "1FTFW1E50PFA00000"})):
+    for data_type, update, fields in (
+        (CUSTOMERS, dms.update_customer, {"kind": "business"}),
+        (VEHICLES, dms.update_vehicle, {"vin": "1FTFW1E50PFA00000"}),
+    ):
         if profile.push_mode(data_type) == PUSH_NOT_AVAILABLE:
             continue
         writable = profile.writable_customer_fields if data_type == CUSTOMERS else profile.writable_vehicle_fields

@@ -1,5 +1,6 @@
 """Real-browser fixtures: the console served on a loopback port, driven by Playwright
 with Debian's Chromium (``playwright install`` cannot download browsers here)."""
+
 from __future__ import annotations
 
 import os
@@ -24,8 +25,14 @@ def browser():
     with sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
         )
         yield browser
         browser.close()

@@ -1,5 +1,6 @@
 """Book an appointment in Chromium with no opcode: see the inline fix, pick an opcode from the
 searchable list, save, and watch the push status turn to sent."""
+
 from __future__ import annotations
 
 import re

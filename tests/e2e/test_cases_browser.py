@@ -1,5 +1,6 @@
 """In Chromium: export a case, watch its related RO numbers arrive from the (sandbox) Karmak
 DMS while the page polls, then close it; no CSP violation on the way."""
+
 from __future__ import annotations
 
 import pytest

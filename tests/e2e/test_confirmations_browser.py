@@ -1,6 +1,7 @@
 """In Chromium, under the strict CSP: irreversible one-click actions ask first (a native dialog from
 js/confirm.js or htmx's hx-confirm); dismissing the dialog sends nothing, accepting it goes ahead.
 And the sync wizard's Cancel, reached with the keyboard, ends the wizard on the server."""
+
 from __future__ import annotations
 
 import pytest
@@ -33,8 +34,10 @@ class Dialogs:
 
 def _posts(page, fragment: str) -> list[str]:
     sent: list[str] = []
-    page.on("request", lambda request: sent.append(request.url)
-            if request.method == "POST" and fragment in request.url else None)
+    page.on(
+        "request",
+        lambda request: sent.append(request.url) if request.method == "POST" and fragment in request.url else None,
+    )
     return sent
 
 

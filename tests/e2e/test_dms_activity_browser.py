@@ -1,6 +1,7 @@
 """DMS Activity in Chromium (seed 003): open the RO, export all Ready payments, watch the
 exporting screen's per-receipt progress (two Posted, one Failed with its reason), Finish,
 retry the failed receipt and see it Posted; then the History tab and the export summary."""
+
 from __future__ import annotations
 
 import re
@@ -18,13 +19,24 @@ pytestmark = pytest.mark.e2e
 
 def test_export_all_ready_payments_one_fails_then_retried(live_server, page, make, sandbox, app, run_jobs):
     location, advisor, workfile = setup_workfile(make, sandbox, dms_repair_id="12345678", dms_customer_id="9876543")
-    make.payment(workfile, amount=Decimal("1000.00"), kind=PaymentKind.INSURANCE, payer="QUALITY INSURANCE COMPANY",
-                 method="check")
+    make.payment(
+        workfile,
+        amount=Decimal("1000.00"),
+        kind=PaymentKind.INSURANCE,
+        payer="QUALITY INSURANCE COMPANY",
+        method="check",
+    )
     make.payment(workfile, amount=Decimal("877.67"), payer="Sharon Turpin")
-    make.payment(workfile, amount=Decimal("1000.00"), kind=PaymentKind.INSURANCE, payer="QUALITY INSURANCE COMPANY",
-                 method="check")
-    make.payment(workfile, amount=Decimal("25.00"), kind=PaymentKind.ADJUSTMENT, payer="Goodwill",
-                 status=PaymentStatus.VOID)
+    make.payment(
+        workfile,
+        amount=Decimal("1000.00"),
+        kind=PaymentKind.INSURANCE,
+        payer="QUALITY INSURANCE COMPANY",
+        method="check",
+    )
+    make.payment(
+        workfile, amount=Decimal("25.00"), kind=PaymentKind.ADJUSTMENT, payer="Goodwill", status=PaymentStatus.VOID
+    )
     sign_in(page, live_server, advisor.email)
 
     page.goto(f"{live_server}/repair-orders/{workfile.id}")
@@ -33,7 +45,8 @@ def test_export_all_ready_payments_one_fails_then_retried(live_server, page, mak
     screenshot(page, "dms-activity-properties")
     # The header keeps a long VIN inside its box; the search buttons show a drawn icon.
     overflowing = page.locator(".dms-header dd").evaluate_all(
-        "els => els.filter(e => e.scrollWidth > e.clientWidth).map(e => e.textContent)")
+        "els => els.filter(e => e.scrollWidth > e.clientWidth).map(e => e.textContent)"
+    )
     assert overflowing == []
     search = page.get_by_role("button", name="Search DMS customers")
     expect(search.locator("svg")).to_be_visible()

@@ -1,4 +1,5 @@
 """Sign in through the real form in Chromium; no CSP violation anywhere on the way."""
+
 from __future__ import annotations
 
 import pytest
@@ -39,7 +40,7 @@ def test_wrong_password_is_explained_in_place(live_server, page, make):
 
 def test_no_csp_violation_on_any_page(live_server, page, make):
     """Walk every page of an admin's navigation, boosted and not; the console log stays clean."""
-    loc = make.location(name="Alpha Motors")
+    make.location(name="Alpha Motors")
     make.location(name="Beta Trucks")
     admin = make.user(Role.GLOBAL_ADMIN, email="admin@example.test", name="Alex Admin")
     page.goto(f"{live_server}/login")
@@ -51,7 +52,9 @@ def test_no_csp_violation_on_any_page(live_server, page, make):
         link = page.get_by_role("navigation", name="Main").get_by_role("link", name=label, exact=True)
         link.click()
         # The boosted swap has landed when the new page marks this link as current.
-        expect(page.get_by_role("navigation", name="Main").get_by_role("link", name=label, exact=True)).to_have_attribute("aria-current", "page")
+        expect(
+            page.get_by_role("navigation", name="Main").get_by_role("link", name=label, exact=True)
+        ).to_have_attribute("aria-current", "page")
     page.get_by_label("Location", exact=True).select_option(label="Beta Trucks")
     page.get_by_role("button", name="Switch").click()
     page.get_by_text("You are now working in Beta Trucks").wait_for()

@@ -2,6 +2,7 @@
 scrolls sideways, the navigation stays on screen and legible, and the search results keep Last Synced in
 view. Before: Customers search 767 px wide at 390, Assets search 871 px at both widths, Failed pushes
 679 px at 390 (the dark top bar ended at 390, so the menu sat white on white once scrolled)."""
+
 from __future__ import annotations
 
 import pytest
@@ -36,12 +37,19 @@ def narrow(browser, request):
 def shop(make):
     """A location with customers, assets (long e-mails, VINs, units, plates) and a refused push."""
     location = make.location(name="Northside Ford", code="NSF")
-    customers = [make.customer(location, first_name="Alexandria", last_name=f"Montgomery-Fitzgerald{n}",
-                               email=f"{n}.{LONG_EMAIL}") for n in range(3)]
+    customers = [
+        make.customer(
+            location, first_name="Alexandria", last_name=f"Montgomery-Fitzgerald{n}", email=f"{n}.{LONG_EMAIL}"
+        )
+        for n in range(3)
+    ]
     for n, customer in enumerate(customers):
-        make.asset(location, customer, unit_number=f"UNIT-{n:05d}", license_plate=f"PLT{n:04d}X", model="F-150 Super Duty")
-    appointment = make.appointment(location, customers[0], advisor=make.user(Role.SERVICE_ADVISOR, location,
-                                                                             name="Avery Advisor"))
+        make.asset(
+            location, customer, unit_number=f"UNIT-{n:05d}", license_plate=f"PLT{n:04d}X", model="F-150 Super Duty"
+        )
+    appointment = make.appointment(
+        location, customers[0], advisor=make.user(Role.SERVICE_ADVISOR, location, name="Avery Advisor")
+    )
     make.failed_push(location, appointment)
     manager = make.user(Role.SERVICE_MANAGER, location, name="Morgan Manager")
     return {"location": location, "customers": customers, "manager": manager}
@@ -116,7 +124,9 @@ def test_integration_health_fits(live_server, narrow, make, shop, width):
     assert_fits(page, width, f"looks-integration-health-{width}")
     assert_nav_legible(page, width)
     # Each row's action cell lines up with its row (it was a flex box out of line with the row's cells).
-    for row in page.locator("table.health tbody tr").all():
+    rows = page.locator("table.health tbody tr").all()
+    assert rows
+    for row in rows:
         head, actions = row.locator("th").bounding_box(), row.locator("td.actions").bounding_box()
         assert abs(head["y"] - actions["y"]) <= 1, (head, actions)
         assert row.locator("td.actions").evaluate("e => getComputedStyle(e).display") == "table-cell"
@@ -150,6 +160,8 @@ def test_case_numbers_stay_whole(live_server, narrow, make, shop, width):
     sign_in(page, live_server, shop["manager"].email)
     page.goto(f"{live_server}/cases")
     assert_fits(page, width, f"looks-cases-{width}")
-    for cell in page.locator("td.case-number").all():
+    cells = page.locator("td.case-number").all()
+    assert len(cells) == 3
+    for cell in cells:
         box = cell.locator("a").bounding_box()
         assert box["height"] < 30, ("the case number broke over two lines", cell.inner_text(), box)

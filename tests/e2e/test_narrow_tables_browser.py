@@ -1,6 +1,7 @@
 """At a phone's width (390 px) wide tables scroll inside their own box (``.table-wrap``) instead
 of widening the page: Admin → Users, Integration health and the webhook deliveries of External
 Interfaces. Before, the first two scrolled the whole page sideways (scrollWidth 794 / 792)."""
+
 from __future__ import annotations
 
 import pytest
@@ -42,8 +43,13 @@ def test_admin_users_fits_a_phone(live_server, phone, make):
     location = make.location(name="Northside Ford", code="NSF")
     admin = make.user(Role.GLOBAL_ADMIN, None, name="Ada Admin")
     for n in range(3):
-        make.user(Role.SERVICE_ADVISOR, location, name=f"Advisor Number {n}",
-                  email=f"a.very.long.address.number{n}@northside-ford-dealership.example.test", advisor_dms_id=f"A{n}")
+        make.user(
+            Role.SERVICE_ADVISOR,
+            location,
+            name=f"Advisor Number {n}",
+            email=f"a.very.long.address.number{n}@northside-ford-dealership.example.test",
+            advisor_dms_id=f"A{n}",
+        )
     sign_in(phone, live_server, admin.email)
     phone.goto(f"{live_server}/admin/users")
     assert phone.locator("table caption").first.inner_text() == "All users"
@@ -54,8 +60,12 @@ def test_integration_health_fits_a_phone(live_server, phone, make):
     location = make.location(name="Northside Ford", code="NSF")
     for data_type in ("customers", "vehicles", "repair_orders"):
         make.sync_run(location, data_type=data_type)
-    make.sync_run(location, data_type="appointments", status=RunStatus.FAILED,
-                  error="The DMS refused the sign-in: check the account's credentials under Admin → Locations.")
+    make.sync_run(
+        location,
+        data_type="appointments",
+        status=RunStatus.FAILED,
+        error="The DMS refused the sign-in: check the account's credentials under Admin → Locations.",
+    )
     manager = make.user(Role.SERVICE_MANAGER, location)
     sign_in(phone, live_server, manager.email)
     phone.goto(f"{live_server}/integrations/")
@@ -66,11 +76,22 @@ def test_integration_health_fits_a_phone(live_server, phone, make):
 def test_webhook_deliveries_fit_a_phone(live_server, phone, make, app):
     from webapp.settings.webhook_setup import record_delivery
 
-    location = make.location(name="Gamma Reynolds", code="GAMMA", dms_vendor="reynolds",
-                             dms_base_url="https://dms.example.com/api", webhook_secret="set-for-this-test")
+    location = make.location(
+        name="Gamma Reynolds",
+        code="GAMMA",
+        dms_vendor="reynolds",
+        dms_base_url="https://dms.example.com/api",
+        webhook_secret="set-for-this-test",
+    )
     with app.app_context():
-        record_delivery(location.id, "bad_signature", 401, event_id="evt-" + "x" * 60, data_type="customers",
-                        detail="The signature does not match the body: check the secret the DMS was given.")
+        record_delivery(
+            location.id,
+            "bad_signature",
+            401,
+            event_id="evt-" + "x" * 60,
+            data_type="customers",
+            detail="The signature does not match the body: check the secret the DMS was given.",
+        )
     manager = make.user(Role.SERVICE_MANAGER, location)
     sign_in(phone, live_server, manager.email)
     phone.goto(f"{live_server}/settings/external-interfaces")

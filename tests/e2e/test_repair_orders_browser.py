@@ -1,5 +1,6 @@
 """Repair orders in Chromium (issue 18): the list from the menu, a filter applied as you choose it,
 the next page, and a pulled RO's page with its lines - at desktop, tablet (768 px) and phone (390 px) widths."""
+
 from __future__ import annotations
 
 import re
@@ -26,18 +27,58 @@ def no_horizontal_overflow(page) -> None:
 def test_list_filter_and_ro_page(live_server, page, app, make):
     location = make.location(name="Northside Ford", code="NSFB", brands=["Ford", "Lincoln"])
     advisor = make.user(Role.SERVICE_ADVISOR, location, name="Amy Advisor", advisor_dms_id="A1")
-    put_mirror(app, location, "vehicles", [
-        {"dms_id": "V1", "vin": "1FTFW1ET5DFC10312", "year": 2019, "make": "Ford", "model": "F-150"},
-        {"dms_id": "V2", "vin": "5LMJJ2LT1LEL00001", "year": 2020, "make": "Lincoln", "model": "Navigator"}])
-    put_mirror(app, location, "repair_orders", [
-        ro(f"8{i:03d}", T0 + timedelta(hours=i), advisor_dms_id="A1", vehicle_dms_id="V2" if i % 5 == 0 else "V1",
-           status="closed" if i % 3 == 0 else "open")
-        for i in range(60)] + [
-        ro("9001", T0 + timedelta(days=30), advisor_dms_id="A1", vehicle_dms_id="V2", lines=[
-            {"line_number": 1, "opcode": "WAR1", "description": "Warranty repair of the tailgate actuator",
-             "pay_type": "warranty", "labor_hours": "2.0", "labor_amount": "300.00", "parts_amount": "120.50"},
-            {"line_number": 2, "opcode": "LOF", "description": "Oil change", "pay_type": "customer",
-             "labor_hours": "0.5", "labor_amount": "40.00", "parts_amount": "29.95"}])])
+    put_mirror(
+        app,
+        location,
+        "vehicles",
+        [
+            {"dms_id": "V1", "vin": "1FTFW1ET5DFC10312", "year": 2019, "make": "Ford", "model": "F-150"},
+            {"dms_id": "V2", "vin": "5LMJJ2LT1LEL00001", "year": 2020, "make": "Lincoln", "model": "Navigator"},
+        ],
+    )
+    put_mirror(
+        app,
+        location,
+        "repair_orders",
+        [
+            ro(
+                f"8{i:03d}",
+                T0 + timedelta(hours=i),
+                advisor_dms_id="A1",
+                vehicle_dms_id="V2" if i % 5 == 0 else "V1",
+                status="closed" if i % 3 == 0 else "open",
+            )
+            for i in range(60)
+        ]
+        + [
+            ro(
+                "9001",
+                T0 + timedelta(days=30),
+                advisor_dms_id="A1",
+                vehicle_dms_id="V2",
+                lines=[
+                    {
+                        "line_number": 1,
+                        "opcode": "WAR1",
+                        "description": "Warranty repair of the tailgate actuator",
+                        "pay_type": "warranty",
+                        "labor_hours": "2.0",
+                        "labor_amount": "300.00",
+                        "parts_amount": "120.50",
+                    },
+                    {
+                        "line_number": 2,
+                        "opcode": "LOF",
+                        "description": "Oil change",
+                        "pay_type": "customer",
+                        "labor_hours": "0.5",
+                        "labor_amount": "40.00",
+                        "parts_amount": "29.95",
+                    },
+                ],
+            )
+        ],
+    )
     sign_in(page, live_server, advisor.email)
 
     page.get_by_role("navigation").get_by_role("link", name="Repair orders").click()

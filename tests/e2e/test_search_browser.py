@@ -1,5 +1,6 @@
 """Customer search in Chromium: live results as you type, the DMS tab, adding a DMS-only
 customer and finding it in the Portal tab with its Last Synced badge."""
+
 from __future__ import annotations
 
 import re
@@ -13,7 +14,6 @@ from tests.test_customers import put_in_mirror
 from webapp.models import Role
 
 pytestmark = pytest.mark.e2e
-
 
 
 def test_search_then_add_from_the_dms_tab(live_server, page, make, app, sandbox):

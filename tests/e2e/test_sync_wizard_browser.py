@@ -1,5 +1,6 @@
 """In Chromium, against the sandbox DMS: an advisor walks a customer sync end to end with the
 mouse, and an asset sync (customer assignment, fields, confirm, summary) with the keyboard only."""
+
 from __future__ import annotations
 
 import pytest
@@ -20,7 +21,6 @@ FOCUSED_NAME = """() => {
 }"""
 
 
-
 def _at_step(page, heading: str) -> None:
     """Wait until the wizard shows the step and has moved the focus to its heading, where a
     keyboard user continues from (pressing keys before that races the focus move)."""
@@ -39,13 +39,33 @@ def _tab_to(page, text: str, limit: int = 80) -> None:
 
 
 def test_customer_sync_end_to_end(live_server, page, make, sandbox):
-    location = make.location(name="Alpha Motors", code="ALPHA", **dms_settings(sandbox, "alpha-cdk"),
-                             write_back_mode=WriteBackMode.PORTAL_AND_DMS)
+    location = make.location(
+        name="Alpha Motors",
+        code="ALPHA",
+        **dms_settings(sandbox, "alpha-cdk"),
+        write_back_mode=WriteBackMode.PORTAL_AND_DMS,
+    )
     advisor = make.user(Role.SERVICE_ADVISOR, location, name="Avery Advisor")
-    payload = dms_record(sandbox, "alpha-cdk", "customers", person, last_name="Sample", city="Springfield",
-                         phones=["(217) 555-0123"], emails=["Pat.Sample@Example.COM"])
-    customer = portal_copy(make, location, "customers", payload, last_name="Samples", city=None,
-                           phone="+12175550123", email="pat.sample@example.com")
+    payload = dms_record(
+        sandbox,
+        "alpha-cdk",
+        "customers",
+        person,
+        last_name="Sample",
+        city="Springfield",
+        phones=["(217) 555-0123"],
+        emails=["Pat.Sample@Example.COM"],
+    )
+    customer = portal_copy(
+        make,
+        location,
+        "customers",
+        payload,
+        last_name="Samples",
+        city=None,
+        phone="+12175550123",
+        email="pat.sample@example.com",
+    )
 
     sign_in(page, live_server, advisor.email)
     page.goto(f"{live_server}/customers/{customer.id}")
@@ -80,8 +100,9 @@ def test_customer_sync_end_to_end(live_server, page, make, sandbox):
 
 
 def test_asset_sync_with_the_keyboard_only(live_server, page, make, sandbox):
-    location = make.location(name="Beta Trucks", code="BETA", **dms_settings(sandbox, "beta-karmak"),
-                             oem_build_data=True)
+    location = make.location(
+        name="Beta Trucks", code="BETA", **dms_settings(sandbox, "beta-karmak"), oem_build_data=True
+    )
     advisor = make.user(Role.SERVICE_ADVISOR, location, name="Kim Keyboard")
     payload = dms_record(sandbox, "beta-karmak", "vehicles", vehicle_with_owner)
     dms_owner = dms_record(sandbox, "beta-karmak", "customers", lambda r: r.dms_id == payload["owner_dms_id"])
@@ -90,9 +111,15 @@ def test_asset_sync_with_the_keyboard_only(live_server, page, make, sandbox):
     portal_copy(make, location, "customers", dms_owner)
     from tests.test_sync_wizard import _set_owner
 
-    asset = portal_copy(make, location, "vehicles", payload, year=(payload["year"] or 2001) - 1,
-                        mileage=(payload["mileage"] or 0) + 1234,
-                        oem_build_data={"year": (payload["year"] or 2001) - 1})
+    asset = portal_copy(
+        make,
+        location,
+        "vehicles",
+        payload,
+        year=(payload["year"] or 2001) - 1,
+        mileage=(payload["mileage"] or 0) + 1234,
+        oem_build_data={"year": (payload["year"] or 2001) - 1},
+    )
     asset = _set_owner(make, asset, portal_owner.id)
 
     sign_in(page, live_server, advisor.email)

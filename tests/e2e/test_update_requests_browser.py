@@ -1,5 +1,6 @@
 """In Chromium: an advisor fills the Customer Info Update Request form and uploads a
 screenshot; a reviewer finds it in the queue, zooms the screenshot and approves it."""
+
 from __future__ import annotations
 
 import pytest
@@ -10,7 +11,6 @@ from tests.factories import screenshot_png
 from webapp.models import Role
 
 pytestmark = pytest.mark.e2e
-
 
 
 def test_request_with_screenshot_reaches_the_review_queue(live_server, page, make):
@@ -28,7 +28,8 @@ def test_request_with_screenshot_reaches_the_review_queue(live_server, page, mak
     page.get_by_label("Update e-mail").check()
     page.get_by_label("E-mail address").fill("dana.driver@example.com")
     page.get_by_label("Screenshot of the updated DMS record").set_input_files(
-        {"name": "dms-record.png", "mimeType": "image/png", "buffer": screenshot_png((480, 300), (40, 110, 190))})
+        {"name": "dms-record.png", "mimeType": "image/png", "buffer": screenshot_png((480, 300), (40, 110, 190))}
+    )
     page.get_by_label("Note for the admin team (optional)").fill("Customer changed e-mail provider.")
     screenshot(page, "update-request-form")
     page.get_by_role("button", name="Submit").click()
@@ -76,7 +77,8 @@ def test_hostile_upload_is_explained_on_the_form(live_server, page, make):
     page.get_by_label("Update phones").check()
     page.get_by_label("Phone", exact=True).fill("not a phone")
     page.get_by_label("Screenshot of the updated DMS record").set_input_files(
-        {"name": "record.png", "mimeType": "image/png", "buffer": b"<html><script>alert(1)</script></html>"})
+        {"name": "record.png", "mimeType": "image/png", "buffer": b"<html><script>alert(1)</script></html>"}
+    )
     page.get_by_role("button", name="Submit").click()
     expect(page.locator("#screenshot-error")).to_contain_text("not a PNG, JPEG or WebP image")
     expect(page.locator("#phone-error")).to_contain_text("not a valid phone number")

@@ -2,6 +2,7 @@
 workfile's DMS Activity, link it to the DMS's RO by number (looked up live), a receipt refused
 then saved, one voided with a reason, export for real (Posted), the History tab, and the
 printed export summary - at desktop width, then the same pages at 390 px and 768 px."""
+
 from __future__ import annotations
 
 import re
@@ -88,8 +89,14 @@ def test_new_repair_order_to_printed_export_summary(live_server, page, make, san
     # 4. History, then Print Export Summary.
     page.get_by_role("navigation", name="DMS Activity").get_by_role("link", name="History").click()
     history = page.locator("table.dms-history")
-    for text in ("Workfile created", "Linked to the DMS repair order", "DMS Repair ID added", "Payment posted",
-                 "Receipt voided", "Reason: Entered by mistake"):
+    for text in (
+        "Workfile created",
+        "Linked to the DMS repair order",
+        "DMS Repair ID added",
+        "Payment posted",
+        "Receipt voided",
+        "Reason: Entered by mistake",
+    ):
         expect(history).to_contain_text(text)
     page.get_by_role("link", name="Print Export Summary").click()
     expect(page.locator("body")).to_contain_text(ro.ro_number)
@@ -100,13 +107,20 @@ def test_new_repair_order_to_printed_export_summary(live_server, page, make, san
     # The pages fit a phone and a tablet.
     for width in (390, 768):
         page.set_viewport_size({"width": width, "height": 900})
-        for path in (f"/repair-orders/new/customer/{customer.id}", page_url_tab(summary_url, "payments"),
-                     page_url_tab(summary_url, "properties"), summary_url.replace(live_server, "")):
+        for path in (
+            f"/repair-orders/new/customer/{customer.id}",
+            page_url_tab(summary_url, "payments"),
+            page_url_tab(summary_url, "properties"),
+            summary_url.replace(live_server, ""),
+        ):
             page.goto(path if path.startswith("http") else f"{live_server}{path}")
             # Nothing in the page's content sticks out (tables scroll inside their own box).
-            wide = page.evaluate("""w => [...document.querySelectorAll('main *')]
+            wide = page.evaluate(
+                """w => [...document.querySelectorAll('main *')]
                 .filter(e => !e.closest('.table-scroll, table') && e.getBoundingClientRect().right > w + 1)
-                .map(e => e.tagName + '.' + e.className)""", width)
+                .map(e => e.tagName + '.' + e.className)""",
+                width,
+            )
             assert wide == [], (width, path, wide)
         screenshot(page, f"workfile-summary-{width}")
     # The two refused forms answered 422 on purpose (the browser logs those); nothing else failed.
@@ -116,4 +130,3 @@ def test_new_repair_order_to_printed_export_summary(live_server, page, make, san
 def page_url_tab(summary_url: str, tab: str) -> str:
     """The DMS Activity tab next to the summary page."""
     return summary_url.replace("/dms-activity/summary", f"/dms-activity?tab={tab}")
-

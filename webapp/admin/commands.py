@@ -1,16 +1,18 @@
 """``flask rotate-credentials`` and ``flask new-credentials-key`` (DMS credentials at rest)."""
+
 from __future__ import annotations
 
 import click
+from flask.cli import with_appcontext
 from sqlalchemy import select
 
-from webapp.admin import bp
 from webapp.credentials import CredentialsUnreadable, new_key, rotate
 from webapp.extensions import db
 from webapp.models import Location
 
 
-@bp.cli.command("rotate-credentials")
+@click.command("rotate-credentials")
+@with_appcontext
 def rotate_credentials_command() -> None:
     """Re-encrypt every location's DMS credentials with the current (first) CREDENTIALS_KEYS key.
 
@@ -29,11 +31,13 @@ def rotate_credentials_command() -> None:
     click.echo(f"Re-encrypted the DMS credentials of {rotated} location(s) with the current key.")
     if unreadable:
         raise click.ClickException(
-            "No configured key opens the credentials of " + ", ".join(unreadable)
-            + "; enter them again under Admin → Locations (or add their old key to CREDENTIALS_KEYS and rerun).")
+            "No configured key opens the credentials of "
+            + ", ".join(unreadable)
+            + "; enter them again under Admin → Locations (or add their old key to CREDENTIALS_KEYS and rerun)."
+        )
 
 
-@bp.cli.command("new-credentials-key")
+@click.command("new-credentials-key")
 def new_credentials_key_command() -> None:
     """Print a fresh key to put first in CREDENTIALS_KEYS."""
     click.echo(new_key())

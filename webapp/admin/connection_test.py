@@ -5,12 +5,14 @@ so a hanging DMS cannot hold the request. Each row says what worked and, for wha
 the error's title and its plain-language fix hint. Credentials are never part of a result
 or of a log line.
 """
+
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import connectors
 from connectors import AuthenticationError, DmsError, NotSupportedError, TransientDmsError
@@ -39,8 +41,14 @@ class CheckResult:
 
 
 def _failure(name: str, exc: DmsError) -> CheckResult:
-    return CheckResult(name, FAILED, str(exc.message if hasattr(exc, "message") else exc),
-                       error_class=type(exc).__name__, title=exc.title, fix_hint=exc.fix_hint)
+    return CheckResult(
+        name,
+        FAILED,
+        str(exc.message if hasattr(exc, "message") else exc),
+        error_class=type(exc).__name__,
+        title=exc.title,
+        fix_hint=exc.fix_hint,
+    )
 
 
 def _read_one(dms: Any, data_type: str, timeout: float) -> int:
@@ -55,8 +63,9 @@ def _read_one(dms: Any, data_type: str, timeout: float) -> int:
     return len(page.records) if page is not None else 0
 
 
-def run_connection_test(vendor: str, settings: Mapping[str, Any], *, call_timeout: float,
-                        budget: float) -> list[CheckResult]:
+def run_connection_test(
+    vendor: str, settings: Mapping[str, Any], *, call_timeout: float, budget: float
+) -> list[CheckResult]:
     """Sign in to ``vendor`` with ``settings`` (what ``connectors.connect`` takes) and read one
     record of each data type the vendor offers; one :class:`CheckResult` per step."""
     deadline = time.monotonic() + budget
@@ -65,12 +74,27 @@ def run_connection_test(vendor: str, settings: Mapping[str, Any], *, call_timeou
     try:
         dms = connectors.connect(vendor, {**settings, "timeout": call_timeout})
     except ValueError as exc:  # incomplete settings or a protocol the vendor does not offer
-        return [CheckResult("Sign-in", FAILED, str(exc), error_class="ValueError", title="Incomplete settings",
-                            fix_hint="Fill in every DMS field of this location, then test again.")]
+        return [
+            CheckResult(
+                "Sign-in",
+                FAILED,
+                str(exc),
+                error_class="ValueError",
+                title="Incomplete settings",
+                fix_hint="Fill in every DMS field of this location, then test again.",
+            )
+        ]
     except ImportError:
-        return [CheckResult("Sign-in", FAILED, "This protocol is not available in this version of the console.",
-                            error_class="ImportError", title="Protocol not available",
-                            fix_hint="Choose another protocol the DMS offers.")]
+        return [
+            CheckResult(
+                "Sign-in",
+                FAILED,
+                "This protocol is not available in this version of the console.",
+                error_class="ImportError",
+                title="Protocol not available",
+                fix_hint="Choose another protocol the DMS offers.",
+            )
+        ]
     results: list[CheckResult] = []
     # Only a read that worked shows the DMS accepted the credentials: a 404 or unreadable data can
     # come before or without a sign-in, and a refusal made here (no call) says nothing about it.
@@ -91,24 +115,41 @@ def run_connection_test(vendor: str, settings: Mapping[str, Any], *, call_timeou
                     # refused, or no answer at all: the other data types would fare the same
                     why = "sign-in failed" if refused else "the DMS did not answer"
                     results.insert(0, _failure("Sign-in", exc))
-                    results += [CheckResult(kind_of(t).label, SKIPPED, f"Not tried: {why}.")
-                                for t in data_types[data_types.index(data_type):]]
+                    results += [
+                        CheckResult(kind_of(t).label, SKIPPED, f"Not tried: {why}.")
+                        for t in data_types[data_types.index(data_type) :]
+                    ]
                     return results
                 results.append(_failure(name, exc))
                 continue
             except NotSupportedError as exc:
                 answered = answered or exc.status is not None  # no status: refused here, nothing was sent
-                results.append(CheckResult(name, SKIPPED, exc.message, error_class=type(exc).__name__,
-                                           title=exc.title, fix_hint=exc.fix_hint))
+                results.append(
+                    CheckResult(
+                        name,
+                        SKIPPED,
+                        exc.message,
+                        error_class=type(exc).__name__,
+                        title=exc.title,
+                        fix_hint=exc.fix_hint,
+                    )
+                )
             except DmsError as exc:
                 answered = True
                 results.append(_failure(name, exc))
             except Exception:  # a connector bug must not take the page down; details go to the log
                 answered = True  # unknown: it may have failed after the DMS answered
                 log.exception("connection test: reading %s from %s failed unexpectedly", data_type, vendor)
-                results.append(CheckResult(name, FAILED, "Unexpected error; the details are in the server log.",
-                                           error_class="Error", title="Unexpected error",
-                                           fix_hint="Contact support with the time of this test."))
+                results.append(
+                    CheckResult(
+                        name,
+                        FAILED,
+                        "Unexpected error; the details are in the server log.",
+                        error_class="Error",
+                        title="Unexpected error",
+                        fix_hint="Contact support with the time of this test.",
+                    )
+                )
             else:
                 results.append(CheckResult(name, OK, "Read 1 record." if count else "Readable; no records yet."))
                 if not signed_in:

@@ -1,26 +1,30 @@
 """Users and locations (Global Admin)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import abort, current_app, flash, redirect, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
 from sqlalchemy import func, select
 
 from webapp import audit
-from webapp.extensions import db
-from webapp.admin import bp
 from webapp.admin.connection_test import run_connection_test
 from webapp.admin.forms import LocationForm, UnlockForm, UserForm, location_form_class
 from webapp.credentials import CredentialsUnreadable
+from webapp.extensions import db
 from webapp.models import AuditEvent, Location, Role, User, UserSession
 from webapp.models.location import DMS_VENDORS
 from webapp.models.user import new_session_token
 from webapp.permissions import Permission, require
 from webapp.rendering import render, wants_fragment
 
+bp = Blueprint("admin", __name__)
+
 
 def _location_choices() -> list[tuple[int, str]]:
-    return [(loc.id, f"{loc.name} ({loc.code})") for loc in db.session.scalars(select(Location).order_by(Location.name))]
+    return [
+        (loc.id, f"{loc.name} ({loc.code})") for loc in db.session.scalars(select(Location).order_by(Location.name))
+    ]
 
 
 def _email_taken(email: str, except_id: int | None = None) -> bool:
@@ -58,17 +62,25 @@ def user_unlock(user_id: int):
         abort(400)
     counter = throttle.account_state(user.email)
     everywhere = throttle.unlock_account(user.email)
-    audit.record("auth.unlock", location_id=user.location_id, target=user.email,
-                 detail=f"cleared {counter.failures} failed sign-ins"
-                        + ("" if everywhere else " (in one web process only: Redis was unreachable)"))
+    audit.record(
+        "auth.unlock",
+        location_id=user.location_id,
+        target=user.email,
+        detail=f"cleared {counter.failures} failed sign-ins"
+        + ("" if everywhere else " (in one web process only: Redis was unreachable)"),
+    )
     db.session.commit()
     longest = throttle.wait_text(int(current_app.config["LOGIN_DELAY_MAX"]))
-    message = (f"Cleared the {counter.failures} failed sign-ins counted for {user.name}'s account. "
-               f"A wait for failures from one network or on one computer is not cleared; "
-               f"it ends by itself within {longest}.")
+    message = (
+        f"Cleared the {counter.failures} failed sign-ins counted for {user.name}'s account. "
+        f"A wait for failures from one network or on one computer is not cleared; "
+        f"it ends by itself within {longest}."
+    )
     if not everywhere:
-        message += (" The shared sign-in counts (Redis) cannot be reached right now, so the account was "
-                    f"unlocked in this web process only; in the others its wait ends by itself within {longest}.")
+        message += (
+            " The shared sign-in counts (Redis) cannot be reached right now, so the account was "
+            f"unlocked in this web process only; in the others its wait ends by itself within {longest}."
+        )
     flash(message, "success" if everywhere else "warning")
     return redirect(url_for("admin.users"), code=303)
 
@@ -90,15 +102,27 @@ def _audit_user_changes(user: User, before: dict | None) -> None:
     """Audit entries for what changed in ``user``'s access (``before`` None: created)."""
     target = user.email
     if before is None:
-        audit.record("user.created", location_id=user.location_id, target=target,
-                     detail=f"role {user.role.label}; locations: {user.location_summary}")
+        audit.record(
+            "user.created",
+            location_id=user.location_id,
+            target=target,
+            detail=f"role {user.role.label}; locations: {user.location_summary}",
+        )
         return
     if before["role"] != user.role:
-        audit.record("user.role_changed", location_id=user.location_id, target=target,
-                     detail=f"{before['role'].label} → {user.role.label}")
+        audit.record(
+            "user.role_changed",
+            location_id=user.location_id,
+            target=target,
+            detail=f"{before['role'].label} → {user.role.label}",
+        )
     if before["locations"] != _location_names(user):
-        audit.record("user.locations_changed", location_id=user.location_id, target=target,
-                     detail=f"{', '.join(before['locations']) or '—'} → {', '.join(_location_names(user)) or '—'}")
+        audit.record(
+            "user.locations_changed",
+            location_id=user.location_id,
+            target=target,
+            detail=f"{', '.join(before['locations']) or '—'} → {', '.join(_location_names(user)) or '—'}",
+        )
     if before["active"] and not user.active:
         audit.record("user.deactivated", location_id=user.location_id, target=target)
     elif not before["active"] and user.active:
@@ -112,8 +136,7 @@ def _location_names(user: User) -> list[str]:
 
 
 def _save_user(form: UserForm, user: User) -> None:
-    before = None if user.id is None else {"role": user.role, "locations": _location_names(user),
-                                           "active": user.active}
+    before = None if user.id is None else {"role": user.role, "locations": _location_names(user), "active": user.active}
     user.name = form.name.data
     user.email = form.email.data.lower()
     user.role = Role(form.role.data)
@@ -130,8 +153,12 @@ def _save_user(form: UserForm, user: User) -> None:
         user.session_token = new_session_token()
         if user.id is not None:
             UserSession.end_all(user.id)
-            audit.record("user.password_set", location_id=user.location_id, target=user.email,
-                         detail="their other sessions were signed out")
+            audit.record(
+                "user.password_set",
+                location_id=user.location_id,
+                target=user.email,
+                detail="their other sessions were signed out",
+            )
     db.session.flush()  # ids and relationships for the audit entries
     db.session.expire(user, ["location"])  # reloaded from the new location_id
     _audit_user_changes(user, before)
@@ -198,12 +225,29 @@ def audit_log():
     total = db.session.scalar(count_query) or 0
     pages = max(1, -(-total // AUDIT_PAGE_SIZE))
     page = min(page, pages)
-    rows = db.session.scalars(query.order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
-                              .limit(AUDIT_PAGE_SIZE).offset((page - 1) * AUDIT_PAGE_SIZE)).all()
-    locations = {loc.id: loc for loc in db.session.scalars(
-        select(Location).where(Location.id.in_({r.location_id for r in rows if r.location_id} or {0})))}
-    return render("admin/audit.html", rows=rows, kinds=audit.KINDS, kind=kind, page=page, pages=pages, total=total,
-                  locations=locations, error=error, status=422 if error else 200)
+    rows = db.session.scalars(
+        query.order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
+        .limit(AUDIT_PAGE_SIZE)
+        .offset((page - 1) * AUDIT_PAGE_SIZE)
+    ).all()
+    locations = {
+        loc.id: loc
+        for loc in db.session.scalars(
+            select(Location).where(Location.id.in_({r.location_id for r in rows if r.location_id} or {0}))
+        )
+    }
+    return render(
+        "admin/audit.html",
+        rows=rows,
+        kinds=audit.KINDS,
+        kind=kind,
+        page=page,
+        pages=pages,
+        total=total,
+        locations=locations,
+        error=error,
+        status=422 if error else 200,
+    )
 
 
 # -- Locations --------------------------------------------------------------------
@@ -237,8 +281,10 @@ class DmsChoice:
         from connectors.protocols import protocol_label
 
         marked = len(self.protocols) > 1
-        return [(key, protocol_label(key) + (" (default)" if i == 0 and marked else ""))
-                for i, key in enumerate(self.protocols)]
+        return [
+            (key, protocol_label(key) + (" (default)" if i == 0 and marked else ""))
+            for i, key in enumerate(self.protocols)
+        ]
 
 
 def _credential_fields(protocol: str | None) -> tuple:
@@ -265,8 +311,12 @@ def _dms_choice(location: Location | None, vendor: str | None, requested: str | 
     refused = requested if requested and requested not in protocols else None
     protocol = requested if requested in protocols else protocols[0]
     stored, unreadable = None, False
-    if location is not None and location.dms_vendor == vendor and location.effective_protocol == protocol \
-            and location.has_dms_credentials:
+    if (
+        location is not None
+        and location.dms_vendor == vendor
+        and location.effective_protocol == protocol
+        and location.has_dms_credentials
+    ):
         try:
             stored = location.dms_credentials
         except CredentialsUnreadable:
@@ -289,7 +339,7 @@ def _location_form(location: Location | None, choice: DmsChoice, formdata=None) 
     return form
 
 
-def _choice_from_request(location: Location | None, args) -> DmsChoice:  # noqa: ANN001
+def _choice_from_request(location: Location | None, args) -> DmsChoice:
     return _dms_choice(location, args.get("dms_vendor"), args.get("dms_protocol"))
 
 
@@ -320,13 +370,15 @@ def _check_dms_choice(form: LocationForm, choice: DmsChoice, *, for_test: bool =
         offered = ", ".join(protocol_label(p) for p in choice.protocols)
         form.dms_protocol.errors.append(
             f"{vendor_name} does not offer {protocol_label(choice.refused_protocol)}; it offers {offered}. "
-            f"The inputs below are now those of {protocol_label(choice.protocol)}.")
+            f"The inputs below are now those of {protocol_label(choice.protocol)}."
+        )
         inputs_shown = False
     elif (form.dms_fields_for.data or "") != (choice.protocol or "") and choice.credential_fields:
         # Without JavaScript the inputs shown were another protocol's: show the right ones first.
         form.dms_protocol.errors.append(
             f"{vendor_name} over {protocol_label(choice.protocol)} needs the credentials below; "
-            f"fill them in and {'test' if for_test else 'save'} again.")
+            f"fill them in and {'test' if for_test else 'save'} again."
+        )
         inputs_shown = False
     fine = inputs_shown
     if for_test:
@@ -372,9 +424,14 @@ def _dms_settings(location: Location | None) -> dict:
         credentials = location.dms_credentials if location.has_dms_credentials else None
     except CredentialsUnreadable:
         credentials = "(unreadable)"
-    return {"DMS": location.dms_vendor, "protocol": location.dms_protocol, "API address": location.dms_base_url,
-            "dealer account": location.dms_account, "daily file folder": location.dms_extract_dir,
-            "credentials": credentials}
+    return {
+        "DMS": location.dms_vendor,
+        "protocol": location.dms_protocol,
+        "API address": location.dms_base_url,
+        "dealer account": location.dms_account,
+        "daily file folder": location.dms_extract_dir,
+        "credentials": credentials,
+    }
 
 
 def _code_taken(code: str, except_id: int | None = None) -> bool:
@@ -384,12 +441,28 @@ def _code_taken(code: str, except_id: int | None = None) -> bool:
     return db.session.scalar(query) is not None
 
 
-def _form_page(form: LocationForm, location: Location | None, choice: DmsChoice, status: int = 200,
-               results=None, block: str | None = None, test_refused: bool = False):
+def _form_page(
+    form: LocationForm,
+    location: Location | None,
+    choice: DmsChoice,
+    status: int = 200,
+    results=None,
+    block: str | None = None,
+    test_refused: bool = False,
+):
     ids = {"location_id": location.id} if location else {}
-    return render("admin/location_form.html", block=block, form=form, location=location, choice=choice,
-                  results=results, test_refused=test_refused, status=status,
-                  fields_url=url_for("admin.location_dms_fields", **ids), test_url=url_for("admin.location_test", **ids))
+    return render(
+        "admin/location_form.html",
+        block=block,
+        form=form,
+        location=location,
+        choice=choice,
+        results=results,
+        test_refused=test_refused,
+        status=status,
+        fields_url=url_for("admin.location_dms_fields", **ids),
+        test_url=url_for("admin.location_test", **ids),
+    )
 
 
 def _edit_location(location: Location | None):
@@ -397,8 +470,9 @@ def _edit_location(location: Location | None):
     if request.method == "POST":
         choice = _choice_from_request(location, request.form)
     else:
-        choice = _dms_choice(location, location.dms_vendor if location else None,
-                             location.effective_protocol if location else None)
+        choice = _dms_choice(
+            location, location.dms_vendor if location else None, location.effective_protocol if location else None
+        )
     form = _location_form(location, choice)
     if request.method == "GET":
         if location:
@@ -419,8 +493,12 @@ def _edit_location(location: Location | None):
             _save_location(form, location, choice)
             db.session.flush()
             if changed := [name for name, value in _dms_settings(location).items() if dms_before.get(name) != value]:
-                audit.record("location.dms_credentials_changed", location_id=location.id,
-                             target=f"{location.name} ({location.code})", detail="changed: " + ", ".join(changed))
+                audit.record(
+                    "location.dms_credentials_changed",
+                    location_id=location.id,
+                    target=f"{location.name} ({location.code})",
+                    detail="changed: " + ", ".join(changed),
+                )
             db.session.commit()
             flash(f"Location {location.name} {'created' if created else 'saved'}.", "success")
             return redirect(url_for("admin.locations"), code=303)
@@ -451,8 +529,10 @@ def location_dms_fields(location_id: int | None):
     when either select changes; only those two values are sent, never a typed secret)."""
     location = (db.session.get(Location, location_id) or abort(404)) if location_id else None
     if not wants_fragment():  # only meant for htmx; a plain visit gets the whole form
-        return redirect(url_for("admin.location_edit", location_id=location.id) if location
-                        else url_for("admin.location_new"), code=303)
+        return redirect(
+            url_for("admin.location_edit", location_id=location.id) if location else url_for("admin.location_new"),
+            code=303,
+        )
     choice = _choice_from_request(location, request.args)
     form = _location_form(location, choice, formdata=request.args)
     form.dms_fields_for.data = choice.protocol or ""
@@ -474,18 +554,35 @@ def location_test(location_id: int | None):
     choice = _choice_from_request(location, request.form)
     form = _location_form(location, choice)
     form.validate_on_submit()
-    dms_fields = ("dms_vendor", "dms_protocol", "dms_base_url", "dms_account", "dms_extract_dir", "csrf_token",
-                  *(f"cred_{c.name}" for c in choice.credential_fields))
+    dms_fields = (
+        "dms_vendor",
+        "dms_protocol",
+        "dms_base_url",
+        "dms_account",
+        "dms_extract_dir",
+        "csrf_token",
+        *(f"cred_{c.name}" for c in choice.credential_fields),
+    )
     for name, field in form._fields.items():  # only the DMS section matters for a test
         if name not in dms_fields:
             field.errors = []
-    fine = not any(form[name].errors for name in dms_fields if name in form) and \
-        _check_dms_choice(form, choice, for_test=True)
+    fine = not any(form[name].errors for name in dms_fields if name in form) and _check_dms_choice(
+        form, choice, for_test=True
+    )
     form.dms_fields_for.data = choice.protocol or ""
     if not fine:
         return _form_page(form, location, choice, status=422, block="connection_test", test_refused=True)
-    settings = {"protocol": choice.protocol, "base_url": form.dms_base_url.data, "account": form.dms_account.data,
-                "credentials": _credentials_from_form(form, choice), "extract_dir": form.dms_extract_dir.data or None}
-    results = run_connection_test(choice.vendor, settings, call_timeout=current_app.config["DMS_LOOKUP_TIMEOUT"],
-                                  budget=current_app.config.get("DMS_TEST_TIMEOUT", 20.0))
+    settings = {
+        "protocol": choice.protocol,
+        "base_url": form.dms_base_url.data,
+        "account": form.dms_account.data,
+        "credentials": _credentials_from_form(form, choice),
+        "extract_dir": form.dms_extract_dir.data or None,
+    }
+    results = run_connection_test(
+        choice.vendor,
+        settings,
+        call_timeout=current_app.config["DMS_LOOKUP_TIMEOUT"],
+        budget=current_app.config.get("DMS_TEST_TIMEOUT", 20.0),
+    )
     return _form_page(form, location, choice, results=results, block="connection_test")

@@ -6,6 +6,7 @@ hand its jQuery calls our CSRF token (a template override of its footer loads
 static/js/rq-dashboard-csrf.js), and give its pages — and only its pages — a CSP that
 allows the inline scripts and templates it is built on.
 """
+
 from __future__ import annotations
 
 import functools
@@ -16,9 +17,11 @@ from webapp.permissions import Permission, require
 
 URL_PREFIX = "/admin/rq"
 # rq-dashboard renders client-side templates with underscore.js (needs eval) and inline scripts.
-DASHBOARD_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline' 'unsafe-eval'; "
-                 "style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; "
-                 "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
+DASHBOARD_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline' 'unsafe-eval'; "
+    "style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; "
+    "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
 
 
 def _no_state_changing_get(view):

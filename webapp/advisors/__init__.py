@@ -1,6 +1,5 @@
 """Advisors' DMS employee ids (service managers): appointments are pushed with them."""
-from flask import Blueprint
 
-bp = Blueprint("advisors", __name__)
+from webapp.advisors.routes import bp
 
-from webapp.advisors import routes  # noqa: E402,F401
+__all__ = ["bp"]

@@ -1,4 +1,5 @@
 """Editing an advisor's DMS id, and the location's DMS appointment rules."""
+
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
@@ -9,9 +10,15 @@ from wtforms.validators import Length, Optional, Regexp
 class AdvisorDmsIdForm(FlaskForm):
     """One advisor's employee id in the DMS (blank = none)."""
 
-    advisor_dms_id = StringField("DMS employee ID", filters=[lambda v: v.strip() if isinstance(v, str) else v],
-                                 validators=[Optional(), Length(max=64),
-                                             Regexp(r"^[A-Za-z0-9._-]+$", message="Letters, digits, dots, dashes only.")])
+    advisor_dms_id = StringField(
+        "DMS employee ID",
+        filters=[lambda v: v.strip() if isinstance(v, str) else v],
+        validators=[
+            Optional(),
+            Length(max=64),
+            Regexp(r"^[A-Za-z0-9._-]+$", message="Letters, digits, dots, dashes only."),
+        ],
+    )
 
 
 class DmsRulesForm(FlaskForm):

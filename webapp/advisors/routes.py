@@ -1,11 +1,11 @@
 """Advisors' DMS ids: list with duplicates and missing ids highlighted; editing one re-checks
 the appointments whose push failed because of it (and re-queues those that now pass)."""
+
 from __future__ import annotations
 
-from flask import abort, flash, redirect, url_for
+from flask import Blueprint, abort, flash, redirect, url_for
 from flask_login import current_user
 
-from webapp.advisors import bp
 from webapp.advisors.forms import AdvisorDmsIdForm, DmsRulesForm
 from webapp.appointments import service as appointment_service
 from webapp.extensions import db
@@ -14,6 +14,8 @@ from webapp.outbox import retry_message
 from webapp.permissions import Permission, require
 from webapp.rendering import render
 from webapp.scoping import current_location_or_404, scoped
+
+bp = Blueprint("advisors", __name__)
 
 ADVISOR_SUFFIXES = ("ADVISOR-INVALID", "ADVISOR-MISSING")
 
@@ -36,8 +38,17 @@ def _page(status: int = 200, errors: dict | None = None):
         if (message.error_code or "").split("-", 1)[-1] in ADVISOR_SUFFIXES and message.advisor_id:
             failed[message.advisor_id] = failed.get(message.advisor_id, 0) + 1
     rules = DmsRulesForm(formdata=None, data=dict(location.dms_options or {}))
-    return render("advisors/index.html", status=status, location=location, people=people, shared=shared,
-                  failed=failed, errors=errors or {}, rules_form=rules, edit_form=AdvisorDmsIdForm(formdata=None))
+    return render(
+        "advisors/index.html",
+        status=status,
+        location=location,
+        people=people,
+        shared=shared,
+        failed=failed,
+        errors=errors or {},
+        rules_form=rules,
+        edit_form=AdvisorDmsIdForm(formdata=None),
+    )
 
 
 @bp.route("/")
@@ -53,9 +64,13 @@ def recheck_failed(location: Location, advisor: User) -> tuple[int, int]:
     Returns (re-queued, still failing). Those that pass now are retried at once.
     """
     requeued = still = 0
-    messages = db.session.scalars(scoped(OutboxMessage).where(
-        OutboxMessage.status == OutboxStatus.FAILED, OutboxMessage.advisor_id == advisor.id,
-        OutboxMessage.target_type == "appointment"))
+    messages = db.session.scalars(
+        scoped(OutboxMessage).where(
+            OutboxMessage.status == OutboxStatus.FAILED,
+            OutboxMessage.advisor_id == advisor.id,
+            OutboxMessage.target_type == "appointment",
+        )
+    )
     for message in list(messages):
         if (message.error_code or "").split("-", 1)[-1] not in ADVISOR_SUFFIXES:
             continue
@@ -101,8 +116,11 @@ def dms_rules():
     location = current_location_or_404()
     form = DmsRulesForm()
     if form.validate_on_submit():
-        location.dms_options = {**(location.dms_options or {}), "require_address": bool(form.require_address.data),
-                                "require_email": bool(form.require_email.data)}
+        location.dms_options = {
+            **(location.dms_options or {}),
+            "require_address": bool(form.require_address.data),
+            "require_email": bool(form.require_email.data),
+        }
         db.session.commit()
         flash("DMS appointment rules saved: new appointments are checked against them.", "success")
     return redirect(url_for("advisors.index"), code=303)

@@ -1,4 +1,5 @@
 """The appointment form (book and reschedule) and the cancel form."""
+
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
@@ -17,8 +18,9 @@ class AppointmentForm(FlaskForm):
     customer_id = HiddenField()
     asset_id = SelectField("Vehicle", coerce=int, validators=[Optional()])
     advisor_id = SelectField("Service advisor", coerce=int, validators=[Optional()])
-    scheduled_at = DateTimeLocalField("Date and time", format="%Y-%m-%dT%H:%M",
-                                      validators=[DataRequired(message="Enter the date and time.")])
+    scheduled_at = DateTimeLocalField(
+        "Date and time", format="%Y-%m-%dT%H:%M", validators=[DataRequired(message="Enter the date and time.")]
+    )
     # Chosen from the pulled opcode list; not limited to the choices here so the
     # pre-flight check can explain an unknown opcode in the vendor's words.
     opcodes = SelectMultipleField("Opcodes", validate_choice=False)

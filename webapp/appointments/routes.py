@@ -4,16 +4,18 @@ Booking and changing never wait on the DMS: the change and its outbox row are sa
 together and the page shows the push status, which polls until the push is sent or
 failed. Pre-flight findings are shown inline on the form with the vendor's fix hint.
 """
+
 from __future__ import annotations
 
-from datetime import timedelta, timezone
+from datetime import UTC, timedelta
 
-from flask import current_app, flash, redirect, request, url_for
+from flask import Blueprint, flash, redirect, request, url_for
 from flask_login import current_user
 
 import connectors
-from webapp.appointments import bp, service
+from webapp.appointments import service
 from webapp.appointments.forms import AppointmentForm, CancelForm
+from webapp.domain.times import zone_of
 from webapp.extensions import db
 from webapp.models import Appointment, Asset, Customer, Location, utcnow
 from webapp.outbox import messages_of
@@ -21,26 +23,21 @@ from webapp.permissions import Permission, require
 from webapp.rendering import hx_redirect, render, wants_fragment
 from webapp.scoping import current_location_or_404, get_or_404, scoped
 from webapp.search import engine
-from webapp.template_filters import zone_of
+
+bp = Blueprint("appointments", __name__)
 
 
 # ----------------------------------------------------------------------------- helpers
-@bp.app_template_global()
-def customer_link(customer: Customer) -> str | None:
-    """The customer's page, once the customers area provides one."""
-    if customer is None or "customers.detail" not in current_app.view_functions:
-        return None
-    return url_for("customers.detail", customer_id=customer.id)
-
-
 def _vendor_note(location: Location) -> str | None:
     """What staff should know about when the DMS shows the appointment (CDK batches)."""
     if not location.dms_vendor:
         return "This location has no DMS connected: appointments stay in the console."
     profile = connectors.get_profile(location.dms_vendor)
     if profile.appointment_push_minutes:
-        return (f"{profile.display_name} takes in appointments every {profile.appointment_push_minutes} minutes: "
-                "a sent appointment can take that long to show there.")
+        return (
+            f"{profile.display_name} takes in appointments every {profile.appointment_push_minutes} minutes: "
+            "a sent appointment can take that long to show there."
+        )
     return None
 
 
@@ -48,27 +45,40 @@ def _setup_form(form: AppointmentForm, location: Location, customer: Customer) -
     """Fill the choices (vehicles, advisors, brands, opcodes) and return template context."""
     assets = list(db.session.scalars(scoped(Asset).where(Asset.customer_id == customer.id).order_by(Asset.id)))
     form.asset_id.choices = [(0, "— No vehicle —")] + [
-        (a.id, f"{a.description} · {a.vin or a.unit_number or 'no VIN'}") for a in assets]
+        (a.id, f"{a.description} · {a.vin or a.unit_number or 'no VIN'}") for a in assets
+    ]
     people = service.advisors(location)
     shared = service.shared_advisor_ids(location)
     form.advisor_id.choices = [(0, "— Choose an advisor —")] + [
-        (u.id, u.name + (f" · DMS ID {u.advisor_dms_id}" if u.advisor_dms_id else " · no DMS ID")
-         + (" (shared)" if (u.advisor_dms_id or "").strip().upper() in shared else "")) for u in people]
+        (
+            u.id,
+            u.name
+            + (f" · DMS ID {u.advisor_dms_id}" if u.advisor_dms_id else " · no DMS ID")
+            + (" (shared)" if (u.advisor_dms_id or "").strip().upper() in shared else ""),
+        )
+        for u in people
+    ]
     form.brand.choices = [("", "— Any —")] + [(b, b) for b in (location.brands or [])]
     opcode_list = service.has_opcode_list(location)
-    return {"assets": assets, "opcode_list": opcode_list,
-            "opcode_rows": service.opcode_rows(location) if opcode_list else [],
-            "vendor_note": _vendor_note(location), "is_cdk": location.dms_vendor == "cdk"}
+    return {
+        "assets": assets,
+        "opcode_list": opcode_list,
+        "opcode_rows": service.opcode_rows(location) if opcode_list else [],
+        "vendor_note": _vendor_note(location),
+        "is_cdk": location.dms_vendor == "cdk",
+    }
 
 
-def _read_checked(form: AppointmentForm, location: Location,
-                  customer: Customer) -> tuple[dict | None, list[service.Finding]]:
+def _read_checked(
+    form: AppointmentForm, location: Location, customer: Customer
+) -> tuple[dict | None, list[service.Finding]]:
     """The form's values and what the DMS pre-flight rules say of them (booking and changing)."""
     values = _read(form, location, customer)
     if values is None:
         return None, []
-    return values, service.preflight(location, customer=customer, advisor=values["advisor"],
-                                     opcodes=values["opcodes"], notes=values["notes"])
+    return values, service.preflight(
+        location, customer=customer, advisor=values["advisor"], opcodes=values["opcodes"], notes=values["notes"]
+    )
 
 
 def _read(form: AppointmentForm, location: Location, customer: Customer) -> dict | None:
@@ -77,8 +87,7 @@ def _read(form: AppointmentForm, location: Location, customer: Customer) -> dict
         return None
     asset = None
     if form.asset_id.data:
-        asset = db.session.scalar(scoped(Asset).where(Asset.id == form.asset_id.data,
-                                                      Asset.customer_id == customer.id))
+        asset = db.session.scalar(scoped(Asset).where(Asset.id == form.asset_id.data, Asset.customer_id == customer.id))
         if asset is None:
             form.asset_id.errors = ["Choose one of the customer's vehicles."]
             return None
@@ -93,17 +102,23 @@ def _read(form: AppointmentForm, location: Location, customer: Customer) -> dict
         form.brand.errors = ["Choose one of the location's brands."]
         return None
     scheduled = form.scheduled_at.data.replace(tzinfo=zone_of(location))
-    return {"asset": asset, "advisor": advisor, "scheduled_at": scheduled.astimezone(timezone.utc),
-            "opcodes": form.chosen_opcodes(), "notes": form.notes.data or None,
-            "dispatch_code": ((form.dispatch_code.data or "").upper() or None) if location.dms_vendor == "cdk" else None,
-            "brand": brand}
+    return {
+        "asset": asset,
+        "advisor": advisor,
+        "scheduled_at": scheduled.astimezone(UTC),
+        "opcodes": form.chosen_opcodes(),
+        "notes": form.notes.data or None,
+        "dispatch_code": ((form.dispatch_code.data or "").upper() or None) if location.dms_vendor == "cdk" else None,
+        "brand": brand,
+    }
 
 
 def _show_findings(form: AppointmentForm, findings: list[service.Finding]) -> None:
     """Attach each pre-flight finding to its field so it shows inline."""
     for finding in findings:
         target = {"opcodes": form.opcodes, "advisor_id": form.advisor_id, "dispatch_code": form.dispatch_code}.get(
-            finding.field)
+            finding.field
+        )
         if target is not None:
             target.errors = list(target.errors or []) + [f"{finding.title}. {finding.fix_hint}"]
 
@@ -131,16 +146,34 @@ def index():
     show = request.args.get("show", "upcoming")
     if show not in dict(appointment_list.SHOWS):
         errors["show"], show = "Choose one of the listed tabs.", "upcoming"
-    result = appointment_list.page(location, show=show, advisor=advisor, brand=brand,
-                                   after=PageKey.decode(request.args.get("after")), people=people)
+    result = appointment_list.page(
+        location,
+        show=show,
+        advisor=advisor,
+        brand=brand,
+        after=PageKey.decode(request.args.get("after")),
+        people=people,
+    )
     filter_args = {k: v for k, v in (("advisor_id", advisor.id if advisor else None), ("brand", brand)) if v}
     args = {"show": show, **filter_args}
-    return render("appointments/list.html", block="results", status=422 if errors else 200, location=location,
-                  page=result, show=show, shows=appointment_list.SHOWS, advisor=advisor, brand=brand,
-                  advisor_choices=people, brands=location.brands or [], errors=errors, args=args,
-                  filter_args=filter_args,
-                  after=request.args.get("after"),
-                  others_exist=not result.rows and show == "upcoming" and appointment_list.has_any(location))
+    return render(
+        "appointments/list.html",
+        block="results",
+        status=422 if errors else 200,
+        location=location,
+        page=result,
+        show=show,
+        shows=appointment_list.SHOWS,
+        advisor=advisor,
+        brand=brand,
+        advisor_choices=people,
+        brands=location.brands or [],
+        errors=errors,
+        args=args,
+        filter_args=filter_args,
+        after=request.args.get("after"),
+        others_exist=not result.rows and show == "upcoming" and appointment_list.has_any(location),
+    )
 
 
 # ----------------------------------------------------------------------------- booking
@@ -156,10 +189,18 @@ def customer_search():
     q = (request.args.get("q") or "").strip()[:200]
     customers = []
     if q:
-        customers = engine.search_customers(db.session, scoped(Customer), location.id, q,
-                                            per_page=CUSTOMER_RESULTS).rows
-    return render("appointments/new.html", block="customer_results", customers=customers, q=q, customer=None,
-                  location=location, form=None)
+        customers = engine.search_customers(
+            db.session, scoped(Customer), location.id, q, per_page=CUSTOMER_RESULTS
+        ).rows
+    return render(
+        "appointments/new.html",
+        block="customer_results",
+        customers=customers,
+        q=q,
+        customer=None,
+        location=location,
+        form=None,
+    )
 
 
 @bp.route("/opcodes")
@@ -185,8 +226,16 @@ def new():
     customer = get_or_404(Customer, customer_id) if customer_id else None
     if customer is None:
         status = 422 if request.method == "POST" else 200
-        return render("appointments/new.html", customer=None, customers=[], q="", location=location, form=None,
-                      status=status, missing_customer=request.method == "POST")
+        return render(
+            "appointments/new.html",
+            customer=None,
+            customers=[],
+            q="",
+            location=location,
+            form=None,
+            status=status,
+            missing_customer=request.method == "POST",
+        )
     form = AppointmentForm()
     context = _setup_form(form, location, customer)
     findings: list[service.Finding] = []
@@ -198,12 +247,21 @@ def new():
                 flash("Appointment booked. It is being sent to the DMS; its status shows below.", "success")
                 return _done(url_for("appointments.detail", appointment_id=appointment.id))
             _show_findings(form, findings)
-        return render("appointments/new.html", block="appointment_form", status=422, form=form, customer=customer,
-                      location=location, findings=findings, **context)
+        return render(
+            "appointments/new.html",
+            block="appointment_form",
+            status=422,
+            form=form,
+            customer=customer,
+            location=location,
+            findings=findings,
+            **context,
+        )
     form.customer_id.data = str(customer.id)
     if not form.scheduled_at.data:
         tomorrow = (utcnow().astimezone(zone_of(location)) + timedelta(days=1)).replace(
-            hour=9, minute=0, second=0, microsecond=0)
+            hour=9, minute=0, second=0, microsecond=0
+        )
         form.scheduled_at.data = tomorrow.replace(tzinfo=None)
     assets = context["assets"]
     if len(assets) == 1:
@@ -216,9 +274,13 @@ def new():
 # ----------------------------------------------------------------------------- one appointment
 def _detail_context(appointment: Appointment) -> dict:
     location = db.session.get(Location, appointment.location_id)
-    return {"appointment": appointment, "location": location,
-            "messages": messages_of(db.session, "appointment", appointment.id),
-            "vendor_note": _vendor_note(location), "cancel_form": CancelForm()}
+    return {
+        "appointment": appointment,
+        "location": location,
+        "messages": messages_of(db.session, "appointment", appointment.id),
+        "vendor_note": _vendor_note(location),
+        "cancel_form": CancelForm(),
+    }
 
 
 @bp.route("/<int:appointment_id>")
@@ -254,18 +316,33 @@ def edit(appointment_id: int):
         values, findings = _read_checked(form, location, customer)
         if values is not None:
             if not findings:
-                changes = {"scheduled_at": values["scheduled_at"],
-                           "advisor_id": values["advisor"].id if values["advisor"] else None,
-                           "asset_id": values["asset"].id if values["asset"] else None,
-                           "opcodes": values["opcodes"], "notes": values["notes"],
-                           "dispatch_code": values["dispatch_code"], "brand": values["brand"]}
+                changes = {
+                    "scheduled_at": values["scheduled_at"],
+                    "advisor_id": values["advisor"].id if values["advisor"] else None,
+                    "asset_id": values["asset"].id if values["asset"] else None,
+                    "opcodes": values["opcodes"],
+                    "notes": values["notes"],
+                    "dispatch_code": values["dispatch_code"],
+                    "brand": values["brand"],
+                }
                 changed = service.reschedule(appointment, changes, current_user.id)
-                flash("Appointment updated; the change is being sent to the DMS." if changed
-                      else "Nothing was changed.", "success" if changed else "info")
+                flash(
+                    "Appointment updated; the change is being sent to the DMS." if changed else "Nothing was changed.",
+                    "success" if changed else "info",
+                )
                 return _done(url_for("appointments.detail", appointment_id=appointment.id))
             _show_findings(form, findings)
-        return render("appointments/edit.html", block="appointment_form", status=422, form=form, customer=customer,
-                      location=location, findings=findings, appointment=appointment, **context)
+        return render(
+            "appointments/edit.html",
+            block="appointment_form",
+            status=422,
+            form=form,
+            customer=customer,
+            location=location,
+            findings=findings,
+            appointment=appointment,
+            **context,
+        )
     form.customer_id.data = str(customer.id)
     form.asset_id.data = appointment.asset_id or 0
     form.advisor_id.data = appointment.advisor_id or 0
@@ -274,8 +351,15 @@ def edit(appointment_id: int):
     form.opcodes.data = list(appointment.opcodes or [])
     if not context["opcode_list"]:
         form.opcode_text.data = " ".join(appointment.opcodes or [])
-    return render("appointments/edit.html", form=form, customer=customer, location=location, findings=[],
-                  appointment=appointment, **context)
+    return render(
+        "appointments/edit.html",
+        form=form,
+        customer=customer,
+        location=location,
+        findings=[],
+        appointment=appointment,
+        **context,
+    )
 
 
 @bp.route("/<int:appointment_id>/cancel", methods=["POST"])
@@ -289,6 +373,10 @@ def cancel(appointment_id: int):
             flash("This appointment was already cancelled.", "info")
         else:
             told = service.cancel(appointment, current_user.id)
-            flash("Appointment cancelled. The DMS is being told." if told else
-                  "Appointment cancelled. It had not reached the DMS, so nothing is sent there.", "success")
+            flash(
+                "Appointment cancelled. The DMS is being told."
+                if told
+                else "Appointment cancelled. It had not reached the DMS, so nothing is sent there.",
+                "success",
+            )
     return redirect(url_for("appointments.detail", appointment_id=appointment.id), code=303)

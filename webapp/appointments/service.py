@@ -6,6 +6,7 @@ runs the vendor's own rules (``VendorProfile.validate_appointment`` with the loc
 options) plus the checks the console can make from its own data: opcodes against the
 pulled opcode list, and advisors' DMS ids missing or shared with another user.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -15,18 +16,36 @@ from typing import Any
 from sqlalchemy import func, select
 
 import connectors
+from connectors.portal_fields import customer_fields
 from webapp.extensions import db
-from webapp.models import (Appointment, AppointmentStatus, Asset, ChangeSource, Customer, DmsRecord, Location,
-                           OutboxKind, OutboxStatus, PushState, Role, User)
+from webapp.models import (
+    Appointment,
+    AppointmentStatus,
+    Asset,
+    ChangeSource,
+    Customer,
+    DmsRecord,
+    Location,
+    OutboxKind,
+    OutboxStatus,
+    PushState,
+    Role,
+    User,
+)
 from webapp.models.change_history import record_change
 from webapp.outbox import dismiss_message, enqueue_push, messages_of, refresh_push_state, requeue
 
 ADVISOR_ROLES = (Role.SERVICE_ADVISOR, Role.SERVICE_MANAGER)
 # Which form field a vendor rule is about (codes without the vendor prefix).
 FIELD_OF_CODE = {
-    "NO-OPCODE-NOTES": "opcodes", "OPCODE-INVALID": "opcodes", "ADVISOR-MISSING": "advisor_id",
-    "ADVISOR-INVALID": "advisor_id", "LASTNAME-MISSING": "customer", "ADDRESS-EMAIL-REQUIRED": "customer",
-    "REQUIRED-FIELD": "customer", "DISPATCH-INVALID": "dispatch_code",
+    "NO-OPCODE-NOTES": "opcodes",
+    "OPCODE-INVALID": "opcodes",
+    "ADVISOR-MISSING": "advisor_id",
+    "ADVISOR-INVALID": "advisor_id",
+    "LASTNAME-MISSING": "customer",
+    "ADDRESS-EMAIL-REQUIRED": "customer",
+    "REQUIRED-FIELD": "customer",
+    "DISPATCH-INVALID": "dispatch_code",
 }
 
 
@@ -44,8 +63,13 @@ class Finding:
 # --------------------------------------------------------------------------- reference data
 def advisors(location: Location) -> list[User]:
     """Service advisors and managers of the location (those without a DMS id included, flagged)."""
-    return list(db.session.scalars(select(User).where(
-        User.location_id == location.id, User.role.in_(ADVISOR_ROLES), User.active.is_(True)).order_by(User.name)))
+    return list(
+        db.session.scalars(
+            select(User)
+            .where(User.location_id == location.id, User.role.in_(ADVISOR_ROLES), User.active.is_(True))
+            .order_by(User.name)
+        )
+    )
 
 
 def shared_advisor_ids(location: Location) -> dict[str, list[User]]:
@@ -59,15 +83,21 @@ def shared_advisor_ids(location: Location) -> dict[str, list[User]]:
 
 def opcode_rows(location: Location, query: str = "", limit: int | None = None) -> list[DmsRecord]:
     """Active opcodes pulled from the location's DMS, optionally matching ``query`` (code or description)."""
-    rows = db.session.scalars(select(DmsRecord).where(
-        DmsRecord.location_id == location.id, DmsRecord.data_type == "opcodes",
-        DmsRecord.deleted_at.is_(None)).order_by(DmsRecord.dms_id))
+    rows = db.session.scalars(
+        select(DmsRecord)
+        .where(DmsRecord.location_id == location.id, DmsRecord.data_type == "opcodes", DmsRecord.deleted_at.is_(None))
+        .order_by(DmsRecord.dms_id)
+    )
     needle = query.strip().lower()
     found = []
     for row in rows:
         if row.payload.get("active") is False:
             continue
-        if needle and needle not in row.dms_id.lower() and needle not in str(row.payload.get("description", "")).lower():
+        if (
+            needle
+            and needle not in row.dms_id.lower()
+            and needle not in str(row.payload.get("description", "")).lower()
+        ):
             continue
         found.append(row)
         if limit and len(found) >= limit:
@@ -77,8 +107,13 @@ def opcode_rows(location: Location, query: str = "", limit: int | None = None) -
 
 def has_opcode_list(location: Location) -> bool:
     """True once opcodes have been pulled for the location (Reynolds, for one, has no opcode pull)."""
-    return bool(db.session.scalar(select(func.count(DmsRecord.id)).where(
-        DmsRecord.location_id == location.id, DmsRecord.data_type == "opcodes")))
+    return bool(
+        db.session.scalar(
+            select(func.count(DmsRecord.id)).where(
+                DmsRecord.location_id == location.id, DmsRecord.data_type == "opcodes"
+            )
+        )
+    )
 
 
 def push_options(location: Location) -> dict[str, Any]:
@@ -87,16 +122,18 @@ def push_options(location: Location) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- pre-flight
-def preflight(location: Location, *, customer: Customer, advisor: User | None, opcodes: list[str],
-              notes: str | None) -> list[Finding]:
+def preflight(
+    location: Location, *, customer: Customer, advisor: User | None, opcodes: list[str], notes: str | None
+) -> list[Finding]:
     """Every vendor rule the appointment would break, before anything is queued."""
     if not location.dms_vendor:
         return []
     profile = connectors.get_profile(location.dms_vendor)
-    from jobs.pushes import customer_fields  # the same DMS shape the push sends
-
-    appointment = {"opcodes": opcodes, "notes": notes or "",
-                   "advisor_dms_id": (advisor.advisor_dms_id or "").strip() if advisor else ""}
+    appointment = {
+        "opcodes": opcodes,
+        "notes": notes or "",
+        "advisor_dms_id": (advisor.advisor_dms_id or "").strip() if advisor else "",
+    }
     findings: list[Finding] = []
     seen: set[str] = set()
 
@@ -113,14 +150,18 @@ def preflight(location: Location, *, customer: Customer, advisor: User | None, o
         known = {row.dms_id for row in opcode_rows(location)}
         unknown = [code for code in opcodes if code not in known]
         if unknown:
-            add(profile.entry(profile.code_for("OPCODE-INVALID")),
-                f"Not in {location.dms_vendor_name}'s opcode list: {', '.join(unknown)}.")
+            add(
+                profile.entry(profile.code_for("OPCODE-INVALID")),
+                f"Not in {location.dms_vendor_name}'s opcode list: {', '.join(unknown)}.",
+            )
     if advisor is not None and appointment["advisor_dms_id"]:
         holders = shared_advisor_ids(location).get(appointment["advisor_dms_id"].upper(), [])
         if len(holders) > 1:
             others = ", ".join(u.name for u in holders if u.id != advisor.id)
-            add(profile.entry(profile.code_for("ADVISOR-INVALID")),
-                f"DMS ID {appointment['advisor_dms_id']} is also entered for {others}.")
+            add(
+                profile.entry(profile.code_for("ADVISOR-INVALID")),
+                f"DMS ID {appointment['advisor_dms_id']} is also entered for {others}.",
+            )
     elif advisor is None:
         add(profile.entry(profile.code_for("ADVISOR-MISSING")), "Choose the service advisor.")
     return findings
@@ -129,25 +170,56 @@ def preflight(location: Location, *, customer: Customer, advisor: User | None, o
 def preflight_appointment(appointment: Appointment) -> list[Finding]:
     """Pre-flight of a saved appointment as it is now (Retry and advisor fixes use it)."""
     location = db.session.get(Location, appointment.location_id)
-    return preflight(location, customer=appointment.customer, advisor=appointment.advisor,
-                     opcodes=list(appointment.opcodes or []), notes=appointment.notes)
+    return preflight(
+        location,
+        customer=appointment.customer,
+        advisor=appointment.advisor,
+        opcodes=list(appointment.opcodes or []),
+        notes=appointment.notes,
+    )
 
 
 # --------------------------------------------------------------------------- changes
-def book(location: Location, *, customer: Customer, asset: Asset | None, advisor: User | None,
-         scheduled_at: datetime, opcodes: list[str], notes: str | None, dispatch_code: str | None,
-         brand: str | None, user_id: int | None) -> Appointment:
+def book(
+    location: Location,
+    *,
+    customer: Customer,
+    asset: Asset | None,
+    advisor: User | None,
+    scheduled_at: datetime,
+    opcodes: list[str],
+    notes: str | None,
+    dispatch_code: str | None,
+    brand: str | None,
+    user_id: int | None,
+) -> Appointment:
     """Save a new appointment and queue its push in the same transaction (never waits on the DMS)."""
     appointment = Appointment(
-        location_id=location.id, customer_id=customer.id, asset_id=asset.id if asset else None,
-        advisor_id=advisor.id if advisor else None, scheduled_at=scheduled_at, opcodes=opcodes,
-        notes=notes or None, dispatch_code=dispatch_code or None, brand=brand or None,
-        status=AppointmentStatus.SCHEDULED, push_state=PushState.PENDING, created_by_id=user_id)
+        location_id=location.id,
+        customer_id=customer.id,
+        asset_id=asset.id if asset else None,
+        advisor_id=advisor.id if advisor else None,
+        scheduled_at=scheduled_at,
+        opcodes=opcodes,
+        notes=notes or None,
+        dispatch_code=dispatch_code or None,
+        brand=brand or None,
+        status=AppointmentStatus.SCHEDULED,
+        push_state=PushState.PENDING,
+        created_by_id=user_id,
+    )
     db.session.add(appointment)
     db.session.flush()
-    enqueue_push(db.session, location, OutboxKind.APPOINTMENT_CREATE, appointment,
-                 payload={"scheduled_at": scheduled_at.isoformat(), "opcodes": opcodes},
-                 advisor_id=appointment.advisor_id, brand=appointment.brand, user_id=user_id)
+    enqueue_push(
+        db.session,
+        location,
+        OutboxKind.APPOINTMENT_CREATE,
+        appointment,
+        payload={"scheduled_at": scheduled_at.isoformat(), "opcodes": opcodes},
+        advisor_id=appointment.advisor_id,
+        brand=appointment.brand,
+        user_id=user_id,
+    )
     db.session.commit()
     return appointment
 
@@ -176,8 +248,12 @@ def reschedule(appointment: Appointment, changes: dict[str, Any], user_id: int |
         return changed
     location = db.session.get(Location, appointment.location_id)
     messages = messages_of(db.session, "appointment", appointment.id)
-    unsent = [m for m in messages if m.status in (OutboxStatus.PENDING, OutboxStatus.FAILED)
-              and m.kind in (OutboxKind.APPOINTMENT_CREATE, OutboxKind.APPOINTMENT_UPDATE)]
+    unsent = [
+        m
+        for m in messages
+        if m.status in (OutboxStatus.PENDING, OutboxStatus.FAILED)
+        and m.kind in (OutboxKind.APPOINTMENT_CREATE, OutboxKind.APPOINTMENT_UPDATE)
+    ]
     sending = any(m.status == OutboxStatus.SENDING for m in messages)
     if unsent and not sending:
         for message in unsent:
@@ -185,9 +261,16 @@ def reschedule(appointment: Appointment, changes: dict[str, Any], user_id: int |
             if message.status == OutboxStatus.FAILED:
                 requeue(db.session, message)
     else:
-        enqueue_push(db.session, location, OutboxKind.APPOINTMENT_UPDATE, appointment,
-                     payload={"changed": changed}, advisor_id=appointment.advisor_id, brand=appointment.brand,
-                     user_id=user_id)
+        enqueue_push(
+            db.session,
+            location,
+            OutboxKind.APPOINTMENT_UPDATE,
+            appointment,
+            payload={"changed": changed},
+            advisor_id=appointment.advisor_id,
+            brand=appointment.brand,
+            user_id=user_id,
+        )
     refresh_push_state(db.session, "appointment", appointment.id)
     db.session.commit()
     return changed
@@ -198,19 +281,32 @@ def cancel(appointment: Appointment, user_id: int | None) -> bool:
     True when the DMS is told, False when its waiting pushes were withdrawn instead."""
     if appointment.is_cancelled:
         return False
-    record_change(record=appointment, field="status", old=appointment.status.value,
-                  new=AppointmentStatus.CANCELLED.value, source=ChangeSource.PORTAL, user_id=user_id)
+    record_change(
+        record=appointment,
+        field="status",
+        old=appointment.status.value,
+        new=AppointmentStatus.CANCELLED.value,
+        source=ChangeSource.PORTAL,
+        user_id=user_id,
+    )
     appointment.status = AppointmentStatus.CANCELLED
     messages = messages_of(db.session, "appointment", appointment.id)
-    reached_dms = appointment.dms_id or any(
-        m.status in (OutboxStatus.SENDING, OutboxStatus.SENT) for m in messages)
+    reached_dms = appointment.dms_id or any(m.status in (OutboxStatus.SENDING, OutboxStatus.SENT) for m in messages)
     if not reached_dms:
         for message in messages:
             dismiss_message(db.session, message, "Appointment cancelled before it reached the DMS.", user_id)
     else:
         location = db.session.get(Location, appointment.location_id)
-        enqueue_push(db.session, location, OutboxKind.APPOINTMENT_CANCEL, appointment, payload={},
-                     advisor_id=appointment.advisor_id, brand=appointment.brand, user_id=user_id)
+        enqueue_push(
+            db.session,
+            location,
+            OutboxKind.APPOINTMENT_CANCEL,
+            appointment,
+            payload={},
+            advisor_id=appointment.advisor_id,
+            brand=appointment.brand,
+            user_id=user_id,
+        )
     refresh_push_state(db.session, "appointment", appointment.id)
     db.session.commit()
     return bool(reached_dms)

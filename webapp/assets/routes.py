@@ -1,8 +1,10 @@
 """Asset search, asset detail, add-from-DMS and DMS link routes."""
+
 from __future__ import annotations
 
+from flask import Blueprint
+
 from webapp import dms_link as dms_links
-from webapp.assets import bp
 from webapp.customers.routes import MIRROR_LIST_LIMIT, change_history
 from webapp.extensions import db
 from webapp.models import Asset, DmsRecord
@@ -10,6 +12,8 @@ from webapp.permissions import Permission, require
 from webapp.rendering import render
 from webapp.scoping import get_or_404, scoped
 from webapp.search import pages
+
+bp = Blueprint("assets", __name__)
 
 
 @bp.route("")
@@ -37,8 +41,11 @@ def repair_orders_for(asset: Asset) -> list[DmsRecord]:
         return []
     owner = asset.customer.dms_id if asset.customer else None
     if owner is None:
-        owner = db.session.scalar(scoped(DmsRecord).with_only_columns(DmsRecord.owner_dms_id).where(
-            DmsRecord.data_type == "vehicles", DmsRecord.dms_id == asset.dms_id))
+        owner = db.session.scalar(
+            scoped(DmsRecord)
+            .with_only_columns(DmsRecord.owner_dms_id)
+            .where(DmsRecord.data_type == "vehicles", DmsRecord.dms_id == asset.dms_id)
+        )
     query = scoped(DmsRecord).where(DmsRecord.data_type == "repair_orders", DmsRecord.deleted_at.is_(None))
     if owner:
         query = query.where(DmsRecord.owner_dms_id == owner)
@@ -53,8 +60,12 @@ def repair_orders_for(asset: Asset) -> list[DmsRecord]:
 def detail(asset_id: int):
     """Fields, OEM build data, owner, ROs from the DMS and Change History."""
     asset = get_or_404(Asset, asset_id)
-    return render("assets/detail.html", asset=asset, repair_orders=repair_orders_for(asset),
-                  history=change_history("asset", asset.id))
+    return render(
+        "assets/detail.html",
+        asset=asset,
+        repair_orders=repair_orders_for(asset),
+        history=change_history("asset", asset.id),
+    )
 
 
 @bp.route("/<int:asset_id>/dms-link", methods=["GET", "POST"])

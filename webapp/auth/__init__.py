@@ -1,6 +1,5 @@
 """Sign in, sign out, own password."""
-from flask import Blueprint
 
-bp = Blueprint("auth", __name__)
+from webapp.auth.routes import bp
 
-from webapp.auth import routes  # noqa: E402,F401 - routes register themselves on bp
+__all__ = ["bp"]

@@ -1,4 +1,5 @@
 """Flask-Login wiring: user loading by id + session token + server-side session, and the 401 flow."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -8,7 +9,7 @@ from sqlalchemy import select
 from werkzeug.urls import iri_to_uri
 
 from webapp.auth.redirects import safe_next
-from webapp.extensions import db, login_manager
+from webapp.extensions import db, htmx, login_manager
 from webapp.models import User, UserSession, utcnow
 from webapp.models.user import hash_session_id
 from webapp.rendering import hx_redirect
@@ -55,7 +56,7 @@ def load_user(identity: str) -> User | None:
 def unauthorized():
     """Anonymous visitor: a page redirect, or ``HX-Redirect`` with 401 for htmx."""
     target = url_for("auth.login", next=login_next(iri_to_uri(request.full_path)))
-    if getattr(request, "htmx", False):
+    if htmx:
         return hx_redirect(target, status=401)
     flash("Please sign in to continue.", "info")
     return redirect(target)

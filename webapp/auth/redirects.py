@@ -7,6 +7,7 @@ when it is printable ASCII without a backslash, parses (with :func:`urllib.parse
 to no scheme and no host, and starts with a single ``/`` — checked on the value and on
 its percent-decoded forms, so encoded variants cannot slip through either.
 """
+
 from __future__ import annotations
 
 from urllib.parse import unquote, urlsplit

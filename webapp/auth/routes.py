@@ -1,22 +1,25 @@
 """Sign in / sign out / change own password."""
+
 from __future__ import annotations
 
 import secrets
 
-from flask import current_app, flash, make_response, redirect, request, session, url_for
+from flask import Blueprint, current_app, flash, make_response, redirect, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import delete, func, or_, select
 
 from webapp import audit
-from webapp.auth import bp, throttle
+from webapp.auth import throttle
 from webapp.auth.forms import ChangePasswordForm, LoginForm
 from webapp.auth.login import SESSION_ID_KEY, current_session_row, login_next
-from webapp.auth.passwords import burn_time
 from webapp.extensions import db
 from webapp.models import User, UserSession, utcnow
 from webapp.models.user import hash_session_id, new_session_token
 from webapp.permissions import Permission, public, require
 from webapp.rendering import render
+from webapp.services.passwords import burn_time
+
+bp = Blueprint("auth", __name__)
 
 FAILED = 422
 TOO_EARLY = 429
@@ -28,16 +31,22 @@ def _too_early(form: LoginForm, seconds: int, scope: str):
     ``scope``: whose failures hold the try back: "account", "address" or "device" (this computer)."""
     wait = f"Try again in {throttle.wait_text(seconds)}."
     if scope == "device":
-        error = (f"Too many failed sign-ins on this computer. {wait} "
-                 "Another computer where you have signed in before is not held back.")
+        error = (
+            f"Too many failed sign-ins on this computer. {wait} "
+            "Another computer where you have signed in before is not held back."
+        )
     elif scope == "address":
         # An account unlock does not clear the address's count: only waiting does.
-        error = (f"Too many failed sign-ins from this network. This wait ends by itself: try again in "
-                 f"{throttle.wait_text(seconds)}. On a computer where you have signed in before you can sign in now.")
+        error = (
+            f"Too many failed sign-ins from this network. This wait ends by itself: try again in "
+            f"{throttle.wait_text(seconds)}. On a computer where you have signed in before you can sign in now."
+        )
     else:
-        error = (f"Too many failed sign-ins for this account. {wait} "
-                 "On a computer where you have signed in before you can sign in now, "
-                 "or ask a Global Admin to unlock your account (Admin → Users).")
+        error = (
+            f"Too many failed sign-ins for this account. {wait} "
+            "On a computer where you have signed in before you can sign in now, "
+            "or ask a Global Admin to unlock your account (Admin → Users)."
+        )
     return render("auth/login.html", form=form, error=error, status=TOO_EARLY)
 
 
@@ -47,9 +56,12 @@ def _start_session(user: User) -> None:
     raw = secrets.token_urlsafe(32)
     lifetime = current_app.config["PERMANENT_SESSION_LIFETIME"]
     # Housekeeping: this user's ended or expired sessions are no longer needed.
-    db.session.execute(delete(UserSession).where(
-        UserSession.user_id == user.id,
-        or_(UserSession.ended_at.is_not(None), UserSession.created_at < utcnow() - lifetime)))
+    db.session.execute(
+        delete(UserSession).where(
+            UserSession.user_id == user.id,
+            or_(UserSession.ended_at.is_not(None), UserSession.created_at < utcnow() - lifetime),
+        )
+    )
     db.session.add(UserSession(user_id=user.id, token_hash=hash_session_id(raw), ip=audit.client_ip()))
     login_user(user, remember=False)
     session[SESSION_ID_KEY] = raw
@@ -67,14 +79,21 @@ def _failed(email: str, user: User | None, device_nonce: str | None) -> None:
         detail = "wrong password" if user is not None else "unknown e-mail"
         free = current_app.config["LOGIN_FREE_FAILURES"]
         if counter.failures == free:
-            audit.record("auth.lockout", location_id=user.location_id if user else None, target=email,
-                         detail=f"{counter.failures} failed sign-ins: unknown devices now wait "
-                                f"{throttle.wait_text(counter.wait_seconds())}, doubling with each failure")
+            audit.record(
+                "auth.lockout",
+                location_id=user.location_id if user else None,
+                target=email,
+                detail=f"{counter.failures} failed sign-ins: unknown devices now wait "
+                f"{throttle.wait_text(counter.wait_seconds())}, doubling with each failure",
+            )
         by_address = throttle.add_failure(throttle.address_key(ip))
         if by_address.failures == current_app.config["LOGIN_IP_FREE_FAILURES"]:
-            audit.record("auth.lockout_address", target=ip,
-                         detail=f"{by_address.failures} failed sign-ins from this address: unknown devices "
-                                f"there now wait {throttle.wait_text(by_address.wait_seconds())}")
+            audit.record(
+                "auth.lockout_address",
+                target=ip,
+                detail=f"{by_address.failures} failed sign-ins from this address: unknown devices "
+                f"there now wait {throttle.wait_text(by_address.wait_seconds())}",
+            )
     audit.record("auth.login_failed", location_id=user.location_id if user else None, target=email, detail=detail)
     db.session.commit()
 
@@ -166,4 +185,3 @@ def change_password():
             return redirect(url_for("home.index"), code=303)
     status = 422 if request.method == "POST" else 200
     return render("auth/password.html", form=form, status=status)
-

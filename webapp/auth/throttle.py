@@ -22,6 +22,7 @@ The counters live in Redis, so every web process shares them. Redis calls time o
 this process's memory instead (and Redis is not asked again for ``LOGIN_THROTTLE_REDIS_RETRY``
 seconds): sign-in keeps working and keeps being throttled, per process, until Redis is back.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -102,8 +103,9 @@ def _redis() -> redis.Redis | None:
 def _redis_failed(error: Exception) -> None:
     global _redis_down_until
     _redis_down_until = time.monotonic() + float(current_app.config.get("LOGIN_THROTTLE_REDIS_RETRY", 30))
-    current_app.logger.warning("sign-in throttling: Redis unavailable (%s); counting in this process for now",
-                               type(error).__name__)
+    current_app.logger.warning(
+        "sign-in throttling: Redis unavailable (%s); counting in this process for now", type(error).__name__
+    )
 
 
 def reset_redis_state() -> None:
@@ -276,6 +278,12 @@ def remember_device(response: Response, email: str) -> None:
     nonce = known_device_nonce(email) or secrets.token_urlsafe(18)
     entries = [[wanted, nonce]] + entries[: DEVICE_COOKIE_ENTRIES - 1]
     config = current_app.config
-    response.set_cookie(DEVICE_COOKIE, _serializer().dumps(entries),
-                        max_age=int(config["LOGIN_DEVICE_COOKIE_DAYS"]) * 86400, path="/login",
-                        secure=bool(config.get("SESSION_COOKIE_SECURE")), httponly=True, samesite="Lax")
+    response.set_cookie(
+        DEVICE_COOKIE,
+        _serializer().dumps(entries),
+        max_age=int(config["LOGIN_DEVICE_COOKIE_DAYS"]) * 86400,
+        path="/login",
+        secure=bool(config.get("SESSION_COOKIE_SECURE")),
+        httponly=True,
+        samesite="Lax",
+    )

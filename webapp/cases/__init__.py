@@ -1,6 +1,5 @@
 """Cases: All / My / Watching tables, case details, export, close, related RO numbers."""
-from flask import Blueprint
 
-bp = Blueprint("cases", __name__)
+from webapp.cases.routes import bp
 
-from webapp.cases import routes  # noqa: E402,F401
+__all__ = ["bp"]

@@ -1,4 +1,5 @@
 """Case forms: new case, case edits (assignment, complaint, notes)."""
+
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional

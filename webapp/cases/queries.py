@@ -3,6 +3,7 @@
 Everything starts from :func:`webapp.scoping.scoped`. Field Managers read across the
 locations they cover (read-only); everyone else reads their current location.
 """
+
 from __future__ import annotations
 
 import re
@@ -12,8 +13,7 @@ from flask_login import current_user
 from sqlalchemy import Select, func, or_, select
 
 from webapp.extensions import db
-from webapp.models import (Asset, Case, CaseColumnPreference, CaseStatus, Customer, RelatedRoNumber, Role,
-                           case_watchers)
+from webapp.models import Asset, Case, CaseColumnPreference, Customer, RelatedRoNumber, Role, case_watchers
 from webapp.models.case import CASE_COLUMNS, DEFAULT_CASE_COLUMNS
 from webapp.scoping import get_or_404, scoped
 
@@ -54,12 +54,24 @@ def apply_search(stmt: Select, text: str) -> Select:
     conditions = [
         func.lower(Case.ro_number).like(like),
         Case.id.in_(select(RelatedRoNumber.case_id).where(func.lower(RelatedRoNumber.ro_number).like(like))),
-        Case.asset_id.in_(select(Asset.id).where(or_(func.lower(Asset.vin).like(like),
-                                                     func.lower(Asset.unit_number).like(like),
-                                                     func.lower(Asset.make + " " + Asset.model).like(like)))),
-        Case.customer_id.in_(select(Customer.id).where(or_(
-            func.lower(Customer.first_name + " " + Customer.last_name).like(like),
-            func.lower(Customer.last_name).like(like), func.lower(Customer.company_name).like(like)))),
+        Case.asset_id.in_(
+            select(Asset.id).where(
+                or_(
+                    func.lower(Asset.vin).like(like),
+                    func.lower(Asset.unit_number).like(like),
+                    func.lower(Asset.make + " " + Asset.model).like(like),
+                )
+            )
+        ),
+        Case.customer_id.in_(
+            select(Customer.id).where(
+                or_(
+                    func.lower(Customer.first_name + " " + Customer.last_name).like(like),
+                    func.lower(Customer.last_name).like(like),
+                    func.lower(Customer.company_name).like(like),
+                )
+            )
+        ),
         func.lower(Case.complaint).like(like),
     ]
     number = re.fullmatch(r"(?:cs-?)?0*(\d+)", text.lower())
@@ -84,7 +96,9 @@ def case_table(view: str, text: str, sort: str, direction: str, page: int) -> Ca
     if view == "mine":
         stmt = stmt.where(Case.assigned_to_id == current_user.id)
     elif view == "watching":
-        stmt = stmt.where(Case.id.in_(select(case_watchers.c.case_id).where(case_watchers.c.user_id == current_user.id)))
+        stmt = stmt.where(
+            Case.id.in_(select(case_watchers.c.case_id).where(case_watchers.c.user_id == current_user.id))
+        )
     stmt = apply_search(stmt, text)
     total = db.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     column = SORTS.get(sort, Case.id)
@@ -93,13 +107,6 @@ def case_table(view: str, text: str, sort: str, direction: str, page: int) -> Ca
     page = min(max(1, page), pages)
     rows = db.session.scalars(stmt.order_by(order, Case.id.desc()).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE))
     return CasePage(cases=list(rows), total=total, page=page, pages=pages)
-
-
-def search_cases(text: str, limit: int = 20) -> list[Case]:
-    """Cases matching ``text`` (including by a related RO number), for a global search."""
-    if not (text or "").strip():
-        return []
-    return list(db.session.scalars(apply_search(case_scope(), text).order_by(Case.id.desc()).limit(limit)))
 
 
 def cases_for_asset(asset: Asset) -> list[Case]:
@@ -123,7 +130,7 @@ def related_links(cases: list[Case]) -> dict[tuple[int, str], Case]:
     return links
 
 
-def chosen_columns(user) -> list[str]:  # noqa: ANN001
+def chosen_columns(user) -> list[str]:
     """The columns ``user`` chose for the case tables (defaults until they choose)."""
     pref = db.session.get(CaseColumnPreference, user.id)
     if pref is None:
@@ -131,7 +138,7 @@ def chosen_columns(user) -> list[str]:  # noqa: ANN001
     return [c for c in CASE_COLUMNS if c in pref.columns]
 
 
-def save_columns(user, columns: list[str]) -> list[str]:  # noqa: ANN001
+def save_columns(user, columns: list[str]) -> list[str]:
     """Remember ``user``'s column choice (unknown names dropped). Commits."""
     kept = [c for c in CASE_COLUMNS if c in columns]
     pref = db.session.get(CaseColumnPreference, user.id)
@@ -142,9 +149,3 @@ def save_columns(user, columns: list[str]) -> list[str]:  # noqa: ANN001
         pref.columns = kept
     db.session.commit()
     return kept
-
-
-def open_count() -> int:
-    """Open cases in scope (for headings)."""
-    stmt = case_scope().where(Case.status == CaseStatus.OPEN)
-    return db.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0

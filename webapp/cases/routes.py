@@ -5,25 +5,44 @@ cover and cannot change anything; every state-changing route needs ``EDIT_CASES`
 Related RO numbers are fetched by a job (:mod:`jobs.cases`); the page polls a small
 fragment until the job is done.
 """
+
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
-from jobs.cases import related_ro_active, request_related_lookup
 from webapp.auth.redirects import safe_next
-from webapp.cases import bp
 from webapp.cases.forms import CaseEditForm, NewCaseForm
-from webapp.cases.queries import (VIEWS, case_table, cases_for_asset, chosen_columns, load_case, reads_across, related_links,
-                                  save_columns)
+from webapp.cases.queries import (
+    VIEWS,
+    case_table,
+    chosen_columns,
+    load_case,
+    reads_across,
+    related_links,
+    save_columns,
+)
 from webapp.extensions import db
-from webapp.models import (Asset, Case, CaseStatus, DmsRecord, Location, LookupTrigger, RelatedLookupStatus, Role,
-                           User, utcnow)
+from webapp.models import (
+    Asset,
+    Case,
+    CaseStatus,
+    DmsRecord,
+    Location,
+    LookupTrigger,
+    RelatedLookupStatus,
+    Role,
+    User,
+    utcnow,
+)
 from webapp.models.case import CASE_COLUMNS
 from webapp.permissions import Permission, can, require
 from webapp.rendering import render, wants_fragment
 from webapp.scoping import current_location_or_404, get_or_404, scoped
+from webapp.services.related_ros import related_ro_active, request_related_lookup
+
+bp = Blueprint("cases", __name__)
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -36,9 +55,15 @@ def _int_arg(name: str, default: int = 1) -> int:
 
 def _assignee_choices(location: Location) -> list[tuple[str, str]]:
     """Staff of ``location`` who can work cases (plus 'Unassigned')."""
-    users = db.session.scalars(select(User).where(
-        User.location_id == location.id, User.active.is_(True),
-        User.role.in_((Role.SERVICE_MANAGER, Role.SERVICE_ADVISOR))).order_by(User.name))
+    users = db.session.scalars(
+        select(User)
+        .where(
+            User.location_id == location.id,
+            User.active.is_(True),
+            User.role.in_((Role.SERVICE_MANAGER, Role.SERVICE_ADVISOR)),
+        )
+        .order_by(User.name)
+    )
     return [("", "Unassigned")] + [(str(u.id), u.name) for u in users]
 
 
@@ -52,15 +77,23 @@ def ro_summary(case: Case) -> dict | None:
     """What the DMS mirror knows of the case's RO (status, dates, lines): the export summary."""
     if not case.ro_number:
         return None
-    record = db.session.scalar(scoped(DmsRecord, across=True).where(
-        DmsRecord.location_id == case.location_id, DmsRecord.data_type == "repair_orders",
-        DmsRecord.ro_number == case.ro_number))
+    record = db.session.scalar(
+        scoped(DmsRecord, across=True).where(
+            DmsRecord.location_id == case.location_id,
+            DmsRecord.data_type == "repair_orders",
+            DmsRecord.ro_number == case.ro_number,
+        )
+    )
     if record is None:
         return None
     payload = record.payload or {}
-    return {"status": str(payload.get("status") or "—"), "opened_at": payload.get("opened_at"),
-            "closed_at": payload.get("closed_at"), "lines": len(payload.get("lines") or []),
-            "alternate_of": payload.get("alternate_of")}
+    return {
+        "status": str(payload.get("status") or "—"),
+        "opened_at": payload.get("opened_at"),
+        "closed_at": payload.get("closed_at"),
+        "lines": len(payload.get("lines") or []),
+        "alternate_of": payload.get("alternate_of"),
+    }
 
 
 def export_summary(case: Case) -> dict:
@@ -69,8 +102,14 @@ def export_summary(case: Case) -> dict:
     return {
         "case_number": case.number,
         "ro_number": case.ro_number,
-        "asset": {"description": asset.description, "vin": asset.vin, "unit_number": asset.unit_number,
-                  "dms_id": asset.dms_id} if asset else None,
+        "asset": {
+            "description": asset.description,
+            "vin": asset.vin,
+            "unit_number": asset.unit_number,
+            "dms_id": asset.dms_id,
+        }
+        if asset
+        else None,
         "customer": {"name": case.customer.display_name, "dms_id": case.customer.dms_id} if case.customer else None,
         "complaint": case.complaint,
         "ro": ro_summary(case),
@@ -85,15 +124,12 @@ def _back_to(case: Case):
 
 def _related_context(case: Case) -> dict:
     location = db.session.get(Location, case.location_id)
-    return {"case": case, "links": related_links([case]), "feature_on": related_ro_active(location),
-            "may_edit": can(current_user, Permission.EDIT_CASES)}
-
-
-@bp.app_context_processor
-def _case_helpers() -> dict:
-    """Helpers for other areas' pages: the asset page includes ``cases/_asset_cases.html``
-    with ``cases=cases_for_asset(asset)``."""
-    return {"related_links": related_links, "cases_for_asset": cases_for_asset}
+    return {
+        "case": case,
+        "links": related_links([case]),
+        "feature_on": related_ro_active(location),
+        "may_edit": can(current_user, Permission.EDIT_CASES),
+    }
 
 
 # ----------------------------------------------------------------------------- tables
@@ -114,10 +150,22 @@ def index():
     if text and "related_ros" not in columns:
         # Search results always show related RO numbers: a case may be found by one of them.
         columns = ["related_ros"] + columns
-    return render("cases/index.html", block="results", view=view, views=VIEWS, q=text, sort=sort,
-                  direction=direction, result=result, columns=columns, all_columns=CASE_COLUMNS,
-                  saved_columns=chosen_columns(current_user), links=related_links(result.cases),
-                  across=across, location=location)
+    return render(
+        "cases/index.html",
+        block="results",
+        view=view,
+        views=VIEWS,
+        q=text,
+        sort=sort,
+        direction=direction,
+        result=result,
+        columns=columns,
+        all_columns=CASE_COLUMNS,
+        saved_columns=chosen_columns(current_user),
+        links=related_links(result.cases),
+        across=across,
+        location=location,
+    )
 
 
 @bp.route("/columns", methods=["POST"])
@@ -152,11 +200,17 @@ def new():
         if asset is None:
             form.ro_number.errors.append(
                 "No vehicle here matches this RO. Open the asset and start the case from its page, "
-                "or add the vehicle from the DMS first.")
+                "or add the vehicle from the DMS first."
+            )
         else:
-            case = Case(location_id=location.id, asset_id=asset.id, customer_id=asset.customer_id,
-                        ro_number=ro_number, complaint=form.complaint.data or None,
-                        assigned_to_id=_assignee(form.assigned_to_id.data, location))
+            case = Case(
+                location_id=location.id,
+                asset_id=asset.id,
+                customer_id=asset.customer_id,
+                ro_number=ro_number,
+                complaint=form.complaint.data or None,
+                assigned_to_id=_assignee(form.assigned_to_id.data, location),
+            )
             case.watchers.append(db.session.get(User, current_user.id))
             db.session.add(case)
             db.session.commit()
@@ -168,8 +222,9 @@ def new():
 
 def _asset_of_ro(ro_number: str) -> Asset | None:
     """The portal asset whose DMS id is the RO's vehicle in the mirror, if any."""
-    record = db.session.scalar(scoped(DmsRecord).where(DmsRecord.data_type == "repair_orders",
-                                                       DmsRecord.ro_number == ro_number))
+    record = db.session.scalar(
+        scoped(DmsRecord).where(DmsRecord.data_type == "repair_orders", DmsRecord.ro_number == ro_number)
+    )
     vehicle_id = (record.payload or {}).get("vehicle_dms_id") if record else None
     if not vehicle_id:
         return None
@@ -186,12 +241,19 @@ def detail(case_id: int):
     form = None
     location = db.session.get(Location, case.location_id)
     if may_edit:
-        form = CaseEditForm(data={"assigned_to_id": str(case.assigned_to_id or ""), "complaint": case.complaint,
-                                  "notes": case.notes})
+        form = CaseEditForm(
+            data={"assigned_to_id": str(case.assigned_to_id or ""), "complaint": case.complaint, "notes": case.notes}
+        )
         form.assigned_to_id.choices = _assignee_choices(location)
-    return render("cases/detail.html", case=case, form=form, location=location, summary=ro_summary(case),
-                  watching=case.is_watched_by(current_user), **{k: v for k, v in _related_context(case).items()
-                                                               if k != "case"})
+    return render(
+        "cases/detail.html",
+        case=case,
+        form=form,
+        location=location,
+        summary=ro_summary(case),
+        watching=case.is_watched_by(current_user),
+        **{k: v for k, v in _related_context(case).items() if k != "case"},
+    )
 
 
 @bp.route("/<int:case_id>/edit", methods=["POST"])
@@ -203,9 +265,16 @@ def update(case_id: int):
     form = CaseEditForm()
     form.assigned_to_id.choices = _assignee_choices(location)
     if not form.validate_on_submit():
-        return render("cases/detail.html", status=422, case=case, form=form, location=location,
-                      summary=ro_summary(case), watching=case.is_watched_by(current_user),
-                      **{k: v for k, v in _related_context(case).items() if k != "case"})
+        return render(
+            "cases/detail.html",
+            status=422,
+            case=case,
+            form=form,
+            location=location,
+            summary=ro_summary(case),
+            watching=case.is_watched_by(current_user),
+            **{k: v for k, v in _related_context(case).items() if k != "case"},
+        )
     case.assigned_to_id = _assignee(form.assigned_to_id.data, location)
     case.complaint = form.complaint.data or None
     case.notes = form.notes.data or None
@@ -225,8 +294,11 @@ def export(case_id: int):
     case.export_summary = export_summary(case)
     case.touch()
     db.session.commit()
-    sent = (f"with the RO {case.ro_number} summary" if case.export_summary.get("ro")
-            else "without an RO summary (the RO is not in the DMS mirror yet)")
+    sent = (
+        f"with the RO {case.ro_number} summary"
+        if case.export_summary.get("ro")
+        else "without an RO summary (the RO is not in the DMS mirror yet)"
+    )
     if request_related_lookup(case, LookupTrigger.EXPORT):
         flash(f"Case {case.number} exported {sent}. Checking the DMS for related RO numbers…", "success")
     else:
@@ -269,7 +341,10 @@ def related_ros(case_id: int):
 def retry_related_ros(case_id: int):
     """Run the related-RO lookup again (after a failure, or to refresh)."""
     case = load_case(case_id)
-    if not request_related_lookup(case, LookupTrigger.RETRY) and case.related_lookup_status == RelatedLookupStatus.PENDING:
+    if (
+        not request_related_lookup(case, LookupTrigger.RETRY)
+        and case.related_lookup_status == RelatedLookupStatus.PENDING
+    ):
         case.related_lookup_status = RelatedLookupStatus.NOT_REQUESTED  # the feature was switched off meanwhile
         db.session.commit()
     if wants_fragment():
@@ -280,8 +355,12 @@ def retry_related_ros(case_id: int):
 # ----------------------------------------------------------------------------- watching
 def _watch_response(case: Case):
     if wants_fragment():
-        return render_template("cases/_watch_button.html", case=case, watching=case.is_watched_by(current_user),
-                               compact=request.form.get("compact") == "1")
+        return render_template(
+            "cases/_watch_button.html",
+            case=case,
+            watching=case.is_watched_by(current_user),
+            compact=request.form.get("compact") == "1",
+        )
     return _back_to(case)
 
 

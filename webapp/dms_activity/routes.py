@@ -5,28 +5,39 @@ receipts are read through :mod:`webapp.scoping`, so another location's id is a 4
 DMS lookups (RO reservation, customer/vehicle search) are short, user-initiated calls;
 payment exports go through the outbox and the exporting screen polls their progress.
 """
+
 from __future__ import annotations
 
 import csv
 import io
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 
-from flask import Response, abort, flash, redirect, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, request, url_for
 from flask_login import current_user
 
 from connectors.records import KINDS
-from webapp.dms_activity import bp, service
-from webapp.dms_activity.forms import (LinkRoForm, NewVehicleForm, PaymentForm, PropertiesForm, VoidForm,
-                                      WorkfileForm)
+from webapp.dms_activity import service
+from webapp.dms_activity.forms import LinkRoForm, NewVehicleForm, PaymentForm, PropertiesForm, VoidForm, WorkfileForm
 from webapp.dms_activity.service import NEW_RECORD, Refused
-from webapp.extensions import db
-from webapp.models import (Appointment, Asset, Customer, DmsEvent, Location, Payment, PaymentKind,
-                           PaymentStatus, Workfile)
+from webapp.domain.times import format_local, zone_of
+from webapp.extensions import db, htmx
+from webapp.models import (
+    Appointment,
+    Asset,
+    Customer,
+    DmsEvent,
+    Location,
+    Payment,
+    PaymentKind,
+    PaymentStatus,
+    Workfile,
+)
 from webapp.permissions import Permission, can, require
 from webapp.rendering import render
 from webapp.repair_orders.queries import dms_repair_order_or_404, parse_ro
 from webapp.scoping import current_location_or_404, get_or_404, scoped
-from webapp.template_filters import format_local, zone_of
+
+bp = Blueprint("dms_activity", __name__)
 
 TABS = ("properties", "payments", "history")
 
@@ -48,18 +59,27 @@ def _payment(workfile: Workfile, payment_id: int) -> Payment:
 
 def _history(workfile: Workfile) -> list[DmsEvent]:
     """Every DMS event of the workfile, newest first."""
-    return list(db.session.scalars(scoped(DmsEvent).where(DmsEvent.workfile_id == workfile.id)
-                                   .order_by(DmsEvent.occurred_at.desc(), DmsEvent.id.desc())))
+    return list(
+        db.session.scalars(
+            scoped(DmsEvent)
+            .where(DmsEvent.workfile_id == workfile.id)
+            .order_by(DmsEvent.occurred_at.desc(), DmsEvent.id.desc())
+        )
+    )
 
 
 def _context(workfile: Workfile, location: Location, tab: str, **extra) -> dict:
     """Everything the DMS Activity template needs."""
-    payments = list(db.session.scalars(scoped(Payment).where(Payment.workfile_id == workfile.id)
-                                       .order_by(Payment.id)))
+    payments = list(db.session.scalars(scoped(Payment).where(Payment.workfile_id == workfile.id).order_by(Payment.id)))
     profile = service.profile_of(location)
     context = {
-        "workfile": workfile, "location": location, "tab": tab, "tabs": TABS, "profile": profile,
-        "payments": payments, "events": _history(workfile) if tab == "history" else [],
+        "workfile": workfile,
+        "location": location,
+        "tab": tab,
+        "tabs": TABS,
+        "profile": profile,
+        "payments": payments,
+        "events": _history(workfile) if tab == "history" else [],
         "export_supported": service.payment_export_supported(location),
         "ready_count": sum(1 for p in payments if p.status == PaymentStatus.READY),
         "may_edit": can(current_user, Permission.SYNC_RECORDS),
@@ -68,9 +88,11 @@ def _context(workfile: Workfile, location: Location, tab: str, **extra) -> dict:
         "properties_form": extra.pop("properties_form", None) or PropertiesForm(obj=workfile, formdata=None),
         "payment_form": extra.pop("payment_form", None) or PaymentForm(formdata=None, payer=workfile.customer_name),
         "link_form": extra.pop("link_form", None) or LinkRoForm(formdata=None),
-        "void_form": extra.pop("void_form", None), "void_payment_id": extra.pop("void_payment_id", None),
+        "void_form": extra.pop("void_form", None),
+        "void_payment_id": extra.pop("void_payment_id", None),
         "today": location_today(location),
-        "reservation_error": None, "NEW_RECORD": NEW_RECORD,
+        "reservation_error": None,
+        "NEW_RECORD": NEW_RECORD,
     }
     context.update(extra)
     return context
@@ -130,20 +152,38 @@ def _new_workfile(customer: Customer | None, asset: Asset | None, appointment: A
                 picked = form.asset_id.data or 0
                 chosen = next((a for a in vehicles if a.id == picked), None)
                 if picked and chosen is None:
-                    form.asset_id.errors.append("Choose one of this customer's vehicles, or \"No vehicle yet\".")
+                    form.asset_id.errors.append('Choose one of this customer\'s vehicles, or "No vehicle yet".')
             if not form.errors:
-                workfile, created = service.new_workfile(location, customer=customer, asset=chosen,
-                                                         user_id=current_user.id, insurer=form.insurer.data,
-                                                         total=form.total.data, appointment=appointment)
+                workfile, created = service.new_workfile(
+                    location,
+                    customer=customer,
+                    asset=chosen,
+                    user_id=current_user.id,
+                    insurer=form.insurer.data,
+                    total=form.total.data,
+                    appointment=appointment,
+                )
                 db.session.commit()
                 if created:
-                    flash(f"Repair order {workfile.number} started. Convert it to an RO, or link it to an RO the DMS "
-                          "already has, below.", "success")
+                    flash(
+                        f"Repair order {workfile.number} started. Convert it to an RO, or link it to an RO the DMS "
+                        "already has, below.",
+                        "success",
+                    )
                 return _to_tab(workfile, "properties")
         status = 422 if form.errors else status
-    return render("dms_activity/new_workfile.html", status=status, form=form, location=location,
-                  customer=customer, asset=asset, appointment=appointment, existing=existing, blocked=blocked,
-                  fixed_vehicle=appointment is not None or asset is not None)
+    return render(
+        "dms_activity/new_workfile.html",
+        status=status,
+        form=form,
+        location=location,
+        customer=customer,
+        asset=asset,
+        appointment=appointment,
+        existing=existing,
+        blocked=blocked,
+        fixed_vehicle=appointment is not None or asset is not None,
+    )
 
 
 @bp.route("/new/customer/<int:customer_id>", methods=["GET", "POST"])
@@ -178,9 +218,12 @@ def start_from_dms_ro(dms_id: str):
     record = dms_repair_order_or_404(dms_id)
     ro = parse_ro(record)
     if ro is None:
-        flash("The stored copy of this repair order no longer reads as a repair order, so DMS Activity cannot start "
-              "from it. Pulls read only the repair orders the DMS has changed: it can once the DMS next changes this "
-              "repair order.", "error")
+        flash(
+            "The stored copy of this repair order no longer reads as a repair order, so DMS Activity cannot start "
+            "from it. Pulls read only the repair orders the DMS has changed: it can once the DMS next changes this "
+            "repair order.",
+            "error",
+        )
         return redirect(url_for("repair_orders.dms_detail", dms_id=record.dms_id), code=303)
     workfile, created = service.start_from_dms_ro(location, ro, current_user.id)
     db.session.commit()
@@ -217,11 +260,15 @@ def save_properties(workfile_id: int):
     workfile, location = _workfile(workfile_id)
     form = PropertiesForm()
     if not form.validate():
-        return render("dms_activity/activity.html", status=422,
-                      **_context(workfile, location, "properties", properties_form=form))
+        return render(
+            "dms_activity/activity.html", status=422, **_context(workfile, location, "properties", properties_form=form)
+        )
     try:
-        changed = [field for field in service.ID_FIELDS
-                   if service.set_dms_id(workfile, field, getattr(form, field).data, current_user.id)]
+        changed = [
+            field
+            for field in service.ID_FIELDS
+            if service.set_dms_id(workfile, field, getattr(form, field).data, current_user.id)
+        ]
     except Refused as exc:
         return _refused(workfile, "properties", exc)
     db.session.commit()
@@ -240,8 +287,11 @@ def convert_to_ro(workfile_id: int):
         db.session.rollback()
         workfile, location = _workfile(workfile_id)
         error = {"message": exc.message, "fix_hint": exc.fix_hint}
-        return render("dms_activity/activity.html", status=422,
-                      **_context(workfile, location, "properties", reservation_error=error))
+        return render(
+            "dms_activity/activity.html",
+            status=422,
+            **_context(workfile, location, "properties", reservation_error=error),
+        )
     db.session.commit()
     flash(f"RO number {number} reserved in the DMS; it is now the DMS Repair ID.", "success")
     return _to_tab(workfile, "properties")
@@ -266,8 +316,9 @@ def link_ro(workfile_id: int):
             for note in notes:
                 flash(note, "warning")
             return _to_tab(workfile, "properties")
-    return render("dms_activity/activity.html", status=422,
-                  **_context(workfile, location, "properties", link_form=form))
+    return render(
+        "dms_activity/activity.html", status=422, **_context(workfile, location, "properties", link_form=form)
+    )
 
 
 def _search(workfile_id: int, what: str):
@@ -284,10 +335,20 @@ def _search(workfile_id: int, what: str):
     # "Not listed - export as new" only once the DMS has really been searched: after a failed
     # (or slow, timed-out) search the record may well be there, and exporting makes a duplicate.
     searched = error is None and len(text) >= 2
-    block = "results" if request.headers.get("HX-Target") == f"{what}-results" else "search_panel"
-    return render("dms_activity/_search.html", block=block, workfile=workfile, location=location, what=what,
-                  q=text, results=results, error=error, searched=searched, NEW_RECORD=NEW_RECORD,
-                  noun=KINDS[what].noun)
+    block = "results" if htmx.target == f"{what}-results" else "search_panel"
+    return render(
+        "dms_activity/_search.html",
+        block=block,
+        workfile=workfile,
+        location=location,
+        what=what,
+        q=text,
+        results=results,
+        error=error,
+        searched=searched,
+        NEW_RECORD=NEW_RECORD,
+        noun=KINDS[what].noun,
+    )
 
 
 @bp.route("/<int:workfile_id>/dms-activity/export-state")
@@ -325,7 +386,7 @@ def pick_customer(workfile_id: int):
     workfile, location = _workfile(workfile_id)
     choice = (request.form.get("choice") or "").strip()[:64]
     if not choice:
-        flash("Choose a DMS customer, or \"Customer not listed\".", "error")
+        flash('Choose a DMS customer, or "Customer not listed".', "error")
         return _to_tab(workfile, "properties")
     try:
         if choice == NEW_RECORD:
@@ -350,7 +411,7 @@ def pick_vehicle(workfile_id: int):
     workfile, _location = _workfile(workfile_id)
     choice = (request.form.get("choice") or "").strip()[:64]
     if not choice:
-        flash("Choose a DMS vehicle, or \"Vehicle not listed\".", "error")
+        flash('Choose a DMS vehicle, or "Vehicle not listed".', "error")
         return _to_tab(workfile, "properties")
     if choice == NEW_RECORD:
         return redirect(url_for("dms_activity.new_vehicle", workfile_id=workfile.id), code=303)
@@ -366,20 +427,25 @@ def pick_vehicle(workfile_id: int):
 @bp.route("/<int:workfile_id>/dms-activity/new-vehicle", methods=["GET", "POST"])
 @require(Permission.SYNC_RECORDS)
 def new_vehicle(workfile_id: int):
-    """"Vehicle not listed": confirm make/model from the workfile, then export as new."""
+    """ "Vehicle not listed": confirm make/model from the workfile, then export as new."""
     workfile, location = _workfile(workfile_id)
     asset = workfile.asset
-    defaults = {"year": workfile.vehicle_year or (asset.year if asset else None),
-                "make": workfile.vehicle_make or (asset.make if asset else None),
-                "model": workfile.vehicle_model or (asset.model if asset else None),
-                "vin": workfile.vin or (asset.vin if asset else None)}
+    defaults = {
+        "year": workfile.vehicle_year or (asset.year if asset else None),
+        "make": workfile.vehicle_make or (asset.make if asset else None),
+        "model": workfile.vehicle_model or (asset.model if asset else None),
+        "vin": workfile.vin or (asset.vin if asset else None),
+    }
     form = NewVehicleForm(data=defaults) if request.method == "GET" else NewVehicleForm()
     if request.method == "POST":
         if form.validate():
             try:
-                note = service.export_new_vehicle(workfile, location, {"year": form.year.data, "make": form.make.data,
-                                                                       "model": form.model.data, "vin": form.vin.data},
-                                                  current_user.id)
+                note = service.export_new_vehicle(
+                    workfile,
+                    location,
+                    {"year": form.year.data, "make": form.make.data, "model": form.model.data, "vin": form.vin.data},
+                    current_user.id,
+                )
             except Refused as exc:
                 return _refused(workfile, "properties", exc)
             db.session.commit()
@@ -387,8 +453,13 @@ def new_vehicle(workfile_id: int):
                 flash(note, "warning")
             flash("Exporting the vehicle to the DMS as a new vehicle record…", "success")
             return _to_tab(workfile, "properties")
-    return render("dms_activity/new_vehicle.html", status=422 if form.errors else 200, workfile=workfile,
-                  location=location, form=form)
+    return render(
+        "dms_activity/new_vehicle.html",
+        status=422 if form.errors else 200,
+        workfile=workfile,
+        location=location,
+        form=form,
+    )
 
 
 # ----------------------------------------------------------------------------- Payments
@@ -400,15 +471,24 @@ def add_payment(workfile_id: int):
     form = PaymentForm()
     form.today = location_today(location)
     if not form.validate():
-        return render("dms_activity/activity.html", status=422,
-                      **_context(workfile, location, "payments", payment_form=form))
+        return render(
+            "dms_activity/activity.html", status=422, **_context(workfile, location, "payments", payment_form=form)
+        )
     received = None
     if form.received_on.data:
-        received = datetime.combine(form.received_on.data, time(12, 0), tzinfo=timezone.utc)
+        received = datetime.combine(form.received_on.data, time(12, 0), tzinfo=UTC)
     try:
-        payment = service.add_payment(workfile, location, kind=PaymentKind(form.kind.data), amount=form.amount.data,
-                                      payer=form.payer.data.strip(), method=form.method.data, received_at=received,
-                                      user_id=current_user.id, reference=form.reference.data)
+        payment = service.add_payment(
+            workfile,
+            location,
+            kind=PaymentKind(form.kind.data),
+            amount=form.amount.data,
+            payer=form.payer.data.strip(),
+            method=form.method.data,
+            received_at=received,
+            user_id=current_user.id,
+            reference=form.reference.data,
+        )
     except Refused as exc:
         return _refused(workfile, "payments", exc)
     db.session.commit()
@@ -441,13 +521,26 @@ def exporting(workfile_id: int):
     payments = service.batch_payments(workfile, batch) if batch else []
     messages = service.messages_by_id(payments)
     in_flight = [p for p in payments if p.status == PaymentStatus.EXPORTING]
-    waiting = [p for p in in_flight if (m := messages.get(p.outbox_message_id)) is not None
-               and m.error_kind == "transient" and m.status.value == "pending"]
-    return render("dms_activity/exporting.html", block="progress", workfile=workfile, location=location,
-                  batch=batch, payments=payments, messages=messages, done=not in_flight,
-                  only_waiting=bool(in_flight) and len(waiting) == len(in_flight),
-                  posted=sum(1 for p in payments if p.status == PaymentStatus.POSTED),
-                  failed=sum(1 for p in payments if p.status == PaymentStatus.FAILED))
+    waiting = [
+        p
+        for p in in_flight
+        if (m := messages.get(p.outbox_message_id)) is not None
+        and m.error_kind == "transient"
+        and m.status.value == "pending"
+    ]
+    return render(
+        "dms_activity/exporting.html",
+        block="progress",
+        workfile=workfile,
+        location=location,
+        batch=batch,
+        payments=payments,
+        messages=messages,
+        done=not in_flight,
+        only_waiting=bool(in_flight) and len(waiting) == len(in_flight),
+        posted=sum(1 for p in payments if p.status == PaymentStatus.POSTED),
+        failed=sum(1 for p in payments if p.status == PaymentStatus.FAILED),
+    )
 
 
 @bp.route("/<int:workfile_id>/dms-activity/payments/<int:payment_id>/retry", methods=["POST"])
@@ -473,8 +566,11 @@ def void_payment(workfile_id: int, payment_id: int):
     form = VoidForm()
     # Every void needs its reason (kept in History); a missing or blank one is refused on the field.
     if payment.can_void and not form.validate():
-        return render("dms_activity/activity.html", status=422,
-                      **_context(workfile, location, "payments", void_form=form, void_payment_id=payment.id))
+        return render(
+            "dms_activity/activity.html",
+            status=422,
+            **_context(workfile, location, "payments", void_form=form, void_payment_id=payment.id),
+        )
     try:
         service.void_payment(payment, current_user.id, form.reason.data)
     except Refused as exc:
@@ -494,14 +590,13 @@ def _summary_rows(workfile: Workfile) -> list[DmsEvent]:
 def summary(workfile_id: int):
     """Print Export Summary: the workfile header and the DMS transaction history, printable."""
     workfile, location = _workfile(workfile_id)
-    return render("dms_activity/summary.html", workfile=workfile, location=location,
-                  events=_summary_rows(workfile))
+    return render("dms_activity/summary.html", workfile=workfile, location=location, events=_summary_rows(workfile))
 
 
 CSV_COLUMNS = ("Date", "Completed By", "Description", "Amount $", "Status", "Reference ID", "Detail")
 
 
-def _csv_cell(value) -> str:  # noqa: ANN001
+def _csv_cell(value) -> str:
     """A spreadsheet must never run a cell as a formula (CSV injection)."""
     text = "" if value is None else str(value)
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
@@ -514,16 +609,30 @@ def summary_csv(workfile_id: int):
     workfile, location = _workfile(workfile_id)
     out = io.StringIO()
     writer = csv.writer(out)
-    for label, value in (("RO Number", workfile.dms_repair_id or ""), ("Customer", workfile.customer_name),
-                         ("Total", f"{workfile.total:.2f}"), ("Insurer", workfile.insurer or ""),
-                         ("Vehicle", workfile.vehicle), ("VIN", workfile.vin or "")):
+    for label, value in (
+        ("RO Number", workfile.dms_repair_id or ""),
+        ("Customer", workfile.customer_name),
+        ("Total", f"{workfile.total:.2f}"),
+        ("Insurer", workfile.insurer or ""),
+        ("Vehicle", workfile.vehicle),
+        ("VIN", workfile.vin or ""),
+    ):
         writer.writerow([label, _csv_cell(value)])
     writer.writerow([])
     writer.writerow(CSV_COLUMNS)
     for row in _summary_rows(workfile):
-        writer.writerow([format_local(row.occurred_at, location, "%Y-%m-%d %H:%M"), _csv_cell(row.completed_by),
-                         row.description, f"{row.amount:.2f}" if row.amount is not None else "",
-                         row.status or "", _csv_cell(row.reference_id or ""), _csv_cell(row.detail or "")])
+        writer.writerow(
+            [
+                format_local(row.occurred_at, location, "%Y-%m-%d %H:%M"),
+                _csv_cell(row.completed_by),
+                row.description,
+                f"{row.amount:.2f}" if row.amount is not None else "",
+                row.status or "",
+                _csv_cell(row.reference_id or ""),
+                _csv_cell(row.detail or ""),
+            ]
+        )
     name = f"export-summary-{workfile.number}.csv".replace("/", "-")
-    return Response(out.getvalue(), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return Response(
+        out.getvalue(), mimetype="text/csv", headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    )

@@ -6,12 +6,13 @@ claim of a Ready receipt wins, a Void receipt matches no export or retry, and an
 exporting or posted receipt cannot be voided. Exports go through the outbox
 (:mod:`webapp.outbox`) with the receipt's own idempotency key; ``jobs.payments`` sends them.
 """
+
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Callable
 
 from flask import current_app
 from sqlalchemy import select, update
@@ -19,11 +20,24 @@ from sqlalchemy.exc import IntegrityError
 
 import connectors
 from connectors import DmsError
+from connectors.portal_fields import vehicle_fields
 from connectors.records import KINDS, RepairOrder
 from webapp import audit
 from webapp.extensions import db
-from webapp.models import (Appointment, Asset, Customer, Location, OutboxKind, OutboxMessage, OutboxStatus, Payment,
-                           PaymentKind, PaymentStatus, Workfile, utcnow)
+from webapp.models import (
+    Appointment,
+    Asset,
+    Customer,
+    Location,
+    OutboxKind,
+    OutboxMessage,
+    OutboxStatus,
+    Payment,
+    PaymentKind,
+    PaymentStatus,
+    Workfile,
+    utcnow,
+)
 from webapp.models.workfile import DmsEventKind, record_event
 from webapp.outbox import dismiss_message, enqueue_push, requeue, retry_message
 from webapp.record_kinds import PORTAL_KINDS
@@ -68,14 +82,14 @@ def payment_export_supported(location: Location) -> bool:
 def connect(location: Location):
     """A connector for a short, user-initiated lookup."""
     if not location.has_dms:
-        raise Refused("This location has no DMS connection.",
-                      "A Global Admin can set it up under Admin → Locations.")
+        raise Refused("This location has no DMS connection.", "A Global Admin can set it up under Admin → Locations.")
     return location.connect_dms(current_app.config["DMS_LOOKUP_TIMEOUT"])
 
 
 # --------------------------------------------------------------------------- Properties
-def set_dms_id(workfile: Workfile, field: str, value: str | None, user_id: int | None,
-               detail: str | None = None) -> bool:
+def set_dms_id(
+    workfile: Workfile, field: str, value: str | None, user_id: int | None, detail: str | None = None
+) -> bool:
     """Set one of the three DMS ids; History gets "added" or "changed". False if unchanged."""
     if workfile.is_closed:
         raise Refused("The RO is closed: its DMS ids can no longer be changed.")
@@ -104,12 +118,16 @@ def convert_to_ro(workfile: Workfile, location: Location, user_id: int | None) -
         raise Refused("The RO is closed: its DMS ids can no longer be changed.")
     profile = profile_of(location)
     if profile is None or not location.has_dms:
-        raise Refused("This location has no DMS connection to reserve an RO number in.",
-                      "Type the DMS Repair ID by hand, or ask a Global Admin to set up the DMS connection "
-                      "under Admin → Locations.")
+        raise Refused(
+            "This location has no DMS connection to reserve an RO number in.",
+            "Type the DMS Repair ID by hand, or ask a Global Admin to set up the DMS connection "
+            "under Admin → Locations.",
+        )
     if not profile.ro_number_reservation:
-        raise Refused(f"{profile.display_name} does not reserve RO numbers.",
-                      "Create the RO in the DMS and type its number as the DMS Repair ID.")
+        raise Refused(
+            profile.refusal_text("does not reserve RO numbers."),
+            "Create the RO in the DMS and type its number as the DMS Repair ID.",
+        )
     if not workfile.ro_reservation_key:
         workfile.ro_reservation_key = f"{location.code}-ro-{workfile.id}-{uuid.uuid4().hex[:12]}"
         db.session.flush()
@@ -118,12 +136,15 @@ def convert_to_ro(workfile: Workfile, location: Location, user_id: int | None) -
             number = dms.reserve_ro_number(workfile.ro_reservation_key)
     except (DmsError, ValueError) as exc:
         message = getattr(exc, "title", None) or str(exc)
-        hint = getattr(exc, "fix_hint", None) or ("Try again in a minute. If it keeps failing, ask a Service Manager "
-                                                  "to check the DMS connection on the Integration health page.")
+        hint = getattr(exc, "fix_hint", None) or (
+            "Try again in a minute. If it keeps failing, ask a Service Manager "
+            "to check the DMS connection on the Integration health page."
+        )
         record_event(workfile, DmsEventKind.RO_RESERVATION_FAILED, user_id=user_id, detail=str(exc)[:500])
         db.session.commit()
-        raise Refused(f"The DMS could not reserve an RO number: {message}",
-                      f"{hint} You can type the DMS Repair ID by hand.") from exc
+        raise Refused(
+            f"The DMS could not reserve an RO number: {message}", f"{hint} You can type the DMS Repair ID by hand."
+        ) from exc
     set_dms_id(workfile, "dms_repair_id", number, user_id, detail="reserved on Convert to RO")
     return number
 
@@ -137,8 +158,9 @@ def search(location: Location, what: str, query: str, limit: int = 15) -> list:
         with connect(location) as dms:
             return getattr(dms, PORTAL_KINDS[what].dms_search)(query, limit=limit)
     except (DmsError, ValueError) as exc:
-        raise Refused(f"The DMS search failed: {getattr(exc, 'title', None) or exc}",
-                      getattr(exc, "fix_hint", None)) from exc
+        raise Refused(
+            f"The DMS search failed: {getattr(exc, 'title', None) or exc}", getattr(exc, "fix_hint", None)
+        ) from exc
 
 
 def _push_mode_refusal(location: Location, data_type: str) -> str | None:
@@ -151,14 +173,13 @@ def _push_mode_refusal(location: Location, data_type: str) -> str | None:
     mode = profile.push_mode(data_type)
     noun = KINDS[data_type].noun
     if mode == PUSH_NOT_AVAILABLE:
-        return f"{profile.display_name} does not accept new {noun} records from outside."
+        return profile.refusal_text(f"does not accept new {noun} records from outside.")
     if mode == PUSH_WITH_APPOINTMENT:
-        return f"{profile.display_name} accepts new {noun} records only together with an appointment."
+        return profile.refusal_text(f"accepts new {noun} records only together with an appointment.")
     return None
 
 
-def _drop_stale_dms_id(record: Customer | Asset, location: Location, data_type: str,
-                       user_id: int | None) -> str | None:
+def _drop_stale_dms_id(record: Customer | Asset, location: Location, data_type: str, user_id: int | None) -> str | None:
     """Before an "export as new" reuses the portal record's DMS id: ask the DMS whether it
     still has that record. Still there: None (the id is reused). Gone (deleted or merged in
     the DMS): the stale id is cleared (Change History says so) and a note for the user is
@@ -169,31 +190,44 @@ def _drop_stale_dms_id(record: Customer | Asset, location: Location, data_type: 
         with connect(location) as dms:
             found = dms.fetch_one(data_type, dms_id)
     except (DmsError, ValueError) as exc:
-        raise Refused(f"Could not check with the DMS that it still has {KINDS[data_type].noun} {dms_id}: "
-                      f"{getattr(exc, 'title', None) or exc}",
-                      getattr(exc, "fix_hint", None) or "Try again in a minute.") from exc
+        raise Refused(
+            f"Could not check with the DMS that it still has {KINDS[data_type].noun} {dms_id}: "
+            f"{getattr(exc, 'title', None) or exc}",
+            getattr(exc, "fix_hint", None) or "Try again in a minute.",
+        ) from exc
     if found is not None:
         return None
     from webapp.models import ChangeSource
     from webapp.models.change_history import record_change
 
     record.dms_id = None
-    record_change(record=record, field="dms_id", old=dms_id, new=None, source=ChangeSource.PORTAL, user_id=user_id,
-                  context={"stale_dms_id": dms_id})
-    return (f"The DMS no longer has {KINDS[data_type].noun} {dms_id} (deleted or merged there), so it was not reused: "
-            f"a new {KINDS[data_type].noun} record is being exported instead.")
+    record_change(
+        record=record,
+        field="dms_id",
+        old=dms_id,
+        new=None,
+        source=ChangeSource.PORTAL,
+        user_id=user_id,
+        context={"stale_dms_id": dms_id},
+    )
+    return (
+        f"The DMS no longer has {KINDS[data_type].noun} {dms_id} (deleted or merged there), so it was not reused: "
+        f"a new {KINDS[data_type].noun} record is being exported instead."
+    )
 
 
 def export_new_customer(workfile: Workfile, location: Location, user_id: int | None) -> str | None:
-    """"Customer not listed - export as new customer record" (the caller commits).
+    """ "Customer not listed - export as new customer record" (the caller commits).
 
     Returns a note for the user when the customer's DMS id was stale and dropped."""
     if workfile.is_closed:
         raise Refused("The RO is closed: its DMS ids can no longer be changed.")
     customer = workfile.customer
     if customer is None:
-        raise Refused("This workfile is not linked to a portal customer, so there is nothing to export.",
-                      "Pick the DMS customer from the search, or type the DMS Customer ID by hand.")
+        raise Refused(
+            "This workfile is not linked to a portal customer, so there is nothing to export.",
+            "Pick the DMS customer from the search, or type the DMS Customer ID by hand.",
+        )
     note = None
     if customer.dms_id:  # already in the DMS (if the DMS still has it): no need to create it twice
         note = _drop_stale_dms_id(customer, location, "customers", user_id)
@@ -203,8 +237,9 @@ def export_new_customer(workfile: Workfile, location: Location, user_id: int | N
     reason = _push_mode_refusal(location, "customers")
     if reason:
         raise Refused(reason, "Add the customer in the DMS, then pick it here or type its id.")
-    message = enqueue_push(db.session, location, OutboxKind.CUSTOMER_PUSH, customer,
-                           payload={"workfile_id": workfile.id}, user_id=user_id)
+    message = enqueue_push(
+        db.session, location, OutboxKind.CUSTOMER_PUSH, customer, payload={"workfile_id": workfile.id}, user_id=user_id
+    )
     db.session.flush()
     workfile.customer_export_message_id = message.id
     record_event(workfile, DmsEventKind.CUSTOMER_EXPORT_REQUESTED, user_id=user_id, detail=customer.display_name)
@@ -212,15 +247,17 @@ def export_new_customer(workfile: Workfile, location: Location, user_id: int | N
 
 
 def export_new_vehicle(workfile: Workfile, location: Location, fields: dict, user_id: int | None) -> str | None:
-    """"Vehicle not listed - export as new vehicle record" with the confirmed make/model.
+    """ "Vehicle not listed - export as new vehicle record" with the confirmed make/model.
 
     Returns a note for the user when the vehicle's DMS id was stale and dropped."""
     if workfile.is_closed:
         raise Refused("The RO is closed: its DMS ids can no longer be changed.")
     asset = workfile.asset
     if asset is None:
-        raise Refused("This workfile is not linked to a portal vehicle, so there is nothing to export.",
-                      "Pick the DMS vehicle from the search, or type the DMS Vehicle ID by hand.")
+        raise Refused(
+            "This workfile is not linked to a portal vehicle, so there is nothing to export.",
+            "Pick the DMS vehicle from the search, or type the DMS Vehicle ID by hand.",
+        )
     note = None
     if asset.dms_id:
         note = _drop_stale_dms_id(asset, location, "vehicles", user_id)
@@ -230,16 +267,26 @@ def export_new_vehicle(workfile: Workfile, location: Location, fields: dict, use
     reason = _push_mode_refusal(location, "vehicles")
     if reason:
         raise Refused(reason, "Add the vehicle in the DMS, then pick it here or type its id.")
-    from jobs.pushes import vehicle_fields
-
-    values = vehicle_fields(asset, workfile.dms_customer_id or (workfile.customer.dms_id if workfile.customer else None))
+    values = vehicle_fields(
+        asset, workfile.dms_customer_id or (workfile.customer.dms_id if workfile.customer else None)
+    )
     values.update({k: v for k, v in fields.items() if v not in (None, "")})
-    message = enqueue_push(db.session, location, OutboxKind.VEHICLE_PUSH, asset,
-                           payload={"workfile_id": workfile.id, "fields": values}, user_id=user_id)
+    message = enqueue_push(
+        db.session,
+        location,
+        OutboxKind.VEHICLE_PUSH,
+        asset,
+        payload={"workfile_id": workfile.id, "fields": values},
+        user_id=user_id,
+    )
     db.session.flush()
     workfile.vehicle_export_message_id = message.id
-    record_event(workfile, DmsEventKind.VEHICLE_EXPORT_REQUESTED, user_id=user_id,
-                 detail=" ".join(str(values.get(k) or "") for k in ("year", "make", "model")).strip())
+    record_event(
+        workfile,
+        DmsEventKind.VEHICLE_EXPORT_REQUESTED,
+        user_id=user_id,
+        detail=" ".join(str(values.get(k) or "") for k in ("year", "make", "model")).strip(),
+    )
     return note
 
 
@@ -253,8 +300,9 @@ def export_message(workfile: Workfile, which: str) -> OutboxMessage | None:
 
 def export_message_by_id(workfile: Workfile, message_id: int) -> OutboxMessage | None:
     """An "export as new" outbox message of this workfile (None for any other message)."""
-    message = db.session.scalar(scoped(OutboxMessage).where(OutboxMessage.id == message_id,
-                                                            OutboxMessage.location_id == workfile.location_id))
+    message = db.session.scalar(
+        scoped(OutboxMessage).where(OutboxMessage.id == message_id, OutboxMessage.location_id == workfile.location_id)
+    )
     if message is None or (message.payload or {}).get("workfile_id") != workfile.id:
         return None
     return message
@@ -269,36 +317,72 @@ class ExportResult:
     claimed: int
 
 
-def add_payment(workfile: Workfile, location: Location, *, kind: PaymentKind, amount: Decimal, payer: str,
-                method: str, received_at, user_id: int | None,  # noqa: ANN001
-                reference: str | None = None) -> Payment:
+def add_payment(
+    workfile: Workfile,
+    location: Location,
+    *,
+    kind: PaymentKind,
+    amount: Decimal,
+    payer: str,
+    method: str,
+    received_at,
+    user_id: int | None,
+    reference: str | None = None,
+) -> Payment:
     """Save a Ready receipt on the workfile (the caller commits)."""
     if workfile.is_closed:
         raise Refused("The RO is closed: receipts can no longer be added here.")
-    payment = Payment(location_id=workfile.location_id, workfile_id=workfile.id, kind=kind, amount=amount,
-                      payer=payer, method=method, received_at=received_at or utcnow(),
-                      reference=(reference or "").strip()[:64] or None, status=PaymentStatus.READY, created_by_id=user_id,
-                      idempotency_key=f"{location.code}-pay-{workfile.id}-{uuid.uuid4().hex}"[:80])
+    payment = Payment(
+        location_id=workfile.location_id,
+        workfile_id=workfile.id,
+        kind=kind,
+        amount=amount,
+        payer=payer,
+        method=method,
+        received_at=received_at or utcnow(),
+        reference=(reference or "").strip()[:64] or None,
+        status=PaymentStatus.READY,
+        created_by_id=user_id,
+        idempotency_key=f"{location.code}-pay-{workfile.id}-{uuid.uuid4().hex}"[:80],
+    )
     db.session.add(payment)
     db.session.flush()
-    record_event(workfile, DmsEventKind.PAYMENT_ADDED, user_id=user_id, payment=payment,
-                 detail=f"{kind.label} from {payer}" + (f" (ref. {payment.reference})" if payment.reference else ""))
+    record_event(
+        workfile,
+        DmsEventKind.PAYMENT_ADDED,
+        user_id=user_id,
+        payment=payment,
+        detail=f"{kind.label} from {payer}" + (f" (ref. {payment.reference})" if payment.reference else ""),
+    )
     return payment
 
 
 def payment_payload(workfile: Workfile, payment: Payment) -> dict:
     """What the DMS gets for a receipt (fixed at export time: replays send the same body)."""
-    return {"ro_number": workfile.dms_repair_id, "amount": f"{payment.amount:.2f}", "method": payment.method,
-            "payer": payment.kind.value, "received_at": payment.received_at.isoformat()}
+    return {
+        "ro_number": workfile.dms_repair_id,
+        "amount": f"{payment.amount:.2f}",
+        "method": payment.method,
+        "payer": payment.kind.value,
+        "received_at": payment.received_at.isoformat(),
+    }
 
 
 def _claim(payment_id: int, from_statuses: tuple[PaymentStatus, ...], batch: str, user_id: int | None) -> bool:
     """Move one receipt to Exporting if (and only if) it is still in ``from_statuses``."""
     result = db.session.execute(
-        update(Payment).where(Payment.id == payment_id, Payment.status.in_(from_statuses))
-        .values(status=PaymentStatus.EXPORTING, export_batch=batch, exported_by_id=user_id,
-                failure_reason=None, failure_hint=None, updated_at=utcnow())
-        .execution_options(synchronize_session=False))
+        update(Payment)
+        .where(Payment.id == payment_id, Payment.status.in_(from_statuses))
+        .values(
+            status=PaymentStatus.EXPORTING,
+            export_batch=batch,
+            exported_by_id=user_id,
+            failure_reason=None,
+            failure_hint=None,
+            updated_at=utcnow(),
+        )
+        .execution_options(synchronize_session=False)
+    )
     return result.rowcount == 1
 
 
@@ -310,31 +394,53 @@ def export_ready(workfile: Workfile, location: Location, user_id: int | None) ->
     """
     if not payment_export_supported(location):
         profile = profile_of(location)
-        name = profile.display_name if profile else "This location's DMS"
-        raise Refused(f"{name} does not support payment export. Nothing was sent to the DMS.",
-                      "Post these receipts directly in the DMS.")
+        refusal = (
+            profile.refusal_text("does not support payment export.")
+            if profile
+            else "This location's DMS does not support payment export."
+        )
+        raise Refused(
+            f"{refusal} Nothing was sent to the DMS.",
+            "Post these receipts directly in the DMS.",
+        )
     if not workfile.dms_repair_id:
-        raise Refused("This workfile has no DMS Repair ID yet, so the DMS cannot post receipts to it.",
-                      "Convert to RO (or type the DMS Repair ID) on the Properties tab, then export again.")
+        raise Refused(
+            "This workfile has no DMS Repair ID yet, so the DMS cannot post receipts to it.",
+            "Convert to RO (or type the DMS Repair ID) on the Properties tab, then export again.",
+        )
     batch = uuid.uuid4().hex
-    ready = list(db.session.scalars(select(Payment.id).where(Payment.workfile_id == workfile.id,
-                                                             Payment.status == PaymentStatus.READY)
-                                    .order_by(Payment.id)))
+    ready = list(
+        db.session.scalars(
+            select(Payment.id)
+            .where(Payment.workfile_id == workfile.id, Payment.status == PaymentStatus.READY)
+            .order_by(Payment.id)
+        )
+    )
     claimed = 0
     for payment_id in ready:
         if not _claim(payment_id, (PaymentStatus.READY,), batch, user_id):
             continue  # someone else's export took it a moment ago
         payment = db.session.get(Payment, payment_id)
         db.session.refresh(payment)
-        message = enqueue_push(db.session, location, OutboxKind.PAYMENT_EXPORT, payment,
-                               payload=payment_payload(workfile, payment),
-                               idempotency_key=payment.idempotency_key, user_id=user_id)
+        message = enqueue_push(
+            db.session,
+            location,
+            OutboxKind.PAYMENT_EXPORT,
+            payment,
+            payload=payment_payload(workfile, payment),
+            idempotency_key=payment.idempotency_key,
+            user_id=user_id,
+        )
         db.session.flush()
         payment.outbox_message_id = message.id
         claimed += 1
     if claimed:
-        audit.record("payment.exported", location_id=location.id, target=f"workfile {workfile.id}",
-                     detail=f"{claimed} receipt(s) queued for export, batch {batch}")
+        audit.record(
+            "payment.exported",
+            location_id=location.id,
+            target=f"workfile {workfile.id}",
+            detail=f"{claimed} receipt(s) queued for export, batch {batch}",
+        )
     return ExportResult(batch, claimed)
 
 
@@ -351,9 +457,15 @@ def retry_payment(payment: Payment, location: Location, user_id: int | None) -> 
     db.session.refresh(payment)
     message = db.session.get(OutboxMessage, payment.outbox_message_id) if payment.outbox_message_id else None
     if message is None:
-        message = enqueue_push(db.session, location, OutboxKind.PAYMENT_EXPORT, payment,
-                               payload=payment_payload(payment.workfile, payment),
-                               idempotency_key=payment.idempotency_key, user_id=user_id)
+        message = enqueue_push(
+            db.session,
+            location,
+            OutboxKind.PAYMENT_EXPORT,
+            payment,
+            payload=payment_payload(payment.workfile, payment),
+            idempotency_key=payment.idempotency_key,
+            user_id=user_id,
+        )
         db.session.flush()
         payment.outbox_message_id = message.id
     elif message.status == OutboxStatus.FAILED:
@@ -373,34 +485,49 @@ def void_payment(payment: Payment, user_id: int | None, reason: str | None = Non
     """
     reason = (reason or "").strip()[:500] or None
     result = db.session.execute(
-        update(Payment).where(Payment.id == payment.id,
-                              Payment.status.in_((PaymentStatus.READY, PaymentStatus.FAILED)))
-        .values(status=PaymentStatus.VOID, voided_at=utcnow(), voided_by_id=user_id, void_reason=reason,
-                updated_at=utcnow())
-        .execution_options(synchronize_session=False))
+        update(Payment)
+        .where(Payment.id == payment.id, Payment.status.in_((PaymentStatus.READY, PaymentStatus.FAILED)))
+        .values(
+            status=PaymentStatus.VOID, voided_at=utcnow(), voided_by_id=user_id, void_reason=reason, updated_at=utcnow()
+        )
+        .execution_options(synchronize_session=False)
+    )
     db.session.refresh(payment)
     if result.rowcount != 1:
         if payment.status == PaymentStatus.VOID:
             raise Refused("This receipt is already Void.")
         if payment.status == PaymentStatus.POSTED:
-            raise Refused("This receipt is Posted in the DMS; it cannot be voided here: "
-                          "it must be reversed in the DMS.",
-                          "Reverse the receipt in the DMS; the reversal is then the DMS's record.")
-        raise Refused("This receipt is being exported right now; it cannot be voided.",
-                      "Wait for the export to finish, then void it if it failed.")
+            raise Refused(
+                "This receipt is Posted in the DMS; it cannot be voided here: it must be reversed in the DMS.",
+                "Reverse the receipt in the DMS; the reversal is then the DMS's record.",
+            )
+        raise Refused(
+            "This receipt is being exported right now; it cannot be voided.",
+            "Wait for the export to finish, then void it if it failed.",
+        )
     if payment.outbox_message_id:
         message = db.session.get(OutboxMessage, payment.outbox_message_id)
         if message is not None and message.status in (OutboxStatus.FAILED, OutboxStatus.PENDING):
             # Nobody may resend it from the Failed pushes page either.
             dismiss_message(db.session, message, "The receipt was voided on the workfile.", user_id)
-    record_event(payment.workfile, DmsEventKind.PAYMENT_VOIDED, user_id=user_id, payment=payment,
-                 detail=f"Reason: {reason}" if reason else None)
+    record_event(
+        payment.workfile,
+        DmsEventKind.PAYMENT_VOIDED,
+        user_id=user_id,
+        payment=payment,
+        detail=f"Reason: {reason}" if reason else None,
+    )
 
 
 def batch_payments(workfile: Workfile, batch: str) -> list[Payment]:
     """The receipts of one export, in order."""
-    return list(db.session.scalars(select(Payment).where(Payment.workfile_id == workfile.id,
-                                                         Payment.export_batch == batch).order_by(Payment.id)))
+    return list(
+        db.session.scalars(
+            select(Payment)
+            .where(Payment.workfile_id == workfile.id, Payment.export_batch == batch)
+            .order_by(Payment.id)
+        )
+    )
 
 
 def messages_by_id(payments: list[Payment]) -> dict[int, OutboxMessage]:
@@ -430,13 +557,23 @@ def _add_once(workfile: Workfile, existing: Callable[[], Workfile | None]) -> tu
 
 def workfile_of_appointment(appointment: Appointment) -> Workfile | None:
     """The workfile an appointment was checked in to (one per appointment)."""
-    return db.session.scalar(scoped(Workfile).where(Workfile.location_id == appointment.location_id,
-                                                    Workfile.appointment_id == appointment.id))
+    return db.session.scalar(
+        scoped(Workfile).where(
+            Workfile.location_id == appointment.location_id, Workfile.appointment_id == appointment.id
+        )
+    )
 
 
-def new_workfile(location: Location, *, customer: Customer | None, asset: Asset | None, user_id: int | None,
-                 insurer: str | None = None, total: Decimal | None = None,
-                 appointment: Appointment | None = None) -> tuple[Workfile, bool]:
+def new_workfile(
+    location: Location,
+    *,
+    customer: Customer | None,
+    asset: Asset | None,
+    user_id: int | None,
+    insurer: str | None = None,
+    total: Decimal | None = None,
+    appointment: Appointment | None = None,
+) -> tuple[Workfile, bool]:
     """A new open workfile for a portal customer and/or vehicle (the caller commits).
 
     The header (name, vehicle, VIN) is copied from the portal records as they are now, and
@@ -446,13 +583,20 @@ def new_workfile(location: Location, *, customer: Customer | None, asset: Asset 
     """
     if customer is None and asset is not None:
         customer = asset.customer
-    workfile = Workfile(location_id=location.id, customer_id=customer.id if customer else None,
-                        asset_id=asset.id if asset else None,
-                        customer_name=(customer.display_name if customer else "")[:160],
-                        insurer=(insurer or "").strip() or None, total=total or Decimal("0.00"),
-                        vehicle_year=asset.year if asset else None, vehicle_make=asset.make if asset else None,
-                        vehicle_model=asset.model if asset else None, vin=asset.vin if asset else None,
-                        appointment_id=appointment.id if appointment else None, created_by_id=user_id)
+    workfile = Workfile(
+        location_id=location.id,
+        customer_id=customer.id if customer else None,
+        asset_id=asset.id if asset else None,
+        customer_name=(customer.display_name if customer else "")[:160],
+        insurer=(insurer or "").strip() or None,
+        total=total or Decimal("0.00"),
+        vehicle_year=asset.year if asset else None,
+        vehicle_make=asset.make if asset else None,
+        vehicle_model=asset.model if asset else None,
+        vin=asset.vin if asset else None,
+        appointment_id=appointment.id if appointment else None,
+        created_by_id=user_id,
+    )
     workfile, created = _add_once(workfile, lambda: workfile_of_appointment(appointment) if appointment else None)
     if not created:
         return workfile, False
@@ -467,8 +611,9 @@ def new_workfile(location: Location, *, customer: Customer | None, asset: Asset 
 
 def workfile_linking(location: Location, dms_ro_id: str) -> Workfile | None:
     """The workfile of this location already linked to the DMS RO ``dms_ro_id``."""
-    return db.session.scalar(scoped(Workfile).where(Workfile.location_id == location.id,
-                                                    Workfile.dms_ro_id == dms_ro_id))
+    return db.session.scalar(
+        scoped(Workfile).where(Workfile.location_id == location.id, Workfile.dms_ro_id == dms_ro_id)
+    )
 
 
 def _apply_ro(workfile: Workfile, location: Location, ro: RepairOrder, user_id: int | None, how: str) -> list[str]:
@@ -482,15 +627,19 @@ def _apply_ro(workfile: Workfile, location: Location, ro: RepairOrder, user_id: 
     set_dms_id(workfile, "dms_repair_id", number, user_id, detail=how)
     customer_dms_id, vehicle_dms_id = (ro.customer_dms_id or "")[:64], (ro.vehicle_dms_id or "")[:64]
     notes = []
-    for field, value, noun in (("dms_customer_id", customer_dms_id, "customer"),
-                               ("dms_vehicle_id", vehicle_dms_id, "vehicle")):
+    for field, value, noun in (
+        ("dms_customer_id", customer_dms_id, "customer"),
+        ("dms_vehicle_id", vehicle_dms_id, "vehicle"),
+    ):
         if not value:
             continue
         if not getattr(workfile, field):
             set_dms_id(workfile, field, value, user_id, detail="from the DMS repair order")
         elif getattr(workfile, field) != value:
-            notes.append(f"The DMS RO is for DMS {noun} {value}, but this workfile's DMS {noun.title()} ID is "
-                         f"{getattr(workfile, field)}. Check it on the Properties tab.")
+            notes.append(
+                f"The DMS RO is for DMS {noun} {value}, but this workfile's DMS {noun.title()} ID is "
+                f"{getattr(workfile, field)}. Check it on the Properties tab."
+            )
     found = queries.related(location, [customer_dms_id], [vehicle_dms_id])
     customer = found.portal_customers.get(customer_dms_id)
     if workfile.customer_id is None and customer is not None:
@@ -529,19 +678,23 @@ def start_from_dms_ro(location: Location, ro: RepairOrder, user_id: int | None) 
     if existing is not None:
         return existing, False
     workfile, created = _add_once(
-        Workfile(location_id=location.id, customer_name="", total=Decimal("0.00"), created_by_id=user_id,
-                 dms_ro_id=dms_ro_id),
-        lambda: workfile_linking(location, dms_ro_id))
+        Workfile(
+            location_id=location.id, customer_name="", total=Decimal("0.00"), created_by_id=user_id, dms_ro_id=dms_ro_id
+        ),
+        lambda: workfile_linking(location, dms_ro_id),
+    )
     if not created:
         return workfile, False
-    record_event(workfile, DmsEventKind.WORKFILE_CREATED, user_id=user_id,
-                 detail="from a repair order pulled from the DMS")
+    record_event(
+        workfile, DmsEventKind.WORKFILE_CREATED, user_id=user_id, detail="from a repair order pulled from the DMS"
+    )
     _apply_ro(workfile, location, ro, user_id, "from the pulled DMS repair order")
     return workfile, True
 
 
-def link_ro_by_number(workfile: Workfile, location: Location, number: str,
-                      user_id: int | None) -> tuple[str, list[str]]:
+def link_ro_by_number(
+    workfile: Workfile, location: Location, number: str, user_id: int | None
+) -> tuple[str, list[str]]:
     """Look the RO number up live in the DMS and link the workfile to it (the caller commits).
 
     Returns the RO number linked and notes on DMS ids that differ from the RO's. :class:`Refused`
@@ -558,20 +711,28 @@ def link_ro_by_number(workfile: Workfile, location: Location, number: str,
             ro = dms.fetch_one("repair_orders", number)
     except (DmsError, ValueError) as exc:
         message = getattr(exc, "title", None) or str(exc)
-        record_event(workfile, DmsEventKind.RO_LINK_FAILED, user_id=user_id, reference_id=number[:64],
-                     detail=str(exc)[:500])
+        record_event(
+            workfile, DmsEventKind.RO_LINK_FAILED, user_id=user_id, reference_id=number[:64], detail=str(exc)[:500]
+        )
         db.session.commit()
-        raise Refused(f"The DMS could not be reached to look up RO {number}: {message}",
-                      getattr(exc, "fix_hint", None) or "Try again in a minute. If it keeps failing, ask a Service "
-                      "Manager to check the DMS connection on the Integration health page.") from exc
+        raise Refused(
+            f"The DMS could not be reached to look up RO {number}: {message}",
+            getattr(exc, "fix_hint", None)
+            or "Try again in a minute. If it keeps failing, ask a Service "
+            "Manager to check the DMS connection on the Integration health page.",
+        ) from exc
     if ro is None:
-        raise Refused(f"The DMS has no repair order {number}.",
-                      "Check the number on the DMS's RO; it must be an RO that already exists there.")
+        raise Refused(
+            f"The DMS has no repair order {number}.",
+            "Check the number on the DMS's RO; it must be an RO that already exists there.",
+        )
     shown = ro.ro_number or number
     other = workfile_linking(location, ro.dms_id[:64])
     if other is not None and other.id != workfile.id:
-        raise Refused(f"Workfile {other.number} is already linked to RO {shown}.",
-                      f"Open {other.number} from Repair orders instead.")
+        raise Refused(
+            f"Workfile {other.number} is already linked to RO {shown}.",
+            f"Open {other.number} from Repair orders instead.",
+        )
     if workfile.dms_ro_id == ro.dms_id[:64]:
         raise Refused(f"This workfile is already linked to RO {shown}.")
     notes = _apply_ro(workfile, location, ro, user_id, f"looked up by RO number {number}")

@@ -3,10 +3,12 @@
 Pure scoring (rapidfuzz for name similarity): each candidate gets a score 0-100 and the
 plain-language reasons behind it, so staff can judge rather than trust a number.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from rapidfuzz import fuzz
 

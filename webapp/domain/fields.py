@@ -6,10 +6,12 @@ A name or address differing only in case, accents or punctuation ('Mcdonald' / '
 'Zoe' / 'Zoë', 'OBRIEN' / "O'Brien") *is* a difference, of the kind "only formatting
 differs" (:func:`formatting_only`): it is a correction someone may want to sync.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from webapp.domain.normalise import clean_text, email_key, fold, normalise_email, normalise_phone, normalise_vin
 
@@ -102,7 +104,10 @@ FIELDS_BY_TYPE = {"customers": CUSTOMER_FIELDS, "vehicles": ASSET_FIELDS}
 # location has OEM build data *and* the asset's OEM build data holds the field (its keys).
 OEM_LOCKED = frozenset({"year", "make", "model", "engine_type"})
 OEM_KEYS: dict[str, tuple[str, ...]] = {
-    "year": ("year",), "make": ("make",), "model": ("model",), "engine_type": ("engine_type", "engine"),
+    "year": ("year",),
+    "make": ("make",),
+    "model": ("model",),
+    "engine_type": ("engine_type", "engine"),
 }
 
 
@@ -110,8 +115,9 @@ def oem_fields(oem_build_data: Any) -> frozenset[str]:
     """The OEM-lockable portal attributes an asset's OEM build data has a value for."""
     if not isinstance(oem_build_data, Mapping):
         return frozenset()
-    return frozenset(attr for attr, keys in OEM_KEYS.items()
-                     if any(clean_text(oem_build_data.get(key)) for key in keys))
+    return frozenset(
+        attr for attr, keys in OEM_KEYS.items() if any(clean_text(oem_build_data.get(key)) for key in keys)
+    )
 
 
 def same(spec: FieldSpec, a: Any, b: Any) -> bool:

@@ -9,10 +9,11 @@
 "Days ago" is the number of midnights passed in the location's timezone, so a record
 synced at 23:59 was synced "1 day ago" at 00:01 there, whatever UTC says.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 RECENT_MAX_DAYS = 30
@@ -50,7 +51,7 @@ def _zone(tz_name: str | None) -> ZoneInfo:
 def days_since(last_synced_at: datetime, now: datetime, tz_name: str | None) -> int:
     """Calendar days between the two moments, as seen on a wall clock in ``tz_name``."""
     zone = _zone(tz_name)
-    then = last_synced_at if last_synced_at.tzinfo else last_synced_at.replace(tzinfo=timezone.utc)
+    then = last_synced_at if last_synced_at.tzinfo else last_synced_at.replace(tzinfo=UTC)
     return (now.astimezone(zone).date() - then.astimezone(zone).date()).days
 
 
@@ -66,7 +67,7 @@ def band_for(days: int | None) -> str:
 
 
 def _local_midnight(day: date, zone: ZoneInfo) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=zone).astimezone(timezone.utc)
+    return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
 
 
 def band_cutoffs(now: datetime, tz_name: str | None) -> tuple[datetime, datetime]:
@@ -78,8 +79,10 @@ def band_cutoffs(now: datetime, tz_name: str | None) -> tuple[datetime, datetime
     """
     zone = _zone(tz_name)
     today = now.astimezone(zone).date()
-    return (_local_midnight(today - timedelta(days=RECENT_MAX_DAYS), zone),
-            _local_midnight(today - timedelta(days=AGEING_MAX_DAYS), zone))
+    return (
+        _local_midnight(today - timedelta(days=RECENT_MAX_DAYS), zone),
+        _local_midnight(today - timedelta(days=AGEING_MAX_DAYS), zone),
+    )
 
 
 def badge(last_synced_at: datetime | None, now: datetime, tz_name: str | None) -> Badge:

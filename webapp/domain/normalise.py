@@ -5,6 +5,7 @@ phone numbers, ``email-validator`` for e-mail syntax, ``vininfo`` for VIN check 
 Everything here is pure and safe on hostile input: it never raises on bad data, it
 reports it (``None`` or a flag).
 """
+
 from __future__ import annotations
 
 import re
@@ -64,11 +65,19 @@ def _phone(value: object, region: str) -> str | None:
     if region in ("US", "CA") and _NANP_PLAIN.match(text):
         # Fast path for the common North American shape (pulls normalise millions of these):
         # 10 digits, or 11 starting with the country code 1, with a valid area code and exchange.
-        if len(digits) == 11 and digits[0] == "1" and not text.startswith("+") or (
-                len(digits) == 11 and text.startswith("+1")):
+        if (
+            len(digits) == 11
+            and digits[0] == "1"
+            and not text.startswith("+")
+            or (len(digits) == 11 and text.startswith("+1"))
+        ):
             digits = digits[1:]
-        if len(digits) == 10 and digits[0] in "23456789" and digits[3] in "23456789" and not text.startswith(
-                ("+2", "+3", "+4", "+5", "+6", "+7", "+8", "+9")):
+        if (
+            len(digits) == 10
+            and digits[0] in "23456789"
+            and digits[3] in "23456789"
+            and not text.startswith(("+2", "+3", "+4", "+5", "+6", "+7", "+8", "+9"))
+        ):
             return "+1" + digits
     try:
         number = phonenumbers.parse(text, region)
@@ -92,8 +101,11 @@ def format_phone(e164: str | None, region: str = DEFAULT_REGION) -> str:
         number = phonenumbers.parse(e164, region)
     except phonenumbers.NumberParseException:
         return e164
-    fmt = (phonenumbers.PhoneNumberFormat.NATIONAL
-           if phonenumbers.region_code_for_number(number) == region else phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    fmt = (
+        phonenumbers.PhoneNumberFormat.NATIONAL
+        if phonenumbers.region_code_for_number(number) == region
+        else phonenumbers.PhoneNumberFormat.INTERNATIONAL
+    )
     return phonenumbers.format_number(number, fmt)
 
 
@@ -159,7 +171,7 @@ def _check_vin(text: str) -> VinCheck:
         return VinCheck(text, standard=True, check_digit_ok=None)
     try:
         ok = Vin(text).verify_checksum(check_year=False)
-    except Exception:  # noqa: BLE001 - vininfo raises on unknown characters
+    except Exception:
         ok = False
     return VinCheck(text, standard=True, check_digit_ok=ok)
 

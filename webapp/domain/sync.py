@@ -13,11 +13,14 @@ an asset whose own OEM build data holds that field (nothing is locked for an ass
 it). A locked field keeps the portal (OEM) value; it is written to the DMS only when the
 person ticks "Also write it to the DMS" for it (choice :data:`SEND`), never by Select All.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any
 
+from connectors.vendors import VendorProfile
 from webapp.domain.fields import ASSET_FIELDS, CUSTOMER_FIELDS, OEM_LOCKED, FieldSpec, formatting_only, oem_fields, same
 
 PORTAL, DMS = "portal", "dms"
@@ -79,7 +82,9 @@ def spec_of(record_type: str, attr: str) -> FieldSpec:
     raise KeyError(attr)
 
 
-def compare(record_type: str, record: Any, dms_record: Mapping[str, Any], *, oem_locked: bool = False) -> list[Difference]:
+def compare(
+    record_type: str, record: Any, dms_record: Mapping[str, Any], *, oem_locked: bool = False
+) -> list[Difference]:
     """The fields whose values differ after normalisation, in display order.
 
     ``oem_locked`` is the location's OEM build data setting: with it, the OEM fields the
@@ -91,12 +96,17 @@ def compare(record_type: str, record: Any, dms_record: Mapping[str, Any], *, oem
         raw_dms = spec.from_dms(dms_record)
         if same(spec, portal_value, raw_dms):
             continue
-        differences.append(Difference(
-            attr=spec.attr, label=spec.label, dms_field=spec.dms_field,
-            portal_value=spec.canonical(portal_value) if not _empty(portal_value) else None,
-            dms_value=spec.canonical(raw_dms),
-            locked=spec.attr in OEM_LOCKED and spec.attr in oem,
-            formatting_only=formatting_only(spec, portal_value, raw_dms)))
+        differences.append(
+            Difference(
+                attr=spec.attr,
+                label=spec.label,
+                dms_field=spec.dms_field,
+                portal_value=spec.canonical(portal_value) if not _empty(portal_value) else None,
+                dms_value=spec.canonical(raw_dms),
+                locked=spec.attr in OEM_LOCKED and spec.attr in oem,
+                formatting_only=formatting_only(spec, portal_value, raw_dms),
+            )
+        )
     return differences
 
 
@@ -116,8 +126,9 @@ def select_all(differences: Iterable[Difference], side: str) -> dict[str, str]:
     return {d.attr: PORTAL if d.locked else side for d in differences}
 
 
-def validate_choices(differences: Iterable[Difference], submitted: Mapping[str, str],
-                     *, require_all: bool = True) -> dict[str, str | None]:
+def validate_choices(
+    differences: Iterable[Difference], submitted: Mapping[str, str], *, require_all: bool = True
+) -> dict[str, str | None]:
     """Check submitted ``{attr: side}`` choices against the differences shown.
 
     Raises :class:`ChoiceError` for a field that is not part of this sync (not shown:
@@ -138,7 +149,9 @@ def validate_choices(differences: Iterable[Difference], submitted: Mapping[str, 
         elif side not in SIDES and not (side == SEND and difference.locked):
             raise ChoiceError(f"{difference.label}: choose the portal or the DMS value.")
         if side == DMS and difference.locked:
-            raise ChoiceError(f"{difference.label} comes from OEM build data and cannot be overwritten by the DMS value.")
+            raise ChoiceError(
+                f"{difference.label} comes from OEM build data and cannot be overwritten by the DMS value."
+            )
         if side is None:
             missing.append(difference.label)
         choices[attr] = side
@@ -168,10 +181,14 @@ class Plan:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (stored as the wizard's summary)."""
-        return {"portal_changes": [list(c) for c in self.portal_changes], "dms_fields": self.dms_fields,
-                "dms_labels": [list(c) for c in self.dms_labels],
-                "skipped": [{"label": s.label, "reason": s.reason} for s in self.skipped],
-                "kept_in_dms": self.kept_in_dms, "oem_kept": self.oem_kept}
+        return {
+            "portal_changes": [list(c) for c in self.portal_changes],
+            "dms_fields": self.dms_fields,
+            "dms_labels": [list(c) for c in self.dms_labels],
+            "skipped": [{"label": s.label, "reason": s.reason} for s in self.skipped],
+            "kept_in_dms": self.kept_in_dms,
+            "oem_kept": self.oem_kept,
+        }
 
 
 def _wire(value: Any) -> Any:
@@ -179,16 +196,27 @@ def _wire(value: Any) -> Any:
     return "" if value is None else value
 
 
-def plan(record_type: str, differences: Iterable[Difference], choices: Mapping[str, str | None],
-         dms_record: Mapping[str, Any], *, write_back: bool, writable: Iterable[str],
-         push_refusal: str | None = None, vendor_name: str = "The DMS",
-         owner_change: tuple[Any, Any] | None = None, owner_dms_id: tuple[str | None, str | None] | None = None,
-         owner_label: str = "Customer") -> Plan:
+def plan(
+    record_type: str,
+    differences: Iterable[Difference],
+    choices: Mapping[str, str | None],
+    dms_record: Mapping[str, Any],
+    *,
+    write_back: bool,
+    writable: Iterable[str],
+    profile: VendorProfile,
+    push_refusal: str | None = None,
+    owner_change: tuple[Any, Any] | None = None,
+    owner_dms_id: tuple[str | None, str | None] | None = None,
+    owner_label: str = "Customer",
+) -> Plan:
     """What the choices change: portal fields (DMS chosen) and DMS fields (portal chosen).
 
     ``write_back`` is the location's "Update Portal + DMS" mode; ``writable`` the vendor's
-    writable DMS field names; ``push_refusal`` set when the vendor takes no stand-alone
-    updates of this record type at all (the reason). ``owner_change`` is the asset's
+    writable DMS field names; ``profile`` the vendor's profile, whose
+    :meth:`~connectors.vendors.VendorProfile.refusal_text` words the fields it does not take;
+    ``push_refusal`` set when the vendor takes no stand-alone updates of this record type at
+    all (the reason). ``owner_change`` is the asset's
     (old, new) portal customer label when the owner changes; ``owner_dms_id`` the DMS's
     (current, wanted) owner id when the DMS should get the portal's owner.
     """
@@ -198,8 +226,9 @@ def plan(record_type: str, differences: Iterable[Difference], choices: Mapping[s
     for difference in differences:
         side = choices.get(difference.attr)
         if side == DMS:
-            result.portal_changes.append((difference.attr, difference.label, difference.portal_value,
-                                          difference.dms_value))
+            result.portal_changes.append(
+                (difference.attr, difference.label, difference.portal_value, difference.dms_value)
+            )
         elif side == PORTAL and difference.locked:
             result.oem_kept.append(difference.label)  # the OEM value stays in the portal; the DMS is not touched
         elif side == PORTAL or (side == SEND and difference.locked):
@@ -219,7 +248,7 @@ def plan(record_type: str, differences: Iterable[Difference], choices: Mapping[s
         elif difference.locked and _empty(difference.portal_value):
             reason = "the portal has no value to send"
         elif difference.dms_field not in writable:
-            reason = f"{vendor_name} does not accept {difference.label} updates"
+            reason = profile.refusal_text(f"does not accept {difference.label} updates")
         if reason:
             result.skipped.append(SkippedField(difference.label, reason))
             continue
@@ -244,7 +273,9 @@ def plan(record_type: str, differences: Iterable[Difference], choices: Mapping[s
         elif push_refusal:
             result.skipped.append(SkippedField(owner_label, push_refusal))
         elif OWNER_DMS_FIELD not in writable:
-            result.skipped.append(SkippedField(owner_label, f"{vendor_name} does not accept {owner_label} updates"))
+            result.skipped.append(
+                SkippedField(owner_label, profile.refusal_text(f"does not accept {owner_label} updates"))
+            )
         else:
             result.dms_fields[OWNER_DMS_FIELD] = wanted_owner[1]
             result.dms_labels.append((owner_label, wanted_owner[0], wanted_owner[1]))

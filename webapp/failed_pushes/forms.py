@@ -1,4 +1,5 @@
 """Retry and Dismiss on the failed-push queue."""
+
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
@@ -13,5 +14,8 @@ class RetryForm(FlaskForm):
 class DismissForm(FlaskForm):
     """Give up on a push; the reason is kept in history."""
 
-    reason = StringField("Reason", filters=[lambda v: v.strip() if isinstance(v, str) else v],
-                         validators=[DataRequired(message="Say why this push will not be sent."), Length(max=500)])
+    reason = StringField(
+        "Reason",
+        filters=[lambda v: v.strip() if isinstance(v, str) else v],
+        validators=[DataRequired(message="Say why this push will not be sent."), Length(max=500)],
+    )

@@ -1,4 +1,5 @@
 """The location switcher."""
+
 from flask_wtf import FlaskForm
 from wtforms import SelectField
 from wtforms.validators import DataRequired

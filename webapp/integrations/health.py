@@ -1,21 +1,20 @@
 """What the integration health page shows: per data type, is the DMS data fresh?"""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 
-from sqlalchemy import func, select
+from flask_login import current_user
 
 import connectors
 from connectors.records import DATA_TYPES, KINDS
-from jobs.schedule import Cadence, cadences
+from webapp.domain.times import zone_of
 from webapp.extensions import db
-from flask_login import current_user
-
 from webapp.models import DmsRecord, Location, RunStatus, RunTrigger, SyncRun, utcnow
 from webapp.permissions import Permission, can
 from webapp.scoping import scoped
-from webapp.template_filters import zone_of
+from webapp.services.cadences import Cadence, cadences
 
 DATA_TYPE_LABELS = {data_type: KINDS[data_type].label for data_type in DATA_TYPES}
 
@@ -42,11 +41,13 @@ class DataTypeHealth:
     can_backfill: bool
 
 
-def lag_state(cadence: Cadence, last_success: SyncRun | None, last_run: SyncRun | None,
-              now: datetime) -> Lag:
+def lag_state(cadence: Cadence, last_success: SyncRun | None, last_run: SyncRun | None, now: datetime) -> Lag:
     """Green within 1.5 intervals of the last success, yellow within 3, red beyond or failing."""
-    if last_run is not None and last_run.status == RunStatus.FAILED and (
-            last_success is None or last_run.started_at > last_success.started_at):
+    if (
+        last_run is not None
+        and last_run.status == RunStatus.FAILED
+        and (last_success is None or last_run.started_at > last_success.started_at)
+    ):
         return Lag("failing", "Last pull failed")
     if not cadence.scheduled:
         return Lag("unscheduled", "On demand")
@@ -62,8 +63,12 @@ def lag_state(cadence: Cadence, last_success: SyncRun | None, last_run: SyncRun 
 
 
 def _latest(location_id: int, data_type: str, *conditions) -> SyncRun | None:
-    return db.session.scalar(scoped(SyncRun).where(SyncRun.data_type == data_type, *conditions)
-                             .order_by(SyncRun.started_at.desc(), SyncRun.id.desc()).limit(1))
+    return db.session.scalar(
+        scoped(SyncRun)
+        .where(SyncRun.data_type == data_type, *conditions)
+        .order_by(SyncRun.started_at.desc(), SyncRun.id.desc())
+        .limit(1)
+    )
 
 
 def health_rows(location: Location) -> list[DataTypeHealth]:
@@ -72,18 +77,27 @@ def health_rows(location: Location) -> list[DataTypeHealth]:
     profile = connectors.get_profile(location.dms_vendor) if location.dms_vendor else None
     rows = []
     for data_type, cadence in cadences(location).items():
-        last_success = _latest(location.id, data_type, SyncRun.status == RunStatus.SUCCEEDED,
-                               SyncRun.trigger != RunTrigger.RECONCILE)
+        last_success = _latest(
+            location.id, data_type, SyncRun.status == RunStatus.SUCCEEDED, SyncRun.trigger != RunTrigger.RECONCILE
+        )
         # The row describes pulls; reconciliations are listed with the recent runs.
-        last_run = _latest(location.id, data_type, SyncRun.status != RunStatus.SKIPPED,
-                           SyncRun.trigger != RunTrigger.RECONCILE)
+        last_run = _latest(
+            location.id, data_type, SyncRun.status != RunStatus.SKIPPED, SyncRun.trigger != RunTrigger.RECONCILE
+        )
         active = _latest(location.id, data_type, SyncRun.status.in_((RunStatus.QUEUED, RunStatus.RUNNING)))
         historical = {"repair_orders": profile.historical_ros, "customers": profile.historical_customers}.get(data_type)
-        rows.append(DataTypeHealth(
-            data_type=data_type, label=DATA_TYPE_LABELS.get(data_type, data_type), cadence=cadence,
-            last_success=last_success, last_run=last_run, active=active,
-            lag=lag_state(cadence, last_success, last_run, now),
-            can_backfill=bool(historical and historical.available)))
+        rows.append(
+            DataTypeHealth(
+                data_type=data_type,
+                label=DATA_TYPE_LABELS.get(data_type, data_type),
+                cadence=cadence,
+                last_success=last_success,
+                last_run=last_run,
+                active=active,
+                lag=lag_state(cadence, last_success, last_run, now),
+                can_backfill=bool(historical and historical.available),
+            )
+        )
     return rows
 
 
@@ -107,12 +121,16 @@ def pulled_per_hour(location: Location, days: int = 7, width: float = 840, heigh
     as SVG bars, and per day: the days are the location's, from its midnight to its midnight."""
     zone = zone_of(location)
     today = utcnow().astimezone(zone).date()
-    midnights = [datetime.combine(today - timedelta(days=days - 1 - i), time(0), tzinfo=zone).astimezone(timezone.utc)
-                 for i in range(days + 1)]
+    midnights = [
+        datetime.combine(today - timedelta(days=days - 1 - i), time(0), tzinfo=zone).astimezone(UTC)
+        for i in range(days + 1)
+    ]
     start, end = midnights[0], midnights[-1]
     runs = db.session.execute(
-        scoped(SyncRun).with_only_columns(SyncRun.started_at, SyncRun.fetched)
-        .where(SyncRun.started_at >= start, SyncRun.started_at < end)).all()
+        scoped(SyncRun)
+        .with_only_columns(SyncRun.started_at, SyncRun.fetched)
+        .where(SyncRun.started_at >= start, SyncRun.started_at < end)
+    ).all()
     # Hours counted from the first local midnight (a day is 23 or 25 hours when the clocks change).
     hours = [start + timedelta(hours=i) for i in range(int((end - start) / timedelta(hours=1)))]
     buckets: dict[int, int] = {}
@@ -124,17 +142,26 @@ def pulled_per_hour(location: Location, days: int = 7, width: float = 840, heigh
         per_day[day] = per_day.get(day, 0) + (fetched or 0)
     peak = max(buckets.values(), default=0) or 1
     slot = width / len(hours)
-    bars = [ChartBar(x=i * slot, height=round(height * records / peak, 1), hour=hours[i], records=records)
-            for i, records in sorted(buckets.items()) if records]
-    day_marks = [(int((midnight - start) / timedelta(hours=1)) * slot, midnight.astimezone(zone).strftime("%a"))
-                 for midnight in midnights[:-1]]
-    return {"bars": bars, "width": width, "height": height, "slot": max(1.0, slot - 1), "peak": peak,
-            "per_day": per_day, "total": sum(buckets.values()), "days": days, "day_marks": day_marks}
-
-
-def run_count(location_id: int) -> int:
-    """How many runs the location has had (for the empty state)."""
-    return db.session.scalar(select(func.count(SyncRun.id)).where(SyncRun.location_id == location_id)) or 0
+    bars = [
+        ChartBar(x=i * slot, height=round(height * records / peak, 1), hour=hours[i], records=records)
+        for i, records in sorted(buckets.items())
+        if records
+    ]
+    day_marks = [
+        (int((midnight - start) / timedelta(hours=1)) * slot, midnight.astimezone(zone).strftime("%a"))
+        for midnight in midnights[:-1]
+    ]
+    return {
+        "bars": bars,
+        "width": width,
+        "height": height,
+        "slot": max(1.0, slot - 1),
+        "peak": peak,
+        "per_day": per_day,
+        "total": sum(buckets.values()),
+        "days": days,
+        "day_marks": day_marks,
+    }
 
 
 #: How many records an admin sees "as received" on a run's page.
@@ -146,8 +173,15 @@ def records_as_received(run: SyncRun, limit: int = AS_RECEIVED_LIMIT) -> list[Dm
     the canonical one (diagnosing a mapping problem). Empty for other roles and live runs."""
     if run.finished_at is None or not can(current_user, Permission.MANAGE_LOCATIONS):
         return []
-    return list(db.session.scalars(
-        scoped(DmsRecord).where(DmsRecord.data_type == run.data_type,
-                                DmsRecord.last_changed_at >= run.started_at,
-                                DmsRecord.last_changed_at <= run.finished_at)
-        .order_by(DmsRecord.last_changed_at.desc(), DmsRecord.id.desc()).limit(limit)))
+    return list(
+        db.session.scalars(
+            scoped(DmsRecord)
+            .where(
+                DmsRecord.data_type == run.data_type,
+                DmsRecord.last_changed_at >= run.started_at,
+                DmsRecord.last_changed_at <= run.finished_at,
+            )
+            .order_by(DmsRecord.last_changed_at.desc(), DmsRecord.id.desc())
+            .limit(limit)
+        )
+    )

@@ -1,21 +1,25 @@
 """The integration health page and the actions on it."""
+
 from __future__ import annotations
 
 import redis
-from flask import abort, current_app, flash, redirect, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
 
 import connectors
 from connectors.records import KINDS
-from jobs.pulls import enqueue_backfill, enqueue_pull, request_cancel
 from webapp.background import background_health
 from webapp.extensions import db
-from webapp.integrations import bp
-from webapp.integrations.health import (DATA_TYPE_LABELS, health_rows, pulled_per_hour, recent_runs,
-                                        records_as_received)
+from webapp.integrations import webhooks
+from webapp.integrations.health import DATA_TYPE_LABELS, health_rows, pulled_per_hour, recent_runs, records_as_received
 from webapp.models import RunStatus, RunTrigger, SyncRun
 from webapp.permissions import Permission, require
 from webapp.rendering import render, toast, wants_fragment
 from webapp.scoping import current_location_or_404, get_or_404
+from webapp.services.runs import enqueue_backfill, enqueue_pull, request_cancel
+
+bp = Blueprint("integrations", __name__)
+# Signed change notices from the DMS (webapp/integrations/webhooks.py).
+bp.add_url_rule("/webhooks/<code>", view_func=webhooks.webhook, methods=["POST"])
 
 
 @bp.route("/")
@@ -25,10 +29,16 @@ def health():
     7-day chart. The ``health`` block refreshes itself every 2 s while a run is under way; the chart
     (a week of runs) is outside it, read once per page load."""
     location = current_location_or_404()
-    return render("integrations/health.html", block="health", location=location,
-                  rows=health_rows(location) if location.has_dms else [],
-                  chart=None if wants_fragment() else pulled_per_hour(location), runs=recent_runs(),
-                  labels=DATA_TYPE_LABELS, background=background_health())
+    return render(
+        "integrations/health.html",
+        block="health",
+        location=location,
+        rows=health_rows(location) if location.has_dms else [],
+        chart=None if wants_fragment() else pulled_per_hour(location),
+        runs=recent_runs(),
+        labels=DATA_TYPE_LABELS,
+        background=background_health(),
+    )
 
 
 def _data_type_or_400(location) -> str:
@@ -41,11 +51,13 @@ def _data_type_or_400(location) -> str:
     return data_type
 
 
-QUEUE_UNREACHABLE = ("{what} needs the job queue (Redis), which cannot be reached: nothing was started. "
-                     "Try again when the Background work panel on this page shows Redis as reachable.")
+QUEUE_UNREACHABLE = (
+    "{what} needs the job queue (Redis), which cannot be reached: nothing was started. "
+    "Try again when the Background work panel on this page shows Redis as reachable."
+)
 
 
-def _start(location, data_type: str, start, what: str):  # noqa: ANN001
+def _start(location, data_type: str, start, what: str):
     """``start(location_id, data_type)`` (enqueue_pull, enqueue_backfill), or a readable answer
     when Redis is slow or down (a run saved but not queued was marked cancelled by ``start``)."""
     try:
@@ -69,8 +81,7 @@ def pull_now():
     """Start a pull of one data type now (skipped if one is already under way)."""
     location = current_location_or_404()
     data_type = _data_type_or_400(location)
-    run, unreachable = _start(location, data_type, lambda loc, dt: enqueue_pull(loc, dt, RunTrigger.MANUAL),
-                              "Pull now")
+    run, unreachable = _start(location, data_type, lambda loc, dt: enqueue_pull(loc, dt, RunTrigger.MANUAL), "Pull now")
     if unreachable is not None:
         return unreachable
     label = DATA_TYPE_LABELS.get(data_type, data_type)
@@ -103,9 +114,15 @@ def backfill():
 def run_progress(run_id: int):
     """A run's live progress (polled by htmx while it is queued or running)."""
     run = get_or_404(SyncRun, run_id)
-    return render("integrations/run.html", block="progress", run=run, labels=DATA_TYPE_LABELS,
-                  location=current_location_or_404(), as_received=records_as_received(run),
-                  noun=KINDS[run.data_type].noun if run.data_type in KINDS else run.data_type)
+    return render(
+        "integrations/run.html",
+        block="progress",
+        run=run,
+        labels=DATA_TYPE_LABELS,
+        location=current_location_or_404(),
+        as_received=records_as_received(run),
+        noun=KINDS[run.data_type].noun if run.data_type in KINDS else run.data_type,
+    )
 
 
 @bp.route("/runs/<int:run_id>/cancel", methods=["POST"])

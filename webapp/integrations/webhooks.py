@@ -17,6 +17,7 @@ under External Interfaces → Webhook (:mod:`webapp.settings.webhook_setup`).
 A body that is signed but unusable (not JSON, nested too deeply for the parser, NUL
 characters, no ``event_id``/``data_type``) answers 400 and is logged.
 """
+
 from __future__ import annotations
 
 import json
@@ -28,13 +29,12 @@ from sqlalchemy import select
 
 import connectors
 from connectors.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_signature
-from jobs.pulls import enqueue_pull, pull_again_after
 from webapp.extensions import csrf, db, limiter
 from webapp.input_safety import contains_nul
-from webapp.integrations import bp
 from webapp.models import Location, RunTrigger
 from webapp.permissions import public
 from webapp.redis_conn import get_redis
+from webapp.services.runs import enqueue_pull, pull_again_after
 from webapp.settings.webhook_setup import record_delivery
 
 TOLERANCE_SECONDS = 300
@@ -59,7 +59,6 @@ def _bad_body(location: Location, reason: str):
     return jsonify(error=reason), 400
 
 
-@bp.route("/webhooks/<code>", methods=["POST"])
 @public  # authenticated by the HMAC signature, not a session
 @csrf.exempt  # called by the DMS, not a browser: the signature is the protection
 @limiter.limit("600 per minute")
@@ -69,8 +68,13 @@ def webhook(code: str):
     if location is None or not location.webhook_secret or not location.dms_vendor:
         abort(404)
     body = request.get_data(cache=False)
-    if not verify_signature(location.webhook_secret, request.headers.get(TIMESTAMP_HEADER), body,
-                            request.headers.get(SIGNATURE_HEADER), tolerance=TOLERANCE_SECONDS):
+    if not verify_signature(
+        location.webhook_secret,
+        request.headers.get(TIMESTAMP_HEADER),
+        body,
+        request.headers.get(SIGNATURE_HEADER),
+        tolerance=TOLERANCE_SECONDS,
+    ):
         record_delivery(location.id, "bad_signature", 401)  # nothing of an unsigned body is kept
         return jsonify(error="bad or expired signature"), 401
     try:
@@ -93,8 +97,14 @@ def webhook(code: str):
         record_delivery(location.id, "duplicate", 409, event_id=event_id, data_type=data_type)
         return jsonify(error="event already received"), 409
     if not connectors.get_profile(location.dms_vendor).can_pull(data_type):
-        record_delivery(location.id, "refused", 422, event_id=event_id, data_type=data_type,
-                        detail=f"{data_type} is not pulled for this DMS")
+        record_delivery(
+            location.id,
+            "refused",
+            422,
+            event_id=event_id,
+            data_type=data_type,
+            detail=f"{data_type} is not pulled for this DMS",
+        )
         return jsonify(error=f"data type {data_type} is not pulled for this DMS"), 422
     try:
         run = enqueue_pull(location.id, data_type, RunTrigger.WEBHOOK)
@@ -106,9 +116,21 @@ def webhook(code: str):
         if not isinstance(error, (RedisError, OSError)):
             raise
         log.warning("webhook for location %s: pull not queued (%s)", location.code, type(error).__name__)
-        record_delivery(location.id, "refused", 503, event_id=event_id, data_type=data_type,
-                        detail="the job queue (Redis) could not be reached; the DMS's next try is accepted")
+        record_delivery(
+            location.id,
+            "refused",
+            503,
+            event_id=event_id,
+            data_type=data_type,
+            detail="the job queue (Redis) could not be reached; the DMS's next try is accepted",
+        )
         return jsonify(error="the pull could not be queued; try again"), 503
-    record_delivery(location.id, "accepted", 202, event_id=event_id, data_type=data_type,
-                    detail="pull queued" if run else "a pull was running; another follows it")
+    record_delivery(
+        location.id,
+        "accepted",
+        202,
+        event_id=event_id,
+        data_type=data_type,
+        detail="pull queued" if run else "a pull was running; another follows it",
+    )
     return jsonify(accepted=True, run_id=run.id if run else None), 202

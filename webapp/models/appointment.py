@@ -1,14 +1,21 @@
 """A service appointment booked in the console and pushed to the DMS through the outbox."""
+
 from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import JSON, Enum, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
 from webapp.models.base import LocationOwned, TimestampMixin, UTCDateTime
+
+if TYPE_CHECKING:
+    from webapp.models.asset import Asset
+    from webapp.models.customer import Customer
+    from webapp.models.user import User
 
 
 class AppointmentStatus(str, enum.Enum):
@@ -49,7 +56,11 @@ class Appointment(LocationOwned, TimestampMixin, db.Model):
     """
 
     __tablename__ = "appointment"
-    __table_args__ = (Index("ix_appointment_schedule", "location_id", "scheduled_at"),)
+    __table_args__ = (
+        Index("ix_appointment_schedule", "location_id", "scheduled_at"),
+        # The Appointments list leaves out pulled DMS appointments booked here (migration 0016).
+        Index("ix_appointment_dms_id", "location_id", "dms_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     dms_id: Mapped[str | None] = mapped_column(String(64))
@@ -61,16 +72,17 @@ class Appointment(LocationOwned, TimestampMixin, db.Model):
     notes: Mapped[str | None] = mapped_column(Text)
     dispatch_code: Mapped[str | None] = mapped_column(String(16))  # CDK only
     brand: Mapped[str | None] = mapped_column(String(40))  # shared-DMS stores filter by it
-    status: Mapped[AppointmentStatus] = mapped_column(_enum(AppointmentStatus), nullable=False,
-                                                      default=AppointmentStatus.SCHEDULED)
+    status: Mapped[AppointmentStatus] = mapped_column(
+        _enum(AppointmentStatus), nullable=False, default=AppointmentStatus.SCHEDULED
+    )
     push_state: Mapped[PushState] = mapped_column(_enum(PushState), nullable=False, default=PushState.PENDING)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
 
-    customer: Mapped["Customer"] = relationship()  # noqa: F821
-    asset: Mapped["Asset | None"] = relationship()  # noqa: F821
-    advisor: Mapped["User | None"] = relationship(foreign_keys=[advisor_id])  # noqa: F821
-    created_by: Mapped["User | None"] = relationship(foreign_keys=[created_by_id])  # noqa: F821
+    customer: Mapped[Customer] = relationship()
+    asset: Mapped[Asset | None] = relationship()
+    advisor: Mapped[User | None] = relationship(foreign_keys=[advisor_id])
+    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
 
     __mapper_args__ = {"version_id_col": version}
 

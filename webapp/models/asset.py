@@ -1,14 +1,18 @@
 """A vehicle or truck ("asset") serviced at a location."""
+
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
 from webapp.models.base import LocationOwned, TimestampMixin, UTCDateTime
+
+if TYPE_CHECKING:
+    from webapp.models.customer import Customer
 
 
 class Asset(LocationOwned, TimestampMixin, db.Model):
@@ -35,7 +39,7 @@ class Asset(LocationOwned, TimestampMixin, db.Model):
     last_synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
 
-    customer: Mapped["Customer | None"] = relationship(back_populates="assets")  # noqa: F821
+    customer: Mapped[Customer | None] = relationship(back_populates="assets")
 
     __mapper_args__ = {"version_id_col": version}
 

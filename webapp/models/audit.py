@@ -2,6 +2,7 @@
 
 Written through :func:`webapp.audit.record`; read by Global Admins on Admin → Audit log.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -37,10 +38,10 @@ class AuditAppendOnlyError(RuntimeError):
 
 
 @event.listens_for(AuditEvent, "before_update")
-def _refuse_update(mapper, connection, target) -> None:  # noqa: ANN001 - SQLAlchemy hook
+def _refuse_update(mapper, connection, target) -> None:
     raise AuditAppendOnlyError("audit entries cannot be modified")
 
 
 @event.listens_for(AuditEvent, "before_delete")
-def _refuse_delete(mapper, connection, target) -> None:  # noqa: ANN001 - SQLAlchemy hook
+def _refuse_delete(mapper, connection, target) -> None:
     raise AuditAppendOnlyError("audit entries cannot be deleted")

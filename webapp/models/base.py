@@ -1,9 +1,10 @@
 """Mixins shared by models (timestamps, location ownership) and the id-list filter pulls use."""
+
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import ARRAY, DateTime, ForeignKey, String, TypeDecorator, any_, bindparam, func, select, true
@@ -12,7 +13,7 @@ from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 def utcnow() -> datetime:
     """The current time as an aware UTC datetime."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class UTCDateTime(TypeDecorator):
@@ -31,24 +32,22 @@ class UTCDateTime(TypeDecorator):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given for a UTC timestamp column")
-        return value.astimezone(timezone.utc)
+        return value.astimezone(UTC)
 
     def process_result_value(self, value, dialect):
         """Return an aware UTC datetime whatever the database handed back."""
         if value is None:
             return None
         if value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
 
 
 class TimestampMixin:
     """``created_at`` / ``updated_at`` maintained by the ORM."""
 
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)
-    updated_at: Mapped[datetime] = mapped_column(
-        UTCDateTime(), default=utcnow, onupdate=utcnow, nullable=False
-    )
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow, nullable=False)
 
 
 class LocationOwned:
@@ -59,7 +58,7 @@ class LocationOwned:
     """
 
     @declared_attr
-    def location_id(cls) -> Mapped[int]:  # noqa: N805 - SQLAlchemy declared_attr signature
+    def location_id(cls) -> Mapped[int]:
         """The owning location."""
         return mapped_column(ForeignKey("location.id", ondelete="RESTRICT"), index=True, nullable=False)
 
@@ -68,19 +67,18 @@ def keyed(bind: Any, statement: Any, column: Any, values: Iterable[Any]) -> Any:
     """``statement`` (a select from one table) limited to the rows whose ``column`` is one of
     ``values``, each value looked up in the index on its own, for lookups by key.
 
-    On PostgreSQL, ``column = ANY(:array)`` next to equalities on the columns before it in
-    an index (a location, a data type) is planned from the statistics of those columns.
-    When they are stale, as in a pull that grows one location's mirror from nothing, the
-    plan reads every row of the location and filters them: a page's lookup took 3 s at
-    200,000 rows. Here each value is a separate probe (a LATERAL subquery the planner may
-    not flatten, so the full key is matched in the index whatever the statistics say).
-    Other databases: ``statement`` with :func:`one_of`. ``bind``: the session or
-    connection the statement runs on.
+    On PostgreSQL each value is a separate probe (a LATERAL subquery), so the full key is
+    matched in the index even when stale statistics (a pull growing a mirror from nothing)
+    would plan ``column = ANY(:array)`` as a read of the location's every row. Other
+    databases: ``statement`` with :func:`one_of`. ``bind``: the session or connection the
+    statement runs on.
     """
     values = list(values)
     if _dialect_name(bind) != "postgresql":
         return statement.where(one_of(bind, column, values))
-    keys = func.unnest(bindparam(None, values, type_=ARRAY(column.type))).table_valued("key").render_derived(name="keys")
+    keys = (
+        func.unnest(bindparam(None, values, type_=ARRAY(column.type))).table_valued("key").render_derived(name="keys")
+    )
     probe = statement.where(column == keys.c.key).offset(0).lateral("probe")
     return select(*probe.c).select_from(keys).join(probe, true())
 

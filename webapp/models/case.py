@@ -5,16 +5,24 @@ returned for its RO (Karmak's Alternate ROs, seed 002) together with the state o
 last lookup, and each user's choice of columns for the case tables
 (:class:`CaseColumnPreference`).
 """
+
 from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import JSON, Boolean, Column, Enum, ForeignKey, Index, Integer, String, Table, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
 from webapp.models.base import LocationOwned, TimestampMixin, UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from webapp.models.asset import Asset
+    from webapp.models.customer import Customer
+    from webapp.models.location import Location
+    from webapp.models.user import User
 
 
 def _enum(cls, length: int = 16) -> Enum:
@@ -68,9 +76,13 @@ class Case(LocationOwned, TimestampMixin, db.Model):
 
     __tablename__ = "case"
     __table_args__ = (
-        # The lookups still pending (jobs.cases.recover_lost_lookups looks at them every 15 s): a few rows.
-        Index("ix_case_lookup_pending", "related_lookup_status", postgresql_where=LOOKUPS_PENDING,
-              sqlite_where=LOOKUPS_PENDING),
+        # The lookups still pending (webapp.services.related_ros.recover_lost_lookups looks at them every 15 s): a few rows.
+        Index(
+            "ix_case_lookup_pending",
+            "related_lookup_status",
+            postgresql_where=LOOKUPS_PENDING,
+            sqlite_where=LOOKUPS_PENDING,
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -93,7 +105,8 @@ class Case(LocationOwned, TimestampMixin, db.Model):
 
     # The related-RO lookup (seed 002). Numbers live in RelatedRoNumber, as the DMS returned them.
     related_lookup_status: Mapped[RelatedLookupStatus] = mapped_column(
-        _enum(RelatedLookupStatus), nullable=False, default=RelatedLookupStatus.NOT_REQUESTED)
+        _enum(RelatedLookupStatus), nullable=False, default=RelatedLookupStatus.NOT_REQUESTED
+    )
     related_lookup_trigger: Mapped[LookupTrigger | None] = mapped_column(_enum(LookupTrigger))
     related_lookup_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     related_lookup_finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -102,15 +115,16 @@ class Case(LocationOwned, TimestampMixin, db.Model):
     related_lookup_fix_hint: Mapped[str | None] = mapped_column(Text)
     related_lookup_job_id: Mapped[str | None] = mapped_column(String(64))
 
-    location: Mapped["Location"] = relationship()  # noqa: F821
-    asset: Mapped["Asset"] = relationship()  # noqa: F821
-    customer: Mapped["Customer | None"] = relationship()  # noqa: F821
-    assigned_to: Mapped["User | None"] = relationship(foreign_keys=[assigned_to_id])  # noqa: F821
-    exported_by: Mapped["User | None"] = relationship(foreign_keys=[exported_by_id])  # noqa: F821
-    closed_by: Mapped["User | None"] = relationship(foreign_keys=[closed_by_id])  # noqa: F821
-    watchers: Mapped[list["User"]] = relationship(secondary=case_watchers)  # noqa: F821
-    related_ros: Mapped[list["RelatedRoNumber"]] = relationship(
-        back_populates="case", cascade="all, delete-orphan", order_by="RelatedRoNumber.position")
+    location: Mapped[Location] = relationship()
+    asset: Mapped[Asset] = relationship()
+    customer: Mapped[Customer | None] = relationship()
+    assigned_to: Mapped[User | None] = relationship(foreign_keys=[assigned_to_id])
+    exported_by: Mapped[User | None] = relationship(foreign_keys=[exported_by_id])
+    closed_by: Mapped[User | None] = relationship(foreign_keys=[closed_by_id])
+    watchers: Mapped[list[User]] = relationship(secondary=case_watchers)
+    related_ros: Mapped[list[RelatedRoNumber]] = relationship(
+        back_populates="case", cascade="all, delete-orphan", order_by="RelatedRoNumber.position"
+    )
 
     @property
     def number(self) -> str:
@@ -127,7 +141,7 @@ class Case(LocationOwned, TimestampMixin, db.Model):
         """The related RO numbers, in the order the DMS returned them."""
         return [r.ro_number for r in self.related_ros]
 
-    def is_watched_by(self, user) -> bool:  # noqa: ANN001
+    def is_watched_by(self, user) -> bool:
         """True when ``user`` watches this case."""
         return any(w.id == user.id for w in self.watchers)
 

@@ -1,15 +1,19 @@
 """Change History: an append-only log of who or what changed which field of which record."""
+
 from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, Enum, ForeignKey, Index, Integer, String, Text, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
 from webapp.models.base import LocationOwned, UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from webapp.models.user import User
 
 
 class ChangeSource(str, enum.Enum):
@@ -50,7 +54,7 @@ class ChangeHistory(LocationOwned, db.Model):
         nullable=False,
     )
     changed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
-    changed_by: Mapped["User | None"] = relationship()  # noqa: F821
+    changed_by: Mapped[User | None] = relationship()
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
     # Free-form references, e.g. {"update_request_id": 12} or {"sync_run_id": 4}.
     context: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
@@ -66,13 +70,13 @@ class AppendOnlyError(RuntimeError):
 
 
 @event.listens_for(ChangeHistory, "before_update")
-def _refuse_update(mapper, connection, target) -> None:  # noqa: ANN001 - SQLAlchemy hook
+def _refuse_update(mapper, connection, target) -> None:
     """Change History is append-only."""
     raise AppendOnlyError("Change History rows cannot be modified")
 
 
 @event.listens_for(ChangeHistory, "before_delete")
-def _refuse_delete(mapper, connection, target) -> None:  # noqa: ANN001 - SQLAlchemy hook
+def _refuse_delete(mapper, connection, target) -> None:
     """Change History is append-only."""
     raise AppendOnlyError("Change History rows cannot be deleted")
 

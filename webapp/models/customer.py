@@ -1,13 +1,18 @@
 """A dealership's customer (person or business), possibly linked to a DMS record."""
+
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Boolean, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
 from webapp.models.base import LocationOwned, TimestampMixin, UTCDateTime
+
+if TYPE_CHECKING:
+    from webapp.models.asset import Asset
 
 
 class Customer(LocationOwned, TimestampMixin, db.Model):
@@ -44,7 +49,7 @@ class Customer(LocationOwned, TimestampMixin, db.Model):
     sort_name: Mapped[str | None] = mapped_column(String(255))
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
 
-    assets: Mapped[list["Asset"]] = relationship(back_populates="customer")  # noqa: F821
+    assets: Mapped[list[Asset]] = relationship(back_populates="customer")
 
     __mapper_args__ = {"version_id_col": version}
 

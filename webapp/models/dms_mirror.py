@@ -5,6 +5,7 @@ normalised searchable fields and a content hash (a re-pulled unchanged record co
 write). :class:`SyncCursor` remembers where each location's pull of each data type got
 to; :class:`SyncRun` records every run for the integration health page.
 """
+
 from __future__ import annotations
 
 import enum
@@ -112,7 +113,7 @@ class SyncRun(LocationOwned, db.Model):
     __tablename__ = "sync_run"
     __table_args__ = (
         Index("ix_sync_run_recent", "location_id", "data_type", "started_at"),
-        # The runs under way (jobs.pulls.recover_dead_runs looks at them every 15 s): a few rows.
+        # The runs under way (webapp.services.runs.recover_dead_runs looks at them every 15 s): a few rows.
         Index("ix_sync_run_active", "status", postgresql_where=RUNS_UNDER_WAY, sqlite_where=RUNS_UNDER_WAY),
     )
 
@@ -144,10 +145,3 @@ class SyncRun(LocationOwned, db.Model):
         if not self.expected_total:
             return None
         return min(100, int(100 * self.fetched / self.expected_total))
-
-    @property
-    def duration_seconds(self) -> float | None:
-        """How long the run took (None while running)."""
-        if self.finished_at is None:
-            return None
-        return (self.finished_at - self.started_at).total_seconds()

@@ -1,4 +1,5 @@
 """A dealership location (rooftop/branch) and its DMS connection settings."""
+
 from __future__ import annotations
 
 import enum
@@ -35,9 +36,7 @@ class SyncMode(str, enum.Enum):
     @property
     def label(self) -> str:
         """Human wording."""
-        return {"review": "Review differences (default)", "automatic": "Apply DMS values automatically"}[
-            self.value
-        ]
+        return {"review": "Review differences (default)", "automatic": "Apply DMS values automatically"}[self.value]
 
 
 # Vendor codes and their display names; the connector layer has the full profiles.
@@ -162,12 +161,14 @@ class Location(TimestampMixin, db.Model):
 
     def connector_settings(self) -> dict[str, Any]:
         """Settings for ``connectors.connect(self.dms_vendor, settings)`` (holds decrypted secrets)."""
+        from webapp.storage import drop_folder
+
         return {
             "protocol": self.effective_protocol,
             "base_url": self.dms_base_url,
             "account": self.dms_account,
             "credentials": self.dms_credentials,
-            "extract_dir": self.dms_extract_dir,
+            "extract_dir": drop_folder(self.dms_extract_dir),
         }
 
     def connect_dms(self, timeout: float):
@@ -179,4 +180,3 @@ class Location(TimestampMixin, db.Model):
 
     def __repr__(self) -> str:
         return f"<Location {self.code}>"
-

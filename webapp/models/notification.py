@@ -2,18 +2,24 @@
 
 One row per event, for the user who made the request: approved, rejected, or confirmed by the
 DMS (which includes a pending request the DMS closed). Rows are written in the same transaction
-as the decision (webapp.notifications.notify); the header counts the unread ones.
+as the decision (webapp.services.notifications.notify); the header counts the unread ones.
 """
+
 from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Enum, ForeignKey, Index, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
 from webapp.models.base import UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from webapp.models.update_request import UpdateRequest
+    from webapp.models.user import User
 
 
 class NotificationKind(str, enum.Enum):
@@ -36,10 +42,11 @@ class Notification(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), nullable=False)
-    user: Mapped["User"] = relationship()  # noqa: F821
-    update_request_id: Mapped[int] = mapped_column(ForeignKey("update_request.id", ondelete="CASCADE"),
-                                                   nullable=False, index=True)
-    update_request: Mapped["UpdateRequest"] = relationship()  # noqa: F821
+    user: Mapped[User] = relationship()
+    update_request_id: Mapped[int] = mapped_column(
+        ForeignKey("update_request.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    update_request: Mapped[UpdateRequest] = relationship()
     kind: Mapped[NotificationKind] = mapped_column(
         Enum(NotificationKind, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]),
         nullable=False,

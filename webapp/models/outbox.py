@@ -6,17 +6,21 @@ sends it with its idempotency key, retries transient failures with backoff, keep
 order of the messages of one record, and records the DMS id or the vendor's refusal.
 Write rows through :func:`webapp.outbox.enqueue_push`, never directly.
 """
+
 from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, Enum, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
 from webapp.models.base import LocationOwned, TimestampMixin, UTCDateTime
+
+if TYPE_CHECKING:
+    from webapp.models.user import User
 
 
 class OutboxStatus(str, enum.Enum):
@@ -107,8 +111,8 @@ class OutboxMessage(LocationOwned, TimestampMixin, db.Model):
     dismissed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
     dismissed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
-    advisor: Mapped["User | None"] = relationship(foreign_keys=[advisor_id])  # noqa: F821
-    dismissed_by: Mapped["User | None"] = relationship(foreign_keys=[dismissed_by_id])  # noqa: F821
+    advisor: Mapped[User | None] = relationship(foreign_keys=[advisor_id])
+    dismissed_by: Mapped[User | None] = relationship(foreign_keys=[dismissed_by_id])
 
     @property
     def is_open(self) -> bool:

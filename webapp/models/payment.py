@@ -12,17 +12,23 @@ Status (what the Payments tab shows):
 Each receipt carries one idempotency key, sent with every attempt, so the DMS posts it at
 most once whatever happens (double clicks, two users, retries, a killed worker).
 """
+
 from __future__ import annotations
 
 import enum
 from datetime import datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Enum, ForeignKey, Integer, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
 from webapp.models.base import LocationOwned, TimestampMixin, UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from webapp.models.user import User
+    from webapp.models.workfile import Workfile
 
 
 def _enum(cls, length: int = 16) -> Enum:
@@ -39,8 +45,9 @@ class PaymentKind(str, enum.Enum):
     @property
     def label(self) -> str:
         """Wording for the Payments tab."""
-        return {"customer": "Customer receipt", "insurance": "Insurance receipt",
-                "adjustment": "Adjustment"}[self.value]
+        return {"customer": "Customer receipt", "insurance": "Insurance receipt", "adjustment": "Adjustment"}[
+            self.value
+        ]
 
 
 class PaymentStatus(str, enum.Enum):
@@ -67,15 +74,15 @@ class Payment(LocationOwned, TimestampMixin, db.Model):
     __tablename__ = "payment"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    workfile_id: Mapped[int] = mapped_column(ForeignKey("workfile.id", ondelete="CASCADE"), index=True,
-                                             nullable=False)
+    workfile_id: Mapped[int] = mapped_column(ForeignKey("workfile.id", ondelete="CASCADE"), index=True, nullable=False)
     kind: Mapped[PaymentKind] = mapped_column(_enum(PaymentKind), nullable=False)
     amount: Mapped[Decimal] = mapped_column(Numeric(12, 2), nullable=False)
     payer: Mapped[str] = mapped_column(String(160), nullable=False)
     method: Mapped[str] = mapped_column(String(16), nullable=False, default="cash")
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
-    status: Mapped[PaymentStatus] = mapped_column(_enum(PaymentStatus), nullable=False, default=PaymentStatus.READY,
-                                                  index=True)
+    status: Mapped[PaymentStatus] = mapped_column(
+        _enum(PaymentStatus), nullable=False, default=PaymentStatus.READY, index=True
+    )
     posted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     reference_id: Mapped[str | None] = mapped_column(String(64))
     failure_reason: Mapped[str | None] = mapped_column(Text)
@@ -93,8 +100,8 @@ class Payment(LocationOwned, TimestampMixin, db.Model):
     # The shop's own reference for the receipt: check number, card authorisation, claim number.
     reference: Mapped[str | None] = mapped_column(String(64))
 
-    workfile: Mapped["Workfile"] = relationship(back_populates="payments")  # noqa: F821
-    created_by: Mapped["User | None"] = relationship(foreign_keys=[created_by_id])  # noqa: F821
+    workfile: Mapped[Workfile] = relationship(back_populates="payments")
+    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
 
     @property
     def can_void(self) -> bool:

@@ -3,8 +3,9 @@
 One row per (scope, location, token, record). Searches are B-tree range scans on the
 primary key (``token >= 'nsmi' AND token < 'nsmj'``), which both SQLite and PostgreSQL
 answer in a few milliseconds at millions of rows, unlike ``ILIKE '%term%'`` which reads
-every row. What goes into the tokens is decided by :mod:`webapp.search.tokens`.
+every row. What goes into the tokens is decided by :mod:`webapp.domain.search_tokens`.
 """
+
 from __future__ import annotations
 
 from sqlalchemy import ForeignKey, Index, Integer, PrimaryKeyConstraint, String

@@ -4,6 +4,7 @@ The DMS record the wizard compared against (with its ETag) is stored here when t
 wizard starts, so the DMS side of every step and of the write-back comes from the DMS,
 never from the browser; the browser only posts the session id and the person's choices.
 """
+
 from __future__ import annotations
 
 import enum
@@ -43,7 +44,9 @@ class SyncSession(LocationOwned, TimestampMixin, db.Model):
     user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
     status: Mapped[SyncSessionStatus] = mapped_column(
         Enum(SyncSessionStatus, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]),
-        nullable=False, default=SyncSessionStatus.OPEN)
+        nullable=False,
+        default=SyncSessionStatus.OPEN,
+    )
     step: Mapped[str] = mapped_column(String(16), nullable=False, default="fields")
     record_version: Mapped[int] = mapped_column(Integer, nullable=False)
     dms_id: Mapped[str] = mapped_column(String(64), nullable=False)

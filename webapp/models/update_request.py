@@ -5,17 +5,23 @@ screenshot of the updated DMS record. A Reviewer approves it (the values are app
 the customer, with Change History) or rejects it with a reason. A later DMS pull that
 brings the same values marks it "confirmed by DMS" (or closes it while still pending).
 """
+
 from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, Enum, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from webapp.domain.update_request_fields import ordered_attrs
 from webapp.extensions import db
 from webapp.models.base import LocationOwned, TimestampMixin, UTCDateTime
+
+if TYPE_CHECKING:
+    from webapp.models.customer import Customer
+    from webapp.models.user import User
 
 
 class UpdateRequestStatus(str, enum.Enum):
@@ -66,9 +72,9 @@ class UpdateRequest(LocationOwned, TimestampMixin, db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"), nullable=False)
-    customer: Mapped["Customer"] = relationship()  # noqa: F821
+    customer: Mapped[Customer] = relationship()
     requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"), index=True)
-    requested_by: Mapped["User | None"] = relationship(foreign_keys=[requested_by_id])  # noqa: F821
+    requested_by: Mapped[User | None] = relationship(foreign_keys=[requested_by_id])
     status: Mapped[UpdateRequestStatus] = mapped_column(
         Enum(UpdateRequestStatus, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]),
         nullable=False,
@@ -88,7 +94,7 @@ class UpdateRequest(LocationOwned, TimestampMixin, db.Model):
     screenshot_bytes: Mapped[int] = mapped_column(Integer, nullable=False)
 
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
-    decided_by: Mapped["User | None"] = relationship(foreign_keys=[decided_by_id])  # noqa: F821
+    decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     reject_reason: Mapped[str | None] = mapped_column(Text)
     # Set when a DMS pull brought the requested values (confirmed or closed automatically).
@@ -98,8 +104,6 @@ class UpdateRequest(LocationOwned, TimestampMixin, db.Model):
     @property
     def fields(self) -> list[str]:
         """The customer attributes this request changes, in form order."""
-        from webapp.update_requests.fields import ordered_attrs
-
         return ordered_attrs(self.requested_values)
 
     def __repr__(self) -> str:

@@ -1,4 +1,5 @@
 """Console users, their role and the locations they may work in."""
+
 from __future__ import annotations
 
 import enum
@@ -13,6 +14,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from webapp.extensions import db
 from webapp.models.base import TimestampMixin, UTCDateTime, utcnow
 from webapp.models.location import Location
+from webapp.services.passwords import hash_password, needs_rehash, verify_password
 
 
 class Role(str, enum.Enum):
@@ -79,15 +81,11 @@ class User(UserMixin, TimestampMixin, db.Model):
 
     # -- Passwords ----------------------------------------------------------------
     def set_password(self, password: str) -> None:
-        """Hash with argon2id (see :mod:`webapp.auth.passwords`)."""
-        from webapp.auth.passwords import hash_password
-
+        """Hash with argon2id (see :mod:`webapp.services.passwords`)."""
         self.password_hash = hash_password(password)
 
     def check_password(self, password: str) -> bool:
         """Verify, upgrading the stored hash when its parameters are outdated."""
-        from webapp.auth.passwords import needs_rehash, verify_password
-
         ok = verify_password(self.password_hash, password)
         if ok and needs_rehash(self.password_hash):
             self.set_password(password)

@@ -5,17 +5,25 @@ recognises (RO number, customer, total, insurer, vehicle, VIN), links to the por
 customer and asset, and the three DMS ids of the Properties tab. :class:`DmsEvent` is
 the History tab: one append-only row per DMS event on the workfile.
 """
+
 from __future__ import annotations
 
 import enum
 from datetime import datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Boolean, Enum, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
 from webapp.models.base import LocationOwned, TimestampMixin, UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from webapp.models.asset import Asset
+    from webapp.models.customer import Customer
+    from webapp.models.payment import Payment
+    from webapp.models.user import User
 
 
 def _enum(cls, length: int = 32) -> Enum:
@@ -59,10 +67,9 @@ class Workfile(LocationOwned, TimestampMixin, db.Model):
     customer_export_message_id: Mapped[int | None] = mapped_column(Integer)
     vehicle_export_message_id: Mapped[int | None] = mapped_column(Integer)
 
-    customer: Mapped["Customer | None"] = relationship()  # noqa: F821
-    asset: Mapped["Asset | None"] = relationship()  # noqa: F821
-    payments: Mapped[list["Payment"]] = relationship(  # noqa: F821
-        back_populates="workfile", order_by="Payment.id")
+    customer: Mapped[Customer | None] = relationship()
+    asset: Mapped[Asset | None] = relationship()
+    payments: Mapped[list[Payment]] = relationship(back_populates="workfile", order_by="Payment.id")
 
     @property
     def number(self) -> str:
@@ -147,7 +154,7 @@ class DmsEvent(LocationOwned, db.Model):
     reference_id: Mapped[str | None] = mapped_column(String(64))  # DMS id / reference id
     detail: Mapped[str | None] = mapped_column(Text)  # old -> new value, failure reason...
 
-    user: Mapped["User | None"] = relationship()  # noqa: F821
+    user: Mapped[User | None] = relationship()
 
     @property
     def description(self) -> str:
@@ -161,20 +168,34 @@ class DmsEvent(LocationOwned, db.Model):
 
 
 @event.listens_for(DmsEvent, "before_update")
-def _refuse_update(mapper, connection, target) -> None:  # noqa: ANN001 - SQLAlchemy hook
+def _refuse_update(mapper, connection, target) -> None:
     """History is append-only."""
     raise RuntimeError("DMS history rows cannot be modified")
 
 
-def record_event(workfile: Workfile, kind: DmsEventKind, *, user_id: int | None = None, payment=None,  # noqa: ANN001
-                 reference_id: str | None = None, detail: str | None = None,
-                 occurred_at: datetime | None = None) -> DmsEvent:
+def record_event(
+    workfile: Workfile,
+    kind: DmsEventKind,
+    *,
+    user_id: int | None = None,
+    payment=None,
+    reference_id: str | None = None,
+    detail: str | None = None,
+    occurred_at: datetime | None = None,
+) -> DmsEvent:
     """Add a History row for ``workfile`` to the session (the caller commits), dated now unless
     ``occurred_at`` says when it happened."""
-    row = DmsEvent(location_id=workfile.location_id, workfile_id=workfile.id, kind=kind, user_id=user_id,
-                   payment_id=payment.id if payment is not None else None,
-                   amount=payment.amount if payment is not None else None,
-                   status=payment.status.label if payment is not None else None,
-                   reference_id=reference_id, detail=detail, occurred_at=occurred_at or utcnow())
+    row = DmsEvent(
+        location_id=workfile.location_id,
+        workfile_id=workfile.id,
+        kind=kind,
+        user_id=user_id,
+        payment_id=payment.id if payment is not None else None,
+        amount=payment.amount if payment is not None else None,
+        status=payment.status.label if payment is not None else None,
+        reference_id=reference_id,
+        detail=detail,
+        occurred_at=occurred_at or utcnow(),
+    )
     db.session.add(row)
     return row

@@ -6,6 +6,7 @@ sources, never OFFSET; see :mod:`webapp.repair_orders.queries`). A pulled appoin
 is the DMS's copy of a console booking (same DMS id as the console appointment's
 ``dms_id``) is left out: the console's row stands for both.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -18,8 +19,19 @@ from sqlalchemy.orm import joinedload
 from connectors.records import parse_datetime
 from webapp.extensions import db
 from webapp.models import Appointment, AppointmentStatus, Asset, DmsRecord, Location, PushState, User, utcnow
-from webapp.repair_orders.queries import (PageKey, advisor_label, advisor_names, brand_condition, json_text, key_after,
-                                          moment_after, moment_key, parties, related, time_key)
+from webapp.repair_orders.queries import (
+    PageKey,
+    advisor_label,
+    advisor_names,
+    brand_condition,
+    json_text,
+    key_after,
+    moment_after,
+    moment_key,
+    parties,
+    related,
+    time_key,
+)
 from webapp.scoping import scoped
 
 APPOINTMENTS = "appointments"
@@ -78,19 +90,38 @@ class AppointmentPage:
     ascending: bool
 
 
-def _dms_ids(location: Location, show: str, advisor: User | None, brand: str | None, after: PageKey | None,
-             ascending: bool, limit: int) -> list[tuple[str, int]]:
+def _dms_ids(
+    location: Location,
+    show: str,
+    advisor: User | None,
+    brand: str | None,
+    after: PageKey | None,
+    ascending: bool,
+    limit: int,
+) -> list[tuple[str, int]]:
     if show == "failed":
         return []  # push failures are the console's own
     key = scheduled_key()
     status = json_text(DmsRecord.payload, "status")
-    query = scoped(DmsRecord).with_only_columns(key.label("key"), DmsRecord.id).where(
-        DmsRecord.location_id == location.id, DmsRecord.data_type == APPOINTMENTS,
-        ~exists(select(Appointment.id).where(Appointment.location_id == location.id,
-                                             Appointment.dms_id == DmsRecord.dms_id)))
+    query = (
+        scoped(DmsRecord)
+        .with_only_columns(key.label("key"), DmsRecord.id)
+        .where(
+            DmsRecord.location_id == location.id,
+            DmsRecord.data_type == APPOINTMENTS,
+            ~exists(
+                select(Appointment.id).where(
+                    Appointment.location_id == location.id, Appointment.dms_id == DmsRecord.dms_id
+                )
+            ),
+        )
+    )
     if show == "upcoming":
-        query = query.where(key >= moment_key(utcnow() - UPCOMING_GRACE), DmsRecord.deleted_at.is_(None),
-                            func.coalesce(status, "scheduled").in_(DMS_ACTIVE))
+        query = query.where(
+            key >= moment_key(utcnow() - UPCOMING_GRACE),
+            DmsRecord.deleted_at.is_(None),
+            func.coalesce(status, "scheduled").in_(DMS_ACTIVE),
+        )
     elif show == "cancelled":
         query = query.where(status == "cancelled")
     if advisor is not None:
@@ -106,12 +137,20 @@ def _dms_ids(location: Location, show: str, advisor: User | None, brand: str | N
     return [(row.key, row.id) for row in db.session.execute(query.order_by(*order).limit(limit))]
 
 
-def _console(location: Location, show: str, advisor: User | None, brand: str | None, after: PageKey | None,
-             ascending: bool, limit: int) -> list[Appointment]:
+def _console(
+    location: Location,
+    show: str,
+    advisor: User | None,
+    brand: str | None,
+    after: PageKey | None,
+    ascending: bool,
+    limit: int,
+) -> list[Appointment]:
     query = scoped(Appointment).outerjoin(Asset, Asset.id == Appointment.asset_id)
     if show == "upcoming":
-        query = query.where(Appointment.status == AppointmentStatus.SCHEDULED,
-                            Appointment.scheduled_at >= utcnow() - UPCOMING_GRACE)
+        query = query.where(
+            Appointment.status == AppointmentStatus.SCHEDULED, Appointment.scheduled_at >= utcnow() - UPCOMING_GRACE
+        )
     elif show == "cancelled":
         query = query.where(Appointment.status == AppointmentStatus.CANCELLED)
     elif show == "failed":
@@ -120,14 +159,21 @@ def _console(location: Location, show: str, advisor: User | None, brand: str | N
         query = query.where(Appointment.advisor_id == advisor.id)
     if brand:
         query = query.where(func.lower(func.coalesce(Appointment.brand, Asset.make)) == brand.strip().lower())
-    condition = (moment_after(Appointment.scheduled_at, Appointment.id, _RANK[CONSOLE], after, ascending)
-                 if after is not None else None)
+    condition = (
+        moment_after(Appointment.scheduled_at, Appointment.id, _RANK[CONSOLE], after, ascending)
+        if after is not None
+        else None
+    )
     if condition is not None:
         query = query.where(condition)
-    order = ((Appointment.scheduled_at.asc(), Appointment.id.asc()) if ascending
-             else (Appointment.scheduled_at.desc(), Appointment.id.desc()))
-    query = query.options(joinedload(Appointment.customer), joinedload(Appointment.asset),
-                          joinedload(Appointment.advisor))
+    order = (
+        (Appointment.scheduled_at.asc(), Appointment.id.asc())
+        if ascending
+        else (Appointment.scheduled_at.desc(), Appointment.id.desc())
+    )
+    query = query.options(
+        joinedload(Appointment.customer), joinedload(Appointment.asset), joinedload(Appointment.advisor)
+    )
     return list(db.session.scalars(query.order_by(*order).limit(limit)).unique())
 
 
@@ -147,31 +193,55 @@ def _dms_rows(location: Location, ids: list[tuple[str, int]], people: list[User]
             scheduled = parse_datetime(payload.get("scheduled_at"))
         except (TypeError, ValueError):
             scheduled = None
-        rows.append(AppointmentRow(
-            source=DMS, record_id=record_id, key=key, scheduled_at=scheduled,
-            status=str(payload.get("status") or "scheduled"), deleted_at=record.deleted_at,
-            customer=who.customer, customer_id=who.customer_id, vehicle=who.vehicle,
-            advisor=advisor_label(names, payload.get("advisor_dms_id")),
-            work=", ".join(str(c) for c in payload.get("opcodes") or []) or str(payload.get("notes") or "")[:40],
-            brand=who.brand, dms_id=record.dms_id))
+        rows.append(
+            AppointmentRow(
+                source=DMS,
+                record_id=record_id,
+                key=key,
+                scheduled_at=scheduled,
+                status=str(payload.get("status") or "scheduled"),
+                deleted_at=record.deleted_at,
+                customer=who.customer,
+                customer_id=who.customer_id,
+                vehicle=who.vehicle,
+                advisor=advisor_label(names, payload.get("advisor_dms_id")),
+                work=", ".join(str(c) for c in payload.get("opcodes") or []) or str(payload.get("notes") or "")[:40],
+                brand=who.brand,
+                dms_id=record.dms_id,
+            )
+        )
     return rows
 
 
 def _console_row(appointment: Appointment) -> AppointmentRow:
     asset = appointment.asset
     return AppointmentRow(
-        source=CONSOLE, record_id=appointment.id, key=moment_key(appointment.scheduled_at),
-        scheduled_at=appointment.scheduled_at, status=appointment.status.value,
+        source=CONSOLE,
+        record_id=appointment.id,
+        key=moment_key(appointment.scheduled_at),
+        scheduled_at=appointment.scheduled_at,
+        status=appointment.status.value,
         customer=appointment.customer.display_name if appointment.customer else None,
-        customer_id=appointment.customer_id, vehicle=asset.description if asset else None,
+        customer_id=appointment.customer_id,
+        vehicle=asset.description if asset else None,
         advisor=appointment.advisor.name if appointment.advisor else None,
         work=", ".join(appointment.opcodes or []) or (appointment.notes or "")[:40],
-        brand=appointment.brand or (asset.make if asset else None), push_state=appointment.push_state,
-        dms_id=appointment.dms_id)
+        brand=appointment.brand or (asset.make if asset else None),
+        push_state=appointment.push_state,
+        dms_id=appointment.dms_id,
+    )
 
 
-def page(location: Location, *, show: str = "upcoming", advisor: User | None = None, brand: str | None = None,
-         after: PageKey | None = None, size: int = PAGE_SIZE, people: list[User] | None = None) -> AppointmentPage:
+def page(
+    location: Location,
+    *,
+    show: str = "upcoming",
+    advisor: User | None = None,
+    brand: str | None = None,
+    after: PageKey | None = None,
+    size: int = PAGE_SIZE,
+    people: list[User] | None = None,
+) -> AppointmentPage:
     """One page of the merged list: Upcoming soonest first, every other tab latest first
     (``people``: the location's advisors, when the caller has loaded them already)."""
     ascending = show == "upcoming"
@@ -186,7 +256,13 @@ def page(location: Location, *, show: str = "upcoming", advisor: User | None = N
 def has_any(location: Location) -> bool:
     """True when the location has any appointment, pulled or booked (an empty Upcoming tab then
     says where the others are)."""
-    pulled = db.session.scalar(scoped(DmsRecord).with_only_columns(DmsRecord.id).where(
-        DmsRecord.location_id == location.id, DmsRecord.data_type == APPOINTMENTS).limit(1))
-    return pulled is not None or db.session.scalar(scoped(Appointment).with_only_columns(Appointment.id).limit(1)) \
-        is not None
+    pulled = db.session.scalar(
+        scoped(DmsRecord)
+        .with_only_columns(DmsRecord.id)
+        .where(DmsRecord.location_id == location.id, DmsRecord.data_type == APPOINTMENTS)
+        .limit(1)
+    )
+    return (
+        pulled is not None
+        or db.session.scalar(scoped(Appointment).with_only_columns(Appointment.id).limit(1)) is not None
+    )

@@ -12,12 +12,14 @@ unique index and sorted.
 A pulled RO that a listed workfile is linked to (``Workfile.dms_ro_id``) is shown once, as the
 workfile; when the filters leave the workfile out, the pulled RO stands for it.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from sqlalchemy import Index, Select, String, and_, exists, false, func, literal_column, or_, select
 from sqlalchemy.ext.compiler import compiles
@@ -26,11 +28,11 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from connectors.errors import MalformedResponseError
 from connectors.records import PAY_TYPES, parse_datetime, record_from_dict
+from webapp.domain.search_tokens import DMS_CUSTOMER, DMS_VEHICLE, asset_plan, customer_plan
 from webapp.extensions import db
 from webapp.models import Asset, Customer, DmsRecord, Location, User, Workfile
 from webapp.scoping import scoped
 from webapp.search.engine import candidate_ids
-from webapp.search.tokens import DMS_CUSTOMER, DMS_VEHICLE, asset_plan, customer_plan
 from webapp.search.web import customer_name, vehicle_label
 
 RO_TYPE = "repair_orders"
@@ -44,7 +46,7 @@ SEARCH_CANDIDATES = 100
 
 
 # ----------------------------------------------------------------------------- JSON text, one way per database
-class json_text(FunctionElement):  # noqa: N801 - reads like the SQL function it stands for
+class json_text(FunctionElement):
     """The text of a top-level key of a JSON column: ``col ->> 'key'`` (PostgreSQL),
     ``json_extract(col, '$.key')`` (SQLite). The key is written as a literal (not a bound
     parameter), so an expression index on the same expression could serve the query."""
@@ -82,8 +84,9 @@ def time_key(field_name: str, payload: Any = DmsRecord.payload) -> Any:
     """A mirror record's timestamp to the second, as sortable text ('YYYY-MM-DDTHH:MM:SS'; '' when
     the DMS gave none): the page key. Seconds, because stored times drop a zero fraction
     ('...:00Z' vs '...:00.5Z'), which would sort text out of time order within a second."""
-    return func.coalesce(func.substr(json_text(payload, field_name), literal_column("1"), literal_column("19")),
-                         literal_column("''"))
+    return func.coalesce(
+        func.substr(json_text(payload, field_name), literal_column("1"), literal_column("19")), literal_column("''")
+    )
 
 
 def opened_key(table: Any = DmsRecord) -> Any:
@@ -112,7 +115,7 @@ KEY_FORMAT = "%Y-%m-%dT%H:%M:%S"
 
 def moment_key(moment: datetime) -> str:
     """A console timestamp as a page key (UTC, to the second)."""
-    return moment.astimezone(timezone.utc).strftime(KEY_FORMAT)
+    return moment.astimezone(UTC).strftime(KEY_FORMAT)
 
 
 # ----------------------------------------------------------------------------- page key
@@ -129,7 +132,7 @@ class PageKey:
         return f"{self.opened}~{self.rank}~{self.id}"
 
     @classmethod
-    def decode(cls, text: str | None) -> "PageKey | None":
+    def decode(cls, text: str | None) -> PageKey | None:
         """The key in ``text``; None (first page) when it is missing or malformed."""
         if not text:
             return None
@@ -206,8 +209,9 @@ class Filters:
         return bool(self.status or self.advisor or self.brand or self.q)
 
 
-def advisor_and_brand(location: Location, args: Mapping[str, str],
-                      people: list[User]) -> tuple[User | None, str | None, dict[str, str]]:
+def advisor_and_brand(
+    location: Location, args: Mapping[str, str], people: list[User]
+) -> tuple[User | None, str | None, dict[str, str]]:
     """The advisor (one of ``people``, by ``advisor_id``) and brand (one of the location's) a list
     (repair orders, appointments) is narrowed to from its query string, and a message per
     filter that names neither."""
@@ -228,15 +232,16 @@ def advisor_and_brand(location: Location, args: Mapping[str, str],
 
 def _matching_dms_ids(location_id: int, term: str) -> tuple[list[str], list[str]]:
     """DMS ids of mirror customers (by name, phone...) and vehicles (VIN, plate...) that match ``term``."""
-    customer_ids = candidate_ids(db.session, DMS_CUSTOMER, location_id, customer_plan(term).alternatives,
-                                 SEARCH_CANDIDATES)
-    vehicle_ids = candidate_ids(db.session, DMS_VEHICLE, location_id, asset_plan(term).alternatives,
-                                SEARCH_CANDIDATES)
+    customer_ids = candidate_ids(
+        db.session, DMS_CUSTOMER, location_id, customer_plan(term).alternatives, SEARCH_CANDIDATES
+    )
+    vehicle_ids = candidate_ids(db.session, DMS_VEHICLE, location_id, asset_plan(term).alternatives, SEARCH_CANDIDATES)
     ids = customer_ids + vehicle_ids
     if not ids:
         return [], []
-    rows = db.session.execute(select(DmsRecord.id, DmsRecord.dms_id).where(
-        DmsRecord.location_id == location_id, DmsRecord.id.in_(ids)))
+    rows = db.session.execute(
+        select(DmsRecord.id, DmsRecord.dms_id).where(DmsRecord.location_id == location_id, DmsRecord.id.in_(ids))
+    )
     by_id = {row.id: row.dms_id for row in rows}
     return [by_id[i] for i in customer_ids if i in by_id], [by_id[i] for i in vehicle_ids if i in by_id]
 
@@ -244,8 +249,11 @@ def _matching_dms_ids(location_id: int, term: str) -> tuple[list[str], list[str]
 def _dms_page_ids(location: Location, filters: Filters, after: PageKey | None, limit: int) -> list[tuple[str, int]]:
     """(open date key, mirror id) of the next ``limit`` mirror ROs."""
     key = opened_key()
-    query = scoped(DmsRecord).with_only_columns(key.label("opened"), DmsRecord.id).where(
-        DmsRecord.location_id == location.id, DmsRecord.data_type == RO_TYPE)
+    query = (
+        scoped(DmsRecord)
+        .with_only_columns(key.label("opened"), DmsRecord.id)
+        .where(DmsRecord.location_id == location.id, DmsRecord.data_type == RO_TYPE)
+    )
     if filters.status == "deleted":
         query = query.where(DmsRecord.deleted_at.is_not(None))
     elif filters.status:
@@ -270,8 +278,9 @@ def _dms_page_ids(location: Location, filters: Filters, after: PageKey | None, l
     workfiles = _workfiles(location, filters)
     if workfiles is not None:
         # A pulled RO a listed workfile is linked to is shown once: as that workfile.
-        query = query.where(~exists(workfiles.with_only_columns(Workfile.id).where(
-            Workfile.dms_ro_id == DmsRecord.dms_id)))
+        query = query.where(
+            ~exists(workfiles.with_only_columns(Workfile.id).where(Workfile.dms_ro_id == DmsRecord.dms_id))
+        )
     if after is not None:
         query = query.where(key_after(key, DmsRecord.id, _RANK[DMS], after))
     query = query.order_by(key.desc(), DmsRecord.id.desc()).limit(limit)
@@ -285,11 +294,18 @@ def brand_condition(location: Location, brand: str) -> Any:
     vehicle_dms_id = json_text(DmsRecord.payload, "vehicle_dms_id")
     vehicle = aliased(DmsRecord)
     mirror_vehicle = select(vehicle.id).where(
-        vehicle.location_id == location.id, vehicle.data_type == "vehicles", vehicle.dms_id == vehicle_dms_id)
+        vehicle.location_id == location.id, vehicle.data_type == "vehicles", vehicle.dms_id == vehicle_dms_id
+    )
     return or_(
         exists(mirror_vehicle.where(func.lower(json_text(vehicle.payload, "make")) == brand)),
-        and_(~exists(mirror_vehicle), exists(select(Asset.id).where(
-            Asset.location_id == location.id, Asset.dms_id == vehicle_dms_id, func.lower(Asset.make) == brand))),
+        and_(
+            ~exists(mirror_vehicle),
+            exists(
+                select(Asset.id).where(
+                    Asset.location_id == location.id, Asset.dms_id == vehicle_dms_id, func.lower(Asset.make) == brand
+                )
+            ),
+        ),
     )
 
 
@@ -321,8 +337,14 @@ def _workfiles(location: Location, filters: Filters) -> Select | None:
         query = query.where(make == filters.brand.strip().lower())
     if filters.q:
         like = _contains(filters.q.strip().lower())
-        query = query.where(or_(*(func.lower(column).like(like, escape="\\") for column in (
-            Workfile.dms_repair_id, Workfile.customer_name, Workfile.vin, Asset.license_plate))))
+        query = query.where(
+            or_(
+                *(
+                    func.lower(column).like(like, escape="\\")
+                    for column in (Workfile.dms_repair_id, Workfile.customer_name, Workfile.vin, Asset.license_plate)
+                )
+            )
+        )
     return query
 
 
@@ -423,20 +445,31 @@ def related(location: Location, customer_ids: Iterable[str], vehicle_ids: Iterab
     def mirror(data_type: str, ids: list[str]) -> dict[str, DmsRecord]:
         if not ids:
             return {}
-        return {r.dms_id: r for r in db.session.scalars(scoped(DmsRecord).where(
-            DmsRecord.location_id == location.id, DmsRecord.data_type == data_type, DmsRecord.dms_id.in_(ids)))}
+        return {
+            r.dms_id: r
+            for r in db.session.scalars(
+                scoped(DmsRecord).where(
+                    DmsRecord.location_id == location.id, DmsRecord.data_type == data_type, DmsRecord.dms_id.in_(ids)
+                )
+            )
+        }
 
     def portal(model: Any, ids: list[str]) -> dict[str, Any]:
         if not ids:
             return {}
         found: dict[str, Any] = {}
-        for record in db.session.scalars(scoped(model).where(model.location_id == location.id,
-                                                            model.dms_id.in_(ids)).order_by(model.id)):
+        for record in db.session.scalars(
+            scoped(model).where(model.location_id == location.id, model.dms_id.in_(ids)).order_by(model.id)
+        ):
             found.setdefault(record.dms_id, record)
         return found
 
-    return Related(mirror("customers", customer_ids), mirror("vehicles", vehicle_ids),
-                   portal(Customer, customer_ids), portal(Asset, vehicle_ids))
+    return Related(
+        mirror("customers", customer_ids),
+        mirror("vehicles", vehicle_ids),
+        portal(Customer, customer_ids),
+        portal(Asset, vehicle_ids),
+    )
 
 
 @dataclass
@@ -479,22 +512,36 @@ def parties(found: Related, customer_dms_id: str | None, vehicle_dms_id: str | N
     return result
 
 
-def parse_ro(record: DmsRecord):  # noqa: ANN201 - connectors.records.RepairOrder or None
+def parse_ro(record: DmsRecord):
     """The canonical repair order of a mirror row (None if it no longer validates)."""
     try:
-        return record_from_dict(RO_TYPE, {**record.payload, "dms_id": record.dms_id,
-                                          "modified_at": record.payload.get("modified_at") or record.last_changed_at})
+        return record_from_dict(
+            RO_TYPE,
+            {
+                **record.payload,
+                "dms_id": record.dms_id,
+                "modified_at": record.payload.get("modified_at") or record.last_changed_at,
+            },
+        )
     except (MalformedResponseError, ValueError, TypeError):
         return None
 
 
-def dms_row(record: DmsRecord, ro: Any, found: Related | None, names: dict[str, list[str]],
-            opened_key: str = "") -> RepairOrderRow:
+def dms_row(
+    record: DmsRecord, ro: Any, found: Related | None, names: dict[str, list[str]], opened_key: str = ""
+) -> RepairOrderRow:
     """The row of a pulled RO (``ro``: its parsed record, None when it no longer validates; ``found``:
     what :func:`related` found for it)."""
-    row = RepairOrderRow(source=DMS, record_id=record.id, opened_key=opened_key,
-                         number=record.ro_number or record.dms_id, status=str(record.payload.get("status") or "open"),
-                         deleted_at=record.deleted_at, unreadable=ro is None, dms_id=record.dms_id)
+    row = RepairOrderRow(
+        source=DMS,
+        record_id=record.id,
+        opened_key=opened_key,
+        number=record.ro_number or record.dms_id,
+        status=str(record.payload.get("status") or "open"),
+        deleted_at=record.deleted_at,
+        unreadable=ro is None,
+        dms_id=record.dms_id,
+    )
     if ro is None or found is None:
         return row
     row.status = ro.status
@@ -513,8 +560,11 @@ def _dms_rows(location: Location, ids: list[tuple[str, int]], people: list[User]
         return []
     records = {r.id: r for r in db.session.scalars(scoped(DmsRecord).where(DmsRecord.id.in_([i for _, i in ids])))}
     parsed = {rid: parse_ro(records[rid]) for _, rid in ids}
-    found = related(location, (ro.customer_dms_id for ro in parsed.values() if ro),
-                    (ro.vehicle_dms_id for ro in parsed.values() if ro))
+    found = related(
+        location,
+        (ro.customer_dms_id for ro in parsed.values() if ro),
+        (ro.vehicle_dms_id for ro in parsed.values() if ro),
+    )
     names = advisor_names(location, people)
     return [dms_row(records[rid], parsed[rid], found, names, opened) for opened, rid in ids]
 
@@ -522,17 +572,27 @@ def _dms_rows(location: Location, ids: list[tuple[str, int]], people: list[User]
 def _workfile_row(workfile: Workfile) -> RepairOrderRow:
     asset = workfile.asset
     return RepairOrderRow(
-        source=WORKFILE, record_id=workfile.id, opened_key=moment_key(workfile.created_at),
-        number=workfile.number, status="closed" if workfile.is_closed else "open",
-        opened_at=workfile.created_at, closed_at=workfile.closed_at, customer=workfile.customer_name or None,
-        customer_url_id=workfile.customer_id, vehicle=workfile.vehicle if workfile.vehicle != "—" else None,
-        vin=workfile.vin or (asset.vin if asset else None), plate=asset.license_plate if asset else None,
-        asset_url_id=workfile.asset_id, brand=workfile.vehicle_make or (asset.make if asset else None),
-        total=workfile.total)
+        source=WORKFILE,
+        record_id=workfile.id,
+        opened_key=moment_key(workfile.created_at),
+        number=workfile.number,
+        status="closed" if workfile.is_closed else "open",
+        opened_at=workfile.created_at,
+        closed_at=workfile.closed_at,
+        customer=workfile.customer_name or None,
+        customer_url_id=workfile.customer_id,
+        vehicle=workfile.vehicle if workfile.vehicle != "—" else None,
+        vin=workfile.vin or (asset.vin if asset else None),
+        plate=asset.license_plate if asset else None,
+        asset_url_id=workfile.asset_id,
+        brand=workfile.vehicle_make or (asset.make if asset else None),
+        total=workfile.total,
+    )
 
 
-def page(location: Location, filters: Filters, after: PageKey | None, size: int = PAGE_SIZE,
-         people: list[User] | None = None) -> Page:
+def page(
+    location: Location, filters: Filters, after: PageKey | None, size: int = PAGE_SIZE, people: list[User] | None = None
+) -> Page:
     """One page of the merged list, newest open date first (``people``: the location's advisors,
     when the caller has loaded them already)."""
     dms_ids = _dms_page_ids(location, filters, after, size + 1)
@@ -551,4 +611,3 @@ def dms_repair_order_or_404(dms_id: str) -> DmsRecord:
     if record is None:
         abort(404)
     return record
-

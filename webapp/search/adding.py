@@ -5,9 +5,11 @@ be reached). The new portal record is linked to its DMS id, takes the DMS values
 (normalised), gets a Last Synced time (not when it came from the copy) and one Change
 History row per copied field (source DMS, who added it).
 """
+
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
@@ -15,20 +17,20 @@ from sqlalchemy.orm import Session
 
 from webapp.domain.duplicates import Match, likely_duplicates, score_asset, score_customer
 from webapp.domain.fields import portal_values
-from webapp.domain.normalise import normalise_email
+from webapp.domain.normalise import normalise_email, normalise_vin
+from webapp.domain.search_tokens import ASSET, CUSTOMER, compact, name_words, phone_digits
 from webapp.models import Asset, ChangeSource, Customer, DmsRecord, Location, utcnow
 from webapp.models.change_history import record_change
 from webapp.record_kinds import PORTAL_MODELS
 from webapp.search import live
 from webapp.search.engine import candidate_ids
-from webapp.search.tokens import ASSET, CUSTOMER, compact, name_words, phone_digits
-from webapp.domain.normalise import normalise_vin
 
 DUPLICATE_CANDIDATES = 200
 
 
-def dms_payload(session: Session, mirror: Select, location: Location, data_type: str,
-                dms_id: str) -> tuple[dict[str, Any] | None, live.LiveResult | None]:
+def dms_payload(
+    session: Session, mirror: Select, location: Location, data_type: str, dms_id: str
+) -> tuple[dict[str, Any] | None, live.LiveResult | None]:
     """The DMS record to add, asked of the DMS itself first: (payload, failure).
 
     * the DMS answered: ``(its record, None)``, or ``(None, None)`` when it no longer has it;
@@ -39,8 +41,9 @@ def dms_payload(session: Session, mirror: Select, location: Location, data_type:
     payload, failure = live.fetch(location, data_type, dms_id)
     if failure is None:
         return payload, None
-    row = session.scalar(mirror.where(DmsRecord.data_type == data_type, DmsRecord.dms_id == dms_id,
-                                      DmsRecord.deleted_at.is_(None)))
+    row = session.scalar(
+        mirror.where(DmsRecord.data_type == data_type, DmsRecord.dms_id == dms_id, DmsRecord.deleted_at.is_(None))
+    )
     return (dict(row.payload) if row is not None else None), failure
 
 
@@ -99,8 +102,15 @@ def existing(session: Session, base: Select, data_type: str, dms_id: str) -> Any
     return session.scalar(base.where(model.dms_id == dms_id))
 
 
-def add_from_dms(session: Session, base: Select, location: Location, data_type: str, payload: Mapping[str, Any],
-                 user_id: int | None, synced: bool = True) -> tuple[Any, bool]:
+def add_from_dms(
+    session: Session,
+    base: Select,
+    location: Location,
+    data_type: str,
+    payload: Mapping[str, Any],
+    user_id: int | None,
+    synced: bool = True,
+) -> tuple[Any, bool]:
     """Create the portal record of a DMS record; returns (record, created). Commits.
 
     ``synced``: False when ``payload`` is the mirror's copy (the DMS could not be asked):
@@ -113,8 +123,11 @@ def add_from_dms(session: Session, base: Select, location: Location, data_type: 
     values = {k: v for k, v in portal_values(data_type, payload).items() if v not in (None, "")}
     record = model(location_id=location.id, dms_id=dms_id, last_synced_at=utcnow() if synced else None, **values)
     if data_type == "vehicles" and payload.get("owner_dms_id"):
-        owner = session.scalar(select(Customer.id).where(Customer.location_id == location.id,
-                                                         Customer.dms_id == str(payload["owner_dms_id"])))
+        owner = session.scalar(
+            select(Customer.id).where(
+                Customer.location_id == location.id, Customer.dms_id == str(payload["owner_dms_id"])
+            )
+        )
         record.customer_id = owner
     session.add(record)
     try:
@@ -123,15 +136,30 @@ def add_from_dms(session: Session, base: Select, location: Location, data_type: 
         session.rollback()
         return existing(session, base, data_type, dms_id), False
     context = {"added_from_dms": dms_id}
-    record_change(record=record, field="dms_id", old=None, new=dms_id, source=ChangeSource.DMS, user_id=user_id,
-                  context=context)
+    record_change(
+        record=record, field="dms_id", old=None, new=dms_id, source=ChangeSource.DMS, user_id=user_id, context=context
+    )
     for attr in values:
         value = getattr(record, attr)  # as stored (normalised)
         if value not in (None, "", False):
-            record_change(record=record, field=attr, old=None, new=value, source=ChangeSource.DMS,
-                          user_id=user_id, context=context)
+            record_change(
+                record=record,
+                field=attr,
+                old=None,
+                new=value,
+                source=ChangeSource.DMS,
+                user_id=user_id,
+                context=context,
+            )
     if getattr(record, "customer_id", None):
-        record_change(record=record, field="customer_id", old=None, new=record.customer_id,
-                      source=ChangeSource.DMS, user_id=user_id, context=context)
+        record_change(
+            record=record,
+            field="customer_id",
+            old=None,
+            new=record.customer_id,
+            source=ChangeSource.DMS,
+            user_id=user_id,
+            context=context,
+        )
     session.commit()
     return record, True

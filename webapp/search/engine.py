@@ -11,20 +11,30 @@ records than the cap shows the first ones with a "narrow your search" hint, whic
 staff need (nobody pages through 5,000 Smiths). A listing (no term) is counted exactly and
 pages to its last record, optionally filtered by Last synced band (:func:`band_condition`).
 """
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
-from typing import Any, Sequence
+from typing import Any
 
 from sqlalchemy import ColumnElement, Integer, Select, TextClause, and_, case, func, select, text
 from sqlalchemy.orm import Session, joinedload
 
 from webapp.domain.last_synced import BANDS, band_cutoffs
+from webapp.domain.search_tokens import (
+    ASSET,
+    CUSTOMER,
+    DMS_CUSTOMER,
+    DMS_VEHICLE,
+    asset_plan,
+    customer_plan,
+    pair_shortcut,
+    prefix_range,
+)
 from webapp.models import Asset, Customer, DmsRecord, SearchToken, utcnow
-from webapp.search.tokens import (ASSET, CUSTOMER, DMS_CUSTOMER, DMS_VEHICLE, asset_plan, customer_plan, pair_shortcut,
-                                  prefix_range)
 
 CANDIDATE_LIMIT = 100
 PER_PAGE = 25
@@ -80,12 +90,16 @@ def _alternative_sql(name: str, width: int, scope_param: str = "scope", driver: 
     OFFSET); SQLite checks per row anyway.
     """
     order = [driver, *(n for n in range(width) if n != driver)]
-    sql = (f"SELECT t0.record_id AS record_id FROM {_TOKENS} t0 WHERE t0.scope = :{scope_param} "
-           f"AND t0.location_id = :location_id AND t0.token >= :{name}_{driver}_lo AND t0.token < :{name}_{driver}_hi")
+    sql = (
+        f"SELECT t0.record_id AS record_id FROM {_TOKENS} t0 WHERE t0.scope = :{scope_param} "
+        f"AND t0.location_id = :location_id AND t0.token >= :{name}_{driver}_lo AND t0.token < :{name}_{driver}_hi"
+    )
     for alias, n in enumerate(order[1:], start=1):
-        sql += (f" AND EXISTS (SELECT 1 FROM {_TOKENS} t{alias} WHERE t{alias}.scope = :{scope_param} "
-                f"AND t{alias}.location_id = :location_id AND t{alias}.record_id = t0.record_id "
-                f"AND t{alias}.token >= :{name}_{n}_lo AND t{alias}.token < :{name}_{n}_hi LIMIT 1 OFFSET 0)")
+        sql += (
+            f" AND EXISTS (SELECT 1 FROM {_TOKENS} t{alias} WHERE t{alias}.scope = :{scope_param} "
+            f"AND t{alias}.location_id = :location_id AND t{alias}.record_id = t0.record_id "
+            f"AND t{alias}.token >= :{name}_{n}_lo AND t{alias}.token < :{name}_{n}_hi LIMIT 1 OFFSET 0)"
+        )
     return sql + " LIMIT :candidate_limit"
 
 
@@ -100,16 +114,20 @@ def _count_sql(name: str, n: int, scope_param: str) -> str:
     ``ORDER BY token`` (the index order) steers PostgreSQL to an index-only range scan
     rather than a bitmap scan that visits the table.
     """
-    return (f"(SELECT count(*) FROM (SELECT 1 AS x FROM {_TOKENS} WHERE scope = :{scope_param} "
-            f"AND location_id = :location_id AND token >= :{name}_{n}_lo AND token < :{name}_{n}_hi "
-            f"ORDER BY token LIMIT {DRIVER_PROBE}) n{n})")
+    return (
+        f"(SELECT count(*) FROM (SELECT 1 AS x FROM {_TOKENS} WHERE scope = :{scope_param} "
+        f"AND location_id = :location_id AND token >= :{name}_{n}_lo AND token < :{name}_{n}_hi "
+        f"ORDER BY token LIMIT {DRIVER_PROBE}) n{n})"
+    )
 
 
 def _probe_sql(name: str, shortcut_width: int, scope_param: str) -> str:
     """How many records the pair fast path finds (up to the cap) and how common the two longest words are."""
     pair = _alternative_sql(f"{name}s", shortcut_width, scope_param)
-    return (f"SELECT (SELECT count(*) FROM ({pair}) c) AS pair_found, {_count_sql(name, 0, scope_param)} AS n0, "
-            f"{_count_sql(name, 1, scope_param)} AS n1")
+    return (
+        f"SELECT (SELECT count(*) FROM ({pair}) c) AS pair_found, {_count_sql(name, 0, scope_param)} AS n0, "
+        f"{_count_sql(name, 1, scope_param)} AS n1"
+    )
 
 
 # How a several-word alternative is scanned, decided by its probe: the pair fast path alone
@@ -117,16 +135,15 @@ def _probe_sql(name: str, shortcut_width: int, scope_param: str) -> str:
 PAIR_ONLY = -1
 
 
-def _with_shortcut_sql(name: str, width: int, shortcut_width: int, scope_param: str = "scope",
-                       mode: int = PAIR_ONLY) -> str:
+def _with_shortcut_sql(
+    name: str, width: int, shortcut_width: int, scope_param: str = "scope", mode: int = PAIR_ONLY
+) -> str:
     """An alternative, preceded by its word-pair fast path when it has one.
 
     The word-by-word scan only runs when the pair scan did not already fill the cap
     (``mode`` is then the word driving it: the rarer of the two longest words, "Elizabeth
     Leeson": the Leesons, not every Elizabeth). Both were decided by :func:`_probe_sql`,
-    one small query beforehand, so the search statement holds only the scans that run:
-    evaluating those conditions inside it planned and counted everything twice (once per
-    possible driver) and made PostgreSQL plan a statement three times the size.
+    one small query beforehand, so the search statement holds only the scans that run.
     """
     if not shortcut_width:
         return _alternative_sql(name, width, scope_param)
@@ -139,12 +156,16 @@ def _with_shortcut_sql(name: str, width: int, shortcut_width: int, scope_param: 
 
 _OWNER_BRANCH = {
     # Assets of the portal customers whose name words match.
-    "portal": (f"SELECT a.id AS record_id FROM {_ASSETS} a WHERE a.location_id = :location_id AND a.customer_id IN "
-               "(SELECT o.record_id FROM ({owner}) o) LIMIT :candidate_limit"),
+    "portal": (
+        f"SELECT a.id AS record_id FROM {_ASSETS} a WHERE a.location_id = :location_id AND a.customer_id IN "
+        "(SELECT o.record_id FROM ({owner}) o) LIMIT :candidate_limit"
+    ),
     # Mirror vehicles whose owner (by DMS id) is a mirror customer whose name words match.
-    "mirror": (f"SELECT v.id AS record_id FROM {_MIRROR} v WHERE v.location_id = :location_id "
-               f"AND v.data_type = 'vehicles' AND v.owner_dms_id IN (SELECT c.dms_id FROM {_MIRROR} c WHERE c.id IN "
-               "(SELECT o.record_id FROM ({owner}) o)) LIMIT :candidate_limit"),
+    "mirror": (
+        f"SELECT v.id AS record_id FROM {_MIRROR} v WHERE v.location_id = :location_id "
+        f"AND v.data_type = 'vehicles' AND v.owner_dms_id IN (SELECT c.dms_id FROM {_MIRROR} c WHERE c.id IN "
+        "(SELECT o.record_id FROM ({owner}) o)) LIMIT :candidate_limit"
+    ),
 }
 Shape = tuple[int, int, int]  # (words of an alternative, words of its pair fast path or 0, scan mode)
 
@@ -153,8 +174,10 @@ Shape = tuple[int, int, int]  # (words of an alternative, words of its pair fast
 def _candidates_sql(shapes: tuple[Shape, ...], owner_shape: Shape | None, owner_kind: str | None) -> TextClause:
     """``SELECT DISTINCT record_id ...`` over the bounded branches, as a reusable text clause."""
     # Each branch is wrapped in a derived table: SQLite refuses LIMIT on a bare UNION member.
-    branches = [f"SELECT b{i}.record_id FROM ({_with_shortcut_sql(f'a{i}', *shape[:2], mode=shape[2])}) b{i}"
-                for i, shape in enumerate(shapes)]
+    branches = [
+        f"SELECT b{i}.record_id FROM ({_with_shortcut_sql(f'a{i}', *shape[:2], mode=shape[2])}) b{i}"
+        for i, shape in enumerate(shapes)
+    ]
     if owner_kind and owner_shape:
         owner = _with_shortcut_sql("o", *owner_shape[:2], scope_param="owner_scope", mode=owner_shape[2])
         branches.append(f"SELECT ob.record_id FROM ({_OWNER_BRANCH[owner_kind].format(owner=owner)}) ob")
@@ -167,8 +190,9 @@ def _probe_statement(name: str, shortcut_width: int, scope_param: str) -> TextCl
     return text(_probe_sql(name, shortcut_width, scope_param))
 
 
-def _bind(session: Session, params: dict[str, Any], name: str, prefixes: Sequence[str],
-          scope_param: str = "scope") -> Shape:
+def _bind(
+    session: Session, params: dict[str, Any], name: str, prefixes: Sequence[str], scope_param: str = "scope"
+) -> Shape:
     """Bind one alternative's prefix ranges (and its pair fast path's); returns its shape.
 
     An alternative with a pair fast path is probed first (see :func:`_with_shortcut_sql`).
@@ -182,9 +206,10 @@ def _bind(session: Session, params: dict[str, Any], name: str, prefixes: Sequenc
     for n, prefix in enumerate(sorted(shortcut, key=len, reverse=True)):
         params[f"{name}s_{n}_lo"], params[f"{name}s_{n}_hi"] = prefix_range(prefix)
     names = {f"{name}{s}_{n}_{end}" for s in ("", "s") for n in range(len(prefixes)) for end in ("lo", "hi")}
-    probe = session.execute(_probe_statement(name, len(shortcut), scope_param),
-                            {k: v for k, v in params.items() if k in names or k in
-                             (scope_param, "location_id", "candidate_limit")}).one()
+    probe = session.execute(
+        _probe_statement(name, len(shortcut), scope_param),
+        {k: v for k, v in params.items() if k in names or k in (scope_param, "location_id", "candidate_limit")},
+    ).one()
     if probe.pair_found >= params["candidate_limit"]:
         mode = PAIR_ONLY
     else:
@@ -192,9 +217,17 @@ def _bind(session: Session, params: dict[str, Any], name: str, prefixes: Sequenc
     return len(prefixes), len(shortcut), mode
 
 
-def _candidates(session: Session, scope: str, location_id: int, alternatives: Sequence[Sequence[str]], limit: int,
-                *, owner_words: Sequence[str] = (), owner_scope: str | None = None,
-                owner_kind: str | None = None) -> TextClause | None:
+def _candidates(
+    session: Session,
+    scope: str,
+    location_id: int,
+    alternatives: Sequence[Sequence[str]],
+    limit: int,
+    *,
+    owner_words: Sequence[str] = (),
+    owner_scope: str | None = None,
+    owner_kind: str | None = None,
+) -> TextClause | None:
     """The bounded candidate ids of a search as one statement (``None`` when nothing to look up)."""
     params: dict[str, Any] = {"location_id": location_id, "candidate_limit": limit}
     if alternatives:
@@ -210,20 +243,30 @@ def _candidates(session: Session, scope: str, location_id: int, alternatives: Se
     statement = _candidates_sql(shapes, owner_shape, owner_kind if owner_shape else None)
     # Only the scans that run are in the statement (a pair fast path that filled the cap
     # leaves its word-by-word ranges out).
-    used = statement._bindparams  # noqa: SLF001 - the names text() parsed from the SQL
+    used = statement._bindparams
     return statement.bindparams(**{k: v for k, v in params.items() if k in used}).columns(record_id=Integer)
 
 
-def candidate_ids(session: Session, scope: str, location_id: int, alternatives: Sequence[Sequence[str]],
-                  limit: int = CANDIDATE_LIMIT) -> list[int]:
+def candidate_ids(
+    session: Session, scope: str, location_id: int, alternatives: Sequence[Sequence[str]], limit: int = CANDIDATE_LIMIT
+) -> list[int]:
     """Ids of records of ``scope`` matching any alternative, at most ``limit``."""
     statement = _candidates(session, scope, location_id, alternatives, limit)
     return [] if statement is None else list(session.scalars(statement))
 
 
-def _page(session: Session, query: Select, candidates: Any, id_column, order_by: Sequence[Any],
-          page: int, per_page: int, options: Sequence[Any] = (), *,
-          filtered: bool = False) -> tuple[list[Any], int, bool, int]:
+def _page(
+    session: Session,
+    query: Select,
+    candidates: Any,
+    id_column,
+    order_by: Sequence[Any],
+    page: int,
+    per_page: int,
+    options: Sequence[Any] = (),
+    *,
+    filtered: bool = False,
+) -> tuple[list[Any], int, bool, int]:
     """Rows of one page, the total, whether the total is capped, and the page shown.
 
     ``candidates``: the search's bounded candidate ids (``None`` when browsing: every row
@@ -235,25 +278,35 @@ def _page(session: Session, query: Select, candidates: Any, id_column, order_by:
     """
     page = max(1, page)
     if candidates is None:
-        total = session.scalar(select(func.count()).select_from(
-            query.with_only_columns(id_column).order_by(None).subquery()))
+        total = session.scalar(
+            select(func.count()).select_from(query.with_only_columns(id_column).order_by(None).subquery())
+        )
         page = min(page, max(1, -(-total // per_page)))
-        rows = list(session.scalars(query.options(*options).order_by(*order_by)
-                                    .offset((page - 1) * per_page).limit(per_page)))
+        rows = list(
+            session.scalars(query.options(*options).order_by(*order_by).offset((page - 1) * per_page).limit(per_page))
+        )
         return rows, total, False, page
     page = min(page, max(1, -(-CANDIDATE_LIMIT // per_page)))
     offset = (page - 1) * per_page
     found = candidates.subquery("candidate")
     # The window count is taken before LIMIT: every row carries the size of the candidate set.
-    statement = (query.join(found, id_column == found.c.record_id).add_columns(func.count().over().label("total"))
-                 .options(*options).order_by(*order_by).offset(offset)
-                 .limit(min(per_page, CANDIDATE_LIMIT - offset)))  # the extra candidate only says "more"
+    statement = (
+        query.join(found, id_column == found.c.record_id)
+        .add_columns(func.count().over().label("total"))
+        .options(*options)
+        .order_by(*order_by)
+        .offset(offset)
+        .limit(min(per_page, CANDIDATE_LIMIT - offset))
+    )  # the extra candidate only says "more"
     result = session.execute(statement).all()
     if result:
         total = result[0].total
     elif offset:  # a page past the end: show the last one
-        total = session.scalar(select(func.count()).select_from(
-            query.with_only_columns(id_column).order_by(None).join(found, id_column == found.c.record_id).subquery()))
+        total = session.scalar(
+            select(func.count()).select_from(
+                query.with_only_columns(id_column).order_by(None).join(found, id_column == found.c.record_id).subquery()
+            )
+        )
         last = max(1, -(-min(total, CANDIDATE_LIMIT) // per_page))
         if total and last < page:
             return _page(session, query, candidates, id_column, order_by, last, per_page, options, filtered=filtered)
@@ -307,38 +360,84 @@ ASSET_SORTS = {
 DMS_SORTS = {"customers": lambda: (DmsRecord.name_key, DmsRecord.id), "vehicles": lambda: (DmsRecord.vin, DmsRecord.id)}
 
 
-def search_customers(session: Session, base: Select, location_id: int, term: str, *, page: int = 1,
-                     per_page: int = PER_PAGE, sort: str = "name", band: str = "", now: datetime | None = None,
-                     tz_name: str | None = None) -> SearchPage:
+def search_customers(
+    session: Session,
+    base: Select,
+    location_id: int,
+    term: str,
+    *,
+    page: int = 1,
+    per_page: int = PER_PAGE,
+    sort: str = "name",
+    band: str = "",
+    now: datetime | None = None,
+    tz_name: str | None = None,
+) -> SearchPage:
     """Portal customers matching ``term`` (``base`` = the scoped ``select(Customer)``), in the
     Last synced ``band`` when one is given (counted in ``tz_name``'s days at ``now``)."""
     plan = customer_plan(term)
     candidates = _candidates(session, CUSTOMER, location_id, plan.alternatives, CANDIDATE_LIMIT + 1)
     order = CUSTOMER_SORTS.get(sort, CUSTOMER_SORTS["name"])()
     query = _in_band(base, Customer.last_synced_at, band, now, tz_name)
-    rows, total, capped, page = _page(session, query, candidates, Customer.id, order, page, per_page,
-                                      filtered=query is not base)
+    rows, total, capped, page = _page(
+        session, query, candidates, Customer.id, order, page, per_page, filtered=query is not base
+    )
     return SearchPage(rows, total, page, per_page, plan.kind, capped)
 
 
-def search_assets(session: Session, base: Select, location_id: int, term: str, *, page: int = 1,
-                  per_page: int = PER_PAGE, sort: str = "vin", band: str = "", now: datetime | None = None,
-                  tz_name: str | None = None) -> SearchPage:
+def search_assets(
+    session: Session,
+    base: Select,
+    location_id: int,
+    term: str,
+    *,
+    page: int = 1,
+    per_page: int = PER_PAGE,
+    sort: str = "vin",
+    band: str = "",
+    now: datetime | None = None,
+    tz_name: str | None = None,
+) -> SearchPage:
     """Portal assets matching ``term``: VIN (start or end), unit, plate, DMS id or owner's name
     (in the Last synced ``band`` when one is given, as :func:`search_customers`)."""
     plan = asset_plan(term)
-    candidates = _candidates(session, ASSET, location_id, plan.alternatives, CANDIDATE_LIMIT + 1,
-                             owner_words=plan.owner_words, owner_scope=CUSTOMER, owner_kind="portal")
+    candidates = _candidates(
+        session,
+        ASSET,
+        location_id,
+        plan.alternatives,
+        CANDIDATE_LIMIT + 1,
+        owner_words=plan.owner_words,
+        owner_scope=CUSTOMER,
+        owner_kind="portal",
+    )
     order = ASSET_SORTS.get(sort, ASSET_SORTS["vin"])()
     query = _in_band(base, Asset.last_synced_at, band, now, tz_name)
     # The owner column comes with the page (a many-to-one join), not one query per row.
-    rows, total, capped, page = _page(session, query, candidates, Asset.id, order, page, per_page,
-                                      (joinedload(Asset.customer),), filtered=query is not base)
+    rows, total, capped, page = _page(
+        session,
+        query,
+        candidates,
+        Asset.id,
+        order,
+        page,
+        per_page,
+        (joinedload(Asset.customer),),
+        filtered=query is not base,
+    )
     return SearchPage(rows, total, page, per_page, plan.kind, capped)
 
 
-def search_mirror(session: Session, base: Select, location_id: int, data_type: str, term: str, *,
-                  page: int = 1, per_page: int = PER_PAGE) -> SearchPage:
+def search_mirror(
+    session: Session,
+    base: Select,
+    location_id: int,
+    data_type: str,
+    term: str,
+    *,
+    page: int = 1,
+    per_page: int = PER_PAGE,
+) -> SearchPage:
     """DMS-mirror customers or vehicles matching ``term`` (``base`` = scoped ``select(DmsRecord)``)."""
     base = base.where(DmsRecord.data_type == data_type, DmsRecord.deleted_at.is_(None))
     if data_type == "customers":
@@ -346,8 +445,16 @@ def search_mirror(session: Session, base: Select, location_id: int, data_type: s
         candidates = _candidates(session, DMS_CUSTOMER, location_id, plan.alternatives, CANDIDATE_LIMIT + 1)
     else:
         plan = asset_plan(term)
-        candidates = _candidates(session, DMS_VEHICLE, location_id, plan.alternatives, CANDIDATE_LIMIT + 1,
-                                 owner_words=plan.owner_words, owner_scope=DMS_CUSTOMER, owner_kind="mirror")
+        candidates = _candidates(
+            session,
+            DMS_VEHICLE,
+            location_id,
+            plan.alternatives,
+            CANDIDATE_LIMIT + 1,
+            owner_words=plan.owner_words,
+            owner_scope=DMS_CUSTOMER,
+            owner_kind="mirror",
+        )
     rows, total, capped, page = _page(session, base, candidates, DmsRecord.id, DMS_SORTS[data_type](), page, per_page)
     return SearchPage(rows, total, page, per_page, plan.kind, capped)
 

@@ -5,6 +5,7 @@ customer's id. Each row is shown with the label the forms use, the phone as the 
 writes it elsewhere, the time in the location's zone and the customer's name (a link
 when the viewer may open it).
 """
+
 from __future__ import annotations
 
 import re
@@ -23,8 +24,7 @@ from webapp.scoping import scoped
 from webapp.template_filters import local_time
 
 #: Fields of the records' pages that no form edits, labelled as those pages label them.
-PAGE_LABELS = {"dms_id": "DMS id", "last_synced_at": "Last Synced", "customer_id": "Owner",
-               "is_business": "Business"}
+PAGE_LABELS = {"dms_id": "DMS id", "last_synced_at": "Last Synced", "customer_id": "Owner", "is_business": "Business"}
 PHONE_FIELDS = frozenset({"phone", "mobile_phone"})
 _ISO_MOMENT = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
 
@@ -75,8 +75,9 @@ def _shown(entry: ChangeHistory, value: str | None, customers: dict[int, Custome
         customer = customers.get(_customer_id(value))
         if customer is None:
             return Shown("a customer no longer in the portal")
-        url = url_for("customers.detail", customer_id=customer.id) if can(current_user, Permission.VIEW_RECORDS) \
-            else None
+        url = (
+            url_for("customers.detail", customer_id=customer.id) if can(current_user, Permission.VIEW_RECORDS) else None
+        )
         return Shown(customer.display_name, url)
     if entry.field in PHONE_FIELDS:
         return Shown(format_phone(value) or value)
@@ -91,9 +92,23 @@ def _shown(entry: ChangeHistory, value: str | None, customers: dict[int, Custome
 
 def history_rows(entries: list[ChangeHistory]) -> list[HistoryRow]:
     """``entries`` as shown on a record's page (customers referred to are looked up once)."""
-    ids = {_customer_id(value) for entry in entries if entry.field == "customer_id"
-           for value in (entry.old_value, entry.new_value)} - {None}
-    customers = {customer.id: customer for customer in db.session.scalars(
-        scoped(Customer).where(Customer.id.in_(ids)))} if ids else {}
-    return [HistoryRow(entry, field_label(entry.record_type, entry.field), _shown(entry, entry.old_value, customers),
-                       _shown(entry, entry.new_value, customers)) for entry in entries]
+    ids = {
+        _customer_id(value)
+        for entry in entries
+        if entry.field == "customer_id"
+        for value in (entry.old_value, entry.new_value)
+    } - {None}
+    customers = (
+        {customer.id: customer for customer in db.session.scalars(scoped(Customer).where(Customer.id.in_(ids)))}
+        if ids
+        else {}
+    )
+    return [
+        HistoryRow(
+            entry,
+            field_label(entry.record_type, entry.field),
+            _shown(entry, entry.old_value, customers),
+            _shown(entry, entry.new_value, customers),
+        )
+        for entry in entries
+    ]

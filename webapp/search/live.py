@@ -4,19 +4,22 @@ Only ever run because a user asked (or the mirror had nothing): the request wait
 the DMS at most ``DMS_LOOKUP_TIMEOUT`` seconds and turns every failure into a message
 with the connector's fix hint.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import timezone
-from typing import Any, Iterable
+from datetime import UTC
+from typing import Any
 
-import connectors
 from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+import connectors
 from webapp.models import DmsRecord, Location
 from webapp.record_kinds import PORTAL_KINDS
+from webapp.services import mirror
 
 LIVE_LIMIT = 25
 # DMS connections are set by Global Admins (Admin → Locations), not on External Interfaces.
@@ -40,15 +43,16 @@ def _connect(location: Location):
 def _failure(exc: Exception) -> LiveResult:
     if isinstance(exc, connectors.DmsError):
         return LiveResult(error=f"DMS unreachable: {exc.message}", fix_hint=exc.fix_hint)
-    return LiveResult(error="DMS unreachable: the DMS connection is not set up completely.",
-                      fix_hint="Ask a Global Admin to check the DMS settings of this location (Admin → Locations).")
+    return LiveResult(
+        error="DMS unreachable: the DMS connection is not set up completely.",
+        fix_hint="Ask a Global Admin to check the DMS settings of this location (Admin → Locations).",
+    )
 
 
 def lookup(location: Location, data_type: str, term: str, limit: int = LIVE_LIMIT) -> LiveResult:
     """Search the DMS itself for customers or vehicles matching ``term``."""
     if not location.has_dms:
-        return LiveResult(error="No DMS is connected to this location.",
-                          fix_hint=NO_DMS_HINT)
+        return LiveResult(error="No DMS is connected to this location.", fix_hint=NO_DMS_HINT)
     try:
         with _connect(location) as dms:
             found = getattr(dms, PORTAL_KINDS[data_type].dms_search)(term[:100], limit)
@@ -60,34 +64,38 @@ def lookup(location: Location, data_type: str, term: str, limit: int = LIVE_LIMI
 
 def refresh_mirror(session: Session, location: Location, data_type: str, records: Iterable[Any]) -> list[str]:
     """Store live ``records`` the mirror already holds through the pull's own writer
-    (:func:`jobs.mirror.store_page`: search columns and index tokens stay right, unchanged
+    (:func:`webapp.services.mirror.store_page`: search columns and index tokens stay right, unchanged
     records cost no write). A mirror row newer than the live record is left alone. Commits;
     returns the DMS ids whose mirror row changed. Never fails the search: a write that loses
     a race with a pull is rolled back and logged."""
-    from jobs.mirror import store_page
-
     by_id = {str(r.dms_id): r for r in records}
     if not by_id:
         return []
-    stored = dict(session.execute(select(DmsRecord.dms_id, DmsRecord.dms_modified_at).where(
-        DmsRecord.location_id == location.id, DmsRecord.data_type == data_type,
-        DmsRecord.dms_id.in_(list(by_id)))).all())
+    stored = dict(
+        session.execute(
+            select(DmsRecord.dms_id, DmsRecord.dms_modified_at).where(
+                DmsRecord.location_id == location.id,
+                DmsRecord.data_type == data_type,
+                DmsRecord.dms_id.in_(list(by_id)),
+            )
+        ).all()
+    )
     fresh = []
     for dms_id, record in by_id.items():
         if dms_id not in stored:
             continue
         ours, theirs = stored[dms_id], getattr(record, "modified_at", None)
         if ours is not None and ours.tzinfo is None:
-            ours = ours.replace(tzinfo=timezone.utc)
+            ours = ours.replace(tzinfo=UTC)
         if ours is not None and theirs is not None and theirs < ours:
             continue  # the mirror already holds a later version
         fresh.append(record)
     if not fresh:
         return []
     try:
-        result = store_page(session, location, data_type, fresh)
+        result = mirror.store_page(session, location, data_type, fresh)
         session.commit()
-    except Exception:  # noqa: BLE001 - the search still shows the live values
+    except Exception:
         session.rollback()
         current_app.logger.exception("refreshing the DMS mirror from a live lookup failed (location %s)", location.id)
         return []
@@ -109,8 +117,7 @@ def merge_rows(rows: list, live_result: LiveResult, row_type: Any) -> list:
 def fetch(location: Location, data_type: str, dms_id: str) -> tuple[dict[str, Any] | None, LiveResult | None]:
     """One record straight from the DMS: (payload or None when it has no such record, failure)."""
     if not location.has_dms:
-        return None, LiveResult(error="No DMS is connected to this location.",
-                                fix_hint=NO_DMS_HINT)
+        return None, LiveResult(error="No DMS is connected to this location.", fix_hint=NO_DMS_HINT)
     try:
         with _connect(location) as dms:
             record = dms.fetch_one(data_type, dms_id)

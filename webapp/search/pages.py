@@ -3,6 +3,7 @@
 The routes in :mod:`webapp.customers.routes` and :mod:`webapp.assets.routes` declare
 the permissions and call these with their data type ("customers" or "vehicles").
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -20,28 +21,46 @@ from webapp.search import adding, engine, live
 from webapp.search.web import SORT_CHOICES, DmsRow, request_args, with_events
 
 
-
 def search_context(data_type: str, args: dict[str, Any]) -> dict[str, Any]:
     """Everything the search page shows for ``args`` (q, tab, page, sort, live, band)."""
     kind = PORTAL_KINDS[data_type]
     location = current_location_or_404()
     model = kind.model
     sort = args["sort"] if args["sort"] in dict(SORT_CHOICES[data_type]) else kind.default_sort
-    context: dict[str, Any] = {**args, "sort": sort, "sorts": SORT_CHOICES[data_type], "location": location,
-                               "is_fragment": wants_fragment(), "results": None, "dms_rows": [],
-                               "live_result": None, "add_panel": None, "band": args.get("band", ""),
-                               "bands": BAND_FILTERS, "band_counts": None}
+    context: dict[str, Any] = {
+        **args,
+        "sort": sort,
+        "sorts": SORT_CHOICES[data_type],
+        "location": location,
+        "is_fragment": wants_fragment(),
+        "results": None,
+        "dms_rows": [],
+        "live_result": None,
+        "add_panel": None,
+        "band": args.get("band", ""),
+        "bands": BAND_FILTERS,
+        "band_counts": None,
+    }
     if args["tab"] == "portal":
         now = utcnow()  # one moment for the filter and its counts
-        context["results"] = kind.search_portal()(db.session, scoped(model), location.id, args["q"], page=args["page"],
-                                                  sort=sort, band=context["band"], now=now, tz_name=location.timezone)
+        context["results"] = getattr(engine, kind.portal_search)(
+            db.session,
+            scoped(model),
+            location.id,
+            args["q"],
+            page=args["page"],
+            sort=sort,
+            band=context["band"],
+            now=now,
+            tz_name=location.timezone,
+        )
         if not args["q"].strip():  # a listing: the counts describe it. A search (each keystroke) skips them:
             # they count the whole location, would not describe the matches, and cost a scan per keystroke.
-            context["band_counts"] = engine.band_counts(db.session, scoped(model), model.last_synced_at, now,
-                                                        location.timezone)
+            context["band_counts"] = engine.band_counts(
+                db.session, scoped(model), model.last_synced_at, now, location.timezone
+            )
         return context
-    mirror = engine.search_mirror(db.session, scoped(DmsRecord), location.id, data_type, args["q"],
-                                  page=args["page"])
+    mirror = engine.search_mirror(db.session, scoped(DmsRecord), location.id, data_type, args["q"], page=args["page"])
     rows = [DmsRow(r.dms_id, dict(r.payload or {})) for r in mirror.rows]
     live_result = None
     if args["q"].strip() and (args["live"] or mirror.total == 0):
@@ -83,31 +102,38 @@ def add_from_dms(data_type: str):
         return _panel(data_type, 422, state="error", message="Choose a DMS record to add.")
     already = adding.existing(db.session, scoped(model), data_type, dms_id)
     if already is not None:
-        return _panel(data_type, 200, state="exists", record=already,
-                      message="This record is already in the portal.")
+        return _panel(data_type, 200, state="exists", record=already, message="This record is already in the portal.")
     payload, failure = adding.dms_payload(db.session, scoped(DmsRecord), location, data_type, dms_id)
     if failure is not None and payload is None:
         return _panel(data_type, 422, state="error", message=failure.error, fix_hint=failure.fix_hint)
     from_copy = failure is not None  # the DMS could not be asked: the mirror's copy, maybe stale
     if payload is None:
-        return _panel(data_type, 422, state="error",
-                      message=f"The DMS has no record {dms_id} any more; it may have been deleted or merged there.")
+        return _panel(
+            data_type,
+            422,
+            state="error",
+            message=f"The DMS has no record {dms_id} any more; it may have been deleted or merged there.",
+        )
     row = DmsRow(dms_id, payload)
     if request.form.get("confirm") != "1":
-        duplicates = kind.find_duplicates()(db.session, scoped(model), location.id, payload)
+        duplicates = getattr(adding, kind.duplicates)(db.session, scoped(model), location.id, payload)
         if duplicates:
             return _panel(data_type, 200, state="duplicates", row=row, duplicates=duplicates)
-    record, created = adding.add_from_dms(db.session, scoped(model), location, data_type, payload, current_user.id,
-                                          synced=not from_copy)
+    record, created = adding.add_from_dms(
+        db.session, scoped(model), location, data_type, payload, current_user.id, synced=not from_copy
+    )
     label = kind.label_of(record)
     detail_url = kind.detail_url(record)
     message = f"{label} added to the portal from the DMS." if created else f"{label} is already in the portal."
     if created and from_copy:
-        message = (f"{label} added to the portal from the last copy pulled from the DMS ({failure.error}). "
-                   "It may be out of date and is not marked as synced: use Sync with DMS once the DMS answers.")
+        message = (
+            f"{label} added to the portal from the last copy pulled from the DMS ({failure.error}). "
+            "It may be out of date and is not marked as synced: use Sync with DMS once the DMS answers."
+        )
     if not wants_fragment():
         flash(message, "warning" if from_copy else "success")
         return redirect(detail_url, code=303)
-    response = _panel(data_type, 200, state="added", record=record, message=message, detail_url=detail_url,
-                      from_copy=from_copy)
+    response = _panel(
+        data_type, 200, state="added", record=record, message=message, detail_url=detail_url, from_copy=from_copy
+    )
     return with_events(response, message, "warning" if from_copy else "success", refresh=True)

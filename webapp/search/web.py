@@ -1,15 +1,18 @@
 """View helpers shared by the Customers and Assets pages (no routes here)."""
+
 from __future__ import annotations
 
-import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 
 from flask import Response, request
+from flask_htmx import make_response
 
 from webapp.domain.last_synced import BANDS, Badge, badge
 from webapp.models import utcnow
+from webapp.rendering import toast_event
 
 SORT_CHOICES = {
     "customers": [("name", "Name"), ("last_synced", "Last synced"), ("newest", "Newest")],
@@ -22,15 +25,18 @@ def customer_name(payload: Mapping[str, Any], default: str = "(no name)") -> str
     (the company when the person has no name); ``default`` when the record names nobody."""
     if payload.get("kind") == "business" and payload.get("company_name"):
         return str(payload["company_name"])
-    person = " ".join(text for text in (str(payload.get(key) or "").strip() for key in ("first_name", "last_name"))
-                      if text)
+    person = " ".join(
+        text for text in (str(payload.get(key) or "").strip() for key in ("first_name", "last_name")) if text
+    )
     return person or str(payload.get("company_name") or "") or default
 
 
 def vehicle_label(payload: Mapping[str, Any], default: str = "(unknown vehicle)") -> str:
     """'2019 Ford F-150' from a DMS vehicle; ``default`` when it names no year, make or model."""
-    return " ".join(str(part) for part in (payload.get("year"), payload.get("make"), payload.get("model"))
-                    if part) or default
+    return (
+        " ".join(str(part) for part in (payload.get("year"), payload.get("make"), payload.get("model")) if part)
+        or default
+    )
 
 
 @dataclass
@@ -64,20 +70,22 @@ def request_args() -> dict[str, Any]:
     except ValueError:
         page = 1
     band = request.args.get("band", "")
-    return {"q": q, "tab": tab, "page": page, "sort": request.args.get("sort", ""),
-            "live": request.args.get("live") == "1", "band": band if band in BANDS else ""}
+    return {
+        "q": q,
+        "tab": tab,
+        "page": page,
+        "sort": request.args.get("sort", ""),
+        "live": request.args.get("live") == "1",
+        "band": band if band in BANDS else "",
+    }
 
 
 def with_events(response: Response, message: str | None = None, level: str = "info", refresh: bool = False) -> Response:
-    """Add HX-Trigger events: a toast and/or asking the results list to reload."""
-    events: dict[str, Any] = {}
-    if message:
-        events["showToast"] = {"message": message, "level": level}
+    """Add htmx events to ``response``: a toast and/or asking the results list to reload."""
+    events: dict[str, Any] = toast_event(message, level) if message else {}
     if refresh:
         events["refreshResults"] = True
-    if events:
-        response.headers["HX-Trigger"] = json.dumps(events)
-    return response
+    return make_response(response, trigger=events) if events else response
 
 
 def _zone_name() -> str:
@@ -90,5 +98,3 @@ def _zone_name() -> str:
 def last_synced_badge(moment: datetime | None) -> Badge:
     """The Last Synced badge for the current user's location (template global)."""
     return badge(moment, utcnow(), _zone_name())
-
-

@@ -1,4 +1,5 @@
-"""External Interfaces form (Admin Tools > Location Information > External Interfaces)."""
+"""The External Interfaces form (Administration menu → External Interfaces)."""
+
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, RadioField, SelectField
 from wtforms.validators import NumberRange, Optional
@@ -20,6 +21,6 @@ class ExternalInterfacesForm(FlaskForm):
     oem_build_data = BooleanField("OEM Build Data enabled (Year, Make, Model and Engine Type are locked in sync)")
     related_ro_enabled = SelectField("Related RO Numbers", choices=[("disabled", "DISABLED"), ("enabled", "ENABLED")])
     case_auto_close_days = IntegerField(
-        "Auto-close cases idle for (days)", validators=[Optional(), NumberRange(min=1, max=365)])
+        "Auto-close cases idle for (days)", validators=[Optional(), NumberRange(min=1, max=365)]
+    )
     case_auto_close_requires_closed_ro = BooleanField("Only when the case's RO is closed in the DMS")
-

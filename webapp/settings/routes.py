@@ -1,21 +1,23 @@
 """External Interfaces for the current location."""
+
 from __future__ import annotations
 
-from flask import flash, redirect, request, url_for
+from flask import Blueprint, flash, redirect, request, url_for
 
-from jobs.cases import related_ro_availability
 from webapp import audit
 from webapp.extensions import db
 from webapp.models import SyncMode, WriteBackMode
 from webapp.permissions import Permission, require
 from webapp.rendering import render
 from webapp.scoping import current_location_or_404
-from webapp.settings import bp
+from webapp.services.related_ros import related_ro_availability
 from webapp.settings import webhook_setup as hooks
 from webapp.settings.forms import ExternalInterfacesForm
 
+bp = Blueprint("settings", __name__)
 
-def _fill(form: ExternalInterfacesForm, location) -> ExternalInterfacesForm:  # noqa: ANN001
+
+def _fill(form: ExternalInterfacesForm, location) -> ExternalInterfacesForm:
     """The form showing the location's current settings."""
     form.write_back_mode.data = location.write_back_mode.value
     form.sync_mode.data = location.sync_mode.value
@@ -26,7 +28,7 @@ def _fill(form: ExternalInterfacesForm, location) -> ExternalInterfacesForm:  # 
     return form
 
 
-def _related_ro_field(form: ExternalInterfacesForm, location) -> str | None:  # noqa: ANN001
+def _related_ro_field(form: ExternalInterfacesForm, location) -> str | None:
     """Why this location's DMS cannot return related RO numbers (None when it can). Then the
     field is shown disabled with that reason, and a forged POST cannot switch it on either."""
     supported, reason = related_ro_availability(location)
@@ -36,11 +38,18 @@ def _related_ro_field(form: ExternalInterfacesForm, location) -> str | None:  # 
     return reason
 
 
-def _page(location, form, status: int = 200, block: str | None = None, **webhook):  # noqa: ANN001, ANN202
+def _page(location, form, status: int = 200, block: str | None = None, **webhook):
     """The External Interfaces page showing ``form``, or only its Webhook section (``block="webhook"``,
     asked by htmx); ``webhook`` adds to what that section shows (:func:`_webhook`)."""
-    return render("settings/external_interfaces.html", block=block, status=status, form=form, location=location,
-                  related_ro_reason=_related_ro_field(form, location), webhook=_webhook(location, **webhook))
+    return render(
+        "settings/external_interfaces.html",
+        block=block,
+        status=status,
+        form=form,
+        location=location,
+        related_ro_reason=_related_ro_field(form, location),
+        webhook=_webhook(location, **webhook),
+    )
 
 
 @bp.route("/external-interfaces", methods=["GET", "POST"])
@@ -65,7 +74,7 @@ def external_interfaces():
     return _page(location, form, 422 if request.method == "POST" else 200)
 
 
-def _webhook(location, **extra) -> dict:  # noqa: ANN001
+def _webhook(location, **extra) -> dict:
     """What the Webhook section shows."""
     receives = hooks.receives_webhooks(location)
     return {
@@ -82,7 +91,7 @@ def _webhook(location, **extra) -> dict:  # noqa: ANN001
     }
 
 
-def _webhook_answer(location, status: int = 200, **extra):  # noqa: ANN001, ANN202
+def _webhook_answer(location, status: int = 200, **extra):
     """The Webhook section (htmx) or the whole External Interfaces page, with the saved settings in the form."""
     form = _fill(ExternalInterfacesForm(formdata=None), location)
     response = _page(location, form, status, block="webhook", **extra)
@@ -97,8 +106,13 @@ def _webhook_location():
     location = current_location_or_404()
     if hooks.receives_webhooks(location):
         return location, None
-    return location, _webhook_answer(location, 422, outcome=hooks.Outcome(
-        False, f"{location.dms_vendor_name} does not send change notices, so this location needs no webhook."))
+    return location, _webhook_answer(
+        location,
+        422,
+        outcome=hooks.Outcome(
+            False, f"{location.dms_vendor_name} does not send change notices, so this location needs no webhook."
+        ),
+    )
 
 
 @bp.route("/external-interfaces/webhook-secret", methods=["POST"])
@@ -111,8 +125,12 @@ def webhook_secret():
     replaced = bool(location.webhook_secret)
     secret = hooks.new_secret()
     location.webhook_secret = secret
-    audit.record(hooks.ROTATED_KIND, location_id=location.id, target=location.code,
-                 detail="replaced the previous secret" if replaced else "first secret for this location")
+    audit.record(
+        hooks.ROTATED_KIND,
+        location_id=location.id,
+        target=location.code,
+        detail="replaced the previous secret" if replaced else "first secret for this location",
+    )
     db.session.commit()
     return _webhook_answer(location, new_secret=secret, replaced=replaced)
 
@@ -125,8 +143,11 @@ def webhook_test():
     if refused is not None:
         return refused
     if not location.webhook_secret:
-        return _webhook_answer(location, 422, outcome=hooks.Outcome(
-            False, "Generate a secret first, then give the DMS the address and the secret."))
+        return _webhook_answer(
+            location,
+            422,
+            outcome=hooks.Outcome(False, "Generate a secret first, then give the DMS the address and the secret."),
+        )
     control = hooks.sandbox_control(location)
     if control is None:
         return _webhook_answer(location, 200, outcome=hooks.Outcome(False, hooks.how_to_test(location)))

@@ -6,13 +6,14 @@ whether the DMS reaches the console and what the console answered, without a tab
 Recording never fails a delivery: when Redis is unavailable the delivery is answered as usual
 and simply not listed.
 """
+
 from __future__ import annotations
 
 import json
 import logging
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from flask import current_app, url_for
 from redis.exceptions import RedisError
@@ -20,8 +21,8 @@ from sqlalchemy import select
 
 import connectors
 from connectors.records import KINDS
-from webapp.models import AuditEvent, DmsRecord, Location
 from webapp.extensions import db
+from webapp.models import AuditEvent, DmsRecord, Location
 from webapp.redis_conn import get_redis
 from webapp.scoping import scoped
 
@@ -62,12 +63,20 @@ class Delivery:
         return kind.label if kind is not None else self.data_type.replace("_", " ").capitalize()
 
 
-def record_delivery(location_id: int, result: str, status: int, *, event_id: str = "", data_type: str = "",
-                    detail: str = "") -> None:
+def record_delivery(
+    location_id: int, result: str, status: int, *, event_id: str = "", data_type: str = "", detail: str = ""
+) -> None:
     """Remember one delivery (newest first, the last :data:`KEEP`). Never raises."""
-    entry = json.dumps({"at": datetime.now(timezone.utc).isoformat(), "result": result, "status": status,
-                        "event_id": (event_id or "")[:200], "data_type": (data_type or "")[:32],
-                        "detail": (detail or "")[:200]})
+    entry = json.dumps(
+        {
+            "at": datetime.now(UTC).isoformat(),
+            "result": result,
+            "status": status,
+            "event_id": (event_id or "")[:200],
+            "data_type": (data_type or "")[:32],
+            "detail": (detail or "")[:200],
+        }
+    )
     try:
         pipe = get_redis().pipeline()
         pipe.lpush(KEY.format(location_id), entry)
@@ -87,9 +96,16 @@ def recent_deliveries(location_id: int, limit: int = KEEP) -> list[Delivery]:
     for item in raw:
         try:
             data = json.loads(item)
-            found.append(Delivery(datetime.fromisoformat(data["at"]), str(data["result"]), int(data["status"]),
-                                  str(data.get("event_id") or ""), str(data.get("data_type") or ""),
-                                  str(data.get("detail") or "")))
+            found.append(
+                Delivery(
+                    datetime.fromisoformat(data["at"]),
+                    str(data["result"]),
+                    int(data["status"]),
+                    str(data.get("event_id") or ""),
+                    str(data.get("data_type") or ""),
+                    str(data.get("detail") or ""),
+                )
+            )
         except (ValueError, KeyError, TypeError):
             continue
     return found
@@ -127,9 +143,12 @@ def new_secret() -> str:
 
 def secret_set_on(location: Location) -> datetime | None:
     """When the current secret was generated here (None if it was set some other way)."""
-    return db.session.scalar(select(AuditEvent.created_at).where(
-        AuditEvent.kind == ROTATED_KIND, AuditEvent.location_id == location.id)
-        .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc()).limit(1))
+    return db.session.scalar(
+        select(AuditEvent.created_at)
+        .where(AuditEvent.kind == ROTATED_KIND, AuditEvent.location_id == location.id)
+        .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
+        .limit(1)
+    )
 
 
 # --------------------------------------------------------------------------- test event
@@ -153,12 +172,14 @@ def is_sandbox_address(location: Location) -> bool:
 def how_to_test(location: Location) -> str:
     """How a person gets a real DMS to send a notice (the console cannot ask it to)."""
     vendor = location.dms_vendor_name
-    return (f"The console cannot ask {vendor} to send a notice. To test, change a customer in {vendor} "
-            f"(for example a phone number). If {vendor} has the address and the secret above, the notice is "
-            "listed under Recent deliveries when it arrives: reload this page to see it.")
+    return (
+        f"The console cannot ask {vendor} to send a notice. To test, change a customer in {vendor} "
+        f"(for example a phone number). If {vendor} has the address and the secret above, the notice is "
+        "listed under Recent deliveries when it arrives: reload this page to see it."
+    )
 
 
-def sandbox_control(location: Location):  # noqa: ANN201 - ControlClient | None
+def sandbox_control(location: Location):
     """A control client when this location's DMS is the sandbox DMS (else None).
 
     Only a location whose DMS address is the configured sandbox's is asked; the sandbox must
@@ -182,31 +203,47 @@ class Outcome:
     message: str
 
 
-def send_test_event(location: Location, control) -> Outcome:  # noqa: ANN001
+def send_test_event(location: Location, control) -> Outcome:
     """Ask the sandbox DMS to send one signed notice to this console now."""
     data_type = pushed_data_types(location)[0]
     label = KINDS[data_type].label
-    some_id = db.session.scalar(scoped(DmsRecord).with_only_columns(DmsRecord.dms_id).where(
-        DmsRecord.location_id == location.id, DmsRecord.data_type == data_type).limit(1)) or "TEST"
+    some_id = (
+        db.session.scalar(
+            scoped(DmsRecord)
+            .with_only_columns(DmsRecord.dms_id)
+            .where(DmsRecord.location_id == location.id, DmsRecord.data_type == data_type)
+            .limit(1)
+        )
+        or "TEST"
+    )
     url, secret, account = webhook_url(location), location.webhook_secret, location.dms_account
     # The DMS calls back while this request waits: hold no transaction (SQLite would lock it out).
     db.session.commit()
     try:
         deliveries = control.send_webhooks(account, url=url, secret=secret, data_type=data_type, dms_ids=[some_id])
-    except Exception as error:  # noqa: BLE001 - httpx errors, HTTP errors of the control API
-        return Outcome(False, f"The sandbox DMS could not send a test event ({type(error).__name__}). "
-                              "Check that it is running (make run starts it), then try again.")
+    except Exception as error:
+        return Outcome(
+            False,
+            f"The sandbox DMS could not send a test event ({type(error).__name__}). "
+            "Check that it is running (make run starts it), then try again.",
+        )
     finally:
         control.close()
     if not deliveries:
         return Outcome(False, "The sandbox DMS sent nothing. Try again.")
     status = int(deliveries[0].get("status") or 0)
     if status == 202:
-        return Outcome(True, f"The sandbox DMS sent a test notice about {label} and the console accepted it: "
-                             f"a pull of {label} was queued (see Integration health).")
+        return Outcome(
+            True,
+            f"The sandbox DMS sent a test notice about {label} and the console accepted it: "
+            f"a pull of {label} was queued (see Integration health).",
+        )
     if status == 0:
-        return Outcome(False, f"The sandbox DMS could not reach the console at {url}. "
-                              "The DMS must be able to open this address; check it is reachable from the DMS.")
+        return Outcome(
+            False,
+            f"The sandbox DMS could not reach the console at {url}. "
+            "The DMS must be able to open this address; check it is reachable from the DMS.",
+        )
     if status == 401:
         return Outcome(False, "The console refused the test notice: bad or expired signature.")
     return Outcome(False, f"The console answered the test notice with HTTP {status} (see Recent deliveries).")

@@ -4,8 +4,7 @@
 ``webapp.domain.sync``; ``routes.py`` wires them to URLs under the record they sync
 (``/customers/<id>/sync``, ``/assets/<id>/sync``).
 """
-from flask import Blueprint
 
-bp = Blueprint("sync_wizard", __name__)
+from webapp.sync_wizard.routes import bp
 
-from webapp.sync_wizard import routes  # noqa: E402,F401 - registers the views
+__all__ = ["bp"]

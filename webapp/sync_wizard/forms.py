@@ -8,9 +8,10 @@ refuses anything else (a field not shown, a locked field set to the DMS value, `
 for a field that is not locked, an unknown side). The CSRF token is checked by
 Flask-WTF's global CSRF protection.
 """
+
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 CHOICE_PREFIX = "choice-"
 SEND_PREFIX = "send-"
@@ -19,10 +20,11 @@ MAX_CHOICES = 50  # more than any record has fields: a bigger post is forged
 
 def submitted_choices(form: Mapping[str, str]) -> dict[str, str]:
     """``{portal attribute: side}`` from the posted ``choice-*`` fields."""
-    choices = {key[len(CHOICE_PREFIX):]: (value or "").strip()
-               for key, value in form.items() if key.startswith(CHOICE_PREFIX)}
+    choices = {
+        key[len(CHOICE_PREFIX) :]: (value or "").strip() for key, value in form.items() if key.startswith(CHOICE_PREFIX)
+    }
     for key, value in form.items():
-        attr = key[len(SEND_PREFIX):]
+        attr = key[len(SEND_PREFIX) :]
         if key.startswith(SEND_PREFIX) and value and choices.get(attr) in (None, "", "portal"):
             choices[attr] = "send"  # keep the portal (OEM) value and write it to the DMS too
     return dict(list(choices.items())[:MAX_CHOICES])

@@ -7,9 +7,10 @@ the summary while the write-back is on its way to the DMS. htmx requests get the
 block alone; plain form posts are redirected (303) to the GET, so everything also works
 without JavaScript.
 """
+
 from __future__ import annotations
 
-from flask import abort, flash, redirect, request, url_for
+from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_login import current_user
 
 from webapp.domain import sync
@@ -18,7 +19,10 @@ from webapp.models import Location, SyncSessionStatus
 from webapp.permissions import Permission, require
 from webapp.rendering import hx_redirect, render, wants_fragment
 from webapp.scoping import get_or_404
-from webapp.sync_wizard import bp, forms, wizard as steps
+from webapp.sync_wizard import forms
+from webapp.sync_wizard import wizard as steps
+
+bp = Blueprint("sync_wizard", __name__)
 
 TEMPLATE = "sync_wizard/wizard.html"
 
@@ -96,20 +100,34 @@ def _url(record_type: str, record_id: int, endpoint: str = "", **values) -> str:
 def _page(record_type: str, record, location: Location, status: int = 200, block: str = "wizard", **context):
     """The wizard page, or its block for a targeted htmx request."""
     record_label = record.display_name if record_type == "customer" else record.description
-    return render(TEMPLATE, block=block, status=status, record_type=record_type, record=record,
-                  record_label=record_label,
-                  location=location, noun=steps.NOUNS[record_type],
-                  step_url=_url(record_type, record.id, "_step"), start_url=_url(record_type, record.id, "_start"),
-                  status_url=_url(record_type, record.id, "_status"),
-                  detail_url=steps.detail_url(record_type, record.id), **context)
+    return render(
+        TEMPLATE,
+        block=block,
+        status=status,
+        record_type=record_type,
+        record=record,
+        record_label=record_label,
+        location=location,
+        noun=steps.NOUNS[record_type],
+        step_url=_url(record_type, record.id, "_step"),
+        start_url=_url(record_type, record.id, "_start"),
+        status_url=_url(record_type, record.id, "_status"),
+        detail_url=steps.detail_url(record_type, record.id),
+        **context,
+    )
 
 
 def _show(record_type: str, record_id: int):
     record, location = _record(record_type, record_id)
     found = steps.find(record_type, record, request.args.get("wizard"), current_user.id)
     if found is None:
-        return _page(record_type, record, location, view=None,
-                     return_to=steps.safe_return_to(request.args.get("next"), record_type, record.id))
+        return _page(
+            record_type,
+            record,
+            location,
+            view=None,
+            return_to=steps.safe_return_to(request.args.get("next"), record_type, record.id),
+        )
     return _page(record_type, record, location, view=steps.view(found, record, location))
 
 
@@ -137,18 +155,38 @@ def _step(record_type: str, record_id: int):
     record, location = _record(record_type, record_id)
     found = steps.find(record_type, record, request.form.get("wizard"), current_user.id)
     if found is None:
-        return _page(record_type, record, location, status=422, view=None, return_to=None,
-                     start_error=steps.WizardError("This sync is no longer open (it expired or belongs to someone "
-                                                   "else).", "Start the sync again.", retry=True))
+        return _page(
+            record_type,
+            record,
+            location,
+            status=422,
+            view=None,
+            return_to=None,
+            start_error=steps.WizardError(
+                "This sync is no longer open (it expired or belongs to someone else).",
+                "Start the sync again.",
+                retry=True,
+            ),
+        )
     # Enter in a field submits without a button: that means Next (never Apply, which needs its button).
     action = request.form.get("action") or ("next" if found.step in ("owner", "fields") else "")
     if action == "cancel":
         return _cancel(found, record)
     if found.status == SyncSessionStatus.CANCELLED:
         # Back (or a reload) to a step of a cancelled wizard: nothing may be applied from it.
-        return _page(record_type, record, location, status=422, view=steps.view(
-            found, record, location, error=f"This sync was cancelled, so nothing was {_done(action)}.",
-            fix_hint="Start the sync again to compare with the DMS."))
+        return _page(
+            record_type,
+            record,
+            location,
+            status=422,
+            view=steps.view(
+                found,
+                record,
+                location,
+                error=f"This sync was cancelled, so nothing was {_done(action)}.",
+                fix_hint="Start the sync again to compare with the DMS.",
+            ),
+        )
     if found.status != SyncSessionStatus.OPEN:
         return _after_step(record_type, record, location, found)
     view = steps.view(found, record, location)
@@ -159,16 +197,23 @@ def _step(record_type: str, record_id: int):
                 query = request.form.get("owner_q", "")[:100]
                 found.owner_choice = steps.OWNER_OTHER
                 db.session.commit()
-                return _page(record_type, record, location, view=steps.view(
-                    found, record, location, owner_search=steps.search_owner(location, query), owner_query=query))
+                return _page(
+                    record_type,
+                    record,
+                    location,
+                    view=steps.view(
+                        found, record, location, owner_search=steps.search_owner(location, query), owner_query=query
+                    ),
+                )
             if action != "next":
                 abort(400)
             steps.save_owner(found, record, request.form.get("owner"), request.form.get("owner_customer_id"))
             found.step = "fields"
         elif found.step == "fields":
             if action in ("select_all_portal", "select_all_dms"):
-                found.choices = sync.select_all(view.differences, sync.PORTAL if action == "select_all_portal"
-                                                else sync.DMS)
+                found.choices = sync.select_all(
+                    view.differences, sync.PORTAL if action == "select_all_portal" else sync.DMS
+                )
             elif action == "back":
                 steps.save_choices(found, view.differences, submitted, require_all=False)
                 if not view.has_owner_step:
@@ -196,8 +241,7 @@ def _step(record_type: str, record_id: int):
         db.session.rollback()
         found = steps.find(record_type, record, found.id, current_user.id)
         record, location = _record(record_type, record_id)
-        return _after_step(record_type, record, location, found, status=422, error=exc.message,
-                           fix_hint=exc.fix_hint)
+        return _after_step(record_type, record, location, found, status=422, error=exc.message, fix_hint=exc.fix_hint)
     db.session.commit()
     return _after_step(record_type, record, location, found)
 

@@ -4,19 +4,32 @@ Everything a step needs comes from the server: the portal record (scoped to the 
 location), and the DMS record fetched live when the wizard started and stored on the
 :class:`SyncSession` with its ETag. The browser only posts the session id and choices.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
-import connectors
-from connectors.vendors import PUSH_NOT_AVAILABLE, PUSH_WITH_APPOINTMENT
 from sqlalchemy.orm.exc import StaleDataError
 
+import connectors
+from connectors.vendors import PUSH_NOT_AVAILABLE, PUSH_WITH_APPOINTMENT
 from webapp.domain import sync
 from webapp.extensions import db
-from webapp.models import (Asset, ChangeSource, Customer, DmsRecord, Location, OutboxKind, OutboxMessage, OutboxStatus,
-                           SyncSession, SyncSessionStatus, WriteBackMode, utcnow)
+from webapp.models import (
+    Asset,
+    ChangeSource,
+    Customer,
+    DmsRecord,
+    Location,
+    OutboxKind,
+    OutboxMessage,
+    OutboxStatus,
+    SyncSession,
+    SyncSessionStatus,
+    WriteBackMode,
+    utcnow,
+)
 from webapp.models.change_history import record_change
 from webapp.record_kinds import PORTAL_KINDS
 from webapp.scoping import scoped
@@ -65,19 +78,31 @@ def start(record_type: str, record: Any, location: Location, user_id: int, retur
     When nothing differs, Last Synced is stamped and the wizard is already finished.
     """
     if not record.dms_id:
-        raise WizardError(f"This {NOUNS[record_type]} is not linked to a DMS record, so there is nothing to compare.",
-                          "Add it from the DMS tab of the search, or link it in the DMS first.")
+        raise WizardError(
+            f"This {NOUNS[record_type]} is not linked to a DMS record, so there is nothing to compare.",
+            "Add it from the DMS tab of the search, or link it in the DMS first.",
+        )
     data_type = sync.DATA_TYPES[record_type]
     payload, failure = live.fetch(location, data_type, record.dms_id)
     if failure is not None:
         raise WizardError(failure.error, failure.fix_hint, retry=True)
     if payload is None:
-        raise WizardError(f"The DMS has no {NOUNS[record_type]} {record.dms_id} (it may have been deleted or merged).",
-                          "Check the record in the DMS; nothing was changed.")
-    wizard = SyncSession(location_id=location.id, record_type=record_type, record_id=record.id, user_id=user_id,
-                         status=SyncSessionStatus.OPEN, record_version=record.version, dms_id=record.dms_id,
-                         dms_record=payload, dms_etag=payload.get("etag"),
-                         return_to=safe_return_to(return_to, record_type, record.id))
+        raise WizardError(
+            f"The DMS has no {NOUNS[record_type]} {record.dms_id} (it may have been deleted or merged).",
+            "Check the record in the DMS; nothing was changed.",
+        )
+    wizard = SyncSession(
+        location_id=location.id,
+        record_type=record_type,
+        record_id=record.id,
+        user_id=user_id,
+        status=SyncSessionStatus.OPEN,
+        record_version=record.version,
+        dms_id=record.dms_id,
+        dms_record=payload,
+        dms_etag=payload.get("etag"),
+        return_to=safe_return_to(return_to, record_type, record.id),
+    )
     differences = sync.compare(record_type, record, payload, oem_locked=location.oem_build_data)
     wizard.choices = sync.initial_choices(differences)
     owner_differs = record_type == "asset" and _owner_differs(record, payload)
@@ -86,8 +111,9 @@ def start(record_type: str, record: Any, location: Location, user_id: int, retur
         dms_owner_id = payload.get("owner_dms_id")
         if dms_owner_id and _portal_customer_by_dms_id(dms_owner_id) is None:
             # Shown by name in the owner step, added to the portal on apply.
-            owner_payload, _failure = adding.dms_payload(db.session, scoped(DmsRecord), location, "customers",
-                                                         dms_owner_id)
+            owner_payload, _failure = adding.dms_payload(
+                db.session, scoped(DmsRecord), location, "customers", dms_owner_id
+            )
             wizard.dms_owner_record = owner_payload
     elif differences:
         wizard.step = "fields"
@@ -104,13 +130,18 @@ def start(record_type: str, record: Any, location: Location, user_id: int, retur
         db.session.commit()
     except StaleDataError:
         db.session.rollback()
-        raise ChangedBySomeoneElse(f"This {NOUNS[record_type]} was changed by someone else a moment ago.",
-                                   "Start the sync again to compare with the latest values.", retry=True) from None
+        raise ChangedBySomeoneElse(
+            f"This {NOUNS[record_type]} was changed by someone else a moment ago.",
+            "Start the sync again to compare with the latest values.",
+            retry=True,
+        ) from None
     return wizard
 
 
-REPLACED_BY_NEW_COMPARISON = ("Replaced by a new comparison: the record had changed in the DMS, so the sync "
-                              "wizard compares it again instead of resending the old values.")
+REPLACED_BY_NEW_COMPARISON = (
+    "Replaced by a new comparison: the record had changed in the DMS, so the sync "
+    "wizard compares it again instead of resending the old values."
+)
 
 
 def supersede_conflicts(record: Any, user_id: int) -> None:
@@ -121,9 +152,14 @@ def supersede_conflicts(record: Any, user_id: int) -> None:
     """
     from webapp.outbox import dismiss_message, is_conflict
 
-    for message in db.session.scalars(scoped(OutboxMessage).where(
-            OutboxMessage.target_type == record.__tablename__, OutboxMessage.target_id == record.id,
-            OutboxMessage.kind == OutboxKind.WIZARD_WRITE_BACK, OutboxMessage.status == OutboxStatus.FAILED)):
+    for message in db.session.scalars(
+        scoped(OutboxMessage).where(
+            OutboxMessage.target_type == record.__tablename__,
+            OutboxMessage.target_id == record.id,
+            OutboxMessage.kind == OutboxKind.WIZARD_WRITE_BACK,
+            OutboxMessage.status == OutboxStatus.FAILED,
+        )
+    ):
         if is_conflict(message):
             dismiss_message(db.session, message, REPLACED_BY_NEW_COMPARISON, user_id)
 
@@ -132,9 +168,15 @@ def stamp_last_synced(record: Any, user_id: int, context: dict[str, Any]) -> Non
     """Set Last Synced to now; the sync itself is recorded in Change History (seed 001: every sync is)."""
     old = record.last_synced_at
     record.last_synced_at = utcnow()
-    record_change(record=record, field="last_synced_at", old=old.isoformat() if old else None,
-                  new=record.last_synced_at.isoformat(), source=ChangeSource.SYNC_WIZARD, user_id=user_id,
-                  context=context)
+    record_change(
+        record=record,
+        field="last_synced_at",
+        old=old.isoformat() if old else None,
+        new=record.last_synced_at.isoformat(),
+        source=ChangeSource.SYNC_WIZARD,
+        user_id=user_id,
+        context=context,
+    )
 
 
 def _owner_differs(asset: Asset, payload: dict[str, Any]) -> bool:
@@ -154,9 +196,14 @@ def find(record_type: str, record: Any, wizard_id: Any, user_id: int) -> SyncSes
         wizard_id = int(wizard_id)
     except (TypeError, ValueError):
         return None
-    return db.session.scalar(scoped(SyncSession).where(
-        SyncSession.id == wizard_id, SyncSession.record_type == record_type, SyncSession.record_id == record.id,
-        SyncSession.user_id == user_id))
+    return db.session.scalar(
+        scoped(SyncSession).where(
+            SyncSession.id == wizard_id,
+            SyncSession.record_type == record_type,
+            SyncSession.record_id == record.id,
+            SyncSession.user_id == user_id,
+        )
+    )
 
 
 # --------------------------------------------------------------------------- what a step shows
@@ -193,7 +240,7 @@ class View:
 
     @property
     def record_type(self) -> str:
-        """"customer" or "asset"."""
+        """ "customer" or "asset"."""
         return self.wizard.record_type
 
     @property
@@ -226,9 +273,15 @@ class View:
 def view(wizard: SyncSession, record: Any, location: Location, **extra: Any) -> View:
     """Build the view of the wizard's current step from server-side state."""
     differences = sync.compare(wizard.record_type, record, wizard.dms_record, oem_locked=location.oem_build_data)
-    result = View(wizard=wizard, record=record, location=location, differences=differences,
-                  choices=dict(wizard.choices or {}), write_back=location.write_back_mode == WriteBackMode.PORTAL_AND_DMS,
-                  **extra)
+    result = View(
+        wizard=wizard,
+        record=record,
+        location=location,
+        differences=differences,
+        choices=dict(wizard.choices or {}),
+        write_back=location.write_back_mode == WriteBackMode.PORTAL_AND_DMS,
+        **extra,
+    )
     if wizard.record_type == "asset":
         result.owner_options = owner_options(wizard, record)
         if wizard.owner_customer_id:
@@ -239,17 +292,24 @@ def view(wizard: SyncSession, record: Any, location: Location, **extra: Any) -> 
         except WizardError as exc:  # e.g. the picked customer was deleted meanwhile
             result.error, result.fix_hint = exc.message, exc.fix_hint
     if wizard.outbox_message_id:
-        result.outbox_message = db.session.scalar(scoped(OutboxMessage).where(
-            OutboxMessage.id == wizard.outbox_message_id))
+        result.outbox_message = db.session.scalar(
+            scoped(OutboxMessage).where(OutboxMessage.id == wizard.outbox_message_id)
+        )
     return result
 
 
 def owner_options(wizard: SyncSession, asset: Asset) -> list[OwnerOption]:
     """The portal's customer and the DMS's customer of the asset."""
     portal = asset.customer
-    options = [OwnerOption(OWNER_PORTAL, portal.display_name if portal else "No customer", portal,
-                           portal.dms_id if portal else None,
-                           None if portal else "The asset keeps no customer in the portal.")]
+    options = [
+        OwnerOption(
+            OWNER_PORTAL,
+            portal.display_name if portal else "No customer",
+            portal,
+            portal.dms_id if portal else None,
+            None if portal else "The asset keeps no customer in the portal.",
+        )
+    ]
     dms_owner_id = wizard.dms_record.get("owner_dms_id")
     existing = _portal_customer_by_dms_id(dms_owner_id)
     if not dms_owner_id:
@@ -258,12 +318,22 @@ def owner_options(wizard: SyncSession, asset: Asset) -> list[OwnerOption]:
         options.append(OwnerOption(OWNER_DMS, existing.display_name, existing, dms_owner_id))
     elif wizard.dms_owner_record:
         name = customer_name(wizard.dms_owner_record, default=f"DMS customer {dms_owner_id}")
-        options.append(OwnerOption(OWNER_DMS, name, None, dms_owner_id,
-                                   "Not in the portal yet: it is added from the DMS when you apply."))
+        options.append(
+            OwnerOption(
+                OWNER_DMS, name, None, dms_owner_id, "Not in the portal yet: it is added from the DMS when you apply."
+            )
+        )
     else:
-        options.append(OwnerOption(OWNER_DMS, f"DMS customer {dms_owner_id}", None, dms_owner_id,
-                                   "The DMS could not be asked for this customer's details; start again to retry.",
-                                   available=False))
+        options.append(
+            OwnerOption(
+                OWNER_DMS,
+                f"DMS customer {dms_owner_id}",
+                None,
+                dms_owner_id,
+                "The DMS could not be asked for this customer's details; start again to retry.",
+                available=False,
+            )
+        )
     return options
 
 
@@ -276,8 +346,9 @@ def search_owner(location: Location, term: str) -> list[Customer]:
 
 
 # --------------------------------------------------------------------------- steps
-def save_choices(wizard: SyncSession, differences: list[sync.Difference], submitted: dict[str, str],
-                 require_all: bool) -> None:
+def save_choices(
+    wizard: SyncSession, differences: list[sync.Difference], submitted: dict[str, str], require_all: bool
+) -> None:
     """Store the person's choices (raises ``sync.ChoiceError`` for forged or missing ones)."""
     wizard.choices = sync.validate_choices(differences, submitted, require_all=require_all)
 
@@ -305,10 +376,9 @@ def push_refusal(location: Location, record_type: str, profile: Any) -> str | No
     """Why the vendor takes no stand-alone updates of this record type (None when it does)."""
     mode = profile.push_mode(sync.DATA_TYPES[record_type])
     if mode == PUSH_NOT_AVAILABLE:
-        return f"the DMS ({profile.display_name}) does not accept {NOUNS[record_type]} updates"
+        return profile.refusal_text(f"does not accept {NOUNS[record_type]} updates")
     if mode == PUSH_WITH_APPOINTMENT:
-        return (f"the DMS ({profile.display_name}) accepts {NOUNS[record_type]} updates only together with "
-                "an appointment")
+        return profile.refusal_text(f"accepts {NOUNS[record_type]} updates only together with an appointment")
     return None
 
 
@@ -342,12 +412,17 @@ def owner_change(wizard: SyncSession, asset: Asset) -> OwnerChange | None:
         return OwnerChange(existing, None, existing.display_name, existing.id != asset.customer_id)
     if not wizard.dms_owner_record:
         raise WizardError("The DMS's customer could not be read; start the sync again.", retry=True)
-    return OwnerChange(None, dict(wizard.dms_owner_record),
-                       customer_name(wizard.dms_owner_record, default=f"DMS customer {dms_owner_id}"), True)
+    return OwnerChange(
+        None,
+        dict(wizard.dms_owner_record),
+        customer_name(wizard.dms_owner_record, default=f"DMS customer {dms_owner_id}"),
+        True,
+    )
 
 
-def plan(wizard: SyncSession, record: Any, location: Location,
-         differences: list[sync.Difference] | None = None) -> sync.Plan:
+def plan(
+    wizard: SyncSession, record: Any, location: Location, differences: list[sync.Difference] | None = None
+) -> sync.Plan:
     """What applying changes where (the confirm step's preview and the apply itself)."""
     if differences is None:
         differences = sync.compare(wizard.record_type, record, wizard.dms_record, oem_locked=location.oem_build_data)
@@ -361,18 +436,27 @@ def plan(wizard: SyncSession, record: Any, location: Location,
             owner_labels = (record.customer.display_name if record.customer else "No customer", owner.label)
         new_dms_id = owner.customer.dms_id if owner.customer else (owner.add_payload or {}).get("dms_id")
         owner_ids = (wizard.dms_record.get("owner_dms_id"), new_dms_id)
-    return sync.plan(wizard.record_type, differences, wizard.choices or {}, wizard.dms_record,
-                     write_back=location.write_back_mode == WriteBackMode.PORTAL_AND_DMS, writable=writable,
-                     push_refusal=push_refusal(location, wizard.record_type, profile),
-                     vendor_name=f"the DMS ({profile.display_name})", owner_change=owner_labels,
-                     owner_dms_id=owner_ids)
+    return sync.plan(
+        wizard.record_type,
+        differences,
+        wizard.choices or {},
+        wizard.dms_record,
+        write_back=location.write_back_mode == WriteBackMode.PORTAL_AND_DMS,
+        writable=writable,
+        profile=profile,
+        push_refusal=push_refusal(location, wizard.record_type, profile),
+        owner_change=owner_labels,
+        owner_dms_id=owner_ids,
+    )
 
 
 # --------------------------------------------------------------------------- apply
 def _changed_by_someone_else(record_type: str) -> ChangedBySomeoneElse:
     return ChangedBySomeoneElse(
         f"This {NOUNS[record_type]} was changed by someone else since you started the sync. Nothing was applied.",
-        "Start the sync again to compare with the latest values.", retry=True)
+        "Start the sync again to compare with the latest values.",
+        retry=True,
+    )
 
 
 def apply(wizard: SyncSession, record: Any, location: Location, user_id: int) -> None:
@@ -385,22 +469,27 @@ def apply(wizard: SyncSession, record: Any, location: Location, user_id: int) ->
     if wizard.status == SyncSessionStatus.APPLIED:
         return
     if wizard.status == SyncSessionStatus.CANCELLED:
-        raise WizardError("This sync was cancelled, so nothing was applied or written to the DMS.",
-                          "Start the sync again to compare with the DMS.", retry=True)
+        raise WizardError(
+            "This sync was cancelled, so nothing was applied or written to the DMS.",
+            "Start the sync again to compare with the DMS.",
+            retry=True,
+        )
     if record.version != wizard.record_version:
         raise _changed_by_someone_else(wizard.record_type)
     differences = sync.compare(wizard.record_type, record, wizard.dms_record, oem_locked=location.oem_build_data)
     try:
-        choices = sync.validate_choices(differences, {k: v for k, v in (wizard.choices or {}).items() if v},
-                                        require_all=True)
+        choices = sync.validate_choices(
+            differences, {k: v for k, v in (wizard.choices or {}).items() if v}, require_all=True
+        )
     except sync.ChoiceError as exc:
         raise WizardError(str(exc)) from None
     wizard.choices = choices
     owner = owner_change(wizard, record)
     if owner is not None and owner.add_payload is not None:
         # "Added to the portal first": add_from_dms commits the new customer on its own.
-        added, _created = adding.add_from_dms(db.session, scoped(Customer), location, "customers",
-                                              owner.add_payload, user_id)
+        added, _created = adding.add_from_dms(
+            db.session, scoped(Customer), location, "customers", owner.add_payload, user_id
+        )
         db.session.refresh(record)
         if record.version != wizard.record_version:
             raise _changed_by_someone_else(wizard.record_type)
@@ -410,30 +499,54 @@ def apply(wizard: SyncSession, record: Any, location: Location, user_id: int) ->
         if attr == "customer_id":
             continue
         setattr(record, attr, new)
-        record_change(record=record, field=attr, old=old, new=getattr(record, attr, new),
-                      source=ChangeSource.SYNC_WIZARD, user_id=user_id, context=context)
+        record_change(
+            record=record,
+            field=attr,
+            old=old,
+            new=getattr(record, attr, new),
+            source=ChangeSource.SYNC_WIZARD,
+            user_id=user_id,
+            context=context,
+        )
     if owner is not None and owner.changes:
         new_owner = owner.customer or _portal_customer_by_dms_id((owner.add_payload or {}).get("dms_id"))
         old_id = record.customer_id
         record.customer = new_owner
-        record_change(record=record, field="customer_id", old=old_id, new=new_owner.id if new_owner else None,
-                      source=ChangeSource.SYNC_WIZARD, user_id=user_id, context=context)
+        record_change(
+            record=record,
+            field="customer_id",
+            old=old_id,
+            new=new_owner.id if new_owner else None,
+            source=ChangeSource.SYNC_WIZARD,
+            user_id=user_id,
+            context=context,
+        )
     summary = result.to_dict()
     summary["write_back"] = location.write_back_mode == WriteBackMode.PORTAL_AND_DMS
     if not (summary["write_back"] and result.dms_fields):
         stamp_last_synced(record, user_id, context)
     else:
-        # The systems agree only once the DMS took the write-back: jobs.pushes stamps Last
-        # Synced then (never after a refusal such as an ETag conflict).
+        # The systems agree only once the DMS took the write-back: its delivery stamps Last Synced
+        # then (jobs.push_handlers.stamp_last_synced_on_write_back; never after a refusal).
         summary["last_synced_on_write_back"] = True
         from webapp.outbox import enqueue_push
 
         message = enqueue_push(
-            db.session, location, OutboxKind.WIZARD_WRITE_BACK, record,
-            payload={"data_type": sync.DATA_TYPES[wizard.record_type], "dms_id": wizard.dms_id,
-                     "fields": result.dms_fields, "etag": wizard.dms_etag, "sync_session_id": wizard.id},
+            db.session,
+            location,
+            OutboxKind.WIZARD_WRITE_BACK,
+            record,
+            payload={
+                "data_type": sync.DATA_TYPES[wizard.record_type],
+                "dms_id": wizard.dms_id,
+                "fields": result.dms_fields,
+                "etag": wizard.dms_etag,
+                "sync_session_id": wizard.id,
+            },
             # One key per wizard: applying twice can never queue (or send) twice.
-            idempotency_key=f"{location.code}-sync-wizard-{wizard.id}"[:80], user_id=user_id)
+            idempotency_key=f"{location.code}-sync-wizard-{wizard.id}"[:80],
+            user_id=user_id,
+        )
         db.session.flush()
         wizard.outbox_message_id = message.id
     wizard.summary = summary

@@ -1,4 +1,5 @@
 """Forms: the Customer Info Update Request page and the reviewer's decision."""
+
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
@@ -7,7 +8,7 @@ from wtforms import BooleanField, HiddenField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from webapp.domain.normalise import email_problem, normalise_phone
-from webapp.update_requests.fields import GROUPS, canonical, differs
+from webapp.domain.update_request_fields import GROUPS, canonical, differs
 
 
 def _strip(value):
@@ -39,8 +40,9 @@ class UpdateRequestForm(FlaskForm):
     screenshot = FileField("Screenshot of the updated DMS record")
     # A screenshot checked on an earlier attempt that failed for another field (webapp.uploads.pending).
     screenshot_token = HiddenField()
-    note = TextAreaField("Note for the admin team (optional)", filters=[_strip],
-                         validators=[Optional(), Length(max=1000)])
+    note = TextAreaField(
+        "Note for the admin team (optional)", filters=[_strip], validators=[Optional(), Length(max=1000)]
+    )
 
     def chosen_groups(self):
         """The field groups whose tick-box is ticked."""
@@ -53,8 +55,9 @@ class UpdateRequestForm(FlaskForm):
         """
         groups = self.chosen_groups()
         if not groups:
-            self.form_errors.append("Tick at least one group of fields to update (name, company, phones, "
-                                    "e-mail or address).")
+            self.form_errors.append(
+                "Tick at least one group of fields to update (name, company, phones, e-mail or address)."
+            )
             return None
         values: dict = {}
         ok = True
@@ -69,7 +72,8 @@ class UpdateRequestForm(FlaskForm):
             if not any(differs(attr, getattr(customer, attr), values[attr]) for attr in group.attrs):
                 self[f"update_{group.key}"].errors = list(self[f"update_{group.key}"].errors) + [
                     f"The {group.label.lower()} you entered is what the customer already has. "
-                    "Change the value, or untick this group."]
+                    "Change the value, or untick this group."
+                ]
                 ok = False
         return values if ok else None
 
@@ -94,8 +98,11 @@ class UpdateRequestForm(FlaskForm):
                 if problem:
                     errors["email"] = f"This is not a valid e-mail address: {problem}"
         if key == "address":
-            for attr, message in (("address_line1", "Enter the street address."), ("city", "Enter the city."),
-                                  ("postal_code", "Enter the ZIP or postal code.")):
+            for attr, message in (
+                ("address_line1", "Enter the street address."),
+                ("city", "Enter the city."),
+                ("postal_code", "Enter the ZIP or postal code."),
+            ):
                 if not typed[attr]:
                     errors[attr] = message
         for attr, message in errors.items():
@@ -119,6 +126,11 @@ class ApproveForm(FlaskForm):
 class RejectForm(FlaskForm):
     """Reject: the requester is told why."""
 
-    reason = TextAreaField("Reason for rejecting", filters=[_strip],
-                           validators=[DataRequired(message="Say why the request is rejected: the requester "
-                                                            "sees this reason."), Length(max=1000)])
+    reason = TextAreaField(
+        "Reason for rejecting",
+        filters=[_strip],
+        validators=[
+            DataRequired(message="Say why the request is rejected: the requester sees this reason."),
+            Length(max=1000),
+        ],
+    )

@@ -5,25 +5,29 @@ requests and see their location's requests. Reviewers (``REVIEW_REQUESTS``) span
 location (``across=True``). Each side has its own routes, so each route declares exactly
 one permission and a record outside the viewer's scope answers 404.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
 
-from flask import abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from webapp import uploads
-from webapp.extensions import db
+from webapp.domain.update_request_fields import GROUPS, display, label, ordered_attrs
+from webapp.extensions import db, htmx
 from webapp.models import Customer, Location, utcnow
 from webapp.models.update_request import UpdateRequest, UpdateRequestStatus
 from webapp.permissions import Permission, can, require
 from webapp.rendering import render
 from webapp.scoping import current_location_or_404, get_or_404, scoped
-from webapp.update_requests import bp, service
-from webapp.update_requests.fields import GROUPS, display, label, ordered_attrs
+from webapp.services.cadences import cadences
+from webapp.update_requests import service
 from webapp.update_requests.forms import ApproveForm, RejectForm, UpdateRequestForm
+
+bp = Blueprint("update_requests", __name__)
 
 DAILY_FILE_HOURS = 24
 
@@ -48,14 +52,17 @@ def dms_guidance(location: Location) -> dict:
         daily = False  # an unknown vendor code: promise nothing faster than the next transaction
     if not daily:
         return {"kind": "next_transaction", "vendor": location.dms_vendor_name, "hours": DAILY_FILE_HOURS}
-    return {"kind": "daily_file", "vendor": location.dms_vendor_name, "hours": DAILY_FILE_HOURS,
-            "mode": location.sync_mode.value, "cadence": _customer_cadence(location)}
+    return {
+        "kind": "daily_file",
+        "vendor": location.dms_vendor_name,
+        "hours": DAILY_FILE_HOURS,
+        "mode": location.sync_mode.value,
+        "cadence": _customer_cadence(location),
+    }
 
 
 def _customer_cadence(location: Location) -> str | None:
     """How often the console pulls this location's customers, as staff read it, or None."""
-    from jobs.schedule import cadences
-
     try:
         cadence = cadences(location).get("customers")
     except (KeyError, ValueError, LookupError):
@@ -88,14 +95,16 @@ def _comparison(update_request: UpdateRequest) -> list[dict]:
     for attr in ordered_attrs(update_request.requested_values):
         requested = update_request.requested_values.get(attr)
         now_value = getattr(customer, attr)
-        rows.append({
-            "attr": attr,
-            "label": label(attr),
-            "before": display(attr, (update_request.previous_values or {}).get(attr)),
-            "now": display(attr, now_value),
-            "requested": display(attr, requested),
-            "changes": display(attr, now_value) != display(attr, requested),
-        })
+        rows.append(
+            {
+                "attr": attr,
+                "label": label(attr),
+                "before": display(attr, (update_request.previous_values or {}).get(attr)),
+                "now": display(attr, now_value),
+                "requested": display(attr, requested),
+                "changes": display(attr, now_value) != display(attr, requested),
+            }
+        )
     return rows
 
 
@@ -103,16 +112,24 @@ def _screenshot_response(update_request: UpdateRequest):
     """The stored, re-encoded screenshot, served so no browser can take it for anything else."""
     try:
         path = uploads.path_of(update_request.screenshot_name)
-        handle = open(path, "rb")  # noqa: SIM115 - send_file closes it
+        handle = open(path, "rb")
     except OSError:
         current_app.logger.warning("screenshot of update request %s is missing", update_request.id)
-        abort(404, description="The screenshot file of this request is missing. Ask an administrator to "
-                               "restore the instance/uploads folder from backup.")
+        abort(
+            404,
+            description="The screenshot file of this request is missing. Ask an administrator to "
+            "restore the console's storage folder (STORAGE_DIR; instance/uploads by default) from backup.",
+        )
     extension = uploads.MIME_TO_EXT.get(update_request.screenshot_mime, "bin")
     download = "attachment" in request.args
-    response = send_file(handle, mimetype=update_request.screenshot_mime, as_attachment=download,
-                         download_name=f"update-request-{update_request.id}-screenshot.{extension}",
-                         max_age=0, conditional=False)
+    response = send_file(
+        handle,
+        mimetype=update_request.screenshot_mime,
+        as_attachment=download,
+        download_name=f"update-request-{update_request.id}-screenshot.{extension}",
+        max_age=0,
+        conditional=False,
+    )
     response.headers["X-Content-Type-Options"] = "nosniff"
     # Opened on its own, the image gets a document that can run nothing.
     response.headers["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; sandbox"
@@ -121,44 +138,35 @@ def _screenshot_response(update_request: UpdateRequest):
     return response
 
 
-@bp.app_template_global()
-def customer_update_requests(customer) -> list[UpdateRequest]:
-    """The customer's requests, newest first, for ``_customer_requests.html`` (own location only)."""
-    if not can(current_user, Permission.REQUEST_UPDATES):
-        return []
-    return list(db.session.scalars(
-        scoped(UpdateRequest).where(UpdateRequest.customer_id == customer.id)
-        .order_by(UpdateRequest.created_at.desc(), UpdateRequest.id.desc())
-    ))
-
-
-@bp.app_template_global()
-def ur_field_label(attr: str) -> str:
-    """A customer field's label, e.g. 'mobile_phone' -> 'Mobile phone'."""
-    return label(attr)
-
-
-@bp.app_template_global()
-def customer_page_url(customer) -> str | None:
-    """The customer's profile page, once the customers area provides one."""
-    if "customers.detail" not in current_app.view_functions:
-        return None
-    return url_for("customers.detail", customer_id=customer.id)
-
-
 # ----------------------------------------------------------------------------- dealership side
-def _render_new(customer: Customer, form: UpdateRequestForm, status: int = 200, upload_error: str | None = None,
-                kept: uploads.PendingScreenshot | None = None):
+def _render_new(
+    customer: Customer,
+    form: UpdateRequestForm,
+    status: int = 200,
+    upload_error: str | None = None,
+    kept: uploads.PendingScreenshot | None = None,
+):
     """The Customer Info Update Request page (``kept``: the screenshot kept from an earlier attempt)."""
     location = db.session.get(Location, customer.location_id)
     pending = db.session.scalars(
-        scoped(UpdateRequest).where(UpdateRequest.customer_id == customer.id,
-                                    UpdateRequest.status == UpdateRequestStatus.PENDING)
+        scoped(UpdateRequest)
+        .where(UpdateRequest.customer_id == customer.id, UpdateRequest.status == UpdateRequestStatus.PENDING)
         .order_by(UpdateRequest.created_at)
     ).all()
-    return render("update_requests/new.html", block="request_form", status=status, form=form, customer=customer,
-                  location=location, guidance=dms_guidance(location), groups=GROUPS, pending=pending,
-                  upload_error=upload_error, kept=kept, max_mb=uploads.MAX_BYTES // (1024 * 1024))
+    return render(
+        "update_requests/new.html",
+        block="request_form",
+        status=status,
+        form=form,
+        customer=customer,
+        location=location,
+        guidance=dms_guidance(location),
+        groups=GROUPS,
+        pending=pending,
+        upload_error=upload_error,
+        kept=kept,
+        max_mb=uploads.MAX_BYTES // (1024 * 1024),
+    )
 
 
 @bp.route("/customers/<int:customer_id>/update-request", methods=["GET", "POST"])
@@ -187,8 +195,11 @@ def new(customer_id: int):
         except uploads.ScreenshotError as exc:
             upload_error = str(exc)
     elif kept is None:
-        upload_error = (uploads.PENDING_EXPIRED if uploads.pending_expired(token)
-                        else "Attach a screenshot of the updated customer record in your DMS.")
+        upload_error = (
+            uploads.PENDING_EXPIRED
+            if uploads.pending_expired(token)
+            else "Attach a screenshot of the updated customer record in your DMS."
+        )
     if not valid or values is None or upload_error:
         if clean is not None:  # a good screenshot, refused only because of another field: keep it
             uploads.drop_pending(kept)
@@ -210,10 +221,17 @@ def new(customer_id: int):
             form.screenshot.errors = ["Attach a screenshot of the updated customer record in your DMS."]
             return _render_new(customer, form, status=422)
     update_request = UpdateRequest(
-        location_id=customer.location_id, customer_id=customer.id, requested_by_id=current_user.id,
-        requested_values=values, previous_values={attr: getattr(customer, attr) for attr in values},
-        note=form.note.data or None, screenshot_name=stored.name, screenshot_mime=stored.mime,
-        screenshot_width=stored.width, screenshot_height=stored.height, screenshot_bytes=stored.size,
+        location_id=customer.location_id,
+        customer_id=customer.id,
+        requested_by_id=current_user.id,
+        requested_values=values,
+        previous_values={attr: getattr(customer, attr) for attr in values},
+        note=form.note.data or None,
+        screenshot_name=stored.name,
+        screenshot_mime=stored.mime,
+        screenshot_width=stored.width,
+        screenshot_height=stored.height,
+        screenshot_bytes=stored.size,
     )
     db.session.add(update_request)
     try:
@@ -222,8 +240,11 @@ def new(customer_id: int):
         db.session.rollback()
         uploads.remove(stored.name)  # no orphan files for requests that do not exist
         raise
-    flash(f"Update request for {customer.display_name} submitted. The admin team will review it; "
-          "you can follow it under My requests.", "success")
+    flash(
+        f"Update request for {customer.display_name} submitted. The admin team will review it; "
+        "you can follow it under My requests.",
+        "success",
+    )
     return redirect(url_for("update_requests.show", update_request_id=update_request.id), code=303)
 
 
@@ -234,14 +255,16 @@ def _too_large(error: RequestEntityTooLarge):
     The body was not read (that is the point), so nothing typed can be shown again. htmx
     swaps only 422 (see base.html), so a boosted submission gets 422 to show the form.
     """
-    message = (f"The screenshot is too large (the limit is {uploads.MAX_BYTES // (1024 * 1024)} MB). "
-               "Crop it to the customer's details, or save it as JPEG, and submit again.")
+    message = (
+        f"The screenshot is too large (the limit is {uploads.MAX_BYTES // (1024 * 1024)} MB). "
+        "Crop it to the customer's details, or save it as JPEG, and submit again."
+    )
     customer_id = (request.view_args or {}).get("customer_id")
     if request.endpoint == "update_requests.new" and customer_id and can(current_user, Permission.REQUEST_UPDATES):
         customer = get_or_404(Customer, customer_id)
         form = UpdateRequestForm(formdata=None)
         form.screenshot.errors = [message]
-        return _render_new(customer, form, status=422 if getattr(request, "htmx", None) else 413)
+        return _render_new(customer, form, status=422 if htmx else 413)
     return render_template("errors/error.html", status=413, title="Too large", message=message), 413
 
 
@@ -263,8 +286,13 @@ def mine():
 def show(update_request_id: int):
     """One request as its requester and their location see it."""
     update_request = get_or_404(UpdateRequest, update_request_id)
-    return render("update_requests/detail.html", update_request=update_request, rows=_comparison(update_request),
-                  reviewing=False, age=age)
+    return render(
+        "update_requests/detail.html",
+        update_request=update_request,
+        rows=_comparison(update_request),
+        reviewing=False,
+        age=age,
+    )
 
 
 @bp.route("/update-requests/<int:update_request_id>/screenshot")
@@ -282,23 +310,41 @@ def queue():
     show_decided = request.args.get("status") == "decided"
     query = scoped(UpdateRequest, across=True)
     if show_decided:
-        query = query.where(UpdateRequest.status != UpdateRequestStatus.PENDING).order_by(
-            UpdateRequest.decided_at.desc(), UpdateRequest.id.desc()).limit(200)
+        query = (
+            query.where(UpdateRequest.status != UpdateRequestStatus.PENDING)
+            .order_by(UpdateRequest.decided_at.desc(), UpdateRequest.id.desc())
+            .limit(200)
+        )
     else:
         query = query.where(UpdateRequest.status == UpdateRequestStatus.PENDING).order_by(
-            UpdateRequest.created_at, UpdateRequest.id)
+            UpdateRequest.created_at, UpdateRequest.id
+        )
     rows = db.session.scalars(query).all()
     locations = {loc.id: loc for loc in db.session.scalars(select(Location))}
-    return render("update_requests/queue.html", block="results", requests=rows, locations=locations,
-                  show_decided=show_decided, age=age, now=utcnow())
+    return render(
+        "update_requests/queue.html",
+        block="results",
+        requests=rows,
+        locations=locations,
+        show_decided=show_decided,
+        age=age,
+        now=utcnow(),
+    )
 
 
 def _render_review(update_request: UpdateRequest, reject_form: RejectForm | None = None, status: int = 200):
     """The reviewer's page: current vs requested, the screenshot, Approve / Reject."""
-    return render("update_requests/detail.html", status=status, update_request=update_request,
-                  rows=_comparison(update_request), reviewing=True, approve_form=ApproveForm(),
-                  reject_form=reject_form or RejectForm(formdata=None), age=age,
-                  location=db.session.get(Location, update_request.location_id))
+    return render(
+        "update_requests/detail.html",
+        status=status,
+        update_request=update_request,
+        rows=_comparison(update_request),
+        reviewing=True,
+        approve_form=ApproveForm(),
+        reject_form=reject_form or RejectForm(formdata=None),
+        age=age,
+        location=db.session.get(Location, update_request.location_id),
+    )
 
 
 @bp.route("/review/update-requests/<int:update_request_id>")

@@ -8,21 +8,25 @@ commits; SQLite serialises writers), and the loser's rowcount of 0 becomes
 log entry are written in the same transaction as the winning UPDATE, so either all of it
 happens or none.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flask_login import current_user
 from sqlalchemy import update
 from sqlalchemy.orm.exc import StaleDataError
 
 from webapp import audit
+from webapp.domain.update_request_fields import differs, label, ordered_attrs
 from webapp.extensions import db
 from webapp.models import ChangeSource, Customer, User, utcnow
 from webapp.models.change_history import record_change
 from webapp.models.notification import NotificationKind
 from webapp.models.update_request import UpdateRequest, UpdateRequestStatus
-from webapp.notifications.service import notify
-from webapp.update_requests.fields import differs, label, ordered_attrs
+from webapp.permissions import Permission, can
+from webapp.scoping import scoped
+from webapp.services.notifications import notify
 
 
 @dataclass(frozen=True)
@@ -38,8 +42,9 @@ def _claim(request_id: int, status: UpdateRequestStatus, reviewer_id: int, reaso
     result = db.session.execute(
         update(UpdateRequest)
         .where(UpdateRequest.id == request_id, UpdateRequest.status == UpdateRequestStatus.PENDING)
-        .values(status=status, decided_by_id=reviewer_id, decided_at=utcnow(), reject_reason=reason,
-                updated_at=utcnow())
+        .values(
+            status=status, decided_by_id=reviewer_id, decided_at=utcnow(), reject_reason=reason, updated_at=utcnow()
+        )
         .execution_options(synchronize_session=False)
     )
     return result.rowcount == 1
@@ -54,14 +59,18 @@ def already_decided(request_id: int) -> Decision:
     return Decision(False, f"This request was already decided by {who} ({how}). Nothing was changed.")
 
 
-def _audit(kind: str, request_id: int, location_id: int, customer_id: int, reviewer: User,
-           detail: str = "") -> None:
+def _audit(kind: str, request_id: int, location_id: int, customer_id: int, reviewer: User, detail: str = "") -> None:
     """The decision's audit log entry, added to the transaction that makes the decision (and committed
     or rolled back with it). Reading the reviewer's expired attributes must not flush the customer's
     changes early: they are flushed by the commit, where a concurrent save is caught."""
     with db.session.no_autoflush:
-        audit.record(kind, user=reviewer, location_id=location_id,
-                     target=f"update request {request_id} (customer {customer_id})", detail=detail)
+        audit.record(
+            kind,
+            user=reviewer,
+            location_id=location_id,
+            target=f"update request {request_id} (customer {customer_id})",
+            detail=detail,
+        )
 
 
 def _notify(request_id: int, kind: NotificationKind, reviewer_id: int, text: str) -> None:
@@ -97,20 +106,37 @@ def approve(update_request: UpdateRequest, reviewer: User) -> Decision:
         if not differs(attr, old, new):
             continue
         setattr(customer, attr, new)
-        record_change(record=customer, field=attr, old=old, new=new, source=ChangeSource.UPDATE_REQUEST,
-                      user_id=reviewer_id, context={"update_request_id": request_id})
+        record_change(
+            record=customer,
+            field=attr,
+            old=old,
+            new=new,
+            source=ChangeSource.UPDATE_REQUEST,
+            user_id=reviewer_id,
+            context={"update_request_id": request_id},
+        )
         changed.append(label(attr))
     _audit("update_request.approved", request_id, location_id, customer_id, reviewer)
-    _notify(request_id, NotificationKind.APPROVED, reviewer_id,
-            f"Your update request #{request_id} for {customer.display_name} was approved by {reviewer_name}: "
-            + (f"{', '.join(changed)} updated on the customer record." if changed
-               else "the customer record already had these values."))
+    _notify(
+        request_id,
+        NotificationKind.APPROVED,
+        reviewer_id,
+        f"Your update request #{request_id} for {customer.display_name} was approved by {reviewer_name}: "
+        + (
+            f"{', '.join(changed)} updated on the customer record."
+            if changed
+            else "the customer record already had these values."
+        ),
+    )
     try:
         db.session.commit()  # the version column makes a concurrent customer save fail here
     except StaleDataError:
         db.session.rollback()
-        return Decision(False, "The customer was changed by someone else while you were approving. "
-                               "Nothing was applied; reload the request and check the values again.")
+        return Decision(
+            False,
+            "The customer was changed by someone else while you were approving. "
+            "Nothing was applied; reload the request and check the values again.",
+        )
     db.session.expire(update_request)
     if changed:
         return Decision(True, f"Approved: {', '.join(changed)} updated for {customer.display_name}.")
@@ -126,9 +152,27 @@ def reject(update_request: UpdateRequest, reviewer: User, reason: str) -> Decisi
         return already_decided(request_id)
     _audit("update_request.rejected", request_id, location_id, customer_id, reviewer, detail=f"reason: {reason}")
     customer = db.session.get(Customer, customer_id)
-    _notify(request_id, NotificationKind.REJECTED, reviewer_id,
-            f"Your update request #{request_id} for {customer.display_name if customer else 'a customer'} "
-            f"was rejected by {reviewer_name}. Reason: {reason}")
+    _notify(
+        request_id,
+        NotificationKind.REJECTED,
+        reviewer_id,
+        f"Your update request #{request_id} for {customer.display_name if customer else 'a customer'} "
+        f"was rejected by {reviewer_name}. Reason: {reason}",
+    )
     db.session.commit()
     db.session.expire(update_request)
     return Decision(True, "Rejected. The requester will see your reason on the request.")
+
+
+# --------------------------------------------------------------------------- reading
+def customer_update_requests(customer: Customer) -> list[UpdateRequest]:
+    """The customer's requests, newest first, for ``_customer_requests.html`` (own location only)."""
+    if not can(current_user, Permission.REQUEST_UPDATES):
+        return []
+    return list(
+        db.session.scalars(
+            scoped(UpdateRequest)
+            .where(UpdateRequest.customer_id == customer.id)
+            .order_by(UpdateRequest.created_at.desc(), UpdateRequest.id.desc())
+        )
+    )

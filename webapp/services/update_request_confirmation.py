@@ -1,4 +1,4 @@
-""""Confirmed by DMS": a pull brought the values a request asked for.
+""" "Confirmed by DMS": a pull brought the values a request asked for.
 
 The pull job calls :func:`confirm_from_mirror` after writing each page of customers to
 the DMS mirror, inside the page's transaction (this function never commits). Approved
@@ -11,6 +11,7 @@ requested values to the customer here (as the requester typed them, each with a 
 History entry "confirmed by the DMS, request #N"), in the same transaction. When the
 customer cannot take them, the request stays open with a note saying why.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -19,14 +20,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from webapp.domain.fields import differing_fields
+from webapp.domain.times import format_local
+from webapp.domain.update_request_fields import differs, dms_has, label, ordered_attrs
 from webapp.models import ChangeSource, Customer, DmsRecord, Location, SyncMode, utcnow
 from webapp.models.base import one_of
 from webapp.models.change_history import record_change
 from webapp.models.notification import NotificationKind
 from webapp.models.update_request import UpdateRequest, UpdateRequestStatus
-from webapp.notifications.service import notify
-from webapp.template_filters import format_local
-from webapp.update_requests.fields import differs, dms_has, label, ordered_attrs
+from webapp.services.notifications import notify
 
 #: What a value the DMS confirmed says in Change History (``context["source_detail"]``, shown as its source).
 CONFIRMED_REASON = "confirmed by the DMS, request #{id}"
@@ -77,8 +78,10 @@ def confirm_from_mirror(session: Session, location_id: int, customer_dms_ids: It
             continue
         customer = _customer_of(session, update_request, location_id, dms_id)
         if customer is None:
-            note = (f"The DMS pull of {when} brought the requested values, but the customer record is no longer "
-                    f"linked to DMS customer {dms_id}, so they could not be applied. The request stays open.")
+            note = (
+                f"The DMS pull of {when} brought the requested values, but the customer record is no longer "
+                f"linked to DMS customer {dms_id}, so they could not be applied. The request stays open."
+            )
             if update_request.closed_reason != note:
                 update_request.closed_reason = note
                 changed.append(update_request.id)
@@ -86,15 +89,20 @@ def confirm_from_mirror(session: Session, location_id: int, customer_dms_ids: It
         updated = _apply(update_request, customer)
         if updated and not automatic:  # the differences the sync wizard shows, now that the customer has them
             record.drift_fields = differing_fields("customers", customer, record.payload or {}) or None
-        applied = (f" {', '.join(updated)} updated on the customer record." if updated
-                   else " The customer record already had them.")
+        applied = (
+            f" {', '.join(updated)} updated on the customer record."
+            if updated
+            else " The customer record already had them."
+        )
         if update_request.status is UpdateRequestStatus.APPROVED:
             update_request.status = UpdateRequestStatus.CONFIRMED
             update_request.closed_reason = f"The DMS pull of {when} brought the approved values.{applied}"
         else:
             update_request.status = UpdateRequestStatus.CLOSED_BY_DMS
-            update_request.closed_reason = (f"Closed automatically: the DMS pull of {when} already brought the "
-                                            f"requested values, so no review was needed.{applied}")
+            update_request.closed_reason = (
+                f"Closed automatically: the DMS pull of {when} already brought the "
+                f"requested values, so no review was needed.{applied}"
+            )
         update_request.confirmed_at = now
         notify(session, update_request, NotificationKind.CONFIRMED, _confirmed_text(update_request, customer, when))
         changed.append(update_request.id)
@@ -104,10 +112,14 @@ def confirm_from_mirror(session: Session, location_id: int, customer_dms_ids: It
 def _confirmed_text(update_request: UpdateRequest, customer: Customer, when: str) -> str:
     """What the requester is told when the DMS confirmed (or closed) their request."""
     if update_request.status is UpdateRequestStatus.CONFIRMED:
-        return (f"Your update request #{update_request.id} for {customer.display_name} was confirmed by the DMS: "
-                f"the pull of {when} brought the approved values.")
-    return (f"Your update request #{update_request.id} for {customer.display_name} was closed automatically: "
-            f"the DMS pull of {when} already brought the requested values, so no review was needed.")
+        return (
+            f"Your update request #{update_request.id} for {customer.display_name} was confirmed by the DMS: "
+            f"the pull of {when} brought the approved values."
+        )
+    return (
+        f"Your update request #{update_request.id} for {customer.display_name} was closed automatically: "
+        f"the DMS pull of {when} already brought the requested values, so no review was needed."
+    )
 
 
 def _customer_of(session: Session, update_request: UpdateRequest, location_id: int, dms_id: str) -> Customer | None:

@@ -3,10 +3,12 @@
 Pure data and helpers (no Flask): the form, the review page, approval and
 ``confirm_from_mirror`` all read the same groups, labels and canonical forms.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from webapp.domain.fields import CUSTOMER_FIELDS, FieldSpec, equivalent, same
 from webapp.domain.normalise import format_phone

@@ -27,12 +27,13 @@ common two-word search, "James Smith", one range scan ("wjames smith...") instea
 checking each of thousands of James for a Smith; the word-by-word search remains the
 fallback for partial first words ("jam smi").
 """
+
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import permutations
-from typing import Iterable
 
 from webapp.domain.normalise import clean_text, email_key, fold, normalise_email, normalise_phone, normalise_vin
 
@@ -98,8 +99,15 @@ def email_domains(address: str) -> list[str]:
     return [".".join(labels[i:]) for i in range(len(labels) - 1)][:DOMAIN_SUFFIXES]
 
 
-def customer_tokens(*, first_name: object = None, last_name: object = None, company_name: object = None,
-                    phones: Iterable[object] = (), emails: Iterable[object] = (), dms_id: object = None) -> set[str]:
+def customer_tokens(
+    *,
+    first_name: object = None,
+    last_name: object = None,
+    company_name: object = None,
+    phones: Iterable[object] = (),
+    emails: Iterable[object] = (),
+    dms_id: object = None,
+) -> set[str]:
     """Every token of a customer (portal or DMS)."""
     words = name_words(first_name, last_name, company_name)
     tokens = {"n" + w for w in words}
@@ -119,8 +127,16 @@ def customer_tokens(*, first_name: object = None, last_name: object = None, comp
     return {_cap(t) for t in tokens if len(t) > 1}
 
 
-def asset_tokens(*, vin: object = None, unit_number: object = None, plate: object = None,
-                 dms_id: object = None, year: object = None, make: object = None, model: object = None) -> set[str]:
+def asset_tokens(
+    *,
+    vin: object = None,
+    unit_number: object = None,
+    plate: object = None,
+    dms_id: object = None,
+    year: object = None,
+    make: object = None,
+    model: object = None,
+) -> set[str]:
     """Every token of a vehicle/asset (portal or DMS).
 
     Its year, make and model are words (``n``) and word pairs (``w``), as a customer's

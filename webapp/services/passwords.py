@@ -4,6 +4,7 @@ Werkzeug's default scrypt parameters are below OWASP's minimum; argon2-cffi's de
 profile (RFC 9106 low-memory: t=3, m=64 MiB, p=4) is well above it. Tests lower the cost
 through ``ARGON2_PROFILE=test`` in the app config to stay fast.
 """
+
 from __future__ import annotations
 
 from argon2 import PasswordHasher

@@ -1,4 +1,9 @@
-"""The console's RQ queues and how to reach them."""
+"""The console's RQ queues and how to reach them.
+
+The web side and the core services queue jobs by their dotted name (``"jobs.pulls.run_pull"``:
+RQ imports the function in the worker), so nothing outside jobs/ imports a job module.
+"""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -28,9 +33,10 @@ def superseded(job_id: str | None) -> bool:
     return job is not None and job_id is not None and job.id != job_id
 
 
-def enqueue(queue: Queue, func, *, delay: float = 0.0, **options) -> Job:  # noqa: ANN001 - an RQ job function
-    """Queue ``func`` on ``queue``, ``delay`` seconds from now when given (RQ's scheduler, run by
-    every worker, moves it to the queue then); ``options`` as for ``Queue.enqueue``."""
+def enqueue(queue: Queue, func, *, delay: float = 0.0, **options) -> Job:
+    """Queue ``func`` (a job's dotted name, or the function) on ``queue``, ``delay`` seconds from now
+    when given (RQ's scheduler, run by every worker, moves it to the queue then); ``options`` as for
+    ``Queue.enqueue``."""
     if delay > 0:
         return queue.enqueue_in(timedelta(seconds=delay), func, **options)
     return queue.enqueue(func, **options)

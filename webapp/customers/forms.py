@@ -1,2 +1,0 @@
-"""Customers has no WTForms forms yet: search is a plain GET form and add-from-DMS posts a
-DMS id with the CSRF token (see templates/customers/index.html)."""
