@@ -34,7 +34,7 @@ class PageSummary(NamedTuple):
     count: int
     next_cursor: str | None
     earliest_change: datetime | None  # the oldest modification time in the page (None: empty page)
-    has_more: bool = False  # more pages follow
+    more_pages: bool = False  # more pages follow
 
 
 def _prepared(dms, data_type: str, resume: str | None) -> Iterator[tuple[PageSummary, PreparedPage]]:
@@ -60,16 +60,15 @@ def pages_of(dms, location: Location, data_type: str, resume: str | None) -> Ite
 
 
 def _first_here_then_reading_process(dms, location: Location, data_type: str, resume: str | None) -> Iterator:
-    """The first page read here, the pages after it (if any) by a reading process. Most pulls are
-    one page of a few changes, and forking a reader for them cost more than the rest of the pull
-    (tests/bench/fleet.py: about 0.17 s a run with the reader, 0.07 s without)."""
+    """The first page read here, the pages after it (if any) by a reading process: most pulls are
+    one page of a few changes, and forking a reader for them cost more than the rest of the pull."""
     pages = _prepared(dms, data_type, resume)
     first = next(pages, None)
     pages.close()
     if first is None:
         return
     yield first
-    if first[0].has_more:
+    if first[0].more_pages:
         settings = {**location.connector_settings(), "timeout": CALL_TIMEOUT}
         yield from _from_reading_process(location.dms_vendor, settings, data_type, first[0].next_cursor)
 
