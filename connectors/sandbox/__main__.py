@@ -77,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         server.serve_forever(poll_interval=0.2)
     finally:
+        server.state.stopping.set()
         server.server_close()
         server.state.store.close()
     return 0

@@ -168,7 +168,8 @@ class Operations:
                 {"WWW-Authenticate": 'Bearer error="invalid_token", error_description="expired"'},
             )
         if kind == "hang":
-            time.sleep(float(fault.get("hang_seconds", 3.0)))
+            if self.state.stopping.wait(float(fault.get("hang_seconds", 3.0))):
+                raise Problem(503, "SERVER-ERROR", "the sandbox is stopping")
             return headers, None  # then answer normally: the client has long given up
         if kind in ("malformed", "bad_record"):
             return headers, fault

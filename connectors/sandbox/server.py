@@ -58,6 +58,7 @@ class SandboxState:
         self.rate_limit = rate_limit
         self.rate_window = rate_window
         self.lock = threading.Lock()
+        self.stopping = threading.Event()  # set when the server stops: a hung request ends at once
         self.tokens: dict[str, tuple[str, float]] = {}  # token -> (account, expires_at)
         self.faults: list[dict[str, Any]] = []  # queue of {"kind", "remaining", "account", ...}
         self.windows: dict[str, tuple[float, int]] = {}  # account -> (window start, used)

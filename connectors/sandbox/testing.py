@@ -250,6 +250,7 @@ def start_sandbox(
 def stop_sandbox(sandbox: RunningSandbox) -> None:
     """Stop the server thread and close its database."""
     sandbox.control.close()
+    sandbox.server.state.stopping.set()
     sandbox.server.shutdown()
     sandbox.server.server_close()
     sandbox.server._thread.join(timeout=5)  # type: ignore[attr-defined]
