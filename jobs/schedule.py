@@ -27,6 +27,7 @@ from jobs.pushes import STUCK_AFTER
 from webapp.extensions import db
 from webapp.models import Location, OutboxMessage, OutboxStatus, SyncRun, utcnow
 from webapp.models.base import UTCDateTime
+from webapp.models.dms_mirror import RUNS_UNDER_WAY
 from webapp.outbox import wake
 from webapp.services.cadences import (
     RECONCILE_AT,
@@ -109,6 +110,9 @@ def dispatch_due_pulls(now: datetime | None = None) -> dict[str, int]:
     served = _served_starts(
         locations, {data_type for by_type in location_cadences.values() for data_type in by_type}, now
     )
+    # The runs under way now are alive (the sweep above ended the dead ones): their data types get
+    # nothing at this tick, without asking after each run again (hundreds when the workers are behind).
+    under_way = set(db.session.execute(select(SyncRun.location_id, SyncRun.data_type).where(RUNS_UNDER_WAY)).all())
     due_pulls = []  # (due time, data type, location id)
     for location in locations:
         # Reconciliations first: they are rare, and a pull queued first would make them wait a day.
@@ -116,8 +120,9 @@ def dispatch_due_pulls(now: datetime | None = None) -> dict[str, int]:
             pulled, reconciled = served.get((location.id, data_type), (None, None))
             if data_type not in location_cadences[location.id] or pulled is None:
                 continue  # nothing pulled yet: nothing to reconcile
-            if reconciled is None and enqueue_reconcile(location.id, data_type) is not None:
-                counts["reconciliations"] += 1
+            if reconciled is None and (location.id, data_type) not in under_way:
+                if enqueue_reconcile(location.id, data_type) is not None:
+                    counts["reconciliations"] += 1
         if connectors.get_profile(location.dms_vendor).daily_data_file and location.dms_extract_dir:
             # A new daily data file is imported before the regular pulls queue up.
             for data_type in ("customers", "vehicles"):
@@ -125,7 +130,7 @@ def dispatch_due_pulls(now: datetime | None = None) -> dict[str, int]:
                     counts["imports"] += 1
         for data_type, cadence in location_cadences[location.id].items():
             due = due_at(location, data_type, cadence, served.get((location.id, data_type), (None, None))[0], now)
-            if due is not None and due <= now:
+            if due is not None and due <= now and (location.id, data_type) not in under_way:
                 due_pulls.append((due, data_type, location.id))
     # All at once, the longest due first; at equal due times (never pulled) a data type across the
     # locations, so the workers do not take several runs of one location, all but one to wait for its DMS.

@@ -75,3 +75,35 @@ def test_a_tick_whose_jobs_could_not_be_queued_cancels_its_runs(app, make, monke
     assert {run.status for run in runs} == {RunStatus.CANCELLED}
     assert {run.error for run in runs} == {"Not started: the job queue (Redis) could not be reached."}
     assert all(run.job_id is None and run.finished_at is not None for run in runs)
+
+
+def test_a_tick_asks_no_more_of_the_database_for_more_runs_under_way(app, make):
+    """The workers behind: every data type of every location has a run queued. A tick then costs the
+    same few statements for 2 locations as for 6 (it asked after each run under way before: two
+    reconciliations and the due pulls of each location, at every tick)."""
+    from sqlalchemy import event
+
+    def statements_of_a_tick_with_every_run_queued() -> int:
+        schedule.dispatch_due_pulls()  # queues what was never pulled
+        executed = []
+
+        def listener(_conn, _cursor, statement, *_args) -> None:
+            executed.append(statement)
+
+        event.listen(db.engine, "before_cursor_execute", listener)
+        try:
+            counts = schedule.dispatch_due_pulls()
+        finally:
+            event.remove(db.engine, "before_cursor_execute", listener)
+        assert counts == {"pulls": 0, "reconciliations": 0, "imports": 0}
+        return len(executed)
+
+    for _ in range(2):
+        make.location()
+    with app.app_context():
+        few = statements_of_a_tick_with_every_run_queued()
+    for _ in range(4):
+        make.location()
+    with app.app_context():
+        more = statements_of_a_tick_with_every_run_queued()
+    assert more == few

@@ -74,6 +74,19 @@ def storage_dir_setting(environ: Mapping[str, str] | None = None) -> str:
     return str(path if path.is_absolute() else ROOT / path)
 
 
+def engine_options(url: str, environ: Mapping[str, str] | None = None) -> dict:
+    """SQLAlchemy's engine options: each connection is checked before use (the database server may
+    have restarted). On PostgreSQL each process keeps ``DB_POOL_SIZE`` connections open (default:
+    the web server's ``THREADS``, else 5), so every request thread has one ready, and opens up to
+    ``DB_MAX_OVERFLOW`` more at a peak (default 5). ``environ`` defaults to ``os.environ``."""
+    options: dict = {"pool_pre_ping": True}
+    if url.startswith("postgresql"):
+        environ = os.environ if environ is None else environ
+        options["pool_size"] = int(environ.get("DB_POOL_SIZE") or environ.get("THREADS") or 5)
+        options["max_overflow"] = int(environ.get("DB_MAX_OVERFLOW") or 5)
+    return options
+
+
 class Config:
     """Configuration for a running console, built from the environment."""
 
@@ -81,7 +94,7 @@ class Config:
         self.INSTANCE_DIR = INSTANCE_DIR
         self.SECRET_KEY = _secret_key(INSTANCE_DIR)
         self.SQLALCHEMY_DATABASE_URI = database_url(INSTANCE_DIR)
-        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        self.SQLALCHEMY_ENGINE_OPTIONS = engine_options(self.SQLALCHEMY_DATABASE_URI)
         # Empty: `make run` (webapp/runner.py) starts an embedded Redis and sets REDIS_URL for its processes.
         self.REDIS_URL = os.environ.get("REDIS_URL", "")
         self.PREFERRED_URL_SCHEME = os.environ.get("PREFERRED_URL_SCHEME", "http")

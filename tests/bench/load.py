@@ -1,48 +1,55 @@
 """Benchmark: fifty service staff for five minutes on the console served as in production.
 
-Run: ``.venv/bin/python tests/bench/load.py`` (about 25 minutes; ``BENCH_SCALE=0.1`` for a tenth of the
-data and of the duration, about 4 minutes). Needs PostgreSQL and Redis on 127.0.0.1 (``BENCH_PG_URL``:
-the server's ``postgres`` database to connect to; ``BENCH_REDIS_URL``); ``BENCH_KEEP=1`` keeps the
-temporary directory with every process's log, and the database; ``BENCH_REUSE=1`` keeps the generated sandbox DMS data
-and the seeded database as a template (``bench_load_template_<scale>``) for the next run (tuning);
+Run: ``.venv/bin/python tests/bench/load.py`` (on a quiet 2-core machine about 20 minutes of set-up,
+then 6-10 of measuring; ``BENCH_SCALE=0.1`` for a tenth of the data and of the duration). Needs
+PostgreSQL and Redis on 127.0.0.1 (``BENCH_PG_URL``: the server's ``postgres`` database;
+``BENCH_REDIS_URL``); without them it says so and prints the figures as ``nan``. Options:
+``BENCH_KEEP=1`` keeps the temporary directory (every process's log) and the database;
+``BENCH_REUSE=1`` keeps the generated sandbox DMS data and the seeded database (as the template
+``bench_load_template_<scale>``) for the next run: for tuning, the set-up then takes a few minutes;
 ``BENCH_DURATION`` sets the seconds of load (default 300 x the scale, at least 20);
 ``BENCH_PG_LOG_MS=<n>`` has PostgreSQL log the bench database's statements slower than n ms, with
-their plans (``auto_explain``), in the server's log.
+their plans (``auto_explain``), in the server's log. The web server's settings come from the
+environment as in production (``WEB_CONCURRENCY``, ``THREADS``, ``DB_POOL_SIZE``...), so
+``WEB_CONCURRENCY=3 THREADS=8 .venv/bin/python tests/bench/load.py`` measures those.
 
-The stack runs as in production: gunicorn (``gunicorn wsgi:app``, its settings from the repository's
-``gunicorn.conf.py``: ``WEB_CONCURRENCY`` / ``THREADS``), PostgreSQL (database ``bench_load``, created
-here and dropped at the end), Redis database ``BENCH_REDIS_DB`` (default 13, flushed; refused while
-RQ workers are registered there), the RQ workers
-``make run`` starts (:func:`webapp.runner.worker_processes`: 2 pull workers, 2 interactive workers), the
-scheduler, and the sandbox DMS with the demo's three accounts (CDK over STAR, Karmak over
-the console dialect, Dealertrack over OpenTrack), each with 110,000 customers (132,000 vehicles,
-88,000 repair orders...), plus two more (CDK, Dealertrack) of 100,000 customers for the full pulls.
+The stack runs as in production: gunicorn (``gunicorn wsgi:app`` with the repository's
+``gunicorn.conf.py``), PostgreSQL (database ``bench_load``, created here and dropped at the end),
+Redis database ``BENCH_REDIS_DB`` (default 13; flushed, and refused while RQ workers are registered
+there), the RQ workers and the scheduler as ``make run`` starts them (:mod:`webapp.runner`), and the
+sandbox DMS with the demo's three accounts (CDK over STAR, Karmak over the console dialect,
+Dealertrack over OpenTrack) at 110,000 customers each (132,000 vehicles, 88,000 repair orders, ...),
+plus two accounts of 100,000 customers (CDK, Dealertrack) for the full pulls.
 
 Set-up: the demo data (``seed_demo``: locations, users, workfiles), then each demo location's portal
-filled up to the sandbox's size with bulk inserts (COPY) of the sandbox's own records, normalised and
-indexed as the app does (95 % of the DMS customers, their vehicles; 15 % drifted from the DMS), so
-each busy location has about 104,000 customers and 119,000 assets; 42 more staff accounts (advisors and
-managers of the three locations) beside the demo's; every data type of the three locations pulled
-into the mirror by the workers; ``VACUUM ANALYZE``.
+filled up to its sandbox account with bulk inserts (COPY) of the sandbox's own records, normalised and
+indexed as the app does (95 % of the DMS customers and of their vehicles, 15 % of them drifted from
+the DMS): about 104,000 customers and 119,000 assets per location; 42 more staff accounts (advisors
+and managers) beside the demo's; every data type of the three locations pulled into the mirror by the
+workers; a push backlog (10,000 appointments booked at Northside Ford while its DMS was unreachable,
+their pushes queued but held back); ``VACUUM ANALYZE``.
 
-1. The two full pulls alone: two more locations (the onboarding kind: DMS data, empty portal and
-   mirror) get a Pull now of every data type their DMS delivers; ``pull alone`` is the time from
-   queueing them to the last one's end. Their mirror and cursors are then emptied again (and vacuumed).
-2. The load: 50 simulated staff (Locust, ``tests/bench/load_locust/locustfile.py``, a subprocess),
-   signed in as the demo users and the added ones, with think times, do what service staff do all
-   morning: type-ahead searches of customers, assets and the DMS tab (each keystroke a request, as
-   htmx sends them), open customers and assets, run sync wizards to the end, book, reschedule and
-   cancel appointments, open repair orders and DMS Activity, add receipts and export payments. Once
-   every user is signed in, the same two full pulls start again, and a push backlog (10,000
-   appointment pushes at Northside Ford, queued beforehand) is released. The load lasts 5 minutes, and
-   longer if the pulls are still running (then it stops when they end).
+1. The full pulls alone: two more locations (onboarding: DMS data, empty portal and mirror) get a
+   Pull now of every data type their DMS delivers; the figure is the time from queueing them to the
+   last one's end. Their mirror, its search index and their cursors are then emptied again.
+2. The load: 50 simulated staff (Locust, ``tests/bench/load_locust/locustfile.py``, in a
+   subprocess), signed in as the demo users and the added ones over 25 s (15 s at a tenth), then,
+   with think times, doing what service staff do all morning: type-ahead searches of customers,
+   assets and the DMS tab (a request per keystroke, as htmx sends them), customer and asset pages,
+   sync wizards to the end (mostly on records the pulls found different from the DMS), booking,
+   rescheduling and cancelling appointments, repair orders and DMS Activity, receipts added and
+   exported. Once everyone is signed in, the same full pulls start again and the push backlog is
+   released. The load lasts 5 minutes from there, longer if the pulls are still running (it then
+   ends with them).
 
-Figures: p95 of the search fragments (type-ahead requests), of full pages, and of sync-wizard requests
-(start, steps, the wizard page, write-back status); ``error_rate`` = failed requests / all requests
-(any 5xx, any 4xx the flow did not expect, a connection error, or an answer without what the flow
-needs); ``pull_slowdown`` = the pulls' time under load / alone. Targets on a 2-core machine: search
-p95 <= 150 ms, page p95 <= 300 ms, wizard step p95 <= 300 ms, error rate 0, pull slowdown <= 1.5.
-Progress and the per-request detail go to stderr. Last line:
+Figures, over the requests sent once everyone had signed in: p95 of the live-search fragments, of
+full pages (boosted or not), and of sync-wizard requests (start, its page, steps, write-back status);
+``error_rate`` = failed requests / all requests, sign-ins included (any 5xx, any 4xx the flow did not
+expect, a connection error, or an answer without what the flow needs); ``pull_slowdown`` = the full
+pulls' time under load / alone. Printed before: each category's p50/p95/p99, every request's, the
+failures, the pulls' runs, the backlog, and the CPU each part of the stack used in both phases.
+Targets on a 2-core machine: search p95 <= 150 ms, page p95 <= 300 ms, wizard step p95 <= 300 ms,
+error rate 0, pulls at most 1.5 x slower. Progress goes to stderr. Last line:
 ``users=50 search_p95_ms=<n> page_p95_ms=<n> wizard_step_p95_ms=<n> error_rate=<n> pull_slowdown=<n>``.
 """
 
@@ -604,7 +611,8 @@ def seed(app) -> None:
             with db.engine.begin() as conn:
                 made = bulk_portal(conn, location, account, taken, rng)
             log(
-                f"{location.code}: {made[0]:,} customers and {made[1]:,} assets added in {time.monotonic() - started:.0f} s"
+                f"{location.code}: {made[0]:,} customers and {made[1]:,} assets added "
+                f"in {time.monotonic() - started:.0f} s"
             )
         sandbox = app.config["SANDBOX_URL"]
         for code, name, account in PULL_LOCATIONS:
@@ -824,7 +832,7 @@ def wait_runs(app, ids: list[int], stack: Stack, timeout: float, what: str) -> f
 
 def wait_idle(app, stack: Stack, codes, timeout: float) -> None:
     """After the first pulls: wait for the scheduler's reconciliations of these locations and for
-    every run to end."""
+    every run but its regular (incremental) pulls to end."""
     from sqlalchemy import func, select
 
     from jobs.schedule import RECONCILED_TYPES
@@ -844,8 +852,10 @@ def wait_idle(app, stack: Stack, codes, timeout: float) -> None:
                     SyncRun.status == RunStatus.SUCCEEDED,
                 )
             )
-            active = db.session.scalar(
-                select(func.count(SyncRun.id)).where(SyncRun.status.in_((RunStatus.QUEUED, RunStatus.RUNNING)))
+            active = db.session.scalar(  # the scheduler's own pulls (incremental, minutes apart) go on
+                select(func.count(SyncRun.id)).where(
+                    SyncRun.status.in_((RunStatus.QUEUED, RunStatus.RUNNING)), SyncRun.trigger != RunTrigger.SCHEDULE
+                )
             )
             db.session.remove()
         if reconciled >= len(ids) * len(RECONCILED_TYPES) and not active:
@@ -958,7 +968,8 @@ def make_backlog(app) -> int:
         location_id = location.id
         db.session.remove()
     log(
-        f"push backlog: {len(customers):,} appointment pushes queued at {BACKLOG_LOCATION} in {time.monotonic() - started:.0f} s"
+        f"push backlog: {len(customers):,} appointment pushes queued at {BACKLOG_LOCATION} "
+        f"in {time.monotonic() - started:.0f} s"
     )
     return location_id
 
@@ -1042,7 +1053,8 @@ def run_load(app, stack: Stack, tmp: Path, backlog_location: int) -> dict:
             if left == 0:
                 backlog_done_at = elapsed
             log(
-                f"load: {elapsed:.0f} s, push backlog left {left:,}, pulls {'done' if pulls_done_at else f'running ({span:.0f} s)'}"
+                f"load: {elapsed:.0f} s, push backlog left {left:,}, "
+                f"pulls {'done' if pulls_done_at else f'running ({span:.0f} s)'}"
             )
             last_note = time.monotonic()
         if elapsed >= DURATION and pulls_done_at is not None:
@@ -1118,7 +1130,31 @@ def summarise(request_log: Path, load_seconds: float, measured_from: float) -> d
     }
 
 
+def servers_missing() -> str | None:
+    """Why the bench cannot run here (no PostgreSQL or Redis server to use), or None."""
+    import redis
+    from sqlalchemy.exc import OperationalError
+
+    try:
+        with pg_admin().connect():
+            pass
+    except OperationalError as exc:
+        return f"PostgreSQL not reachable at {PG_SERVER} ({type(exc).__name__})"
+    try:
+        redis.Redis.from_url(REDIS_SERVER, socket_connect_timeout=3).ping()
+    except redis.RedisError as exc:
+        return f"Redis not reachable at {REDIS_SERVER} ({exc})"
+    return None
+
+
 def main() -> None:
+    missing = servers_missing()
+    if missing:
+        print(f"skipped: {missing}")
+        print(
+            f"users={USERS} search_p95_ms=nan page_p95_ms=nan wizard_step_p95_ms=nan error_rate=nan pull_slowdown=nan"
+        )
+        return
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the stack on the way out
     tmp = Path(tempfile.mkdtemp(prefix="bench-load-"))
     stack: Stack | None = None
@@ -1180,7 +1216,8 @@ def main() -> None:
         for row in sorted(result["pull_rows"], key=lambda r: (r.code, r.started_at)):
             took = ((row.finished_at or datetime.now(UTC)) - row.started_at).total_seconds()
             log(
-                f"  {row.code} {row.data_type:15} {row.status.value:9} {row.fetched:8,} records, {took:6.1f} s from queueing"
+                f"  {row.code} {row.data_type:15} {row.status.value:9} {row.fetched:8,} records, "
+                f"{took:6.1f} s from queueing"
             )
         sent = BACKLOG - result["backlog_left"]
         log(
@@ -1200,7 +1237,8 @@ def main() -> None:
             and under / alone <= 1.5
         )
         print(
-            f"targets {'met' if met else 'NOT met'}: search p95 <= 150 ms, page p95 <= 300 ms, wizard step p95 <= 300 ms, no errors, pulls <= 1.5x"
+            f"targets {'met' if met else 'NOT met'}: search p95 <= 150 ms, page p95 <= 300 ms, "
+            "wizard step p95 <= 300 ms, no errors, pulls <= 1.5x"
         )
         print(
             f"users={USERS} search_p95_ms={figures['search']:.0f} page_p95_ms={figures['page']:.0f} "

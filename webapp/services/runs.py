@@ -13,7 +13,6 @@ import uuid
 from datetime import timedelta
 
 from rq import Callback
-from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from sqlalchemy import select
 
@@ -146,9 +145,9 @@ def enqueue_pull(location_id: int, data_type: str, trigger: RunTrigger = RunTrig
 def enqueue_pulls(pairs: list[tuple[int, str]], trigger: RunTrigger = RunTrigger.SCHEDULE) -> list[SyncRun]:
     """:func:`enqueue_pull` for many (location id, data type) pairs, queued in this order; the runs
     queued. The scheduler's dispatch starts a hundred at a tick: one at a time (two commits and a
-    Redis round trip each) a tick at 200 locations outlasted the 15 s between ticks. Here one query
-    finds the active runs (a pair with a live one gets nothing, as in :func:`start_run`), one commit
-    saves the new runs, one Redis round trip queues their jobs and a second commit their job ids."""
+    Redis round trip each) a tick at 200 locations took seconds of the 15 s between ticks. Here one
+    query finds the active runs (a pair with a live one gets nothing, as in :func:`start_run`), one
+    commit saves the new runs, one Redis round trip queues their jobs and a second commit their ids."""
     under_way = set(db.session.execute(select(SyncRun.location_id, SyncRun.data_type).where(RUNS_UNDER_WAY)).all())
     runs = [
         SyncRun(location_id=location_id, data_type=data_type, trigger=trigger, status=RunStatus.QUEUED)
@@ -211,35 +210,35 @@ def active_run(location_id: int, data_type: str) -> SyncRun | None:
         .order_by(SyncRun.id.desc())
         .limit(1)
     )
-    if run is None or _alive(run):
+    if run is None or _alive([run])[0]:
         return run
     _end_dead(run)
     return None
 
 
-def _alive(run: SyncRun) -> bool:
-    if RunLock(get_redis(), run.location_id, run.data_type, "?").holder():
-        return True
-    if run.status == RunStatus.RUNNING:  # alive only while its job waits for RQ's retry (see jobs.claim.on_run_failure)
-        return _job_status(run) in (JobStatus.SCHEDULED, JobStatus.QUEUED)
-    return not _job_missing(run)
-
-
-def _job_status(run: SyncRun) -> JobStatus | None:
-    """The status of the run's current RQ job (None when it no longer exists)."""
-    if run.job_id is None:
-        return None
-    try:
-        return Job.fetch(run.job_id, connection=get_redis()).get_status()
-    except NoSuchJobError:
-        return None
-
-
-def _job_missing(run: SyncRun) -> bool:
-    """True when the queued run's RQ job does not exist (lost with Redis, or never queued)."""
-    if run.job_id is None:  # saved but never queued, unless it is being queued this instant
-        return utcnow() - run.started_at > ENQUEUE_GRACE
-    return not Job.exists(run.job_id, connection=get_redis())
+def _alive(runs: list[SyncRun]) -> list[bool]:
+    """Which of ``runs`` (queued or running) are alive: their lock has a holder; or, running, their
+    job waits for RQ's retry (see jobs.claim.on_run_failure); or, queued, their job exists (a run
+    saved but not queued yet is given :data:`ENQUEUE_GRACE`). Asked of Redis in one round trip: the
+    recovery sweep looks at every run under way at each tick, a thousand when the workers are behind."""
+    redis = get_redis()
+    with redis.pipeline(transaction=False) as pipe:
+        for run in runs:
+            pipe.get(RunLock(redis, run.location_id, run.data_type, "?").name)
+            pipe.hget(Job.key_for(run.job_id or ""), "status")  # None: no such job
+        answers = pipe.execute()
+    alive = []
+    for run, holder, status in zip(runs, answers[::2], answers[1::2]):
+        job_status = JobStatus(status.decode()) if status and run.job_id else None
+        if holder:
+            alive.append(True)
+        elif run.status == RunStatus.RUNNING:
+            alive.append(job_status in (JobStatus.SCHEDULED, JobStatus.QUEUED))
+        elif run.job_id is None:  # saved but never queued, unless it is being queued this instant
+            alive.append(utcnow() - run.started_at <= ENQUEUE_GRACE)
+        else:
+            alive.append(job_status is not None)
+    return alive
 
 
 def _end_dead(run: SyncRun) -> bool:
@@ -275,8 +274,8 @@ def recover_dead_runs() -> list[SyncRun]:
     folder check imports it again). Returns the runs started again."""
     runs = db.session.scalars(select(SyncRun).where(RUNS_UNDER_WAY).order_by(SyncRun.id)).all()
     started = []
-    for run in runs:
-        if _alive(run) or not _end_dead(run):
+    for run, alive in zip(runs, _alive(runs)):
+        if alive or not _end_dead(run):
             continue
         again = _continue(run)
         if again is not None:
