@@ -32,8 +32,11 @@ setup-dev: $(DEV)
 run: setup
 	$(PY) -m webapp.runner
 
+# Two test processes (pytest-xdist): a test spends about a third of its time waiting on a
+# subprocess, the sandbox DMS or the browser. TEST_PROCESSES=0 runs one process.
+TEST_PROCESSES ?= 2
 test: setup-dev
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_PROCESSES) --dist worksteal
 
 bench: setup-dev
 	@set -e; for f in tests/bench/*.py; do echo "== $$f"; $(PY) $$f; done

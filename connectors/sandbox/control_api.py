@@ -20,7 +20,8 @@ from typing import Any
 
 from ..vendors import get_profile
 from . import generate, outbound
-from .operations import Problem, search_text
+from .operations import Problem
+from .search_text import search_text
 
 
 def route(handler: Any, method: str, parts: list[str], query: dict[str, str]) -> None:

@@ -18,6 +18,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from .search_text import search_text
+
 # Generated history sits well before any live edit, so live edits always sort last.
 HISTORY_START = datetime(2023, 1, 2, 8, 0, tzinfo=UTC)
 HISTORY_SPAN = timedelta(days=600)
@@ -323,17 +325,7 @@ def _customers(rng: random.Random, count: int, customers: int, vendor: str) -> I
                 body.update(address_line1="", address_line2="", city="", state="", postal_code="")
         previous = body
         fields = {k: v for k, v in body.items() if k != "_digits"}
-        search = " ".join(
-            (
-                dms_id,
-                fields["first_name"],
-                fields["last_name"],
-                fields["company_name"],
-                *fields["emails"],
-                *("".join(ch for ch in p if ch.isdigit())[-10:] for p in fields["phones"]),
-            )
-        ).lower()
-        yield dms_id, None, search, fields, _history_time(n, count)
+        yield dms_id, None, search_text("customers", dms_id, fields), fields, _history_time(n, count)
 
 
 def _vehicles(rng: random.Random, count: int, customers: int, vendor: str) -> Iterator[Generated]:
@@ -363,8 +355,7 @@ def _vehicles(rng: random.Random, count: int, customers: int, vendor: str) -> It
             "owner_dms_id": customer_id(((n - 1) % customers) + 1),
         }
         dms_id = vehicle_id(n)
-        search = f"{dms_id} {vin} {fields['unit_number']} {fields['plate']}".lower()
-        yield dms_id, None, search, fields, _history_time(n, count)
+        yield dms_id, None, search_text("vehicles", dms_id, fields), fields, _history_time(n, count)
 
 
 def _appointments(rng: random.Random, count: int, customers: int, vendor: str) -> Iterator[Generated]:

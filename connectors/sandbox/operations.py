@@ -24,6 +24,7 @@ import orjson
 from ..base import APPOINTMENTS, CUSTOMERS, DATA_TYPES, KINDS, VEHICLES, format_datetime
 from ..vendors import VendorProfile
 from . import generate
+from .search_text import search_text
 from .store import decode_cursor, encode_cursor
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -53,28 +54,6 @@ def vendor_code(problem: Problem, profile: VendorProfile | None) -> str:
     if profile is not None and not problem.code.startswith(profile.code_prefix + "-"):
         return profile.code_for(problem.code)
     return problem.code
-
-
-def search_text(data_type: str, dms_id: str, fields: dict[str, Any]) -> str:
-    """Lower-case text the DMS-side search matches against (phones as bare digits)."""
-    if data_type == "customers":
-        phones = ("".join(ch for ch in phone if ch.isdigit())[-10:] for phone in fields.get("phones") or [])
-        return " ".join(
-            (
-                dms_id,
-                fields.get("first_name") or "",
-                fields.get("last_name") or "",
-                fields.get("company_name") or "",
-                *(fields.get("emails") or []),
-                *phones,
-            )
-        ).lower()
-    if data_type == "vehicles":
-        return (
-            " ".join(str(fields.get(name) or "") for name in ("vin", "unit_number", "plate")).lower()
-            + f" {dms_id.lower()}"
-        )
-    return ""
 
 
 def _phone_like(term: str) -> bool:

@@ -7,9 +7,12 @@ from dataclasses import dataclass
 from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
 from sqlalchemy import func, select
 
+import connectors
+from connectors.protocols import connector_class, protocol_label
 from webapp import audit
 from webapp.admin.connection_test import run_connection_test
 from webapp.admin.forms import LocationForm, UnlockForm, UserForm, location_form_class
+from webapp.auth import throttle
 from webapp.credentials import CredentialsUnreadable
 from webapp.extensions import db
 from webapp.models import AuditEvent, Location, Role, User, UserSession
@@ -39,8 +42,6 @@ def _email_taken(email: str, except_id: int | None = None) -> bool:
 @require(Permission.MANAGE_USERS)
 def users():
     """Every user, by location then name, with the accounts whose sign-ins are slowed down."""
-    from webapp.auth import throttle
-
     rows = db.session.scalars(select(User).order_by(User.active.desc(), User.name)).all()
     slowed = {}
     for user in rows:
@@ -55,8 +56,6 @@ def users():
 def user_unlock(user_id: int):
     """Clear the account's count of failed sign-ins. Only that count: a wait for failures from one
     network or on one computer has its own count, which runs out by itself."""
-    from webapp.auth import throttle
-
     user = db.session.get(User, user_id) or abort(404)
     if not UnlockForm().validate_on_submit():
         abort(400)
@@ -278,8 +277,6 @@ class DmsChoice:
 
     def protocol_choices(self) -> list[tuple[str, str]]:
         """(key, label) of the vendor's protocols, the default marked."""
-        from connectors.protocols import protocol_label
-
         marked = len(self.protocols) > 1
         return [
             (key, protocol_label(key) + (" (default)" if i == 0 and marked else ""))
@@ -291,7 +288,6 @@ def _credential_fields(protocol: str | None) -> tuple:
     """The CredentialField tuple of ``protocol`` (empty when unknown or not importable yet)."""
     if not protocol:
         return ()
-    from connectors.protocols import connector_class
 
     try:
         return tuple(connector_class(protocol).CREDENTIALS)
@@ -302,8 +298,6 @@ def _credential_fields(protocol: str | None) -> tuple:
 
 def _dms_choice(location: Location | None, vendor: str | None, requested: str | None) -> DmsChoice:
     """What the form shows and checks for ``vendor`` and the ``requested`` protocol."""
-    import connectors
-
     vendor = vendor if vendor in DMS_VENDORS else ""
     if not vendor:
         return DmsChoice("", (), None, None, (), None)
@@ -356,7 +350,6 @@ def _credentials_from_form(form: LocationForm, choice: DmsChoice) -> dict[str, s
 
 def _check_dms_choice(form: LocationForm, choice: DmsChoice, *, for_test: bool = False) -> bool:
     """Protocol and credential checks WTForms cannot make; False when it added an error."""
-    from connectors.protocols import protocol_label
 
     fine = True
     if not choice.vendor:
@@ -369,8 +362,10 @@ def _check_dms_choice(form: LocationForm, choice: DmsChoice, *, for_test: bool =
     if choice.refused_protocol:
         offered = ", ".join(protocol_label(p) for p in choice.protocols)
         form.dms_protocol.errors.append(
-            f"{vendor_name} does not offer {protocol_label(choice.refused_protocol)}; it offers {offered}. "
-            f"The inputs below are now those of {protocol_label(choice.protocol)}."
+            connectors.get_profile(choice.vendor).refusal_text(
+                f"does not offer {protocol_label(choice.refused_protocol)}; it offers {offered}. "
+                f"The inputs below are now those of {protocol_label(choice.protocol)}."
+            )
         )
         inputs_shown = False
     elif (form.dms_fields_for.data or "") != (choice.protocol or "") and choice.credential_fields:

@@ -13,19 +13,34 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from connectors.portal_fields import CUSTOMER_FIELD_OF, LIST_FIELDS, VEHICLE_FIELD_OF
 from webapp.domain.normalise import clean_text, email_key, fold, normalise_email, normalise_phone, normalise_vin
 
 
 @dataclass(frozen=True)
 class FieldSpec:
-    """One comparable field: portal attribute, label, how to read the DMS value, how to compare."""
+    """One comparable field: portal attribute, label, how to compare, and the canonical DMS field it
+    stands for (from the one mapping, :mod:`connectors.portal_fields`)."""
 
     attr: str
     label: str
-    from_dms: Callable[[Mapping[str, Any]], Any]
     # Canonical form for comparison (and for storing in the portal).
     canonical: Callable[[Any], Any]
-    dms_field: str  # the DMS field name used for write-back
+    field_of: Mapping[str, str]  # portal attribute -> canonical DMS field (CUSTOMER_/VEHICLE_FIELD_OF)
+
+    @property
+    def dms_field(self) -> str:
+        """The canonical DMS field the value is read from and written back to."""
+        return self.field_of[self.attr]
+
+    def from_dms(self, payload: Mapping[str, Any]) -> Any:
+        """This field's value in a canonical DMS record: a list field (``phones``) holds the portal
+        attributes mapped to it in the mapping's order, the first phone then the mobile."""
+        if self.dms_field not in LIST_FIELDS:
+            return payload.get(self.dms_field)
+        index = [attr for attr, field in self.field_of.items() if field == self.dms_field].index(self.attr)
+        values = payload.get(self.dms_field) or []
+        return values[index] if len(values) > index else None
 
 
 def _text(value: Any) -> str | None:
@@ -62,41 +77,29 @@ def _email(value: Any) -> str | None:
     return normalise_email(value) or email_key(value)
 
 
-def _nth(key: str, index: int) -> Callable[[Mapping[str, Any]], Any]:
-    def get(payload: Mapping[str, Any]) -> Any:
-        values = payload.get(key) or []
-        return values[index] if len(values) > index else None
-
-    return get
-
-
-def _key(key: str) -> Callable[[Mapping[str, Any]], Any]:
-    return lambda payload: payload.get(key)
-
-
 CUSTOMER_FIELDS: tuple[FieldSpec, ...] = (
-    FieldSpec("first_name", "First name", _key("first_name"), _name, "first_name"),
-    FieldSpec("last_name", "Last name", _key("last_name"), _name, "last_name"),
-    FieldSpec("company_name", "Company", _key("company_name"), _name, "company_name"),
-    FieldSpec("phone", "Phone", _nth("phones", 0), normalise_phone, "phones"),
-    FieldSpec("mobile_phone", "Mobile phone", _nth("phones", 1), normalise_phone, "phones"),
-    FieldSpec("email", "E-mail", _nth("emails", 0), _email, "emails"),
-    FieldSpec("address_line1", "Address", _key("address_line1"), _text, "address_line1"),
-    FieldSpec("address_line2", "Address line 2", _key("address_line2"), _text, "address_line2"),
-    FieldSpec("city", "City", _key("city"), _text, "city"),
-    FieldSpec("state", "State", _key("state"), _upper, "state"),
-    FieldSpec("postal_code", "ZIP / postal code", _key("postal_code"), _upper, "postal_code"),
+    FieldSpec("first_name", "First name", _name, CUSTOMER_FIELD_OF),
+    FieldSpec("last_name", "Last name", _name, CUSTOMER_FIELD_OF),
+    FieldSpec("company_name", "Company", _name, CUSTOMER_FIELD_OF),
+    FieldSpec("phone", "Phone", normalise_phone, CUSTOMER_FIELD_OF),
+    FieldSpec("mobile_phone", "Mobile phone", normalise_phone, CUSTOMER_FIELD_OF),
+    FieldSpec("email", "E-mail", _email, CUSTOMER_FIELD_OF),
+    FieldSpec("address_line1", "Address", _text, CUSTOMER_FIELD_OF),
+    FieldSpec("address_line2", "Address line 2", _text, CUSTOMER_FIELD_OF),
+    FieldSpec("city", "City", _text, CUSTOMER_FIELD_OF),
+    FieldSpec("state", "State", _upper, CUSTOMER_FIELD_OF),
+    FieldSpec("postal_code", "ZIP / postal code", _upper, CUSTOMER_FIELD_OF),
 )
 
 ASSET_FIELDS: tuple[FieldSpec, ...] = (
-    FieldSpec("vin", "VIN", _key("vin"), _vin, "vin"),
-    FieldSpec("unit_number", "Unit number", _key("unit_number"), _upper, "unit_number"),
-    FieldSpec("year", "Year", _key("year"), _int, "year"),
-    FieldSpec("make", "Make", _key("make"), _text, "make"),
-    FieldSpec("model", "Model", _key("model"), _text, "model"),
-    FieldSpec("engine_type", "Engine Type", _key("engine"), _text, "engine"),
-    FieldSpec("license_plate", "Plate", _key("plate"), _upper, "plate"),
-    FieldSpec("mileage", "Mileage", _key("mileage"), _int, "mileage"),
+    FieldSpec("vin", "VIN", _vin, VEHICLE_FIELD_OF),
+    FieldSpec("unit_number", "Unit number", _upper, VEHICLE_FIELD_OF),
+    FieldSpec("year", "Year", _int, VEHICLE_FIELD_OF),
+    FieldSpec("make", "Make", _text, VEHICLE_FIELD_OF),
+    FieldSpec("model", "Model", _text, VEHICLE_FIELD_OF),
+    FieldSpec("engine_type", "Engine Type", _text, VEHICLE_FIELD_OF),
+    FieldSpec("license_plate", "Plate", _upper, VEHICLE_FIELD_OF),
+    FieldSpec("mileage", "Mileage", _int, VEHICLE_FIELD_OF),
 )
 
 FIELDS_BY_TYPE = {"customers": CUSTOMER_FIELDS, "vehicles": ASSET_FIELDS}

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, Enum, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from connectors.vendors import VENDOR_CODES, get_profile
 from webapp.extensions import db
 from webapp.models.base import TimestampMixin
 
@@ -39,17 +40,8 @@ class SyncMode(str, enum.Enum):
         return {"review": "Review differences (default)", "automatic": "Apply DMS values automatically"}[self.value]
 
 
-# Vendor codes and their display names; the connector layer has the full profiles.
-DMS_VENDORS: dict[str, str] = {
-    "reynolds": "Reynolds & Reynolds",
-    "cdk": "CDK",
-    "dealertrack": "Dealertrack/Arkona",
-    "dealerbuilt": "Lightyear/Dealerbuilt",
-    "pbs": "PBS",
-    "automate": "Automate",
-    "tekion": "Tekion",
-    "karmak": "Karmak Fusion",
-}
+# Vendor codes and their display names, from the connector layer's profiles (the one wording).
+DMS_VENDORS: dict[str, str] = {code: get_profile(code).display_name for code in VENDOR_CODES}
 
 
 class Location(TimestampMixin, db.Model):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, request, url_for
 
+import connectors
 from webapp import audit
 from webapp.extensions import db
 from webapp.models import SyncMode, WriteBackMode
@@ -110,7 +111,12 @@ def _webhook_location():
         location,
         422,
         outcome=hooks.Outcome(
-            False, f"{location.dms_vendor_name} does not send change notices, so this location needs no webhook."
+            False,
+            connectors.get_profile(location.dms_vendor).refusal_text(
+                "does not send change notices, so this location needs no webhook."
+            )
+            if location.dms_vendor
+            else "No DMS is connected, so this location needs no webhook.",
         ),
     )
 
