@@ -53,6 +53,8 @@ def _worker_database_url(url: str) -> str:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
     return configured.set(database=name).render_as_string(hide_password=False)
+
+
 # Fixtures several test modules share (and the helpers they are built from).
 pytest_plugins = ["tests.fixtures"]
 
