@@ -394,10 +394,7 @@ def main() -> int:
                     str(BIN / "gunicorn"),
                     "--bind",
                     f"127.0.0.1:{port}",
-                    "--workers",
-                    "2",
-                    "--threads",
-                    "4",
+                    # Processes and threads: gunicorn.conf.py (WEB_CONCURRENCY, THREADS).
                     "--graceful-timeout",
                     "5",
                     "wsgi:app",
