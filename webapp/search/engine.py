@@ -266,6 +266,7 @@ def _page(
     options: Sequence[Any] = (),
     *,
     filtered: bool = False,
+    total: int | None = None,
 ) -> tuple[list[Any], int, bool, int]:
     """Rows of one page, the total, whether the total is capped, and the page shown.
 
@@ -275,12 +276,15 @@ def _page(
     :data:`CANDIDATE_LIMIT` (rows, total and window count in one statement). A page past
     the end shows the last page. ``filtered``: ``query`` holds a filter besides the
     location (a Last synced band), so the candidates may have been cut before it applied.
+    ``total``: when browsing, the rows of ``query`` if the caller has counted them already (the
+    listing's Last synced counts hold the number): they are not counted a second time.
     """
     page = max(1, page)
     if candidates is None:
-        total = session.scalar(
-            select(func.count()).select_from(query.with_only_columns(id_column).order_by(None).subquery())
-        )
+        if total is None:
+            total = session.scalar(
+                select(func.count()).select_from(query.with_only_columns(id_column).order_by(None).subquery())
+            )
         page = min(page, max(1, -(-total // per_page)))
         rows = list(
             session.scalars(query.options(*options).order_by(*order_by).offset((page - 1) * per_page).limit(per_page))
@@ -372,6 +376,7 @@ def search_customers(
     band: str = "",
     now: datetime | None = None,
     tz_name: str | None = None,
+    total: int | None = None,
 ) -> SearchPage:
     """Portal customers matching ``term`` (``base`` = the scoped ``select(Customer)``), in the
     Last synced ``band`` when one is given (counted in ``tz_name``'s days at ``now``)."""
@@ -380,7 +385,7 @@ def search_customers(
     order = CUSTOMER_SORTS.get(sort, CUSTOMER_SORTS["name"])()
     query = _in_band(base, Customer.last_synced_at, band, now, tz_name)
     rows, total, capped, page = _page(
-        session, query, candidates, Customer.id, order, page, per_page, filtered=query is not base
+        session, query, candidates, Customer.id, order, page, per_page, filtered=query is not base, total=total
     )
     return SearchPage(rows, total, page, per_page, plan.kind, capped)
 
@@ -397,6 +402,7 @@ def search_assets(
     band: str = "",
     now: datetime | None = None,
     tz_name: str | None = None,
+    total: int | None = None,
 ) -> SearchPage:
     """Portal assets matching ``term``: VIN (start or end), unit, plate, DMS id or owner's name
     (in the Last synced ``band`` when one is given, as :func:`search_customers`)."""
@@ -424,6 +430,7 @@ def search_assets(
         per_page,
         (joinedload(Asset.customer),),
         filtered=query is not base,
+        total=total,
     )
     return SearchPage(rows, total, page, per_page, plan.kind, capped)
 

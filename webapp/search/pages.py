@@ -43,6 +43,12 @@ def search_context(data_type: str, args: dict[str, Any]) -> dict[str, Any]:
     }
     if args["tab"] == "portal":
         now = utcnow()  # one moment for the filter and its counts
+        total = None
+        if not args["q"].strip():  # a listing: the counts describe it. A search (each keystroke) skips them:
+            # they count the whole location, would not describe the matches, and cost a scan per keystroke.
+            counts = engine.band_counts(db.session, scoped(model), model.last_synced_at, now, location.timezone)
+            context["band_counts"] = counts
+            total = counts.get(context["band"], counts["all"])  # the listing's own count: no second scan
         context["results"] = getattr(engine, kind.portal_search)(
             db.session,
             scoped(model),
@@ -53,12 +59,8 @@ def search_context(data_type: str, args: dict[str, Any]) -> dict[str, Any]:
             band=context["band"],
             now=now,
             tz_name=location.timezone,
+            total=total,
         )
-        if not args["q"].strip():  # a listing: the counts describe it. A search (each keystroke) skips them:
-            # they count the whole location, would not describe the matches, and cost a scan per keystroke.
-            context["band_counts"] = engine.band_counts(
-                db.session, scoped(model), model.last_synced_at, now, location.timezone
-            )
         return context
     mirror = engine.search_mirror(db.session, scoped(DmsRecord), location.id, data_type, args["q"], page=args["page"])
     rows = [DmsRow(r.dms_id, dict(r.payload or {})) for r in mirror.rows]

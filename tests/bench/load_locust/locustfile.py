@@ -38,6 +38,7 @@ _ACCOUNTS = itertools.count()
 SEARCH_DELAY = 0.3  # hx-trigger "input changed delay:300ms" of the Customers / Assets search
 BOOKING_DELAY = 0.25  # the booking form's customer search
 KEY_GAP = (0.15, 0.65)  # seconds between keystrokes
+CONFLICT = "was changed by someone else since you started the sync"  # the wizard's stale-choices answer
 READ = (1.0, 4.0)  # reading a page before the next click
 CSRF_META = re.compile(r'"X-CSRFToken": "([^"]+)"')
 CSRF_FIELD = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
@@ -417,12 +418,17 @@ class Staff(FastHttpUser):
             else:
                 data.append(("action", "next"))  # "All fields match": on to the confirmation
             step = dict(data)["action"]
-            html = (
-                self.send(
-                    "POST", f"{base}/step", "wizard", f"{name}/step ({step})", data, expect=(200,), target="sync-wizard"
-                ).text
-                or ""
+            answer = self.send(
+                "POST", f"{base}/step", "wizard", f"{name}/step ({step})", data, expect=(200, 422), target="sync-wizard"
             )
+            html = answer.text or ""
+            if answer.status_code == 422:
+                # A pull brought a DMS change to this record while the person was choosing: the
+                # console refuses the now stale choices, as it should, and the person starts again
+                # later. Any other 422 is a failure.
+                if CONFLICT not in html:
+                    raise self.broken(answer, f"the {kind} wizard refused a step: {snippet(html)}")
+                return
         if "sync-summary" not in html:
             raise self.broken(None, f"the {kind} wizard did not reach its summary")
         for _ in range(5):  # the write-back to the DMS, polled every 2 s while it is on its way
