@@ -216,23 +216,6 @@ def preload(app) -> None:
     gc.freeze()
 
 
-#: Queues whose jobs someone waits for (a push's status, a related-RO lookup, an export).
-INTERACTIVE_QUEUES = frozenset({"pushes", "lookups"})
-
-
-def lower_priority(queues: list[str]) -> int:
-    """A pull worker (its queues include ``pulls`` and no interactive one) adds ``PULL_WORKER_NICE``
-    (default 10) to its niceness, so on a shared machine the web server and the push workers get the
-    CPU first: staff wait on those, while a pull is background work minutes apart. Its work-horses and
-    pull readers inherit it. Returns the niceness added."""
-    if "pulls" not in queues or INTERACTIVE_QUEUES & set(queues):
-        return 0
-    added = int(os.environ.get("PULL_WORKER_NICE", "10"))
-    if added:
-        os.nice(added)
-    return added
-
-
 def main(argv: list[str]) -> None:
     """``python -m jobs.worker [--burst] [queue ...]``: serve the queues until stopped
     (``--burst``: until they are empty)."""
@@ -240,7 +223,6 @@ def main(argv: list[str]) -> None:
     queues = [a for a in argv if not a.startswith("--")]
     configure_logging("worker")  # before the app is built, which would name the process "web"
     preload(get_app())  # also fails fast on bad configuration
-    lower_priority(queues)
     make_worker(queues).work(with_scheduler=not burst, burst=burst)
 
 
