@@ -26,4 +26,9 @@ bind = [os.environ.get("BIND") or f"127.0.0.1:{os.environ.get('PORT', '8000')}"]
 # from their main loop, whatever their requests are doing: a slow request does not trip it).
 timeout = 60
 graceful_timeout = 10
-keepalive = 5
+# Seconds an idle keep-alive connection is kept. Longer than the proxy's own idle timeout (nginx
+# keeps idle upstream connections 60 s): a server that closes first races the client's next request
+# on that connection, and a POST lost that way fails (the load benchmark saw one, after a person
+# spent 5-15 s filling in a form with gunicorn's default of 5 s). gthread workers keep idle
+# connections in their poller, not in a thread.
+keepalive = int(os.environ.get("KEEPALIVE", "75"))

@@ -6,7 +6,8 @@ printed export summary - at desktop width, then the same pages at 390 px and 768
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import expect
@@ -56,11 +57,13 @@ def test_new_repair_order_to_printed_export_summary(live_server, page, make, san
     page.get_by_label("Payer", exact=True).fill("QUALITY INSURANCE COMPANY")
     page.get_by_label("Method", exact=True).select_option("check")
     page.get_by_label("Reference", exact=True).fill("Check 20931")
-    page.get_by_label("Received on").fill((date.today() + timedelta(days=5)).isoformat())
+    # "Today" is the location's: between midnight UTC and the location's midnight they differ.
+    today = datetime.now(ZoneInfo(location.timezone)).date()
+    page.get_by_label("Received on").fill((today + timedelta(days=5)).isoformat())
     page.get_by_role("button", name="Save receipt").click()
     expect(page.locator("#received_on-error")).to_contain_text("cannot be in the future")
     expect(page.get_by_label("Reference", exact=True)).to_have_value("Check 20931")  # nothing typed is lost
-    page.get_by_label("Received on").fill(date.today().isoformat())
+    page.get_by_label("Received on").fill(today.isoformat())
     page.get_by_role("button", name="Save receipt").click()
     expect(page.locator(".flashes")).to_contain_text("Receipt of $1,000.00 saved (Ready).")
     page.get_by_text("Add a receipt").click()
