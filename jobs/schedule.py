@@ -27,7 +27,6 @@ from jobs.pushes import STUCK_AFTER
 from webapp.extensions import db
 from webapp.models import Location, OutboxMessage, OutboxStatus, SyncRun, utcnow
 from webapp.models.base import UTCDateTime
-from webapp.models.dms_mirror import RUNS_UNDER_WAY
 from webapp.outbox import wake
 from webapp.services.cadences import (
     RECONCILE_AT,
@@ -38,7 +37,7 @@ from webapp.services.cadences import (
     nightly_slots,
 )
 from webapp.services.related_ros import recover_lost_lookups
-from webapp.services.runs import enqueue_pulls, enqueue_reconcile, recover_dead_runs
+from webapp.services.runs import enqueue_pulls, enqueue_reconcile, pairs_under_way, recover_dead_runs
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +111,7 @@ def dispatch_due_pulls(now: datetime | None = None) -> dict[str, int]:
     )
     # The runs under way now are alive (the sweep above ended the dead ones): their data types get
     # nothing at this tick, without asking after each run again (hundreds when the workers are behind).
-    under_way = set(db.session.execute(select(SyncRun.location_id, SyncRun.data_type).where(RUNS_UNDER_WAY)).all())
+    under_way = pairs_under_way()
     due_pulls = []  # (due time, data type, location id)
     for location in locations:
         # Reconciliations first: they are rare, and a pull queued first would make them wait a day.

@@ -142,13 +142,20 @@ def enqueue_pull(location_id: int, data_type: str, trigger: RunTrigger = RunTrig
     )
 
 
+def pairs_under_way() -> set[tuple[int, str]]:
+    """The (location id, data type) pairs with a run queued or running, in one query."""
+    return {
+        tuple(row) for row in db.session.execute(select(SyncRun.location_id, SyncRun.data_type).where(RUNS_UNDER_WAY))
+    }
+
+
 def enqueue_pulls(pairs: list[tuple[int, str]], trigger: RunTrigger = RunTrigger.SCHEDULE) -> list[SyncRun]:
     """:func:`enqueue_pull` for many (location id, data type) pairs, queued in this order; the runs
     queued. The scheduler's dispatch starts a hundred at a tick: one at a time (two commits and a
     Redis round trip each) a tick at 200 locations took seconds of the 15 s between ticks. Here one
     query finds the active runs (a pair with a live one gets nothing, as in :func:`start_run`), one
     commit saves the new runs, one Redis round trip queues their jobs and a second commit their ids."""
-    under_way = set(db.session.execute(select(SyncRun.location_id, SyncRun.data_type).where(RUNS_UNDER_WAY)).all())
+    under_way = pairs_under_way()
     runs = [
         SyncRun(location_id=location_id, data_type=data_type, trigger=trigger, status=RunStatus.QUEUED)
         for location_id, data_type in pairs
