@@ -417,3 +417,28 @@ def test_garbage_addresses_are_still_refused(client, auth, make, bad):
     assert response.status_code == 422
     assert "valid e-mail" in soup(response).select_one("#email-error").text
     assert soup(response).select_one("#email")["value"] == bad  # what was typed is kept
+
+
+# --------------------------------------------------------------------------- session cookie churn
+
+
+def _session_cookies_set(response) -> list[str]:
+    return [h for h in response.headers.getlist("Set-Cookie") if h.startswith("dms_console_session=")]
+
+
+def test_a_request_that_changes_nothing_in_the_session_sends_no_session_cookie(client, auth, make):
+    """A page's poll (push status, run progress) runs beside the user's own clicks. Were every
+    response to re-send the session cookie, a poll answered just after a POST would put back the
+    cookie from before it, and the POST's message ("Appointment cancelled...") would be lost."""
+    location = make.location()
+    user = make.user(Role.SERVICE_ADVISOR, location)
+    appointment = make.appointment(location, make.customer(location), advisor=user)
+    assert auth.login(user.email).status_code == 302
+    client.get("/")  # the first page may store the form token in the session
+    for url in ("/", f"/appointments/{appointment.id}", f"/appointments/{appointment.id}/push-status"):
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert _session_cookies_set(response) == [], url
+    cancelled = client.post(f"/appointments/{appointment.id}/cancel")
+    assert cancelled.status_code == 303 and _session_cookies_set(cancelled)  # the message travels in it
+    assert "Appointment cancelled" in client.get(f"/appointments/{appointment.id}").get_data(as_text=True)

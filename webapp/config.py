@@ -104,6 +104,10 @@ class Config:
         self.SESSION_COOKIE_SECURE = https
         self.SESSION_COOKIE_NAME = "dms_console_session"
         self.PERMANENT_SESSION_LIFETIME = timedelta(hours=int(os.environ.get("SESSION_HOURS", "12")))
+        # The lifetime runs from sign-in (webapp/auth/login.py checks the server-side row), so the
+        # cookie is sent only when the session changes. Re-sent on every response, a poll answered
+        # just after a POST put back the cookie from before it and the POST's message was lost.
+        self.SESSION_REFRESH_EACH_REQUEST = False
         # Remember-me is not offered; these harden the cookie should anyone turn it on.
         self.REMEMBER_COOKIE_DURATION = timedelta(days=1)
         self.REMEMBER_COOKIE_HTTPONLY = True
