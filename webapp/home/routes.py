@@ -67,12 +67,14 @@ def index():
     location = current_location()
     counts = None
     if location is not None:
+        customers = scoped(Customer).subquery()
+        everyone, never_synced = db.session.execute(
+            select(func.count(), func.count().filter(customers.c.last_synced_at.is_(None)))
+        ).one()
         counts = {
-            "customers": db.session.scalar(select(func.count()).select_from(scoped(Customer).subquery())),
+            "customers": everyone,
             "assets": db.session.scalar(select(func.count()).select_from(scoped(Asset).subquery())),
-            "never_synced": db.session.scalar(
-                select(func.count()).select_from(scoped(Customer).where(Customer.last_synced_at.is_(None)).subquery())
-            ),
+            "never_synced": never_synced,
         }
     return render("home/index.html", location=location, counts=counts)
 

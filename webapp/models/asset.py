@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
@@ -20,7 +20,11 @@ class Asset(LocationOwned, TimestampMixin, db.Model):
     are kept, never rejected)."""
 
     __tablename__ = "asset"
-    __table_args__ = (UniqueConstraint("location_id", "dms_id"),)
+    __table_args__ = (
+        UniqueConstraint("location_id", "dms_id"),
+        # The list's default order (by VIN): 25 rows without sorting the location's assets.
+        Index("ix_asset_vin", "location_id", "vin", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     dms_id: Mapped[str | None] = mapped_column(String(64))

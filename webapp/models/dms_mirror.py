@@ -23,6 +23,11 @@ def _enum(cls, length: int = 16) -> Enum:
     return Enum(cls, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e])
 
 
+#: The mirror rows the DMS tab lists (partial indexes, migration 0017).
+LISTED_CUSTOMERS = text("data_type = 'customers' AND deleted_at IS NULL")
+LISTED_VEHICLES = text("data_type = 'vehicles' AND deleted_at IS NULL")
+
+
 class DmsRecord(LocationOwned, db.Model):
     """One record of one data type as the DMS last showed it."""
 
@@ -33,6 +38,23 @@ class DmsRecord(LocationOwned, db.Model):
         # ANALYZE of a new mirror) picks this index for the pull's "which of these ids do we
         # have" lookup and filters every row of the type.
         Index("ix_dms_record_owner", "location_id", "owner_dms_id", "data_type"),
+        # The DMS tab's lists (customers by name, vehicles by VIN): only the rows they show.
+        Index(
+            "ix_dms_record_customer_list",
+            "location_id",
+            "name_key",
+            "id",
+            postgresql_where=LISTED_CUSTOMERS,
+            sqlite_where=LISTED_CUSTOMERS,
+        ),
+        Index(
+            "ix_dms_record_vehicle_list",
+            "location_id",
+            "vin",
+            "id",
+            postgresql_where=LISTED_VEHICLES,
+            sqlite_where=LISTED_VEHICLES,
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
