@@ -1,7 +1,7 @@
 """Benchmark: fifty service staff for five minutes on the console served as in production.
 
-Run: ``.venv/bin/python tests/bench/load.py`` (on a quiet 2-core machine about 20 minutes of set-up,
-then 6-10 of measuring; ``BENCH_SCALE=0.1`` for a tenth of the data and of the duration). Needs
+Run: ``.venv/bin/python tests/bench/load.py`` (on a quiet 2-core machine about 14 minutes of set-up,
+then 10-12 of measuring; ``BENCH_SCALE=0.1`` for a tenth of the data and of the duration). Needs
 PostgreSQL and Redis on 127.0.0.1 (``BENCH_PG_URL``: the server's ``postgres`` database;
 ``BENCH_REDIS_URL``); without them it says so and prints the figures as ``nan``. Options:
 ``BENCH_KEEP=1`` keeps the temporary directory (every process's log) and the database;
@@ -11,7 +11,12 @@ PostgreSQL and Redis on 127.0.0.1 (``BENCH_PG_URL``: the server's ``postgres`` d
 ``BENCH_PG_LOG_MS=<n>`` has PostgreSQL log the bench database's statements slower than n ms, with
 their plans (``auto_explain``), in the server's log. The web server's settings come from the
 environment as in production (``WEB_CONCURRENCY``, ``THREADS``, ``DB_POOL_SIZE``...), so
-``WEB_CONCURRENCY=3 THREADS=8 .venv/bin/python tests/bench/load.py`` measures those.
+``WEB_CONCURRENCY=3 THREADS=8 .venv/bin/python tests/bench/load.py`` measures those. The pull
+workers are one (``PULL_WORKERS``, default 1 here), as the README's Sizing says for a 2-core machine
+that also holds the web and PostgreSQL: a large location's full pull keeps about 1.4 cores busy
+(its worker, its reading process, PostgreSQL, the DMS), so two at once left the staff's requests
+queueing for the CPU (search p95 562 ms, pages 715 ms, pulls 1.84 x slower, against 157 ms,
+271 ms and 1.39 x with one); ``PULL_WORKERS=2 .venv/bin/python tests/bench/load.py`` measures two.
 
 The stack runs as in production: gunicorn (``gunicorn wsgi:app`` with the repository's
 ``gunicorn.conf.py``), PostgreSQL (database ``bench_load``, created here and dropped at the end),
@@ -268,6 +273,7 @@ def environment(tmp: Path, sandbox_port: int, web_port: int) -> dict[str, str]:
             "SECRET_KEY": "bench-load-" + os.urandom(8).hex(),
             "CREDENTIALS_KEYS": credentials_key(Fernet),
             "FLASK_APP": "wsgi",
+            "PULL_WORKERS": os.environ.get("PULL_WORKERS", "1"),
         }
     )
     os.environ.update(
@@ -1162,7 +1168,8 @@ def main() -> None:
         env = environment(tmp, free_port(), free_port())
         log(
             f"scale {SCALE}: {BUSY_CUSTOMERS:,} customers per busy location, {PULL_CUSTOMERS:,} per pulled one, "
-            f"{USERS} users for {DURATION:.0f} s; logs in {tmp / 'logs'}"
+            f"{USERS} users for {DURATION:.0f} s, {env['PULL_WORKERS']} pull worker(s); "
+            f"logs in {tmp / 'logs'}"
         )
         sandbox_store(tmp / "sandbox")
         stack = Stack(env, tmp / "logs")
