@@ -158,7 +158,6 @@ def template_globals(app: Flask) -> dict[str, Any]:
     from webapp import background, navigation
     from webapp.cases.queries import cases_for_asset, related_links
     from webapp.domain.update_request_fields import label
-    from webapp.models.location import DAILY_FILE_VENDORS
     from webapp.permissions import Permission
     from webapp.search.web import last_synced_badge  # it reads the current location
     from webapp.update_requests.service import customer_update_requests
@@ -174,7 +173,6 @@ def template_globals(app: Flask) -> dict[str, Any]:
         "ur_field_label": label,
         "related_links": related_links,
         "cases_for_asset": cases_for_asset,
-        "daily_file_vendors": DAILY_FILE_VENDORS,
         # A callable: only pages that show the banner (signed in, full page) pay for the check.
         "background_paused": background.background_paused,
         "background_paused_title": background.PAUSED_TITLE,

@@ -10,6 +10,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, HiddenField, PasswordField, SelectField, SelectMultipleField, StringField
 from wtforms.validators import URL, DataRequired, Length, Optional, Regexp, ValidationError
 
+from connectors.vendors import VENDOR_CODES, get_profile
 from webapp.auth.forms import MIN_PASSWORD
 from webapp.models import Role
 from webapp.models.location import DMS_VENDORS
@@ -115,6 +116,17 @@ class UnlockForm(FlaskForm):
     """Admin → Users → Unlock: only the CSRF token."""
 
 
+def _daily_file_help() -> str:
+    """The folder field's help, naming the vendors whose profile says they send a daily data file."""
+    *others, last = [get_profile(code).display_name for code in VENDOR_CODES if get_profile(code).daily_data_file]
+    vendors = f"{', '.join(others)} and {last}" if others else last
+    return (
+        f"{vendors} send a daily data file. Give the name of the folder it is dropped in, in the console's "
+        "storage (e.g. northside: daily_files/northside there, which every server sees), or a full path on "
+        "a single-server install."
+    )
+
+
 class LocationForm(FlaskForm):
     """A location and its DMS connection.
 
@@ -152,7 +164,10 @@ class LocationForm(FlaskForm):
         render_kw={"autocomplete": "off", **NOT_FOR_PASSWORD_MANAGERS},
     )
     dms_extract_dir = StringField(
-        "Daily data file folder", filters=[_strip], validators=[Optional(), Length(max=255), _drop_folder_name]
+        "Daily data file folder",
+        filters=[_strip],
+        validators=[Optional(), Length(max=255), _drop_folder_name],
+        description=_daily_file_help(),
     )
     is_active = BooleanField("Active", default=True)
 

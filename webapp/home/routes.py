@@ -20,7 +20,7 @@ from sqlalchemy import func, select, text
 from webapp.auth.redirects import safe_next
 from webapp.extensions import db
 from webapp.home.forms import SwitchLocationForm
-from webapp.models import Asset, Customer, Role, User
+from webapp.models import Asset, Customer, Role, User, utcnow
 from webapp.permissions import Permission, public, require
 from webapp.rendering import render, wants_fragment
 from webapp.scoping import (
@@ -30,6 +30,7 @@ from webapp.scoping import (
     scoped,
     switch_location,
 )
+from webapp.search.engine import band_counts
 
 bp = Blueprint("home", __name__)
 
@@ -67,14 +68,12 @@ def index():
     location = current_location()
     counts = None
     if location is not None:
-        customers = scoped(Customer).subquery()
-        everyone, never_synced = db.session.execute(
-            select(func.count(), func.count().filter(customers.c.last_synced_at.is_(None)))
-        ).one()
+        # The Customers list's own Last synced counts: the link to its "never" band shows this number.
+        bands = band_counts(db.session, scoped(Customer), Customer.last_synced_at, utcnow(), location.timezone)
         counts = {
-            "customers": everyone,
+            "customers": bands["all"],
             "assets": db.session.scalar(select(func.count()).select_from(scoped(Asset).subquery())),
-            "never_synced": never_synced,
+            "never_synced": bands["never"],
         }
     return render("home/index.html", location=location, counts=counts)
 

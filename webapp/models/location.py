@@ -42,10 +42,6 @@ class SyncMode(str, enum.Enum):
 
 # Vendor codes and their display names, from the connector layer's profiles (the one wording).
 DMS_VENDORS: dict[str, str] = {code: get_profile(code).display_name for code in VENDOR_CODES}
-# The vendors that send a daily data file (the location form's help names them).
-DAILY_FILE_VENDORS: tuple[str, ...] = tuple(
-    get_profile(code).display_name for code in VENDOR_CODES if get_profile(code).daily_data_file
-)
 
 
 class Location(TimestampMixin, db.Model):
