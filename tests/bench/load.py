@@ -14,9 +14,9 @@ environment as in production (``WEB_CONCURRENCY``, ``THREADS``, ``DB_POOL_SIZE``
 ``WEB_CONCURRENCY=3 THREADS=8 .venv/bin/python tests/bench/load.py`` measures those. The pull
 workers are one (``PULL_WORKERS``, default 1 here), as the README's Sizing says for a 2-core machine
 that also holds the web and PostgreSQL: a large location's full pull keeps about 1.4 cores busy
-(its worker, its reading process, PostgreSQL, the DMS), so two at once left the staff's requests
-queueing for the CPU (search p95 562 ms, pages 715 ms, pulls 1.84 x slower, against 157 ms,
-271 ms and 1.39 x with one); ``PULL_WORKERS=2 .venv/bin/python tests/bench/load.py`` measures two.
+(its worker, its reading process, PostgreSQL, the DMS), so two at once leave the staff's requests
+queueing for the CPU (the README has the figures of both);
+``PULL_WORKERS=2 .venv/bin/python tests/bench/load.py`` measures two.
 
 The stack runs as in production: gunicorn (``gunicorn wsgi:app`` with the repository's
 ``gunicorn.conf.py``), PostgreSQL (database ``bench_load``, created here and dropped at the end),
